@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", isolatedModules: false }] },
+  setupFilesAfterEnv: ["<rootDir>/test/support/jest-setup.ts"],
+  testTimeout: 30000,
+  maxWorkers: 2,
+};
