@@ -3,7 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", isolatedModules: false }] },
+  // Transpile only: `npm test` typechecks everything once with tsc before jest runs.
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json", diagnostics: false }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/jest-setup.ts"],
   testTimeout: 30000,
   maxWorkers: 2,

@@ -1,0 +1,118 @@
+// Public types of the bot's link to the agent (see link.ts).
+import type { Logger } from "pino";
+import type { RunErrorCode, RunInput } from "./protocol";
+
+export type LinkState = "connecting" | "up" | "down" | "stopped";
+
+export interface PersistedSession {
+  sessionId: string;
+  /** Highest seq every agent-initiated frame up to which the bot has durably handled (what it acked). */
+  lastSeq: number;
+}
+
+export interface SessionStore {
+  load(): Promise<PersistedSession | undefined>;
+  save(session: PersistedSession): Promise<void>;
+}
+
+export interface AgentLinkOptions {
+  url: string;
+  token?: string;
+  logger: Logger;
+  /** Sent in `hello.client`, e.g. "matrix-agent-bot/0.1.0". */
+  clientName: string;
+  sessionStore: SessionStore;
+  /** Ping interval; the agent's `ready.heartbeatMs` wins when smaller. */
+  heartbeatMs: number;
+  /** No pong within this after a ping → the socket is considered dead (half-open) and dropped. */
+  pongTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  /** The backoff attempt counter resets only after the link stayed up this long. */
+  reconnectResetMs: number;
+  /** ws `maxPayload` for inbound frames; outbound run frames above it fail the run. */
+  maxFrameBytes: number;
+  runStartTimeoutMs: number;
+  runIdleTimeoutMs: number;
+  runDeadlineMs: number;
+  /** Upgrade + hello/ready handshake limit. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Injected for tests; default Math.random. */
+  random?: () => number;
+  /** Agent-initiated runs buffered at once before the oldest is dropped (re-delivered on reconnect). Default 256. */
+  maxBufferedAgentRuns?: number;
+  /** Text bytes buffered per agent-initiated run before it is dropped. Default 1 MiB. */
+  maxAgentRunTextBytes?: number;
+  /** How many handled agent-initiated runIds (and finished bot runIds) are remembered for dedupe. Default 10,000. */
+  rememberedRunIds?: number;
+}
+
+export const LINK_DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  maxBufferedAgentRuns: 256,
+  maxAgentRunTextBytes: 1024 * 1024,
+  rememberedRunIds: 10_000,
+} as const;
+
+/** Sensible production values for the required timing options (the config layer may use them). */
+export const LINK_PRODUCTION_DEFAULTS = {
+  heartbeatMs: 25_000,
+  pongTimeoutMs: 10_000,
+  reconnectBaseMs: 500,
+  reconnectMaxMs: 30_000,
+  reconnectResetMs: 60_000,
+  maxFrameBytes: 1024 * 1024,
+  runStartTimeoutMs: 30_000,
+  runIdleTimeoutMs: 120_000,
+  runDeadlineMs: 600_000,
+  connectTimeoutMs: 10_000,
+} as const;
+
+export interface RunRequest {
+  threadId: string;
+  runId: string;
+  input: RunInput;
+}
+
+export interface RunObserver {
+  onStarted?(): void;
+  onTextStart?(messageId: string): void;
+  onTextDelta?(messageId: string, delta: string): void;
+  /** Once per complete TEXT_MESSAGE, in order; awaited before the next one and before run() resolves. */
+  onTextMessage(messageId: string, text: string): void | Promise<void>;
+}
+
+export type RunFailure =
+  | {
+      kind: "unreachable" | "link_lost" | "no_start" | "idle" | "deadline" | "bad_frame" | "cancelled";
+      detail: string;
+    }
+  | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean };
+
+export type RunResult = { ok: true } | { ok: false; failure: RunFailure };
+
+export interface AgentInitiatedRun {
+  runId: string;
+  /** A thread key, or "*" for every opted-in room. */
+  threadId: string;
+  proactive: boolean;
+  /** One entry per complete TEXT_MESSAGE, in order. */
+  messages: string[];
+  seqs: number[];
+}
+
+export type AgentInitiatedOutcome = "handled" | { nack: true; reason: string; permanent: boolean };
+/** Must be idempotent on runId: a run may be delivered again after a reconnect. */
+export type AgentInitiatedHandler = (run: AgentInitiatedRun) => Promise<AgentInitiatedOutcome>;
+
+export interface LinkStats {
+  /** Connection attempts after the first one. */
+  reconnects: number;
+  /** Inbound frames that failed to parse, or named nothing we could use. */
+  framesRejected: number;
+  /** Duplicate event frames (seq already seen in this session) ignored. */
+  duplicatesIgnored: number;
+  acksSent: number;
+  nacksSent: number;
+  agentRunsDelivered: number;
+}

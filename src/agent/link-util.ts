@@ -1,0 +1,59 @@
+// Small helpers of the agent link: backoff, bounded run-id memory, safe callback calls.
+import type { Logger } from "pino";
+
+/** Full-jitter exponential backoff: random() * min(max, base * 2^attempt). */
+export function fullJitterDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.floor(r * ceiling);
+}
+
+/** Close codes that mean "you are not welcome like this" (policy, application-defined): never a tight retry loop. */
+export function isPolicyClose(code: number): boolean {
+  return code === 1008 || (code >= 4000 && code <= 4999);
+}
+
+/** An insertion-ordered set that forgets its oldest members beyond `max`. */
+export class BoundedSet<T> {
+  private readonly items = new Set<T>();
+  constructor(private readonly max: number) {}
+
+  has(item: T): boolean {
+    return this.items.has(item);
+  }
+
+  add(item: T): void {
+    if (this.items.has(item)) return;
+    this.items.add(item);
+    while (this.items.size > this.max) {
+      const oldest = this.items.values().next();
+      if (oldest.done) break;
+      this.items.delete(oldest.value);
+    }
+  }
+}
+
+/** Call an observer/listener callback; a throw is logged, never propagated. */
+export function callSafely(logger: Logger, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    logger.error({ err }, `${what} threw`);
+  }
+}
+
+/** Await a callback that may be sync or async; a throw/rejection is logged, never propagated. */
+export async function awaitSafely(logger: Logger, what: string, fn: () => void | Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    logger.error({ err }, `${what} threw`);
+  }
+}
+
+/** A timer that never keeps the process alive. */
+export function unrefTimer(fn: () => void, ms: number): NodeJS.Timeout {
+  const t = setTimeout(fn, Math.max(0, ms));
+  t.unref();
+  return t;
+}

@@ -1,0 +1,293 @@
+// The bot's one WebSocket to the agent, multiplexing every thread (protocol v1, see protocol.ts and
+// runbook/agent-protocol.md). The connection itself lives in AgentSocket; this file routes event frames
+// to bot-started runs (BotRun) or to agent-initiated runs (AgentInitiatedRuns) and owns the session
+// record (sessionId + lastSeq) that is persisted before every ack.
+import type { Logger } from "pino";
+import { AgentInitiatedRuns } from "./agent-initiated-runs";
+import { BotRun } from "./bot-run";
+import { AgentSocket } from "./link-socket";
+import type {
+  AgentInitiatedHandler,
+  AgentLinkOptions,
+  LinkState,
+  LinkStats,
+  PersistedSession,
+  RunObserver,
+  RunRequest,
+  RunResult,
+} from "./link-types";
+import { LINK_DEFAULTS } from "./link-types";
+import { BoundedSet, unrefTimer } from "./link-util";
+import { RunFrameSchema } from "./protocol";
+import type { AgentFrame, EventFrame, ReadyFrame } from "./protocol";
+
+export * from "./link-types";
+
+export class AgentLink {
+  private readonly log: Logger;
+  private readonly socket: AgentSocket;
+  private started = false;
+  private stopped = false;
+  /** The last session record durably saved (what `resume` sends). */
+  private session: PersistedSession | undefined;
+  private sessionLoaded = false;
+  /** The session of the connection that is up. */
+  private sessionId: string | undefined;
+  /** Highest event seq seen on the current connection (duplicates at or below it are ignored). */
+  private lastSeen = 0;
+  private saveChain: Promise<unknown> = Promise.resolve();
+  private readonly runs = new Map<string, BotRun>();
+  private readonly finishedRuns: BoundedSet<string>;
+  private readonly inbound: AgentInitiatedRuns;
+  private readonly statsData: LinkStats = {
+    reconnects: 0,
+    framesRejected: 0,
+    duplicatesIgnored: 0,
+    acksSent: 0,
+    nacksSent: 0,
+    agentRunsDelivered: 0,
+  };
+
+  constructor(private readonly opts: AgentLinkOptions) {
+    this.log = opts.logger;
+    const remembered = opts.rememberedRunIds ?? LINK_DEFAULTS.rememberedRunIds;
+    this.finishedRuns = new BoundedSet(remembered);
+    this.socket = new AgentSocket(opts, this.log, this.statsData, {
+      loadResume: () => this.loadResume(),
+      onReady: (epoch, frame) => this.onReady(epoch, frame),
+      onFrame: (epoch, frame) => this.onFrame(epoch, frame),
+      onMalformed: (error, runId) => {
+        const run = runId === undefined ? undefined : this.runs.get(runId);
+        run?.failBadFrame(`malformed frame from the agent: ${error}`);
+      },
+      onGone: (_epoch, code) => {
+        this.inbound.connectionLost();
+        this.failRuns(`the link to the agent dropped (close ${code})`);
+      },
+    });
+    this.inbound = new AgentInitiatedRuns({
+      logger: this.log,
+      maxBufferedRuns: opts.maxBufferedAgentRuns ?? LINK_DEFAULTS.maxBufferedAgentRuns,
+      maxTextBytes: opts.maxAgentRunTextBytes ?? LINK_DEFAULTS.maxAgentRunTextBytes,
+      rememberedRunIds: remembered,
+      stats: this.statsData,
+      commitAck: (epoch, seq) => this.commitAck(epoch, seq),
+      sendNack: (epoch, seq, reason, permanent) => {
+        if (epoch !== this.socket.upEpoch()) return;
+        if (this.socket.send({ op: "nack", seq, reason, permanent })) this.statsData.nacksSent += 1;
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /** Start connecting; resolves when the first attempt is up or has failed (retries go on). Never rejects. */
+  start(): Promise<void> {
+    if (this.started || this.stopped) return Promise.resolve();
+    this.started = true;
+    const settled = new Promise<void>((resolve) => {
+      const off = this.socket.onStateChange((s) => {
+        if (s !== "connecting") {
+          off();
+          resolve();
+        }
+      });
+    });
+    this.socket.start();
+    return settled;
+  }
+
+  /** Close the link, clear every timer, fail in-flight runs (link_lost). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.failRuns("the link to the agent was stopped");
+    await this.socket.stop();
+    await this.saveChain;
+  }
+
+  state(): LinkState {
+    return this.socket.state();
+  }
+
+  /** Returns an unsubscribe function. */
+  onStateChange(cb: (state: LinkState) => void): () => void {
+    return this.socket.onStateChange(cb);
+  }
+
+  stats(): LinkStats {
+    return { ...this.statsData };
+  }
+
+  /** The handler for agent-initiated runs; it must be idempotent on runId. */
+  onAgentInitiated(handler: AgentInitiatedHandler): void {
+    this.inbound.setHandler(handler);
+  }
+
+  /** True once the link is up; false after timeoutMs, on abort, or when stopped. */
+  waitUntilUp(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.state() === "up") return Promise.resolve(true);
+    if (this.stopped || signal?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener("abort", finish);
+        resolve(this.state() === "up");
+      };
+      const off = this.onStateChange((s) => {
+        if (s === "up" || s === "stopped") finish();
+      });
+      const timer = unrefTimer(finish, timeoutMs);
+      signal?.addEventListener("abort", finish, { once: true });
+    });
+  }
+
+  /** Ask the agent to cancel a run (it answers with RUN_ERROR cancelled). False when the link is not up. */
+  cancel(runId: string): boolean {
+    return this.socket.send({ op: "cancel", runId });
+  }
+
+  /** Run one turn. Never rejects: every problem is a RunFailure. */
+  async run(req: RunRequest, observer: RunObserver, signal?: AbortSignal): Promise<RunResult> {
+    try {
+      return await this.runInner(req, observer, signal);
+    } catch (err) {
+      this.log.error({ err, runId: req.runId }, "run failed unexpectedly");
+      return { ok: false, failure: { kind: "link_lost", detail: "internal error while running" } };
+    }
+  }
+
+  // ------------------------------------------------------------------ runs
+
+  private async runInner(req: RunRequest, observer: RunObserver, signal?: AbortSignal): Promise<RunResult> {
+    const calledAt = Date.now();
+    const fail = (kind: "unreachable" | "bad_frame" | "cancelled", detail: string): RunResult => ({
+      ok: false,
+      failure: { kind, detail },
+    });
+    if (signal?.aborted) return fail("cancelled", "cancelled before it started");
+    if (this.stopped) return fail("unreachable", "the link to the agent is stopped");
+    const frame = RunFrameSchema.safeParse({ op: "run", ...req });
+    if (!frame.success) return fail("bad_frame", `invalid run input: ${frame.error.issues[0]?.message ?? "?"}`);
+    const text = JSON.stringify(frame.data);
+    if (Buffer.byteLength(text) > this.opts.maxFrameBytes) return fail("bad_frame", "the run input is too large");
+
+    if (this.state() !== "up") {
+      const up = await this.waitUntilUp(this.opts.runStartTimeoutMs, signal);
+      if (signal?.aborted) return fail("cancelled", "cancelled before it started");
+      if (!up) return fail("unreachable", "the agent could not be reached");
+    }
+    if (this.runs.has(req.runId)) return fail("bad_frame", "a run with this runId is already in flight");
+
+    const run = new BotRun(req.runId, observer, {
+      logger: this.log.child({ runId: req.runId, threadId: req.threadId }),
+      runStartTimeoutMs: this.opts.runStartTimeoutMs,
+      runIdleTimeoutMs: this.opts.runIdleTimeoutMs,
+      deadlineInMs: this.opts.runDeadlineMs - (Date.now() - calledAt),
+      sendCancel: (runId) => void this.socket.send({ op: "cancel", runId }),
+      onSettled: (runId) => {
+        if (this.runs.get(runId) === run) this.runs.delete(runId);
+        this.finishedRuns.add(runId);
+      },
+    });
+    this.runs.set(req.runId, run);
+    const onAbort = (): void => run.cancel("cancelled by the caller");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const sent = this.socket.sendText(text, undefined, () => run.linkLost("the run could not be sent"));
+    if (sent) run.sent();
+    else run.failUnsent({ kind: "link_lost", detail: "the link dropped before the run was sent" });
+    try {
+      return await run.done;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  private failRuns(detail: string): void {
+    for (const run of [...this.runs.values()]) run.linkLost(detail);
+  }
+
+  // ------------------------------------------------------------------ session, frames
+
+  private async loadResume(): Promise<PersistedSession | undefined> {
+    if (!this.sessionLoaded) {
+      try {
+        this.session = await this.opts.sessionStore.load();
+        this.sessionLoaded = true;
+      } catch (err) {
+        this.log.error({ err }, "agent link: could not load the saved session; connecting without resume");
+      }
+    }
+    await this.saveChain; // a save in progress decides what we resume from
+    return this.session;
+  }
+
+  private onReady(epoch: number, frame: ReadyFrame): void {
+    const resumed = frame.resumed && this.session?.sessionId === frame.sessionId;
+    this.sessionId = frame.sessionId;
+    this.lastSeen = resumed && this.session ? this.session.lastSeq : 0;
+    if (!resumed) {
+      const fresh: PersistedSession = { sessionId: frame.sessionId, lastSeq: 0 };
+      this.saveChain = this.saveChain.then(async () => {
+        try {
+          await this.opts.sessionStore.save(fresh);
+          this.session = fresh;
+        } catch (err) {
+          this.log.error({ err }, "agent link: could not save the new session id");
+        }
+      });
+    }
+    this.inbound.resetConnection(epoch, this.lastSeen);
+    this.log.info({ sessionId: frame.sessionId, resumed, lastSeq: this.lastSeen }, "agent link up");
+  }
+
+  private onFrame(_epoch: number, frame: AgentFrame): void {
+    if (frame.op === "ready") return;
+    if (frame.op === "error") {
+      const run = frame.runId === undefined ? undefined : this.runs.get(frame.runId);
+      if (run) run.failBadFrame(`the agent rejected the run: ${frame.code}: ${frame.message}`);
+      else this.log.warn({ code: frame.code, message: frame.message, runId: frame.runId }, "the agent reported an error");
+      return;
+    }
+    this.onEvent(frame);
+  }
+
+  private onEvent(frame: EventFrame): void {
+    if (frame.seq <= this.lastSeen) {
+      this.statsData.duplicatesIgnored += 1;
+      this.log.debug({ seq: frame.seq, lastSeen: this.lastSeen }, "duplicate event frame ignored");
+      return;
+    }
+    this.lastSeen = frame.seq;
+    const run = this.runs.get(frame.runId);
+    if (run) {
+      this.inbound.noteHandled(frame.seq);
+      run.onEvent(frame.event);
+    } else if (this.finishedRuns.has(frame.runId)) {
+      this.inbound.noteHandled(frame.seq); // late frame of a run we already settled
+    } else {
+      this.inbound.onFrame(frame);
+    }
+  }
+
+  /** Persist `{ sessionId, lastSeq: seq }`, then (only then) send the cumulative ack. */
+  private commitAck(epoch: number, seq: number): Promise<boolean> {
+    const step = this.saveChain.then(async (): Promise<boolean> => {
+      if (epoch !== this.socket.upEpoch() || this.sessionId === undefined) return false;
+      const record: PersistedSession = { sessionId: this.sessionId, lastSeq: seq };
+      try {
+        await this.opts.sessionStore.save(record);
+      } catch (err) {
+        this.log.error({ err, seq }, "agent link: could not persist lastSeq; not acking");
+        return false;
+      }
+      this.session = record;
+      if (epoch !== this.socket.upEpoch() || !this.socket.send({ op: "ack", seq })) return false;
+      this.statsData.acksSent += 1;
+      return true;
+    });
+    this.saveChain = step.catch(() => false);
+    return step;
+  }
+}

@@ -1,0 +1,277 @@
+// loadConfig: the environment → a typed Config, or one message listing every problem found.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { formatProblems, ProblemList, readVariable, type ConfigProblem, type Env, type LoadResult } from "./problems";
+import { loadCredentials, loadRegistration, type FileAccess } from "./registration";
+import {
+  bindVar,
+  booleanVar,
+  httpUrlVar,
+  logLevelVar,
+  modeVar,
+  positiveIntVar,
+  roomRefVar,
+  storeUrlVar,
+  textVar,
+  userGlobListVar,
+  wsUrlVar,
+  type Bind,
+  type LogLevel,
+  type MatrixMode,
+  type Registration,
+} from "./schema";
+import { TIMING_VARIABLES, type Timings } from "./variables";
+
+export interface Config {
+  readonly homeserverUrl: string;
+  readonly mode: MatrixMode;
+  readonly registration?: Registration;
+  readonly registrationPath?: string;
+  readonly appserviceBind: Bind;
+  /** Client mode: MATRIX_ACCESS_TOKEN, else credentials.json. userId/deviceId only from credentials.json. */
+  readonly accessToken?: string;
+  readonly userId?: string;
+  readonly deviceId?: string;
+  readonly e2ee: boolean;
+  readonly cryptoPassphrase?: string;
+  readonly agent: { readonly url?: string; readonly token?: string };
+  readonly dataDir: string;
+  readonly storeUrl: string;
+  readonly http: { readonly host: string; readonly port: number; readonly proactiveToken?: string };
+  /** undefined: the bot's own server (resolved at runtime). */
+  readonly allowedUsers?: string[];
+  readonly botAdmins: string[];
+  readonly adminRoom?: string;
+  readonly botDisplayName?: string;
+  readonly logLevel: LogLevel;
+  readonly spacesFollowChildren: boolean;
+  readonly provisionSpace: boolean;
+  readonly timings: Timings;
+  /** Every configured secret value, for the log redactor. */
+  readonly secrets: string[];
+}
+
+export interface LoadOptions {
+  readFile?: (path: string) => string;
+  fileExists?: (path: string) => boolean;
+}
+
+export type ConfigResult = LoadResult<Config>;
+
+const PROGRAM = "matrix-agent-bot";
+const DEFAULT_APPSERVICE_BIND: Bind = { host: "127.0.0.1", port: 9999 };
+const DEFAULT_HTTP_BIND: Bind = { host: "127.0.0.1", port: 8080 };
+
+function defaultFiles(options: LoadOptions): FileAccess {
+  return {
+    readFile: options.readFile ?? ((p) => fs.readFileSync(p, "utf8")),
+    fileExists: options.fileExists ?? ((p) => fs.existsSync(p)),
+  };
+}
+
+function readTimings(env: Env, problems: ProblemList): Timings {
+  const timings: Record<string, number> = {};
+  for (const t of TIMING_VARIABLES) {
+    const fix = `set ${t.name} to a whole number from 1 to ${t.max} (default ${t.defaultValue}), or leave it unset`;
+    timings[t.key] = problems.parse(env, t.name, positiveIntVar(t.max), fix) ?? t.defaultValue;
+  }
+  const result = timings as unknown as Timings;
+  const pairs: Array<[string, keyof Timings, string, keyof Timings]> = [
+    ["MATRIX_RETRY_BASE_MS", "retryBaseMs", "MATRIX_RETRY_MAX_MS", "retryMaxMs"],
+    ["AGENT_RECONNECT_BASE_MS", "reconnectBaseMs", "AGENT_RECONNECT_MAX_MS", "reconnectMaxMs"],
+  ];
+  for (const [baseName, baseKey, maxName, maxKey] of pairs) {
+    if (result[baseKey] > result[maxKey]) {
+      problems.add(
+        baseName,
+        `is ${result[baseKey]}, more than ${maxName} (${result[maxKey]})`,
+        `make ${baseName} at most ${maxName}`,
+      );
+    }
+  }
+  return result;
+}
+
+/** The password inside a URL's user-info, raw and decoded, so the logger can redact it. */
+function urlPasswords(url: string | undefined): string[] {
+  if (url === undefined) return [];
+  const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@\s]*:([^/@\s]+)@/.exec(url);
+  if (!match?.[1]) return [];
+  let decoded = match[1];
+  try {
+    decoded = decodeURIComponent(match[1]);
+  } catch {
+    // keep the raw form only
+  }
+  return [match[1], decoded];
+}
+
+function resolveClientCredentials(
+  env: Env,
+  dataDir: string,
+  homeserverUrl: string | undefined,
+  files: FileAccess,
+  problems: ProblemList,
+): { accessToken?: string; userId?: string; deviceId?: string } {
+  const token = readVariable(env, "MATRIX_ACCESS_TOKEN");
+  if (token !== undefined) return { accessToken: token };
+  const credentialsPath = path.join(dataDir, "credentials.json");
+  const before = problems.items.length;
+  const saved = loadCredentials(credentialsPath, files, problems);
+  if (saved === undefined) {
+    if (problems.items.length === before) {
+      problems.add(
+        "MATRIX_ACCESS_TOKEN",
+        `is not set, and there is no ${credentialsPath}; in client mode the bot needs an access token`,
+        "set MATRIX_ACCESS_TOKEN or run `npm run login`",
+      );
+    }
+    return {};
+  }
+  const savedFor = saved.homeserverUrl.replace(/\/+$/, "");
+  if (homeserverUrl !== undefined && savedFor !== homeserverUrl) {
+    problems.add(
+      "MATRIX_ACCESS_TOKEN",
+      `is not set, and ${credentialsPath} was saved for ${savedFor}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
+      "run `npm run login` again for this homeserver, set MATRIX_ACCESS_TOKEN, or correct MATRIX_HOMESERVER_URL",
+    );
+    return {};
+  }
+  return { accessToken: saved.accessToken, userId: saved.userId, deviceId: saved.deviceId };
+}
+
+export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
+  const files = defaultFiles(options);
+  const problems = new ProblemList();
+
+  const homeserverUrl = problems.parse(
+    env,
+    "MATRIX_HOMESERVER_URL",
+    httpUrlVar,
+    "set MATRIX_HOMESERVER_URL to the homeserver's client-server URL, e.g. https://matrix.example.org",
+  );
+  if (readVariable(env, "MATRIX_HOMESERVER_URL") === undefined) {
+    problems.add(
+      "MATRIX_HOMESERVER_URL",
+      "is not set, and the bot needs to know the URL of the homeserver it belongs to",
+      "set MATRIX_HOMESERVER_URL=https://matrix.example.org in the environment or in .env (copy .env.example to .env)",
+    );
+  }
+
+  const registrationValue = readVariable(env, "MATRIX_REGISTRATION");
+  const mode =
+    problems.parse(env, "MATRIX_MODE", modeVar, "set MATRIX_MODE to appservice or client, or leave it unset") ??
+    (registrationValue !== undefined ? "appservice" : "client");
+
+  const dataDir = path.resolve(readVariable(env, "DATA_DIR") ?? "./data");
+
+  let registration: Registration | undefined;
+  let registrationPath: string | undefined;
+  if (mode === "appservice") {
+    if (registrationValue === undefined) {
+      problems.add(
+        "MATRIX_REGISTRATION",
+        "is not set, but the bot runs in appservice mode and needs the registration file",
+        "set MATRIX_REGISTRATION=/path/to/registration.yaml (the file given to the homeserver), or set MATRIX_MODE=client",
+      );
+    } else {
+      registrationPath = path.resolve(registrationValue);
+      registration = loadRegistration(registrationPath, files, problems);
+    }
+  }
+  const appserviceBind =
+    problems.parse(env, "APPSERVICE_BIND", bindVar, "set APPSERVICE_BIND to host:port, e.g. 127.0.0.1:9999") ??
+    DEFAULT_APPSERVICE_BIND;
+
+  const credentials =
+    mode === "client" ? resolveClientCredentials(env, dataDir, homeserverUrl, files, problems) : {};
+
+  const e2ee = problems.parse(env, "MATRIX_E2EE", booleanVar, "set MATRIX_E2EE to true or false") ?? false;
+  const cryptoPassphrase = readVariable(env, "CRYPTO_PASSPHRASE", true);
+
+  const agentUrl = problems.parse(
+    env,
+    "AGENT_URL",
+    wsUrlVar,
+    "set AGENT_URL to the agent's WebSocket, e.g. ws://127.0.0.1:8790, or leave it unset to run the reference agent in-process",
+  );
+  const agentToken = readVariable(env, "AGENT_TOKEN");
+
+  const storeUrl =
+    problems.parse(
+      env,
+      "STORE_URL",
+      storeUrlVar,
+      "use sqlite://<path>, postgres://…, postgresql://…, redis://… or rediss://…, or leave STORE_URL unset for sqlite in DATA_DIR",
+    ) ?? `sqlite://${path.join(dataDir, "bot.sqlite")}`;
+
+  const httpBind =
+    problems.parse(env, "HTTP_BIND", bindVar, "set HTTP_BIND to host:port, e.g. 127.0.0.1:8080") ?? DEFAULT_HTTP_BIND;
+  const proactiveToken = readVariable(env, "PROACTIVE_TOKEN");
+
+  const globFix = (name: string): string =>
+    `set ${name} to comma-separated user ids or globs, e.g. @alice:example.org,@*:example.org`;
+  const allowedUsers = problems.parse(env, "ALLOWED_USERS", userGlobListVar, globFix("ALLOWED_USERS"));
+  const botAdmins = problems.parse(env, "BOT_ADMINS", userGlobListVar, globFix("BOT_ADMINS")) ?? [];
+  const adminRoom = problems.parse(
+    env,
+    "ADMIN_ROOM",
+    roomRefVar,
+    "set ADMIN_ROOM to a room id like !abc:example.org or an alias like #bot-admin:example.org",
+  );
+  const botDisplayName = problems.parse(env, "BOT_DISPLAY_NAME", textVar, "");
+  const logLevel =
+    problems.parse(env, "LOG_LEVEL", logLevelVar, "set LOG_LEVEL to info (or fatal, error, warn, debug, trace, silent)") ??
+    "info";
+  const spacesFollowChildren =
+    problems.parse(env, "SPACES_FOLLOW_CHILDREN", booleanVar, "set SPACES_FOLLOW_CHILDREN to true or false") ?? true;
+  const provisionSpace =
+    problems.parse(env, "PROVISION_SPACE", booleanVar, "set PROVISION_SPACE to true or false") ?? false;
+  const timings = readTimings(env, problems);
+
+  if (problems.items.length > 0 || homeserverUrl === undefined) {
+    return failure(problems.items);
+  }
+
+  const secretValues = [
+    credentials.accessToken,
+    registration?.as_token,
+    registration?.hs_token,
+    agentToken,
+    proactiveToken,
+    cryptoPassphrase,
+    readVariable(env, "LLM_API_KEY"),
+    ...urlPasswords(storeUrl),
+    ...urlPasswords(agentUrl),
+  ];
+  const secrets = [...new Set(secretValues.filter((s): s is string => s !== undefined && s !== ""))];
+
+  const config: Config = {
+    homeserverUrl,
+    mode,
+    ...(registration !== undefined ? { registration } : {}),
+    ...(registrationPath !== undefined ? { registrationPath } : {}),
+    appserviceBind,
+    ...credentials,
+    e2ee,
+    ...(cryptoPassphrase !== undefined ? { cryptoPassphrase } : {}),
+    agent: { ...(agentUrl !== undefined ? { url: agentUrl } : {}), ...(agentToken !== undefined ? { token: agentToken } : {}) },
+    dataDir,
+    storeUrl,
+    http: { ...httpBind, ...(proactiveToken !== undefined ? { proactiveToken } : {}) },
+    ...(allowedUsers !== undefined ? { allowedUsers } : {}),
+    botAdmins,
+    ...(adminRoom !== undefined ? { adminRoom } : {}),
+    ...(botDisplayName !== undefined ? { botDisplayName } : {}),
+    logLevel,
+    spacesFollowChildren,
+    provisionSpace,
+    timings,
+    secrets,
+  };
+  return { ok: true, config };
+}
+
+function failure(problems: ConfigProblem[]): ConfigResult {
+  return { ok: false, problems, message: formatProblems(PROGRAM, problems) };
+}

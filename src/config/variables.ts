@@ -1,0 +1,96 @@
+// The names of every environment variable the bot reads, and the table of timings and limits.
+import { MAX_TIMER_MS } from "./schema";
+
+export interface TimingVariable {
+  readonly name: string;
+  readonly key: keyof Timings;
+  readonly defaultValue: number;
+  readonly max: number;
+  readonly meaning: string;
+}
+
+export interface Timings {
+  readonly syncTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly sendMaxAttempts: number;
+  readonly heartbeatMs: number;
+  readonly pongTimeoutMs: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
+  readonly reconnectResetMs: number;
+  readonly maxFrameBytes: number;
+  readonly runStartTimeoutMs: number;
+  readonly runIdleTimeoutMs: number;
+  readonly runDeadlineMs: number;
+  readonly typingTimeoutMs: number;
+  readonly placeholderDelayMs: number;
+  readonly turnQueueLimit: number;
+  readonly fanoutConcurrency: number;
+  readonly gapFillMaxEvents: number;
+  readonly shutdownGraceMs: number;
+  readonly httpBodyLimitBytes: number;
+  readonly appserviceBodyLimitBytes: number;
+}
+
+const COUNT_MAX = Number.MAX_SAFE_INTEGER;
+
+function ms(name: string, key: keyof Timings, defaultValue: number, meaning: string, max = MAX_TIMER_MS): TimingVariable {
+  return { name, key, defaultValue, max, meaning };
+}
+function count(name: string, key: keyof Timings, defaultValue: number, meaning: string): TimingVariable {
+  return { name, key, defaultValue, max: COUNT_MAX, meaning };
+}
+
+/** Every timing and limit: positive integers; `*_MS` in milliseconds (at most what Node timers accept). */
+export const TIMING_VARIABLES: readonly TimingVariable[] = [
+  ms("MATRIX_SYNC_TIMEOUT_MS", "syncTimeoutMs", 30_000, "long-poll timeout of /sync (client mode)"),
+  ms("MATRIX_REQUEST_TIMEOUT_MS", "requestTimeoutMs", 60_000, "timeout of one request to the homeserver"),
+  ms("MATRIX_RETRY_BASE_MS", "retryBaseMs", 500, "first retry delay towards the homeserver"),
+  ms("MATRIX_RETRY_MAX_MS", "retryMaxMs", 30_000, "largest retry delay towards the homeserver"),
+  count("SEND_MAX_ATTEMPTS", "sendMaxAttempts", 8, "attempts to send one message before it is a dead letter"),
+  ms("AGENT_HEARTBEAT_MS", "heartbeatMs", 25_000, "ping interval on the agent WebSocket"),
+  ms("AGENT_PONG_TIMEOUT_MS", "pongTimeoutMs", 10_000, "how long to wait for a pong before dropping the link"),
+  ms("AGENT_RECONNECT_BASE_MS", "reconnectBaseMs", 500, "first reconnect delay to the agent"),
+  ms("AGENT_RECONNECT_MAX_MS", "reconnectMaxMs", 30_000, "largest reconnect delay to the agent"),
+  ms("AGENT_RECONNECT_RESET_MS", "reconnectResetMs", 10_000, "how long the link must stay up to reset the backoff"),
+  count("AGENT_MAX_FRAME_BYTES", "maxFrameBytes", 1_048_576, "largest WebSocket frame accepted from the agent"),
+  ms("RUN_START_TIMEOUT_MS", "runStartTimeoutMs", 15_000, "how long the agent has to answer RUN_STARTED"),
+  ms("RUN_IDLE_TIMEOUT_MS", "runIdleTimeoutMs", 60_000, "longest silence inside a run"),
+  ms("RUN_DEADLINE_MS", "runDeadlineMs", 300_000, "longest a run may take in total"),
+  ms("TYPING_TIMEOUT_MS", "typingTimeoutMs", 30_000, "typing notification lifetime (renewed while a run is going)", 30_000),
+  ms("PLACEHOLDER_DELAY_MS", "placeholderDelayMs", 5_000, "delay before a 'working on it' placeholder is posted"),
+  count("TURN_QUEUE_LIMIT", "turnQueueLimit", 20, "messages queued per thread while a run is in flight"),
+  count("FANOUT_CONCURRENCY", "fanoutConcurrency", 8, "rooms sent to at once by a proactive fan-out"),
+  count("GAP_FILL_MAX_EVENTS", "gapFillMaxEvents", 500, "most events fetched to fill a /sync gap"),
+  ms("SHUTDOWN_GRACE_MS", "shutdownGraceMs", 10_000, "how long shutdown waits for work in flight"),
+  count("HTTP_BODY_LIMIT_BYTES", "httpBodyLimitBytes", 65_536, "largest request body of the HTTP server"),
+  count("APPSERVICE_BODY_LIMIT_BYTES", "appserviceBodyLimitBytes", 10_485_760, "largest appservice transaction body"),
+];
+
+/** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
+export const ENV_VARIABLES: readonly string[] = [
+  "MATRIX_HOMESERVER_URL",
+  "MATRIX_MODE",
+  "MATRIX_REGISTRATION",
+  "APPSERVICE_BIND",
+  "MATRIX_ACCESS_TOKEN",
+  "MATRIX_E2EE",
+  "CRYPTO_PASSPHRASE",
+  "AGENT_URL",
+  "AGENT_TOKEN",
+  "DATA_DIR",
+  "STORE_URL",
+  "HTTP_BIND",
+  "PROACTIVE_TOKEN",
+  "ALLOWED_USERS",
+  "BOT_ADMINS",
+  "ADMIN_ROOM",
+  "BOT_DISPLAY_NAME",
+  "LOG_LEVEL",
+  "SPACES_FOLLOW_CHILDREN",
+  "PROVISION_SPACE",
+  "LLM_API_KEY",
+  ...TIMING_VARIABLES.map((t) => t.name),
+];

@@ -1,0 +1,238 @@
+// Appservice mode, inbound: the homeserver's PUT /transactions (Application Service API v1.11) over node:http.
+// A transaction is answered 200 only after `onBatch` made its events durable and its id is recorded; if
+// `onBatch` fails the answer is 500 and the id stays unrecorded, so the homeserver retries the same one.
+// Ids are deduplicated durably (txnStore) and in memory while in flight (concurrent duplicates wait).
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type Keyv from "keyv";
+import type { Logger } from "pino";
+import {
+  ROUTE_METHOD, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
+} from "./appservice-protocol";
+import type { InboundItem } from "./events";
+
+/** What txnStore keeps per completed transaction id. */
+export interface AppserviceTxnRecord {
+  doneAt: number;
+}
+
+export interface AppserviceServerOptions {
+  host: string;
+  /** 0: any free port (see the port `start()` returns). */
+  port: number;
+  hsToken: string;
+  /** Answered as existing by the users query, like every id matching `userNamespaceRegexes`. */
+  botUserId: string;
+  userNamespaceRegexes: RegExp[];
+  /** Larger request bodies are refused with 413 M_TOO_LARGE without being read to the end. */
+  bodyLimitBytes: number;
+  /** The store namespace "appservice-txn": completed transaction ids. */
+  txnStore: Keyv<AppserviceTxnRecord>;
+  /** Makes the items durable; throws when it could not (the transaction is then answered 500). */
+  onBatch: (items: InboundItem[]) => Promise<void>;
+  log: Logger;
+  /** Called after each transaction answered 200 (processed now or earlier). */
+  onTransactionOk?: () => void;
+  /** How long a completed transaction id is remembered. Default 3 days. */
+  txnTtlMs?: number;
+  /** Longest time a client may take to send a whole request. Default 60 s. */
+  requestTimeoutMs?: number;
+  /** How long stop() waits for transactions being processed before cutting connections. Default 10 s. */
+  stopGraceMs?: number;
+}
+
+interface Outcome {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const OK: Outcome = { status: 200, body: {} };
+const NOT_STORED: Outcome = {
+  status: 500,
+  body: { errcode: "M_UNKNOWN", error: "The transaction could not be stored; retry it later." },
+};
+
+export class AppserviceServer {
+  private server: http.Server | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly inFlight = new Map<string, Promise<Outcome>>();
+  private readonly active = new Set<Promise<void>>();
+
+  constructor(private readonly opts: AppserviceServerOptions) {}
+
+  /** Listens on host:port; resolves with the bound port. */
+  async start(): Promise<{ port: number }> {
+    if (this.server) throw new Error("appservice server already started");
+    const requestTimeout = this.opts.requestTimeoutMs ?? 60_000;
+    const server = http.createServer({ requestTimeout, headersTimeout: requestTimeout }, (req, res) => {
+      const done = this.handle(req, res).catch((error: unknown) => this.failed(res, error));
+      this.active.add(done);
+      void done.finally(() => this.active.delete(done));
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    }).catch((error: unknown) => {
+      this.server = undefined;
+      throw error;
+    });
+    server.on("error", (error) => this.opts.log.error({ err: describe(error) }, "appservice server error"));
+    const port = (server.address() as AddressInfo).port;
+    this.opts.log.info({ host: this.opts.host, port }, "appservice server listening");
+    return { port };
+  }
+
+  /** Stops listening, lets transactions in progress answer (up to stopGraceMs), then closes connections. Idempotent. */
+  stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    this.stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.opts.stopGraceMs ?? 10_000);
+        timer.unref();
+      });
+      await Promise.race([Promise.allSettled([...this.active]), grace]);
+      server.closeIdleConnections();
+      await Promise.race([closed, grace]);
+      clearTimeout(timer);
+      server.closeAllConnections();
+      await closed;
+      this.opts.log.info("appservice server stopped");
+    })();
+    return this.stopping;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    req.on("error", () => undefined); // a client that goes away mid-body must not become an uncaught error
+    if (this.stopping) res.shouldKeepAlive = false;
+    const url = new URL(req.url ?? "/", "http://appservice.invalid");
+    const route = matchRoute(url.pathname);
+    if (!route) return reply(res, 404, { errcode: "M_UNRECOGNIZED", error: "Unrecognized request" }, hasBody(req));
+    if (req.method !== ROUTE_METHOD[route.kind]) {
+      return reply(res, 405, { errcode: "M_UNRECOGNIZED", error: "Unrecognized request method" }, hasBody(req));
+    }
+    const auth = this.authenticate(req, url);
+    if (auth === "missing") return reply(res, 401, { errcode: "M_UNAUTHORIZED", error: "No hs_token given" }, hasBody(req));
+    if (auth === "wrong") {
+      this.opts.log.warn({ route: route.kind }, "appservice request with a wrong hs_token refused");
+      return reply(res, 403, { errcode: "M_FORBIDDEN", error: "Wrong hs_token" }, hasBody(req));
+    }
+    if (this.stopping) return reply(res, 503, { errcode: "M_UNKNOWN", error: "The appservice is shutting down; retry later." }, true);
+    const body = await readBody(req, this.opts.bodyLimitBytes);
+    if (body === "too_large") {
+      this.opts.log.warn({ route: route.kind, limit: this.opts.bodyLimitBytes }, "appservice request body too large");
+      return reply(res, 413, { errcode: "M_TOO_LARGE", error: "Request body too large" }, true);
+    }
+    if (body === "aborted") return reply(res, 400, { errcode: "M_BAD_JSON", error: "Incomplete request body" }, true);
+    switch (route.kind) {
+      case "transaction":
+        return this.transaction(res, route.param, body);
+      case "user": {
+        const known = route.param === this.opts.botUserId || this.opts.userNamespaceRegexes.some((re) => re.test(route.param));
+        return known ? reply(res, 200, {}) : reply(res, 404, { errcode: "M_NOT_FOUND", error: "No such user" });
+      }
+      case "room":
+        return reply(res, 404, { errcode: "M_NOT_FOUND", error: "No such room alias" });
+      case "ping":
+        return reply(res, 200, {});
+    }
+  }
+
+  /** "ok", or why not. The token may come as `Authorization: Bearer` or `?access_token=`; every one given must match. */
+  private authenticate(req: http.IncomingMessage, url: URL): "ok" | "missing" | "wrong" {
+    const given: string[] = [];
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
+    if (bearer !== undefined) given.push(bearer);
+    for (const token of url.searchParams.getAll("access_token")) given.push(token);
+    if (given.length === 0) return "missing";
+    let ok = true;
+    for (const token of given) ok = tokenMatches(token, this.opts.hsToken) && ok;
+    return ok ? "ok" : "wrong";
+  }
+
+  private async transaction(res: http.ServerResponse, txnId: string, raw: Buffer): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString("utf8"));
+    } catch {
+      return reply(res, 400, { errcode: "M_NOT_JSON", error: "The body is not JSON" });
+    }
+    const parsed = transactionBodySchema.safeParse(json);
+    if (!parsed.success) {
+      return reply(res, 400, { errcode: "M_BAD_JSON", error: "The body must be an object with an events array" });
+    }
+    const outcome = await this.runOnce(txnId, parsed.data.events);
+    reply(res, outcome.status, outcome.body);
+    if (outcome.status === 200) this.transactionOk();
+  }
+
+  /** Processes txnId once: a duplicate arriving while it is in flight shares its outcome. */
+  private runOnce(txnId: string, events: unknown[]): Promise<Outcome> {
+    const running = this.inFlight.get(txnId);
+    if (running) {
+      this.opts.log.debug({ txnId }, "transaction already in progress; waiting for it");
+      return running;
+    }
+    const run = this.process(txnId, events).finally(() => this.inFlight.delete(txnId));
+    this.inFlight.set(txnId, run);
+    return run;
+  }
+
+  private async process(txnId: string, events: unknown[]): Promise<Outcome> {
+    const { log, txnStore } = this.opts;
+    try {
+      if ((await txnStore.get(txnId)) !== undefined) {
+        log.debug({ txnId }, "transaction already processed; acknowledged again");
+        return OK;
+      }
+    } catch (error) {
+      log.error({ txnId, err: describe(error) }, "transaction store unavailable; transaction refused for a retry");
+      return NOT_STORED;
+    }
+    try {
+      const items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
+      await this.opts.onBatch(items);
+      log.debug({ txnId, events: events.length, items: items.length }, "transaction accepted");
+    } catch (error) {
+      log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
+      return NOT_STORED;
+    }
+    try {
+      await txnStore.set(txnId, { doneAt: Date.now() }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000);
+    } catch (error) {
+      // The events are durable already and the journal dedupes them by event id: a redelivery is harmless.
+      log.warn({ txnId, err: describe(error) }, "transaction processed but its id could not be recorded");
+    }
+    return OK;
+  }
+
+  private transactionOk(): void {
+    try {
+      this.opts.onTransactionOk?.();
+    } catch (error) {
+      this.opts.log.warn({ err: describe(error) }, "onTransactionOk hook failed");
+    }
+  }
+
+  /** Last resort for a handler that threw: answer 500 if nothing was sent, else cut the connection. */
+  private failed(res: http.ServerResponse, error: unknown): void {
+    try {
+      this.opts.log.error({ err: describe(error) }, "appservice request handler failed");
+      if (res.headersSent) res.destroy();
+      else reply(res, 500, { errcode: "M_UNKNOWN", error: "Internal error" }, true);
+    } catch {
+      res.destroy();
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,57 @@
+// Inbound Matrix events, validated at the edge. A malformed event fails only itself.
+import { z } from "zod";
+
+export const roomEventSchema = z.looseObject({
+  event_id: z.string().min(1),
+  room_id: z.string().min(1),
+  sender: z.string().min(1),
+  type: z.string().min(1),
+  content: z.record(z.string(), z.unknown()),
+  origin_server_ts: z.number().optional(),
+  state_key: z.string().optional(),
+  unsigned: z.record(z.string(), z.unknown()).optional(),
+  redacts: z.string().optional(),
+});
+export type RoomEvent = z.infer<typeof roomEventSchema>;
+
+/** An invite for the bot, from /sync's invite_state or an appservice transaction. */
+export interface InviteNotice {
+  roomId: string;
+  inviter: string;
+  isDirect: boolean;
+  roomType?: string;
+  /** Servers to join through: the inviter's server, the room id's server when it has one. */
+  via: string[];
+}
+
+export type InboundItem = { kind: "event"; event: RoomEvent } | { kind: "invite"; invite: InviteNotice };
+
+export function serverOf(id: string): string | undefined {
+  const i = id.indexOf(":");
+  return i >= 0 ? id.slice(i + 1) : undefined;
+}
+
+export function viaFor(roomId: string, inviter: string): string[] {
+  const servers = [serverOf(inviter), serverOf(roomId)].filter((s): s is string => s !== undefined && s !== "");
+  return [...new Set(servers)];
+}
+
+/** Parses one raw event, or returns the reason it is unusable. */
+export function parseRoomEvent(raw: unknown, roomId?: string): { ok: true; event: RoomEvent } | { ok: false; reason: string } {
+  const candidate = roomId !== undefined && typeof raw === "object" && raw !== null ? { room_id: roomId, ...raw } : raw;
+  const parsed = roomEventSchema.safeParse(candidate);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  return { ok: false, reason: parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; ") };
+}
+
+/** The member event that invites `userId`, turned into an InviteNotice. */
+export function inviteFromMemberEvent(event: RoomEvent, userId: string): InviteNotice | undefined {
+  if (event.type !== "m.room.member" || event.state_key !== userId) return undefined;
+  if (event.content["membership"] !== "invite") return undefined;
+  return {
+    roomId: event.room_id,
+    inviter: event.sender,
+    isDirect: event.content["is_direct"] === true,
+    via: viaFor(event.room_id, event.sender),
+  };
+}

@@ -1,0 +1,152 @@
+/**
+ * Agent text → one or more `m.room.message` contents, each small enough to send.
+ */
+import { z } from "zod";
+import { DEFAULT_MAX_AGENT_CHARS, cleanAgentText } from "./clean";
+import { neutralizeRoomMentions } from "./mentions";
+import { MATRIX_HTML_FORMAT, renderMarkdown } from "./render";
+import { MarkdownSplitter, splitMarkdown } from "./split";
+
+export type MessageType = "m.text" | "m.notice";
+
+export interface MessageContent {
+  msgtype: MessageType;
+  body: string;
+  format?: typeof MATRIX_HTML_FORMAT;
+  formatted_body?: string;
+}
+
+/** Matrix rejects events over 65,536 bytes (whole event, as JSON). */
+export const MATRIX_EVENT_LIMIT_BYTES = 65_536;
+/** Below this room for content, splitting would make absurdly many parts: treated as a mistake. */
+export const MIN_CONTENT_BYTES = 4_096;
+/** How many times a piece that rendered larger than estimated is split again before going plain-text. */
+const MAX_RESPLITS = 12;
+/** Renders tried per part while adjusting the estimate to what rendering produced. */
+const MAX_ATTEMPTS_PER_PART = 4;
+/** A fitting part within this factor of the limit is not grown further (ratio room/size < 1.15). */
+const FULL_ENOUGH = 1.15;
+
+export const BuildMessageOptionsSchema = z
+  .object({
+    msgtype: z.enum(["m.text", "m.notice"]).default("m.text"),
+    /** Upper bound for JSON.stringify(content) in UTF-8 bytes plus `overheadBytes`. */
+    maxEventBytes: z.number().int().positive().max(MATRIX_EVENT_LIMIT_BYTES).default(60_000),
+    /** Room kept for what the sender adds (m.relates_to, m.mentions, event envelope). */
+    overheadBytes: z.number().int().nonnegative().default(2_000),
+    /** Passed to cleanAgentText: longer text is cut and marked as truncated. */
+    maxChars: z.number().int().positive().default(DEFAULT_MAX_AGENT_CHARS),
+  })
+  .refine((o) => o.maxEventBytes - o.overheadBytes >= MIN_CONTENT_BYTES, {
+    message: `maxEventBytes - overheadBytes must leave at least ${MIN_CONTENT_BYTES} bytes for content`,
+  });
+
+export type BuildMessageOptions = z.input<typeof BuildMessageOptionsSchema>;
+type ResolvedOptions = z.output<typeof BuildMessageOptionsSchema>;
+
+/** Bytes the content counts for against `maxEventBytes`: serialized UTF-8 plus the overhead. */
+export function contentBytes(content: MessageContent, overheadBytes: number): number {
+  return Buffer.byteLength(JSON.stringify(content), "utf8") + overheadBytes;
+}
+
+/**
+ * Cleans agent text, renders it, and splits it into as many message contents as needed so that every
+ * `contentBytes(content, overheadBytes) <= maxEventBytes`. Parts are cut on markdown block boundaries
+ * where possible, with code fences closed and reopened across cuts; whitespace at cut points is
+ * dropped; no part is empty. Text that is empty after cleaning yields no contents at all. `body` has
+ * "@room" neutralized (see mentions.ts); send `mentionsFor(...)` alongside.
+ */
+export function buildMessageContents(text: string, opts: BuildMessageOptions = {}): MessageContent[] {
+  const options = BuildMessageOptionsSchema.parse(opts);
+  const cleaned = cleanAgentText(text, options.maxChars);
+  if (cleaned.trim() === "") return [];
+  const [whole] = splitMarkdown(cleaned, Number.POSITIVE_INFINITY); // trimmed, trailing fence closed
+  if (whole === undefined) return [];
+  const skeleton = contentBytes(toContent({ body: "", formatted_body: "" }, options.msgtype), 0);
+  const room = options.maxEventBytes - options.overheadBytes - skeleton;
+  // Most answers fit one message: try that first, as the splitting estimate is deliberately pessimistic
+  // (it counts HTML even for text that turns out plain). Skipped when the body alone is too large.
+  if (Buffer.byteLength(whole, "utf8") <= room) {
+    const single = toContent(renderMarkdown(whole), options.msgtype);
+    if (contentBytes(single, options.overheadBytes) <= options.maxEventBytes) return [single];
+  }
+  return fitParts(whole, room, options, 0);
+}
+
+/**
+ * Cuts `md` into parts that fit, part by part. The cut for a part is chosen with the size estimate
+ * scaled by what rendering actually produced: grown when the rendered part came out well under the
+ * limit (plain text, whose estimate counts HTML that is then omitted), shrunk when it came out over
+ * (autolinks, tables). A single piece that still does not fit is split again, with smaller pieces.
+ */
+function fitParts(md: string, room: number, options: ResolvedOptions, depth: number): MessageContent[] {
+  const splitter = new MarkdownSplitter(md, room);
+  const contents: MessageContent[] = [];
+  let budget = room; // what the previous part learned about this text's estimate carries on
+  for (let start = 0; start < splitter.pieceCount; ) {
+    const fitted = fitOnePart(splitter, start, budget, options);
+    if (fitted.content !== undefined) contents.push(fitted.content);
+    if (fitted.tooLarge !== undefined) {
+      const { text, room: smaller } = fitted.tooLarge;
+      contents.push(...(depth < MAX_RESPLITS ? fitParts(text, smaller, options, depth + 1) : [plainContent(text, options)]));
+    }
+    if (fitted.budget !== undefined) budget = fitted.budget;
+    start = fitted.end;
+  }
+  return contents;
+}
+
+interface FittedPart {
+  end: number;
+  content?: MessageContent;
+  /** The estimate budget that produced `content`. */
+  budget?: number;
+  /** No cut from `start` fitted: this (smallest tried) part must be split further. */
+  tooLarge?: { text: string; room: number };
+}
+
+function fitOnePart(splitter: MarkdownSplitter, start: number, initialBudget: number, options: ResolvedOptions): FittedPart {
+  const contentRoom = options.maxEventBytes - options.overheadBytes;
+  let budget = initialBudget;
+  let best: FittedPart | undefined;
+  let smallest: { end: number; text: string; ratio: number; budget: number } | undefined;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS_PER_PART; attempt += 1) {
+    const end = splitter.chooseEnd(start, budget);
+    if (best !== undefined && end <= best.end) break;
+    const text = splitter.assemble(start, end);
+    if (text === undefined) return { end }; // only whitespace: nothing to send
+    const content = toContent(renderMarkdown(text), options.msgtype);
+    const size = contentBytes(content, options.overheadBytes);
+    const ratio = contentRoom / (size - options.overheadBytes);
+    if (size <= options.maxEventBytes) {
+      best = { end, content, budget };
+      if (end >= splitter.pieceCount || ratio < FULL_ENOUGH) break;
+      budget *= ratio * 0.97;
+    } else {
+      if (best !== undefined) break;
+      smallest = { end, text, ratio, budget };
+      if (end === start + 1) break;
+      budget *= ratio * 0.9;
+    }
+  }
+  if (best !== undefined) return best;
+  if (smallest === undefined) throw new Error("buildMessageContents: no part was tried"); // unreachable
+  const estimate = Math.min(smallest.budget, splitter.cost(start, smallest.end));
+  const room = Math.max(256, Math.floor(estimate * smallest.ratio * 0.9));
+  return { end: smallest.end, tooLarge: { text: smallest.text, room } };
+}
+
+/** Last resort for a part that keeps rendering too large: send its markdown source as plain text. */
+function plainContent(part: string, options: ResolvedOptions): MessageContent {
+  const content = toContent({ body: part }, options.msgtype);
+  if (contentBytes(content, options.overheadBytes) > options.maxEventBytes) {
+    throw new Error(`buildMessageContents: could not fit a part of ${part.length} characters into one event`);
+  }
+  return content;
+}
+
+function toContent(rendered: { body: string; formatted_body?: string }, msgtype: MessageType): MessageContent {
+  const body = neutralizeRoomMentions(rendered.body);
+  if (rendered.formatted_body === undefined) return { msgtype, body };
+  return { msgtype, body, format: MATRIX_HTML_FORMAT, formatted_body: rendered.formatted_body };
+}

@@ -1,0 +1,193 @@
+// One bot connection to the reference agent: hello first, then runs (one per thread at a time),
+// cancel, ack and nack. Bad frames are answered with an `error` frame (code bad_frame).
+import { randomUUID } from "node:crypto";
+import WebSocket from "ws";
+import type { Logger } from "pino";
+import { PROTOCOL, parseBotFrame } from "../agent/protocol";
+import type { AgentEvent, BotFrame, RunFrame } from "../agent/protocol";
+import type { AgentCore, CoreConnection } from "./agent-core";
+import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
+
+interface ActiveRun {
+  threadId: string;
+  controller: AbortController;
+  /** The run already ended for the bot (cancelled); whatever the brain does next is dropped. */
+  ended: boolean;
+}
+
+export class AgentConnection implements CoreConnection {
+  sessionId: string | undefined;
+  private helloSeen = false;
+  private readonly runs = new Map<string, ActiveRun>();
+  private livenessTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly label: string,
+    private readonly core: AgentCore,
+    private readonly brain: AgentBrain,
+    private readonly log: Logger,
+    /** The bot pings at least this often; silence for 3× means it is gone. */
+    private readonly heartbeatMs: number,
+  ) {
+    ws.on("message", (data, isBinary) => {
+      this.touch();
+      try {
+        if (isBinary) return this.badFrame("binary frames are not part of the protocol");
+        const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+        this.onText(buf.toString("utf8"));
+      } catch (err) {
+        this.log.error({ err }, "reference agent: frame handling failed");
+      }
+    });
+    ws.on("ping", () => this.touch());
+    ws.on("error", (err) => this.log.warn({ err: { message: err.message }, conn: label }, "reference agent: socket error"));
+    ws.on("close", () => this.onClose());
+    this.touch();
+  }
+
+  sendJson(frame: object): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame), (err) => {
+      if (err) this.log.debug({ err: { message: err.message } }, "reference agent: send failed");
+    });
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private touch(): void {
+    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    this.livenessTimer = setTimeout(() => {
+      this.log.warn({ conn: this.label }, "reference agent: the bot went silent; dropping the connection");
+      this.ws.terminate();
+    }, this.heartbeatMs * 3);
+    this.livenessTimer.unref();
+  }
+
+  private badFrame(message: string, runId?: string): void {
+    this.sendJson({ op: "error", ...(runId !== undefined ? { runId } : {}), code: "bad_frame", message });
+  }
+
+  private onText(raw: string): void {
+    const parsed = parseBotFrame(raw);
+    if (!parsed.ok) return this.badFrame(parsed.error, parsed.runId);
+    const frame: BotFrame = parsed.frame;
+    if (frame.op === "hello") {
+      if (this.helloSeen) return this.badFrame("hello was already received on this connection");
+      this.helloSeen = true;
+      if (frame.protocol !== PROTOCOL) {
+        this.sendJson({ op: "error", code: "unsupported_protocol", message: `this agent speaks ${PROTOCOL}` });
+        this.close(4002, "unsupported protocol");
+        return;
+      }
+      void this.core.hello(this, frame.resume).catch((err: unknown) => {
+        this.log.error({ err }, "reference agent: hello failed");
+        this.close(1011, "internal error");
+      });
+      return;
+    }
+    if (this.sessionId === undefined) return this.badFrame("send hello first", "runId" in frame ? frame.runId : undefined);
+    switch (frame.op) {
+      case "run":
+        return this.startRun(frame);
+      case "cancel":
+        return this.cancelRun(frame.runId);
+      case "ack":
+        void this.core.ack(this, frame.seq).catch((err: unknown) => this.log.error({ err }, "reference agent: ack failed"));
+        return;
+      case "nack":
+        void this.core
+          .nack(this, frame.seq, frame.reason, frame.permanent)
+          .catch((err: unknown) => this.log.error({ err }, "reference agent: nack failed"));
+        return;
+    }
+  }
+
+  private emit(runId: string, threadId: string, event: AgentEvent): void {
+    this.core.sendEvent(this, { op: "event", threadId, runId, event });
+  }
+
+  private startRun(frame: RunFrame): void {
+    const { runId, threadId } = frame;
+    if (this.runs.has(runId)) return this.badFrame("a run with this runId is already in progress", runId);
+    if (this.core.threads.has(threadId)) {
+      this.emit(runId, threadId, {
+        type: "RUN_ERROR",
+        code: "thread_busy",
+        message: "This conversation is still busy with an earlier message.",
+        retryable: true,
+      });
+      return;
+    }
+    const run: ActiveRun = { threadId, controller: new AbortController(), ended: false };
+    this.runs.set(runId, run);
+    this.core.threads.set(threadId, runId);
+    this.emit(runId, threadId, { type: "RUN_STARTED" });
+    const live = (): boolean => !run.ended && !run.controller.signal.aborted;
+    const out: RunOutput = {
+      startMessage: () => {
+        const messageId = `m-${randomUUID()}`;
+        if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_START", messageId });
+        return messageId;
+      },
+      delta: (messageId, delta) => {
+        if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_CONTENT", messageId, delta });
+      },
+      endMessage: (messageId) => {
+        if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_END", messageId });
+      },
+    };
+    let work: Promise<void>;
+    try {
+      work = this.brain.run(frame.input, out, run.controller.signal, { threadId, runId });
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    work.then(
+      () => {
+        if (live()) this.emit(runId, threadId, { type: "RUN_FINISHED" });
+      },
+      (err: unknown) => {
+        if (!live()) return;
+        if (err instanceof AgentRunError) {
+          this.emit(runId, threadId, { type: "RUN_ERROR", code: err.code, message: err.userMessage, retryable: err.retryable });
+        } else {
+          this.log.error({ err, runId }, "reference agent: the run failed");
+          this.emit(runId, threadId, { type: "RUN_ERROR", code: "internal", message: "The agent failed to answer.", retryable: false });
+        }
+      },
+    )
+      .finally(() => this.endRun(runId, run))
+      .catch((err: unknown) => this.log.error({ err, runId }, "reference agent: run bookkeeping failed"));
+  }
+
+  private endRun(runId: string, run: ActiveRun): void {
+    run.ended = true;
+    if (this.runs.get(runId) === run) this.runs.delete(runId);
+    if (this.core.threads.get(run.threadId) === runId) this.core.threads.delete(run.threadId);
+  }
+
+  private cancelRun(runId: string): void {
+    const run = this.runs.get(runId);
+    if (!run || run.ended) return;
+    this.emit(runId, run.threadId, { type: "RUN_ERROR", code: "cancelled", message: "The run was cancelled.", retryable: false });
+    run.controller.abort();
+    this.endRun(runId, run);
+  }
+
+  private onClose(): void {
+    if (this.livenessTimer) clearTimeout(this.livenessTimer);
+    for (const [runId, run] of [...this.runs]) {
+      run.controller.abort();
+      this.endRun(runId, run);
+    }
+    this.core.detach(this);
+  }
+}

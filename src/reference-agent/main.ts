@@ -1,0 +1,49 @@
+// `npm run agent`: the reference agent as its own process. Reads its environment through
+// loadAgentConfig; a bad configuration prints every problem and exits 2.
+import { createLogger } from "../log";
+import { loadAgentConfig } from "./config";
+import { startReferenceAgent } from "./server";
+
+async function main(): Promise<void> {
+  const loaded = loadAgentConfig(process.env);
+  if (!loaded.ok) {
+    process.stderr.write(`${loaded.message}\n`);
+    process.exit(2);
+  }
+  const config = loaded.config;
+  const logger = createLogger({ level: config.logLevel, secrets: config.secrets, pretty: process.stdout.isTTY === true });
+  if (config.llm.baseUrl !== undefined) {
+    logger.warn("LLM_BASE_URL is set, but this build of the reference agent only echoes");
+  }
+  const agent = await startReferenceAgent({
+    host: config.host,
+    port: config.port,
+    ...(config.token !== undefined ? { token: config.token } : {}),
+    logger,
+    mode: { kind: "echo" },
+  });
+  logger.info({ url: agent.url, auth: config.token !== undefined }, "reference agent ready");
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "reference agent stopping");
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    agent.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "reference agent: close failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`reference agent failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

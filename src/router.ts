@@ -1,0 +1,120 @@
+// Between the Matrix connection and the work: invites handled, events journaled before the batch is
+// acknowledged, then processed in order per room (rooms in parallel): room facts updated, messages
+// classified and handed to the turn pipeline, everything else marked done.
+import type { Logger } from "pino";
+import type { InboundItem, RoomEvent } from "./matrix/events";
+import type { Journal } from "./matrix/journal";
+import type { RoomDirectory } from "./matrix/room-directory";
+import type { InviteHandler } from "./rooms/invites";
+import { classifyMessage, relationOf } from "./turns/classify";
+import { FAILURE_TEXTS } from "./turns/failure-text";
+import { TurnRun } from "./turns/turn-run";
+import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
+import type { RoomMessageSender } from "./matrix/sender";
+
+export interface RouterDeps {
+  botUserId: string;
+  botDisplayName?: string;
+  journal: Journal;
+  directory: RoomDirectory;
+  invites: InviteHandler;
+  pipeline: TurnPipeline;
+  sender: RoomMessageSender;
+  log: Logger;
+  threadKeyFor: (roomId: string, threadRootId: string | undefined) => Promise<string>;
+  /** The replied-to event, for the reply context and "replied to the bot" detection. */
+  fetchEvent: (roomId: string, eventId: string) => Promise<RoomEvent | undefined>;
+  isAllowedSender: (userId: string) => boolean;
+}
+
+export class InboundRouter {
+  private readonly roomChains = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: RouterDeps) {}
+
+  /** Journals the batch's events (throws if the store fails: the batch is then not acknowledged). */
+  async onBatch(items: InboundItem[]): Promise<void> {
+    const events: RoomEvent[] = [];
+    for (const item of items) {
+      if (item.kind === "invite") {
+        await this.deps.invites.handle(item.invite).catch((e: unknown) =>
+          this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
+      } else {
+        events.push(item.event);
+      }
+    }
+    const fresh = await this.deps.journal.record(events);
+    for (const event of fresh) this.schedule(event);
+  }
+
+  /** Processes what was journaled but not finished before the last stop. */
+  async recover(): Promise<number> {
+    const unfinished = await this.deps.journal.unfinished();
+    for (const event of unfinished) this.schedule(event);
+    if (unfinished.length > 0) this.deps.log.info({ count: unfinished.length }, "resuming unfinished events");
+    return unfinished.length;
+  }
+
+  /** Resolves when every scheduled event has been routed (not necessarily answered). */
+  async idle(): Promise<void> {
+    while (this.roomChains.size > 0) await Promise.allSettled([...this.roomChains.values()]);
+  }
+
+  private schedule(event: RoomEvent): void {
+    const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
+    const next = previous.then(() => this.route(event)).catch((e: unknown) =>
+      this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
+    this.roomChains.set(event.room_id, next);
+    void next.finally(() => {
+      if (this.roomChains.get(event.room_id) === next) this.roomChains.delete(event.room_id);
+    });
+  }
+
+  private async route(event: RoomEvent): Promise<void> {
+    this.deps.directory.observe(event);
+    const turn = event.type === "m.room.message" ? await this.toTurn(event) : undefined;
+    if (turn === undefined) {
+      await this.deps.journal.complete(event.room_id, event.event_id);
+      return;
+    }
+    if (turn === "non_text") {
+      const target = await this.target(event, undefined, "");
+      await TurnRun.notify(this.deps, target, FAILURE_TEXTS.non_text, "non-text");
+      await this.deps.journal.complete(event.room_id, event.event_id);
+      return;
+    }
+    this.deps.pipeline.submit(turn);
+  }
+
+  private async toTurn(event: RoomEvent): Promise<TurnMessage | "non_text" | undefined> {
+    const { botUserId, directory, log } = this.deps;
+    if (event.sender === botUserId) return undefined;
+    if (!this.deps.isAllowedSender(event.sender)) {
+      log.debug({ roomId: event.room_id, sender: event.sender }, "message from a user not in ALLOWED_USERS ignored");
+      return undefined;
+    }
+    const isDirect = await directory.isDirect(event.room_id);
+    const replyTo = relationOf(event).inReplyTo;
+    const replied = replyTo !== undefined && relationOf(event).relType !== "m.thread"
+      ? await this.deps.fetchEvent(event.room_id, replyTo) : undefined;
+    const classified = classifyMessage(event, {
+      botUserId, isDirect, ...(this.deps.botDisplayName ? { botDisplayName: this.deps.botDisplayName } : {}),
+      ...(replied ? { repliedToSender: replied.sender } : {}),
+    });
+    if (classified.kind === "ignore" || !classified.addressed) return undefined;
+    if (classified.kind === "non_text") return "non_text";
+    const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
+    const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
+    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };
+  }
+
+  private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean): Promise<TurnMessage> {
+    const direct = isDirect ?? (await this.deps.directory.isDirect(event.room_id));
+    const senderName = await this.deps.directory.displayName(event.room_id, event.sender);
+    return {
+      roomId: event.room_id, eventId: event.event_id, sender: event.sender, isDirect: direct, text,
+      threadKey: await this.deps.threadKeyFor(event.room_id, threadRootId),
+      ...(threadRootId ? { threadRootId } : {}), ...(senderName ? { senderName } : {}),
+    };
+  }
+}

@@ -1,0 +1,96 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { KeyvSqlite } from "@keyv/sqlite";
+import type { KeyvStoreAdapter } from "keyv";
+import type { Logger } from "pino";
+import { StoreConfigError } from "./errors";
+import type { ParsedStoreUrl } from "./store-url";
+
+export interface AdapterOptions {
+  logger: Logger;
+  /** How long SQLite waits on a locked database before failing a query. */
+  sqliteBusyTimeoutMs: number;
+  /** Longest key postgres accepts (its adapter creates VARCHAR(n)); thread keys can be long. */
+  postgresKeySize: number;
+}
+
+/** Creates the one adapter (one connection / pool) that every namespace of the store shares. */
+export async function createAdapter(parsed: ParsedStoreUrl, opts: AdapterOptions): Promise<KeyvStoreAdapter> {
+  switch (parsed.backend) {
+    case "sqlite":
+      return openSqlite(parsed.file, opts);
+    case "postgres": {
+      const Ctor = loadAdapterClass("@keyv/postgres", "postgres://", ["KeyvPostgres", "default"]);
+      return logErrors(new Ctor({ uri: parsed.url, keySize: opts.postgresKeySize }), "postgres", opts.logger);
+    }
+    case "redis": {
+      const Ctor = loadAdapterClass("@keyv/redis", "redis://", ["KeyvRedis", "default"]);
+      return logErrors(new Ctor(parsed.url), "redis", opts.logger);
+    }
+  }
+}
+
+/** Adapters emit connection-level "error" events; log them (operations themselves reject). */
+function logErrors(adapter: KeyvStoreAdapter, backend: string, logger: Logger): KeyvStoreAdapter {
+  adapter.on("error", (error: unknown) => logger.error({ err: error, backend }, "store adapter error"));
+  return adapter;
+}
+
+async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStoreAdapter> {
+  if (file !== ":memory:") {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (error) {
+      throw new StoreConfigError(`cannot create the directory for the sqlite store ${file}: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs });
+  // KeyvSqlite emits "error" (a Node EventEmitter) when it cannot connect; without a listener that
+  // would throw from inside its promise chain. The query below reports the same failure to us.
+  logErrors(adapter, "sqlite", opts.logger);
+  let mode: unknown;
+  try {
+    // `query` is KeyvSqlite's promisified `Database.all` on its single connection; it waits for
+    // the connection and the CREATE TABLE. WAL persists in the database file once set.
+    const rows = (await adapter.query("PRAGMA journal_mode=WAL")) as Array<Record<string, unknown>>;
+    mode = rows[0]?.["journal_mode"];
+  } catch (error) {
+    await adapter.disconnect().catch(() => undefined);
+    throw new StoreConfigError(`cannot open the sqlite store at ${file}: ${describe(error)}`, { cause: error });
+  }
+  if (file !== ":memory:" && mode !== "wal") {
+    // e.g. a filesystem without shared memory support: it still works, only slower.
+    opts.logger.warn({ file, journalMode: mode }, "sqlite store could not switch to WAL journal mode");
+  }
+  return adapter;
+}
+
+type AdapterClass = new (options: unknown) => KeyvStoreAdapter;
+
+/** `require` an optional adapter package; a missing package becomes an install hint. */
+function loadAdapterClass(pkg: string, scheme: string, exportNames: string[]): AdapterClass {
+  let mod: Record<string, unknown>;
+  try {
+    mod = require(pkg) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === "MODULE_NOT_FOUND" && describe(error).includes(`'${pkg}'`)) {
+      throw new StoreConfigError(
+        `STORE_URL uses ${scheme} but the package ${pkg} is not installed; run: npm install ${pkg}`,
+        { cause: error },
+      );
+    }
+    throw new StoreConfigError(`cannot load ${pkg} for STORE_URL ${scheme}: ${describe(error)}`, { cause: error });
+  }
+  for (const name of exportNames) {
+    const candidate = mod[name];
+    if (typeof candidate === "function") return candidate as AdapterClass;
+  }
+  throw new StoreConfigError(`${pkg} does not export an adapter class (looked for ${exportNames.join(", ")})`);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto";
+import Keyv, { type KeyvStoreAdapter } from "keyv";
+import type { Logger } from "pino";
+import { createAdapter } from "./adapters";
+import { StoreUnavailableError } from "./errors";
+import { NamespaceView } from "./namespace-view";
+import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
+
+/**
+ * The bot's durable key-value store: one adapter (one connection or pool) shared by one Keyv per
+ * kind of record ("journal", "outbox", "settings", "sync", "agent-session", ...).
+ *
+ * Every Keyv is created with `throwOnErrors: true`: a broken store rejects instead of reading as
+ * "missing" (which would mean "event not seen", "room not opted in", ...). Values use keyv's default
+ * serialization (JSON, plus Buffers as base64 and a `:`-escape for strings starting with `:`): Dates
+ * come back as ISO strings, `undefined` properties vanish, BigInt throws. Store plain JSON data and
+ * parse it with zod on the way out. keyv 5 has no multi-key transaction: callers order their writes.
+ */
+export interface Store {
+  readonly backend: StoreBackend;
+  /** STORE_URL with secrets redacted, for logs. */
+  readonly location: string;
+  /** The Keyv for one kind of record; the same instance for the same name. Names: `[a-z0-9-]`, e.g. "agent-session". */
+  namespace<T>(name: string): Keyv<T>;
+  /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
+  healthCheck(): Promise<void>;
+  /** Closes the shared connection. Idempotent. Namespaces must not be used afterwards. */
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  logger: Logger;
+  /** Test hook: wrap the shared adapter (e.g. with a fault injector) before any Keyv sees it. */
+  wrapAdapter?: (adapter: KeyvStoreAdapter) => KeyvStoreAdapter;
+  /** SQLite busy timeout (ms) when another connection holds the lock. Default 5000. */
+  sqliteBusyTimeoutMs?: number;
+  /** healthCheck gives up after this many ms. Default 5000. */
+  healthCheckTimeoutMs?: number;
+  /** Max key length for postgres (@keyv/postgres `keySize`, VARCHAR(n)). Default 1024. */
+  postgresKeySize?: number;
+}
+
+const HEALTH_NAMESPACE = "store-health";
+
+/**
+ * Open the store named by STORE_URL: `sqlite://<path>` (parent directories are created; WAL journal
+ * mode; `sqlite://:memory:` for tests), `postgres://` / `postgresql://` (needs @keyv/postgres),
+ * `redis://` / `rediss://` (needs @keyv/redis). Throws StoreConfigError for an unknown scheme, a
+ * missing adapter package (the message names the npm install command) or an unopenable sqlite file.
+ * For postgres/redis the connection is lazy: call `healthCheck()` to find out whether it works.
+ */
+export async function openStore(url: string, opts: OpenStoreOptions): Promise<Store> {
+  const logger = opts.logger;
+  const parsed = parseStoreUrl(url);
+  const raw = await createAdapter(parsed, {
+    logger,
+    sqliteBusyTimeoutMs: opts.sqliteBusyTimeoutMs ?? 5000,
+    postgresKeySize: opts.postgresKeySize ?? 1024,
+  });
+  const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
+  const store = new KeyvStore(adapter, parsed.backend, redactStoreUrl(url), logger, opts.healthCheckTimeoutMs ?? 5000);
+  logger.info({ backend: store.backend, location: store.location }, "store opened");
+  return store;
+}
+
+class KeyvStore implements Store {
+  private readonly keyvs = new Map<string, Keyv<unknown>>();
+  private readonly health: Keyv<{ nonce: string }>;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly adapter: KeyvStoreAdapter,
+    readonly backend: StoreBackend,
+    readonly location: string,
+    private readonly logger: Logger,
+    private readonly healthCheckTimeoutMs: number,
+  ) {
+    this.health = this.makeKeyv<{ nonce: string }>(HEALTH_NAMESPACE);
+  }
+
+  private makeKeyv<T>(name: string): Keyv<T> {
+    return new Keyv<T>({
+      store: new NamespaceView(this.adapter, name, this.backend),
+      namespace: name,
+      useKeyPrefix: false, // the view prefixes, see NamespaceView
+      throwOnErrors: true,
+    });
+  }
+
+  namespace<T>(name: string): Keyv<T> {
+    if (this.closing) throw new Error(`store is closed (namespace ${JSON.stringify(name)} requested)`);
+    if (name === HEALTH_NAMESPACE) throw new TypeError(`store namespace "${HEALTH_NAMESPACE}" is reserved`);
+    let keyv = this.keyvs.get(name);
+    if (!keyv) {
+      keyv = this.makeKeyv<unknown>(name);
+      this.keyvs.set(name, keyv);
+    }
+    return keyv as Keyv<T>;
+  }
+
+  async healthCheck(): Promise<void> {
+    if (this.closing) throw new StoreUnavailableError("store health check failed: the store is closed");
+    const key = `probe-${randomUUID()}`;
+    const nonce = randomUUID();
+    const probe = async (): Promise<void> => {
+      await this.health.set(key, { nonce });
+      const back = await this.health.get(key);
+      if (back?.nonce !== nonce) throw new Error("the probe key read back a different value");
+      await this.health.delete(key);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${this.healthCheckTimeoutMs} ms`)),
+        this.healthCheckTimeoutMs,
+      );
+      timer.unref();
+    });
+    try {
+      await Promise.race([probe(), timeout]);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new StoreUnavailableError(`store health check failed (${this.backend}): ${reason}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.adapter.disconnect?.();
+        this.logger.info({ backend: this.backend }, "store closed");
+      } catch (error) {
+        this.logger.warn({ err: error, backend: this.backend }, "store did not close cleanly");
+        throw error;
+      }
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,33 @@
+// What the user reads when a turn fails: one text per failure class. runbook/troubleshooting.md lists them
+// with their meaning and fix; test/unit/turns/failure-text.test.ts checks the two stay in step.
+import type { RunFailure } from "../agent/link";
+
+export const FAILURE_TEXTS = {
+  unreachable: "⚠️ I can't reach my agent right now, so I couldn't answer. Please try again in a minute.",
+  link_lost: "⚠️ I lost the connection to my agent while answering. Please send your message again.",
+  no_start: "⚠️ My agent didn't pick up your message in time. Please try again in a minute.",
+  idle: "⚠️ My agent stopped responding partway through the answer. Please try again.",
+  deadline: "⚠️ The answer took too long, so I stopped it. Try a shorter or simpler request.",
+  bad_frame: "⚠️ My agent sent a reply I couldn't understand. The operator has been told in the logs.",
+  cancelled: "⏹️ Stopped.",
+  agent_thread_busy: "⏳ I'm still working on an earlier message in this conversation. Please wait for that answer.",
+  agent_rate_limited: "⚠️ The AI service is rate-limiting me. Please try again in a minute.",
+  agent_upstream_unavailable: "⚠️ The AI service is unavailable right now. Please try again later.",
+  agent_context_too_long: "⚠️ This conversation is too long for the AI model. Send /reset to start a fresh one.",
+  agent_timeout: "⚠️ The AI service took too long to answer. Please try again.",
+  agent_cancelled: "⏹️ Stopped.",
+  agent_auth: "⚠️ The agent can't sign in to its AI service. The operator needs to check its API key.",
+  agent_internal: "⚠️ Something went wrong inside my agent. Please try again; if it keeps happening, tell the operator.",
+  queue_full: "⏳ I'm still working through earlier messages here, so I skipped this one. Please send it again when I've answered.",
+  non_text: "I can only read text for now.",
+} as const;
+
+export type FailureTextKey = keyof typeof FAILURE_TEXTS;
+
+export function failureKey(failure: RunFailure): FailureTextKey {
+  return failure.kind === "agent_error" ? (`agent_${failure.code}` as FailureTextKey) : failure.kind;
+}
+
+export function failureText(failure: RunFailure): string {
+  return FAILURE_TEXTS[failureKey(failure)] ?? FAILURE_TEXTS.agent_internal;
+}

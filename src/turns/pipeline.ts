@@ -1,0 +1,112 @@
+// Per-thread turns: one agent run in flight per thread; messages arriving meanwhile go together as the next
+// run; a bounded queue whose overflow is told to the user. Never throws: every failure becomes a reply.
+import type { Logger } from "pino";
+import type { RunFailure, RunResult } from "../agent/link";
+import type { RoomMessageSender } from "../matrix/sender";
+import { FAILURE_TEXTS } from "./failure-text";
+import { TurnRun, type AgentRunner, type TurnMessage, type TurnOptions } from "./turn-run";
+
+export type { AgentRunner, TurnMessage } from "./turn-run";
+
+export interface PipelineDeps {
+  agent: AgentRunner;
+  sender: RoomMessageSender;
+  log: Logger;
+  options: TurnOptions & { turnQueueLimit: number };
+  /** Called once every message of a finished run (answered or told of the failure) is settled. */
+  onSettled: (messages: TurnMessage[]) => Promise<void>;
+  onRunFinished?: (result: RunResult, messages: TurnMessage[]) => void;
+}
+
+interface ThreadState {
+  running: TurnRun | undefined;
+  queue: TurnMessage[];
+}
+
+export class TurnPipeline {
+  private readonly threads = new Map<string, ThreadState>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private accepting = true;
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /** Queues a message for its thread. Resolves once it is queued or running, not when it is answered. */
+  submit(message: TurnMessage): void {
+    if (!this.accepting) return;
+    const thread = this.threads.get(message.threadKey) ?? { running: undefined, queue: [] };
+    this.threads.set(message.threadKey, thread);
+    if (thread.running === undefined) {
+      this.launch(thread, [message]);
+      return;
+    }
+    if (thread.queue.length >= this.deps.options.turnQueueLimit) {
+      this.track(this.rejectOverflow(message));
+      return;
+    }
+    thread.queue.push(message);
+  }
+
+  /** Cancels the run in flight for a thread (the /stop command). Returns whether one was running. */
+  cancel(threadKey: string): boolean {
+    const run = this.threads.get(threadKey)?.running;
+    if (!run) return false;
+    run.abort();
+    return true;
+  }
+
+  isBusy(threadKey: string): boolean {
+    return this.threads.get(threadKey)?.running !== undefined;
+  }
+
+  /** Stops taking new messages; resolves when every run in flight has finished. */
+  async drain(): Promise<void> {
+    this.accepting = false;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Aborts every run in flight (shutdown past its grace period). */
+  abortAll(): void {
+    for (const thread of this.threads.values()) thread.running?.abort();
+  }
+
+  private launch(thread: ThreadState, batch: TurnMessage[]): void {
+    const run = new TurnRun(batch, this.deps);
+    thread.running = run;
+    this.track(
+      run.execute().then(async (result) => {
+        this.deps.onRunFinished?.(result, batch);
+        await this.settle(batch);
+        thread.running = undefined;
+        const next = thread.queue.splice(0);
+        // At shutdown, queued messages stay pending in the journal and are answered after the restart.
+        if (next.length > 0 && this.accepting) this.launch(thread, next);
+        if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(batch[0]?.threadKey ?? "");
+      }),
+    );
+  }
+
+  private async rejectOverflow(message: TurnMessage): Promise<void> {
+    this.deps.log.warn({ roomId: message.roomId, threadKey: message.threadKey }, "turn queue full; message refused");
+    await TurnRun.notify(this.deps, message, FAILURE_TEXTS.queue_full, "queue-full");
+    await this.settle([message]);
+  }
+
+  private async settle(messages: TurnMessage[]): Promise<void> {
+    try {
+      await this.deps.onSettled(messages);
+    } catch (e) {
+      this.deps.log.error({ err: String(e), count: messages.length }, "could not mark messages handled; they may be answered again after a restart");
+    }
+  }
+
+  /** Fire-and-forget work goes through here: tracked for drain(), and its errors logged, never thrown. */
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((e: unknown) => this.deps.log.error({ err: String(e) }, "turn work failed"));
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+}
+
+export function isFailure(result: RunResult): result is { ok: false; failure: RunFailure } {
+  return !result.ok;
+}

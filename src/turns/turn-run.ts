@@ -1,0 +1,174 @@
+// One agent run for a batch of messages of one thread: read receipt, typing renewed for the whole turn and
+// turned off at its end, a placeholder after a delay (later edited into the answer), one Matrix message per
+// TEXT_MESSAGE, and a specific reply for every failure. txnIds derive from the run, so a resend after a
+// crash is deduplicated by the homeserver.
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { RunFailure, RunResult } from "../agent/link";
+import type { RoomMessageSender } from "../matrix/sender";
+import { failureText } from "./failure-text";
+import { answerContents, editContent, type ReplyTarget } from "./reply-content";
+
+export interface TurnMessage extends ReplyTarget {
+  threadKey: string;
+  text: string;
+  senderName?: string;
+  inReplyTo?: string;
+}
+
+export interface TurnOptions {
+  typingTimeoutMs: number;
+  placeholderDelayMs: number;
+  placeholderText?: string;
+  /** How often a run refused with thread_busy is tried again before the user is told. */
+  busyRetries?: number;
+  busyRetryDelayMs?: number;
+}
+
+export interface AgentRunner {
+  run(req: { threadId: string; runId: string; input: unknown }, observer: {
+    onStarted?(): void;
+    onTextMessage(messageId: string, text: string): void | Promise<void>;
+  }, signal?: AbortSignal): Promise<RunResult>;
+}
+
+interface RunDeps {
+  agent: AgentRunner;
+  sender: RoomMessageSender;
+  log: Logger;
+  options: TurnOptions;
+}
+
+export function txnIdFor(runId: string, roomId: string, part: string): string {
+  return `mab.${createHash("sha256").update(`${roomId}\n${runId}`).digest("base64url").slice(0, 32)}.${part}`;
+}
+
+export class TurnRun {
+  private readonly aborter = new AbortController();
+  private readonly last: TurnMessage;
+  private placeholderEventId: string | undefined;
+  private placeholderPosting: Promise<void> | undefined;
+  private messagesSent = 0;
+
+  constructor(private readonly batch: TurnMessage[], private readonly deps: RunDeps) {
+    const last = batch[batch.length - 1];
+    if (!last) throw new Error("a run needs at least one message");
+    this.last = last;
+  }
+
+  abort(): void {
+    this.aborter.abort();
+  }
+
+  /** Posts one notice-like reply to a message outside any run (queue overflow, non-text input). */
+  static async notify(deps: Pick<RunDeps, "sender" | "log">, target: ReplyTarget, text: string, part: string): Promise<void> {
+    const [content] = answerContents(text, target, "m.notice");
+    if (!content) return;
+    const result = await deps.sender.sendEvent(target.roomId, "m.room.message", content, txnIdFor(target.eventId, target.roomId, part));
+    if (!result.ok) deps.log.error({ roomId: target.roomId, error: result.error.describe() }, "could not post a notice");
+  }
+
+  async execute(): Promise<RunResult> {
+    const { sender, options } = this.deps;
+    void sender.sendReadReceipt(this.last.roomId, this.last.eventId);
+    const stopTyping = this.keepTyping();
+    const placeholderTimer = setTimeout(() => (this.placeholderPosting = this.postPlaceholder()), options.placeholderDelayMs);
+    let result: RunResult;
+    try {
+      result = await this.runWithBusyRetries();
+    } catch (e) {
+      this.deps.log.error({ err: String(e), roomId: this.last.roomId }, "agent run threw");
+      result = { ok: false, failure: { kind: "agent_error", code: "internal", message: "run threw", retryable: false } };
+    } finally {
+      clearTimeout(placeholderTimer);
+    }
+    await this.placeholderPosting;
+    if (!result.ok) await this.tellFailure(result.failure);
+    else if (this.messagesSent === 0 && this.placeholderEventId !== undefined) await this.replacePlaceholder("(no answer)");
+    await stopTyping();
+    return result;
+  }
+
+  private async runWithBusyRetries(): Promise<RunResult> {
+    const retries = this.deps.options.busyRetries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      const result = await this.deps.agent.run(
+        { threadId: this.last.threadKey, runId: this.last.eventId, input: this.input() },
+        { onTextMessage: (_id, text) => this.deliver(text) },
+        this.aborter.signal,
+      );
+      const busy = !result.ok && result.failure.kind === "agent_error" && result.failure.code === "thread_busy";
+      if (!busy || attempt >= retries || this.aborter.signal.aborted) return result;
+      await new Promise((r) => setTimeout(r, this.deps.options.busyRetryDelayMs ?? 1000));
+    }
+  }
+
+  private input(): unknown {
+    return {
+      messages: this.batch.map((m) => ({
+        id: m.eventId, role: "user", content: m.text, sender: m.sender, ...(m.senderName ? { senderName: m.senderName } : {}),
+      })),
+      context: {
+        roomId: this.last.roomId,
+        isDirect: this.last.isDirect,
+        ...(this.last.threadRootId ? { threadRootId: this.last.threadRootId } : {}),
+        ...(this.last.inReplyTo ? { inReplyTo: this.last.inReplyTo } : {}),
+      },
+    };
+  }
+
+  /** Typing on now, renewed before it lapses, off at the end. Returns the function that turns it off. */
+  private keepTyping(): () => Promise<void> {
+    const { sender, options } = this.deps;
+    const roomId = this.last.roomId;
+    void sender.setTyping(roomId, true, options.typingTimeoutMs);
+    const renew = setInterval(() => void sender.setTyping(roomId, true, options.typingTimeoutMs),
+      Math.max(10, Math.floor(options.typingTimeoutMs * 0.6)));
+    return async () => {
+      clearInterval(renew);
+      await sender.setTyping(roomId, false, options.typingTimeoutMs);
+    };
+  }
+
+  private async postPlaceholder(): Promise<void> {
+    if (this.messagesSent > 0 || this.aborter.signal.aborted) return;
+    const [content] = answerContents(this.deps.options.placeholderText ?? "…", this.last, "m.notice");
+    if (!content) return;
+    const result = await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", content, this.txn("placeholder"));
+    if (result.ok) this.placeholderEventId = result.eventId;
+  }
+
+  private async deliver(text: string): Promise<void> {
+    await this.placeholderPosting;
+    const index = this.messagesSent++;
+    const parts = answerContents(text, this.last);
+    for (const [p, content] of parts.entries()) {
+      const edit = index === 0 && p === 0 && this.placeholderEventId !== undefined;
+      const body = edit ? editContent(this.placeholderEventId ?? "", content) : content;
+      const result = await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", body, this.txn(`m${index}.${p}`));
+      if (!result.ok) {
+        this.deps.log.error({ roomId: this.last.roomId, error: result.error.describe(), permanent: result.permanent },
+          "could not deliver an answer");
+      }
+    }
+  }
+
+  private async tellFailure(failure: RunFailure): Promise<void> {
+    this.deps.log.warn({ roomId: this.last.roomId, threadKey: this.last.threadKey, failure }, "turn failed");
+    if (this.placeholderEventId !== undefined && this.messagesSent === 0) {
+      await this.replacePlaceholder(failureText(failure));
+      return;
+    }
+    await TurnRun.notify(this.deps, this.last, failureText(failure), `failure.${this.messagesSent}`);
+  }
+
+  private async replacePlaceholder(text: string): Promise<void> {
+    const [content] = answerContents(text, this.last, "m.notice");
+    if (!content || this.placeholderEventId === undefined) return;
+    await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", editContent(this.placeholderEventId, content), this.txn("placeholder-edit"));
+  }
+
+  private txn(part: string): string {
+    return txnIdFor(this.last.eventId, this.last.roomId, part);
+  }
+}

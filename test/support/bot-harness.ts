@@ -1,0 +1,123 @@
+// Starts the real bot against the homeserver double: in-process through createApp, or as a child process
+// from dist/ (for crash tests). Every captured log line is checked for secrets when the bot stops.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createApp, type App } from "../../src/app";
+import { loadConfig } from "../../src/config";
+import { assertNoSecrets, LogCapture } from "./log-capture";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const MAIN_JS = path.join(ROOT, "dist", "src", "main.js");
+
+/** Millisecond timings so tests run fast; every one is a documented variable. */
+export const FAST_TIMINGS: Record<string, string> = {
+  MATRIX_SYNC_TIMEOUT_MS: "200",
+  MATRIX_REQUEST_TIMEOUT_MS: "5000",
+  MATRIX_RETRY_BASE_MS: "10",
+  MATRIX_RETRY_MAX_MS: "100",
+  AGENT_HEARTBEAT_MS: "1000",
+  AGENT_PONG_TIMEOUT_MS: "500",
+  AGENT_RECONNECT_BASE_MS: "10",
+  AGENT_RECONNECT_MAX_MS: "200",
+  AGENT_RECONNECT_RESET_MS: "500",
+  RUN_START_TIMEOUT_MS: "2000",
+  RUN_IDLE_TIMEOUT_MS: "3000",
+  RUN_DEADLINE_MS: "10000",
+  TYPING_TIMEOUT_MS: "1000",
+  PLACEHOLDER_DELAY_MS: "5000",
+  SHUTDOWN_GRACE_MS: "2000",
+};
+
+export function makeDataDir(): string {
+  return mkdtempSync(path.join(tmpdir(), "mab-test-"));
+}
+
+export function botEnv(opts: { homeserverUrl: string; accessToken: string; dataDir: string; extra?: Record<string, string> }): Record<string, string> {
+  return {
+    MATRIX_HOMESERVER_URL: opts.homeserverUrl,
+    MATRIX_MODE: "client",
+    MATRIX_ACCESS_TOKEN: opts.accessToken,
+    DATA_DIR: opts.dataDir,
+    HTTP_BIND: "127.0.0.1:0",
+    LOG_LEVEL: "trace",
+    ...FAST_TIMINGS,
+    ...opts.extra,
+  };
+}
+
+function secretsOf(env: Record<string, string>): string[] {
+  return ["MATRIX_ACCESS_TOKEN", "AGENT_TOKEN", "PROACTIVE_TOKEN", "CRYPTO_PASSPHRASE", "LLM_API_KEY"]
+    .map((k) => env[k] ?? "").filter((v) => v !== "");
+}
+
+export interface RunningBot {
+  readonly logs: LogCapture;
+  stop(): Promise<void>;
+}
+
+export class InProcessBot implements RunningBot {
+  readonly logs = new LogCapture();
+  readonly app: App;
+
+  constructor(private readonly env: Record<string, string>, private readonly extraSecrets: string[] = []) {
+    const loaded = loadConfig(env);
+    if (!loaded.ok) throw new Error(loaded.message);
+    this.app = createApp(loaded.config, { logDestination: this.logs, logPretty: false });
+  }
+
+  async start(): Promise<this> {
+    await this.app.start();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.app.stop();
+    assertNoSecrets(this.logs.raw, [...secretsOf(this.env), ...this.extraSecrets]);
+  }
+}
+
+export class ChildBot implements RunningBot {
+  readonly logs = new LogCapture();
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+
+  constructor(private readonly env: Record<string, string>, args: string[] = []) {
+    if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` (npm test does it)`);
+    this.child = spawn(process.execPath, [MAIN_JS, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
+    this.child.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  async ready(timeoutMs = 15_000): Promise<this> {
+    await this.logs.waitFor((l) => l.msg === "ready", "the bot's ready line", timeoutMs);
+    return this;
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    this.child.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    await this.exited;
+    assertNoSecrets([...this.logs.raw, ...this.stderr], secretsOf(this.env));
+    const problems = this.logs.lines().filter((l) => /unhandledRejection|uncaughtException/.test(l.msg ?? ""));
+    if (problems.length > 0) throw new Error(`the bot process logged: ${problems.map((p) => p.msg).join("; ")}`);
+  }
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,160 @@
+// Application Service API, homeserver side: namespaces, masquerading, and transaction pushes
+// (serial per appservice; a failed push is retried with the same txnId and the same events).
+import type { Room, StoredEvent } from "./room";
+import { clientEvent } from "./sync";
+import type { AppserviceAuthStyle, AppserviceRegistration, ClientEvent, JsonObject, TransactionRecord } from "./types";
+import { clone } from "./types";
+
+export interface AppserviceLinkDeps {
+  serverName: string;
+  txnRetryMs: number;
+  txnTimeoutMs: number;
+  records: TransactionRecord[];
+  nextTxnId: () => string;
+}
+
+export interface PushResult {
+  status: number;
+  body: unknown;
+}
+
+const toRegexes = (namespaces: Array<{ regex: string }> | undefined): RegExp[] =>
+  (namespaces ?? []).map((ns) => new RegExp(`^(?:${ns.regex})`));
+
+export class AppserviceLink {
+  readonly senderUserId: string;
+  private readonly userRegexes: RegExp[];
+  private readonly aliasRegexes: RegExp[];
+  private readonly roomRegexes: RegExp[];
+  private pending: ClientEvent[] = [];
+  private current: { txnId: string; events: ClientEvent[] } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly aborts = new Set<AbortController>();
+  private closed = false;
+
+  constructor(
+    readonly registration: AppserviceRegistration,
+    readonly authStyle: AppserviceAuthStyle,
+    private readonly deps: AppserviceLinkDeps,
+  ) {
+    this.senderUserId = `@${registration.sender_localpart}:${deps.serverName}`;
+    this.userRegexes = toRegexes(registration.namespaces.users);
+    this.aliasRegexes = toRegexes(registration.namespaces.aliases);
+    this.roomRegexes = toRegexes(registration.namespaces.rooms);
+  }
+
+  get id(): string {
+    return this.registration.id;
+  }
+
+  /** The appservice's sender, or a user id in its users namespace. */
+  ownsUser(userId: string): boolean {
+    return userId === this.senderUserId || this.userRegexes.some((re) => re.test(userId));
+  }
+
+  /** Whether the event concerns this appservice (as Synapse's is_interested_in_event). */
+  isInterested(stored: StoredEvent, room: Room, aliases: string[]): boolean {
+    const { event } = stored;
+    if (this.ownsUser(event.sender)) return true;
+    if (event.type === "m.room.member" && event.state_key !== undefined && this.ownsUser(event.state_key)) return true;
+    if (this.roomRegexes.some((re) => re.test(room.roomId))) return true;
+    if (aliases.some((alias) => this.aliasRegexes.some((re) => re.test(alias)))) return true;
+    return [...room.members("join"), ...room.members("invite")].some((userId) => this.ownsUser(userId));
+  }
+
+  /** Queue events for the next transaction and start pushing if idle. */
+  enqueue(events: ClientEvent[]): void {
+    this.pending.push(...events.map((e) => clone(e)));
+    this.kick();
+  }
+
+  enqueueStored(stored: StoredEvent): void {
+    this.enqueue([clientEvent(stored, { withRoomId: true })]);
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
+  kick(): void {
+    if (this.closed || this.current || this.pending.length === 0 || !this.registration.url) return;
+    this.current = { txnId: this.deps.nextTxnId(), events: this.pending.splice(0) };
+    void this.attempt();
+  }
+
+  private async attempt(): Promise<void> {
+    const txn = this.current;
+    if (!txn || this.closed) return;
+    const result = await this.push(txn.txnId, txn.events, { hsToken: this.registration.hs_token, auth: this.authStyle });
+    if (this.closed) return;
+    const record: TransactionRecord = { appserviceId: this.id, txnId: txn.txnId, events: clone(txn.events), status: result.status, at: Date.now() };
+    if (result.error !== undefined) record.error = result.error;
+    this.deps.records.push(record);
+    if (result.status >= 200 && result.status < 300) {
+      this.current = undefined;
+      this.kick();
+      return;
+    }
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.attempt();
+    }, this.deps.txnRetryMs);
+    this.retryTimer.unref();
+  }
+
+  /** Skip a pending retry wait and retry now (no-op when nothing is failing). */
+  retryNow(): void {
+    if (!this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.attempt();
+  }
+
+  /** One raw PUT of a transaction; never throws (network errors give status 0). */
+  async push(txnId: string, events: ClientEvent[], opts: { hsToken: string; auth: AppserviceAuthStyle }): Promise<PushResult & { error?: string }> {
+    const base = this.registration.url;
+    if (!base) return { status: 0, body: undefined, error: "registration has no url" };
+    const url = new URL(`${base.replace(/\/$/, "")}/_matrix/app/v1/transactions/${encodeURIComponent(txnId)}`);
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (opts.auth !== "query") headers["authorization"] = `Bearer ${opts.hsToken}`;
+    if (opts.auth !== "header") url.searchParams.set("access_token", opts.hsToken);
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    const timer = setTimeout(() => abort.abort(), this.deps.txnTimeoutMs);
+    timer.unref();
+    try {
+      const response = await fetch(url, { method: "PUT", headers, body: JSON.stringify({ events }), signal: abort.signal });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text) as JsonObject;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body };
+    } catch (error) {
+      return { status: 0, body: undefined, error: describeNetworkError(error) };
+    } finally {
+      clearTimeout(timer);
+      this.aborts.delete(abort);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    for (const abort of this.aborts) abort.abort();
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as Error & { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? ((cause as Error & { code?: string }).code ?? cause.message) : undefined;
+  return detail ? `${error.message}: ${detail}` : error.message;
+}

@@ -1,0 +1,55 @@
+// Identifier minting: event ids ($ + url-safe base64 hash, as room versions 4+), room ids
+// (`!opaque:server`, or in v12 `!` + the hash of the create event with no server part), tokens.
+import { createHash, randomBytes } from "node:crypto";
+
+/** Canonical JSON (sorted keys, no whitespace), enough for hashing our own events. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Unpadded url-safe base64 of sha256 (43 characters). */
+export function hashB64Url(text: string): string {
+  return createHash("sha256").update(text).digest("base64url");
+}
+
+export function randomAlnum(length: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const bytes = randomBytes(length);
+  let out = "";
+  for (const byte of bytes) out += alphabet[byte % alphabet.length];
+  return out;
+}
+
+export function newEventId(seed: unknown): string {
+  return `$${hashB64Url(canonicalJson(seed) + randomBytes(8).toString("hex"))}`;
+}
+
+export function legacyRoomId(serverName: string): string {
+  return `!${randomAlnum(18)}:${serverName}`;
+}
+
+/** Room version 12: the room id is the reference hash of the create event, without a server part. */
+export function v12RoomId(createEvent: Record<string, unknown>): string {
+  return `!${hashB64Url(canonicalJson(createEvent))}`;
+}
+
+export function newAccessToken(localpart: string): string {
+  return `syt_${Buffer.from(localpart).toString("base64url")}_${randomAlnum(20)}`;
+}
+
+export function newDeviceId(): string {
+  return randomAlnum(10).toUpperCase();
+}
+
+export function localpartOf(userId: string): string {
+  return userId.slice(1).split(":")[0] ?? "";
+}
+
+export const USER_ID_RE = /^@[^:\s]+:[^\s]+$/;

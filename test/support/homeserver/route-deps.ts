@@ -1,0 +1,17 @@
+// What every route handler may use.
+import type { RoomActions } from "./actions";
+import type { AppserviceLink } from "./appservice";
+import type { Faults } from "./faults";
+import type { HomeserverModel } from "./model";
+import type { RoomVersion } from "./types";
+
+export interface RouteDeps {
+  model: HomeserverModel;
+  actions: RoomActions;
+  faults: Faults;
+  appservices: Map<string, AppserviceLink>;
+  /** Idempotent PUT responses keyed by token scope + endpoint (incl. txnId). */
+  txnCache: Map<string, unknown>;
+  defaultTimelineLimit: number;
+  defaultRoomVersion: RoomVersion;
+}

@@ -1,0 +1,135 @@
+// Shapes shared by the homeserver double: spec ClientEvents, records kept for tests, errors.
+
+export type JsonObject = Record<string, unknown>;
+
+/** A Client-Server API ClientEvent (room_id is dropped inside /sync, as the spec's ClientEventWithoutRoomID). */
+export interface ClientEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  room_id: string;
+  origin_server_ts: number;
+  content: JsonObject;
+  state_key?: string;
+  redacts?: string;
+  unsigned?: JsonObject;
+}
+
+/** Stripped state, as in `invite_state`. */
+export interface StrippedStateEvent {
+  type: string;
+  state_key: string;
+  sender: string;
+  content: JsonObject;
+}
+
+export type Membership = "join" | "invite" | "leave" | "ban" | "knock";
+export type RoomVersion = "10" | "11" | "12";
+export const SUPPORTED_ROOM_VERSIONS: readonly RoomVersion[] = ["10", "11", "12"];
+
+export interface HomeserverOptions {
+  /** Server name used in user ids, aliases and (pre-v12) room ids. Default "localhost". */
+  serverName?: string;
+  /** Wait before re-sending a failed appservice transaction (same txnId). Default 50 ms. */
+  txnRetryMs?: number;
+  /** Abort an appservice transaction push that has not answered after this long. Default 10 s. */
+  txnTimeoutMs?: number;
+  /** /sync timeline limit when the filter sets none. Default 10. */
+  defaultTimelineLimit?: number;
+  /** Room version of createRoom when the request names none. Default "10". */
+  defaultRoomVersion?: RoomVersion;
+  /** Request bodies larger than this are refused with 413 M_TOO_LARGE. Default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface RequestRecord {
+  method: string;
+  /** Decoded path, e.g. "/_matrix/client/v3/rooms/!a:localhost/send/m.room.message/t1". */
+  path: string;
+  /** Every query parameter, repeated ones in order (e.g. `via`). */
+  query: Record<string, string[]>;
+  /** The effective user (after appservice masquerading), when the token was valid. */
+  userId?: string;
+  at: number;
+  /** HTTP status sent; undefined while the request is still being handled (e.g. a long-poll). */
+  status?: number;
+}
+
+export interface TypingRecord {
+  roomId: string;
+  userId: string;
+  typing: boolean;
+  timeout?: number;
+  at: number;
+}
+
+export interface ReceiptRecord {
+  roomId: string;
+  userId: string;
+  eventId: string;
+  /** m.read, m.read.private or m.fully_read (the last one from read_markers). */
+  type: string;
+  threadId?: string;
+  at: number;
+}
+
+export interface TransactionRecord {
+  appserviceId: string;
+  txnId: string;
+  events: ClientEvent[];
+  /** HTTP status of this attempt; 0 when the request failed at the network level. */
+  status: number;
+  error?: string;
+  at: number;
+}
+
+export interface Namespace {
+  exclusive: boolean;
+  regex: string;
+}
+
+export interface AppserviceRegistration {
+  id: string;
+  /** Where transactions go; null means the appservice receives no pushes. */
+  url: string | null;
+  as_token: string;
+  hs_token: string;
+  sender_localpart: string;
+  namespaces: { users?: Namespace[]; aliases?: Namespace[]; rooms?: Namespace[] };
+  rate_limited?: boolean;
+  protocols?: string[];
+}
+
+/** How the double authenticates to the appservice: spec header, legacy query parameter, or both. */
+export type AppserviceAuthStyle = "both" | "header" | "query";
+
+/** A spec error: status, errcode, human text, extra body fields (retry_after_ms, soft_logout). */
+export class MatrixHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errcode: string,
+    message: string,
+    readonly extra: JsonObject = {},
+  ) {
+    super(message);
+    this.name = "MatrixHttpError";
+  }
+
+  body(): JsonObject {
+    return { errcode: this.errcode, error: this.message, ...this.extra };
+  }
+}
+
+export const forbidden = (message: string): MatrixHttpError => new MatrixHttpError(403, "M_FORBIDDEN", message);
+export const notFound = (message: string): MatrixHttpError => new MatrixHttpError(404, "M_NOT_FOUND", message);
+export const badJson = (message: string): MatrixHttpError => new MatrixHttpError(400, "M_BAD_JSON", message);
+export const invalidParam = (message: string): MatrixHttpError => new MatrixHttpError(400, "M_INVALID_PARAM", message);
+export const missingParam = (message: string): MatrixHttpError => new MatrixHttpError(400, "M_MISSING_PARAM", message);
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function clone<T>(value: T): T {
+  return structuredClone(value);
+}

@@ -1,0 +1,57 @@
+import * as path from "node:path";
+import { loadAgentConfig, type AgentConfig, type AgentConfigResult } from "../../../src/reference-agent/config";
+
+function expectOk(result: AgentConfigResult): AgentConfig {
+  if (!result.ok) throw new Error(`expected a valid configuration, got:\n${result.message}`);
+  return result.config;
+}
+
+describe("loadAgentConfig", () => {
+  it("defaults to an echo agent on 127.0.0.1:8790", () => {
+    const config = expectOk(loadAgentConfig({}));
+    expect(config).toEqual({
+      host: "127.0.0.1",
+      port: 8790,
+      dataDir: path.resolve("./data"),
+      logLevel: "info",
+      llm: {},
+      proactive: {},
+      secrets: [],
+    });
+  });
+
+  it("reads the LLM settings and lists its secrets", () => {
+    const config = expectOk(
+      loadAgentConfig({
+        AGENT_HOST: "127.0.0.1",
+        AGENT_PORT: "0",
+        AGENT_TOKEN: "agent-secret",
+        LLM_BASE_URL: "https://llm.example.org/v1/",
+        LLM_MODEL: "small-model",
+        LLM_API_KEY: "sk-123",
+        LLM_SYSTEM_PROMPT: "Be brief.",
+        PROACTIVE_SCHEDULE: "0 9 * * *",
+        PROACTIVE_PROMPT: "Say good morning.",
+      }),
+    );
+    expect(config.port).toBe(0);
+    expect(config.token).toBe("agent-secret");
+    expect(config.llm).toEqual({
+      baseUrl: "https://llm.example.org/v1",
+      model: "small-model",
+      apiKey: "sk-123",
+      systemPrompt: "Be brief.",
+    });
+    expect(config.proactive).toEqual({ schedule: "0 9 * * *", prompt: "Say good morning." });
+    expect(new Set(config.secrets)).toEqual(new Set(["agent-secret", "sk-123"]));
+  });
+
+  it("lists every problem: bad port, bad URL, missing model", () => {
+    const result = loadAgentConfig({ AGENT_PORT: "http", LLM_BASE_URL: "llm.local", LOG_LEVEL: "chatty" });
+    if (result.ok) throw new Error("expected problems");
+    expect(result.problems.map((p) => p.variable)).toEqual(["AGENT_PORT", "LOG_LEVEL", "LLM_BASE_URL", "LLM_MODEL"]);
+    expect(result.message).toMatch(/^matrix-agent-bot reference agent cannot start: the configuration has 4 problems:/);
+    expect(result.message).toMatch(/LLM_MODEL: is not set, but LLM_BASE_URL is.*Fix: set LLM_MODEL/);
+    expect(result.message).toMatch(/AGENT_PORT: "http" is not a port number/);
+  });
+});

@@ -1,0 +1,206 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { KeyvSqlite } from "@keyv/sqlite";
+import pino from "pino";
+import { openStore, StoreUnavailableError, type Store } from "../../../src/store";
+import { FaultyStoreAdapter, InjectedStoreFault } from "../../support/faulty-store";
+
+const logger = pino({ level: "silent" });
+
+describe("sqlite store", () => {
+  let dir: string;
+  const opened: Store[] = [];
+  const open = async (url: string, extra: Partial<Parameters<typeof openStore>[1]> = {}): Promise<Store> => {
+    const store = await openStore(url, { logger, ...extra });
+    opened.push(store);
+    return store;
+  };
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mab-store-"));
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close().catch(() => undefined)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates missing parent directories and keeps data across close and reopen", async () => {
+    const file = path.join(dir, "nested", "deeper", "bot.sqlite");
+    const url = `sqlite://${file}`;
+    const first = await open(url);
+    expect(first.backend).toBe("sqlite");
+    await first.namespace<{ token: string }>("sync").set("since", { token: "s72594_4483_1934" });
+    await first.namespace<string>("journal").set("$ev:example.org", "done");
+    await first.close();
+    expect(fs.existsSync(file)).toBe(true);
+
+    const second = await open(url);
+    expect(await second.namespace<{ token: string }>("sync").get("since")).toEqual({ token: "s72594_4483_1934" });
+    expect(await second.namespace<string>("journal").get("$ev:example.org")).toBe("done");
+    expect(await second.namespace<string>("journal").get("$other:example.org")).toBeUndefined();
+  });
+
+  it("round-trips JSON-shaped values with keyv's default serialization", async () => {
+    const store = await open("sqlite://:memory:");
+    const kv = store.namespace<unknown>("settings");
+    const values: unknown[] = [
+      "plain",
+      ":starts with a colon",
+      ":base64:not really",
+      "ünïcødé 🧵 \u0000 nul",
+      0,
+      -12.5,
+      true,
+      null,
+      [1, "two", { three: [3] }],
+      { nested: { list: ["a", ":b"], n: 1 }, empty: {} },
+    ];
+    for (const [i, value] of values.entries()) await kv.set(`k${i}`, value);
+    for (const [i, value] of values.entries()) expect(await kv.get(`k${i}`)).toEqual(value);
+  });
+
+  it("runs the sqlite file in WAL journal mode", async () => {
+    const file = path.join(dir, "wal.sqlite");
+    const store = await open(`sqlite://${file}`);
+    await store.namespace<number>("journal").set("x", 1);
+    // Ask through a second, independent connection: WAL is a property of the database file.
+    const probe = new KeyvSqlite({ uri: `sqlite://${file}` });
+    try {
+      const rows = (await probe.query("PRAGMA journal_mode")) as Array<{ journal_mode: string }>;
+      expect(rows[0]?.journal_mode).toBe("wal");
+    } finally {
+      await probe.disconnect();
+    }
+    expect(fs.existsSync(`${file}-wal`)).toBe(true);
+  });
+
+  it("keeps namespaces apart, for get, has, clear and iteration", async () => {
+    const store = await open(`sqlite://${path.join(dir, "ns.sqlite")}`);
+    const journal = store.namespace<string>("journal");
+    const outbox = store.namespace<string>("outbox");
+    expect(store.namespace<string>("journal")).toBe(journal);
+
+    await journal.set("same-key", "journal value");
+    await outbox.set("same-key", "outbox value");
+    // keyv alone treats "journal:x" as already prefixed, i.e. the same row as "x"; ours does not.
+    await journal.set("journal:x", "prefixed-looking key");
+    await journal.set("x", "plain key");
+
+    expect(await journal.get("same-key")).toBe("journal value");
+    expect(await outbox.get("same-key")).toBe("outbox value");
+    expect(await journal.get("journal:x")).toBe("prefixed-looking key");
+    expect(await journal.get("x")).toBe("plain key");
+    expect(await outbox.has("x")).toBe(false);
+
+    const listed: Array<[string, string]> = [];
+    for await (const [key, value] of journal.iterator!(undefined)) listed.push([key as string, value as string]);
+    expect(listed.sort()).toEqual(
+      [
+        ["journal:x", "prefixed-looking key"],
+        ["same-key", "journal value"],
+        ["x", "plain key"],
+      ].sort(),
+    );
+
+    // The namespace created last must not decide what an earlier one clears.
+    store.namespace<string>("settings");
+    await journal.clear();
+    expect(await journal.get("same-key")).toBeUndefined();
+    expect(await journal.get("x")).toBeUndefined();
+    expect(await outbox.get("same-key")).toBe("outbox value");
+  });
+
+  it("rejects invalid and reserved namespace names", async () => {
+    const store = await open("sqlite://:memory:");
+    expect(() => store.namespace("Journal")).toThrow(TypeError);
+    expect(() => store.namespace("a:b")).toThrow(TypeError);
+    expect(() => store.namespace("")).toThrow(TypeError);
+    expect(() => store.namespace("store-health")).toThrow(/reserved/);
+  });
+
+  it("reports an sqlite path it cannot open as a configuration error", async () => {
+    const blocker = path.join(dir, "a-file");
+    fs.writeFileSync(blocker, "not a directory");
+    await expect(openStore(`sqlite://${path.join(blocker, "bot.sqlite")}`, { logger })).rejects.toMatchObject({
+      name: "StoreConfigError",
+    });
+  });
+
+  it("closes idempotently and refuses new namespaces afterwards", async () => {
+    const store = await open("sqlite://:memory:");
+    await store.close();
+    await store.close();
+    expect(() => store.namespace("journal")).toThrow(/closed/);
+    await expect(store.healthCheck()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe("store failures surface as errors, never as missing data", () => {
+  let faulty: FaultyStoreAdapter;
+  let store: Store;
+
+  beforeEach(async () => {
+    store = await openStore("sqlite://:memory:", {
+      logger,
+      healthCheckTimeoutMs: 20,
+      wrapAdapter: (a) => (faulty = new FaultyStoreAdapter(a)),
+    });
+  });
+  afterEach(async () => {
+    faulty.heal();
+    await store.close();
+  });
+
+  it("a failing read rejects instead of returning undefined", async () => {
+    const journal = store.namespace<string>("journal");
+    await journal.set("$seen", "handled");
+    faulty.failNext("get");
+    await expect(journal.get("$seen")).rejects.toBeInstanceOf(InjectedStoreFault);
+    expect(await journal.get("$seen")).toBe("handled");
+
+    faulty.failNext("get");
+    await expect(journal.getMany(["$seen", "$other"])).rejects.toBeInstanceOf(InjectedStoreFault);
+    faulty.failNext("get");
+    await expect(journal.has("$seen")).rejects.toBeInstanceOf(InjectedStoreFault);
+    expect(faulty.failures.get).toBe(3);
+  });
+
+  it("a failing write or delete rejects and leaves the old value", async () => {
+    const settings = store.namespace<{ on: boolean }>("settings");
+    await settings.set("!room", { on: true });
+    const custom = new Error("disk full");
+    faulty.failNext("set", 1, custom);
+    await expect(settings.set("!room", { on: false })).rejects.toBe(custom);
+    faulty.failNext("delete");
+    await expect(settings.delete("!room")).rejects.toBeInstanceOf(InjectedStoreFault);
+    expect(await settings.get("!room")).toEqual({ on: true });
+  });
+
+  it("failNext counts down and 'any' matches every kind of op", async () => {
+    const kv = store.namespace<number>("outbox");
+    faulty.failNext("any", 2);
+    await expect(kv.set("a", 1)).rejects.toThrow(/injected/);
+    await expect(kv.get("a")).rejects.toThrow(/injected/);
+    await kv.set("a", 1);
+    expect(await kv.get("a")).toBe(1);
+    expect(faulty.calls.set).toBe(2);
+    expect(faulty.calls.get).toBe(2);
+  });
+
+  it("healthCheck passes on a working store and fails during an outage, then recovers", async () => {
+    await store.healthCheck();
+    faulty.failAll(true);
+    await expect(store.healthCheck()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.namespace<number>("journal").get("x")).rejects.toBeInstanceOf(InjectedStoreFault);
+    faulty.failAll(false);
+    await store.healthCheck();
+  });
+
+  it("healthCheck fails when the store stops answering in time", async () => {
+    faulty.delay(60);
+    await expect(store.healthCheck()).rejects.toThrow(/no answer within 20 ms/);
+    // Let the slowed-down probe finish before the store closes.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  });
+});
