@@ -6,6 +6,8 @@ import type { DestinationStream, Logger } from "pino";
 import { AgentLink } from "./agent/link";
 import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
+import { AppserviceServer, type AppserviceTxnRecord } from "./matrix/appservice-server";
+import { userNamespaceRegexes } from "./matrix/appservice-protocol";
 import { ClientSync } from "./matrix/client-sync";
 import type { MatrixRequestError } from "./matrix/errors";
 import { parseRoomEvent, type RoomEvent } from "./matrix/events";
@@ -40,6 +42,8 @@ export interface App {
   stop(): Promise<void>;
   /** Whether the homeserver still accepts our token. */
   readonly tokenValid: boolean;
+  /** Appservice mode: the port transactions are received on (known after start). */
+  readonly appservicePort: number | undefined;
 }
 
 export function createApp(config: Config, overrides: AppOverrides = {}): App {
@@ -57,6 +61,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
 class BotApp implements App {
   userId = "";
   tokenValid = true;
+  appservicePort: number | undefined;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
   private stopped = false;
 
@@ -65,18 +70,16 @@ class BotApp implements App {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    if (config.mode !== "client") {
-      throw new Error("appservice mode is not available in this version yet; set MATRIX_MODE=client");
-    }
     const store = await openStore(config.storeUrl, {
       logger: childLogger(log, "store"),
       ...(this.overrides.wrapStoreAdapter ? { wrapAdapter: this.overrides.wrapStoreAdapter } : {}),
     });
     this.cleanups.push(() => store.close());
     const t = config.timings;
-    const http = createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken: config.accessToken ?? "", requestTimeoutMs: t.requestTimeoutMs });
+    const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
+    const http = createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs });
     this.userId = await this.whoami(http);
-    log.info({ userId: this.userId, homeserver: config.homeserverUrl, store: store.location }, "signed in");
+    log.info({ userId: this.userId, mode: config.mode, homeserver: config.homeserverUrl, store: store.location }, "signed in");
 
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
     const sender = new MatrixSender(http, {
@@ -108,6 +111,15 @@ class BotApp implements App {
       await pipeline.drain();
     });
 
+    await router.recover();
+    if (config.mode === "appservice") await this.startAppservice(store, router);
+    else await this.startSync(store, http, router, journal, onTokenRejected);
+    log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
+  }
+
+  private async startSync(store: Store, http: MatrixHttp, router: InboundRouter, journal: Journal,
+    onTokenRejected: (error: MatrixRequestError) => void): Promise<void> {
+    const t = this.config.timings;
     const syncTokens = store.namespace<string>("sync");
     const sync = new ClientSync(http, {
       load: async () => (await syncTokens.get("next_batch")) ?? undefined,
@@ -115,13 +127,28 @@ class BotApp implements App {
     }, {
       userId: this.userId, syncTimeoutMs: t.syncTimeoutMs, requestTimeoutMs: t.requestTimeoutMs,
       retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, gapFillMaxEvents: t.gapFillMaxEvents,
-      isKnown: async (roomId, eventId) => (await journal.isDone(roomId, eventId)) || false,
+      isKnown: (roomId, eventId) => journal.isDone(roomId, eventId),
       onBatch: (items) => router.onBatch(items), onTokenRejected,
-    }, childLogger(log, "sync"));
+    }, childLogger(this.log, "sync"));
     this.cleanups.push(() => sync.stop());
-    await router.recover();
     await sync.start();
-    log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
+  }
+
+  private async startAppservice(store: Store, router: InboundRouter): Promise<void> {
+    const registration = this.config.registration;
+    if (!registration) throw new Error("appservice mode needs MATRIX_REGISTRATION");
+    const server = new AppserviceServer({
+      host: this.config.appserviceBind.host, port: this.config.appserviceBind.port,
+      hsToken: registration.hs_token, botUserId: this.userId,
+      userNamespaceRegexes: userNamespaceRegexes(registration),
+      bodyLimitBytes: this.config.timings.appserviceBodyLimitBytes,
+      txnStore: store.namespace<AppserviceTxnRecord>("appservice-txn"),
+      onBatch: (items) => router.onBatch(items), log: childLogger(this.log, "appservice"),
+    });
+    const { port } = await server.start();
+    this.appservicePort = port;
+    this.cleanups.push(() => server.stop());
+    this.log.info({ host: this.config.appserviceBind.host, port }, "appservice listening for transactions");
   }
 
   async stop(): Promise<void> {
@@ -146,9 +173,11 @@ class BotApp implements App {
   private tokenRejected(error: MatrixRequestError): void {
     if (!this.tokenValid) return;
     this.tokenValid = false;
+    const fix = this.config.mode === "appservice"
+      ? "make the as_token in MATRIX_REGISTRATION match the registration file the homeserver loaded, then restart both"
+      : "create a new token (`npm run login`, or set MATRIX_ACCESS_TOKEN) and restart the bot";
     this.log.fatal({ error: error.describe() },
-      "the homeserver rejected the access token (M_UNKNOWN_TOKEN): sending and syncing stopped. Fix: create a new token " +
-      "(client mode: `npm run login`, or set MATRIX_ACCESS_TOKEN) and restart the bot");
+      `the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN): sending and syncing stopped. Fix: ${fix}`);
   }
 
   private journalOn(store: Store): Journal {

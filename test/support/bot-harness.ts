@@ -58,6 +58,7 @@ export interface RunningBot {
 }
 
 export class InProcessBot implements RunningBot {
+  /** Secrets read from files (registration tokens) are passed here so the log check covers them too. */
   readonly logs = new LogCapture();
   readonly app: App;
 
@@ -120,4 +121,52 @@ export class ChildBot implements RunningBot {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A port free at the moment of asking (for registrations that must name the bot's URL before it starts). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Writes an appservice registration YAML into dir and returns its path and tokens. */
+export function writeRegistration(dir: string, opts: { port: number; localpart?: string; serverName?: string }): {
+  path: string; asToken: string; hsToken: string; senderLocalpart: string; url: string;
+} {
+  const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
+  const { writeFileSync } = require("node:fs") as typeof import("node:fs");
+  const asToken = `as_${randomBytes(16).toString("hex")}`;
+  const hsToken = `hs_${randomBytes(16).toString("hex")}`;
+  const senderLocalpart = opts.localpart ?? "agentbot";
+  const url = `http://127.0.0.1:${opts.port}`;
+  const file = path.join(dir, "registration.yaml");
+  writeFileSync(file, [
+    "id: matrix-agent-bot", `url: ${url}`, `as_token: ${asToken}`, `hs_token: ${hsToken}`,
+    `sender_localpart: ${senderLocalpart}`, "rate_limited: false", "namespaces:", "  users:",
+    `    - exclusive: true`, `      regex: "@${senderLocalpart}:${(opts.serverName ?? "localhost").replace(/\./g, "\\\\.")}"`,
+    "  aliases: []", "  rooms: []", "",
+  ].join("\n"));
+  return { path: file, asToken, hsToken, senderLocalpart, url };
+}
+
+export function appserviceEnv(opts: { homeserverUrl: string; registrationPath: string; port: number; dataDir: string;
+  extra?: Record<string, string> }): Record<string, string> {
+  return {
+    MATRIX_HOMESERVER_URL: opts.homeserverUrl,
+    MATRIX_REGISTRATION: opts.registrationPath,
+    APPSERVICE_BIND: `127.0.0.1:${opts.port}`,
+    DATA_DIR: opts.dataDir,
+    HTTP_BIND: "127.0.0.1:0",
+    LOG_LEVEL: "trace",
+    ...FAST_TIMINGS,
+    ...opts.extra,
+  };
 }

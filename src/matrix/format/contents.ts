@@ -5,7 +5,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_AGENT_CHARS, cleanAgentText } from "./clean";
 import { neutralizeRoomMentions } from "./mentions";
 import { MATRIX_HTML_FORMAT, renderMarkdown } from "./render";
-import { MarkdownSplitter, splitMarkdown } from "./split";
+import { MarkdownSplitter, estimateCost, splitMarkdown } from "./split";
 
 export type MessageType = "m.text" | "m.notice";
 
@@ -66,11 +66,16 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
   const room = options.maxEventBytes - options.overheadBytes - skeleton;
   // Most answers fit one message: try that first, as the splitting estimate is deliberately pessimistic
   // (it counts HTML even for text that turns out plain). Skipped when the body alone is too large.
+  let firstBudget = room;
   if (Buffer.byteLength(whole, "utf8") <= room) {
     const single = toContent(renderMarkdown(whole), options.msgtype);
-    if (contentBytes(single, options.overheadBytes) <= options.maxEventBytes) return [single];
+    const size = contentBytes(single, options.overheadBytes);
+    if (size <= options.maxEventBytes) return [single];
+    // It renders larger than the estimate says: start splitting from what it actually took.
+    const ratio = (options.maxEventBytes - options.overheadBytes) / (size - options.overheadBytes);
+    firstBudget = Math.min(room, estimateCost(whole) * ratio * 0.95);
   }
-  return fitParts(whole, room, options, 0);
+  return fitParts(whole, room, options, 0, firstBudget);
 }
 
 /**
@@ -79,10 +84,10 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
  * limit (plain text, whose estimate counts HTML that is then omitted), shrunk when it came out over
  * (autolinks, tables). A single piece that still does not fit is split again, with smaller pieces.
  */
-function fitParts(md: string, room: number, options: ResolvedOptions, depth: number): MessageContent[] {
+function fitParts(md: string, room: number, options: ResolvedOptions, depth: number, firstBudget = room): MessageContent[] {
   const splitter = new MarkdownSplitter(md, room);
   const contents: MessageContent[] = [];
-  let budget = room; // what the previous part learned about this text's estimate carries on
+  let budget = firstBudget; // what each part learns about this text's estimate carries on to the next
   for (let start = 0; start < splitter.pieceCount; ) {
     const fitted = fitOnePart(splitter, start, budget, options);
     if (fitted.content !== undefined) contents.push(fitted.content);

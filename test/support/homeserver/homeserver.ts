@@ -252,6 +252,11 @@ export class Homeserver {
     this.faults.add(match, reply, times);
   }
 
+  /** failNext rules not yet used up. */
+  get pendingFaults(): number {
+    return this.faults.pendingFaults;
+  }
+
   clearFaults(): void {
     this.faults.clear();
   }

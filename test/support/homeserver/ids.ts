@@ -1,5 +1,5 @@
 // Identifier minting: event ids ($ + url-safe base64 hash, as room versions 4+), room ids
-// (`!opaque:server`, or in v12 `!` + the hash of the create event with no server part), tokens.
+// (`!opaque:server`; v12 ids are minted in room-create.ts from the create event's hash), tokens.
 import { createHash, randomBytes } from "node:crypto";
 
 /** Canonical JSON (sorted keys, no whitespace), enough for hashing our own events. */
@@ -33,11 +33,6 @@ export function newEventId(seed: unknown): string {
 
 export function legacyRoomId(serverName: string): string {
   return `!${randomAlnum(18)}:${serverName}`;
-}
-
-/** Room version 12: the room id is the reference hash of the create event, without a server part. */
-export function v12RoomId(createEvent: Record<string, unknown>): string {
-  return `!${hashB64Url(canonicalJson(createEvent))}`;
 }
 
 export function newAccessToken(localpart: string): string {

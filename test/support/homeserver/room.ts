@@ -82,15 +82,6 @@ export class Room {
     return out;
   }
 
-  /** Every user id that ever had a member event here. */
-  everyMember(): string[] {
-    const out: string[] = [];
-    for (const stored of this.current.values()) {
-      if (stored.event.type === "m.room.member" && stored.event.state_key !== undefined) out.push(stored.event.state_key);
-    }
-    return out;
-  }
-
   createEvent(): ClientEvent | undefined {
     return this.state("m.room.create")?.event;
   }
@@ -136,14 +127,6 @@ export class Room {
   joinRule(): string {
     const rule = this.state("m.room.join_rules")?.event.content["join_rule"];
     return typeof rule === "string" ? rule : "invite";
-  }
-
-  isDirectFor(userId: string): boolean {
-    return this.state("m.room.member", userId)?.event.content["is_direct"] === true;
-  }
-
-  lastPos(): number {
-    return this.events[this.events.length - 1]?.pos ?? 0;
   }
 }
 

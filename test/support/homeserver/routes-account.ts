@@ -102,6 +102,15 @@ export function accountRoutes(deps: RouteDeps): Route[] {
 
   return [
     rawRoute("GET", "/_matrix/client/versions", () => ok({ versions: VERSIONS, unstable_features: {} }), { auth: false }),
+    clientRoute("GET", "capabilities", () =>
+      ok({
+        capabilities: {
+          "m.room_versions": { default: deps.defaultRoomVersion, available: { "10": "stable", "11": "stable", "12": "stable" } },
+          "m.change_password": { enabled: false },
+          "m.set_displayname": { enabled: true },
+        },
+      }),
+    ),
     clientRoute("GET", "login", () => ok({ flows: [{ type: "m.login.password" }, { type: "m.login.application_service" }] }), { auth: false }),
     clientRoute("POST", "login", login, { auth: false }),
     clientRoute("POST", "logout", (ctx) => {

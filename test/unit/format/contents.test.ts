@@ -123,12 +123,21 @@ describe("buildMessageContents", () => {
     for (const part of parts) expect(part.formatted_body).toMatch(/^<pre><code class="language-json">/);
   });
 
-  it("splits again when rendering inflates a part beyond the estimate (autolinks)", () => {
-    const answer = "https://x.co ".repeat(12_000);
+  it("splits again when rendering inflates a part far beyond the estimate (table cells filled in)", () => {
+    const header = `|${"col|".repeat(40)}\n|${"---|".repeat(40)}`;
+    const answer = `${header}\n${"|x|\n".repeat(600)}`;
+    const parts = buildMessageContents(answer, { maxEventBytes: 30_000 });
+    expect(parts.length).toBeGreaterThan(1);
+    expectWellSplit(answer, parts, 30_000, 2_000);
+    expect(parts[0]?.formatted_body).toMatch(/^<table>/);
+  });
+
+  it("keeps long runs of links intact as links across parts", () => {
+    const answer = "https://x.co ".repeat(8_000);
     const parts = buildMessageContents(answer);
     expect(parts.length).toBeGreaterThan(1);
     expectWellSplit(answer, parts, 60_000, 2_000);
-    expect(parts[0]?.formatted_body).toContain('<a href="https://x.co">https://x.co</a>');
+    for (const part of parts) expect(part.formatted_body).toMatch(/^<p><a href="https:\/\/x\.co">https:\/\/x\.co<\/a>/);
   });
 
   it("keeps room for the overhead the sender adds", () => {

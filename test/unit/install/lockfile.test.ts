@@ -1,0 +1,42 @@
+// `npm ci` must fetch nothing outside the npm registry: no tarball URLs elsewhere, no git dependencies, and the
+// SDK's native crypto package (whose install script downloads a binary from GitHub) replaced by our local one.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT } from "../../support/bot-harness";
+
+interface LockPackage { resolved?: string; link?: boolean; version?: string; hasInstallScript?: boolean }
+
+const lock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, LockPackage> };
+const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+  overrides: Record<string, string>; allowScripts: Record<string, boolean>;
+};
+
+describe("what npm ci installs", () => {
+  it("resolves every package from the npm registry or from this repository", () => {
+    const outside = Object.entries(lock.packages).filter(([, p]) =>
+      p.resolved !== undefined && !p.link && !p.resolved.startsWith("https://registry.npmjs.org/"));
+    expect(outside).toEqual([]);
+  });
+
+  it("links the crypto package to our local stand-in, not the one that downloads a binary", () => {
+    const entry = lock.packages["node_modules/@matrix-org/matrix-sdk-crypto-nodejs"];
+    expect(entry).toEqual({ resolved: "packages/matrix-sdk-crypto-nodejs", link: true });
+    expect(pkg.overrides["@matrix-org/matrix-sdk-crypto-nodejs"]).toBe("$@matrix-org/matrix-sdk-crypto-nodejs");
+    const nested = Object.keys(lock.packages).filter((k) => k.endsWith("/@matrix-org/matrix-sdk-crypto-nodejs") && k !== "node_modules/@matrix-org/matrix-sdk-crypto-nodejs");
+    expect(nested).toEqual([]);
+  });
+
+  it("approves only the install scripts it needs (sqlite3 compiles from source)", () => {
+    const withScripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript).map(([k]) => k.replace(/^.*node_modules\//, ""));
+    expect(withScripts.sort()).toEqual(Object.keys(pkg.allowScripts).sort());
+    expect(pkg.allowScripts["sqlite3"]).toBe(true);
+  });
+
+  it("loads matrix-bot-sdk with the stand-in, which refuses crypto use with a clear message", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const stub = require("@matrix-org/matrix-sdk-crypto-nodejs") as { isStub: boolean; OlmMachine: { initialize(): Promise<unknown> } };
+    expect(stub.isStub).toBe(true);
+    expect(() => require("matrix-bot-sdk")).not.toThrow();
+    return expect(stub.OlmMachine.initialize()).rejects.toThrow(/MATRIX_E2EE/);
+  });
+});
