@@ -15,8 +15,10 @@ import { createMatrixHttp, enc, type MatrixHttp } from "./matrix/http";
 import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
-import { MatrixSender } from "./matrix/sender";
+import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
+import { Outbox } from "./outbox";
 import { startReferenceAgent } from "./reference-agent/server";
+import { EncryptedRoomNotice } from "./rooms/encrypted-notice";
 import { InviteHandler } from "./rooms/invites";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
@@ -85,12 +87,23 @@ class BotApp implements App {
     const sender = new MatrixSender(http, {
       userId: this.userId, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, maxAttempts: t.sendMaxAttempts, onTokenRejected,
     }, childLogger(log, "sender"));
-    this.cleanups.push(() => sender.stop());
+    const outbox = new Outbox({ store, sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency });
+    this.cleanups.push(async () => {
+      const drained = outbox.drain(); // in-flight sends cut short stay pending for the next start
+      sender.stop();
+      await drained;
+    });
+    // Every room message goes through the outbox; typing and receipts are cosmetic and go direct.
+    const messages: RoomMessageSender = {
+      sendEvent: (roomId, type, content, txnId) => outbox.send(roomId, type, content, txnId, { kind: "reply" }),
+      setTyping: (roomId, typing, timeoutMs) => sender.setTyping(roomId, typing, timeoutMs),
+      sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
+    };
 
     const journal = this.journalOn(store);
     const link = await this.startAgentLink(store);
     const pipeline = new TurnPipeline({
-      agent: link, sender, log: childLogger(log, "turns"),
+      agent: link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit },
       onSettled: async (messages) => {
         for (const m of messages) await journal.complete(m.roomId, m.eventId);
@@ -100,17 +113,19 @@ class BotApp implements App {
     const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
     const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"));
     const router = new InboundRouter({
-      botUserId: this.userId, journal, directory, invites, pipeline, sender, log: childLogger(log, "router"),
+      botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
       threadKeyFor: async (roomId, threadRootId) => encodeThreadKey({ roomId, generation: 0, ...(threadRootId ? { threadRootId } : {}) }),
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: (userId) => matchesAnyUserGlob(userId, allowed),
+      encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms")),
     });
     this.cleanups.push(async () => {
       await router.idle();
       await pipeline.drain();
     });
 
+    await outbox.recover();
     await router.recover();
     if (config.mode === "appservice") await this.startAppservice(store, router);
     else await this.startSync(store, http, router, journal, onTokenRejected);

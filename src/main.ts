@@ -3,13 +3,24 @@
 import { existsSync } from "node:fs";
 import { createApp, type App } from "./app";
 import { loadConfig } from "./config";
+import { installCheckpointHook } from "./util/checkpoints";
 
 function loadDotEnv(): void {
   if (existsSync(".env")) process.loadEnvFile(".env");
 }
 
+/** Test-only: MAB_TEST_CRASH_AT=<checkpoint> kills this process (SIGKILL) the first time it is reached. */
+function installCrashPoint(): void {
+  const target = process.env["MAB_TEST_CRASH_AT"];
+  if (!target) return;
+  installCheckpointHook((point) => {
+    if (point === target) process.kill(process.pid, "SIGKILL");
+  });
+}
+
 async function main(): Promise<void> {
   loadDotEnv();
+  installCrashPoint();
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
     process.stderr.write(`${loaded.message}\n`);

@@ -11,6 +11,7 @@ import { FAILURE_TEXTS } from "./turns/failure-text";
 import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
+import { checkpoint } from "./util/checkpoints";
 
 export interface RouterDeps {
   botUserId: string;
@@ -25,6 +26,7 @@ export interface RouterDeps {
   /** The replied-to event, for the reply context and "replied to the bot" detection. */
   fetchEvent: (roomId: string, eventId: string) => Promise<RoomEvent | undefined>;
   isAllowedSender: (userId: string) => boolean;
+  encryptedNotice: { onUnreadable(roomId: string): Promise<void> };
 }
 
 export class InboundRouter {
@@ -34,9 +36,13 @@ export class InboundRouter {
 
   /** Journals the batch's events (throws if the store fails: the batch is then not acknowledged). */
   async onBatch(items: InboundItem[]): Promise<void> {
+    const hasMessage = items.some((i) => i.kind === "event" && i.event.type === "m.room.message");
+    if (hasMessage) checkpoint("message-received");
     const events: RoomEvent[] = [];
     for (const item of items) {
-      if (item.kind === "invite") {
+      if (item.kind === "direct-rooms") {
+        for (const roomId of item.roomIds) this.deps.directory.markDirect(roomId);
+      } else if (item.kind === "invite") {
         await this.deps.invites.handle(item.invite).catch((e: unknown) =>
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else {
@@ -44,6 +50,7 @@ export class InboundRouter {
       }
     }
     const fresh = await this.deps.journal.record(events);
+    if (hasMessage) checkpoint("message-journaled");
     for (const event of fresh) this.schedule(event);
   }
 
@@ -72,6 +79,17 @@ export class InboundRouter {
 
   private async route(event: RoomEvent): Promise<void> {
     this.deps.directory.observe(event);
+    if (event.type === "m.room.encrypted" && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)) {
+      await this.deps.encryptedNotice.onUnreadable(event.room_id);
+    }
+    if (event.type === "m.room.redaction" && typeof (event.redacts ?? event.content["redacts"]) === "string") {
+      const redacted = String(event.redacts ?? event.content["redacts"]);
+      const withdrawn = this.deps.pipeline.withdraw(event.room_id, redacted);
+      if (withdrawn) {
+        this.deps.log.info({ roomId: event.room_id, eventId: redacted }, "a queued message was redacted; it will not be answered");
+        await this.deps.journal.complete(event.room_id, redacted);
+      }
+    }
     const turn = event.type === "m.room.message" ? await this.toTurn(event) : undefined;
     if (turn === undefined) {
       await this.deps.journal.complete(event.room_id, event.event_id);

@@ -1,12 +1,6 @@
 // Small helpers of the agent link: backoff, bounded run-id memory, safe callback calls.
 import type { Logger } from "pino";
-
-/** Full-jitter exponential backoff: random() * min(max, base * 2^attempt). */
-export function fullJitterDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(r * ceiling);
-}
+export { fullJitterBackoff as fullJitterDelay } from "../util/timers";
 
 /** Close codes that mean "you are not welcome like this" (policy, application-defined): never a tight retry loop. */
 export function isPolicyClose(code: number): boolean {

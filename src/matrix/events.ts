@@ -24,7 +24,11 @@ export interface InviteNotice {
   via: string[];
 }
 
-export type InboundItem = { kind: "event"; event: RoomEvent } | { kind: "invite"; invite: InviteNotice };
+export type InboundItem =
+  | { kind: "event"; event: RoomEvent }
+  | { kind: "invite"; invite: InviteNotice }
+  /** Rooms the account data `m.direct` lists as DMs (client mode). */
+  | { kind: "direct-rooms"; roomIds: string[] };
 
 export function serverOf(id: string): string | undefined {
   const i = id.indexOf(":");

@@ -55,6 +55,9 @@ export function isMentioned(event: RoomEvent, text: string, facts: RoomFacts): b
 export function classifyMessage(event: RoomEvent, facts: RoomFacts): Classified {
   if (event.sender === facts.botUserId) return { kind: "ignore", reason: "own event" };
   if (event.type !== "m.room.message") return { kind: "ignore", reason: "not a message" };
+  if (event.unsigned?.["redacted_because"] !== undefined || Object.keys(event.content).length === 0) {
+    return { kind: "ignore", reason: "redacted" };
+  }
   const msgtype = event.content["msgtype"];
   if (msgtype === "m.notice") return { kind: "ignore", reason: "notice" };
   const relation = relationOf(event);

@@ -54,6 +54,18 @@ export class TurnPipeline {
     return true;
   }
 
+  /** Removes a still-queued message (it was redacted). Returns whether it was queued. */
+  withdraw(roomId: string, eventId: string): boolean {
+    for (const thread of this.threads.values()) {
+      const index = thread.queue.findIndex((m) => m.roomId === roomId && m.eventId === eventId);
+      if (index >= 0) {
+        thread.queue.splice(index, 1);
+        return true;
+      }
+    }
+    return false;
+  }
+
   isBusy(threadKey: string): boolean {
     return this.threads.get(threadKey)?.running !== undefined;
   }

@@ -23,8 +23,10 @@ export function relationFor(target: ReplyTarget): Content | undefined {
 }
 
 /** The contents of one agent message: several when it must be split; only the first carries the reply. */
-export function answerContents(text: string, target: ReplyTarget, msgtype: "m.text" | "m.notice" = "m.text"): Content[] {
-  const parts = buildMessageContents(text, { msgtype });
+export function answerContents(text: string, target: ReplyTarget, msgtype: "m.text" | "m.notice" = "m.text",
+  opts: { forEdit?: boolean } = {}): Content[] {
+  // An edit carries its content twice (fallback body and m.new_content): parts meant for one get half the room.
+  const parts = buildMessageContents(text, { msgtype, ...(opts.forEdit ? { maxEventBytes: 30_000 } : {}) });
   const mentions = mentionsFor({ userIds: target.isDirect ? [] : [target.sender] });
   return parts.map((part, i) => {
     const content: Content = { ...part, "m.mentions": i === 0 ? mentions : { user_ids: [] } };

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
+import { checkpoint } from "../util/checkpoints";
 import { failureText } from "./failure-text";
 import { answerContents, editContent, type ReplyTarget } from "./reply-content";
 
@@ -141,12 +142,14 @@ export class TurnRun {
   private async deliver(text: string): Promise<void> {
     await this.placeholderPosting;
     const index = this.messagesSent++;
-    const parts = answerContents(text, this.last);
+    const editsPlaceholder = index === 0 && this.placeholderEventId !== undefined;
+    const parts = answerContents(text, this.last, "m.text", { forEdit: editsPlaceholder });
     for (const [p, content] of parts.entries()) {
-      const edit = index === 0 && p === 0 && this.placeholderEventId !== undefined;
+      const edit = editsPlaceholder && p === 0;
       const body = edit ? editContent(this.placeholderEventId ?? "", content) : content;
       const result = await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", body, this.txn(`m${index}.${p}`));
-      if (!result.ok) {
+      if (result.ok) checkpoint("reply-accepted");
+      else {
         this.deps.log.error({ roomId: this.last.roomId, error: result.error.describe(), permanent: result.permanent },
           "could not deliver an answer");
       }

@@ -19,5 +19,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
 /** Full-jitter exponential backoff: random() * min(max, base * 2^attempt). */
 export function fullJitterBackoff(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * ceiling);
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.floor(r * ceiling);
 }

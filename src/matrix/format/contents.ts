@@ -2,10 +2,10 @@
  * Agent text → one or more `m.room.message` contents, each small enough to send.
  */
 import { z } from "zod";
-import { DEFAULT_MAX_AGENT_CHARS, cleanAgentText } from "./clean";
+import { DEFAULT_MAX_AGENT_CHARS, cleanAgentText, cutAtCodePoint } from "./clean";
 import { neutralizeRoomMentions } from "./mentions";
 import { MATRIX_HTML_FORMAT, renderMarkdown } from "./render";
-import { MarkdownSplitter, estimateCost, splitMarkdown } from "./split";
+import { MarkdownSplitter, splitMarkdown } from "./split";
 
 export type MessageType = "m.text" | "m.notice";
 
@@ -22,8 +22,10 @@ export const MATRIX_EVENT_LIMIT_BYTES = 65_536;
 export const MIN_CONTENT_BYTES = 4_096;
 /** How many times a piece that rendered larger than estimated is split again before going plain-text. */
 const MAX_RESPLITS = 12;
-/** Renders tried per part while adjusting the estimate to what rendering produced. */
-const MAX_ATTEMPTS_PER_PART = 4;
+/** Cuts tried per part while adjusting the estimate to what rendering produced. */
+const MAX_ATTEMPTS_PER_PART = 6;
+/** The most the estimate budget grows after one measurement. */
+const MAX_GROWTH = 4;
 /** A fitting part within this factor of the limit is not grown further (ratio room/size < 1.15). */
 const FULL_ENOUGH = 1.15;
 
@@ -66,16 +68,16 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
   const room = options.maxEventBytes - options.overheadBytes - skeleton;
   // Most answers fit one message: try that first, as the splitting estimate is deliberately pessimistic
   // (it counts HTML even for text that turns out plain). Skipped when the body alone is too large.
-  let firstBudget = room;
+  let firstScale: number | undefined;
   if (Buffer.byteLength(whole, "utf8") <= room) {
     const single = toContent(renderMarkdown(whole), options.msgtype);
     const size = contentBytes(single, options.overheadBytes);
     if (size <= options.maxEventBytes) return [single];
     // It renders larger than the estimate says: start splitting from what it actually took.
     const ratio = (options.maxEventBytes - options.overheadBytes) / (size - options.overheadBytes);
-    firstBudget = Math.min(room, estimateCost(whole) * ratio * 0.95);
+    firstScale = ratio * 0.95;
   }
-  return fitParts(whole, room, options, 0, firstBudget);
+  return fitParts(whole, room, options, 0, firstScale);
 }
 
 /**
@@ -84,16 +86,17 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
  * limit (plain text, whose estimate counts HTML that is then omitted), shrunk when it came out over
  * (autolinks, tables). A single piece that still does not fit is split again, with smaller pieces.
  */
-function fitParts(md: string, room: number, options: ResolvedOptions, depth: number, firstBudget = room): MessageContent[] {
+function fitParts(md: string, room: number, options: ResolvedOptions, depth: number, firstScale?: number): MessageContent[] {
   const splitter = new MarkdownSplitter(md, room);
   const contents: MessageContent[] = [];
-  let budget = firstBudget; // what each part learns about this text's estimate carries on to the next
+  // What the whole text or each part learned about the estimate carries on to the next part.
+  let budget = firstScale === undefined ? room : Math.min(room, splitter.cost(0, splitter.pieceCount) * firstScale);
   for (let start = 0; start < splitter.pieceCount; ) {
     const fitted = fitOnePart(splitter, start, budget, options);
     if (fitted.content !== undefined) contents.push(fitted.content);
     if (fitted.tooLarge !== undefined) {
       const { text, room: smaller } = fitted.tooLarge;
-      contents.push(...(depth < MAX_RESPLITS ? fitParts(text, smaller, options, depth + 1) : [plainContent(text, options)]));
+      contents.push(...(depth < MAX_RESPLITS ? fitParts(text, smaller, options, depth + 1) : plainContents(text, options)));
     }
     if (fitted.budget !== undefined) budget = fitted.budget;
     start = fitted.end;
@@ -110,44 +113,74 @@ interface FittedPart {
   tooLarge?: { text: string; room: number };
 }
 
-function fitOnePart(splitter: MarkdownSplitter, start: number, initialBudget: number, options: ResolvedOptions): FittedPart {
-  const contentRoom = options.maxEventBytes - options.overheadBytes;
-  let budget = initialBudget;
-  let best: FittedPart | undefined;
-  let smallest: { end: number; text: string; ratio: number; budget: number } | undefined;
-  for (let attempt = 0; attempt < MAX_ATTEMPTS_PER_PART; attempt += 1) {
-    const end = splitter.chooseEnd(start, budget);
-    if (best !== undefined && end <= best.end) break;
-    const text = splitter.assemble(start, end);
-    if (text === undefined) return { end }; // only whitespace: nothing to send
-    const content = toContent(renderMarkdown(text), options.msgtype);
-    const size = contentBytes(content, options.overheadBytes);
-    const ratio = contentRoom / (size - options.overheadBytes);
-    if (size <= options.maxEventBytes) {
-      best = { end, content, budget };
-      if (end >= splitter.pieceCount || ratio < FULL_ENOUGH) break;
-      budget *= ratio * 0.97;
-    } else {
-      if (best !== undefined) break;
-      smallest = { end, text, ratio, budget };
-      if (end === start + 1) break;
-      budget *= ratio * 0.9;
-    }
-  }
-  if (best !== undefined) return best;
-  if (smallest === undefined) throw new Error("buildMessageContents: no part was tried"); // unreachable
-  const estimate = Math.min(smallest.budget, splitter.cost(start, smallest.end));
-  const room = Math.max(256, Math.floor(estimate * smallest.ratio * 0.9));
-  return { end: smallest.end, tooLarge: { text: smallest.text, room } };
+interface Measured {
+  text: string;
+  content: MessageContent;
+  fits: boolean;
+  /** Room for content / what this part took: > 1 when it fits with room to spare. */
+  ratio: number;
 }
 
-/** Last resort for a part that keeps rendering too large: send its markdown source as plain text. */
-function plainContent(part: string, options: ResolvedOptions): MessageContent {
-  const content = toContent({ body: part }, options.msgtype);
-  if (contentBytes(content, options.overheadBytes) > options.maxEventBytes) {
-    throw new Error(`buildMessageContents: could not fit a part of ${part.length} characters into one event`);
+/**
+ * Finds the largest part from `start` that fits, adjusting the estimate budget by measuring: grown after
+ * a part that fits with room to spare, shrunk after one that does not, and bisected between the two
+ * once both are known. Each distinct cut is rendered once.
+ */
+function fitOnePart(splitter: MarkdownSplitter, start: number, initialBudget: number, options: ResolvedOptions): FittedPart {
+  const contentRoom = options.maxEventBytes - options.overheadBytes;
+  const measured = new Map<number, Measured>();
+  let budget = initialBudget;
+  let fitBudget = 0;
+  let failBudget = Number.POSITIVE_INFINITY;
+  let best: FittedPart | undefined;
+  let smallestFailure: { end: number; budget: number } | undefined;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS_PER_PART; attempt += 1) {
+    const end = splitter.chooseEnd(start, budget);
+    let m = measured.get(end);
+    if (m === undefined) {
+      const text = splitter.assemble(start, end);
+      if (text === undefined) return { end }; // only whitespace: nothing to send
+      const content = toContent(renderMarkdown(text), options.msgtype);
+      const size = contentBytes(content, options.overheadBytes);
+      m = { text, content, fits: size <= options.maxEventBytes, ratio: contentRoom / (size - options.overheadBytes) };
+      measured.set(end, m);
+    }
+    if (m.fits) {
+      fitBudget = Math.max(fitBudget, budget);
+      if (best === undefined || end > best.end) best = { end, content: m.content, budget };
+      if (end >= splitter.pieceCount || m.ratio < FULL_ENOUGH) break;
+    } else {
+      failBudget = Math.min(failBudget, budget);
+      if (smallestFailure === undefined || end < smallestFailure.end) smallestFailure = { end, budget };
+      if (end === start + 1) break;
+    }
+    let next = m.fits ? budget * Math.min(MAX_GROWTH, m.ratio * 0.97) : budget * m.ratio * 0.9;
+    if (next <= fitBudget || next >= failBudget) next = (fitBudget + failBudget) / 2;
+    budget = next;
   }
-  return content;
+  if (best !== undefined) return best;
+  const failure = smallestFailure;
+  const m = failure === undefined ? undefined : measured.get(failure.end);
+  if (failure === undefined || m === undefined) throw new Error("buildMessageContents: no part was measured"); // unreachable
+  const estimate = Math.min(failure.budget, splitter.cost(start, failure.end));
+  const room = Math.max(256, Math.floor(estimate * m.ratio * 0.9));
+  return { end: failure.end, tooLarge: { text: m.text, room } };
+}
+
+/**
+ * Last resort for a part that keeps rendering too large: its markdown source as plain text, cut on code
+ * point boundaries wherever needed (3 bytes per UTF-16 unit is the most JSON takes for cleaned text).
+ */
+function plainContents(part: string, options: ResolvedOptions): MessageContent[] {
+  const skeleton = contentBytes(toContent({ body: "" }, options.msgtype), options.overheadBytes);
+  const unitsPerPart = Math.max(1, Math.floor((options.maxEventBytes - skeleton) / 3) - 8);
+  const contents: MessageContent[] = [];
+  for (let rest = part; rest.trim() !== ""; ) {
+    const chunk = cutAtCodePoint(rest, unitsPerPart) || rest.slice(0, 2);
+    rest = rest.slice(chunk.length);
+    if (chunk.trim() !== "") contents.push(toContent({ body: chunk }, options.msgtype));
+  }
+  return contents;
 }
 
 function toContent(rendered: { body: string; formatted_body?: string }, msgtype: MessageType): MessageContent {

@@ -1,8 +1,9 @@
 /**
  * A line-level view of markdown: which lines open, continue or close a fenced code block, and how good
  * a place each line boundary is to cut a long message. Only top-level fences (indented 0–3 spaces, as in
- * CommonMark) are recognized; fences inside blockquotes are not, and fence markers longer than
- * {@link MAX_FENCE_MARKER} characters are treated as text (absurd input: kept within limits, not balanced).
+ * CommonMark) are recognized; fences inside blockquotes are not. A fence marker too long to be repeated
+ * at every cut (longer than `maxMarker`, see the splitter) is treated as text: such absurd input is
+ * still kept within limits, but its fences may come out unbalanced.
  */
 
 export interface Fence {
@@ -22,7 +23,6 @@ export interface MarkdownLine {
   readonly fence: Fence | undefined;
 }
 
-export const MAX_FENCE_MARKER = 32;
 /** Info strings longer than this are not repeated when a fence is reopened (only their first word). */
 export const MAX_REOPEN_INFO = 64;
 
@@ -30,7 +30,7 @@ const FENCE_OPEN = /^( {0,3})(`{3,}|~{3,})(.*)$/;
 const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})[ \t]*$/;
 const BLANK = /^[ \t]*$/;
 
-export function classifyLines(md: string): MarkdownLine[] {
+export function classifyLines(md: string, maxMarker: number = Number.POSITIVE_INFINITY): MarkdownLine[] {
   const lines: MarkdownLine[] = [];
   let open: Fence | undefined;
   for (const text of md.split("\n")) {
@@ -46,7 +46,7 @@ export function classifyLines(md: string): MarkdownLine[] {
       }
       continue;
     }
-    const fence = parseFenceOpener(text);
+    const fence = parseFenceOpener(text, maxMarker);
     if (fence !== undefined) {
       open = fence;
       lines.push({ text, kind: "open", fence });
@@ -57,11 +57,11 @@ export function classifyLines(md: string): MarkdownLine[] {
   return lines;
 }
 
-export function parseFenceOpener(text: string): Fence | undefined {
+export function parseFenceOpener(text: string, maxMarker: number = Number.POSITIVE_INFINITY): Fence | undefined {
   const match = FENCE_OPEN.exec(text);
   if (match === null) return undefined;
   const [, indent = "", marker = "", info = ""] = match;
-  if (marker.length > MAX_FENCE_MARKER) return undefined;
+  if (marker.length > maxMarker) return undefined;
   if (marker.startsWith("`") && info.includes("`")) return undefined;
   return { indent, marker, info };
 }

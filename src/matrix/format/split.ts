@@ -24,6 +24,8 @@ import {
  * `<br />` or `<li></li>` for text; code lines carry no tags.
  */
 const LINE_COST: Readonly<Record<LineKind, number>> = { text: 16, open: 40, close: 16, code: 6, blank: 6 };
+/** Fence markers up to this length are always recognized (CommonMark has no limit; see constructor). */
+const MIN_MAX_FENCE_MARKER = 32;
 /** How far back (UTF-16 units) to look for a whitespace or a harmless character to cut a long line at. */
 const INLINE_CUT_WINDOW = 256;
 
@@ -36,10 +38,11 @@ export function estimateCost(text: string): number {
   let cost = 0;
   for (let i = 0; i < text.length; i += 1) cost += unitCost(text.charCodeAt(i));
   // A URL is linkified: its text appears twice in HTML (href and text) plus the tag.
-  for (let at = text.indexOf("://"); at >= 0; at = text.indexOf("://", at + 3)) {
+  for (let at = text.indexOf("://"); at >= 0; ) {
     let end = at + 3;
     while (end < text.length && !/\s/.test(text.charAt(end))) end += 1;
     cost += end - at + 24;
+    at = text.indexOf("://", end);
   }
   return cost;
 }
@@ -78,6 +81,14 @@ function toPieces(lines: readonly MarkdownLine[], maxPieceCost: number): Piece[]
     const cost = estimateCost(line.text) + LINE_COST[line.kind];
     if (cost <= maxPieceCost) {
       pieces.push({ text: line.text, line, kind: line.kind, last: true, softCut: false, cost });
+    } else if (line.kind === "close" && line.fence !== undefined) {
+      // A piece of a closing run shorter than the opening marker would not close: keep that much whole.
+      const closing = line.text.slice(0, line.text.indexOf(line.fence.marker[0] ?? "`") + line.fence.marker.length);
+      const rest: MarkdownLine = { text: line.text.slice(closing.length), kind: "text", fence: undefined };
+      const last = rest.text === "";
+      const closingCost = estimateCost(closing) + (last ? LINE_COST.close : 0);
+      pieces.push({ text: closing, line, kind: "close", last, softCut: false, cost: closingCost });
+      if (!last) pieces.push(...cutLine(rest, maxPieceCost - LINE_COST.text));
     } else {
       pieces.push(...cutLine(line, maxPieceCost - LINE_COST[line.kind]));
     }
@@ -113,15 +124,9 @@ function cutLine(line: MarkdownLine, maxCost: number): Piece[] {
   return pieces;
 }
 
-/**
- * The rest of a cut fence opener is code (the fence is open from its first piece on); the rest of a cut
- * closing line (only absurdly long markers get cut) is text after the fence.
- */
+/** The rest of a cut fence opener is code: the fence is open from its first piece on. */
 function pieceKind(lineKind: LineKind, first: boolean): LineKind {
-  if (first) return lineKind;
-  if (lineKind === "open") return "code";
-  if (lineKind === "close") return "text";
-  return lineKind;
+  return !first && lineKind === "open" ? "code" : lineKind;
 }
 
 /**
@@ -162,9 +167,14 @@ export class MarkdownSplitter {
   /** For each piece that opens a fence: the index just past its closing line (or the end). */
   private readonly fenceBlockEnd = new Map<number, number>();
 
-  /** `pieceBudget`: the part budget the pieces are sized for (long lines are cut into 1/32 of it). */
+  /**
+   * `pieceBudget`: the part budget the pieces are sized for. Long lines are cut into pieces of 1/32 of
+   * it; fence markers longer than 1/8 of it (so that reopening and closing could take half a part) are
+   * not treated as fences.
+   */
   constructor(md: string, pieceBudget: number) {
-    this.pieces = toPieces(classifyLines(md), Math.max(64, Math.floor(pieceBudget / 32)));
+    const maxMarker = Math.max(MIN_MAX_FENCE_MARKER, Math.floor(pieceBudget / 8));
+    this.pieces = toPieces(classifyLines(md, maxMarker), Math.max(64, Math.floor(pieceBudget / 32)));
     const prefix = [0];
     for (const piece of this.pieces) prefix.push((prefix[prefix.length - 1] ?? 0) + piece.cost);
     this.prefix = prefix;

@@ -4,7 +4,7 @@ import { FaultyStoreAdapter } from "../../support/faulty-store";
 import { AppserviceFixture, BOT, expectNoSecretIn, gate, HS_TOKEN, message } from "./support";
 
 const ids = (as: AppserviceFixture): string[] =>
-  as.items.map((i) => (i.kind === "event" ? i.event.event_id : `invite:${i.invite.roomId}`));
+  as.items.map((i) => (i.kind === "event" ? i.event.event_id : i.kind === "invite" ? `invite:${i.invite.roomId}` : "direct-rooms"));
 
 describe("appservice server: transactions", () => {
   let as: AppserviceFixture;

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { type MessageContent, buildMessageContents, cleanAgentText, contentBytes } from "../../../src/matrix/format";
-import { fenceLines, textSkeleton, utf8Bytes } from "./markdown-checks";
+import { fenceLines, isSubsequence, textSkeleton, utf8Bytes } from "./markdown-checks";
 
 const MATRIX_LIMIT = 65_536;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -16,7 +16,9 @@ function expectWellSplit(input: string, parts: MessageContent[], maxEventBytes: 
     if (part.formatted_body !== undefined) expect(part.format).toBe("org.matrix.custom.html");
     else expect(part).not.toHaveProperty("format");
   }
-  expect(textSkeleton(parts.map((p) => p.body).join("\n"))).toBe(textSkeleton(cleanAgentText(input)));
+  // A part continuing a line that starts with a fence-like run gets a `\` before it (not a fence there).
+  const unescape = (text: string): string => text.replace(/\\(?=[`~])/g, "");
+  expect(textSkeleton(unescape(parts.map((p) => p.body).join("\n")))).toBe(textSkeleton(unescape(cleanAgentText(input))));
 }
 
 function paragraph(seed: number, chars: number): string {
@@ -147,6 +149,15 @@ describe("buildMessageContents", () => {
     expectWellSplit(answer, parts, 12_000, 6_000);
   });
 
+  it("keeps fences balanced with long fence markers and a closing run longer than a part", () => {
+    const marker = "`".repeat(100);
+    const answer = `intro\n\n${marker}md\n${"```inner```\nline <x>\n".repeat(400)}${"`".repeat(6_000)}\n\nafter`;
+    const parts = buildMessageContents(answer, { maxEventBytes: 6_200 });
+    expect(parts.length).toBeGreaterThan(3);
+    expectWellSplit(answer, parts, 6_200, 2_000);
+    expect(parts.filter((p) => p.body.startsWith(`${marker}md\n`)).length).toBeGreaterThan(1);
+  });
+
   it("closes a fence the agent left open", () => {
     const [content, ...rest] = buildMessageContents("```sh\nrm -rf build");
     expect(rest).toHaveLength(0);
@@ -163,7 +174,10 @@ const longLine = fc
   .tuple(fc.string({ unit: chars, minLength: 1, maxLength: 30 }), fc.integer({ min: 50, max: 400 }), fc.boolean())
   .map(([chunk, times, spaces]) => {
     const raw = Array.from({ length: times }, () => chunk).join(spaces ? " " : "");
-    return spaces ? raw : raw.replace(/ /g, "-");
+    const line = spaces ? raw : raw.replace(/ /g, "-");
+    // A very long run of backticks or tildes is a fence marker too long to repeat at each cut, which
+    // the splitter treats as text (covered by the hostile-input property below, not here).
+    return /^[`~]{3}/.test(line) && line.length > 200 ? `x${line}` : line;
   });
 const paragraphBlock = fc.array(fc.oneof({ weight: 5, arbitrary: line }, { weight: 1, arbitrary: longLine }), { minLength: 1, maxLength: 6 }).map((ls) => ls.join("\n"));
 const headingBlock = fc.tuple(fc.integer({ min: 1, max: 6 }), line).map(([level, text]) => `${"#".repeat(level)} ${text}`);
@@ -198,6 +212,32 @@ describe("buildMessageContents properties", () => {
         expectWellSplit(answer, parts, maxEventBytes, 2_000);
       }),
       { numRuns: 80 },
+    );
+  });
+});
+
+const nastyUnit = fc.constantFrom(
+  "`", "~", "```", "~~~", "````", " ", "   ", "    ", "\t", "\n", "\n\n", "\r\n", "#", "- ", "1. ", "> ", "|", "---",
+  "a", "word ", "<", "&", '"', "😀", "\u202E", "\u0000", "@room", "https://a.example/x", "**", "_", "[x](y)", "![i](mxc://s/m)",
+);
+const nastyRun = fc.tuple(nastyUnit, fc.integer({ min: 1, max: 300 })).map(([u, n]) => u.repeat(n));
+const nastyText = fc.array(fc.oneof({ weight: 4, arbitrary: nastyUnit }, { weight: 1, arbitrary: nastyRun }), { maxLength: 400 }).map((us) => us.join(""));
+
+describe("buildMessageContents on hostile input", () => {
+  it("never throws, never sends an empty part, keeps every part under the limit, and loses no text", () => {
+    fc.assert(
+      fc.property(nastyText, fc.integer({ min: 6_100, max: 12_000 }), (answer, maxEventBytes) => {
+        const parts = buildMessageContents(answer, { maxEventBytes });
+        for (const part of parts) {
+          expect(part.body.trim()).not.toBe("");
+          expect(contentBytes(part, 2_000)).toBeLessThanOrEqual(maxEventBytes);
+        }
+        // Reopened fences repeat their info string, a continued line may get a `\` before a fence-like
+        // run: the answer's text must still all be there, in order.
+        const strip = (text: string): string => text.replace(/[\s`~\\\u2060]/gu, "");
+        expect(isSubsequence(strip(cleanAgentText(answer)), strip(parts.map((p) => p.body).join("")))).toBe(true);
+      }),
+      { numRuns: 120 },
     );
   });
 });

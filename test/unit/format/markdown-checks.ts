@@ -39,3 +39,12 @@ export function textSkeleton(md: string): string {
 export function utf8Bytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), "utf8");
 }
+
+/** True when `needle` occurs in `haystack` in order, possibly with other characters in between. */
+export function isSubsequence(needle: string, haystack: string): boolean {
+  let at = 0;
+  for (const ch of haystack) {
+    if (at < needle.length && needle.startsWith(ch, at)) at += ch.length;
+  }
+  return at === needle.length;
+}

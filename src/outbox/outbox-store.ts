@@ -1,0 +1,230 @@
+// The outbox's durable state in three keyv namespaces:
+//   "outbox"          txnId → record: pending (the entry), sent (event id only, kept `sentTtlMs` to dedupe a
+//                     late re-enqueue), dead (the dead letter, kept `deadTtlMs`).
+//   "outbox-pending"  index txnId → { roomId, seq } of every pending record: recovery lists it (never the records).
+//   "outbox-dead"     index txnId → { roomId, at } of every dead letter: recovery rebuilds the per-room counters
+//                     from it, so /status and metrics never scan the store.
+//
+// keyv has no multi-key transaction, so the write order carries the guarantees (a crash may fall between any two):
+//   record pending: pending index first, then the record. Crash between: an index entry without a record, dropped
+//                   at recovery; the caller was not answered yet, so it enqueues again.
+//   mark sent:      record → sent first, then the index entry removed. Crash before the record write (after the
+//                   homeserver accepted): the entry is still pending and is resent with the same txnId, which the
+//                   homeserver deduplicates. Crash between: recovery finds "sent" behind the index and cleans it.
+//   mark dead:      record → dead, then the dead index, then the pending index removed. Crash between any two:
+//                   recovery finds "dead" behind the pending index, (re)writes the dead index and cleans up.
+//   requeue dead:   pending index, then record → pending, then the dead index removed. Crash after the first write:
+//                   the letter stays dead (retry again); after the second: recovery drops the stale dead index.
+//
+// @keyv/sqlite's iterator pages by OFFSET, so deleting index keys while one is being listed would skip entries:
+// deletions of index keys requested during a listing are deferred until the listing ends.
+import type Keyv from "keyv";
+import type { Logger } from "pino";
+import type { z } from "zod";
+import type { Store } from "../store";
+import {
+  deadIndexSchema, outboxRecordSchema, pendingIndexSchema,
+  type DeadIndexValue, type DeadLetter, type OutboxRecord, type PendingEntry, type PendingIndexValue,
+} from "./records";
+
+export const OUTBOX_NAMESPACES = { records: "outbox", pending: "outbox-pending", dead: "outbox-dead" } as const;
+
+export interface OutboxStoreOptions {
+  /** How long a "sent" marker stays, so a late re-enqueue of the same txnId is not sent again. */
+  sentTtlMs: number;
+  /** How long a dead letter stays for /status and `/outbox retry`. */
+  deadTtlMs: number;
+  /** How many keys one read or one batch of writes touches. */
+  batchSize: number;
+}
+
+export interface DeadRef extends DeadIndexValue {
+  txnId: string;
+}
+
+export interface RecoveredState {
+  /** Pending entries, oldest first. */
+  pending: PendingEntry[];
+  dead: DeadRef[];
+  /** The highest seq seen (pending or dead), so new seqs stay above it whatever the clock did. */
+  maxSeq: number;
+}
+
+type IndexName = "pending" | "dead";
+
+export class OutboxStore {
+  private readonly records: Keyv<unknown>;
+  private readonly indexes: Record<IndexName, Keyv<unknown>>;
+  private listings = 0;
+  private readonly deferred: Record<IndexName, Set<string>> = { pending: new Set(), dead: new Set() };
+
+  constructor(store: Store, private readonly opts: OutboxStoreOptions, private readonly log: Logger) {
+    this.records = store.namespace<unknown>(OUTBOX_NAMESPACES.records);
+    this.indexes = {
+      pending: store.namespace<unknown>(OUTBOX_NAMESPACES.pending),
+      dead: store.namespace<unknown>(OUTBOX_NAMESPACES.dead),
+    };
+  }
+
+  /** Reads the records of these txnIds (undefined: none, expired or unreadable). Throws if the store fails. */
+  async read(txnIds: string[]): Promise<Array<OutboxRecord | undefined>> {
+    const out: Array<OutboxRecord | undefined> = [];
+    for (const chunk of chunks(txnIds, this.opts.batchSize)) {
+      const raw = await this.records.getMany(chunk);
+      chunk.forEach((txnId, i) => out.push(this.parseRecord(txnId, raw[i])));
+    }
+    return out;
+  }
+
+  /**
+   * Records entries as pending (index first, then records; see the header). Returns the entries whose record
+   * was written; `error` is the first store failure, if any (the others may still have been written).
+   */
+  async recordPending(items: PendingEntry[], now: number): Promise<{ recorded: PendingEntry[]; error?: unknown }> {
+    const recorded: PendingEntry[] = [];
+    for (const chunk of chunks(items, this.opts.batchSize)) {
+      try {
+        await Promise.all(chunk.map((p) => this.setIndexKey("pending", p.entry.txnId, indexValue(p))));
+      } catch (error) {
+        return { recorded, error };
+      }
+      const writes = await Promise.allSettled(chunk.map((p) =>
+        this.records.set(p.entry.txnId, { status: "pending", entry: p.entry, seq: p.seq, enqueuedAt: now })));
+      const failed = writes.find((w): w is PromiseRejectedResult => w.status === "rejected");
+      chunk.forEach((p, i) => {
+        if (writes[i]?.status === "fulfilled") recorded.push(p);
+      });
+      if (failed) return { recorded, error: failed.reason };
+    }
+    return { recorded };
+  }
+
+  async markSent(txnId: string, roomId: string, eventId: string, now: number): Promise<void> {
+    await this.records.set(txnId, { status: "sent", roomId, eventId, at: now }, this.opts.sentTtlMs);
+    await this.deleteIndexKey("pending", txnId);
+  }
+
+  async markDead(letter: DeadLetter, seq: number): Promise<void> {
+    await this.records.set(letter.txnId, { status: "dead", letter, seq }, this.opts.deadTtlMs);
+    await this.setIndexKey("dead", letter.txnId, { roomId: letter.roomId, at: letter.at });
+    await this.deleteIndexKey("pending", letter.txnId);
+  }
+
+  async requeueDead(item: PendingEntry, now: number): Promise<void> {
+    await this.setIndexKey("pending", item.entry.txnId, indexValue(item));
+    await this.records.set(item.entry.txnId, { status: "pending", entry: item.entry, seq: item.seq, enqueuedAt: now });
+    await this.deleteIndexKey("dead", item.entry.txnId);
+  }
+
+  /** Lists both indexes, repairs what a crash left half-written, and returns what is pending and dead. */
+  async recover(now: number): Promise<RecoveredState> {
+    let maxSeq = 0;
+    const dead: DeadRef[] = [];
+    const deadKeys = await this.list("dead", deadIndexSchema);
+    const deadRecords = await this.read(deadKeys.map(([k]) => k));
+    for (const [i, [txnId, ref]] of deadKeys.entries()) {
+      const record = deadRecords[i];
+      if (record?.status === "dead" && ref.at + this.opts.deadTtlMs > now) {
+        dead.push({ txnId, ...ref });
+        maxSeq = Math.max(maxSeq, record.seq);
+      } else {
+        await this.deleteIndexKey("dead", txnId); // expired, or requeued before a crash
+      }
+    }
+    const pendingKeys = (await this.list("pending", pendingIndexSchema)).sort((a, b) => a[1].seq - b[1].seq);
+    const pendingRecords = await this.read(pendingKeys.map(([k]) => k));
+    const pending: PendingEntry[] = [];
+    const knownDead = new Set(dead.map((d) => d.txnId));
+    for (const [i, [txnId]] of pendingKeys.entries()) {
+      const record = pendingRecords[i];
+      if (record?.status === "pending") {
+        pending.push({ entry: record.entry, seq: record.seq });
+        maxSeq = Math.max(maxSeq, record.seq);
+        continue;
+      }
+      if (record?.status === "dead" && !knownDead.has(txnId)) {
+        // Crashed inside markDead: finish it.
+        await this.setIndexKey("dead", txnId, { roomId: record.letter.roomId, at: record.letter.at });
+        dead.push({ txnId, roomId: record.letter.roomId, at: record.letter.at });
+      }
+      await this.deleteIndexKey("pending", txnId);
+      this.log.debug({ txnId, status: record?.status ?? "missing" }, "outbox index entry cleaned at recovery");
+    }
+    return { pending, dead, maxSeq };
+  }
+
+  /** Reads the dead letters of these txnIds (undefined: expired, requeued or unreadable). */
+  async readDead(txnIds: string[]): Promise<Array<{ letter: DeadLetter; seq: number } | undefined>> {
+    const records = await this.read(txnIds);
+    return records.map((r) => (r?.status === "dead" ? { letter: r.letter, seq: r.seq } : undefined));
+  }
+
+  private async list<T>(name: IndexName, schema: z.ZodType<T>): Promise<Array<[string, T]>> {
+    const keyv = this.indexes[name];
+    if (!keyv.iterator) throw new Error("this store cannot list a namespace, which outbox recovery needs");
+    const out: Array<[string, T]> = [];
+    const bad: string[] = [];
+    this.listings += 1;
+    try {
+      for await (const [key, value] of keyv.iterator(undefined)) {
+        if (typeof key !== "string") continue;
+        const parsed = schema.safeParse(value);
+        if (parsed.success) out.push([key, parsed.data]);
+        else bad.push(key);
+      }
+    } finally {
+      this.listings -= 1;
+    }
+    if (bad.length > 0) this.log.warn({ index: name, count: bad.length }, "outbox index entries unreadable; dropped");
+    for (const key of bad) this.deferred[name].add(key);
+    await this.flushDeferred();
+    return out;
+  }
+
+  private async setIndexKey(name: IndexName, txnId: string, value: PendingIndexValue | DeadIndexValue): Promise<void> {
+    this.deferred[name].delete(txnId); // a deletion deferred earlier must not undo this write
+    await this.indexes[name].set(txnId, value);
+  }
+
+  private async deleteIndexKey(name: IndexName, txnId: string): Promise<void> {
+    if (this.listings > 0) {
+      this.deferred[name].add(txnId);
+      return;
+    }
+    await this.indexes[name].delete(txnId);
+  }
+
+  private async flushDeferred(): Promise<void> {
+    if (this.listings > 0) return;
+    for (const name of ["pending", "dead"] as const) {
+      const keys = [...this.deferred[name]];
+      this.deferred[name].clear();
+      for (const chunk of chunks(keys, this.opts.batchSize)) {
+        try {
+          await this.indexes[name].delete(chunk);
+        } catch (error) {
+          // Harmless: a stale index entry is cleaned at the next recovery.
+          this.log.warn({ err: String(error), index: name, count: chunk.length }, "outbox index cleanup failed");
+        }
+      }
+    }
+  }
+
+  private parseRecord(txnId: string, raw: unknown): OutboxRecord | undefined {
+    if (raw === undefined || raw === null) return undefined;
+    const parsed = outboxRecordSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    this.log.warn({ txnId }, "outbox record unreadable; treated as absent");
+    return undefined;
+  }
+}
+
+function indexValue(p: PendingEntry): PendingIndexValue {
+  return { roomId: p.entry.roomId, seq: p.seq };
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += Math.max(1, size)) out.push(items.slice(i, i + Math.max(1, size)));
+  return out;
+}

@@ -1,0 +1,66 @@
+// The outbox's data: what callers hand in, what the store keeps, what a dead letter looks like.
+// Every record read back from the store is parsed with these schemas (a malformed one is logged and skipped).
+import { z } from "zod";
+
+export const outboxOriginSchema = z.object({
+  kind: z.enum(["reply", "proactive", "notice"]),
+  runId: z.string().optional(),
+});
+export type OutboxOrigin = z.infer<typeof outboxOriginSchema>;
+
+export const outboxEntryInputSchema = z.object({
+  roomId: z.string().min(1),
+  type: z.string().min(1),
+  content: z.record(z.string(), z.unknown()),
+  /** Chosen by the caller, deterministic (run + room + part): the homeserver dedupes a resend with it. */
+  txnId: z.string().min(1),
+  origin: outboxOriginSchema.optional(),
+});
+export type OutboxEntryInput = z.infer<typeof outboxEntryInputSchema>;
+
+/** The failure kinds of src/matrix/errors.ts (failRoom records "forbidden": the bot may no longer post there). */
+const failureKindSchema = z.enum(["rate_limited", "unknown_token", "forbidden", "not_found", "server", "network", "client"]);
+
+export const deadLetterSchema = outboxEntryInputSchema.extend({
+  /** Safe one-line reason (error kind, status, errcode, message); never content or tokens. */
+  reason: z.string(),
+  /** true: the homeserver refused (403/404/4xx, room left); false: retries were exhausted. */
+  permanent: z.boolean(),
+  attempts: z.number().int().nonnegative(),
+  /** When it became a dead letter (ms since the epoch). */
+  at: z.number(),
+  /** The normalized failure, when it came from the homeserver (lets `send` rebuild a MatrixRequestError). */
+  errorKind: failureKindSchema.optional(),
+  status: z.number().int().optional(),
+  errcode: z.string().optional(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/** One record per txnId in the "outbox" namespace. */
+export const outboxRecordSchema = z.discriminatedUnion("status", [
+  z.object({ status: z.literal("pending"), entry: outboxEntryInputSchema, seq: z.number(), enqueuedAt: z.number() }),
+  z.object({ status: z.literal("sent"), roomId: z.string(), eventId: z.string(), at: z.number() }),
+  z.object({ status: z.literal("dead"), letter: deadLetterSchema, seq: z.number() }),
+]);
+export type OutboxRecord = z.infer<typeof outboxRecordSchema>;
+
+/** Index "outbox-pending": txnId → where it belongs and its place in the enqueue order. */
+export const pendingIndexSchema = z.object({ roomId: z.string(), seq: z.number() });
+export type PendingIndexValue = z.infer<typeof pendingIndexSchema>;
+
+/** Index "outbox-dead": txnId → room and time, enough to count dead letters per room without reading them. */
+export const deadIndexSchema = z.object({ roomId: z.string(), at: z.number() });
+export type DeadIndexValue = z.infer<typeof deadIndexSchema>;
+
+/** An entry on its way: the input plus its place in the global enqueue order. */
+export interface PendingEntry {
+  entry: OutboxEntryInput;
+  seq: number;
+}
+
+/** Lanes of the fair queue: people waiting for an answer go before background fan-out. */
+export type Lane = "interactive" | "proactive";
+
+export function laneOf(entry: OutboxEntryInput): Lane {
+  return entry.origin?.kind === "proactive" ? "proactive" : "interactive";
+}

@@ -1,0 +1,16 @@
+// Named points in the message path where crash tests kill the bot (SIGKILL) to prove nothing is lost or
+// doubled. Production never installs a hook; main.ts installs one only when MAB_TEST_CRASH_AT is set.
+export type Checkpoint =
+  | "message-received" // a batch holding a message arrived, nothing journaled yet
+  | "message-journaled" // the batch is journaled but not acknowledged (no sync token saved / no 200)
+  | "reply-accepted"; // the homeserver accepted a reply, the journal does not know yet
+
+let hook: ((point: Checkpoint) => void) | undefined;
+
+export function installCheckpointHook(fn: ((point: Checkpoint) => void) | undefined): void {
+  hook = fn;
+}
+
+export function checkpoint(point: Checkpoint): void {
+  hook?.(point);
+}
