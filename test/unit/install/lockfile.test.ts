@@ -4,7 +4,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../../support/bot-harness";
 
-interface LockPackage { resolved?: string; link?: boolean; version?: string; hasInstallScript?: boolean }
+interface LockPackage {
+  resolved?: string; link?: boolean; version?: string; hasInstallScript?: boolean; optionalDependencies?: Record<string, string>;
+}
 
 const lock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, LockPackage> };
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
@@ -16,6 +18,14 @@ describe("what npm ci installs", () => {
     const outside = Object.entries(lock.packages).filter(([, p]) =>
       p.resolved !== undefined && !p.link && !p.resolved.startsWith("https://registry.npmjs.org/"));
     expect(outside).toEqual([]);
+  });
+
+  it("records every optional dependency, so npm ci does not refuse the lockfile as out of sync", () => {
+    // A registry mirror without some platforms' builds makes npm drop them from the lock; npm ci then fails.
+    const present = new Set(Object.keys(lock.packages).map((k) => k.replace(/^.*node_modules\//, "")));
+    const missing = Object.entries(lock.packages).flatMap(([k, p]) =>
+      Object.keys(p.optionalDependencies ?? {}).filter((d) => !present.has(d)).map((d) => `${k} -> ${d}`));
+    expect(missing).toEqual([]);
   });
 
   it("links the crypto package to our local stand-in, not the one that downloads a binary", () => {

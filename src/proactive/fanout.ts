@@ -1,0 +1,86 @@
+// Results the agent produces on its own (agent-initiated runs, and POST /proactive) delivered into rooms:
+// `*` → every room opted in when the bot records the run, and no other; a thread key → that room, if the bot
+// is still joined. The room set is recorded before anything is queued, so a replay after a crash reaches the
+// same rooms; every (run, room, part) is one outbox entry with a txnId derived from them, all committed
+// before the agent is acked, so a resend after a crash is deduplicated by the homeserver.
+import { createHash } from "node:crypto";
+import type Keyv from "keyv";
+import type { Logger } from "pino";
+import type { AgentInitiatedOutcome, AgentInitiatedRun } from "../agent/link";
+import { buildMessageContents, mentionsFor } from "../matrix/format";
+import type { OutboxEntryInput } from "../outbox";
+import { decodeThreadKey } from "../rooms/thread-key";
+
+export interface FanoutDeps {
+  /** Rooms opted in to proactive messages (the explicit index). */
+  proactiveRooms: () => Promise<string[]>;
+  /** Whether the bot is joined to a room now. */
+  isJoined: (roomId: string) => Promise<boolean>;
+  outbox: { enqueue(entries: OutboxEntryInput[]): Promise<void> };
+  /** Run id → the rooms it was recorded for (namespace "proactive-runs"). */
+  recordedRuns: Keyv<string[]>;
+  log: Logger;
+  recordTtlMs?: number;
+}
+
+export interface ProactiveResult {
+  rooms: number;
+  messages: number;
+}
+
+export function proactiveTxnId(runId: string, roomId: string, message: number, part: number): string {
+  const digest = createHash("sha256").update(`${runId}\n${roomId}`).digest("base64url").slice(0, 32);
+  return `mab.p.${digest}.${message}.${part}`;
+}
+
+export class ProactiveFanout {
+  constructor(private readonly deps: FanoutDeps) {}
+
+  /** The link's handler for agent-initiated runs: "handled" only once every delivery is durably queued. */
+  async onAgentInitiated(run: AgentInitiatedRun): Promise<AgentInitiatedOutcome> {
+    if (!run.proactive && run.threadId === "*") {
+      this.deps.log.warn({ runId: run.runId }, "agent-initiated run for * without proactive: true; posted nowhere");
+      return "handled";
+    }
+    const result = await this.deliver(run.runId, run.threadId, run.messages);
+    if (result === "unknown_thread") return { nack: true, reason: "unknown_thread", permanent: true };
+    return "handled";
+  }
+
+  /** Queues `messages` for the target. Throws if the store fails (the caller must then not ack). */
+  async deliver(runId: string, threadId: string, messages: string[]): Promise<ProactiveResult | "unknown_thread"> {
+    const rooms = await this.roomsFor(runId, threadId);
+    if (rooms === undefined) return "unknown_thread";
+    const contents = messages.map((text) => buildMessageContents(text, { msgtype: "m.text" }));
+    const entries: OutboxEntryInput[] = [];
+    for (const roomId of rooms) {
+      contents.forEach((parts, m) => parts.forEach((part, p) => entries.push({
+        roomId, type: "m.room.message", txnId: proactiveTxnId(runId, roomId, m, p),
+        content: { ...part, "m.mentions": mentionsFor({}) }, origin: { kind: "proactive", runId },
+      })));
+    }
+    await this.deps.outbox.enqueue(entries);
+    this.deps.log.info({ runId, target: threadId === "*" ? "*" : "room", rooms: rooms.length, messages: messages.length },
+      "proactive result queued");
+    return { rooms: rooms.length, messages: messages.length };
+  }
+
+  private async roomsFor(runId: string, threadId: string): Promise<string[] | undefined> {
+    const recorded = await this.deps.recordedRuns.get(runId);
+    if (recorded !== undefined) return recorded;
+    let rooms: string[];
+    if (threadId === "*") {
+      rooms = await this.deps.proactiveRooms();
+    } else {
+      const roomId = decodeThreadKey(threadId)?.roomId ?? (threadId.startsWith("!") ? threadId : undefined);
+      if (roomId === undefined) {
+        this.deps.log.warn({ runId }, "agent-initiated run names an unknown thread; dropped");
+        return undefined;
+      }
+      rooms = (await this.deps.isJoined(roomId)) ? [roomId] : [];
+      if (rooms.length === 0) this.deps.log.warn({ runId, roomId }, "agent-initiated run for a room the bot is not in; dropped");
+    }
+    await this.deps.recordedRuns.set(runId, rooms, this.deps.recordTtlMs ?? 30 * 24 * 3600 * 1000);
+    return rooms;
+  }
+}
