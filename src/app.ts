@@ -1,32 +1,34 @@
 // The composition root: wires every part from a Config. Tests start the real app through createApp; only
-// src/main.ts touches `process`.
+// src/main.ts touches `process`. The mode-specific and agent wiring lives in src/app/.
 import { randomBytes } from "node:crypto";
 import type { KeyvStoreAdapter } from "keyv";
 import type { DestinationStream, Logger } from "pino";
-import { AgentLink } from "./agent/link";
+import { startAgent } from "./app/agent";
+import { createCommandHandler } from "./app/commands";
+import { startInbound } from "./app/inbound";
+import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
-import { AppserviceServer, type AppserviceTxnRecord } from "./matrix/appservice-server";
-import { userNamespaceRegexes } from "./matrix/appservice-protocol";
-import { ClientSync } from "./matrix/client-sync";
 import type { MatrixRequestError } from "./matrix/errors";
-import { parseRoomEvent, type RoomEvent } from "./matrix/events";
-import { createMatrixHttp, enc, type MatrixHttp } from "./matrix/http";
+import { createMatrixHttp } from "./matrix/http";
 import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
 import { Outbox } from "./outbox";
-import { startReferenceAgent } from "./reference-agent/server";
+import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
+import { ProactiveFanout } from "./proactive/fanout";
 import { EncryptedRoomNotice } from "./rooms/encrypted-notice";
 import { InviteHandler } from "./rooms/invites";
+import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
+import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
 import { TurnPipeline } from "./turns/pipeline";
 
-export const CLIENT_NAME = "matrix-agent-bot/0.1.0";
+export { CLIENT_NAME } from "./app/agent";
 
 export interface AppOverrides {
   /** Where log lines go (tests capture them). Default: stdout. */
@@ -72,50 +74,73 @@ class BotApp implements App {
 
   async start(): Promise<void> {
     const { config, log } = this;
+    const t = config.timings;
     const store = await openStore(config.storeUrl, {
       logger: childLogger(log, "store"),
       ...(this.overrides.wrapStoreAdapter ? { wrapAdapter: this.overrides.wrapStoreAdapter } : {}),
     });
     this.cleanups.push(() => store.close());
-    const t = config.timings;
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
     const http = createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs });
-    this.userId = await this.whoami(http);
+    this.userId = await whoami(http);
     log.info({ userId: this.userId, mode: config.mode, homeserver: config.homeserverUrl, store: store.location }, "signed in");
 
+    // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
     const sender = new MatrixSender(http, {
       userId: this.userId, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, maxAttempts: t.sendMaxAttempts, onTokenRejected,
     }, childLogger(log, "sender"));
-    const outbox = new Outbox({ store, sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency });
+    let announcer: DeadLetterAnnouncer | undefined;
+    const outbox = new Outbox({ store, sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency,
+      onDeadLetter: (entry) => announcer?.announce(entry) });
+    announcer = new DeadLetterAnnouncer((entries) => outbox.enqueue(entries), childLogger(log, "outbox"));
     this.cleanups.push(async () => {
       const drained = outbox.drain(); // in-flight sends cut short stay pending for the next start
       sender.stop();
       await drained;
     });
-    // Every room message goes through the outbox; typing and receipts are cosmetic and go direct.
     const messages: RoomMessageSender = {
       sendEvent: (roomId, type, content, txnId) => outbox.send(roomId, type, content, txnId, { kind: "reply" }),
       setTyping: (roomId, typing, timeoutMs) => sender.setTyping(roomId, typing, timeoutMs),
       sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
     };
 
+    const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
+      proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
+    const threadKeyFor = async (roomId: string, threadRootId: string | undefined): Promise<string> => encodeThreadKey({
+      roomId, generation: (await settings.get(roomId)).threadGeneration, ...(threadRootId ? { threadRootId } : {}) });
+
+    // The agent, and what it produces on its own.
+    const agent = await startAgent(config, store, log, this.embeddedAgentToken);
+    this.cleanups.push(() => agent.stop());
+    const fanout = new ProactiveFanout({
+      proactiveRooms: () => settings.proactiveRooms(), isJoined: (roomId) => isJoined(http, roomId),
+      outbox, recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
+    });
+    agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
+    await agent.link.start(); // resolves after the first attempt; keeps reconnecting in the background
+
+    // Inbound: journal → router → commands or turns.
     const journal = this.journalOn(store);
-    const link = await this.startAgentLink(store);
     const pipeline = new TurnPipeline({
-      agent: link, sender: messages, log: childLogger(log, "turns"),
+      agent: agent.link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit },
-      onSettled: async (messages) => {
-        for (const m of messages) await journal.complete(m.roomId, m.eventId);
+      onSettled: async (settled) => {
+        for (const m of settled) await journal.complete(m.roomId, m.eventId);
       },
     });
     const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"));
     const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
-    const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"));
+    let lifecycle: RoomLifecycle | undefined;
+    const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"),
+      async (invite) => lifecycle?.onJoined(invite));
+    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
+      store, outbox, messages, log: childLogger(log, "commands") });
     const router = new InboundRouter({
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
-      threadKeyFor: async (roomId, threadRootId) => encodeThreadKey({ roomId, generation: 0, ...(threadRootId ? { threadRootId } : {}) }),
+      threadKeyFor, commands,
+      replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: (userId) => matchesAnyUserGlob(userId, allowed),
       encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms")),
@@ -125,45 +150,27 @@ class BotApp implements App {
       await pipeline.drain();
     });
 
+    lifecycle = installRoomLifecycle({
+      config, botUserId: this.userId, http, directory, messages, outbox, store, log: childLogger(log, "lifecycle"),
+      addObserver: (observer) => router.addObserver(observer),
+    });
+    const started = lifecycle;
+    this.cleanups.push(() => started.stop());
+
+    if (config.adminRoom) {
+      const adminRoom = config.adminRoom;
+      announcer.setAdminRoom(await resolveRoomRef(http, adminRoom).catch((e: unknown) => {
+        log.error({ adminRoom, err: String(e) }, "ADMIN_ROOM could not be resolved; dead letters are only logged");
+        return undefined;
+      }));
+    }
     await outbox.recover();
     await router.recover();
-    if (config.mode === "appservice") await this.startAppservice(store, router);
-    else await this.startSync(store, http, router, journal, onTokenRejected);
+    const inbound = await startInbound({ config, botUserId: this.userId, store, http, router, journal, log, onTokenRejected });
+    this.appservicePort = inbound.port;
+    this.cleanups.push(() => inbound.stop());
+    await lifecycle.start();
     log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
-  }
-
-  private async startSync(store: Store, http: MatrixHttp, router: InboundRouter, journal: Journal,
-    onTokenRejected: (error: MatrixRequestError) => void): Promise<void> {
-    const t = this.config.timings;
-    const syncTokens = store.namespace<string>("sync");
-    const sync = new ClientSync(http, {
-      load: async () => (await syncTokens.get("next_batch")) ?? undefined,
-      save: async (token) => void (await syncTokens.set("next_batch", token)),
-    }, {
-      userId: this.userId, syncTimeoutMs: t.syncTimeoutMs, requestTimeoutMs: t.requestTimeoutMs,
-      retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, gapFillMaxEvents: t.gapFillMaxEvents,
-      isKnown: (roomId, eventId) => journal.isDone(roomId, eventId),
-      onBatch: (items) => router.onBatch(items), onTokenRejected,
-    }, childLogger(this.log, "sync"));
-    this.cleanups.push(() => sync.stop());
-    await sync.start();
-  }
-
-  private async startAppservice(store: Store, router: InboundRouter): Promise<void> {
-    const registration = this.config.registration;
-    if (!registration) throw new Error("appservice mode needs MATRIX_REGISTRATION");
-    const server = new AppserviceServer({
-      host: this.config.appserviceBind.host, port: this.config.appserviceBind.port,
-      hsToken: registration.hs_token, botUserId: this.userId,
-      userNamespaceRegexes: userNamespaceRegexes(registration),
-      bodyLimitBytes: this.config.timings.appserviceBodyLimitBytes,
-      txnStore: store.namespace<AppserviceTxnRecord>("appservice-txn"),
-      onBatch: (items) => router.onBatch(items), log: childLogger(this.log, "appservice"),
-    });
-    const { port } = await server.start();
-    this.appservicePort = port;
-    this.cleanups.push(() => server.stop());
-    this.log.info({ host: this.config.appserviceBind.host, port }, "appservice listening for transactions");
   }
 
   async stop(): Promise<void> {
@@ -179,12 +186,6 @@ class BotApp implements App {
     this.log.info("stopped");
   }
 
-  private async whoami(http: MatrixHttp): Promise<string> {
-    const res = await http.request<{ user_id?: unknown }>("GET", "/_matrix/client/v3/account/whoami");
-    if (typeof res.user_id !== "string") throw new Error("the homeserver's whoami answer has no user_id");
-    return res.user_id;
-  }
-
   private tokenRejected(error: MatrixRequestError): void {
     if (!this.tokenValid) return;
     this.tokenValid = false;
@@ -197,51 +198,7 @@ class BotApp implements App {
 
   private journalOn(store: Store): Journal {
     const pending = store.namespace<number>("journal-pending");
-    return new Journal({
-      entries: store.namespace("journal"),
-      pending,
-      listPending: () => listNamespace(pending),
-    }, childLogger(this.log, "journal"));
-  }
-
-  private async startAgentLink(store: Store): Promise<AgentLink> {
-    const { config, log } = this;
-    const t = config.timings;
-    let url = config.agent.url;
-    let token = config.agent.token;
-    if (url === undefined) {
-      token = this.embeddedAgentToken;
-      const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token, logger: childLogger(log, "reference-agent") });
-      this.cleanups.push(() => agent.close());
-      url = agent.url;
-    }
-    const sessions = store.namespace<{ sessionId: string; lastSeq: number }>("agent-session");
-    const link = new AgentLink({
-      url, ...(token ? { token } : {}), logger: childLogger(log, "agent-link"), clientName: CLIENT_NAME,
-      sessionStore: { load: async () => (await sessions.get("session")) ?? undefined, save: async (s) => void (await sessions.set("session", s)) },
-      heartbeatMs: t.heartbeatMs, pongTimeoutMs: t.pongTimeoutMs, reconnectBaseMs: t.reconnectBaseMs,
-      reconnectMaxMs: t.reconnectMaxMs, reconnectResetMs: t.reconnectResetMs, maxFrameBytes: t.maxFrameBytes,
-      runStartTimeoutMs: t.runStartTimeoutMs, runIdleTimeoutMs: t.runIdleTimeoutMs, runDeadlineMs: t.runDeadlineMs,
-    });
-    this.cleanups.push(() => link.stop());
-    void link.start();
-    return link;
-  }
-}
-
-async function* listNamespace<T>(keyv: import("keyv").default<T>): AsyncIterable<[string, unknown]> {
-  if (!keyv.iterator) throw new Error("this store cannot list a namespace");
-  for await (const [key, value] of keyv.iterator(undefined)) {
-    if (typeof key === "string") yield [key, value];
-  }
-}
-
-async function fetchEvent(http: MatrixHttp, roomId: string, eventId: string): Promise<RoomEvent | undefined> {
-  try {
-    const raw = await http.request("GET", `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`);
-    const parsed = parseRoomEvent(raw, roomId);
-    return parsed.ok ? parsed.event : undefined;
-  } catch {
-    return undefined;
+    return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending) },
+      childLogger(this.log, "journal"));
   }
 }

@@ -27,12 +27,27 @@ export interface RouterDeps {
   fetchEvent: (roomId: string, eventId: string) => Promise<RoomEvent | undefined>;
   isAllowedSender: (userId: string) => boolean;
   encryptedNotice: { onUnreadable(roomId: string): Promise<void> };
+  /** Commands (`/x`, `!x`, `@bot x`) are handled here and never reach the agent. */
+  commands?: { handle(event: RoomEvent, facts: { isDirect: boolean; threadKey: string }): Promise<boolean> };
+  /** A group room's reply mode: "mention" (default) or "all" (every message is answered). */
+  replyModeFor?: (roomId: string) => Promise<"mention" | "all">;
+}
+
+/** Sees every routed room event in order per room (spaces, lifecycle, upgrades). Errors are logged, not thrown. */
+export interface RoomEventObserver {
+  readonly name: string;
+  onEvent(event: RoomEvent): Promise<void>;
 }
 
 export class InboundRouter {
   private readonly roomChains = new Map<string, Promise<void>>();
+  private readonly observers: RoomEventObserver[] = [];
 
   constructor(private readonly deps: RouterDeps) {}
+
+  addObserver(observer: RoomEventObserver): void {
+    this.observers.push(observer);
+  }
 
   /** Journals the batch's events (throws if the store fails: the batch is then not acknowledged). */
   async onBatch(items: InboundItem[]): Promise<void> {
@@ -79,6 +94,10 @@ export class InboundRouter {
 
   private async route(event: RoomEvent): Promise<void> {
     this.deps.directory.observe(event);
+    for (const observer of this.observers) {
+      await observer.onEvent(event).catch((e: unknown) =>
+        this.deps.log.error({ roomId: event.room_id, observer: observer.name, err: String(e) }, "room event observer failed"));
+    }
     if (event.type === "m.room.encrypted" && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)) {
       await this.deps.encryptedNotice.onUnreadable(event.room_id);
     }
@@ -112,15 +131,25 @@ export class InboundRouter {
       return undefined;
     }
     const isDirect = await directory.isDirect(event.room_id);
+    if (this.deps.commands) {
+      const relation = relationOf(event);
+      const threadKey = await this.deps.threadKeyFor(event.room_id, relation.relType === "m.thread" ? relation.eventId : undefined);
+      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return undefined; // never sent to the agent
+    }
     const replyTo = relationOf(event).inReplyTo;
     const replied = replyTo !== undefined && relationOf(event).relType !== "m.thread"
       ? await this.deps.fetchEvent(event.room_id, replyTo) : undefined;
+    const roomName = isDirect ? undefined : await directory.displayName(event.room_id, botUserId);
     const classified = classifyMessage(event, {
       botUserId, isDirect, ...(this.deps.botDisplayName ? { botDisplayName: this.deps.botDisplayName } : {}),
+      ...(roomName ? { botRoomDisplayName: roomName } : {}),
       ...(replied ? { repliedToSender: replied.sender } : {}),
     });
-    if (classified.kind === "ignore" || !classified.addressed) return undefined;
-    if (classified.kind === "non_text") return "non_text";
+    if (classified.kind === "ignore") return undefined;
+    // Images and files: told "text only" when addressed; "all" mode does not make every picture a question.
+    if (classified.kind === "non_text") return classified.addressed ? "non_text" : undefined;
+    const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
+    if (!classified.addressed && !answerAll) return undefined;
     const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
     return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };

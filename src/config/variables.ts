@@ -32,6 +32,7 @@ export interface Timings {
   readonly shutdownGraceMs: number;
   readonly httpBodyLimitBytes: number;
   readonly appserviceBodyLimitBytes: number;
+  readonly homeserverStaleMs: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -67,6 +68,7 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("SHUTDOWN_GRACE_MS", "shutdownGraceMs", 10_000, "how long shutdown waits for work in flight"),
   count("HTTP_BODY_LIMIT_BYTES", "httpBodyLimitBytes", 65_536, "largest request body of the HTTP server"),
   count("APPSERVICE_BODY_LIMIT_BYTES", "appserviceBodyLimitBytes", 10_485_760, "largest appservice transaction body"),
+  ms("HOMESERVER_STALE_MS", "homeserverStaleMs", 90_000, "/readyz fails when the homeserver has not answered for this long"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */

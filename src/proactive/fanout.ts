@@ -10,6 +10,7 @@ import type { AgentInitiatedOutcome, AgentInitiatedRun } from "../agent/link";
 import { buildMessageContents, mentionsFor } from "../matrix/format";
 import type { OutboxEntryInput } from "../outbox";
 import { decodeThreadKey } from "../rooms/thread-key";
+import { checkpoint } from "../util/checkpoints";
 
 export interface FanoutDeps {
   /** Rooms opted in to proactive messages (the explicit index). */
@@ -60,6 +61,7 @@ export class ProactiveFanout {
       })));
     }
     await this.deps.outbox.enqueue(entries);
+    checkpoint("proactive-queued");
     this.deps.log.info({ runId, target: threadId === "*" ? "*" : "room", rooms: rooms.length, messages: messages.length },
       "proactive result queued");
     return { rooms: rooms.length, messages: messages.length };

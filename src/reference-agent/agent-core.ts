@@ -54,15 +54,16 @@ export class AgentCore {
 
   hello(conn: CoreConnection, resume: { sessionId: string; lastSeq: number } | undefined): Promise<void> {
     return this.serialize(async () => {
-      const known = resume === undefined ? undefined : this.sessions.get(resume.sessionId);
+      let entries = await this.journal.list();
+      const known = resume === undefined ? undefined : this.sessions.get(resume.sessionId) ?? (await this.restored(resume, entries));
       const session: Session = known ?? { id: `s-${randomUUID()}`, nextSeq: 1, conn: undefined };
+      if (!known) await this.journal.rememberSession?.(session.id);
       this.sessions.set(session.id, session);
       if (session.conn && session.conn !== conn) session.conn.close(4001, "session taken over by a new connection");
       session.conn = conn;
       conn.sessionId = session.id;
       this.active = conn;
 
-      let entries = await this.journal.list();
       if (known && resume) {
         // The bot durably handled everything up to lastSeq: as good as an ack.
         const done = entries.filter((e) => e.sessionId === known.id && (e.seq ?? Infinity) <= resume.lastSeq);
@@ -89,6 +90,16 @@ export class AgentCore {
         "bot said hello",
       );
     });
+  }
+
+  /**
+   * A session issued before this agent restarted (the journal remembers it): seqs continue after both the
+   * bot's lastSeq and every journaled seq of that session.
+   */
+  private async restored(resume: { sessionId: string; lastSeq: number }, entries: readonly JournalEntry[]): Promise<Session | undefined> {
+    if (!(await this.journal.isKnownSession?.(resume.sessionId))) return undefined;
+    const seqs = entries.filter((e) => e.sessionId === resume.sessionId).map((e) => e.seq ?? 0);
+    return { id: resume.sessionId, nextSeq: Math.max(resume.lastSeq, ...seqs) + 1, conn: undefined };
   }
 
   /** Cumulative ack: forget this session's agent-initiated frames with seq ≤ `seq`. */

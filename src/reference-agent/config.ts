@@ -1,7 +1,18 @@
 // Configuration of the reference agent (echo, or any OpenAI-compatible LLM), same style as the bot's.
 import * as path from "node:path";
+import { Cron } from "croner";
 import { formatProblems, ProblemList, readVariable, type Env, type LoadResult } from "../config/problems";
-import { httpUrlVar, logLevelVar, portVar, textVar, type LogLevel } from "../config/schema";
+import { httpUrlVar, logLevelVar, MAX_TIMER_MS, portVar, positiveIntVar, textVar, type LogLevel } from "../config/schema";
+
+/** Defaults of the reference agent's tunables (see .env.example). */
+export const AGENT_CONFIG_DEFAULTS = {
+  /** Longest the LLM provider may stay silent: before its answer starts, and between streamed chunks. */
+  llmTimeoutMs: 45_000,
+  /** History budget per thread, in characters (about 4 characters per token), system prompt included. */
+  historyMaxChars: 32_000,
+  /** A proactive answer containing this sends nothing. */
+  noopMarker: "[[nothing]]",
+} as const;
 
 export interface AgentConfig {
   readonly host: string;
@@ -16,8 +27,18 @@ export interface AgentConfig {
     readonly model?: string;
     readonly apiKey?: string;
     readonly systemPrompt?: string;
+    /** LLM_TIMEOUT_MS: longest silence from the provider (before the answer starts, between chunks). */
+    readonly timeoutMs: number;
+    /** LLM_HISTORY_MAX_CHARS: characters of conversation sent per request, system prompt included. */
+    readonly historyMaxChars: number;
   };
-  readonly proactive: { readonly schedule?: string; readonly prompt?: string };
+  readonly proactive: {
+    /** Cron pattern (5 fields, or 6 with seconds first), in the agent's local time zone. */
+    readonly schedule?: string;
+    readonly prompt?: string;
+    /** An answer containing this marker (or an empty one) posts nothing. */
+    readonly noopMarker: string;
+  };
   /** Every configured secret value, for the log redactor. */
   readonly secrets: string[];
 }
@@ -35,9 +56,22 @@ export const AGENT_ENV_VARIABLES: readonly string[] = [
   "LLM_MODEL",
   "LLM_API_KEY",
   "LLM_SYSTEM_PROMPT",
+  "LLM_TIMEOUT_MS",
+  "LLM_HISTORY_MAX_CHARS",
   "PROACTIVE_SCHEDULE",
   "PROACTIVE_PROMPT",
+  "PROACTIVE_NOOP_MARKER",
 ];
+
+/** Why a cron pattern is invalid, or undefined when croner accepts it. */
+export function cronProblem(pattern: string): string | undefined {
+  try {
+    new Cron(pattern, { paused: true });
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message.replace(/^CronPattern: /, "") : "is not a cron pattern";
+  }
+}
 
 const PROGRAM = "matrix-agent-bot reference agent";
 
@@ -68,8 +102,31 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
   }
   const apiKey = readVariable(env, "LLM_API_KEY");
   const systemPrompt = readVariable(env, "LLM_SYSTEM_PROMPT", true);
+  const timeoutMs =
+    problems.parse(env, "LLM_TIMEOUT_MS", positiveIntVar(MAX_TIMER_MS), "set LLM_TIMEOUT_MS to milliseconds, e.g. 45000") ??
+    AGENT_CONFIG_DEFAULTS.llmTimeoutMs;
+  const historyMaxChars =
+    problems.parse(env, "LLM_HISTORY_MAX_CHARS", positiveIntVar(), "set LLM_HISTORY_MAX_CHARS to a number of characters, e.g. 32000") ??
+    AGENT_CONFIG_DEFAULTS.historyMaxChars;
   const schedule = readVariable(env, "PROACTIVE_SCHEDULE");
   const prompt = readVariable(env, "PROACTIVE_PROMPT", true);
+  const noopMarker = readVariable(env, "PROACTIVE_NOOP_MARKER") ?? AGENT_CONFIG_DEFAULTS.noopMarker;
+  if (schedule !== undefined) {
+    const problem = cronProblem(schedule);
+    if (problem !== undefined) {
+      problems.add(
+        "PROACTIVE_SCHEDULE",
+        `${JSON.stringify(schedule)} is not a cron pattern: ${problem}`,
+        'set PROACTIVE_SCHEDULE to 5 cron fields (minute hour day month weekday), or 6 with seconds first, e.g. "0 9 * * 1-5"',
+      );
+    } else if (prompt === undefined) {
+      problems.add(
+        "PROACTIVE_PROMPT",
+        "is not set, but PROACTIVE_SCHEDULE is: a check-in needs a prompt",
+        "set PROACTIVE_PROMPT to what the agent is asked at each check-in, or unset PROACTIVE_SCHEDULE",
+      );
+    }
+  }
 
   if (problems.items.length > 0) {
     return { ok: false, problems: problems.items, message: formatProblems(PROGRAM, problems.items) };
@@ -88,10 +145,13 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
         ...(model !== undefined ? { model } : {}),
         ...(apiKey !== undefined ? { apiKey } : {}),
         ...(systemPrompt !== undefined ? { systemPrompt } : {}),
+        timeoutMs,
+        historyMaxChars,
       },
       proactive: {
         ...(schedule !== undefined ? { schedule } : {}),
         ...(prompt !== undefined ? { prompt } : {}),
+        noopMarker,
       },
       secrets,
     },

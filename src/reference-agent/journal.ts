@@ -19,6 +19,12 @@ export interface AgentJournal {
   update(entries: readonly JournalEntry[]): Promise<void>;
   remove(ids: readonly string[]): Promise<void>;
   list(): Promise<JournalEntry[]>;
+  /**
+   * Optional, for journals that outlive the process: remember a session id this agent issued, so that a
+   * bot resuming it after an agent restart is recognised (frames ≤ its lastSeq are done, seqs continue).
+   */
+  rememberSession?(sessionId: string): Promise<void>;
+  isKnownSession?(sessionId: string): Promise<boolean>;
 }
 
 /** The default journal: in memory (lost with the process; fine for tests and demos). */

@@ -1,8 +1,8 @@
 // `npm run agent`: the reference agent as its own process. Reads its environment through
-// loadAgentConfig; a bad configuration prints every problem and exits 2.
+// loadAgentConfig (echo mode unless LLM_BASE_URL is set); a bad configuration prints every problem and exits 2.
 import { createLogger } from "../log";
 import { loadAgentConfig } from "./config";
-import { startReferenceAgent } from "./server";
+import { startReferenceAgentFromConfig } from "./from-config";
 
 async function main(): Promise<void> {
   const loaded = loadAgentConfig(process.env);
@@ -12,17 +12,8 @@ async function main(): Promise<void> {
   }
   const config = loaded.config;
   const logger = createLogger({ level: config.logLevel, secrets: config.secrets, pretty: process.stdout.isTTY === true });
-  if (config.llm.baseUrl !== undefined) {
-    logger.warn("LLM_BASE_URL is set, but this build of the reference agent only echoes");
-  }
-  const agent = await startReferenceAgent({
-    host: config.host,
-    port: config.port,
-    ...(config.token !== undefined ? { token: config.token } : {}),
-    logger,
-    mode: { kind: "echo" },
-  });
-  logger.info({ url: agent.url, auth: config.token !== undefined }, "reference agent ready");
+  const agent = await startReferenceAgentFromConfig(config, { logger });
+  logger.info({ url: agent.url, auth: config.token !== undefined, mode: agent.mode }, "reference agent ready");
 
   let stopping = false;
   const shutdown = (signal: string): void => {

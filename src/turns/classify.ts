@@ -5,6 +5,8 @@ import type { RoomEvent } from "../matrix/events";
 export interface RoomFacts {
   botUserId: string;
   botDisplayName?: string;
+  /** The bot's display name in this room (what people see and type), when it differs from the configured one. */
+  botRoomDisplayName?: string;
   isDirect: boolean;
   /** The sender of the replied-to event, when the message is a reply and it is known. */
   repliedToSender?: string;
@@ -47,7 +49,7 @@ export function isMentioned(event: RoomEvent, text: string, facts: RoomFacts): b
   if (typeof html === "string" && html.includes(`https://matrix.to/#/${encodeURIComponent(facts.botUserId)}`)) return true;
   const start = text.trimStart().toLowerCase();
   const localpart = facts.botUserId.slice(1).split(":")[0]?.toLowerCase() ?? "";
-  const names = [facts.botUserId.toLowerCase(), localpart, facts.botDisplayName?.toLowerCase()].filter(
+  const names = [facts.botUserId.toLowerCase(), localpart, facts.botDisplayName?.toLowerCase(), facts.botRoomDisplayName?.toLowerCase()].filter(
     (n): n is string => n !== undefined && n.length > 0);
   return names.some((n) => start.startsWith(n) && /^($|[\s:,])/.test(start.slice(n.length)));
 }

@@ -1,5 +1,5 @@
 // What the user reads when a turn fails: one text per failure class. runbook/troubleshooting.md lists them
-// with their meaning and fix; test/unit/turns/failure-text.test.ts checks the two stay in step.
+// with their meaning and fix; test/unit/runbook/troubleshooting.test.ts checks the two stay in step.
 import type { RunFailure } from "../agent/link";
 
 export const FAILURE_TEXTS = {

@@ -22,11 +22,21 @@ export function relationFor(target: ReplyTarget): Content | undefined {
   return undefined;
 }
 
+/**
+ * Bytes an edit's fallback (the top-level `body`/`formatted_body` that clients without edit support show)
+ * may take: a long answer's fallback is a short start of it, so an edit can carry nearly a whole event's
+ * worth of answer in `m.new_content`.
+ */
+export const EDIT_FALLBACK_MAX_BYTES = 8_000;
+/** What `buildMessageContents` reserves by default for relations, mentions and the event envelope. */
+const DEFAULT_OVERHEAD_BYTES = 2_000;
+
 /** The contents of one agent message: several when it must be split; only the first carries the reply. */
 export function answerContents(text: string, target: ReplyTarget, msgtype: "m.text" | "m.notice" = "m.text",
   opts: { forEdit?: boolean } = {}): Content[] {
-  // An edit carries its content twice (fallback body and m.new_content): parts meant for one get half the room.
-  const parts = buildMessageContents(text, { msgtype, ...(opts.forEdit ? { maxEventBytes: 30_000 } : {}) });
+  // Parts meant for an edit leave room for its fallback next to m.new_content.
+  const parts = buildMessageContents(text, { msgtype,
+    ...(opts.forEdit ? { overheadBytes: DEFAULT_OVERHEAD_BYTES + EDIT_FALLBACK_MAX_BYTES } : {}) });
   const mentions = mentionsFor({ userIds: target.isDirect ? [] : [target.sender] });
   return parts.map((part, i) => {
     const content: Content = { ...part, "m.mentions": i === 0 ? mentions : { user_ids: [] } };
@@ -36,14 +46,33 @@ export function answerContents(text: string, target: ReplyTarget, msgtype: "m.te
   });
 }
 
-/** An edit (m.replace) of `originalEventId` into `newContent`. */
+/**
+ * An edit (m.replace) of `originalEventId` into `newContent`. The fallback is `* ` and the new content; when
+ * that would take more than EDIT_FALLBACK_MAX_BYTES, it is the plain start of the body and "…".
+ */
 export function editContent(originalEventId: string, newContent: Content): Content {
   const { "m.relates_to": _relation, ...inner } = newContent;
+  const { body: _body, format: _format, formatted_body: _html, ...rest } = inner;
   return {
-    ...inner,
-    body: `* ${String(newContent["body"] ?? "")}`,
-    ...(typeof newContent["formatted_body"] === "string" ? { formatted_body: `* ${newContent["formatted_body"]}` } : {}),
+    ...rest,
+    ...editFallback(newContent),
     "m.new_content": inner,
     "m.relates_to": { rel_type: "m.replace", event_id: originalEventId },
   };
+}
+
+function editFallback(content: Content): Content {
+  const body = String(content["body"] ?? "");
+  const html = content["formatted_body"];
+  const full: Content = typeof html === "string"
+    ? { body: `* ${body}`, format: content["format"], formatted_body: `* ${html}` }
+    : { body: `* ${body}` };
+  if (jsonBytes(full) <= EDIT_FALLBACK_MAX_BYTES) return full;
+  // Characters take at most 6 JSON bytes (\uXXXX), so this many always fit.
+  const chars = [...body].slice(0, Math.floor((EDIT_FALLBACK_MAX_BYTES - 16) / 6));
+  return { body: `* ${chars.join("")}…` };
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), "utf8");
 }

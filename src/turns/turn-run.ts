@@ -118,16 +118,29 @@ export class TurnRun {
     };
   }
 
-  /** Typing on now, renewed before it lapses, off at the end. Returns the function that turns it off. */
+  /**
+   * Typing on now, renewed before it lapses, off at the end. Returns the function that turns it off.
+   * One typing request at a time: a renewal is skipped while the previous one is still on its way (a slow
+   * homeserver gets no pile-up), and "off" goes out only after it landed, so a late renewal can never
+   * turn typing back on after the turn ended.
+   */
   private keepTyping(): () => Promise<void> {
-    const { sender, options } = this.deps;
+    const { sender, options, log } = this.deps;
     const roomId = this.last.roomId;
-    void sender.setTyping(roomId, true, options.typingTimeoutMs);
-    const renew = setInterval(() => void sender.setTyping(roomId, true, options.typingTimeoutMs),
-      Math.max(10, Math.floor(options.typingTimeoutMs * 0.6)));
+    let inFlight: Promise<void> | undefined;
+    const set = (typing: boolean): Promise<void> =>
+      sender.setTyping(roomId, typing, options.typingTimeoutMs).catch((e: unknown) =>
+        log.debug({ roomId, err: String(e) }, "typing not sent"));
+    const renew = (): void => {
+      if (inFlight) return;
+      inFlight = set(true).finally(() => (inFlight = undefined));
+    };
+    renew();
+    const timer = setInterval(renew, Math.max(10, Math.floor(options.typingTimeoutMs * 0.6)));
     return async () => {
-      clearInterval(renew);
-      await sender.setTyping(roomId, false, options.typingTimeoutMs);
+      clearInterval(timer);
+      await inFlight;
+      await set(false);
     };
   }
 

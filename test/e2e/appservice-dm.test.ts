@@ -6,6 +6,7 @@ import { startHomeserver, type Homeserver } from "../support/homeserver";
 import { MatrixTestUser } from "../support/matrix-test-user";
 import { appserviceEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
 import { echoReplyFor } from "../../src/reference-agent/server";
+import { botMessagesIn } from "../support/bot-messages";
 
 describe("a DM turn in appservice mode", () => {
   let hs: Homeserver;
@@ -37,7 +38,7 @@ describe("a DM turn in appservice mode", () => {
       (e) => e.state_key === senderUserId && e.content["membership"] === "join"), { what: "the bot joins" });
 
     const asked = await alice.sendText(roomId, "hello appservice");
-    const answers = () => hs.sent({ roomId, sender: senderUserId, type: "m.room.message" });
+    const answers = () => botMessagesIn(hs, roomId, senderUserId);
     await hs.waitFor(() => answers().length === 1, { what: "the answer" });
     expect(answers()[0]?.content["body"]).toBe(echoReplyFor("hello appservice"));
 

@@ -7,6 +7,7 @@ import { MatrixTestUser } from "../support/matrix-test-user";
 import { appserviceEnv, botEnv, ChildBot, freePort, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import type { Checkpoint } from "../../src/util/checkpoints";
+import { botMessagesIn } from "../support/bot-messages";
 
 type Mode = "client" | "appservice";
 
@@ -57,7 +58,7 @@ describe("SIGKILL in the message path, then restart", () => {
     children.push(second);
     await second.ready();
 
-    const answers = () => hs.sent({ roomId, sender: botUserId, type: "m.room.message" });
+    const answers = () => botMessagesIn(hs, roomId, botUserId);
     await hs.waitFor(() => answers().length >= 1, { what: "the answer after the restart", timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 800)); // room for a duplicate to show up, if there were one
     expect(answers().map((e) => e.content["body"])).toEqual([echoReplyFor(`survive ${point}`)]);

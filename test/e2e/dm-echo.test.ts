@@ -4,6 +4,7 @@ import { startHomeserver, type Homeserver } from "../support/homeserver";
 import { MatrixTestUser } from "../support/matrix-test-user";
 import { botEnv, ChildBot, InProcessBot, makeDataDir, removeDir, type RunningBot } from "../support/bot-harness";
 import { echoReplyFor } from "../../src/reference-agent/server";
+import { botMessagesIn } from "../support/bot-messages";
 
 interface World {
   hs: Homeserver;
@@ -28,7 +29,7 @@ async function openDm(w: World): Promise<string> {
 }
 
 async function answerIn(w: World, roomId: string, after: number): Promise<{ body: string; eventId: string }> {
-  const reply = await w.hs.waitFor(() => w.hs.sent({ roomId, sender: w.bot.userId, type: "m.room.message" })
+  const reply = await w.hs.waitFor(() => botMessagesIn(w.hs, roomId, w.bot.userId)
     .filter((e) => (e.origin_server_ts ?? 0) >= after).find((e) => e.content["msgtype"] === "m.text"), { what: "the bot's answer" });
   return { body: String(reply.content["body"]), eventId: reply.event_id };
 }
@@ -85,13 +86,13 @@ describe("a DM turn in client mode", () => {
     const roomId = await openDm(w);
     const start = w.hs.now();
     await w.alice.sendText(roomId, "one");
-    await w.hs.waitFor(() => w.hs.sent({ roomId, sender: w.bot.userId, type: "m.room.message" })
+    await w.hs.waitFor(() => botMessagesIn(w.hs, roomId, w.bot.userId)
       .filter((e) => (e.origin_server_ts ?? 0) >= start).length >= 1, { what: "first answer" });
     await w.alice.sendText(roomId, "two");
-    await w.hs.waitFor(() => w.hs.sent({ roomId, sender: w.bot.userId, type: "m.room.message" })
+    await w.hs.waitFor(() => botMessagesIn(w.hs, roomId, w.bot.userId)
       .filter((e) => (e.origin_server_ts ?? 0) >= start).length >= 2, { what: "second answer" });
     await new Promise((r) => setTimeout(r, 300));
-    const bodies = w.hs.sent({ roomId, sender: w.bot.userId, type: "m.room.message" })
+    const bodies = botMessagesIn(w.hs, roomId, w.bot.userId)
       .filter((e) => (e.origin_server_ts ?? 0) >= start).map((e) => e.content["body"]);
     expect(bodies).toEqual([echoReplyFor("one"), echoReplyFor("two")]);
   });

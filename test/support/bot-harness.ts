@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createApp, type App } from "../../src/app";
+import { createApp, type App, type AppOverrides } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { assertNoSecrets, LogCapture } from "./log-capture";
 
@@ -62,10 +62,11 @@ export class InProcessBot implements RunningBot {
   readonly logs = new LogCapture();
   readonly app: App;
 
-  constructor(private readonly env: Record<string, string>, private readonly extraSecrets: string[] = []) {
+  constructor(private readonly env: Record<string, string>, private readonly extraSecrets: string[] = [],
+    overrides: Omit<AppOverrides, "logDestination" | "logPretty"> = {}) {
     const loaded = loadConfig(env);
     if (!loaded.ok) throw new Error(loaded.message);
-    this.app = createApp(loaded.config, { logDestination: this.logs, logPretty: false });
+    this.app = createApp(loaded.config, { ...overrides, logDestination: this.logs, logPretty: false });
   }
 
   async start(): Promise<this> {

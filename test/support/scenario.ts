@@ -7,9 +7,12 @@ import pino from "pino";
 import { startHomeserver, type Homeserver } from "./homeserver";
 import { MatrixTestUser } from "./matrix-test-user";
 import { appserviceEnv, botEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
-import { startReferenceAgent } from "../../src/reference-agent/server";
-import type { AgentBrain } from "../../src/reference-agent/brain";
+import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
+import { createEchoBrain, type AgentBrain } from "../../src/reference-agent/brain";
+import type { AppOverrides } from "../../src/app";
 import type { ClientEvent } from "./homeserver/types";
+import { botMessagesIn, isIntroduction } from "./bot-messages";
+import { INTRO_MARKER } from "../../src/rooms/lifecycle";
 
 export type Mode = "client" | "appservice";
 export const MODES: Mode[] = ["client", "appservice"];
@@ -18,6 +21,9 @@ export interface ScenarioOptions {
   mode: Mode;
   env?: Record<string, string>;
   brain?: AgentBrain;
+  /** Run the reference agent (echo unless `brain`) outside the bot, so tests can emit proactive runs. */
+  externalAgent?: boolean;
+  overrides?: Omit<AppOverrides, "logDestination" | "logPretty">;
 }
 
 export class Scenario {
@@ -28,7 +34,12 @@ export class Scenario {
   alice!: MatrixTestUser;
   private env: Record<string, string> = {};
   private secrets: string[] = [];
-  private agent: Awaited<ReturnType<typeof startReferenceAgent>> | undefined;
+  /** The external reference agent (when a brain was given), its token and its journal (kept across restarts). */
+  agent: ReferenceAgent | undefined;
+  agentToken = "";
+  private agentBrain: AgentBrain | undefined;
+  private readonly agentJournal = new MemoryAgentJournal();
+  private overrides: Omit<AppOverrides, "logDestination" | "logPretty"> = {};
 
   private constructor(readonly hs: Homeserver, readonly dataDir: string, readonly mode: Mode) {}
 
@@ -36,11 +47,12 @@ export class Scenario {
     const hs = await startHomeserver({ serverName: "localhost" });
     const s = new Scenario(hs, makeDataDir(), opts.mode);
     const extra: Record<string, string> = { ...opts.env };
-    if (opts.brain) {
-      const token = randomBytes(16).toString("hex");
-      s.agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token, logger: pino({ level: "silent" }),
-        mode: { kind: "custom", brain: opts.brain } });
-      Object.assign(extra, { AGENT_URL: s.agent.url, AGENT_TOKEN: token });
+    s.overrides = opts.overrides ?? {};
+    if (opts.brain || opts.externalAgent) {
+      s.agentToken = randomBytes(16).toString("hex");
+      s.agentBrain = opts.brain ?? createEchoBrain();
+      s.agent = await s.startAgent(0);
+      Object.assign(extra, { AGENT_URL: s.agent.url, AGENT_TOKEN: s.agentToken });
     }
     if (opts.mode === "client") {
       const account = hs.addUser("bot", { displayName: "Agent Bot" });
@@ -61,12 +73,40 @@ export class Scenario {
     return s;
   }
 
+  /** Stops the external agent and starts a new one on the same port, with the same token and journal. */
+  async restartAgent(between?: () => Promise<void>): Promise<ReferenceAgent> {
+    const port = this.agent?.port;
+    if (port === undefined) throw new Error("this scenario has no external agent");
+    await this.agent?.close();
+    this.agent = undefined;
+    await between?.();
+    this.agent = await this.startAgent(port);
+    return this.agent;
+  }
+
+  private startAgent(port: number): Promise<ReferenceAgent> {
+    const brain = this.agentBrain;
+    if (!brain) throw new Error("this scenario has no agent brain");
+    return startReferenceAgent({ host: "127.0.0.1", port, token: this.agentToken, logger: pino({ level: "silent" }),
+      mode: { kind: "custom", brain }, journal: this.agentJournal });
+  }
+
   person(localpart: string, displayName: string): MatrixTestUser {
     return new MatrixTestUser(this.hs.url, this.hs.addUser(localpart, { displayName }));
   }
 
   async startBot(): Promise<void> {
-    this.bot = await new InProcessBot(this.env, this.secrets).start();
+    this.bot = await new InProcessBot(this.env, this.secrets, this.overrides).start();
+  }
+
+  /** The environment the bot runs with (for a child-process bot on the same world). */
+  get botEnv(): Record<string, string> {
+    return { ...this.env };
+  }
+
+  /** Changes the bot's environment for its next start. */
+  setBotEnv(name: string, value: string): void {
+    this.env[name] = value;
   }
 
   async stopBot(): Promise<void> {
@@ -82,9 +122,16 @@ export class Scenario {
     await this.hs.waitFor(() => this.hs.membership(roomId, this.botUserId) === "join", { what: `the bot joins ${roomId}` });
   }
 
+  /** Waits until the bot's one-time introduction is in the room (setup complete, nothing else in flight). */
+  async waitIntroduced(roomId: string): Promise<void> {
+    await this.hs.waitFor(() => this.hs.sent({ roomId, sender: this.botUserId, type: "m.room.message" }).some(isIntroduction),
+      { what: `the bot's introduction in ${roomId}` });
+  }
+
   async openDm(person: MatrixTestUser = this.alice): Promise<string> {
     const { room_id: roomId } = await person.createRoom({ is_direct: true, invite: [this.botUserId], preset: "trusted_private_chat" });
     await this.waitJoined(roomId);
+    await this.waitIntroduced(roomId);
     return roomId;
   }
 
@@ -97,12 +144,14 @@ export class Scenario {
     }
     await creator.invite(roomId, this.botUserId);
     await this.waitJoined(roomId);
+    await this.waitIntroduced(roomId);
     return roomId;
   }
 
   /** The bot's room messages in a room, oldest first. */
   botMessages(roomId: string): ClientEvent[] {
-    return this.hs.sent({ roomId, sender: this.botUserId, type: "m.room.message" });
+    return this.hs.sent({ roomId, sender: this.botUserId, type: "m.room.message" })
+      .filter((e) => e.content[INTRO_MARKER] !== true); // the one-time introduction on joining is not an answer
   }
 
   async waitBotMessages(roomId: string, count: number, what = `${count} bot message(s)`): Promise<ClientEvent[]> {

@@ -73,7 +73,9 @@ export class RoomActions {
       if (sender !== target) throw forbidden("Cannot force another user to join");
       if (current === "ban") throw forbidden("You are banned from this room");
       if (current !== "join" && current !== "invite" && room.joinRule() !== "public") {
-        throw forbidden("You are not invited to this room.");
+        const authoriser = this.restrictedJoinAuthoriser(room, target);
+        if (authoriser === undefined) throw forbidden("You are not invited to this room.");
+        content["join_authorised_via_users_server"] = authoriser;
       }
       const user = this.model.users.get(target);
       if (content["displayname"] === undefined && user?.displayName !== undefined) content["displayname"] = user.displayName;
@@ -111,6 +113,21 @@ export class RoomActions {
       throw new MatrixHttpError(400, "M_BAD_JSON", `Unsupported membership ${membership}`);
     }
     return this.model.append(room, { type: "m.room.member", sender, content, state_key: target });
+  }
+
+  /**
+   * Restricted rooms (join_rule restricted / knock_restricted): a user joined to a room named by an
+   * `m.room_membership` allow condition may join; the join is authorised by a local member who can invite.
+   * Returns that member, or undefined when the join is not allowed.
+   */
+  private restrictedJoinAuthoriser(room: Room, userId: string): string | undefined {
+    const rules = room.state("m.room.join_rules")?.event.content ?? {};
+    if (rules["join_rule"] !== "restricted" && rules["join_rule"] !== "knock_restricted") return undefined;
+    const allow = Array.isArray(rules["allow"]) ? rules["allow"] : [];
+    const allowed = allow.some((c) => isJsonObject(c) && c["type"] === "m.room_membership" && typeof c["room_id"] === "string" &&
+      this.model.room(c["room_id"])?.membership(userId) === "join");
+    if (!allowed) return undefined;
+    return room.members("join").find((m) => room.powerOf(m) >= room.powerFor("invite"));
   }
 
   redact(sender: string, roomId: string, eventId: string, reason: string | undefined, txn?: Txn): StoredEvent {

@@ -3,17 +3,16 @@
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import type { AgentInitiatedRun } from "../../../src/agent/link";
 import {
-  closeScriptedAgents,
   linkOptions,
   MemorySessionStore,
   newLink,
   runRequest,
   silent,
   sleep,
-  startScriptedAgent,
   stopLinks,
   waitFor,
 } from "./support";
+import { closeScriptedAgents, startScriptedAgent } from "../../support/scripted-agent";
 
 let agents: ReferenceAgent[] = [];
 afterEach(async () => {

@@ -3,18 +3,17 @@ import { startReferenceAgent, type ReferenceAgent } from "../../../src/reference
 import type { LinkState } from "../../../src/agent/link";
 import {
   capturingLogger,
-  closeScriptedAgents,
   linkOptions,
   MemorySessionStore,
   newLink,
   runRequest,
   silent,
   sleep,
-  startScriptedAgent,
   stopLinks,
   waitFor,
   type LogLine,
 } from "./support";
+import { closeScriptedAgents, startScriptedAgent } from "../../support/scripted-agent";
 
 let agents: ReferenceAgent[] = [];
 afterEach(async () => {

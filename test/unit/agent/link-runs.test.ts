@@ -2,17 +2,15 @@
 import { echoReply, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import type { RunObserver } from "../../../src/agent/link";
 import {
-  closeScriptedAgents,
   freePort,
   linkOptions,
   newLink,
   runRequest,
   silent,
-  startScriptedAgent,
   stopLinks,
   waitFor,
-  type ScriptedConn,
 } from "./support";
+import { closeScriptedAgents, startScriptedAgent, type ScriptedConn } from "../../support/scripted-agent";
 
 let agents: ReferenceAgent[] = [];
 afterEach(async () => {

@@ -1,9 +1,8 @@
-// Test support for the agent link: a scripted protocol server on 127.0.0.1, a memory session store,
-// millisecond link options and small wait helpers.
+// Test support for the agent link: a memory session store, millisecond link options and small wait helpers.
+// The scripted protocol server lives in test/support/scripted-agent.ts (the e2e tests use it too).
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import pino, { type Logger } from "pino";
-import WebSocket, { WebSocketServer } from "ws";
 import { AgentLink, type AgentLinkOptions, type PersistedSession, type SessionStore } from "../../../src/agent/link";
 import type { RunRequest } from "../../../src/agent/link";
 
@@ -94,100 +93,6 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_0
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-// ------------------------------------------------------------------ scripted agent
-
-export interface ScriptedConn {
-  ws: WebSocket;
-  /** Headers of the upgrade request. */
-  headers: http.IncomingHttpHeaders;
-  /** Parsed frames received from the bot, in order. */
-  frames: Array<Record<string, unknown>>;
-  hello: Record<string, unknown> | undefined;
-  /** Send an event frame with the next seq. */
-  event(runId: string, event: Record<string, unknown>, extra?: Record<string, unknown>): void;
-  raw(text: string): void;
-  seq: number;
-}
-
-export interface ScriptedAgentOptions {
-  /** Answer pings (default true). false simulates a half-open connection. */
-  autoPong?: boolean;
-  /** Called on hello; default answers ready (sessionId "s-1", resumed when the bot resumed "s-1"). */
-  onHello?: (conn: ScriptedConn, hello: Record<string, unknown>) => void;
-  /** Called for every frame after hello. */
-  onFrame?: (conn: ScriptedConn, frame: Record<string, unknown>) => void;
-}
-
-export interface ScriptedAgent {
-  url: string;
-  conns: ScriptedConn[];
-  latest(): ScriptedConn;
-  close(): Promise<void>;
-}
-
-export const scriptedAgents: ScriptedAgent[] = [];
-
-export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Promise<ScriptedAgent> {
-  const server = http.createServer();
-  const wss = new WebSocketServer({ server, autoPong: options.autoPong ?? true });
-  const conns: ScriptedConn[] = [];
-  wss.on("connection", (ws, req) => {
-    const conn: ScriptedConn = {
-      ws,
-      headers: req.headers,
-      frames: [],
-      hello: undefined,
-      seq: 0,
-      event(runId, event, extra = {}) {
-        conn.seq += 1;
-        conn.raw(JSON.stringify({ op: "event", seq: conn.seq, threadId: "t1", runId, event, ...extra }));
-      },
-      raw(text) {
-        if (ws.readyState === WebSocket.OPEN) ws.send(text);
-      },
-    };
-    conns.push(conn);
-    ws.on("message", (data) => {
-      const frame = JSON.parse(String(data)) as Record<string, unknown>;
-      if (frame.op === "hello") {
-        conn.hello = frame;
-        if (options.onHello) options.onHello(conn, frame);
-        else {
-          const resume = frame.resume as { sessionId?: string } | undefined;
-          conn.raw(JSON.stringify({ op: "ready", sessionId: "s-1", resumed: resume?.sessionId === "s-1" }));
-        }
-        return;
-      }
-      conn.frames.push(frame);
-      options.onFrame?.(conn, frame);
-    });
-    ws.on("error", () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  const agent: ScriptedAgent = {
-    url: `ws://127.0.0.1:${port}`,
-    conns,
-    latest() {
-      const c = conns[conns.length - 1];
-      if (!c) throw new Error("no connection yet");
-      return c;
-    },
-    async close() {
-      for (const c of conns) c.ws.terminate();
-      await new Promise<void>((r) => wss.close(() => r()));
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-  scriptedAgents.push(agent);
-  return agent;
-}
-
-export async function closeScriptedAgents(): Promise<void> {
-  await Promise.all(scriptedAgents.splice(0).map((a) => a.close()));
 }
 
 /** A port nothing listens on (bound then released). */

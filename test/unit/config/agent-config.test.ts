@@ -14,8 +14,8 @@ describe("loadAgentConfig", () => {
       port: 8790,
       dataDir: path.resolve("./data"),
       logLevel: "info",
-      llm: {},
-      proactive: {},
+      llm: { timeoutMs: 45_000, historyMaxChars: 32_000 },
+      proactive: { noopMarker: "[[nothing]]" },
       secrets: [],
     });
   });
@@ -41,8 +41,10 @@ describe("loadAgentConfig", () => {
       model: "small-model",
       apiKey: "sk-123",
       systemPrompt: "Be brief.",
+      timeoutMs: 45_000,
+      historyMaxChars: 32_000,
     });
-    expect(config.proactive).toEqual({ schedule: "0 9 * * *", prompt: "Say good morning." });
+    expect(config.proactive).toEqual({ schedule: "0 9 * * *", prompt: "Say good morning.", noopMarker: "[[nothing]]" });
     expect(new Set(config.secrets)).toEqual(new Set(["agent-secret", "sk-123"]));
   });
 

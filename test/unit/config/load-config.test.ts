@@ -26,6 +26,7 @@ describe("loadConfig: defaults", () => {
       maxFrameBytes: 1048576, runStartTimeoutMs: 15000, runIdleTimeoutMs: 60000, runDeadlineMs: 300000,
       typingTimeoutMs: 30000, placeholderDelayMs: 5000, turnQueueLimit: 20, fanoutConcurrency: 8,
       gapFillMaxEvents: 500, shutdownGraceMs: 10000, httpBodyLimitBytes: 65536, appserviceBodyLimitBytes: 10485760,
+      homeserverStaleMs: 90000,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
   });

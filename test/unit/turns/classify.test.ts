@@ -34,6 +34,13 @@ describe("classifyMessage", () => {
     expect(classifyMessage(msg({ msgtype: "m.text", body: "sure" }), { ...group, repliedToSender: BOT })).toMatchObject({ addressed: true });
   });
 
+  it("counts the bot's display name in the room as a mention, configured or not", () => {
+    const named: RoomFacts = { botUserId: "@h9:example.org", isDirect: false, botRoomDisplayName: "Agent Bot" };
+    expect(classifyMessage(msg({ msgtype: "m.text", body: "agent bot: hi" }), named)).toMatchObject({ addressed: true });
+    expect(classifyMessage(msg({ msgtype: "m.text", body: "Agent Botany" }), named)).toMatchObject({ addressed: false });
+    expect(classifyMessage(msg({ msgtype: "m.text", body: "Helper: hi" }), { ...named, botDisplayName: "Helper" })).toMatchObject({ addressed: true });
+  });
+
   it("strips the reply fallback from a reply and keeps the thread root", () => {
     const reply = msg({ msgtype: "m.text", body: "> <@bob:x> earlier\n> more\n\nmy answer", "m.relates_to": { "m.in_reply_to": { event_id: "$q" } } });
     expect(classifyMessage(reply, dm)).toMatchObject({ kind: "text", text: "my answer", replyToEventId: "$q" });

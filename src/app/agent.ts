@@ -1,0 +1,45 @@
+// The link to the agent: the configured AGENT_URL, or the reference agent started in-process on loopback.
+import type { Logger } from "pino";
+import { AgentLink } from "../agent/link";
+import type { Config } from "../config";
+import { childLogger } from "../log";
+import { startReferenceAgent } from "../reference-agent/server";
+import type { Store } from "../store";
+
+export const CLIENT_NAME = "matrix-agent-bot/0.1.0";
+
+export interface StartedAgent {
+  link: AgentLink;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(config: Config, store: Store, log: Logger, embeddedToken: string | undefined): Promise<StartedAgent> {
+  const t = config.timings;
+  let url = config.agent.url;
+  let token = config.agent.token;
+  let closeEmbedded: (() => Promise<void>) | undefined;
+  if (url === undefined) {
+    token = embeddedToken;
+    const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger: childLogger(log, "reference-agent") });
+    closeEmbedded = () => agent.close();
+    url = agent.url;
+  }
+  const sessions = store.namespace<{ sessionId: string; lastSeq: number }>("agent-session");
+  const link = new AgentLink({
+    url, ...(token ? { token } : {}), logger: childLogger(log, "agent-link"), clientName: CLIENT_NAME,
+    sessionStore: {
+      load: async () => (await sessions.get("session")) ?? undefined,
+      save: async (s) => void (await sessions.set("session", s)),
+    },
+    heartbeatMs: t.heartbeatMs, pongTimeoutMs: t.pongTimeoutMs, reconnectBaseMs: t.reconnectBaseMs,
+    reconnectMaxMs: t.reconnectMaxMs, reconnectResetMs: t.reconnectResetMs, maxFrameBytes: t.maxFrameBytes,
+    runStartTimeoutMs: t.runStartTimeoutMs, runIdleTimeoutMs: t.runIdleTimeoutMs, runDeadlineMs: t.runDeadlineMs,
+  });
+  return {
+    link,
+    stop: async () => {
+      await link.stop();
+      await closeEmbedded?.();
+    },
+  };
+}

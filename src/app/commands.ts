@@ -1,0 +1,45 @@
+// The command handler's view of the bot: replies through the outbox (a notice replying to the command,
+// txnId derived from it), /status figures, /stop, /outbox retry.
+import type { Logger } from "pino";
+import type { AgentLink } from "../agent/link";
+import { CommandHandler } from "../commands";
+import type { Config } from "../config";
+import { buildMessageContents, mentionsFor } from "../matrix/format";
+import type { MatrixHttp } from "../matrix/http";
+import type { RoomMessageSender } from "../matrix/sender";
+import type { Outbox } from "../outbox";
+import type { RoomSettingsStore } from "../rooms/settings";
+import type { Store } from "../store";
+import type { TurnPipeline } from "../turns/pipeline";
+import { txnIdFor } from "../turns/turn-run";
+
+export function createCommandHandler(deps: {
+  config: Config; botUserId: string; http: MatrixHttp; settings: RoomSettingsStore; pipeline: TurnPipeline;
+  link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
+}): CommandHandler {
+  const { config, messages, log } = deps;
+  return new CommandHandler({
+    botUserId: deps.botUserId,
+    ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
+    botAdmins: config.botAdmins,
+    http: deps.http,
+    settings: deps.settings,
+    pipeline: deps.pipeline,
+    outbox: deps.outbox,
+    log,
+    status: async (roomId) => {
+      const stats = deps.outbox.stats(roomId);
+      const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);
+      return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead };
+    },
+    reply: async (roomId, replyToEventId, text) => {
+      const parts = buildMessageContents(text, { msgtype: "m.notice" });
+      for (const [i, part] of parts.entries()) {
+        const content = { ...part, "m.mentions": mentionsFor({}),
+          ...(i === 0 ? { "m.relates_to": { "m.in_reply_to": { event_id: replyToEventId } } } : {}) };
+        const result = await messages.sendEvent(roomId, "m.room.message", content, txnIdFor(replyToEventId, roomId, `command.${i}`));
+        if (!result.ok) log.error({ roomId, error: result.error.describe() }, "could not post a command reply");
+      }
+    },
+  });
+}

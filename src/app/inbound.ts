@@ -1,0 +1,71 @@
+// The inbound side of each mode: client mode's sync loop, or appservice mode's transaction server. Both hand
+// batches to the router, which journals them before they are acknowledged.
+import type { Logger } from "pino";
+import type { Config } from "../config";
+import { childLogger } from "../log";
+import { userNamespaceRegexes } from "../matrix/appservice-protocol";
+import { AppserviceServer, type AppserviceTxnRecord } from "../matrix/appservice-server";
+import { ClientSync } from "../matrix/client-sync";
+import type { MatrixRequestError } from "../matrix/errors";
+import type { MatrixHttp } from "../matrix/http";
+import type { Journal } from "../matrix/journal";
+import type { InboundRouter } from "../router";
+import type { Store } from "../store";
+
+export interface InboundDeps {
+  config: Config;
+  botUserId: string;
+  store: Store;
+  http: MatrixHttp;
+  router: InboundRouter;
+  journal: Journal;
+  log: Logger;
+  onTokenRejected: (error: MatrixRequestError) => void;
+  /** Each time the homeserver answered (readiness). */
+  onHomeserverOk?: () => void;
+}
+
+export interface Inbound {
+  /** Appservice mode: where transactions are received. */
+  port?: number;
+  stop(): Promise<void>;
+}
+
+export async function startInbound(deps: InboundDeps): Promise<Inbound> {
+  return deps.config.mode === "appservice" ? startAppservice(deps) : startSync(deps);
+}
+
+async function startSync(deps: InboundDeps): Promise<Inbound> {
+  const t = deps.config.timings;
+  const tokens = deps.store.namespace<string>("sync");
+  const sync = new ClientSync(deps.http, {
+    load: async () => (await tokens.get("next_batch")) ?? undefined,
+    save: async (token) => void (await tokens.set("next_batch", token)),
+  }, {
+    userId: deps.botUserId, syncTimeoutMs: t.syncTimeoutMs, requestTimeoutMs: t.requestTimeoutMs,
+    retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, gapFillMaxEvents: t.gapFillMaxEvents,
+    isKnown: (roomId, eventId) => deps.journal.isDone(roomId, eventId),
+    onBatch: (items) => deps.router.onBatch(items), onTokenRejected: deps.onTokenRejected,
+    ...(deps.onHomeserverOk ? { onSyncOk: deps.onHomeserverOk } : {}),
+  }, childLogger(deps.log, "sync"));
+  await sync.start();
+  return { stop: () => sync.stop() };
+}
+
+async function startAppservice(deps: InboundDeps): Promise<Inbound> {
+  const { config } = deps;
+  const registration = config.registration;
+  if (!registration) throw new Error("appservice mode needs MATRIX_REGISTRATION");
+  const server = new AppserviceServer({
+    host: config.appserviceBind.host, port: config.appserviceBind.port,
+    hsToken: registration.hs_token, botUserId: deps.botUserId,
+    userNamespaceRegexes: userNamespaceRegexes(registration),
+    bodyLimitBytes: config.timings.appserviceBodyLimitBytes,
+    txnStore: deps.store.namespace<AppserviceTxnRecord>("appservice-txn"),
+    onBatch: (items) => deps.router.onBatch(items), log: childLogger(deps.log, "appservice"),
+    ...(deps.onHomeserverOk ? { onTransactionOk: deps.onHomeserverOk } : {}),
+  });
+  const { port } = await server.start();
+  deps.log.info({ host: config.appserviceBind.host, port }, "appservice listening for transactions");
+  return { port, stop: () => server.stop() };
+}

@@ -1,0 +1,72 @@
+// Shared by the operator commands (register, login, doctor): output, argument errors, .env, and an atomic
+// private file write. Each command's entry file is the only place that touches `process`.
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Where a command writes: `out` for results, `err` for problems. Lines get their newline added. */
+export interface CliIo {
+  out(line?: string): void;
+  err(line?: string): void;
+}
+
+/** A problem with the command line: printed with the usage text, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** A failure the operator can act on: printed as is (no stack), exit code 1. */
+export class CliFailure extends Error {
+  override readonly name = "CliFailure";
+}
+
+/** Our UsageError, or node:util parseArgs rejecting an option. */
+export function isUsageError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
+}
+
+/** Writes lines to the process's stdout and stderr (used by the commands' entry points only). */
+export function processIo(stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): CliIo {
+  return {
+    out: (line = "") => void stdout.write(`${line}\n`),
+    err: (line = "") => void stderr.write(`${line}\n`),
+  };
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Loads ./.env like the bot does (variables already set win). */
+export function loadDotEnv(cwd: string, load: (file: string) => void): void {
+  const file = path.join(cwd, ".env");
+  if (fs.existsSync(file)) load(file);
+}
+
+/**
+ * Writes `data` to `file` so that readers see the old file or the new one, never a half-written one: a temp
+ * file in the same directory created with `mode`, fsync'd, then renamed over the target.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = fs.openSync(temp, "wx", mode);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.chmodSync(temp, mode); // the umask may have narrowed or the platform ignored `mode`
+    fs.renameSync(temp, file);
+  } catch (error) {
+    fs.rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** The text of an error, first line only (never a stack). */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] ?? "";
+}

@@ -1,0 +1,13 @@
+// The built-in commands, in the order /help lists them.
+import { helpCommand } from "./help";
+import { modeCommand } from "./mode";
+import { outboxCommand } from "./outbox";
+import { proactiveCommand } from "./proactive";
+import type { CommandDefinition } from "./registry";
+import { resetCommand } from "./reset";
+import { statusCommand } from "./status";
+import { stopCommand } from "./stop";
+
+export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
+  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, proactiveCommand, outboxCommand,
+];

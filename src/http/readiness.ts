@@ -1,0 +1,166 @@
+// What GET /readyz reports: the bot is ready only when the homeserver answered recently, the agent link is
+// up, the store reads and writes, and the homeserver has not rejected the bot's token.
+export type ReadinessCheckName = "homeserver" | "agent" | "store" | "token";
+
+export interface ReadinessCheck {
+  readonly ok: boolean;
+  /** One line for an operator: what was found, and when not ok, what is wrong. */
+  readonly detail: string;
+}
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<ReadinessCheckName, ReadinessCheck>>;
+  /** The names of the checks that failed, in a fixed order. */
+  readonly notReady: ReadinessCheckName[];
+}
+
+/** The part of AgentLink the tracker watches (AgentLink fits). */
+export interface WatchableLink {
+  state(): string;
+  onStateChange(cb: (state: string) => void): () => void;
+}
+
+export interface ReadinessTrackerOptions {
+  /** HOMESERVER_STALE_MS: the homeserver counts as gone when it has not answered for this long. */
+  homeserverStaleMs: number;
+  /** Store read/write probe (Store.healthCheck); rejects when the store does not work. */
+  storeHealthCheck: () => Promise<void>;
+  /** Results of the store probe are reused this long. Default 5000. */
+  storeCheckCacheMs?: number;
+  /**
+   * Optional: asks the homeserver something cheap (e.g. GET /versions or whoami). Used by report() when
+   * the last answer is older than half of homeserverStaleMs, so that an idle appservice (nothing to send,
+   * no transactions) still reads as ready. Resolves when the homeserver answered (any HTTP answer counts).
+   */
+  probeHomeserver?: () => Promise<void>;
+  /** Bounds one probe (homeserver or store) so /readyz always answers. Default 5000. */
+  probeTimeoutMs?: number;
+  now?: () => number;
+}
+
+export const READINESS_DEFAULTS = { storeCheckCacheMs: 5000, probeTimeoutMs: 5000 } as const;
+
+const CHECK_ORDER: readonly ReadinessCheckName[] = ["homeserver", "agent", "store", "token"];
+
+interface CachedStore {
+  at: number;
+  check: ReadinessCheck;
+}
+
+export class ReadinessTracker {
+  private lastHomeserverAnswer: number | undefined;
+  private agentState = "down";
+  private tokenProblem: string | undefined;
+  private storeCache: CachedStore | undefined;
+  private storeProbe: Promise<ReadinessCheck> | undefined;
+  private homeserverProbe: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ReadinessTrackerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Call whenever the homeserver answered a request or pushed a transaction. */
+  homeserverAnswered(): void {
+    this.lastHomeserverAnswer = this.now();
+  }
+
+  /** The agent link's state: "up" is ready; anything else ("connecting", "down", "stopped") is not. */
+  agentLinkState(state: string): void {
+    this.agentState = state;
+  }
+
+  /** Follows a link's state changes; returns the unsubscribe function. */
+  watchLink(link: WatchableLink): () => void {
+    this.agentLinkState(link.state());
+    return link.onStateChange((state) => this.agentLinkState(state));
+  }
+
+  /** The homeserver rejected the bot's token (M_UNKNOWN_TOKEN). `detail`: what the operator should do. */
+  tokenRejected(detail = "the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN)"): void {
+    this.tokenProblem = detail;
+  }
+
+  /** The token works again (e.g. whoami succeeded after a fix). */
+  tokenAccepted(): void {
+    this.tokenProblem = undefined;
+  }
+
+  async report(): Promise<ReadinessReport> {
+    const [homeserver, store] = await Promise.all([this.homeserverCheck(), this.storeCheck()]);
+    const agent: ReadinessCheck = this.agentState === "up"
+      ? { ok: true, detail: "the agent link is up" }
+      : { ok: false, detail: `the agent link is ${this.agentState}` };
+    const token: ReadinessCheck = this.tokenProblem === undefined
+      ? { ok: true, detail: "not rejected by the homeserver" }
+      : { ok: false, detail: this.tokenProblem };
+    const checks = { homeserver, agent, store, token };
+    const notReady = CHECK_ORDER.filter((name) => !checks[name].ok);
+    return { ready: notReady.length === 0, checks, notReady };
+  }
+
+  private async homeserverCheck(): Promise<ReadinessCheck> {
+    const stale = this.opts.homeserverStaleMs;
+    if (this.opts.probeHomeserver && !this.answeredWithin(stale / 2)) await this.probeHomeserver();
+    const last = this.lastHomeserverAnswer;
+    if (last === undefined) return { ok: false, detail: "the homeserver has not answered yet" };
+    const age = Math.max(0, this.now() - last);
+    if (age > stale) {
+      return { ok: false, detail: `the homeserver has not answered for ${Math.round(age / 1000)} s (limit ${stale} ms)` };
+    }
+    return { ok: true, detail: `the homeserver answered ${Math.round(age / 1000)} s ago` };
+  }
+
+  private answeredWithin(ms: number): boolean {
+    return this.lastHomeserverAnswer !== undefined && this.now() - this.lastHomeserverAnswer <= ms;
+  }
+
+  private probeHomeserver(): Promise<void> {
+    const probe = this.opts.probeHomeserver;
+    if (!probe) return Promise.resolve();
+    this.homeserverProbe ??= withTimeout(Promise.resolve().then(() => probe()), this.probeTimeoutMs())
+      .then(() => this.homeserverAnswered(), () => undefined)
+      .finally(() => {
+        this.homeserverProbe = undefined;
+      });
+    return this.homeserverProbe;
+  }
+
+  private storeCheck(): Promise<ReadinessCheck> {
+    const cacheMs = this.opts.storeCheckCacheMs ?? READINESS_DEFAULTS.storeCheckCacheMs;
+    const cached = this.storeCache;
+    if (cached && this.now() - cached.at < cacheMs) return Promise.resolve(cached.check);
+    this.storeProbe ??= withTimeout(Promise.resolve().then(() => this.opts.storeHealthCheck()), this.probeTimeoutMs())
+      .then(
+        (): ReadinessCheck => ({ ok: true, detail: "the store reads and writes" }),
+        (error: unknown): ReadinessCheck => ({ ok: false, detail: `the store does not work: ${describe(error)}` }),
+      )
+      .then((check) => {
+        this.storeCache = { at: this.now(), check };
+        return check;
+      })
+      .finally(() => {
+        this.storeProbe = undefined;
+      });
+    return this.storeProbe;
+  }
+
+  private probeTimeoutMs(): number {
+    return this.opts.probeTimeoutMs ?? READINESS_DEFAULTS.probeTimeoutMs;
+  }
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] ?? "";
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

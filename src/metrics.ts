@@ -1,0 +1,166 @@
+// The bot's Prometheus instruments, in a Registry of their own (never prom-client's global one), behind
+// plain methods that the pipeline, the agent link, the outbox and the sender call. Served by GET /metrics.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export const METRIC_PREFIX = "matrix_agent_bot_";
+
+/** Label value used once a label has seen `maxLabelValues` distinct values (bounds the series count). */
+export const OTHER_LABEL = "other";
+
+export interface MetricsOptions {
+  /** Node process metrics (CPU, memory, event loop lag, GC, handles) with the same prefix. Default true. */
+  processMetrics?: boolean;
+  /** Distinct values per label (outcome, command, reason) before new ones are counted as "other". Default 50. */
+  maxLabelValues?: number;
+  /** Buckets of the turn latency histogram, in seconds. */
+  turnLatencyBuckets?: number[];
+  /** Buckets of the rate-limit wait histogram, in seconds. */
+  rateLimitWaitBuckets?: number[];
+}
+
+export const METRICS_DEFAULTS = {
+  processMetrics: true,
+  maxLabelValues: 50,
+  turnLatencyBuckets: [0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+  rateLimitWaitBuckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+} as const;
+
+/** What each metric means, for runbook/operations.md (a test keeps the two in step). */
+export const METRIC_HELP = {
+  turns_total: "Agent turns finished, by outcome (ok, or the failure kind)",
+  turn_duration_seconds: "Time from the first message of a turn to its last reply, by outcome",
+  agent_link_up: "1 while the WebSocket link to the agent is up, else 0",
+  agent_reconnects_total: "Connection attempts to the agent after the first one",
+  outbox_pending: "Room messages waiting in the outbox to be sent",
+  send_retries_total: "Sends to the homeserver retried, by reason (rate_limited, server, network)",
+  dead_letters_total: "Room messages given up on (kept as dead letters)",
+  rate_limit_waits_total: "Times the bot waited because the homeserver said M_LIMIT_EXCEEDED",
+  rate_limit_wait_seconds: "How long each rate-limit wait lasted",
+  commands_total: "Bot commands handled, by command name",
+  inbound_events_total: "Room events received from the homeserver (sync or appservice transactions)",
+} as const;
+
+/** Keeps a label's distinct values bounded: past the limit, new values become "other". */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  value(raw: string): string {
+    const text = raw === "" ? "unknown" : raw.slice(0, 64);
+    if (this.seen.has(text)) return text;
+    if (this.seen.size >= this.max) return OTHER_LABEL;
+    this.seen.add(text);
+    return text;
+  }
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly turns: Counter<"outcome">;
+  private readonly turnDuration: Histogram<"outcome">;
+  private readonly linkUp: Gauge;
+  private readonly reconnects: Counter;
+  private readonly outbox: Gauge;
+  private readonly retries: Counter<"reason">;
+  private readonly deadLetters: Counter;
+  private readonly rateLimitWaits: Counter;
+  private readonly rateLimitWait: Histogram;
+  private readonly commands: Counter<"command">;
+  private readonly inbound: Counter;
+  private readonly outcomes: BoundedLabel;
+  private readonly commandNames: BoundedLabel;
+  private readonly reasons: BoundedLabel;
+
+  constructor(options: MetricsOptions = {}) {
+    const max = options.maxLabelValues ?? METRICS_DEFAULTS.maxLabelValues;
+    this.outcomes = new BoundedLabel(max);
+    this.commandNames = new BoundedLabel(max);
+    this.reasons = new BoundedLabel(max);
+    const registers = [this.registry];
+    const name = (key: keyof typeof METRIC_HELP): { name: string; help: string; registers: Registry[] } => ({
+      name: METRIC_PREFIX + key,
+      help: METRIC_HELP[key],
+      registers,
+    });
+    this.turns = new Counter({ ...name("turns_total"), labelNames: ["outcome"] });
+    this.turnDuration = new Histogram({
+      ...name("turn_duration_seconds"),
+      labelNames: ["outcome"],
+      buckets: [...(options.turnLatencyBuckets ?? METRICS_DEFAULTS.turnLatencyBuckets)],
+    });
+    this.linkUp = new Gauge(name("agent_link_up"));
+    this.reconnects = new Counter(name("agent_reconnects_total"));
+    this.outbox = new Gauge(name("outbox_pending"));
+    this.retries = new Counter({ ...name("send_retries_total"), labelNames: ["reason"] });
+    this.deadLetters = new Counter(name("dead_letters_total"));
+    this.rateLimitWaits = new Counter(name("rate_limit_waits_total"));
+    this.rateLimitWait = new Histogram({
+      ...name("rate_limit_wait_seconds"),
+      buckets: [...(options.rateLimitWaitBuckets ?? METRICS_DEFAULTS.rateLimitWaitBuckets)],
+    });
+    this.commands = new Counter({ ...name("commands_total"), labelNames: ["command"] });
+    this.inbound = new Counter(name("inbound_events_total"));
+    this.linkUp.set(0);
+    this.outbox.set(0);
+    if (options.processMetrics ?? METRICS_DEFAULTS.processMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    }
+  }
+
+  /** A turn ended: `outcome` is "ok" or a failure kind (e.g. "unreachable", "agent_error"); `seconds` its latency. */
+  turnFinished(outcome: string, seconds: number): void {
+    const label = this.outcomes.value(outcome);
+    this.turns.inc({ outcome: label });
+    if (Number.isFinite(seconds) && seconds >= 0) this.turnDuration.observe({ outcome: label }, seconds);
+  }
+
+  /** The agent link went up (true) or down (false). */
+  linkState(up: boolean): void {
+    this.linkUp.set(up ? 1 : 0);
+  }
+
+  /** One more connection attempt to the agent after the first. */
+  linkReconnected(): void {
+    this.reconnects.inc();
+  }
+
+  /** Messages pending in the outbox now. */
+  outboxDepth(pending: number): void {
+    this.outbox.set(Math.max(0, pending));
+  }
+
+  /** A send to the homeserver is retried; `reason` e.g. "rate_limited", "server", "network". */
+  sendRetried(reason: string): void {
+    this.retries.inc({ reason: this.reasons.value(reason) });
+  }
+
+  /** A message became a dead letter. */
+  deadLettered(): void {
+    this.deadLetters.inc();
+  }
+
+  /** The bot waited `ms` because of M_LIMIT_EXCEEDED / 429. */
+  rateLimitWaited(ms: number): void {
+    this.rateLimitWaits.inc();
+    if (Number.isFinite(ms) && ms >= 0) this.rateLimitWait.observe(ms / 1000);
+  }
+
+  /** A command was handled. Pass registered command names only (unknown ones as "unknown"). */
+  commandRun(name: string): void {
+    this.commands.inc({ command: this.commandNames.value(name) });
+  }
+
+  /** `count` room events arrived from the homeserver. */
+  inboundEvents(count = 1): void {
+    if (count > 0) this.inbound.inc(count);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

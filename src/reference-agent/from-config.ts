@@ -1,0 +1,120 @@
+// The reference agent assembled from its configuration (loadAgentConfig): echo or LLM mode, memory and the
+// journal of unacked agent-initiated runs in its own store (default sqlite://<DATA_DIR>/agent.sqlite), and
+// the proactive check-in schedule. Used by `npm run agent` and by the bot when it embeds the agent.
+import * as path from "node:path";
+import type Keyv from "keyv";
+import type { Logger } from "pino";
+import { openStore, type Store } from "../store";
+import type { AgentConfig } from "./config";
+import { createLlmBrain, type LlmBrain } from "./llm-brain";
+import { MEMORY_NAMESPACE, ThreadMemory, type StoredHistory } from "./memory";
+import { ProactiveCheckIns, checkInPrompt, type SchedulerClock } from "./schedule";
+import { startReferenceAgent, type ReferenceAgent, type ReferenceAgentMode } from "./server";
+import { JOURNAL_NAMESPACE, StoreAgentJournal } from "./store-journal";
+
+export interface ConfiguredAgentOptions {
+  logger: Logger;
+  /** Default config.host (the bot embeds on 127.0.0.1). */
+  host?: string;
+  /** Default config.port (0: any free port). */
+  port?: number;
+  /** Default config.token; null: no authentication. */
+  token?: string | null;
+  /** Default sqlite://<config.dataDir>/agent.sqlite. */
+  storeUrl?: string;
+  heartbeatMs?: number;
+  /** Test hook for the proactive schedule. */
+  clock?: SchedulerClock;
+  /** Time zone of PROACTIVE_SCHEDULE; default the process's. */
+  timezone?: string;
+}
+
+export interface ConfiguredAgent extends ReferenceAgent {
+  readonly mode: "echo" | "llm";
+  /** Set when PROACTIVE_SCHEDULE is. */
+  readonly checkIns: ProactiveCheckIns | undefined;
+  /** Agent-initiated frames kept until the bot acks them (for health checks and tests). */
+  unackedFrames(): Promise<number>;
+}
+
+export function agentStoreUrl(dataDir: string): string {
+  return `sqlite://${path.join(dataDir, "agent.sqlite")}`;
+}
+
+/** Start the reference agent as configured; `close()` stops the schedule, the server and the store. */
+export async function startReferenceAgentFromConfig(config: AgentConfig, opts: ConfiguredAgentOptions): Promise<ConfiguredAgent> {
+  const log = opts.logger;
+  const store: Store = await openStore(opts.storeUrl ?? agentStoreUrl(config.dataDir), { logger: log.child({ part: "agent-store" }) });
+  let agent: ReferenceAgent | undefined;
+  let checkIns: ProactiveCheckIns | undefined;
+  try {
+    const journal = new StoreAgentJournal(store.namespace(JOURNAL_NAMESPACE), { logger: log });
+    let brain: LlmBrain | undefined;
+    let mode: ReferenceAgentMode = { kind: "echo" };
+    const llm = config.llm;
+    if (llm.baseUrl !== undefined && llm.model !== undefined) {
+      const memory = new ThreadMemory(store.namespace<StoredHistory>(MEMORY_NAMESPACE) as Keyv<StoredHistory>, {
+        budgetChars: llm.historyMaxChars,
+        ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
+      });
+      brain = createLlmBrain({
+        baseUrl: llm.baseUrl, model: llm.model, timeoutMs: llm.timeoutMs, memory, logger: log,
+        ...(llm.apiKey !== undefined ? { apiKey: llm.apiKey } : {}),
+        ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
+      });
+      mode = { kind: "custom", brain };
+    }
+    const token = opts.token === null ? undefined : opts.token ?? config.token;
+    agent = await startReferenceAgent({
+      host: opts.host ?? config.host,
+      port: opts.port ?? config.port,
+      logger: log,
+      mode,
+      journal,
+      ...(token !== undefined ? { token } : {}),
+      ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+    });
+    const { schedule, prompt, noopMarker } = config.proactive;
+    if (schedule !== undefined && prompt !== undefined) {
+      const started = agent;
+      const clock = opts.clock;
+      checkIns = new ProactiveCheckIns({
+        schedule, prompt, noopMarker, logger: log,
+        ...(clock ? { clock } : {}),
+        ...(opts.timezone !== undefined ? { timezone: opts.timezone } : {}),
+        produce: brain
+          ? (p, signal) => (brain as LlmBrain).checkIn(checkInPrompt(p, noopMarker, (clock?.now() ?? new Date())), signal)
+          : async (p) => p,
+        emit: (text) => started.emitProactive("*", text),
+      });
+      checkIns.start();
+    }
+    log.info({ mode: brain ? "llm" : "echo", model: brain ? llm.model : undefined, store: store.location, checkIns: checkIns !== undefined },
+      "reference agent configured");
+    const running = agent;
+    const stopCheckIns = checkIns;
+    let closing: Promise<void> | undefined;
+    return {
+      ...running,
+      mode: brain ? "llm" : "echo",
+      checkIns,
+      unackedFrames: () => journal.size(),
+      close: () => {
+        closing ??= (async () => {
+          try {
+            await stopCheckIns?.stop();
+            await running.close();
+          } finally {
+            await store.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await checkIns?.stop().catch(() => undefined);
+    await agent?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}

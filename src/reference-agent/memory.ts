@@ -1,0 +1,107 @@
+// Conversation memory of the reference agent: one history per thread key, kept in the store (so it
+// survives agent restarts). A new thread generation is a new thread key, so it starts empty. What is sent
+// to the model is trimmed to a character budget (about 4 characters per token), oldest first; the system
+// prompt is always kept.
+import type Keyv from "keyv";
+import { z } from "zod";
+import type { RunInput } from "../agent/protocol";
+
+export const ChatTurnSchema = z.object({
+  role: z.enum(["user", "assistant"]),
+  content: z.string(),
+});
+export type ChatTurn = z.infer<typeof ChatTurnSchema>;
+export type PromptMessage = ChatTurn | { role: "system"; content: string };
+
+const StoredHistorySchema = z.object({ v: z.literal(1), turns: z.array(ChatTurnSchema) });
+export type StoredHistory = z.infer<typeof StoredHistorySchema>;
+
+/** The store namespace memory lives in. */
+export const MEMORY_NAMESPACE = "agent-memory";
+
+/** Quoted reply text is cut to this many characters in the prompt. */
+const MAX_QUOTE_CHARS = 500;
+
+/** The run's user messages as model turns, each prefixed with its sender's name (the quoted reply on the last). */
+export function userTurnsOf(input: RunInput): ChatTurn[] {
+  const last = input.messages.length - 1;
+  return input.messages.map((m, i) => {
+    const name = m.senderName !== undefined && m.senderName.trim() !== "" ? m.senderName : m.sender;
+    const quote = i === last ? input.context.inReplyTo : undefined;
+    const about = quote !== undefined && quote.trim() !== "" ? ` (replying to "${cut(quote.trim(), MAX_QUOTE_CHARS)}")` : "";
+    return { role: "user", content: `${name}${about}: ${m.content}` };
+  });
+}
+
+function cut(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+/**
+ * The newest turns of `history` that fit in `budget` characters, oldest dropped first; never starts with
+ * an assistant turn (an answer without its question).
+ */
+export function trimHistory(history: readonly ChatTurn[], budget: number): ChatTurn[] {
+  let used = 0;
+  let start = history.length;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const size = history[i]?.content.length ?? 0;
+    if (used + size > budget) break;
+    used += size;
+    start = i;
+  }
+  while (start < history.length && history[start]?.role === "assistant") start++;
+  return history.slice(start);
+}
+
+/**
+ * The messages for one request: the system prompt (always), as much recent history as fits the budget, and
+ * the run's new user turns (always, even when they alone exceed the budget: the provider then says so).
+ */
+export function buildPrompt(
+  systemPrompt: string | undefined,
+  history: readonly ChatTurn[],
+  newTurns: readonly ChatTurn[],
+  budgetChars: number,
+): PromptMessage[] {
+  const fixed = (systemPrompt?.length ?? 0) + newTurns.reduce((n, t) => n + t.content.length, 0);
+  const kept = trimHistory(history, Math.max(0, budgetChars - fixed));
+  return [...(systemPrompt !== undefined ? [{ role: "system" as const, content: systemPrompt }] : []), ...kept, ...newTurns];
+}
+
+export interface ThreadMemoryOptions {
+  /** Characters of history per request, system prompt included (LLM_HISTORY_MAX_CHARS). */
+  budgetChars: number;
+  /** Counted against the budget; kept out of the stored history. */
+  systemPrompt?: string;
+}
+
+/** Per-thread histories in a Keyv namespace. One run per thread at a time (agent-core), so no locking. */
+export class ThreadMemory {
+  constructor(
+    private readonly keyv: Keyv<StoredHistory>,
+    private readonly options: ThreadMemoryOptions,
+  ) {}
+
+  get budgetChars(): number {
+    return this.options.budgetChars;
+  }
+
+  /** The thread's history (empty for a new thread key). A record that fails to parse counts as empty. */
+  async history(threadId: string): Promise<ChatTurn[]> {
+    const parsed = StoredHistorySchema.safeParse(await this.keyv.get(threadId));
+    return parsed.success ? parsed.data.turns : [];
+  }
+
+  /** After a successful run: append its user turns and the answer, trimmed to the budget. */
+  async append(threadId: string, turns: readonly ChatTurn[]): Promise<void> {
+    const budget = Math.max(0, this.options.budgetChars - (this.options.systemPrompt?.length ?? 0));
+    const next = trimHistory([...(await this.history(threadId)), ...turns], budget);
+    await this.keyv.set(threadId, { v: 1, turns: next });
+  }
+
+  async forget(threadId: string): Promise<void> {
+    await this.keyv.delete(threadId);
+  }
+}

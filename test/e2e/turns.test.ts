@@ -1,0 +1,156 @@
+// The turn experience as a user sees it in the room (client mode; nothing here depends on the mode): streamed
+// answers, batching, the queue bound, the placeholder, typing, and the Matrix shape of an answer.
+import { FAILURE_TEXTS } from "../../src/turns/failure-text";
+import { AgentRunError } from "../../src/reference-agent/brain";
+import { gatedBrain, pause, recordingBrain, say } from "../support/brains";
+import type { ClientEvent } from "../support/homeserver/types";
+import { Scenario } from "../support/scenario";
+
+const bodies = (events: ClientEvent[]): unknown[] => events.map((e) => e.content["body"]);
+
+describe("turns", () => {
+  let s: Scenario;
+  afterEach(async () => s?.stop());
+
+  it("assembles a streamed answer into one message", async () => {
+    const { brain } = recordingBrain(async (_run, out) => {
+      const id = out.startMessage();
+      for (const chunk of ["The ", "answer ", "comes ", "in ", "pieces."]) {
+        out.delta(id, chunk);
+        await pause(5);
+      }
+      out.endMessage(id);
+    });
+    s = await Scenario.start({ mode: "client", brain });
+    const roomId = await s.openDm();
+    const asked = await s.alice.sendText(roomId, "stream please");
+    const [answer] = await s.waitBotMessages(roomId, 1);
+    await s.quiet(200);
+    expect(bodies(s.botMessages(roomId))).toEqual(["The answer comes in pieces."]);
+    expect(answer?.content["msgtype"]).toBe("m.text");
+    // Picked up: a read receipt on the message.
+    expect(s.hs.receipts.some((r) => r.roomId === roomId && r.userId === s.botUserId && r.eventId === asked)).toBe(true);
+  });
+
+  it("answers three messages sent during one run as ONE next run that sees all three", async () => {
+    const { brain, seen, release } = gatedBrain();
+    s = await Scenario.start({ mode: "client", brain });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "first");
+    await s.hs.waitFor(() => seen.length === 1, { what: "the first run started" });
+    await s.alice.sendText(roomId, "one");
+    await s.alice.sendText(roomId, "two");
+    const last = await s.alice.sendText(roomId, "three");
+    await s.quiet(300);
+    release();
+    await s.waitBotMessages(roomId, 2);
+    await s.quiet(200);
+    expect(bodies(s.botMessages(roomId))).toEqual(["answered: first", "answered: one + two + three"]);
+    expect(seen).toHaveLength(2);
+    expect(seen[1]?.contents).toEqual(["one", "two", "three"]);
+    expect(seen[1]?.info.runId).toBe(last);
+    expect(seen[1]?.input.messages.every((m) => m.sender === s.alice.userId && m.senderName === "Alice")).toBe(true);
+  });
+
+  it("tells the user when the thread's queue is full, and answers what was queued", async () => {
+    const { brain, seen, release } = gatedBrain();
+    s = await Scenario.start({ mode: "client", brain, env: { TURN_QUEUE_LIMIT: "2" } });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "first");
+    await s.hs.waitFor(() => seen.length === 1, { what: "the first run started" });
+    await s.alice.sendText(roomId, "q1");
+    await s.alice.sendText(roomId, "q2");
+    const refused = await s.alice.sendText(roomId, "q3");
+    const [notice] = await s.waitBotMessages(roomId, 1);
+    expect(notice?.content).toMatchObject({ msgtype: "m.notice", body: FAILURE_TEXTS.queue_full });
+    expect(notice?.content["m.relates_to"]).toBeUndefined(); // a DM: no reply relation
+    release();
+    await s.waitBotMessages(roomId, 3);
+    await s.quiet(200);
+    expect(bodies(s.botMessages(roomId))).toEqual([FAILURE_TEXTS.queue_full, "answered: first", "answered: q1 + q2"]);
+    expect(seen.flatMap((r) => r.contents)).not.toContain("q3");
+    expect(refused).toMatch(/^\$/);
+  });
+
+  it("posts a placeholder after PLACEHOLDER_DELAY_MS and edits it into the answer", async () => {
+    const { brain } = recordingBrain(async (_run, out, signal) => {
+      await pause(400, signal);
+      say(out, "**Done** thinking.");
+    });
+    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50" } });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "think hard");
+    const [placeholder] = await s.waitBotMessages(roomId, 1);
+    expect(placeholder?.content["msgtype"]).toBe("m.notice");
+    const [, edit] = await s.waitBotMessages(roomId, 2);
+    await s.quiet(200);
+    expect(s.botMessages(roomId)).toHaveLength(2); // the answer is the edit, not a third message
+    expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
+    const replaced = edit?.content["m.new_content"] as Record<string, unknown>;
+    expect(replaced).toMatchObject({ msgtype: "m.text", body: "**Done** thinking." });
+    expect(String(replaced["formatted_body"])).toContain("<strong>Done</strong>");
+    expect(replaced["m.relates_to"]).toBeUndefined();
+    expect(edit?.content["body"]).toBe("* **Done** thinking.");
+  });
+
+  it("edits the placeholder into the failure text when the run fails", async () => {
+    const { brain } = recordingBrain(async (_run, _out, signal) => {
+      await pause(300, signal);
+      throw new AgentRunError("upstream_unavailable", "provider down");
+    });
+    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50" } });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "will this work?");
+    const [placeholder, edit] = await s.waitBotMessages(roomId, 2);
+    await s.quiet(200);
+    expect(s.botMessages(roomId)).toHaveLength(2);
+    expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
+    expect(edit?.content["m.new_content"]).toMatchObject({ msgtype: "m.notice", body: FAILURE_TEXTS.agent_upstream_unavailable });
+  });
+
+  it("a long answer after a placeholder: the edit and every further part each fit an event", async () => {
+    const text = Array.from({ length: 3000 }, (_, i) => `Line ${i} of a long answer with **some** markdown in it.`).join("\n\n");
+    const { brain } = recordingBrain(async (_run, out, signal) => {
+      await pause(200, signal);
+      say(out, text);
+    });
+    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50" } });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "long one, slowly");
+    const lastLine = "Line 2999 of a long answer with **some** markdown in it.";
+    await s.hs.waitFor(() => String(s.botMessages(roomId).at(-1)?.content["body"]).endsWith(lastLine), { what: "the last part", timeoutMs: 10_000 });
+    await s.quiet(200);
+    const [placeholder, edit, ...rest] = s.botMessages(roomId);
+    expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
+    for (const event of [edit, ...rest]) expect(Buffer.byteLength(JSON.stringify(event), "utf8")).toBeLessThan(64 * 1024);
+    const all = [String((edit?.content["m.new_content"] as Record<string, unknown>)["body"]), ...rest.map((e) => String(e.content["body"]))];
+    expect(all[0]?.startsWith("Line 0 ")).toBe(true);
+    // Clients without edit support show the fallback: the start of the answer.
+    expect(String(edit?.content["body"])).toMatch(/^\* Line 0 [\s\S]*…$/);
+    expect(all.join("\n\n").split("\n\n").filter((l) => l.startsWith("Line "))).toHaveLength(3000);
+    expect(all.at(-1)?.endsWith(lastLine)).toBe(true);
+  });
+
+  it.each([
+    ["success", async (): Promise<void> => undefined],
+    ["error", async (): Promise<void> => { throw new AgentRunError("rate_limited", "slow down"); }],
+  ])("keeps typing on through a long turn and turns it off at the end (%s)", async (_case, end) => {
+    const { brain } = recordingBrain(async (_run, out, signal) => {
+      await pause(500, signal);
+      await end();
+      say(out, "finally");
+    });
+    s = await Scenario.start({ mode: "client", brain, env: { TYPING_TIMEOUT_MS: "100" } });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "take your time");
+    await s.waitBotMessages(roomId, 1);
+    const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
+    await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing turned off" });
+    await s.quiet(300); // a renewal still in flight must not turn typing back on
+    const records = mine();
+    expect(records.filter((t) => t.typing).length).toBeGreaterThanOrEqual(3);
+    expect(records.every((t) => !t.typing || (t.timeout ?? Infinity) <= 30_000)).toBe(true);
+    expect(records.at(-1)?.typing).toBe(false);
+    expect(records.filter((t) => !t.typing)).toHaveLength(1);
+  });
+});

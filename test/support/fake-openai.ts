@@ -1,0 +1,153 @@
+// A fake OpenAI-compatible server on 127.0.0.1 (node:http): POST /v1/chat/completions with `stream: true`
+// answers with SSE chunks. Each request takes the next queued behaviour (or the default): a streamed
+// answer, a status error (401, 403, 429, 500, ...), a context-length 400, a hang (before or after some
+// chunks), or a dropped connection. Every request is recorded, with whether the client went away first.
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type FakeBehaviour =
+  | { kind: "stream"; chunks: string[]; /** ms between chunks; default 0 */ gapMs?: number }
+  | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
+  | { kind: "context_length" }
+  /** Never answers (or stops after `chunks`), holding the connection open until the client leaves. */
+  | { kind: "hang"; chunks?: string[] }
+  /** Sends `chunks`, then destroys the socket mid-stream. */
+  | { kind: "drop"; chunks?: string[] };
+
+export interface FakeRequest {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: { model?: string; stream?: boolean; messages?: Array<{ role: string; content: string }>; [k: string]: unknown };
+  /** The client closed the connection before the answer was complete (e.g. an aborted request). */
+  closedEarly: boolean;
+  /** Resolves when the exchange is over (answered, or the client went away). */
+  done: Promise<void>;
+}
+
+export interface FakeOpenAI {
+  /** The API base, e.g. http://127.0.0.1:1234/v1 (what LLM_BASE_URL takes). */
+  baseUrl: string;
+  requests: FakeRequest[];
+  /** Queue behaviours for the next requests, in order. */
+  next(...behaviours: FakeBehaviour[]): void;
+  /** What requests get once the queue is empty; default streams `answer <n>` in two chunks. */
+  setDefault(behaviour: ((req: FakeRequest, n: number) => FakeBehaviour) | FakeBehaviour): void;
+  close(): Promise<void>;
+}
+
+const CONTEXT_ERROR = {
+  error: {
+    message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+    type: "invalid_request_error",
+    param: "messages",
+    code: "context_length_exceeded",
+  },
+};
+
+function chunkJson(id: string, model: string, content: string | undefined, finish: string | null): string {
+  return JSON.stringify({
+    id,
+    object: "chat.completion.chunk",
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, delta: content === undefined ? {} : { role: "assistant", content }, finish_reason: finish }],
+  });
+}
+
+export async function startFakeOpenAI(): Promise<FakeOpenAI> {
+  const queue: FakeBehaviour[] = [];
+  const requests: FakeRequest[] = [];
+  let fallback: (req: FakeRequest, n: number) => FakeBehaviour = (_req, n) => ({ kind: "stream", chunks: [`answer `, `${n}`] });
+  const timers = new Set<NodeJS.Timeout>();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+
+  const server = http.createServer((req, res) => {
+    let raw = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => (raw += d));
+    req.on("end", () => {
+      let finish!: () => void;
+      const record: FakeRequest = {
+        path: req.url ?? "",
+        headers: req.headers,
+        body: {},
+        closedEarly: false,
+        done: new Promise<void>((resolve) => (finish = resolve)),
+      };
+      try {
+        record.body = JSON.parse(raw) as FakeRequest["body"];
+      } catch {
+        record.body = {};
+      }
+      requests.push(record);
+      let complete = false;
+      res.on("close", () => {
+        if (!complete) record.closedEarly = true;
+        finish();
+      });
+      const end = (): void => {
+        complete = true;
+        res.end();
+      };
+      if (req.method !== "POST" || record.path !== "/v1/chat/completions") {
+        complete = true;
+        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }));
+        return;
+      }
+      const behaviour = queue.shift() ?? fallback(record, requests.length);
+      void serve(behaviour, res, record, end).catch(() => res.destroy());
+    });
+  });
+
+  async function serve(b: FakeBehaviour, res: http.ServerResponse, record: FakeRequest, end: () => void): Promise<void> {
+    if (b.kind === "status" || b.kind === "context_length") {
+      const status = b.kind === "status" ? b.status : 400;
+      const body = b.kind === "status" ? b.body ?? { error: { message: `fake error ${status} sk-secret-detail`, type: "fake" } } : CONTEXT_ERROR;
+      res.writeHead(status, { "content-type": "application/json", ...(b.kind === "status" ? b.headers : {}) });
+      res.write(JSON.stringify(body));
+      end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    const id = `chatcmpl-${requests.length}`;
+    const model = record.body.model ?? "fake";
+    const chunks = b.chunks ?? [];
+    for (const [i, c] of chunks.entries()) {
+      if (res.destroyed) return;
+      res.write(`data: ${chunkJson(id, model, c, null)}\n\n`);
+      if (b.kind === "stream" && (b.gapMs ?? 0) > 0 && i < chunks.length - 1) await sleep(b.gapMs ?? 0);
+    }
+    if (b.kind === "hang") return; // the client has to give up
+    if (b.kind === "drop") {
+      res.socket?.destroy();
+      return;
+    }
+    res.write(`data: ${chunkJson(id, model, undefined, "stop")}\n\n`);
+    res.write("data: [DONE]\n\n");
+    end();
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    requests,
+    next: (...b) => void queue.push(...b),
+    setDefault: (b) => {
+      fallback = typeof b === "function" ? b : () => b;
+    },
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

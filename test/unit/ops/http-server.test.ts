@@ -1,0 +1,200 @@
+// The bot's own HTTP server: /healthz, /readyz flipping with the agent link and the homeserver, /metrics as
+// valid Prometheus text that counts a turn, and routes others register (body limit, JSON, bearer token).
+import pino from "pino";
+import { z } from "zod";
+import { HttpServer, json, requireBearer } from "../../../src/http/server";
+import { ReadinessTracker } from "../../../src/http/readiness";
+import { Metrics, METRIC_PREFIX } from "../../../src/metrics";
+import { parsePrometheusText, sampleValue } from "./prometheus-text";
+
+class FakeLink {
+  private current = "connecting";
+  private readonly listeners = new Set<(s: string) => void>();
+  state(): string {
+    return this.current;
+  }
+  onStateChange(cb: (s: string) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+  set(state: string): void {
+    this.current = state;
+    for (const cb of this.listeners) cb(state);
+  }
+}
+
+describe("HttpServer", () => {
+  let server: HttpServer;
+  let base: string;
+  let clock: number;
+  let storeWorks: boolean;
+  let link: FakeLink;
+  let tracker: ReadinessTracker;
+  let metrics: Metrics;
+
+  beforeEach(async () => {
+    clock = 1_000_000;
+    storeWorks = true;
+    link = new FakeLink();
+    tracker = new ReadinessTracker({
+      homeserverStaleMs: 90_000,
+      storeCheckCacheMs: 1, // every report probes again
+      storeHealthCheck: async () => {
+        if (!storeWorks) throw new Error("store health check failed (sqlite): SQLITE_IOERR");
+      },
+      now: () => clock,
+    });
+    tracker.watchLink(link);
+    metrics = new Metrics({ processMetrics: true });
+    server = new HttpServer({
+      host: "127.0.0.1", port: 0, bodyLimitBytes: 1024, log: pino({ level: "silent" }),
+      readiness: () => tracker.report(), metrics,
+    });
+    const { port } = await server.start();
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  async function get(path: string): Promise<{ status: number; body: unknown; type: string | null }> {
+    const res = await fetch(base + path);
+    const text = await res.text();
+    const type = res.headers.get("content-type");
+    return { status: res.status, body: type?.includes("json") ? JSON.parse(text) : text, type };
+  }
+
+  it("answers /healthz while the process runs", async () => {
+    expect(await get("/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
+  });
+
+  it("/readyz is 503 naming what is not ready, 200 once everything is, and flips back when the agent or homeserver goes", async () => {
+    let ready = await get("/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ ready: false, notReady: ["homeserver", "agent"],
+      checks: { homeserver: { ok: false }, agent: { ok: false, detail: "the agent link is connecting" }, store: { ok: true }, token: { ok: true } } });
+
+    tracker.homeserverAnswered();
+    link.set("up");
+    ready = await get("/readyz");
+    expect(ready).toMatchObject({ status: 200, body: { ready: true, notReady: [] } });
+
+    link.set("down");
+    ready = await get("/readyz");
+    expect(ready).toMatchObject({ status: 503, body: { notReady: ["agent"], checks: { agent: { detail: "the agent link is down" } } } });
+    link.set("up");
+
+    clock += 90_001; // the homeserver has not answered for longer than HOMESERVER_STALE_MS
+    ready = await get("/readyz");
+    expect(ready).toMatchObject({ status: 503, body: { notReady: ["homeserver"] } });
+    expect(JSON.stringify(ready.body)).toContain("has not answered for 90 s");
+    tracker.homeserverAnswered();
+    expect((await get("/readyz")).status).toBe(200);
+
+    storeWorks = false;
+    clock += 10;
+    ready = await get("/readyz");
+    expect(ready).toMatchObject({ status: 503, body: { notReady: ["store"] } });
+    expect(JSON.stringify(ready.body)).toContain("SQLITE_IOERR");
+    storeWorks = true;
+    clock += 10;
+
+    tracker.tokenRejected("the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN): run npm run login");
+    ready = await get("/readyz");
+    expect(ready).toMatchObject({ status: 503, body: { notReady: ["token"] } });
+  });
+
+  it("/metrics is valid Prometheus text from its own registry, and counts a turn", async () => {
+    metrics.turnFinished("ok", 1.5);
+    metrics.turnFinished("agent_error", 0.2);
+    metrics.linkState(true);
+    metrics.outboxDepth(3);
+    metrics.rateLimitWaited(1500);
+    metrics.commandRun("help");
+    metrics.sendRetried("rate_limited");
+    metrics.deadLettered();
+    metrics.linkReconnected();
+    metrics.inboundEvents(4);
+    const res = await get("/metrics");
+    expect(res.status).toBe(200);
+    expect(res.type).toContain("text/plain");
+    const text = parsePrometheusText(String(res.body));
+    const p = METRIC_PREFIX;
+    expect(sampleValue(text, `${p}turns_total`, { outcome: "ok" })).toBe(1);
+    expect(sampleValue(text, `${p}turns_total`, { outcome: "agent_error" })).toBe(1);
+    expect(text.types.get(`${p}turn_duration_seconds`)).toBe("histogram");
+    expect(sampleValue(text, `${p}turn_duration_seconds_count`, { outcome: "ok" })).toBe(1);
+    expect(sampleValue(text, `${p}turn_duration_seconds_bucket`, { outcome: "ok", le: "2" })).toBe(1);
+    expect(sampleValue(text, `${p}turn_duration_seconds_bucket`, { outcome: "ok", le: "1" })).toBe(0);
+    expect(sampleValue(text, `${p}agent_link_up`)).toBe(1);
+    expect(sampleValue(text, `${p}outbox_pending`)).toBe(3);
+    expect(sampleValue(text, `${p}rate_limit_waits_total`)).toBe(1);
+    expect(sampleValue(text, `${p}rate_limit_wait_seconds_sum`)).toBe(1.5);
+    expect(sampleValue(text, `${p}commands_total`, { command: "help" })).toBe(1);
+    expect(sampleValue(text, `${p}send_retries_total`, { reason: "rate_limited" })).toBe(1);
+    expect(sampleValue(text, `${p}dead_letters_total`)).toBe(1);
+    expect(sampleValue(text, `${p}agent_reconnects_total`)).toBe(1);
+    expect(sampleValue(text, `${p}inbound_events_total`)).toBe(4);
+    expect(sampleValue(text, `${p}process_resident_memory_bytes`)).toBeGreaterThan(0);
+    // Not the global registry: a second Metrics starts from zero.
+    const other = parsePrometheusText(await new Metrics({ processMetrics: false }).text());
+    expect(sampleValue(other, `${p}turns_total`, { outcome: "ok" })).toBeUndefined();
+  });
+
+  it("bounds label values so a stream of odd command names cannot grow the series without end", async () => {
+    const small = new Metrics({ processMetrics: false, maxLabelValues: 2 });
+    for (const name of ["help", "reset", "x1", "x2", "help"]) small.commandRun(name);
+    const text = parsePrometheusText(await small.text());
+    expect(sampleValue(text, `${METRIC_PREFIX}commands_total`, { command: "help" })).toBe(2);
+    expect(sampleValue(text, `${METRIC_PREFIX}commands_total`, { command: "other" })).toBe(2);
+  });
+
+  it("serves registered routes with JSON parsing, a schema, a bearer token and a body limit", async () => {
+    const seen: unknown[] = [];
+    server.route("POST", "/proactive", async (req) => {
+      requireBearer(req, "push-token");
+      const body = await req.json(z.object({ messages: z.array(z.string()).min(1) }));
+      seen.push(body);
+      return json(202, { accepted: body.messages.length });
+    });
+    const post = (body: string, headers: Record<string, string> = {}) => fetch(`${base}/proactive`, {
+      method: "POST", body, headers: { "content-type": "application/json", authorization: "Bearer push-token", ...headers },
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+    expect(await post(JSON.stringify({ messages: ["hi"] }))).toEqual({ status: 202, body: { accepted: 1 } });
+    expect(await post("{}", { authorization: "Bearer wrong" })).toMatchObject({ status: 401, body: { error: "unauthorized" } });
+    expect(await post("{not json")).toMatchObject({ status: 400, body: { message: "the request body is not valid JSON" } });
+    expect((await post(JSON.stringify({ messages: [] }))).body["message"]).toContain("messages");
+    expect(await post(JSON.stringify({ messages: ["x".repeat(2000)] }))).toMatchObject({ status: 413, body: { error: "too_large" } });
+    expect(await post("hello", { "content-type": "text/plain" })).toMatchObject({ status: 415 });
+    expect(seen).toHaveLength(1);
+
+    expect((await get("/proactive")).status).toBe(405);
+    expect((await get("/nothing-here")).status).toBe(404);
+    expect(() => server.route("GET", "/healthz", () => json(200, {}))).toThrow("already registered");
+  });
+
+  it("answers 500 without details when a handler throws, and 503 when the readiness check itself fails", async () => {
+    server.route("GET", "/boom", () => {
+      throw new Error("secret internals");
+    });
+    const boom = await get("/boom");
+    expect(boom.status).toBe(500);
+    expect(JSON.stringify(boom.body)).not.toContain("secret internals");
+
+    const broken = new HttpServer({ host: "127.0.0.1", port: 0, bodyLimitBytes: 10, log: pino({ level: "silent" }),
+      readiness: () => Promise.reject(new Error("nope")), metrics: new Metrics({ processMetrics: false }) });
+    const { port } = await broken.start();
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(res.status).toBe(503);
+    await res.text();
+    await broken.stop();
+  });
+
+  it("says which address is taken when HTTP_BIND is in use", async () => {
+    const port = Number(new URL(base).port);
+    const second = new HttpServer({ host: "127.0.0.1", port, bodyLimitBytes: 10, log: pino({ level: "silent" }),
+      readiness: () => tracker.report(), metrics: new Metrics({ processMetrics: false }) });
+    await expect(second.start()).rejects.toThrow(`cannot listen on 127.0.0.1:${port} (HTTP_BIND): the address is already in use`);
+  });
+});

@@ -1,0 +1,86 @@
+// Memory per thread key: kept across agent restarts, a new generation starts empty, trimmed to the
+// LLM_HISTORY_MAX_CHARS budget oldest first while the system prompt always stays.
+import { encodeThreadKey } from "../../../src/rooms/thread-key";
+import { buildPrompt, trimHistory, type ChatTurn } from "../../../src/reference-agent/memory";
+import { botLink, cleanup, fakeOpenAI, llmEnv, runRequest, startAgent, stopAgent, tempDataDir } from "./support";
+
+afterEach(cleanup);
+
+const quietly = { onTextMessage: () => undefined };
+
+test("memory survives an agent restart on the same DATA_DIR: the second request carries the first exchange", async () => {
+  const fake = await fakeOpenAI();
+  const dataDir = tempDataDir();
+  fake.next({ kind: "stream", chunks: ["Nice to meet ", "you, Alice."] });
+  const first = await startAgent(llmEnv(fake, dataDir, { LLM_SYSTEM_PROMPT: "You are kind." }));
+  const a = await botLink(first.url);
+  expect(await a.link.run(runRequest("r1", "I am Alice"), quietly)).toEqual({ ok: true });
+  await a.link.stop();
+  await stopAgent(first);
+
+  const second = await startAgent(llmEnv(fake, dataDir, { LLM_SYSTEM_PROMPT: "You are kind." }));
+  const b = await botLink(second.url);
+  expect(await b.link.run(runRequest("r2", "who am I?"), quietly)).toEqual({ ok: true });
+  expect(fake.requests[1]?.body.messages).toEqual([
+    { role: "system", content: "You are kind." },
+    { role: "user", content: "Alice: I am Alice" },
+    { role: "assistant", content: "Nice to meet you, Alice." },
+    { role: "user", content: "Alice: who am I?" },
+  ]);
+});
+
+test("threads do not share memory, and a new thread generation (after /reset) starts empty", async () => {
+  const fake = await fakeOpenAI();
+  const agent = await startAgent(llmEnv(fake, tempDataDir()));
+  const { link } = await botLink(agent.url);
+  const gen0 = encodeThreadKey({ roomId: "!room:example.org", generation: 0 });
+  const gen1 = encodeThreadKey({ roomId: "!room:example.org", generation: 1 });
+  const other = encodeThreadKey({ roomId: "!other:example.org", generation: 0 });
+  await link.run(runRequest("r1", "remember 42", gen0), quietly);
+  await link.run(runRequest("r2", "what number?", gen0), quietly);
+  await link.run(runRequest("r3", "what number?", other), quietly);
+  await link.run(runRequest("r4", "what number?", gen1), quietly);
+  expect(fake.requests[1]?.body.messages).toHaveLength(3);
+  expect(fake.requests[1]?.body.messages?.[0]).toEqual({ role: "user", content: "Alice: remember 42" });
+  expect(fake.requests[2]?.body.messages).toEqual([{ role: "user", content: "Alice: what number?" }]);
+  expect(fake.requests[3]?.body.messages).toEqual([{ role: "user", content: "Alice: what number?" }]);
+});
+
+test("through the agent: a small budget keeps the system prompt and the newest turns, drops the oldest", async () => {
+  const fake = await fakeOpenAI();
+  fake.setDefault((_req, n) => ({ kind: "stream", chunks: [`answer-${n}`] })); // 8 characters
+  const system = "S".repeat(20);
+  const agent = await startAgent(llmEnv(fake, tempDataDir(), { LLM_SYSTEM_PROMPT: system, LLM_HISTORY_MAX_CHARS: "80" }));
+  const { link } = await botLink(agent.url);
+  for (let i = 1; i <= 4; i++) await link.run(runRequest(`r${i}`, `msg ${i}`), quietly); // "Alice: msg i" = 12 chars
+  const sent = fake.requests[3]?.body.messages ?? [];
+  expect(sent[0]).toEqual({ role: "system", content: system });
+  expect(sent.at(-1)).toEqual({ role: "user", content: "Alice: msg 4" });
+  // 80 - 20 (system) - 12 (new) = 48 characters of history: the two newest exchanges (2 × 20), not the first.
+  expect(sent.slice(1, -1)).toEqual([
+    { role: "user", content: "Alice: msg 2" },
+    { role: "assistant", content: "answer-2" },
+    { role: "user", content: "Alice: msg 3" },
+    { role: "assistant", content: "answer-3" },
+  ]);
+  expect(sent.reduce((n, m) => n + m.content.length, 0)).toBeLessThanOrEqual(80);
+});
+
+describe("trimming", () => {
+  const turn = (role: "user" | "assistant", content: string): ChatTurn => ({ role, content });
+  const history = [turn("user", "u1-xxxxx"), turn("assistant", "a1-xxxxx"), turn("user", "u2-xxxxx"), turn("assistant", "a2-xxxxx")];
+
+  test("drops the oldest first and never starts with an answer whose question was dropped", () => {
+    expect(trimHistory(history, 32)).toEqual(history);
+    expect(trimHistory(history, 24)).toEqual(history.slice(2)); // a1 would be first: dropped too
+    expect(trimHistory(history, 16)).toEqual(history.slice(2));
+    expect(trimHistory(history, 8)).toEqual([]);
+    expect(trimHistory(history, 0)).toEqual([]);
+  });
+
+  test("the system prompt and the new turns are always sent, even over budget", () => {
+    const prompt = buildPrompt("system prompt", history, [turn("user", "new")], 5);
+    expect(prompt).toEqual([{ role: "system", content: "system prompt" }, { role: "user", content: "new" }]);
+    expect(buildPrompt(undefined, history, [turn("user", "new")], 1000)).toEqual([...history, { role: "user", content: "new" }]);
+  });
+});

@@ -1,0 +1,143 @@
+// Test support for the reference agent: a configured agent on 127.0.0.1 with its store in a temp DATA_DIR,
+// a fake OpenAI-compatible server, a bot link to it, a raw protocol client, and a controllable clock.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import WebSocket from "ws";
+import type { AgentInitiatedRun } from "../../../src/agent/link";
+import { loadAgentConfig, type AgentConfig } from "../../../src/reference-agent/config";
+import { startReferenceAgentFromConfig, type ConfiguredAgent } from "../../../src/reference-agent/from-config";
+import type { SchedulerClock, TimerHandle } from "../../../src/reference-agent/schedule";
+import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
+import { linkOptions, MemorySessionStore, newLink, silent, stopLinks, waitFor } from "../agent/support";
+
+export { runRequest, silent, waitFor, sleep, freePort, MemorySessionStore } from "../agent/support";
+
+const dirs: string[] = [];
+const agents: ConfiguredAgent[] = [];
+const fakes: FakeOpenAI[] = [];
+const sockets: WebSocket[] = [];
+
+export function tempDataDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ref-agent-"));
+  dirs.push(dir);
+  return dir;
+}
+
+export async function fakeOpenAI(): Promise<FakeOpenAI> {
+  const fake = await startFakeOpenAI();
+  fakes.push(fake);
+  return fake;
+}
+
+/** loadAgentConfig over `env` (DATA_DIR and LOG_LEVEL filled in); throws on problems. */
+export function agentConfig(env: Record<string, string>): AgentConfig {
+  const result = loadAgentConfig({ LOG_LEVEL: "silent", ...env });
+  if (!result.ok) throw new Error(result.message);
+  return result.config;
+}
+
+export function llmEnv(fake: FakeOpenAI, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { DATA_DIR: dataDir, LLM_BASE_URL: fake.baseUrl, LLM_MODEL: "fake-model", LLM_API_KEY: "sk-test-key", ...extra };
+}
+
+export async function startAgent(env: Record<string, string>, opts: { clock?: SchedulerClock } = {}): Promise<ConfiguredAgent> {
+  const agent = await startReferenceAgentFromConfig(agentConfig(env), {
+    logger: silent,
+    host: "127.0.0.1",
+    port: 0,
+    token: null,
+    heartbeatMs: 5_000,
+    timezone: "UTC",
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+  agents.push(agent);
+  return agent;
+}
+
+/** A bot link to `url` that records agent-initiated runs (handled at once, so they are acked). */
+export async function botLink(url: string, sessionStore = new MemorySessionStore()) {
+  const delivered: AgentInitiatedRun[] = [];
+  const link = newLink(linkOptions(url, { sessionStore }));
+  link.onAgentInitiated(async (run) => {
+    delivered.push(run);
+    return "handled";
+  });
+  await link.start();
+  await waitFor(() => link.state() === "up", "link up");
+  return { link, delivered, sessionStore };
+}
+
+export type Frame = Record<string, unknown>;
+
+/** A raw protocol client recording every frame. */
+export async function rawClient(url: string): Promise<{ ws: WebSocket; frames: Frame[]; send(f: unknown): void; events(): Frame[] }> {
+  const ws = new WebSocket(url);
+  sockets.push(ws);
+  const frames: Frame[] = [];
+  ws.on("message", (d) => frames.push(JSON.parse(String(d)) as Frame));
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  return {
+    ws,
+    frames,
+    send: (f) => ws.send(JSON.stringify(f)),
+    events: () => frames.filter((f) => f.op === "event"),
+  };
+}
+
+export const hello = (resume?: { sessionId: string; lastSeq: number }): Frame => ({
+  op: "hello", protocol: "matrix-agent/1", client: "test", ...(resume ? { resume } : {}),
+});
+
+export async function cleanup(): Promise<void> {
+  for (const s of sockets.splice(0)) s.terminate();
+  await stopLinks();
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/** Stop one agent now (e.g. to restart it on the same DATA_DIR). */
+export async function stopAgent(agent: ConfiguredAgent): Promise<void> {
+  const i = agents.indexOf(agent);
+  if (i >= 0) agents.splice(i, 1);
+  await agent.close();
+}
+
+/** A clock the test moves by hand: timers fire in order as time passes. */
+export class ManualClock implements SchedulerClock {
+  private timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
+  constructor(private t: number) {}
+
+  now(): Date {
+    return new Date(this.t);
+  }
+
+  setTimer(fn: () => void, ms: number): TimerHandle {
+    const timer = { at: this.t + ms, fn, live: true };
+    this.timers.push(timer);
+    return { clear: () => void (timer.live = false) };
+  }
+
+  pending(): number {
+    return this.timers.filter((t) => t.live).length;
+  }
+
+  /** Move to `iso`, firing every timer due on the way (letting the work they start settle in between). */
+  async advanceTo(iso: string): Promise<void> {
+    const target = Date.parse(iso);
+    for (;;) {
+      const due = this.timers.filter((t) => t.live && t.at <= target).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      due.live = false;
+      this.t = Math.max(this.t, due.at);
+      due.fn();
+      await new Promise((r) => setImmediate(r));
+    }
+    this.timers = this.timers.filter((t) => t.live);
+    this.t = target;
+  }
+}
