@@ -5,7 +5,6 @@ export type Checkpoint =
   | "message-journaled" // the batch is journaled but not acknowledged (no sync token saved / no 200)
   | "reply-accepted" // the homeserver accepted a reply, the journal does not know yet
   | "proactive-queued" // a proactive run's deliveries are committed to the outbox, the agent is not acked yet
-  | "fanout-sent" // one proactive delivery was accepted by the homeserver
   | "provision-space-created" // createRoom made a user's space; the provisioning record does not know it yet
   | "provision-room-created"; // createRoom made the user's chat room; the provisioning record does not know it yet
 
