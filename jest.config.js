@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
+  // The fault suite runs on its own: `npm run test:faults` (jest.faults.config.js).
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/faults/"],
   // Transpile only: `npm test` typechecks everything once with tsc before jest runs.
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json", diagnostics: false }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/jest-setup.ts"],

@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from "pino";
 import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { startInbound } from "./app/inbound";
+import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
@@ -48,6 +49,8 @@ export interface App {
   readonly tokenValid: boolean;
   /** Appservice mode: the port transactions are received on (known after start). */
   readonly appservicePort: number | undefined;
+  /** The port of the bot's own HTTP server (/healthz, /readyz, /metrics, POST /proactive). */
+  readonly httpPort: number | undefined;
 }
 
 export function createApp(config: Config, overrides: AppOverrides = {}): App {
@@ -66,6 +69,8 @@ class BotApp implements App {
   userId = "";
   tokenValid = true;
   appservicePort: number | undefined;
+  httpPort: number | undefined;
+  private ops: Operations | undefined;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
   private stopped = false;
 
@@ -75,13 +80,20 @@ class BotApp implements App {
   async start(): Promise<void> {
     const { config, log } = this;
     const t = config.timings;
+    const ops = new Operations(config, log);
+    this.ops = ops;
+    await ops.start();
+    this.httpPort = ops.port;
+    this.cleanups.push(() => ops.stop());
     const store = await openStore(config.storeUrl, {
       logger: childLogger(log, "store"),
       ...(this.overrides.wrapStoreAdapter ? { wrapAdapter: this.overrides.wrapStoreAdapter } : {}),
     });
     this.cleanups.push(() => store.close());
+    ops.useStore(store);
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
-    const http = createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs });
+    const http = ops.observe(
+      createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix());
     this.userId = await whoami(http);
     log.info({ userId: this.userId, mode: config.mode, homeserver: config.homeserverUrl, store: store.location }, "signed in");
 
@@ -89,10 +101,17 @@ class BotApp implements App {
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
     const sender = new MatrixSender(http, {
       userId: this.userId, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, maxAttempts: t.sendMaxAttempts, onTokenRejected,
+      onRetry: (reason) => ops.metrics.sendRetried(reason), onRateLimited: (ms) => ops.metrics.rateLimitWaited(ms),
     }, childLogger(log, "sender"));
     let announcer: DeadLetterAnnouncer | undefined;
     const outbox = new Outbox({ store, sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency,
-      onDeadLetter: (entry) => announcer?.announce(entry) });
+      onDeadLetter: (entry) => {
+        ops.metrics.deadLettered();
+        return announcer?.announce(entry);
+      } });
+    const depth = setInterval(() => ops.metrics.outboxDepth(outbox.stats().pending), 1000);
+    depth.unref();
+    this.cleanups.push(() => clearInterval(depth));
     announcer = new DeadLetterAnnouncer((entries) => outbox.enqueue(entries), childLogger(log, "outbox"));
     this.cleanups.push(async () => {
       const drained = outbox.drain(); // in-flight sends cut short stay pending for the next start
@@ -118,6 +137,8 @@ class BotApp implements App {
       outbox, recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
+    ops.watchLink(agent.link);
+    ops.acceptProactivePushes(fanout);
     await agent.link.start(); // resolves after the first attempt; keeps reconnecting in the background
 
     // Inbound: journal → router → commands or turns.
@@ -128,6 +149,7 @@ class BotApp implements App {
       onSettled: async (settled) => {
         for (const m of settled) await journal.complete(m.roomId, m.eventId);
       },
+      onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
     const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"));
     const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
@@ -147,7 +169,7 @@ class BotApp implements App {
     });
     this.cleanups.push(async () => {
       await router.idle();
-      await pipeline.drain();
+      await pipeline.drain(t.shutdownGraceMs);
     });
 
     lifecycle = installRoomLifecycle({
@@ -166,7 +188,12 @@ class BotApp implements App {
     }
     await outbox.recover();
     await router.recover();
-    const inbound = await startInbound({ config, botUserId: this.userId, store, http, router, journal, log, onTokenRejected });
+    const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
+      onBatch: (items) => {
+        ops.metrics.inboundEvents(items.length);
+        return router.onBatch(items);
+      },
+      onHomeserverOk: () => ops.readiness.homeserverAnswered() });
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
@@ -176,6 +203,7 @@ class BotApp implements App {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.ops?.stopping(); // /readyz says so at once; in-flight turns get SHUTDOWN_GRACE_MS
     for (const cleanup of this.cleanups.reverse()) {
       try {
         await cleanup();
@@ -189,11 +217,14 @@ class BotApp implements App {
   private tokenRejected(error: MatrixRequestError): void {
     if (!this.tokenValid) return;
     this.tokenValid = false;
-    const fix = this.config.mode === "appservice"
+    this.log.fatal({ error: error.describe() },
+      `the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN): sending and syncing stopped. Fix: ${this.tokenFix()}`);
+  }
+
+  private tokenFix(): string {
+    return this.config.mode === "appservice"
       ? "make the as_token in MATRIX_REGISTRATION match the registration file the homeserver loaded, then restart both"
       : "create a new token (`npm run login`, or set MATRIX_ACCESS_TOKEN) and restart the bot";
-    this.log.fatal({ error: error.describe() },
-      `the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN): sending and syncing stopped. Fix: ${fix}`);
   }
 
   private journalOn(store: Store): Journal {

@@ -119,6 +119,22 @@ export class Metrics {
     this.linkUp.set(up ? 1 : 0);
   }
 
+  /**
+   * Follows an agent link (AgentLink fits): agent_link_up from its state, and one reconnect for every
+   * "connecting" after the first. Returns the unsubscribe function.
+   */
+  watchLink(link: { state(): string; onStateChange(cb: (state: string) => void): () => void }): () => void {
+    let attempts = link.state() === "connecting" ? 1 : 0;
+    this.linkState(link.state() === "up");
+    return link.onStateChange((state) => {
+      this.linkState(state === "up");
+      if (state === "connecting") {
+        attempts += 1;
+        if (attempts > 1) this.linkReconnected();
+      }
+    });
+  }
+
   /** One more connection attempt to the agent after the first. */
   linkReconnected(): void {
     this.reconnects.inc();

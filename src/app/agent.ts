@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { AgentLink } from "../agent/link";
 import type { Config } from "../config";
 import { childLogger } from "../log";
+import { startReferenceAgentFromConfig } from "../reference-agent/from-config";
 import { startReferenceAgent } from "../reference-agent/server";
 import type { Store } from "../store";
 
@@ -20,7 +21,11 @@ export async function startAgent(config: Config, store: Store, log: Logger, embe
   let closeEmbedded: (() => Promise<void>) | undefined;
   if (url === undefined) {
     token = embeddedToken;
-    const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger: childLogger(log, "reference-agent") });
+    const logger = childLogger(log, "reference-agent");
+    // With its settings (LLM, schedule, its own store in DATA_DIR) when loaded; plain echo otherwise.
+    const agent = config.referenceAgent
+      ? await startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, token: token ?? null })
+      : await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger });
     closeEmbedded = () => agent.close();
     url = agent.url;
   }

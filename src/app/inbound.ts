@@ -17,7 +17,8 @@ export interface InboundDeps {
   botUserId: string;
   store: Store;
   http: MatrixHttp;
-  router: InboundRouter;
+  /** Journals a batch (throws if it cannot: the batch is then not acknowledged). */
+  onBatch: InboundRouter["onBatch"];
   journal: Journal;
   log: Logger;
   onTokenRejected: (error: MatrixRequestError) => void;
@@ -45,7 +46,7 @@ async function startSync(deps: InboundDeps): Promise<Inbound> {
     userId: deps.botUserId, syncTimeoutMs: t.syncTimeoutMs, requestTimeoutMs: t.requestTimeoutMs,
     retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, gapFillMaxEvents: t.gapFillMaxEvents,
     isKnown: (roomId, eventId) => deps.journal.isDone(roomId, eventId),
-    onBatch: (items) => deps.router.onBatch(items), onTokenRejected: deps.onTokenRejected,
+    onBatch: deps.onBatch, onTokenRejected: deps.onTokenRejected,
     ...(deps.onHomeserverOk ? { onSyncOk: deps.onHomeserverOk } : {}),
   }, childLogger(deps.log, "sync"));
   await sync.start();
@@ -62,7 +63,7 @@ async function startAppservice(deps: InboundDeps): Promise<Inbound> {
     userNamespaceRegexes: userNamespaceRegexes(registration),
     bodyLimitBytes: config.timings.appserviceBodyLimitBytes,
     txnStore: deps.store.namespace<AppserviceTxnRecord>("appservice-txn"),
-    onBatch: (items) => deps.router.onBatch(items), log: childLogger(deps.log, "appservice"),
+    onBatch: deps.onBatch, log: childLogger(deps.log, "appservice"),
     ...(deps.onHomeserverOk ? { onTransactionOk: deps.onHomeserverOk } : {}),
   });
   const { port } = await server.start();

@@ -1,4 +1,5 @@
 // loadConfig: the environment → a typed Config, or one message listing every problem found.
+import { loadAgentConfig, type AgentConfig } from "../reference-agent/config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatProblems, ProblemList, readVariable, type ConfigProblem, type Env, type LoadResult } from "./problems";
@@ -49,6 +50,8 @@ export interface Config {
   readonly timings: Timings;
   /** Every configured secret value, for the log redactor. */
   readonly secrets: string[];
+  /** The in-process reference agent's settings (only when AGENT_URL is unset). */
+  readonly referenceAgent?: AgentConfig;
 }
 
 export interface LoadOptions {
@@ -229,6 +232,14 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     problems.parse(env, "PROVISION_SPACE", booleanVar, "set PROVISION_SPACE to true or false") ?? false;
   const timings = readTimings(env, problems);
 
+  // Without AGENT_URL the reference agent runs in-process: its variables (LLM_*, PROACTIVE_*) count too.
+  let referenceAgent: AgentConfig | undefined;
+  if (agentUrl === undefined && readVariable(env, "AGENT_URL") === undefined) {
+    const agent = loadAgentConfig(env);
+    if (agent.ok) referenceAgent = agent.config;
+    else for (const p of agent.problems) if (!problems.items.some((q) => q.variable === p.variable)) problems.add(p.variable, p.problem, p.fix);
+  }
+
   if (problems.items.length > 0 || homeserverUrl === undefined) {
     return failure(problems.items);
   }
@@ -268,6 +279,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     provisionSpace,
     timings,
     secrets,
+    ...(referenceAgent !== undefined ? { referenceAgent } : {}),
   };
   return { ok: true, config };
 }

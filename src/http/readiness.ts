@@ -13,6 +13,8 @@ export interface ReadinessReport {
   readonly checks: Readonly<Record<ReadinessCheckName, ReadinessCheck>>;
   /** The names of the checks that failed, in a fixed order. */
   readonly notReady: ReadinessCheckName[];
+  /** Present (true) once shutdown began: not ready whatever the checks say. */
+  readonly stopping?: boolean;
 }
 
 /** The part of AgentLink the tracker watches (AgentLink fits). */
@@ -50,6 +52,7 @@ interface CachedStore {
 
 export class ReadinessTracker {
   private lastHomeserverAnswer: number | undefined;
+  private stoppingSince: number | undefined;
   private agentState = "down";
   private tokenProblem: string | undefined;
   private storeCache: CachedStore | undefined;
@@ -82,6 +85,11 @@ export class ReadinessTracker {
     this.tokenProblem = detail;
   }
 
+  /** Shutdown began: from now on the bot reports not ready (load balancers stop sending it work). */
+  stopping(): void {
+    this.stoppingSince ??= this.now();
+  }
+
   /** The token works again (e.g. whoami succeeded after a fix). */
   tokenAccepted(): void {
     this.tokenProblem = undefined;
@@ -97,7 +105,8 @@ export class ReadinessTracker {
       : { ok: false, detail: this.tokenProblem };
     const checks = { homeserver, agent, store, token };
     const notReady = CHECK_ORDER.filter((name) => !checks[name].ok);
-    return { ready: notReady.length === 0, checks, notReady };
+    const stopping = this.stoppingSince !== undefined;
+    return { ready: notReady.length === 0 && !stopping, checks, notReady, ...(stopping ? { stopping } : {}) };
   }
 
   private async homeserverCheck(): Promise<ReadinessCheck> {

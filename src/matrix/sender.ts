@@ -27,6 +27,8 @@ export interface SenderOptions {
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Observes rate-limit waits (metrics, tests). */
   onRateLimited?: (waitMs: number) => void;
+  /** Observes every retry, with the failure kind (metrics). */
+  onRetry?: (reason: string) => void;
 }
 
 export class MatrixSender implements RoomMessageSender {
@@ -66,6 +68,7 @@ export class MatrixSender implements RoomMessageSender {
         }
         const waitMs = this.waitFor(error, attempt);
         this.log.warn({ roomId, txnId, attempt, waitMs, error: error.describe() }, "send failed, retrying");
+        this.opts.onRetry?.(error.kind);
         if (error.kind === "rate_limited") this.opts.onRateLimited?.(waitMs);
         if (!(await sleep(waitMs, this.stopping.signal))) return { ok: false, error, permanent: false, attempts: attempt };
       }

@@ -1,7 +1,8 @@
 // POST /proactive: an operator's system pushes a proactive message through the same pipeline as agent-initiated
 // runs. Bearer PROACTIVE_TOKEN (constant-time compare); zod-validated body; 401 bad token, 400 with the reason.
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { tokensMatch } from "../http/request";
 import type { ProactiveFanout } from "./fanout";
 
 export const proactiveBodySchema = z.strictObject({
@@ -18,20 +19,15 @@ export interface PushReply {
   body: Record<string, unknown>;
 }
 
-function sameToken(presented: string, expected: string): boolean {
-  const a = createHash("sha256").update(presented).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
-export async function handleProactivePush(request: { authorization: string | undefined; body: unknown },
+/** The body is read only after the token is checked: an unauthenticated caller learns nothing about it. */
+export async function handleProactivePush(request: { authorization: string | undefined; readBody: () => Promise<unknown> },
   deps: { token: string | undefined; fanout: Pick<ProactiveFanout, "deliver"> }): Promise<PushReply> {
   if (deps.token === undefined) return { status: 404, body: { error: "POST /proactive is disabled: set PROACTIVE_TOKEN to enable it" } };
   const presented = /^Bearer\s+(.+)$/i.exec(request.authorization ?? "")?.[1]?.trim();
-  if (presented === undefined || !sameToken(presented, deps.token)) {
+  if (!tokensMatch(presented, deps.token)) {
     return { status: 401, body: { error: "missing or wrong bearer token" } };
   }
-  const parsed = proactiveBodySchema.safeParse(request.body);
+  const parsed = proactiveBodySchema.safeParse(await request.readBody());
   if (!parsed.success) {
     const reason = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
     return { status: 400, body: { error: `invalid body: ${reason}` } };

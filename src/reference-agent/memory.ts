@@ -100,8 +100,4 @@ export class ThreadMemory {
     const next = trimHistory([...(await this.history(threadId)), ...turns], budget);
     await this.keyv.set(threadId, { v: 1, turns: next });
   }
-
-  async forget(threadId: string): Promise<void> {
-    await this.keyv.delete(threadId);
-  }
 }

@@ -5,6 +5,7 @@ import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import { FAILURE_TEXTS } from "./failure-text";
 import { TurnRun, type AgentRunner, type TurnMessage, type TurnOptions } from "./turn-run";
+import { RoomTyping } from "./typing";
 
 export type { AgentRunner, TurnMessage } from "./turn-run";
 
@@ -15,7 +16,7 @@ export interface PipelineDeps {
   options: TurnOptions & { turnQueueLimit: number };
   /** Called once every message of a finished run (answered or told of the failure) is settled. */
   onSettled: (messages: TurnMessage[]) => Promise<void>;
-  onRunFinished?: (result: RunResult, messages: TurnMessage[]) => void;
+  onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
 }
 
 interface ThreadState {
@@ -27,8 +28,11 @@ export class TurnPipeline {
   private readonly threads = new Map<string, ThreadState>();
   private readonly inFlight = new Set<Promise<void>>();
   private accepting = true;
+  private readonly typing: RoomTyping;
 
-  constructor(private readonly deps: PipelineDeps) {}
+  constructor(private readonly deps: PipelineDeps) {
+    this.typing = new RoomTyping(deps.sender, deps.options.typingTimeoutMs, deps.log);
+  }
 
   /** Queues a message for its thread. Resolves once it is queued or running, not when it is answered. */
   submit(message: TurnMessage): void {
@@ -70,24 +74,34 @@ export class TurnPipeline {
     return this.threads.get(threadKey)?.running !== undefined;
   }
 
-  /** Stops taking new messages; resolves when every run in flight has finished. */
-  async drain(): Promise<void> {
+  /**
+   * Stops taking new messages and lets the runs in flight finish for up to `graceMs`; past that they are
+   * aborted, their rooms told, and their messages left pending in the journal for the next start.
+   */
+  async drain(graceMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.accepting = false;
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-  }
-
-  /** Aborts every run in flight (shutdown past its grace period). */
-  abortAll(): void {
-    for (const thread of this.threads.values()) thread.running?.abort();
+    const settled = (async () => {
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = Number.isFinite(graceMs) ? new Promise<"late">((r) => (timer = setTimeout(() => r("late"), graceMs))) : undefined;
+    const outcome = await Promise.race([settled.then(() => "done" as const), ...(deadline ? [deadline] : [])]);
+    clearTimeout(timer);
+    if (outcome === "late") {
+      this.deps.log.warn({ running: [...this.threads.values()].filter((t) => t.running).length }, "shutdown grace period over: stopping the turns still running");
+      for (const thread of this.threads.values()) thread.running?.abort("shutdown");
+      await settled;
+    }
   }
 
   private launch(thread: ThreadState, batch: TurnMessage[]): void {
-    const run = new TurnRun(batch, this.deps);
+    const run = new TurnRun(batch, { ...this.deps, typing: this.typing });
+    const startedAt = Date.now();
     thread.running = run;
     this.track(
       run.execute().then(async (result) => {
-        this.deps.onRunFinished?.(result, batch);
-        await this.settle(batch);
+        this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
+        if (run.abortedFor !== "shutdown") await this.settle(batch);
         thread.running = undefined;
         const next = thread.queue.splice(0);
         // At shutdown, queued messages stay pending in the journal and are answered after the restart.

@@ -1,5 +1,5 @@
-// One agent run for a batch of messages of one thread: read receipt, typing renewed for the whole turn and
-// turned off at its end, a placeholder after a delay (later edited into the answer), one Matrix message per
+// One agent run for a batch of messages of one thread: read receipt, typing held for the whole turn
+// (typing.ts), a placeholder after a delay (later edited into the answer), one Matrix message per
 // TEXT_MESSAGE, and a specific reply for every failure. txnIds derive from the run, so a resend after a
 // crash is deduplicated by the homeserver.
 import { createHash } from "node:crypto";
@@ -7,8 +7,9 @@ import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import { checkpoint } from "../util/checkpoints";
-import { failureText } from "./failure-text";
+import { FAILURE_TEXTS, failureText } from "./failure-text";
 import { answerContents, editContent, type ReplyTarget } from "./reply-content";
+import { RoomTyping } from "./typing";
 
 export interface TurnMessage extends ReplyTarget {
   threadKey: string;
@@ -38,6 +39,8 @@ interface RunDeps {
   sender: RoomMessageSender;
   log: Logger;
   options: TurnOptions;
+  /** Typing shared by the turns of a room (the pipeline's); default one of this run's own. */
+  typing?: RoomTyping;
 }
 
 export function txnIdFor(runId: string, roomId: string, part: string): string {
@@ -57,7 +60,11 @@ export class TurnRun {
     this.last = last;
   }
 
-  abort(): void {
+  /** Why the run was aborted, if it was: /stop, or shutdown past its grace period. */
+  abortedFor: "stop" | "shutdown" | undefined;
+
+  abort(reason: "stop" | "shutdown" = "stop"): void {
+    this.abortedFor ??= reason;
     this.aborter.abort();
   }
 
@@ -72,7 +79,8 @@ export class TurnRun {
   async execute(): Promise<RunResult> {
     const { sender, options } = this.deps;
     void sender.sendReadReceipt(this.last.roomId, this.last.eventId);
-    const stopTyping = this.keepTyping();
+    const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log);
+    const stopTyping = typing.hold(this.last.roomId);
     const placeholderTimer = setTimeout(() => (this.placeholderPosting = this.postPlaceholder()), options.placeholderDelayMs);
     let result: RunResult;
     try {
@@ -118,32 +126,6 @@ export class TurnRun {
     };
   }
 
-  /**
-   * Typing on now, renewed before it lapses, off at the end. Returns the function that turns it off.
-   * One typing request at a time: a renewal is skipped while the previous one is still on its way (a slow
-   * homeserver gets no pile-up), and "off" goes out only after it landed, so a late renewal can never
-   * turn typing back on after the turn ended.
-   */
-  private keepTyping(): () => Promise<void> {
-    const { sender, options, log } = this.deps;
-    const roomId = this.last.roomId;
-    let inFlight: Promise<void> | undefined;
-    const set = (typing: boolean): Promise<void> =>
-      sender.setTyping(roomId, typing, options.typingTimeoutMs).catch((e: unknown) =>
-        log.debug({ roomId, err: String(e) }, "typing not sent"));
-    const renew = (): void => {
-      if (inFlight) return;
-      inFlight = set(true).finally(() => (inFlight = undefined));
-    };
-    renew();
-    const timer = setInterval(renew, Math.max(10, Math.floor(options.typingTimeoutMs * 0.6)));
-    return async () => {
-      clearInterval(timer);
-      await inFlight;
-      await set(false);
-    };
-  }
-
   private async postPlaceholder(): Promise<void> {
     if (this.messagesSent > 0 || this.aborter.signal.aborted) return;
     const [content] = answerContents(this.deps.options.placeholderText ?? "…", this.last, "m.notice");
@@ -170,6 +152,11 @@ export class TurnRun {
   }
 
   private async tellFailure(failure: RunFailure): Promise<void> {
+    if (this.abortedFor === "shutdown") {
+      // The messages stay pending in the journal: the restarted bot answers them.
+      await TurnRun.notify(this.deps, this.last, FAILURE_TEXTS.shutdown, "shutdown");
+      return;
+    }
     this.deps.log.warn({ roomId: this.last.roomId, threadKey: this.last.threadKey, failure }, "turn failed");
     if (this.placeholderEventId !== undefined && this.messagesSent === 0) {
       await this.replacePlaceholder(failureText(failure));

@@ -2,8 +2,9 @@
 // is ridden out (a turn sent while it is down is answered once it is back), and an agent-initiated run that
 // the agent replays after a reconnect or a restart is delivered once. Client mode for the bot tests.
 //
-// The agent-initiated cases run at the link level (AgentLink against the real reference agent): the bot's
-// fan-out of agent-initiated runs into rooms is wired separately (see test/e2e/fanout.test.ts).
+// Agent-initiated runs are shown twice: in a room (the bot's fan-out, with an agent whose journal can lose
+// acks), and at the link level (AgentLink against the real reference agent) where the timing of a replay
+// during handling can be controlled.
 import pino from "pino";
 import { AgentLink, type PersistedSession } from "../../src/agent/link";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
@@ -13,6 +14,14 @@ import { Scenario } from "../support/scenario";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
 
 const silent = pino({ level: "silent" });
+
+/** A journal whose removals (what an ack causes) can be lost, as if the agent crashed before writing them. */
+class LossyJournal extends MemoryAgentJournal {
+  loseRemovals = false;
+  override async remove(ids: readonly string[]): Promise<void> {
+    if (!this.loseRemovals) await super.remove(ids);
+  }
+}
 
 describe("the bot's agent link", () => {
   let s: Scenario;
@@ -80,13 +89,52 @@ describe("the bot's agent link", () => {
   });
 });
 
-/** A journal whose removals (what an ack causes) can be lost, as if the agent crashed before writing them. */
-class LossyJournal extends MemoryAgentJournal {
-  loseRemovals = false;
-  override async remove(ids: readonly string[]): Promise<void> {
-    if (!this.loseRemovals) await super.remove(ids);
-  }
-}
+describe("agent-initiated runs replayed to the bot (client mode)", () => {
+  let s: Scenario;
+  let agent: ReferenceAgent;
+  const token = "e2e-agent-token-0123456789abcdef";
+  const journal = new LossyJournal();
+  const restartAgent = async (): Promise<void> => {
+    const port = agent.port;
+    await agent.close();
+    agent = await startReferenceAgent({ host: "127.0.0.1", port, token, logger: silent, journal });
+  };
+  const copies = (roomId: string, body: string): number => s.botMessages(roomId).filter((e) => e.content["body"] === body).length;
+  afterEach(async () => {
+    await s?.stop();
+    await agent?.close();
+  });
+
+  it("posts a run once although the agent replays it after a restart, and again after the bot restarted too", async () => {
+    agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token, logger: silent, journal });
+    s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, AGENT_TOKEN: token } });
+    const roomId = await s.openDm();
+    await s.alice.sendText(roomId, "!proactive on");
+    await s.waitBotMessages(roomId, 1, "the opt-in confirmation");
+
+    journal.loseRemovals = true; // the agent will "forget" the bot's ack
+    await agent.emitProactive("*", "Digest one");
+    await s.hs.waitFor(() => copies(roomId, "Digest one") === 1, { what: "the digest posted" });
+    await s.quiet(300);
+    journal.loseRemovals = false;
+    await restartAgent(); // replays the run it still has to a bot that already posted it
+    await s.hs.waitFor(() => journal.size() === 0, { what: "the replay acked" });
+    await s.quiet(300);
+    expect(copies(roomId, "Digest one")).toBe(1);
+
+    journal.loseRemovals = true;
+    await agent.emitProactive("*", "Digest two");
+    await s.hs.waitFor(() => copies(roomId, "Digest two") === 1, { what: "the second digest posted" });
+    await s.quiet(300);
+    await s.stopBot(); // a new bot process remembers nothing in memory: only its store
+    journal.loseRemovals = false;
+    await restartAgent();
+    await s.startBot();
+    await s.hs.waitFor(() => journal.size() === 0, { what: "the replay to the new bot acked" });
+    await s.quiet(300);
+    expect(copies(roomId, "Digest two")).toBe(1);
+  });
+});
 
 describe("agent-initiated runs across reconnects and agent restarts (link level)", () => {
   const token = "link-test-token-0123456789";

@@ -131,6 +131,23 @@ describe("turns", () => {
     expect(all.at(-1)?.endsWith(lastLine)).toBe(true);
   });
 
+  it("keeps typing on while a turn in the room goes on, even when another turn there (in a thread) ends", async () => {
+    const { brain, seen, release } = gatedBrain();
+    s = await Scenario.start({ mode: "client", brain, env: { TYPING_TIMEOUT_MS: "100" } });
+    const roomId = await s.openDm();
+    const root = await s.alice.sendText(roomId, "the long one");
+    await s.hs.waitFor(() => seen.length === 1, { what: "the long run started" });
+    await s.alice.sendThreadReply(roomId, root, "a quick one in a thread");
+    await s.waitBotMessages(roomId, 1, "the thread's answer");
+    await s.quiet(300);
+    const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
+    expect(mine().filter((t) => !t.typing)).toHaveLength(0); // the main timeline's turn is still running
+    release();
+    await s.waitBotMessages(roomId, 2);
+    await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing off after the last turn" });
+    expect(mine().filter((t) => !t.typing)).toHaveLength(1);
+  });
+
   it.each([
     ["success", async (): Promise<void> => undefined],
     ["error", async (): Promise<void> => { throw new AgentRunError("rate_limited", "slow down"); }],

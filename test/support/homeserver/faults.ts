@@ -1,4 +1,6 @@
-// Faults tests inject: scripted error replies (failNext), held /send responses and a concurrency
+// Faults tests inject: scripted error replies (failNext), periodic ones for a while (failEvery: every n-th
+// matching request until a deadline, e.g. 429 on half the sends for 10 s), replies given after the request
+// was handled (the homeserver committed it, the answer was lost), held /send responses and a concurrency
 // gauge for PUT /send.
 
 export interface FaultMatch {
@@ -9,16 +11,27 @@ export interface FaultMatch {
   userId?: string;
 }
 
-export type FaultReply =
+export type FaultReply = (
   /** A spec error reply; without errcode the body is `body` (default an HTML error page), as a proxy would send. */
   | { status: number; errcode?: string; error?: string; retry_after_ms?: number; body?: string }
   /** Close the connection without any response (a network error for the client). */
-  | { dropConnection: true };
+  | { dropConnection: true }
+) & {
+  /** Handle the request first (its effect is committed), then answer this instead: a reply lost on the way back. */
+  afterHandling?: boolean;
+};
+
+/** failEvery: every `every`-th matching request (the 1st, the (1+every)-th, ...) until `untilMs` (Date.now()). */
+export interface PeriodicFault {
+  every: number;
+  untilMs: number;
+}
 
 interface Rule {
   match: FaultMatch;
   reply: FaultReply;
   remaining: number;
+  periodic?: PeriodicFault & { seen: number };
 }
 
 export interface InFlightGauge {
@@ -36,7 +49,12 @@ export class Faults {
     this.rules.push({ match, reply, remaining: times });
   }
 
-  /** The first rule matching this request, consumed once. */
+  addPeriodic(match: FaultMatch, reply: FaultReply, periodic: PeriodicFault): void {
+    if (!Number.isInteger(periodic.every) || periodic.every < 1) throw new RangeError("failEvery: every must be a positive integer");
+    this.rules.push({ match, reply, remaining: 1, periodic: { ...periodic, seen: 0 } });
+  }
+
+  /** The first rule matching this request, consumed once (a periodic rule: counted, firing every n-th time). */
   take(method: string, path: string, rawPath: string, userId: string | undefined): FaultReply | undefined {
     for (const rule of this.rules) {
       if (rule.remaining <= 0) continue;
@@ -44,6 +62,15 @@ export class Faults {
       if (match.method !== undefined && match.method.toUpperCase() !== method) continue;
       if (match.pathIncludes !== undefined && !path.includes(match.pathIncludes) && !rawPath.includes(match.pathIncludes)) continue;
       if (match.userId !== undefined && match.userId !== userId) continue;
+      if (rule.periodic) {
+        if (Date.now() >= rule.periodic.untilMs) {
+          rule.remaining = 0; // the window is over
+          continue;
+        }
+        const nth = rule.periodic.seen++;
+        if (nth % rule.periodic.every !== 0) continue;
+        return rule.reply;
+      }
       rule.remaining -= 1;
       return rule.reply;
     }
@@ -52,7 +79,7 @@ export class Faults {
 
   /** Rules not yet used up. */
   get pendingFaults(): number {
-    return this.rules.reduce((n, r) => n + (r.remaining > 0 ? 1 : 0), 0);
+    return this.rules.reduce((n, r) => n + (r.remaining > 0 && (!r.periodic || Date.now() < r.periodic.untilMs) ? 1 : 0), 0);
   }
 
   clear(): void {
@@ -92,7 +119,7 @@ export class Faults {
   }
 }
 
-export function faultBody(reply: Exclude<FaultReply, { dropConnection: true }>): { body: string; contentType: string; headers: Record<string, string> } {
+export function faultBody(reply: { status: number; errcode?: string; error?: string; retry_after_ms?: number; body?: string }): { body: string; contentType: string; headers: Record<string, string> } {
   const headers: Record<string, string> = {};
   if (reply.retry_after_ms !== undefined) headers["retry-after"] = String(Math.ceil(reply.retry_after_ms / 1000));
   if (reply.errcode === undefined) {

@@ -2,7 +2,7 @@
 // inspecting what the bot did, faults, and close.
 import { RoomActions } from "./actions";
 import { AppserviceLink, type PushResult } from "./appservice";
-import { Faults, type FaultMatch, type FaultReply, type InFlightGauge } from "./faults";
+import { Faults, type FaultMatch, type FaultReply, type InFlightGauge, type PeriodicFault } from "./faults";
 import { HomeserverModel } from "./model";
 import { createRoom, createRoomBodyFrom, upgradeRoom, type CreateRoomOptions } from "./room-create";
 import type { RouteDeps } from "./route-deps";
@@ -250,6 +250,11 @@ export class Homeserver {
   /** The next `times` requests matching `match` get `reply` instead of being handled. */
   failNext(match: FaultMatch, reply: FaultReply, times = 1): void {
     this.faults.add(match, reply, times);
+  }
+
+  /** Every `every`-th request matching `match` (the first included) gets `reply` until `untilMs` (epoch ms). */
+  failEvery(match: FaultMatch, reply: FaultReply, periodic: PeriodicFault): void {
+    this.faults.addPeriodic(match, reply, periodic);
   }
 
   /** failNext rules not yet used up. */

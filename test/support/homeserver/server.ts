@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AppserviceLink } from "./appservice";
-import type { Faults } from "./faults";
+import type { FaultReply, Faults } from "./faults";
 import { faultBody } from "./faults";
 import { USER_ID_RE } from "./ids";
 import type { HomeserverModel } from "./model";
@@ -80,18 +80,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   if (authResult.auth) record.userId = authResult.auth.userId;
 
   const fault = deps.faults.take(method, path, rawPath, record.userId);
-  if (fault) {
-    if ("dropConnection" in fault) {
-      record.status = 0;
-      req.socket.destroy();
-      return;
-    }
-    const { body, contentType, headers } = faultBody(fault);
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.writeHead(fault.status, { "content-type": contentType });
-    res.end(body);
-    return;
-  }
+  if (fault && fault.afterHandling !== true) return answerWithFault(fault, record, req, res);
 
   try {
     const matched = matchRoute(deps.routes, method, rawPath);
@@ -102,10 +91,12 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     const ctx: RouteContext = { method, path, params: matched.params, query: url.searchParams, body, auth: authResult.auth, req, res };
     const reply = await matched.route.handler(ctx);
     if (res.writableEnded || res.destroyed) return;
+    if (fault) return answerWithFault(fault, record, req, res); // handled (committed), but the answer is lost
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
     writeJson(res, reply.status ?? 200, reply.body);
   } catch (error) {
     if (res.writableEnded || res.destroyed) return;
+    if (fault) return answerWithFault(fault, record, req, res);
     if (error instanceof MatrixHttpError) {
       if (error.status === 429 && typeof error.extra["retry_after_ms"] === "number") {
         res.setHeader("retry-after", String(Math.ceil(error.extra["retry_after_ms"] / 1000)));
@@ -115,6 +106,19 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
       writeJson(res, 500, { errcode: "M_UNKNOWN", error: error instanceof Error ? error.message : String(error) });
     }
   }
+}
+
+/** A scripted fault instead of the real answer: a dropped connection, or an error reply (spec or proxy-shaped). */
+function answerWithFault(fault: FaultReply, record: RequestRecord, req: IncomingMessage, res: ServerResponse): void {
+  if ("dropConnection" in fault) {
+    record.status = 0;
+    req.socket.destroy();
+    return;
+  }
+  const { body, contentType, headers } = faultBody(fault);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.writeHead(fault.status, { "content-type": contentType });
+  res.end(body);
 }
 
 function resolveAuth(

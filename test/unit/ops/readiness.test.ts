@@ -1,6 +1,13 @@
 // ReadinessTracker: an idle bot asks the homeserver itself before calling it gone; store probes are cached and
 // shared; a probe that hangs cannot hang /readyz.
+import { observeHomeserver, whoamiProbe } from "../../../src/http/homeserver-watch";
 import { ReadinessTracker } from "../../../src/http/readiness";
+import { createMatrixHttp } from "../../../src/matrix/http";
+import { routeSdkLogsInto } from "../../../src/matrix/sdk";
+import pino from "pino";
+import { Metrics, METRIC_PREFIX } from "../../../src/metrics";
+import { startHomeserver } from "../../support/homeserver";
+import { parsePrometheusText, sampleValue } from "./prometheus-text";
 
 describe("ReadinessTracker", () => {
   it("probes the homeserver when it has been quiet for half the stale limit, and only then", async () => {
@@ -77,5 +84,74 @@ describe("ReadinessTracker", () => {
     expect((await tracker.report()).notReady).toEqual(["token"]);
     tracker.tokenAccepted();
     expect((await tracker.report()).ready).toBe(true);
+  });
+});
+
+describe("readiness from the bot's own traffic", () => {
+  beforeAll(() => routeSdkLogsInto(pino({ level: "silent" })));
+  it("marks the homeserver alive on every answer, and the token rejected on M_UNKNOWN_TOKEN", async () => {
+    const hs = await startHomeserver({ serverName: "localhost" });
+    try {
+      const bot = hs.addUser("bot");
+      let clock = 0;
+      const tracker = new ReadinessTracker({ homeserverStaleMs: 1000, storeHealthCheck: async () => undefined, now: () => clock });
+      tracker.agentLinkState("up");
+      const http = observeHomeserver(createMatrixHttp({ homeserverUrl: hs.url, accessToken: bot.accessToken, requestTimeoutMs: 2000 }),
+        tracker, "run npm run login");
+      await http.request("GET", "/_matrix/client/v3/account/whoami");
+      expect((await tracker.report()).ready).toBe(true);
+
+      hs.revokeToken(bot.accessToken);
+      clock += 2000;
+      await expect(http.request("GET", "/_matrix/client/v3/account/whoami")).rejects.toThrow();
+      const report = await tracker.report();
+      expect(report.notReady).toEqual(["token"]); // it answered (401), so the homeserver itself is fine
+      expect(report.checks.token.detail).toBe("the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN): run npm run login");
+    } finally {
+      await hs.close();
+    }
+  });
+
+  it("probes with whoami when idle, and reports the homeserver gone when the probe cannot reach it", async () => {
+    const hs = await startHomeserver({ serverName: "localhost" });
+    const bot = hs.addUser("bot");
+    let clock = 0;
+    const tracker: ReadinessTracker = new ReadinessTracker({
+      homeserverStaleMs: 1000, storeHealthCheck: async () => undefined, now: () => clock,
+      probeHomeserver: () => probe(),
+    });
+    const http = observeHomeserver(createMatrixHttp({ homeserverUrl: hs.url, accessToken: bot.accessToken, requestTimeoutMs: 2000 }), tracker);
+    const probe = whoamiProbe(http);
+    tracker.agentLinkState("up");
+    expect((await tracker.report()).ready).toBe(true);
+    await hs.close();
+    clock += 1001;
+    const report = await tracker.report();
+    expect(report.notReady).toEqual(["homeserver"]);
+  });
+
+  it("is not ready once shutdown began", async () => {
+    const tracker = new ReadinessTracker({ homeserverStaleMs: 1000, storeHealthCheck: async () => undefined });
+    tracker.homeserverAnswered();
+    tracker.agentLinkState("up");
+    tracker.stopping();
+    expect(await tracker.report()).toMatchObject({ ready: false, notReady: [], stopping: true });
+  });
+});
+
+describe("Metrics.watchLink", () => {
+  it("follows the link state and counts every connection attempt after the first", async () => {
+    let state = "connecting";
+    const listeners: Array<(s: string) => void> = [];
+    const link = { state: () => state, onStateChange: (cb: (s: string) => void) => (listeners.push(cb), () => undefined) };
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.watchLink(link);
+    for (const next of ["up", "down", "connecting", "down", "connecting", "up"]) {
+      state = next;
+      for (const cb of listeners) cb(next);
+    }
+    const text = parsePrometheusText(await metrics.text());
+    expect(sampleValue(text, `${METRIC_PREFIX}agent_link_up`)).toBe(1);
+    expect(sampleValue(text, `${METRIC_PREFIX}agent_reconnects_total`)).toBe(2);
   });
 });

@@ -11,7 +11,7 @@ import { METRIC_HELP, METRIC_PREFIX } from "../../../src/metrics";
 import { openStore } from "../../../src/store";
 import { removeDir, ROOT } from "../../support/bot-harness";
 
-export interface ShellBlock {
+interface ShellBlock {
   file: string;
   line: number;
   code: string;
@@ -20,7 +20,7 @@ export interface ShellBlock {
 }
 
 /** The ```sh (or bash/shell) blocks of a markdown text, with the marker above each, if any. */
-export function shellBlocks(markdown: string, file: string): ShellBlock[] {
+function shellBlocks(markdown: string, file: string): ShellBlock[] {
   const lines = markdown.split("\n");
   const blocks: ShellBlock[] = [];
   for (let i = 0; i < lines.length; i += 1) {

@@ -7,11 +7,12 @@ import WebSocket from "ws";
 import type { AgentInitiatedRun } from "../../../src/agent/link";
 import { loadAgentConfig, type AgentConfig } from "../../../src/reference-agent/config";
 import { startReferenceAgentFromConfig, type ConfiguredAgent } from "../../../src/reference-agent/from-config";
-import type { SchedulerClock, TimerHandle } from "../../../src/reference-agent/schedule";
+import type { SchedulerClock } from "../../../src/reference-agent/schedule";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { linkOptions, MemorySessionStore, newLink, silent, stopLinks, waitFor } from "../agent/support";
 
 export { runRequest, silent, waitFor, sleep, freePort, MemorySessionStore } from "../agent/support";
+export { ManualClock } from "../../support/manual-clock";
 
 const dirs: string[] = [];
 const agents: ConfiguredAgent[] = [];
@@ -105,39 +106,4 @@ export async function stopAgent(agent: ConfiguredAgent): Promise<void> {
   const i = agents.indexOf(agent);
   if (i >= 0) agents.splice(i, 1);
   await agent.close();
-}
-
-/** A clock the test moves by hand: timers fire in order as time passes. */
-export class ManualClock implements SchedulerClock {
-  private timers: Array<{ at: number; fn: () => void; live: boolean }> = [];
-  constructor(private t: number) {}
-
-  now(): Date {
-    return new Date(this.t);
-  }
-
-  setTimer(fn: () => void, ms: number): TimerHandle {
-    const timer = { at: this.t + ms, fn, live: true };
-    this.timers.push(timer);
-    return { clear: () => void (timer.live = false) };
-  }
-
-  pending(): number {
-    return this.timers.filter((t) => t.live).length;
-  }
-
-  /** Move to `iso`, firing every timer due on the way (letting the work they start settle in between). */
-  async advanceTo(iso: string): Promise<void> {
-    const target = Date.parse(iso);
-    for (;;) {
-      const due = this.timers.filter((t) => t.live && t.at <= target).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      due.live = false;
-      this.t = Math.max(this.t, due.at);
-      due.fn();
-      await new Promise((r) => setImmediate(r));
-    }
-    this.timers = this.timers.filter((t) => t.live);
-    this.t = target;
-  }
 }

@@ -1,8 +1,10 @@
-// Typing during a turn, against a sender whose typing requests land late (a slow homeserver): the renewal
-// that is still on its way when the turn ends must not land after "typing off".
+// Typing during turns, against a sender whose typing requests land late (a slow homeserver): the renewal
+// that is still on its way when the turn ends must not land after "typing off", and one turn ending must
+// not turn typing off while another turn in the same room goes on.
 import pino from "pino";
 import type { RoomMessageSender } from "../../../src/matrix/sender";
 import { TurnRun, type AgentRunner, type TurnMessage } from "../../../src/turns/turn-run";
+import { RoomTyping } from "../../../src/turns/typing";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -55,4 +57,49 @@ test("a typing request that hangs does not pile up renewals behind it", async ()
   await run.execute();
   expect(calls).toBeLessThanOrEqual(3); // the first "on", at most one renewal after it landed, "off"
   expect(landed.at(-1)).toBe(false);
+});
+
+describe("RoomTyping: several turns in one room", () => {
+  const log = pino({ level: "silent" });
+
+  test("typing stays on until the last turn in the room ends, then goes off once", async () => {
+    const { sender, landed } = slowTypingSender(5);
+    const typing = new RoomTyping(sender, 40, log);
+    const endMain = typing.hold("!r:x");
+    const endThread = typing.hold("!r:x");
+    await sleep(60);
+    await endThread();
+    await endThread(); // twice: no effect
+    await sleep(60);
+    expect(landed).not.toContain(false); // the main timeline's turn is still going
+    await endMain();
+    await sleep(20);
+    expect(landed.filter((t) => !t)).toHaveLength(1);
+    expect(landed.at(-1)).toBe(false);
+  });
+
+  test("a turn starting while 'off' is on its way turns typing on again after it", async () => {
+    const { sender, landed } = slowTypingSender(30);
+    const typing = new RoomTyping(sender, 1_000, log);
+    const first = typing.hold("!r:x");
+    const off = first();
+    const second = typing.hold("!r:x");
+    await off;
+    await sleep(80);
+    expect(landed).toEqual([true, false, true]);
+    await second();
+    expect(landed.at(-1)).toBe(false);
+  });
+
+  test("rooms are independent", async () => {
+    const calls: Array<[string, boolean]> = [];
+    const typing = new RoomTyping({ setTyping: async (roomId, on) => void calls.push([roomId, on]) }, 1_000, log);
+    const a = typing.hold("!a:x");
+    const b = typing.hold("!b:x");
+    await a();
+    expect(calls).toContainEqual(["!a:x", false]);
+    expect(calls).not.toContainEqual(["!b:x", false]);
+    await b();
+    expect(calls).toContainEqual(["!b:x", false]);
+  });
 });

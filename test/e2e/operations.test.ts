@@ -1,0 +1,138 @@
+// What an operator sees: /readyz flips when the agent or the homeserver goes away, /metrics counts a turn,
+// POST /proactive feeds the fan-out, and SIGTERM during a turn lets it finish and exits 0.
+import type { AgentBrain } from "../../src/reference-agent/brain";
+import { FAILURE_TEXTS } from "../../src/turns/failure-text";
+import { ChildBot } from "../support/bot-harness";
+import { Scenario } from "../support/scenario";
+
+async function get(port: number | undefined, path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, text: await res.text() };
+}
+
+describe("operations", () => {
+  let s: Scenario;
+  const children: ChildBot[] = [];
+  afterEach(async () => {
+    for (const c of children.splice(0)) await c.stop();
+    await s?.stop();
+  });
+
+  it("/readyz is ready, then names the agent when it goes away", async () => {
+    s = await Scenario.start({ mode: "client", externalAgent: true });
+    const port = s.bot.app.httpPort;
+    expect((await get(port, "/healthz")).status).toBe(200);
+    const ready = await get(port, "/readyz");
+    expect(ready.status).toBe(200);
+    await s.agent?.close();
+    const deadline = Date.now() + 5000;
+    let after = await get(port, "/readyz");
+    while (after.status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await get(port, "/readyz");
+    }
+    expect(after.status).toBe(503);
+    expect(JSON.parse(after.text).notReady).toContain("agent");
+  });
+
+  it("/readyz names the homeserver when it stops answering", async () => {
+    s = await Scenario.start({ mode: "client", env: { HOMESERVER_STALE_MS: "300" } });
+    const port = s.bot.app.httpPort;
+    expect((await get(port, "/readyz")).status).toBe(200);
+    s.hs.failNext({ userId: s.botUserId }, { dropConnection: true }, 1_000_000);
+    const deadline = Date.now() + 5000;
+    let after = await get(port, "/readyz");
+    while (after.status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await get(port, "/readyz");
+    }
+    expect(after.status).toBe(503);
+    expect(JSON.parse(after.text).notReady).toContain("homeserver");
+    s.hs.clearFaults();
+  });
+
+  it("/metrics is Prometheus text and counts a turn", async () => {
+    s = await Scenario.start({ mode: "client" });
+    const dm = await s.openDm();
+    await s.alice.sendText(dm, "count me");
+    await s.waitBotMessages(dm, 1);
+    // The turn is counted when it ends (typing off), just after its answer is visible: poll briefly.
+    const counted = async (): Promise<{ status: number; text: string; turns: number }> => {
+      const m = await get(s.bot.app.httpPort, "/metrics");
+      return { ...m, turns: Number(/^matrix_agent_bot_turns_total\{outcome="ok"\} (\d+)/m.exec(m.text)?.[1] ?? 0) };
+    };
+    let metrics = await counted();
+    for (let i = 0; i < 50 && metrics.turns === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      metrics = await counted();
+    }
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/^# HELP /m);
+    expect(metrics.turns).toBe(1);
+  });
+
+  it("POST /proactive: 401 without the token, 400 with the reason, 202 and delivered when right", async () => {
+    s = await Scenario.start({ mode: "client", env: { PROACTIVE_TOKEN: "push-secret-token" } });
+    const dm = await s.openDm();
+    await s.alice.sendText(dm, "!proactive on");
+    await s.waitBotMessages(dm, 1);
+    const url = `http://127.0.0.1:${s.bot.app.httpPort}/proactive`;
+    const post = (body: unknown, token?: string) => fetch(url, { method: "POST", body: JSON.stringify(body),
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+    expect((await post({ messages: ["x"] }, "wrong")).status).toBe(401);
+    const bad = await post({ messages: [] }, "push-secret-token");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/messages/);
+    const ok = await post({ messages: ["Pushed from outside"], id: "push-1" }, "push-secret-token");
+    expect(ok.status).toBe(202);
+    await post({ messages: ["Pushed from outside"], id: "push-1" }, "push-secret-token"); // same id: delivered once
+    const msgs = await s.waitBotMessages(dm, 2);
+    await s.quiet();
+    expect(s.botMessages(dm).filter((e) => e.content["body"] === "Pushed from outside")).toHaveLength(1);
+    expect(msgs[1]?.content["body"]).toBe("Pushed from outside");
+  });
+
+  it("SIGTERM during a turn lets it finish, then exits 0", async () => {
+    const brain: AgentBrain = { async run(_input, out) {
+      await new Promise((r) => setTimeout(r, 700));
+      const id = out.startMessage(); out.delta(id, "finished before stopping"); out.endMessage(id);
+    } };
+    s = await Scenario.start({ mode: "client", brain, env: { SHUTDOWN_GRACE_MS: "5000" } });
+    const dm = await s.openDm();
+    await s.stopBot();
+    const child = new ChildBot(s.botEnv);
+    children.push(child);
+    await child.ready();
+    await s.alice.sendText(dm, "take your time");
+    await s.hs.waitFor(() => s.hs.typing.some((t) => t.roomId === dm && t.typing), { what: "the turn started" });
+    child.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(s.botMessages(dm).map((e) => e.content["body"])).toContain("finished before stopping");
+  });
+
+  it("a turn still running after SHUTDOWN_GRACE_MS: the room is told, and the restarted bot answers it", async () => {
+    let slow = true;
+    const brain: AgentBrain = { async run(_input, out, signal) {
+      if (slow) await new Promise((r) => { const t = setTimeout(r, 5000); signal.addEventListener("abort", () => { clearTimeout(t); r(undefined); }); });
+      const id = out.startMessage(); out.delta(id, "the real answer"); out.endMessage(id);
+    } };
+    s = await Scenario.start({ mode: "client", brain, env: { SHUTDOWN_GRACE_MS: "300" } });
+    const dm = await s.openDm();
+    await s.stopBot();
+    const first = new ChildBot(s.botEnv);
+    children.push(first);
+    await first.ready();
+    await s.alice.sendText(dm, "a hard question");
+    await s.hs.waitFor(() => s.hs.typing.some((t) => t.roomId === dm && t.typing), { what: "the turn started" });
+    first.kill("SIGTERM");
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(s.botMessages(dm).map((e) => e.content["body"])).toEqual([FAILURE_TEXTS.shutdown]);
+
+    slow = false;
+    const second = new ChildBot(s.botEnv);
+    children.push(second);
+    await second.ready();
+    const msgs = await s.waitBotMessages(dm, 2, "the answer after the restart");
+    expect(msgs[1]?.content["body"]).toBe("the real answer");
+  });
+});

@@ -1,0 +1,111 @@
+// Shared pieces of the fault suite (npm run test:faults): the figure line each scenario prints, the configured
+// timings deadlines are derived from, seeding many rooms into a stopped bot's store, per-room counts, and the
+// reference agent as a child process that can be SIGKILLed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import pino from "pino";
+import { FAST_TIMINGS, ROOT } from "../support/bot-harness";
+import { LogCapture } from "../support/log-capture";
+import type { Scenario } from "../support/scenario";
+import { openStore } from "../../src/store";
+import { NAMESPACES } from "../../src/rooms/lifecycle/records";
+
+/** One JSON line per scenario on stdout (console.log is noisy in jest). */
+export function printFigure(scenario: string, figures: Record<string, number | string | boolean>): void {
+  process.stdout.write(`${JSON.stringify({ scenario, ...figures })}\n`);
+}
+
+/** A configured timing of the bot (FAST_TIMINGS unless overridden), in ms: deadlines are multiples of these. */
+export function timing(name: string, env: Record<string, string> = {}): number {
+  const value = Number(env[name] ?? FAST_TIMINGS[name]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`no timing ${name}`);
+  return value;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Writes, into a stopped bot's store, what it would have recorded for rooms it already knows: their introduction
+ * (so none is posted now) and, with `optIn`, the proactive opt-in (as `/proactive on` does).
+ */
+export async function seedKnownRooms(dataDir: string, roomIds: readonly string[],
+  opts: { optIn?: boolean; syncToken?: string } = {}): Promise<void> {
+  const store = await openStore(`sqlite://${dataDir}/bot.sqlite`, { logger: pino({ level: "silent" }) });
+  try {
+    const introductions = store.namespace<number>(NAMESPACES.introductions);
+    const optIns = store.namespace<number>("proactive-rooms");
+    for (const roomId of roomIds) {
+      await introductions.set(roomId, Date.now());
+      if (opts.optIn === true) await optIns.set(roomId, Date.now());
+    }
+    if (opts.syncToken !== undefined) await store.namespace<string>("sync").set("next_batch", opts.syncToken);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The homeserver's stream position now, as a sync token (a bot resuming from it has seen everything before). */
+export async function currentSyncToken(s: Scenario): Promise<string> {
+  return (await s.alice.sync({ timeout: 0, filter: { room: { rooms: [] } } })).next_batch;
+}
+
+/** Per room: how many of the bot's messages have exactly this body. */
+export function bodiesPerRoom(s: Scenario, roomIds: readonly string[], body: string): number[] {
+  const index = new Map<string, number>(roomIds.map((r, i) => [r, i]));
+  const counts = roomIds.map(() => 0);
+  for (const e of s.hs.sent({ sender: s.botUserId, type: "m.room.message" })) {
+    const i = index.get(e.room_id);
+    if (i !== undefined && e.content["body"] === body) counts[i] = (counts[i] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** The wall-clock time of the first log line matching `predicate` (pino's `time`), if any. */
+export function logTime(logs: LogCapture, predicate: (line: { msg?: string; [k: string]: unknown }) => boolean, after = 0): number | undefined {
+  for (const line of logs.lines()) {
+    const raw = line["time"];
+    const time = typeof raw === "number" ? raw : typeof raw === "string" ? Date.parse(raw) : undefined;
+    if (time !== undefined && time >= after && predicate(line)) return time;
+  }
+  return undefined;
+}
+
+/** Log lines at error level or above (pino: 50 error, 60 fatal). */
+export function errorLines(logs: LogCapture): Array<{ msg?: string; [k: string]: unknown }> {
+  return logs.lines().filter((l) => l.level >= 50);
+}
+
+const AGENT_JS = path.join(ROOT, "dist", "src", "reference-agent", "main.js");
+
+/** The reference agent (`npm run agent`) as its own process, so a test can SIGKILL it. */
+export class AgentProcess {
+  readonly logs = new LogCapture();
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+
+  constructor(env: Record<string, string>) {
+    if (!existsSync(AGENT_JS)) throw new Error(`${AGENT_JS} is missing: run \`npm run build\``);
+    this.child = spawn(process.execPath, [AGENT_JS], {
+      cwd: ROOT, env: { PATH: process.env["PATH"] ?? "", LOG_LEVEL: "info", AGENT_HOST: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
+    this.child.stderr?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => resolve({ code, signal })));
+  }
+
+  async ready(timeoutMs = 15_000): Promise<this> {
+    await this.logs.waitFor((l) => l.msg === "reference agent ready", "the agent's ready line", timeoutMs);
+    return this;
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    this.child.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    await this.exited;
+  }
+}
