@@ -157,7 +157,7 @@ class BotApp implements App {
     const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
-      store, outbox, messages, log: childLogger(log, "commands") });
+      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name) });
     const router = new InboundRouter({
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),

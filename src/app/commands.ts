@@ -16,6 +16,7 @@ import { txnIdFor } from "../turns/turn-run";
 export function createCommandHandler(deps: {
   config: Config; botUserId: string; http: MatrixHttp; settings: RoomSettingsStore; pipeline: TurnPipeline;
   link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
+  onCommand?: (name: string) => void;
 }): CommandHandler {
   const { config, messages, log } = deps;
   return new CommandHandler({
@@ -27,6 +28,7 @@ export function createCommandHandler(deps: {
     pipeline: deps.pipeline,
     outbox: deps.outbox,
     log,
+    ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);

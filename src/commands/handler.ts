@@ -94,6 +94,7 @@ export class CommandHandler {
         threadKey: facts.threadKey, deps: this.deps, commands: this.registry.list(),
       };
       text = await command.run(ctx, args);
+      this.deps.onCommand?.(command.name);
       log.info(where, "command handled");
     } catch (e) {
       const userMessage = userMessageOf(e);

@@ -33,6 +33,8 @@ export interface CommandDeps {
   /** Posts a notice replying to the command (the lead maps it to the outbox with a deterministic txnId). */
   reply(roomId: string, replyToEventId: string, text: string): Promise<void>;
   log: Logger;
+  /** Observes each command that ran (metrics). */
+  onCommand?: (name: string) => void;
 }
 
 export interface CommandContext {
