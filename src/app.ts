@@ -145,7 +145,8 @@ class BotApp implements App {
     const journal = this.journalOn(store);
     const pipeline = new TurnPipeline({
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
-      options: { typingTimeoutMs: t.typingTimeoutMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit },
+      options: { typingTimeoutMs: t.typingTimeoutMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
+        busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs },
       onSettled: async (settled) => {
         for (const m of settled) await journal.complete(m.roomId, m.eventId);
       },

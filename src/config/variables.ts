@@ -27,6 +27,8 @@ export interface Timings {
   readonly typingTimeoutMs: number;
   readonly placeholderDelayMs: number;
   readonly turnQueueLimit: number;
+  readonly busyRetries: number;
+  readonly busyRetryDelayMs: number;
   readonly fanoutConcurrency: number;
   readonly gapFillMaxEvents: number;
   readonly shutdownGraceMs: number;
@@ -63,6 +65,8 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("TYPING_TIMEOUT_MS", "typingTimeoutMs", 30_000, "typing notification lifetime (renewed while a run is going)", 30_000),
   ms("PLACEHOLDER_DELAY_MS", "placeholderDelayMs", 5_000, "delay before a 'working on it' placeholder is posted"),
   count("TURN_QUEUE_LIMIT", "turnQueueLimit", 20, "messages queued per thread while a run is in flight"),
+  count("AGENT_BUSY_RETRIES", "busyRetries", 3, "times a run refused with thread_busy is tried again before the user is told"),
+  ms("AGENT_BUSY_RETRY_MS", "busyRetryDelayMs", 1_000, "wait before trying a run refused with thread_busy again"),
   count("FANOUT_CONCURRENCY", "fanoutConcurrency", 8, "rooms sent to at once by a proactive fan-out"),
   count("GAP_FILL_MAX_EVENTS", "gapFillMaxEvents", 500, "most events fetched to fill a /sync gap"),
   ms("SHUTDOWN_GRACE_MS", "shutdownGraceMs", 10_000, "how long shutdown waits for work in flight"),

@@ -119,7 +119,7 @@ describe("failure replies", () => {
       const code = run.contents[0]?.replace("fail ", "") as (typeof codes)[number];
       throw new AgentRunError(code, `upstream said: key ${SECRET} at /srv/llm.js:10:5`);
     });
-    s = await Scenario.start({ mode: "client", brain });
+    s = await Scenario.start({ mode: "client", brain, env: { AGENT_BUSY_RETRIES: "2", AGENT_BUSY_RETRY_MS: "50" } });
     const roomId = await s.openDm();
     for (const [i, code] of codes.entries()) {
       await s.alice.sendText(roomId, `fail ${code}`);

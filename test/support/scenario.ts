@@ -12,7 +12,6 @@ import { createEchoBrain, type AgentBrain } from "../../src/reference-agent/brai
 import type { AppOverrides } from "../../src/app";
 import type { ClientEvent } from "./homeserver/types";
 import { botMessagesIn, isIntroduction } from "./bot-messages";
-import { INTRO_MARKER } from "../../src/rooms/lifecycle";
 
 export type Mode = "client" | "appservice";
 export const MODES: Mode[] = ["client", "appservice"];
@@ -148,10 +147,9 @@ export class Scenario {
     return roomId;
   }
 
-  /** The bot's room messages in a room, oldest first. */
+  /** The bot's room messages in a room, oldest first, without its one-time introduction (not an answer). */
   botMessages(roomId: string): ClientEvent[] {
-    return this.hs.sent({ roomId, sender: this.botUserId, type: "m.room.message" })
-      .filter((e) => e.content[INTRO_MARKER] !== true); // the one-time introduction on joining is not an answer
+    return botMessagesIn(this.hs, roomId, this.botUserId);
   }
 
   async waitBotMessages(roomId: string, count: number, what = `${count} bot message(s)`): Promise<ClientEvent[]> {

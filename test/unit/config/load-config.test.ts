@@ -24,7 +24,7 @@ describe("loadConfig: defaults", () => {
       syncTimeoutMs: 30000, requestTimeoutMs: 60000, retryBaseMs: 500, retryMaxMs: 30000, sendMaxAttempts: 8,
       heartbeatMs: 25000, pongTimeoutMs: 10000, reconnectBaseMs: 500, reconnectMaxMs: 30000, reconnectResetMs: 10000,
       maxFrameBytes: 1048576, runStartTimeoutMs: 15000, runIdleTimeoutMs: 60000, runDeadlineMs: 300000,
-      typingTimeoutMs: 30000, placeholderDelayMs: 5000, turnQueueLimit: 20, fanoutConcurrency: 8,
+      typingTimeoutMs: 30000, placeholderDelayMs: 5000, turnQueueLimit: 20, busyRetries: 3, busyRetryDelayMs: 1000, fanoutConcurrency: 8,
       gapFillMaxEvents: 500, shutdownGraceMs: 10000, httpBodyLimitBytes: 65536, appserviceBodyLimitBytes: 10485760,
       homeserverStaleMs: 90000,
     });
