@@ -1,43 +1,238 @@
 "use strict";
-// Stand-in for @matrix-org/matrix-sdk-crypto-nodejs (see README.md, "Encryption").
-// matrix-bot-sdk 0.7.1 requires this module at import time but touches it only when E2EE is enabled.
-// Every class is present so the SDK loads; constructing or calling any of them throws a clear error.
-const MESSAGE =
-  "End-to-end encryption is not available in this build: the native crypto package is replaced by a stub. " +
-  "Set MATRIX_E2EE=false (the default).";
+// Bridge: the subset of @matrix-org/matrix-sdk-crypto-nodejs 0.1.0-beta.6 that matrix-bot-sdk 0.7.1 calls
+// (lib/e2ee/CryptoClient.js, lib/e2ee/RustEngine.js), implemented over @matrix-org/matrix-sdk-crypto-wasm
+// 18.9.0 from npm, so no native binary is downloaded. Every difference listed in the project's E2EE notes
+// is adapted here; see README.md next to this file. The WASM module (~83 MB) loads only when crypto is
+// first used: a bot with MATRIX_E2EE=false never loads it.
+//
+// The store: `OlmMachine.initialize(user, device, storePath, passphrase)` opens the IndexedDB database
+// named after `storePath`. An IndexedDB implementation must be installed on `globalThis` first (the bot
+// installs fake-indexeddb and snapshots it to a file; see src/matrix/crypto/).
 
-class E2eeUnavailableError extends Error {
-  constructor() {
-    super(MESSAGE);
-    this.name = "E2eeUnavailableError";
+let loaded;
+function wasm() {
+  if (loaded === undefined) loaded = require("@matrix-org/matrix-sdk-crypto-wasm");
+  return loaded;
+}
+
+/** A crypto failure as an Error (the WASM throws non-Error objects, e.g. MegolmDecryptionError). */
+class CryptoBridgeError extends Error {
+  constructor(operation, cause) {
+    const detail = describe(cause);
+    super(`${operation} failed: ${detail.message}`);
+    this.name = "CryptoBridgeError";
+    this.operation = operation;
+    if (detail.code !== undefined) this.code = detail.code;
+    this.cause = cause;
   }
 }
 
-function unavailable(name) {
-  const C = class {
-    constructor() {
-      throw new E2eeUnavailableError();
-    }
-    static initialize() {
-      return Promise.reject(new E2eeUnavailableError());
-    }
+function describe(e) {
+  if (e instanceof Error) return { message: e.message, code: e.code };
+  if (e && typeof e === "object") {
+    const code = typeof e.code === "number" || typeof e.code === "string" ? e.code : undefined;
+    const message = typeof e.description === "string" ? e.description
+      : typeof e.message === "string" ? e.message : String(e);
+    return { message, code };
+  }
+  return { message: String(e), code: undefined };
+}
+
+async function guarded(operation, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof CryptoBridgeError) throw e;
+    throw new CryptoBridgeError(operation, e);
+  }
+}
+
+/** Classes the SDK constructs with `new` and hands back to the machine: the WASM classes themselves. */
+function delegate(name, statics = []) {
+  const C = function (...args) {
+    return new (wasm()[name])(...args);
   };
   Object.defineProperty(C, "name", { value: name });
+  for (const s of statics) C[s] = (...args) => wasm()[name][s](...args);
   return C;
 }
 
-const classes = [
-  "OlmMachine", "UserId", "DeviceId", "RoomId", "DeviceLists", "EncryptionSettings", "Attachment",
-  "EncryptedAttachment", "Signatures", "KeysUploadRequest", "KeysQueryRequest", "KeysClaimRequest",
-  "ToDeviceRequest", "SignatureUploadRequest", "RoomMessageRequest", "KeysBackupRequest",
-];
-for (const name of classes) exports[name] = unavailable(name);
+const UserId = delegate("UserId");
+const DeviceId = delegate("DeviceId");
+const RoomId = delegate("RoomId");
+const DeviceLists = delegate("DeviceLists");
+const EncryptedAttachment = delegate("EncryptedAttachment");
+const Attachment = delegate("Attachment", ["encrypt", "decrypt"]);
 
-exports.StoreType = Object.freeze({ Sled: 0, Sqlite: 1 });
-exports.RequestType = Object.freeze({
+/**
+ * Plain settings object: the SDK assigns `algorithm = undefined` (rejected by the WASM setter) and a
+ * `rotationPeriod` in milliseconds where the binding means microseconds. Converted in `shareRoomKey`.
+ */
+class EncryptionSettings {
+  constructor() {
+    this.algorithm = 1; // MegolmV1AesSha2
+    this.historyVisibility = 2; // Shared
+    this.rotationPeriod = 604800000n; // ms (one week), the SDK's unit
+    this.rotationPeriodMessages = 100n;
+    this.onlyAllowTrustedDevices = false;
+  }
+}
+
+/** The WASM consumes (frees) user-id objects passed in arrays; the SDK reuses its arrays. */
+function clones(users) {
+  return users.map((u) => u.clone());
+}
+
+function toWasmSettings(s) {
+  const w = new (wasm().EncryptionSettings)();
+  w.algorithm = s.algorithm === undefined ? wasm().EncryptionAlgorithm.MegolmV1AesSha2 : s.algorithm;
+  w.historyVisibility = s.historyVisibility;
+  w.rotationPeriod = BigInt(s.rotationPeriod) * 1000n; // ms → µs
+  w.rotationPeriodMessages = BigInt(s.rotationPeriodMessages);
+  w.sharingStrategy = wasm().CollectStrategy.allDevices();
+  return w;
+}
+
+function untrusted() {
+  return new (wasm().DecryptionSettings)(wasm().TrustRequirement.Untrusted);
+}
+
+/** An outgoing request as the SDK reads it: `{id, type, body}`; to-device bodies carry txn_id/event_type. */
+function plainRequest(r) {
+  if (r.type === RequestType.ToDevice) {
+    const body = JSON.parse(r.body);
+    return { id: r.id, type: r.type, body: JSON.stringify({ txn_id: r.txn_id, event_type: r.event_type, messages: body.messages }) };
+  }
+  return { id: r.id, type: r.type, body: r.body };
+}
+
+class Signatures {
+  constructor(inner) {
+    this.inner = inner;
+  }
+  /** Plain object keyed by key id; each value has `isValid` as a property (as the SDK reads it). */
+  get(userId) {
+    const map = this.inner.get(userId);
+    const out = {};
+    if (!map) return out;
+    for (const [keyId, maybe] of map.entries()) {
+      out[keyId] = { isValid: maybe.isValid(), isInvalid: maybe.isInvalid(), signature: maybe.signature };
+    }
+    return out;
+  }
+  get count() {
+    return this.inner.count;
+  }
+}
+
+class OlmMachine {
+  constructor(inner) {
+    this.inner = inner;
+  }
+
+  /** `(userId, deviceId, storePath, passphrase, storeType)`: storePath names the IndexedDB store. */
+  static async initialize(userId, deviceId, storePath, passphrase, _storeType) {
+    if (storePath && typeof globalThis.indexedDB === "undefined") {
+      throw new CryptoBridgeError("initialize", new Error("no IndexedDB implementation is installed in this process"));
+    }
+    const inner = await guarded("initialize", () =>
+      wasm().OlmMachine.initialize(userId, deviceId, storePath || undefined, passphrase || undefined));
+    // A failed decryption then queues an m.room_key_request to the sender's devices (sent by the next run).
+    inner.roomKeyRequestsEnabled = true;
+    return new OlmMachine(inner);
+  }
+
+  get userId() { return this.inner.userId; }
+  get deviceId() { return this.inner.deviceId; }
+  get identityKeys() { return this.inner.identityKeys; }
+
+  /** Returns the decrypted (and plain) to-device events as a JSON array string. */
+  async receiveSyncChanges(toDeviceEvents, changedDevices, oneTimeKeyCounts, unusedFallbackKeys) {
+    const counts = new Map(Object.entries(oneTimeKeyCounts ?? {}).filter(([, n]) => typeof n === "number"));
+    const fallback = unusedFallbackKeys == null ? undefined : new Set(unusedFallbackKeys);
+    const processed = await guarded("receiveSyncChanges", () =>
+      this.inner.receiveSyncChanges(toDeviceEvents, changedDevices, counts, fallback, untrusted()));
+    const out = [];
+    for (const p of processed) {
+      const T = wasm().ProcessedToDeviceEventType;
+      if ((p.type === T.Decrypted || p.type === T.PlainText) && typeof p.rawEvent === "string") {
+        try { out.push(JSON.parse(p.rawEvent)); } catch { /* not JSON: skipped */ }
+      }
+    }
+    return JSON.stringify(out);
+  }
+
+  async outgoingRequests() {
+    const requests = await guarded("outgoingRequests", () => this.inner.outgoingRequests());
+    return requests.map(plainRequest);
+  }
+
+  async markRequestAsSent(requestId, requestType, response) {
+    return guarded("markRequestAsSent", () => this.inner.markRequestAsSent(requestId, requestType, response));
+  }
+
+  async updateTrackedUsers(users) {
+    return guarded("updateTrackedUsers", () => this.inner.updateTrackedUsers(clones(users)));
+  }
+
+  async getMissingSessions(users) {
+    const r = await guarded("getMissingSessions", () => this.inner.getMissingSessions(clones(users)));
+    return r ? plainRequest(r) : undefined;
+  }
+
+  /** Returns a JSON array string of `{txn_id, event_type, messages}`. */
+  async shareRoomKey(roomId, users, settings) {
+    const requests = await guarded("shareRoomKey", () =>
+      this.inner.shareRoomKey(roomId, clones(users), toWasmSettings(settings)));
+    return JSON.stringify(requests.map((r) => ({ txn_id: r.txn_id, event_type: r.event_type, messages: JSON.parse(r.body).messages })));
+  }
+
+  async encryptRoomEvent(roomId, eventType, content) {
+    return guarded("encryptRoomEvent", () => this.inner.encryptRoomEvent(roomId, eventType, content));
+  }
+
+  /**
+   * Accepts events from unverified devices (TrustRequirement.Untrusted). On a missing key the machine
+   * queues a room key request (see `initialize`); the error carries the WASM's decryption error code.
+   */
+  async decryptRoomEvent(event, roomId) {
+    const d = await guarded("decryptRoomEvent", () => this.inner.decryptRoomEvent(event, roomId, untrusted()));
+    return {
+      event: d.event,
+      sender: d.sender?.toString(),
+      senderDevice: d.senderDevice?.toString(),
+      senderCurve25519Key: d.senderCurve25519Key,
+      forwardingCurve25519KeyChain: d.forwardingCurve25519KeyChain,
+    };
+  }
+
+  async sign(message) {
+    return new Signatures(await guarded("sign", () => this.inner.sign(message)));
+  }
+
+  close() {
+    this.inner.close();
+  }
+}
+
+const RequestType = Object.freeze({
   KeysUpload: 0, KeysQuery: 1, KeysClaim: 2, ToDevice: 3, SignatureUpload: 4, RoomMessage: 5, KeysBackup: 6,
 });
+
+exports.OlmMachine = OlmMachine;
+exports.UserId = UserId;
+exports.DeviceId = DeviceId;
+exports.RoomId = RoomId;
+exports.DeviceLists = DeviceLists;
+exports.EncryptionSettings = EncryptionSettings;
+exports.Attachment = Attachment;
+exports.EncryptedAttachment = EncryptedAttachment;
+exports.Signatures = Signatures;
+exports.CryptoBridgeError = CryptoBridgeError;
+exports.StoreType = Object.freeze({ Sled: 0, Sqlite: 1 });
+exports.RequestType = RequestType;
 exports.EncryptionAlgorithm = Object.freeze({ OlmV1Curve25519AesSha2: 0, MegolmV1AesSha2: 1 });
 exports.HistoryVisibility = Object.freeze({ Invited: 0, Joined: 1, Shared: 2, WorldReadable: 3 });
-exports.E2eeUnavailableError = E2eeUnavailableError;
-exports.isStub = true;
+exports.isStub = false;
+/** The WASM module itself, for callers that need more than the SDK's subset (loads it). */
+exports.wasm = wasm;

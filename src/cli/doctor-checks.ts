@@ -6,6 +6,7 @@ import { openStore } from "../store";
 import { agentHandshake } from "./agent-handshake";
 import { firstLine } from "./cli-support";
 import { matrixFetch, UnreachableError } from "./matrix-fetch";
+import { E2EE_INTEGRATED } from "../matrix/crypto";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 
@@ -167,7 +168,7 @@ function checkCrypto(config: Config): CheckResult {
   } catch {
     stub = true;
   }
-  if (stub) {
+  if (stub || !E2EE_INTEGRATED) {
     return fail(name, "MATRIX_E2EE=true, but end-to-end encryption is not available in this build (the crypto package is a stand-in)",
       "set MATRIX_E2EE=false (see README, Encryption)");
   }

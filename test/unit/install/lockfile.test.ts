@@ -42,11 +42,16 @@ describe("what npm ci installs", () => {
     expect(pkg.allowScripts["sqlite3"]).toBe(true);
   });
 
-  it("loads matrix-bot-sdk with the stand-in, which refuses crypto use with a clear message", () => {
+  it("loads matrix-bot-sdk with the WASM bridge, which declares the exact crypto-wasm version it runs on", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const stub = require("@matrix-org/matrix-sdk-crypto-nodejs") as { isStub: boolean; OlmMachine: { initialize(): Promise<unknown> } };
-    expect(stub.isStub).toBe(true);
+    const bridge = require("@matrix-org/matrix-sdk-crypto-nodejs") as { isStub?: boolean; StoreType: unknown };
+    expect(bridge.isStub).toBeFalsy();
+    expect(bridge.StoreType).toBeDefined();
     expect(() => require("matrix-bot-sdk")).not.toThrow();
-    return expect(stub.OlmMachine.initialize()).rejects.toThrow(/MATRIX_E2EE/);
+    const own = JSON.parse(readFileSync(path.join(ROOT, "packages/matrix-sdk-crypto-nodejs/package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const wasmVersion = own.dependencies["@matrix-org/matrix-sdk-crypto-wasm"];
+    expect(wasmVersion).toMatch(/^\d+\.\d+\.\d+$/); // pinned exactly
+    expect(lock.packages["node_modules/@matrix-org/matrix-sdk-crypto-wasm"]?.version).toBe(wasmVersion);
+    expect(lock.packages["packages/matrix-sdk-crypto-nodejs"]).toMatchObject({ dependencies: { "@matrix-org/matrix-sdk-crypto-wasm": wasmVersion } });
   });
 });
