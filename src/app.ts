@@ -12,6 +12,7 @@ import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
 import type { MatrixRequestError } from "./matrix/errors";
 import { createMatrixHttp } from "./matrix/http";
+import { E2EE_INTEGRATED } from "./matrix/crypto";
 import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
@@ -80,6 +81,10 @@ class BotApp implements App {
   async start(): Promise<void> {
     const { config, log } = this;
     const t = config.timings;
+    if (config.e2ee && !E2EE_INTEGRATED) {
+      throw new Error("MATRIX_E2EE=true, but this version cannot read or send encrypted messages yet (runbook/encryption.md); " +
+        "set MATRIX_E2EE=false");
+    }
     const ops = new Operations(config, log);
     this.ops = ops;
     await ops.start();

@@ -1,8 +1,9 @@
 // The one import of matrix-bot-sdk. Everything else talks to the small interfaces in this folder.
 //
 // matrix-bot-sdk 0.7.1 requires @matrix-org/matrix-sdk-crypto-nodejs at import time. package.json's
-// `overrides` replaces that package with packages/matrix-sdk-crypto-nodejs (ours): a stub that lets the SDK
-// load without downloading a native binary. E2EE stays off until that package becomes the WASM bridge.
+// `overrides` replaces that package with packages/matrix-sdk-crypto-nodejs (ours): a bridge of the API the SDK
+// calls over @matrix-org/matrix-sdk-crypto-wasm, so no native binary is downloaded. It loads the WASM only on
+// first use; the bot does not use it yet (src/matrix/crypto, runbook/encryption.md).
 import { LogLevel, LogService, MatrixClient, MatrixError } from "matrix-bot-sdk";
 import { routeSdkLogs } from "../log";
 
