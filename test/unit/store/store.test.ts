@@ -143,7 +143,7 @@ describe("store failures surface as errors, never as missing data", () => {
   beforeEach(async () => {
     store = await openStore("sqlite://:memory:", {
       logger,
-      healthCheckTimeoutMs: 20,
+      healthCheckTimeoutMs: 5000, // generous: a healthy store must pass even on a loaded machine
       wrapAdapter: (a) => (faulty = new FaultyStoreAdapter(a)),
     });
   });
@@ -198,9 +198,18 @@ describe("store failures surface as errors, never as missing data", () => {
   });
 
   it("healthCheck fails when the store stops answering in time", async () => {
-    faulty.delay(60);
-    await expect(store.healthCheck()).rejects.toThrow(/no answer within 20 ms/);
-    // Let the slowed-down probe finish before the store closes.
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    let slow!: FaultyStoreAdapter;
+    const impatient = await openStore("sqlite://:memory:", {
+      logger, healthCheckTimeoutMs: 20, wrapAdapter: (a) => (slow = new FaultyStoreAdapter(a)),
+    });
+    try {
+      slow.delay(200);
+      await expect(impatient.healthCheck()).rejects.toThrow(/no answer within 20 ms/);
+      // Let the slowed-down probe finish before the store closes.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    } finally {
+      slow.heal();
+      await impatient.close();
+    }
   });
 });
