@@ -75,6 +75,21 @@ describe("fan-out at scale and under failure (client mode)", () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
+  it("an exhausted delivery shows in /status, and /outbox retry from an admin delivers it", async () => {
+    s = await Scenario.start({ mode: "client", externalAgent: true, env: { SEND_MAX_ATTEMPTS: "2", BOT_ADMINS: "@alice:localhost" } });
+    const roomId = await s.openDm();
+    await optInByCommand(s, roomId);
+    s.hs.failNext({ method: "PUT", pathIncludes: "/send/", userId: s.botUserId }, { status: 502 }, 2);
+    await s.agent?.emitProactive("*", "Eventually delivered");
+    await s.bot.logs.waitFor((l) => l.level >= 50 && l.roomId === roomId, "the dead letter logged at error level");
+    const before = s.botMessages(roomId).length;
+    await s.alice.sendText(roomId, "!status");
+    const status = String((await s.waitBotMessages(roomId, before + 1))[before]?.content["body"]);
+    expect(status).toMatch(/1 message that could not be delivered/);
+    await s.alice.sendText(roomId, "!outbox retry");
+    await s.hs.waitFor(() => copiesPerRoom(s, [roomId], "Eventually delivered").get(roomId) === 1, { what: "delivered after the retry" });
+  });
+
   it("keeps opt-ins across a restart", async () => {
     s = await Scenario.start({ mode: "client", externalAgent: true });
     const roomId = await s.openDm();

@@ -48,6 +48,19 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(s.hs.membership(bad, s.botUserId)).toBe("leave");
   });
 
+  it("accepts an invite that arrived while it was offline, once it is back", async () => {
+    s = await Scenario.start({ mode });
+    await s.stopBot();
+    const { room_id: roomId } = await s.alice.createRoom({ is_direct: true, invite: [s.botUserId], preset: "trusted_private_chat" });
+    await s.quiet(200);
+    expect(s.hs.membership(roomId, s.botUserId)).toBe("invite");
+    await s.startBot();
+    await s.waitJoined(roomId);
+    await s.alice.sendText(roomId, "welcome back");
+    const [answer] = await s.waitBotMessages(roomId, 1);
+    expect(answer?.content["body"]).toBe(echoReplyFor("welcome back"));
+  });
+
   it("posts one notice for three encrypted messages in a room and stays", async () => {
     s = await Scenario.start({ mode });
     const roomId = await s.openDm();
@@ -101,6 +114,9 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(s.hs.requests.filter((r) => r.status === 401).length - before).toBeLessThanOrEqual(1);
     expect(s.bot.logs.lines().filter((l) => l.level === 60)).toHaveLength(1);
     expect(s.bot.app.tokenValid).toBe(false);
+    const ready = await fetch(`http://127.0.0.1:${s.bot.app.httpPort}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { notReady: string[] }).notReady).toContain("token");
   });
 
   it("does not answer a queued message that was redacted before its turn", async () => {
