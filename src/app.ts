@@ -131,8 +131,11 @@ class BotApp implements App {
 
     const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
       proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
+    // A room upgrade keeps the conversation: the thread key names the first room of the upgrade chain.
+    let lifecycle: RoomLifecycle | undefined;
     const threadKeyFor = async (roomId: string, threadRootId: string | undefined): Promise<string> => encodeThreadKey({
-      roomId, generation: (await settings.get(roomId)).threadGeneration, ...(threadRootId ? { threadRootId } : {}) });
+      roomId: lifecycle ? await lifecycle.threadRoomFor(roomId) : roomId,
+      generation: (await settings.get(roomId)).threadGeneration, ...(threadRootId ? { threadRootId } : {}) });
 
     // The agent, and what it produces on its own.
     const agent = await startAgent(config, store, log, this.embeddedAgentToken);
@@ -159,11 +162,14 @@ class BotApp implements App {
     });
     const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"));
     const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
-    let lifecycle: RoomLifecycle | undefined;
     const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
-      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name) });
+      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name),
+      createChatRoom: (userId, title, opts) => {
+        if (!lifecycle) throw new Error("the bot is still starting");
+        return lifecycle.createChatRoom(userId, title, opts);
+      } });
     const router = new InboundRouter({
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
@@ -179,7 +185,7 @@ class BotApp implements App {
     });
 
     lifecycle = installRoomLifecycle({
-      config, botUserId: this.userId, http, directory, messages, outbox, store, log: childLogger(log, "lifecycle"),
+      config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer),
     });
     const started = lifecycle;

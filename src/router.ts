@@ -33,7 +33,10 @@ export interface RouterDeps {
   replyModeFor?: (roomId: string) => Promise<"mention" | "all">;
 }
 
-/** Sees every routed room event in order per room (spaces, lifecycle, upgrades). Errors are logged, not thrown. */
+/**
+ * Sees every routed room event in order per room (spaces, lifecycle, upgrades): all but the bot's own non-state
+ * events (see isOwnTimelineEvent). Errors are logged, not thrown.
+ */
 export interface RoomEventObserver {
   readonly name: string;
   onEvent(event: RoomEvent): Promise<void>;
@@ -60,13 +63,25 @@ export class InboundRouter {
       } else if (item.kind === "invite") {
         await this.deps.invites.handle(item.invite).catch((e: unknown) =>
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
-      } else {
+      } else if (item.snapshot) {
+        this.schedule(item.event, false); // current state, not news: room facts and observers only
+      } else if (!this.isOwnTimelineEvent(item.event)) {
         events.push(item.event);
       }
     }
     const fresh = await this.deps.journal.record(events);
     if (hasMessage) checkpoint("message-journaled");
     for (const event of fresh) this.schedule(event);
+  }
+
+  /**
+   * The bot's own non-state events (its answers, notices, fan-out copies) come back through the homeserver, and
+   * nothing is done with them: not a turn, no room fact (those are state events), nothing for the observers
+   * (they watch state events). They are neither journaled nor routed, which saves the journal's writes for
+   * every message the bot sends. Own redactions still go through (they may withdraw a queued message).
+   */
+  private isOwnTimelineEvent(event: RoomEvent): boolean {
+    return event.sender === this.deps.botUserId && event.state_key === undefined && event.type !== "m.room.redaction";
   }
 
   /** Processes what was journaled but not finished before the last stop. */
@@ -82,9 +97,9 @@ export class InboundRouter {
     while (this.roomChains.size > 0) await Promise.allSettled([...this.roomChains.values()]);
   }
 
-  private schedule(event: RoomEvent): void {
+  private schedule(event: RoomEvent, journaled = true): void {
     const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
-    const next = previous.then(() => this.route(event)).catch((e: unknown) =>
+    const next = previous.then(() => (journaled ? this.route(event) : this.observe(event))).catch((e: unknown) =>
       this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
     this.roomChains.set(event.room_id, next);
     void next.finally(() => {
@@ -92,13 +107,19 @@ export class InboundRouter {
     });
   }
 
-  private async route(event: RoomEvent): Promise<void> {
+  /** Room facts and observers (spaces, lifecycle) see every event, news or state snapshot. */
+  private async observe(event: RoomEvent): Promise<void> {
     this.deps.directory.observe(event);
     for (const observer of this.observers) {
       await observer.onEvent(event).catch((e: unknown) =>
         this.deps.log.error({ roomId: event.room_id, observer: observer.name, err: String(e) }, "room event observer failed"));
     }
-    if (event.type === "m.room.encrypted" && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)) {
+  }
+
+  private async route(event: RoomEvent): Promise<void> {
+    await this.observe(event);
+    if (event.type === "m.room.encrypted" && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)
+      && (await this.deps.directory.isJoined(event.room_id))) {
       await this.deps.encryptedNotice.onUnreadable(event.room_id);
     }
     if (event.type === "m.room.redaction" && typeof (event.redacts ?? event.content["redacts"]) === "string") {
@@ -128,6 +149,10 @@ export class InboundRouter {
     if (event.sender === botUserId) return undefined;
     if (!this.deps.isAllowedSender(event.sender)) {
       log.debug({ roomId: event.room_id, sender: event.sender }, "message from a user not in ALLOWED_USERS ignored");
+      return undefined;
+    }
+    if (!(await directory.isJoined(event.room_id))) {
+      log.warn({ roomId: event.room_id, eventId: event.event_id }, "message in a room the bot is not joined to ignored");
       return undefined;
     }
     const isDirect = await directory.isDirect(event.room_id);

@@ -2,7 +2,7 @@
 // runId), and a cumulative ack advanced only over frames that are durably handled.
 import type { Logger } from "pino";
 import type { AgentInitiatedHandler, AgentInitiatedOutcome, AgentInitiatedRun, LinkStats } from "./link-types";
-import { BoundedSet } from "./link-util";
+import { BoundedSet, clipForLog } from "./link-util";
 import type { EventFrame } from "./protocol";
 
 export interface AgentInitiatedRunsDeps {
@@ -112,7 +112,7 @@ export class AgentInitiatedRuns {
         return;
       case "RUN_ERROR":
         this.deps.logger.warn(
-          { runId, threadId: buf.threadId, code: event.code },
+          { runId: clipForLog(runId), threadId: clipForLog(buf.threadId), code: event.code },
           "agent-initiated run ended in RUN_ERROR; nothing to deliver",
         );
         this.buffers.delete(runId);
@@ -132,7 +132,7 @@ export class AgentInitiatedRuns {
       if (!oldest.done) {
         const victim = oldest.value;
         this.buffers.delete(victim.runId);
-        this.deps.logger.warn({ runId: victim.runId }, "too many open agent-initiated runs; dropped the oldest for now");
+        this.deps.logger.warn({ runId: clipForLog(victim.runId) }, "too many open agent-initiated runs; dropped the oldest for now");
         this.deps.sendNack(this.epoch, Math.max(...victim.seqs), "overloaded", false);
       }
     }
@@ -150,7 +150,7 @@ export class AgentInitiatedRuns {
   }
 
   private dropTooLarge(buf: BufferedRun): void {
-    this.deps.logger.error({ runId: buf.runId, bytes: buf.bytes }, "agent-initiated run text too large; rejected");
+    this.deps.logger.error({ runId: clipForLog(buf.runId), bytes: buf.bytes }, "agent-initiated run text too large; rejected");
     this.buffers.delete(buf.runId);
     this.handled.add(buf.runId);
     this.deps.sendNack(this.epoch, Math.max(...buf.seqs), "too_large", true);
@@ -161,7 +161,7 @@ export class AgentInitiatedRuns {
     const epoch = this.epoch;
     const handler = this.handler;
     if (!handler) {
-      this.deps.logger.warn({ runId: buf.runId }, "agent-initiated run finished but no handler is registered; not acked");
+      this.deps.logger.warn({ runId: clipForLog(buf.runId) }, "agent-initiated run finished but no handler is registered; not acked");
       return;
     }
     const run: AgentInitiatedRun = {
@@ -181,10 +181,10 @@ export class AgentInitiatedRuns {
       try {
         const result: unknown = await handler(run);
         if (isOutcome(result)) return result;
-        log.error({ runId: run.runId }, "agent-initiated handler returned something unexpected; not acked");
+        log.error({ runId: clipForLog(run.runId) }, "agent-initiated handler returned something unexpected; not acked");
         return "failed";
       } catch (err) {
-        log.error({ err, runId: run.runId }, "agent-initiated handler failed; not acked (the agent will redeliver)");
+        log.error({ err, runId: clipForLog(run.runId) }, "agent-initiated handler failed; not acked (the agent will redeliver)");
         return "failed";
       }
     })();

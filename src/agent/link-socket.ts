@@ -4,7 +4,7 @@ import WebSocket from "ws";
 import type { Logger } from "pino";
 import type { AgentLinkOptions, LinkState, LinkStats, PersistedSession } from "./link-types";
 import { LINK_DEFAULTS } from "./link-types";
-import { callSafely, fullJitterDelay, isPolicyClose, unrefTimer } from "./link-util";
+import { callSafely, clipForLog, fullJitterDelay, isPolicyClose, unrefTimer } from "./link-util";
 import { PROTOCOL, parseAgentFrame } from "./protocol";
 import type { AgentFrame, BotFrame, ReadyFrame } from "./protocol";
 
@@ -155,6 +155,7 @@ export class AgentSocket {
     });
     ws.on("message", (data, isBinary) => {
       if (epoch !== this.epoch) return;
+      this.heardFrom(); // any frame proves the peer alive: a pong may sit behind a backlog of frames still being read
       try {
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
         const text = buf.toString("utf8");
@@ -163,10 +164,7 @@ export class AgentSocket {
         this.log.error({ err }, "agent link: frame handling failed");
       }
     });
-    ws.on("pong", () => {
-      if (this.pongTimer) clearTimeout(this.pongTimer);
-      this.pongTimer = undefined;
-    });
+    ws.on("pong", () => this.heardFrom());
     ws.on("error", (err) => {
       const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
       if (status === "401" || status === "403") this.authRejected = true;
@@ -175,12 +173,18 @@ export class AgentSocket {
     ws.on("close", (code, reason) => this.gone(epoch, code, reason.toString("utf8")));
   }
 
+  /** The peer answered (a pong or any frame): the pending liveness check is satisfied. */
+  private heardFrom(): void {
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+
   private onText(epoch: number, raw: string | undefined): void {
     const parsed = raw === undefined ? ({ ok: false, error: "binary frame" } as const) : parseAgentFrame(raw);
     if (!parsed.ok) {
       const runId = "runId" in parsed ? parsed.runId : undefined;
       this.stats.framesRejected += 1;
-      this.log.warn({ error: parsed.error, runId }, "agent link: malformed frame rejected");
+      this.log.warn({ error: parsed.error, runId: clipForLog(runId) }, "agent link: malformed frame rejected");
       this.hooks.onMalformed(parsed.error, runId);
       return;
     }
@@ -220,8 +224,12 @@ export class AgentSocket {
       if (!ws || ws.readyState !== WebSocket.OPEN) return;
       if (!this.pongTimer) {
         this.pongTimer = unrefTimer(() => {
-          this.log.warn("agent link: no pong in time (half-open connection?); dropping it");
-          ws.terminate();
+          // Judge after this loop turn's I/O: when the event loop was busy, the pong may be read just now.
+          setImmediate(() => {
+            if (this.pongTimer === undefined || this.ws !== ws) return;
+            this.log.warn("agent link: no pong in time (half-open connection?); dropping it");
+            ws.terminate();
+          });
         }, this.opts.pongTimeoutMs);
       }
       try {

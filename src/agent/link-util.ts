@@ -45,6 +45,11 @@ export async function awaitSafely(logger: Logger, what: string, fn: () => void |
   }
 }
 
+/** An agent-supplied string (run id, error text) as logged: at most `max` characters, so junk cannot flood the log. */
+export function clipForLog(value: string | undefined, max = 200): string | undefined {
+  return value === undefined || value.length <= max ? value : `${value.slice(0, max)}…(${value.length} chars)`;
+}
+
 /** A timer that never keeps the process alive. */
 export function unrefTimer(fn: () => void, ms: number): NodeJS.Timeout {
   const t = setTimeout(fn, Math.max(0, ms));

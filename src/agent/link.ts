@@ -17,7 +17,7 @@ import type {
   RunResult,
 } from "./link-types";
 import { LINK_DEFAULTS } from "./link-types";
-import { BoundedSet, unrefTimer } from "./link-util";
+import { BoundedSet, clipForLog, unrefTimer } from "./link-util";
 import { RunFrameSchema } from "./protocol";
 import type { AgentFrame, EventFrame, ReadyFrame } from "./protocol";
 
@@ -35,6 +35,8 @@ export class AgentLink {
   private sessionId: string | undefined;
   /** Highest event seq seen on the current connection (duplicates at or below it are ignored). */
   private lastSeen = 0;
+  /** The last seq seen per run in flight. */
+  private readonly runSeqs = new WeakMap<object, number>();
   private saveChain: Promise<unknown> = Promise.resolve();
   private readonly runs = new Map<string, BotRun>();
   private readonly finishedRuns: BoundedSet<string>;
@@ -247,28 +249,38 @@ export class AgentLink {
     if (frame.op === "error") {
       const run = frame.runId === undefined ? undefined : this.runs.get(frame.runId);
       if (run) run.failBadFrame(`the agent rejected the run: ${frame.code}: ${frame.message}`);
-      else this.log.warn({ code: frame.code, message: frame.message, runId: frame.runId }, "the agent reported an error");
+      else this.log.warn({ code: clipForLog(frame.code), message: clipForLog(frame.message), runId: clipForLog(frame.runId) },
+        "the agent reported an error");
       return;
     }
     this.onEvent(frame);
   }
 
   private onEvent(frame: EventFrame): void {
-    if (frame.seq <= this.lastSeen) {
-      this.statsData.duplicatesIgnored += 1;
-      this.log.debug({ seq: frame.seq, lastSeen: this.lastSeen }, "duplicate event frame ignored");
-      return;
-    }
-    this.lastSeen = frame.seq;
     const run = this.runs.get(frame.runId);
     if (run) {
+      // Our runs are never replayed: a duplicate only against the run's own frames, so one stray huge seq
+      // elsewhere (an agent bug) cannot turn every later answer into "a duplicate".
+      const previous = this.runSeqs.get(run);
+      if (previous !== undefined && frame.seq <= previous) return this.duplicate(frame.seq, previous);
+      this.runSeqs.set(run, frame.seq);
+      if (frame.seq > this.lastSeen) this.lastSeen = frame.seq;
       this.inbound.noteHandled(frame.seq);
       run.onEvent(frame.event);
-    } else if (this.finishedRuns.has(frame.runId)) {
+      return;
+    }
+    if (frame.seq <= this.lastSeen) return this.duplicate(frame.seq, this.lastSeen);
+    this.lastSeen = frame.seq;
+    if (this.finishedRuns.has(frame.runId)) {
       this.inbound.noteHandled(frame.seq); // late frame of a run we already settled
     } else {
       this.inbound.onFrame(frame);
     }
+  }
+
+  private duplicate(seq: number, lastSeen: number): void {
+    this.statsData.duplicatesIgnored += 1;
+    this.log.debug({ seq, lastSeen }, "duplicate event frame ignored");
   }
 
   /** Persist `{ sessionId, lastSeq: seq }`, then (only then) send the cumulative ack. */

@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { AgentLink } from "../agent/link";
 import { CommandHandler } from "../commands";
+import type { CommandDeps } from "../commands/registry";
 import type { Config } from "../config";
 import { buildMessageContents, mentionsFor } from "../matrix/format";
 import type { MatrixHttp } from "../matrix/http";
@@ -17,6 +18,7 @@ export function createCommandHandler(deps: {
   config: Config; botUserId: string; http: MatrixHttp; settings: RoomSettingsStore; pipeline: TurnPipeline;
   link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
   onCommand?: (name: string) => void;
+  createChatRoom?: CommandDeps["createChatRoom"];
 }): CommandHandler {
   const { config, messages, log } = deps;
   return new CommandHandler({
@@ -29,6 +31,7 @@ export function createCommandHandler(deps: {
     outbox: deps.outbox,
     log,
     ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
+    ...(config.provisionSpace && deps.createChatRoom ? { createChatRoom: deps.createChatRoom } : {}),
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);

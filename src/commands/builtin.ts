@@ -1,4 +1,5 @@
 // The built-in commands, in the order /help lists them.
+import { newCommand } from "./new";
 import { helpCommand } from "./help";
 import { modeCommand } from "./mode";
 import { outboxCommand } from "./outbox";
@@ -9,5 +10,5 @@ import { statusCommand } from "./status";
 import { stopCommand } from "./stop";
 
 export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
-  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, proactiveCommand, outboxCommand,
+  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, proactiveCommand, outboxCommand, newCommand,
 ];

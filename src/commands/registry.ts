@@ -35,6 +35,8 @@ export interface CommandDeps {
   log: Logger;
   /** Observes each command that ran (metrics). */
   onCommand?: (name: string) => void;
+  /** `/new`: a chat room in the sender's private space; absent when PROVISION_SPACE is off. Errors carry userMessage. */
+  createChatRoom?: (userId: string, title: string | undefined, opts: { requestId: string }) => Promise<{ roomId: string; title: string }>;
 }
 
 export interface CommandContext {

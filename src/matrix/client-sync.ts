@@ -12,6 +12,20 @@ export interface SyncTokenStore {
   save(token: string): Promise<void>;
 }
 
+/**
+ * End-to-end encryption in the sync loop (MATRIX_E2EE=true). `beforeBatch` gets the whole response (to-device
+ * events, device lists, one-time key counts) before any room event; state events go to `onStateEvent`;
+ * `m.room.encrypted` timeline events are replaced by `decrypt`'s clear event (same event_id), or stay as they
+ * are when undecryptable (the router then posts its one notice per room); `afterBatch` saves the crypto store
+ * after the batch was handled and before the sync token moves past it.
+ */
+export interface SyncCryptoHook {
+  beforeBatch(res: unknown): Promise<void>;
+  onStateEvent(event: RoomEvent): Promise<void>;
+  decrypt(event: RoomEvent): Promise<RoomEvent | "undecryptable">;
+  afterBatch(): Promise<void>;
+}
+
 export interface ClientSyncOptions {
   userId: string;
   syncTimeoutMs: number;
@@ -27,6 +41,7 @@ export interface ClientSyncOptions {
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Each successful /sync (readiness: the homeserver answered). */
   onSyncOk?: () => void;
+  crypto?: SyncCryptoHook;
 }
 
 interface SyncRoom {
@@ -81,8 +96,10 @@ export class ClientSync {
         });
         if (this.stopping.signal.aborted) return;
         this.opts.onSyncOk?.();
+        await this.opts.crypto?.beforeBatch(res);
         const items = await this.itemsOf(res, since === undefined);
         await this.opts.onBatch(items);
+        await this.opts.crypto?.afterBatch();
         if (typeof res.next_batch === "string") {
           await this.tokens.save(res.next_batch);
           since = res.next_batch;
@@ -114,21 +131,39 @@ export class ClientSync {
     }
     for (const section of [res.rooms?.join, res.rooms?.leave]) {
       for (const [roomId, room] of Object.entries(section ?? {})) {
-        for (const event of this.parseAll(roomId, room.state?.events ?? [])) items.push({ kind: "event", event });
+        for (const event of this.parseAll(roomId, room.state?.events ?? [])) items.push({ kind: "event", event, snapshot: true });
         let timeline = this.parseAll(roomId, room.timeline?.events ?? []);
         if (initial) {
           // History from before this bot's first start is not answered; state still matters.
           timeline = timeline.filter((e) => e.state_key !== undefined);
-        } else if (room.timeline?.limited && room.timeline.prev_batch) {
+        } else if (room.timeline?.limited && room.timeline.prev_batch && !containsJoinOf(timeline, this.opts.userId)) {
+          // (When the bot's own join is in this timeline, everything older predates the bot: no gap to fill.)
           const missed = await fillTimelineGap(this.http, roomId, room.timeline.prev_batch, timeline, {
             userId: this.opts.userId, maxEvents: this.opts.gapFillMaxEvents, isKnown: this.opts.isKnown, log: this.log,
           });
           timeline = [...missed, ...timeline];
         }
+        if (this.opts.crypto) timeline = await this.withCrypto(this.opts.crypto, room.state?.events ?? [], roomId, timeline);
         for (const event of dropBeforeOwnJoin(timeline, this.opts.userId)) items.push({ kind: "event", event });
       }
     }
     return items;
+  }
+
+  /** State to the crypto hook first (room encryption, members to track), then the timeline decrypted in order. */
+  private async withCrypto(crypto: SyncCryptoHook, stateRaws: unknown[], roomId: string, timeline: RoomEvent[]): Promise<RoomEvent[]> {
+    const state = [...this.parseAll(roomId, stateRaws), ...timeline.filter((e) => e.state_key !== undefined)];
+    for (const event of state) await crypto.onStateEvent(event).catch((e: unknown) => this.log.warn({ roomId, err: String(e) }, "crypto state update failed"));
+    const out: RoomEvent[] = [];
+    for (const event of timeline) {
+      if (event.type !== "m.room.encrypted" || event.state_key !== undefined) {
+        out.push(event);
+        continue;
+      }
+      const clear = await crypto.decrypt(event).catch(() => "undecryptable" as const);
+      out.push(clear === "undecryptable" ? event : clear);
+    }
+    return out;
   }
 
   private parseAll(roomId: string, raws: unknown[]): RoomEvent[] {
@@ -154,6 +189,10 @@ export class ClientSync {
     if (!invite) return undefined;
     return { ...invite, roomType, via: viaFor(roomId, invite.inviter) };
   }
+}
+
+function containsJoinOf(timeline: RoomEvent[], userId: string): boolean {
+  return timeline.some((e) => e.type === "m.room.member" && e.state_key === userId && e.content["membership"] === "join");
 }
 
 /** Messages that precede the bot's own join in the same timeline were sent before it was there. */

@@ -1,10 +1,13 @@
 // Inbound Matrix events, validated at the edge. A malformed event fails only itself.
 import { z } from "zod";
 
+/** An id with its sigil (`$` event, `!` room, `@` user); the spec caps ids at 255 bytes. */
+const sigilId = (sigil: string) => z.string().min(2).max(255).startsWith(sigil);
+
 export const roomEventSchema = z.looseObject({
-  event_id: z.string().min(1),
-  room_id: z.string().min(1),
-  sender: z.string().min(1),
+  event_id: sigilId("$"),
+  room_id: sigilId("!"),
+  sender: sigilId("@"),
   type: z.string().min(1),
   content: z.record(z.string(), z.unknown()),
   origin_server_ts: z.number().optional(),
@@ -25,7 +28,8 @@ export interface InviteNotice {
 }
 
 export type InboundItem =
-  | { kind: "event"; event: RoomEvent }
+  /** `snapshot`: from /sync's state block (current state, not news): routed for room facts, not journaled. */
+  | { kind: "event"; event: RoomEvent; snapshot?: true }
   | { kind: "invite"; invite: InviteNotice }
   /** Rooms the account data `m.direct` lists as DMs (client mode). */
   | { kind: "direct-rooms"; roomIds: string[] };

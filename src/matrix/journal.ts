@@ -30,20 +30,26 @@ export class Journal {
     return `${roomId}|${eventId}`;
   }
 
-  /** Makes the new events durable and returns those not seen before, in order. Throws if the store fails. */
+  /**
+   * Makes the new events durable and returns those not seen before, in order. Throws if the store fails.
+   * The whole batch goes in three store round trips (read all, index all, journal all), not three per event:
+   * every index entry is written before any journal entry, which keeps the write order above.
+   */
   async record(events: RoomEvent[]): Promise<RoomEvent[]> {
-    const fresh: RoomEvent[] = [];
-    const seen = new Set<string>();
+    const unique = new Map<string, RoomEvent>();
     for (const event of events) {
       const key = Journal.key(event.room_id, event.event_id);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      if ((await this.stores.entries.get(key)) !== undefined) continue;
-      await this.stores.pending.set(key, this.nextOrder());
-      await this.stores.entries.set(key, { status: "pending", event, receivedAt: Date.now() });
-      fresh.push(event);
+      if (!unique.has(key)) unique.set(key, event);
     }
-    return fresh;
+    if (unique.size === 0) return [];
+    const keys = [...unique.keys()];
+    const existing = await this.stores.entries.getMany(keys);
+    const fresh = keys.filter((_, i) => existing[i] === undefined);
+    if (fresh.length === 0) return [];
+    const receivedAt = Date.now();
+    await Promise.all(fresh.map((key) => this.stores.pending.set(key, this.nextOrder())));
+    await Promise.all(fresh.map((key) => this.stores.entries.set(key, { status: "pending", event: unique.get(key) as RoomEvent, receivedAt })));
+    return fresh.map((key) => unique.get(key) as RoomEvent);
   }
 
   /** Milliseconds since the epoch with a per-process counter in the fraction: keeps arrival order. */

@@ -1,8 +1,20 @@
 // What the bot knows about each room: joined members and their display names, whether it is a DM, whether it
 // is encrypted, its creators and type. Fed by every state/timeline event; fetched on demand when unknown.
+// Whether a room is a DM decides whether a message is answered at all, so a transient homeserver failure
+// while fetching the members is retried (backoff, retry_after_ms), and in the end thrown, never taken as "no".
 import type { Logger } from "pino";
+import { fullJitterBackoff } from "../util/timers";
+import { normalizeMatrixError } from "./errors";
 import type { RoomEvent } from "./events";
 import { enc, type MatrixHttp } from "./http";
+
+export interface RoomDirectoryOptions {
+  /** Attempts to fetch a room's members when the homeserver fails transiently (5xx, 429, network). Default 6. */
+  memberFetchAttempts?: number;
+  /** Full-jitter backoff between those attempts (e.g. MATRIX_RETRY_BASE_MS / MATRIX_RETRY_MAX_MS). Defaults 250 / 5,000. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
 
 interface RoomInfo {
   members: Map<string, string | undefined>; // joined user id → display name
@@ -17,7 +29,16 @@ interface RoomInfo {
 export class RoomDirectory {
   private readonly rooms = new Map<string, RoomInfo>();
 
-  constructor(private readonly http: MatrixHttp, private readonly userId: string, private readonly log: Logger) {}
+  private readonly attempts: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+
+  constructor(private readonly http: MatrixHttp, private readonly userId: string, private readonly log: Logger,
+    opts: RoomDirectoryOptions = {}) {
+    this.attempts = Math.max(1, opts.memberFetchAttempts ?? 6);
+    this.retryBaseMs = opts.retryBaseMs ?? 250;
+    this.retryMaxMs = opts.retryMaxMs ?? 5_000;
+  }
 
   private info(roomId: string): RoomInfo {
     let info = this.rooms.get(roomId);
@@ -65,31 +86,52 @@ export class RoomDirectory {
     return this.rooms.get(roomId)?.encrypted ?? false;
   }
 
-  /** A DM: invited as direct, or exactly two joined members (the bot and one person). */
+  /**
+   * A DM: invited as direct, or exactly two joined members (the bot and one person). Throws a MatrixRequestError
+   * when the members could not be fetched because the homeserver kept failing transiently.
+   */
   async isDirect(roomId: string): Promise<boolean> {
     const info = this.info(roomId);
     if (info.direct) return true;
-    await this.loadMembers(info, roomId);
+    await this.loadMembers(info, roomId, this.attempts);
     return info.members.size === 2 && info.members.has(this.userId);
   }
 
+  /**
+   * Whether the bot is joined, as the room's members say (fetched once, then kept up to date by observe()).
+   * A room the homeserver does not know or refuses to show: no. Transient failures are thrown, as in isDirect.
+   */
+  async isJoined(roomId: string): Promise<boolean> {
+    const info = this.info(roomId);
+    if (!info.members.has(this.userId)) await this.loadMembers(info, roomId, this.attempts);
+    return info.members.has(this.userId);
+  }
+
+  /** A member's display name; undefined when unknown (one fetch, never throws: a name is cosmetic). */
   async displayName(roomId: string, userId: string): Promise<string | undefined> {
     const info = this.info(roomId);
-    if (!info.members.has(userId)) await this.loadMembers(info, roomId);
+    if (!info.members.has(userId)) await this.loadMembers(info, roomId, 1).catch(() => undefined);
     return info.members.get(userId);
   }
 
-  private async loadMembers(info: RoomInfo, roomId: string): Promise<void> {
-    if (info.membersLoaded) return;
-    try {
-      const res = await this.http.request<{ joined?: Record<string, { display_name?: string }> }>("GET",
-        `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`);
-      for (const [userId, profile] of Object.entries(res.joined ?? {})) {
-        info.members.set(userId, typeof profile?.display_name === "string" ? profile.display_name : undefined);
+  /** A permanent failure (not in the room, forbidden) leaves the members unknown; a transient one is thrown. */
+  private async loadMembers(info: RoomInfo, roomId: string, attempts: number): Promise<void> {
+    for (let attempt = 1; !info.membersLoaded; attempt++) {
+      try {
+        const res = await this.http.request<{ joined?: Record<string, { display_name?: string }> }>("GET",
+          `/_matrix/client/v3/rooms/${enc(roomId)}/joined_members`);
+        for (const [userId, profile] of Object.entries(res.joined ?? {})) {
+          info.members.set(userId, typeof profile?.display_name === "string" ? profile.display_name : undefined);
+        }
+        info.membersLoaded = true;
+      } catch (e) {
+        const error = normalizeMatrixError(e, "GET joined_members");
+        this.log.warn({ roomId, attempt, error: error.describe() }, "could not load room members");
+        if (!error.transient) return;
+        if (attempt >= attempts) throw error;
+        const waitMs = error.retryAfterMs ?? Math.max(1, fullJitterBackoff(attempt, this.retryBaseMs, this.retryMaxMs));
+        await new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref()); // never holds the process open
       }
-      info.membersLoaded = true;
-    } catch (e) {
-      this.log.warn({ roomId, err: String(e) }, "could not load room members");
     }
   }
 }

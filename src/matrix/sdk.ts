@@ -4,7 +4,8 @@
 // `overrides` replaces that package with packages/matrix-sdk-crypto-nodejs (ours): a bridge of the API the SDK
 // calls over @matrix-org/matrix-sdk-crypto-wasm, so no native binary is downloaded. It loads the WASM only on
 // first use; the bot does not use it yet (src/matrix/crypto, runbook/encryption.md).
-import { LogLevel, LogService, MatrixClient, MatrixError } from "matrix-bot-sdk";
+import path from "node:path";
+import { EncryptedRoomEvent, LogLevel, LogService, MatrixClient, MatrixError, RustSdkCryptoStorageProvider } from "matrix-bot-sdk";
 import { routeSdkLogs } from "../log";
 
 export { LogLevel, LogService, MatrixError };
@@ -25,4 +26,57 @@ export function isSdkMatrixError(e: unknown): e is MatrixError {
 /** Routes the SDK's global LogService into our logger (secrets scrubbed there, raw HTTP objects dropped). */
 export function routeSdkLogsInto(logger: import("pino").Logger): void {
   routeSdkLogs(logger, { LogService, LogLevel });
+}
+
+/** What the bot needs of the SDK's CryptoClient (client mode with MATRIX_E2EE=true). Raw Matrix JSON in and out. */
+export interface SdkCrypto {
+  readonly deviceId: string | undefined;
+  prepare(joinedRoomIds: string[]): Promise<void>;
+  updateSyncData(toDevice: unknown[], otkCounts: Record<string, number>, unusedFallbackKeyTypes: string[],
+    changedDeviceLists: string[], leftDeviceLists: string[]): Promise<void>;
+  onRoomEvent(roomId: string, event: Record<string, unknown>): Promise<void>;
+  onRoomJoin(roomId: string): Promise<void>;
+  isRoomEncrypted(roomId: string): Promise<boolean>;
+  encryptRoomEvent(roomId: string, type: string, content: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** The clear `{type, content}` of an `m.room.encrypted` event; throws when it cannot be decrypted. */
+  decryptRoomEvent(event: Record<string, unknown>, roomId: string): Promise<{ type: string; content: Record<string, unknown> }>;
+  /** Closes the machine (its IndexedDB connections); the object is unusable afterwards. */
+  close(): void;
+}
+
+/**
+ * A MatrixClient with the SDK's crypto over our WASM bridge; its store is the IndexedDB named by the resolved
+ * `cryptoDir` (open a PersistentCryptoStore with that storeName first) plus the SDK's `bot-sdk.json` there.
+ */
+export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryptoDir: string): SdkCrypto {
+  const provider = new RustSdkCryptoStorageProvider(cryptoDir);
+  const client = new MatrixClient(homeserverUrl, accessToken, undefined, provider);
+  const crypto = client.crypto;
+  return {
+    get deviceId() {
+      return crypto.clientDeviceId;
+    },
+    prepare: (rooms) => crypto.prepare(rooms),
+    updateSyncData: (toDevice, counts, fallback, changed, left) =>
+      crypto.updateSyncData(toDevice as never[], counts as never, fallback as never[], changed, left),
+    onRoomEvent: (roomId, event) => crypto.onRoomEvent(roomId, event),
+    onRoomJoin: (roomId) => crypto.onRoomJoin(roomId),
+    isRoomEncrypted: (roomId) => crypto.isRoomEncrypted(roomId),
+    encryptRoomEvent: async (roomId, type, content) =>
+      (await crypto.encryptRoomEvent(roomId, type, content)) as unknown as Record<string, unknown>,
+    decryptRoomEvent: async (event, roomId) => {
+      const clear = await crypto.decryptRoomEvent(new EncryptedRoomEvent(event), roomId);
+      return { type: clear.type, content: (clear.content ?? {}) as Record<string, unknown> };
+    },
+    close: () => {
+      // CryptoClient has no close; its engine holds the OlmMachine (undefined before prepare).
+      const engine = (crypto as unknown as { engine?: { machine?: { close(): void } } }).engine;
+      engine?.machine?.close();
+    },
+  };
+}
+
+/** The path the SDK's crypto store resolves `cryptoDir` to: the IndexedDB store name. */
+export function sdkCryptoStoreName(cryptoDir: string): string {
+  return path.resolve(cryptoDir);
 }

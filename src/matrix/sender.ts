@@ -1,6 +1,8 @@
 // Sends room events with our own txnIds via PUT, so a retry (or a resend after a crash) is deduplicated by
 // the homeserver. Retries 429 after retry_after_ms and 5xx/network errors with capped full-jitter backoff;
 // 403/404/other 4xx are permanent; M_UNKNOWN_TOKEN stops all sending (one fatal line, no retry loop).
+// A 429 is the homeserver pacing us, not a failure: it does not use up maxAttempts (under sustained rate
+// limiting a message would otherwise be dropped); rateLimitMaxWaitMs bounds the time spent waiting on them.
 import type { Logger } from "pino";
 import { MatrixRequestError } from "./errors";
 import { enc, type MatrixHttp } from "./http";
@@ -23,6 +25,8 @@ export interface SenderOptions {
   retryMaxMs: number;
   maxAttempts: number;
   random?: () => number;
+  /** Longest total wait on 429s (retry_after_ms) for one message before it fails. Default 15 minutes. */
+  rateLimitMaxWaitMs?: number;
   /** Called once when the homeserver rejects our token; sending stops. */
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Observes rate-limit waits (metrics, tests). */
@@ -48,7 +52,10 @@ export class MatrixSender implements RoomMessageSender {
 
   async sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string): Promise<SendResult> {
     const path = `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`;
-    let attempt = 0;
+    let attempt = 0; // requests made
+    let failures = 0; // failed attempts that count against maxAttempts (429s do not)
+    let rateLimitedMs = 0;
+    const rateLimitMaxWaitMs = this.opts.rateLimitMaxWaitMs ?? 15 * 60_000;
     for (;;) {
       attempt += 1;
       if (this.tokenRejected) return { ok: false, error: this.tokenRejected, permanent: true, attempts: attempt - 1 };
@@ -63,13 +70,15 @@ export class MatrixSender implements RoomMessageSender {
           return { ok: false, error, permanent: true, attempts: attempt };
         }
         if (!error.transient) return { ok: false, error, permanent: true, attempts: attempt };
-        if (attempt >= this.opts.maxAttempts || this.stopping.signal.aborted) {
-          return { ok: false, error, permanent: false, attempts: attempt };
-        }
-        const waitMs = this.waitFor(error, attempt);
+        const limited = error.kind === "rate_limited";
+        if (!limited) failures += 1;
+        const waitMs = this.waitFor(error, limited ? attempt : failures);
+        const exhausted = limited ? rateLimitedMs + waitMs > rateLimitMaxWaitMs : failures >= this.opts.maxAttempts;
+        if (exhausted || this.stopping.signal.aborted) return { ok: false, error, permanent: false, attempts: attempt };
+        if (limited) rateLimitedMs += waitMs;
         this.log.warn({ roomId, txnId, attempt, waitMs, error: error.describe() }, "send failed, retrying");
         this.opts.onRetry?.(error.kind);
-        if (error.kind === "rate_limited") this.opts.onRateLimited?.(waitMs);
+        if (limited) this.opts.onRateLimited?.(waitMs);
         if (!(await sleep(waitMs, this.stopping.signal))) return { ok: false, error, permanent: false, attempts: attempt };
       }
     }
@@ -99,9 +108,11 @@ export class MatrixSender implements RoomMessageSender {
     }
   }
 
+  /** retry_after_ms plus a little jitter (never less; concurrent sends do not all return at once), else backoff. */
   private waitFor(error: MatrixRequestError, attempt: number): number {
     if (error.kind === "rate_limited" && error.retryAfterMs !== undefined) {
-      return Math.max(error.retryAfterMs, 0);
+      const jitter = Math.floor(Math.min(Math.max((this.opts.random ?? Math.random)(), 0), 1) * this.opts.retryBaseMs);
+      return Math.max(error.retryAfterMs, 0) + jitter;
     }
     return Math.max(1, fullJitterBackoff(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs, this.opts.random));
   }

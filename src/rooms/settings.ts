@@ -51,6 +51,20 @@ export interface RoomSettingsStoreOptions {
   retryDelayMs?: number;
   /** Clock for the opt-in timestamp. Default Date.now. */
   now?: () => number;
+  /** Rooms whose parsed settings are kept in memory (every message reads them). Default 10,000. */
+  cacheSize?: number;
+}
+
+/**
+ * Parsed settings per room, one cache per settings namespace (keyed by its Keyv), so that every
+ * RoomSettingsStore of the process over the same store sees the same values: this process is the only writer.
+ */
+const caches = new WeakMap<object, SettingsCache>();
+
+interface SettingsCache {
+  values: Map<string, RoomSettings>;
+  /** Bumped by every write of a room: a read that started before a write must not cache what it read. */
+  writes: Map<string, number>;
 }
 
 export class RoomSettingsStore {
@@ -60,6 +74,9 @@ export class RoomSettingsStore {
   private readonly retries: number;
   private readonly retryDelayMs: number;
   private readonly now: () => number;
+  private readonly cache: Map<string, RoomSettings>;
+  private readonly writes: Map<string, number>;
+  private readonly cacheSize: number;
   /** Read-modify-write per room, one at a time (this process is the only writer). */
   private readonly locks = new Map<string, Promise<unknown>>();
 
@@ -70,6 +87,14 @@ export class RoomSettingsStore {
     this.retries = Math.max(0, opts.retries ?? 3);
     this.retryDelayMs = Math.max(0, opts.retryDelayMs ?? 100);
     this.now = opts.now ?? Date.now;
+    this.cacheSize = Math.max(0, opts.cacheSize ?? 10_000);
+    let shared = caches.get(opts.settings);
+    if (!shared) {
+      shared = { values: new Map(), writes: new Map() };
+      caches.set(opts.settings, shared);
+    }
+    this.cache = shared.values;
+    this.writes = shared.writes;
   }
 
   /** The room's settings; the defaults when none are stored or the stored value is unreadable. */
@@ -84,7 +109,7 @@ export class RoomSettingsStore {
     return this.locked(roomId, async () => {
       const { settings: current } = await this.read(roomId); // an unreadable value is overwritten just below
       const next = roomSettingsSchema.parse({ ...current, ...dropUndefined(checked), version: ROOM_SETTINGS_VERSION });
-      await this.retry("save room settings", roomId, () => this.settings.set(roomId, next));
+      await this.save(roomId, next);
       return next;
     });
   }
@@ -94,16 +119,21 @@ export class RoomSettingsStore {
     return this.locked(roomId, async () => {
       const { settings: current } = await this.read(roomId);
       const next: RoomSettings = { ...current, threadGeneration: current.threadGeneration + 1 };
-      await this.retry("save room settings", roomId, () => this.settings.set(roomId, next));
+      await this.save(roomId, next);
       return next.threadGeneration;
     });
   }
 
   private async read(roomId: string): Promise<{ settings: RoomSettings; corrupt: boolean }> {
+    const cached = this.cache.get(roomId);
+    if (cached !== undefined) return { settings: cached, corrupt: false };
+    const writesBefore = this.writes.get(roomId) ?? 0;
     const raw = await this.retry("read room settings", roomId, () => this.settings.get(roomId));
-    if (raw === undefined) return { settings: defaultRoomSettings(), corrupt: false };
+    const current = (settings: RoomSettings): RoomSettings =>
+      (this.writes.get(roomId) ?? 0) === writesBefore ? this.remember(roomId, settings) : settings;
+    if (raw === undefined) return { settings: current(defaultRoomSettings()), corrupt: false };
     const parsed = roomSettingsSchema.safeParse(raw);
-    if (parsed.success) return { settings: parsed.data, corrupt: false };
+    if (parsed.success) return { settings: current(parsed.data), corrupt: false };
     this.log.warn({ roomId }, "stored room settings are unreadable; replaced by the defaults");
     return { settings: defaultRoomSettings(), corrupt: true };
   }
@@ -113,7 +143,7 @@ export class RoomSettingsStore {
     try {
       const raw = await this.retry("read room settings", roomId, () => this.settings.get(roomId));
       if (raw === undefined || roomSettingsSchema.safeParse(raw).success) return; // changed meanwhile
-      await this.retry("replace unreadable room settings", roomId, () => this.settings.set(roomId, defaultRoomSettings()));
+      await this.save(roomId, defaultRoomSettings(), "replace unreadable room settings");
     } catch (e) {
       this.log.warn({ roomId, err: describe(e) }, "could not write the default room settings back; will retry on the next change");
     }
@@ -165,13 +195,14 @@ export class RoomSettingsStore {
     await this.locked(first, () => this.locked(second, async () => {
       const raw = await this.retry("read room settings", oldRoomId, () => this.settings.get(oldRoomId));
       const parsed = raw === undefined ? undefined : roomSettingsSchema.safeParse(raw);
-      if (parsed?.success) await this.retry("save room settings", newRoomId, () => this.settings.set(newRoomId, parsed.data));
+      if (parsed?.success) await this.save(newRoomId, parsed.data);
       const optedIn = await this.retry("read the proactive index", oldRoomId, () => this.index.get(oldRoomId));
       if (optedIn !== undefined) {
         const at = indexValueSchema.safeParse(optedIn).success ? optedIn : this.now();
         await this.retry("add to the proactive index", newRoomId, () => this.index.set(newRoomId, at));
         await this.retry("remove from the proactive index", oldRoomId, () => this.index.delete(oldRoomId));
       }
+      this.forget(oldRoomId);
       if (raw !== undefined) await this.retry("delete room settings", oldRoomId, () => this.settings.delete(oldRoomId));
       this.log.info({ oldRoomId, newRoomId, proactive: optedIn !== undefined }, "room settings moved to the upgraded room");
     }));
@@ -180,6 +211,36 @@ export class RoomSettingsStore {
   /** The bot was kicked or banned: the room leaves the opt-in index (its settings stay, for a rejoin). */
   async forgetProactive(roomId: string): Promise<void> {
     await this.setProactive(roomId, false);
+  }
+
+  /** Writes a room's settings; the cache holds them once the store has them (and forgets the room if it failed). */
+  private async save(roomId: string, next: RoomSettings, what = "save room settings"): Promise<void> {
+    this.forget(roomId);
+    try {
+      await this.retry(what, roomId, () => this.settings.set(roomId, next));
+    } catch (e) {
+      this.forget(roomId);
+      throw e;
+    }
+    this.remember(roomId, next);
+  }
+
+  /** Drops a room's cached settings; a read already under way will not cache what it read. */
+  private forget(roomId: string): void {
+    this.cache.delete(roomId);
+    this.writes.set(roomId, (this.writes.get(roomId) ?? 0) + 1);
+  }
+
+  private remember(roomId: string, settings: RoomSettings): RoomSettings {
+    const frozen = Object.freeze({ ...settings });
+    if (this.cacheSize === 0) return frozen;
+    this.cache.delete(roomId); // re-inserted last: the oldest entry is the first one
+    this.cache.set(roomId, frozen);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    return frozen;
   }
 
   private locked<T>(roomId: string, work: () => Promise<T>): Promise<T> {

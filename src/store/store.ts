@@ -34,6 +34,8 @@ export interface OpenStoreOptions {
   wrapAdapter?: (adapter: KeyvStoreAdapter) => KeyvStoreAdapter;
   /** SQLite busy timeout (ms) when another connection holds the lock. Default 5000. */
   sqliteBusyTimeoutMs?: number;
+  /** SQLite `synchronous` in WAL mode (see AdapterOptions). Default "normal". */
+  sqliteSynchronous?: "normal" | "full";
   /** healthCheck gives up after this many ms. Default 5000. */
   healthCheckTimeoutMs?: number;
   /** Max key length for postgres (@keyv/postgres `keySize`, VARCHAR(n)). Default 1024. */
@@ -55,6 +57,7 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
   const raw = await createAdapter(parsed, {
     logger,
     sqliteBusyTimeoutMs: opts.sqliteBusyTimeoutMs ?? 5000,
+    ...(opts.sqliteSynchronous ? { sqliteSynchronous: opts.sqliteSynchronous } : {}),
     postgresKeySize: opts.postgresKeySize ?? 1024,
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;

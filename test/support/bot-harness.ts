@@ -8,7 +8,8 @@ import { createApp, type App, type AppOverrides } from "../../src/app";
 import { loadConfig } from "../../src/config";
 import { assertNoSecrets, LogCapture } from "./log-capture";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+/** The project root: the nearest directory above this file with a package.json (also from a compiled copy, e.g. dist-bench/). */
+export const ROOT = projectRoot(__dirname);
 export const MAIN_JS = path.join(ROOT, "dist", "src", "main.js");
 
 /** Millisecond timings so tests run fast; every one is a documented variable. */
@@ -29,6 +30,13 @@ export const FAST_TIMINGS: Record<string, string> = {
   PLACEHOLDER_DELAY_MS: "5000",
   SHUTDOWN_GRACE_MS: "2000",
 };
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, "..", "..");
+  }
+}
 
 export function makeDataDir(): string {
   return mkdtempSync(path.join(tmpdir(), "mab-test-"));
@@ -86,9 +94,10 @@ export class ChildBot implements RunningBot {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly child: ChildProcess;
 
-  constructor(private readonly env: Record<string, string>, args: string[] = []) {
+  /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the bot. */
+  constructor(private readonly env: Record<string, string>, args: string[] = [], opts: { nodeArgs?: string[] } = {}) {
     if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` (npm test does it)`);
-    this.child = spawn(process.execPath, [MAIN_JS, ...args], {
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN_JS, ...args], {
       cwd: ROOT,
       env: { PATH: process.env["PATH"] ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -37,7 +37,8 @@ export class Scenario {
   agent: ReferenceAgent | undefined;
   agentToken = "";
   private agentBrain: AgentBrain | undefined;
-  private readonly agentJournal = new MemoryAgentJournal();
+  /** The external agent's journal of unacked agent-initiated frames (kept across restartAgent). */
+  readonly agentJournal = new MemoryAgentJournal();
   private overrides: Omit<AppOverrides, "logDestination" | "logPretty"> = {};
 
   private constructor(readonly hs: Homeserver, readonly dataDir: string, readonly mode: Mode) {}

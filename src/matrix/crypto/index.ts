@@ -2,6 +2,8 @@
 export { PersistentCryptoStore, SNAPSHOT_FILE, LOCK_FILE, type PersistentStoreOptions } from "./persistent-store";
 export { StoreLockedError } from "./store-lock";
 export { SnapshotFileError } from "./snapshot-file";
+export { CryptoSession, CryptoError, type CryptoSessionOptions } from "./session";
+export { startCrypto, UNDECRYPTABLE_NOTICE, type CryptoRuntime, type StartCryptoOptions } from "./start";
 
 /**
  * Whether the running app reads and answers encrypted rooms. False until the composition root wires the

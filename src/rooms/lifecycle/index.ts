@@ -75,9 +75,9 @@ export interface RoomLifecycle {
 export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
   const { config, botUserId, store, log } = ctx;
   const options = resolveLifecycleOptions(ctx.options);
-  const botName = config.botDisplayName ?? botUserId.slice(1).split(":")[0] ?? "the bot";
+  const botName = config.botDisplayName?.trim() || (botUserId.slice(1).split(":")[0] ?? "") || "the bot";
   const tasks = new BackgroundTasks(log);
-  const rooms = new MatrixRooms(ctx.http, options, log, tasks.signal);
+  const rooms = new MatrixRooms(ctx.http, botUserId, options, log, tasks.signal);
   const settings: LifecycleSettings = ctx.settings ?? new RoomSettingsStore({
     settings: store.namespace("room-settings"), proactiveIndex: store.namespace<number>("proactive-rooms"), log,
   });

@@ -28,7 +28,7 @@ const CLIENT = "/_matrix/client/v3";
 export class MatrixRooms {
   private readonly createInfos = new Map<string, CreateInfo>();
 
-  constructor(private readonly http: MatrixHttp, private readonly opts: Pick<LifecycleOptions, "requestAttempts" | "retryBaseMs" | "retryMaxMs">,
+  constructor(private readonly http: MatrixHttp, private readonly botUserId: string, private readonly opts: Pick<LifecycleOptions, "requestAttempts" | "retryBaseMs" | "retryMaxMs">,
     private readonly log: Logger, private readonly signal: AbortSignal) {}
 
   /** Runs one request, retrying transient failures; throws MatrixRequestError (or LifecycleStoppedError). */
@@ -86,6 +86,8 @@ export class MatrixRooms {
       throw e instanceof MatrixRequestError ? e : normalizeMatrixError(e, "createRoom");
     }
     if (typeof res?.room_id !== "string") throw new Error("the homeserver's createRoom answer has no room_id");
+    const creation = body["creation_content"] as { type?: unknown } | undefined;
+    this.createInfos.set(res.room_id, { creator: this.botUserId, ...(typeof creation?.type === "string" ? { type: creation.type } : {}) });
     return res.room_id;
   }
 

@@ -19,6 +19,8 @@ interface SpaceState {
   depth: number;
   ancestors: string[];
   children: Set<string>;
+  /** Children whose join was attempted by this process and did not succeed: tried again at the next start only. */
+  failed?: Set<string>;
   overCap: number;
   skipped: number;
   dirty: boolean;
@@ -53,8 +55,9 @@ export class SpaceFollower {
   async start(): Promise<void> {
     const iterate = this.deps.store.iterator;
     if (!iterate) throw new Error("this store cannot list a namespace, which following spaces needs");
-    for await (const [key, raw] of iterate(undefined)) {
-      if (typeof key !== "string") continue;
+    const stored: Array<[string, unknown]> = [];
+    for await (const [key, raw] of iterate(undefined)) if (typeof key === "string") stored.push([key, raw]);
+    for (const [key, raw] of stored) { // listed first: reconciling writes to the namespace being listed
       const { value } = parseStored(followedSpaceSchema, raw);
       if (!value) {
         this.deps.log.warn({ spaceId: key }, "stored followed space is unreadable; following it afresh");
@@ -141,7 +144,7 @@ export class SpaceFollower {
       for (const child of [...state.children]) if (!listed.has(child)) await this.removeChild(spaceId, state, child);
       for (const { childId, via } of present) {
         if (state.children.has(childId)) {
-          if (!this.deps.joined.has(childId)) this.enqueue(spaceId, state, childId, via);
+          if (!this.deps.joined.has(childId) && !state.failed?.has(childId)) this.enqueue(spaceId, state, childId, via);
         } else {
           this.consider(spaceId, state, childId, via);
         }
@@ -178,7 +181,16 @@ export class SpaceFollower {
     const state = this.spaces.get(spaceId);
     if (!state?.children.has(childId) || this.deps.tasks.stopping) return; // removed or unfollowed meanwhile
     const outcome = await this.deps.joiner.join({ spaceId, childId, via });
-    if (outcome !== "joined" && outcome !== "already-joined") return;
+    if (outcome !== "joined" && outcome !== "already-joined") {
+      (state.failed ??= new Set()).add(childId); // bounded work: not again in this process
+      return;
+    }
+    if (!this.spaces.get(spaceId)?.children.has(childId)) { // removed while the join was under way
+      if ((await this.deps.origins.removeSpace(childId, spaceId)) === "leave") {
+        await this.deps.leaveRoom(childId, "This room was removed from the space I followed it through.");
+      }
+      return;
+    }
     const info = await this.deps.rooms.createInfo(childId);
     if (info?.type !== "m.space") return;
     if (state.depth + 1 > this.deps.options.maxSpaceDepth) {

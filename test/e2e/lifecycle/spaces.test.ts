@@ -47,6 +47,27 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(hs.membership(later, botUserId)).toBe("join");
   });
 
+  it("catches up with children added and removed while it was stopped", async () => {
+    s = await Scenario.start({ mode });
+    const { hs, alice, botUserId } = s;
+    const space = createSpace(hs, alice.userId);
+    const kept = createChild(hs, alice.userId, "public", undefined, "kept");
+    const dropped = createChild(hs, alice.userId, "public", undefined, "dropped");
+    for (const child of [kept, dropped]) addChild(hs, alice.userId, space, child);
+    await alice.invite(space, botUserId);
+    await s.waitJoined(kept);
+    await s.waitJoined(dropped);
+
+    await s.stopBot();
+    removeChild(hs, alice.userId, space, dropped);
+    const added = createChild(hs, alice.userId, "public", undefined, "added while stopped");
+    addChild(hs, alice.userId, space, added);
+    await s.startBot();
+    await s.waitJoined(added);
+    await hs.waitFor(() => hs.membership(dropped, botUserId) === "leave", { what: "the bot leaves the child removed meanwhile" });
+    expect(hs.membership(kept, botUserId)).toBe("join");
+  });
+
   it("with SPACES_FOLLOW_CHILDREN=false joins the space only", async () => {
     s = await Scenario.start({ mode, env: { SPACES_FOLLOW_CHILDREN: "false" } });
     const space = createSpace(s.hs, s.alice.userId);

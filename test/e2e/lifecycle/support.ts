@@ -53,3 +53,14 @@ export function joinAttempts(hs: Homeserver, botUserId: string, roomIdPrefix: st
   return hs.requests.filter((r) => r.method === "POST" && r.userId === botUserId &&
     (r.path.includes(`/join/${roomIdPrefix}`) || (r.path.includes(`/rooms/${roomIdPrefix}`) && r.path.endsWith("/join")))).length;
 }
+
+/** Waits until `userId` has a provisioned space and chat room, both with an invite for them and the chat introduced. */
+export async function waitProvisioned(hs: Homeserver, botUserId: string, userId: string, timeoutMs = 10_000): Promise<{ spaceId: string; roomId: string }> {
+  return hs.waitFor(() => {
+    const [spaceId] = provisionedRooms(hs, userId, "space");
+    const [roomId] = provisionedRooms(hs, userId, "chat");
+    if (!spaceId || !roomId) return undefined;
+    const invited = hs.membership(spaceId, userId) !== undefined && hs.membership(roomId, userId) !== undefined;
+    return invited && introductions(hs, roomId, botUserId).length > 0 ? { spaceId, roomId } : undefined;
+  }, { what: `the space provisioned for ${userId}`, timeoutMs });
+}

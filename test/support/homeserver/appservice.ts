@@ -11,6 +11,10 @@ export interface AppserviceLinkDeps {
   txnTimeoutMs: number;
   records: TransactionRecord[];
   nextTxnId: () => string;
+  /** Most events per transaction (the rest wait for the next one). */
+  maxEventsPerTransaction: number;
+  /** Benchmark instrumentation: each serial push attempt, just before the PUT. */
+  onPush?: (txnId: string, events: readonly ClientEvent[]) => void;
 }
 
 export interface PushResult {
@@ -82,13 +86,15 @@ export class AppserviceLink {
 
   kick(): void {
     if (this.closed || this.current || this.pending.length === 0 || !this.registration.url) return;
-    this.current = { txnId: this.deps.nextTxnId(), events: this.pending.splice(0) };
+    const take = this.pending.length <= this.deps.maxEventsPerTransaction ? this.pending.length : this.deps.maxEventsPerTransaction;
+    this.current = { txnId: this.deps.nextTxnId(), events: this.pending.splice(0, take) };
     void this.attempt();
   }
 
   private async attempt(): Promise<void> {
     const txn = this.current;
     if (!txn || this.closed) return;
+    this.deps.onPush?.(txn.txnId, txn.events);
     const result = await this.push(txn.txnId, txn.events, { hsToken: this.registration.hs_token, auth: this.authStyle });
     if (this.closed) return;
     const record: TransactionRecord = { appserviceId: this.id, txnId: txn.txnId, events: clone(txn.events), status: result.status, at: Date.now() };

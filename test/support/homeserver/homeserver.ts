@@ -8,6 +8,7 @@ import { createRoom, createRoomBodyFrom, upgradeRoom, type CreateRoomOptions } f
 import type { RouteDeps } from "./route-deps";
 import { accountRoutes } from "./routes-account";
 import { readRoutes } from "./routes-read";
+import { keyRoutes } from "./routes-keys";
 import { roomWriteRoutes } from "./routes-rooms";
 import { startHttpServer, type RunningServer } from "./server";
 import { clientEvent } from "./sync";
@@ -15,6 +16,7 @@ import type {
   AppserviceAuthStyle,
   AppserviceRegistration,
   ClientEvent,
+  HomeserverObserver,
   HomeserverOptions,
   JsonObject,
   Membership,
@@ -44,6 +46,7 @@ export class Homeserver {
   private server: RunningServer | undefined;
   private txnCounter = Date.now() * 1000;
   private closing: Promise<void> | undefined;
+  private readonly observers = new Set<HomeserverObserver>();
 
   constructor(private readonly options: HomeserverOptions = {}) {
     this.serverName = options.serverName ?? "localhost";
@@ -72,8 +75,13 @@ export class Homeserver {
       faults: this.faults,
       appservices: this.appservices,
       requests: this.requests,
-      routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps)],
+      routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps)],
       maxBodyBytes: this.options.maxBodyBytes ?? 1024 * 1024,
+      onRequest: (record) => {
+        if (this.observers.size === 0) return;
+        const now = performance.now();
+        for (const o of this.observers) o.request?.(record, now);
+      },
     });
   }
 
@@ -100,6 +108,12 @@ export class Homeserver {
       txnTimeoutMs: this.options.txnTimeoutMs ?? 10_000,
       records: this.transactions,
       nextTxnId: () => String((this.txnCounter += 1)),
+      maxEventsPerTransaction: Math.max(1, this.options.maxEventsPerTransaction ?? Number.POSITIVE_INFINITY),
+      onPush: (txnId, events) => {
+        if (this.observers.size === 0) return;
+        const now = performance.now();
+        for (const o of this.observers) o.transactionPush?.({ appserviceId: reg.id, txnId, events }, now);
+      },
     });
     this.appservices.set(reg.id, link);
     this.model.users.registerAppserviceToken(reg.as_token, reg.id);
@@ -227,6 +241,12 @@ export class Homeserver {
       if (Date.now() >= deadline) throw new Error(`timed out after ${opts.timeoutMs ?? 5000} ms waiting for ${opts.what ?? "condition"}`);
       await new Promise<void>((resolve) => setTimeout(resolve, opts.intervalMs ?? 10).unref());
     }
+  }
+
+  /** Benchmark instrumentation: `observer` sees requests and transaction pushes as they happen. Returns the unsubscribe. */
+  observe(observer: HomeserverObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   // ---- faults ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ export type {
   AppserviceAuthStyle,
   AppserviceRegistration,
   ClientEvent,
+  HomeserverObserver,
   HomeserverOptions,
   JsonObject,
   Membership,

@@ -1,6 +1,7 @@
 // The double's world: one stream position for everything (events, typing, receipts, account data),
 // rooms, aliases, ephemeral state and the waiters that long-polling /sync requests park on.
 import { newEventId } from "./ids";
+import { KeyDirectory } from "./keys";
 import type { Room, StoredEvent } from "./room";
 import type { ClientEvent, JsonObject, ReceiptRecord, TypingRecord } from "./types";
 import { clone } from "./types";
@@ -32,6 +33,8 @@ type EventListener = (stored: StoredEvent, room: Room) => void;
 
 export class HomeserverModel {
   readonly users: UserDirectory;
+  /** Device keys, one-time keys and to-device inboxes (E2EE). */
+  readonly keys: KeyDirectory;
   readonly rooms = new Map<string, Room>();
   readonly aliases = new Map<string, string>();
   readonly typingRecords: TypingRecord[] = [];
@@ -46,6 +49,7 @@ export class HomeserverModel {
 
   constructor(readonly serverName: string) {
     this.users = new UserDirectory(serverName);
+    this.keys = new KeyDirectory(() => this.bump());
   }
 
   get pos(): number {

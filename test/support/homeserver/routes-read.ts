@@ -51,7 +51,10 @@ export function readRoutes(deps: RouteDeps): Route[] {
     const fullState = ctx.query.get("full_state") === "true";
     const timeoutMs = Math.max(0, Number(ctx.query.get("timeout") ?? "0") || 0);
     const deadline = Date.now() + timeoutMs;
-    const request = { userId: auth.userId, filter, fullState, txnScope: auth.txnScope, ...(since !== undefined ? { since } : {}) };
+    const request = {
+      userId: auth.userId, filter, fullState, txnScope: auth.txnScope,
+      ...(since !== undefined ? { since } : {}), ...(auth.deviceId !== undefined ? { deviceId: auth.deviceId } : {}),
+    };
     for (;;) {
       const result = computeSync(model, request);
       const remaining = deadline - Date.now();

@@ -19,6 +19,8 @@ export interface ServerDeps {
   requests: RequestRecord[];
   routes: Route[];
   maxBodyBytes: number;
+  /** Benchmark instrumentation (Homeserver.observe). */
+  onRequest?: (record: RequestRecord) => void;
 }
 
 export interface RunningServer {
@@ -35,7 +37,9 @@ export async function startHttpServer(deps: ServerDeps): Promise<RunningServer> 
       if (!res.headersSent && !res.destroyed) writeJson(res, 500, { errcode: "M_UNKNOWN", error: String(error) });
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Clients honour the `Keep-Alive: timeout=N` hint minus a second: with 1 s, fetch and node's agents closed
+  // every connection after one request (a new TCP connection per request, on both sides). close() cuts idle ones.
+  server.keepAliveTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -60,6 +64,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   for (const [key, value] of url.searchParams) (query[key] ??= []).push(value);
   const record: RequestRecord = { method, path, query, at: Date.now() };
   deps.requests.push(record);
+  deps.onRequest?.(record);
   res.once("finish", () => {
     record.status = res.statusCode;
   });

@@ -21,6 +21,8 @@ export interface SyncRequest {
   fullState: boolean;
   /** Token scope of the requester, for unsigned.transaction_id. */
   txnScope?: string;
+  /** The requesting device (to-device messages, one-time key counts). */
+  deviceId?: string;
 }
 
 export const streamToken = (pos: number): string => `s${pos}`;
@@ -125,14 +127,39 @@ export function computeSync(model: HomeserverModel, req: SyncRequest): { body: J
   }
   const accountData = model.users.accountDataSince(req.userId, undefined, req.since);
   if (accountData.length > 0) hasNews = true;
+  const toDevice = model.keys.toDevice(req.userId, req.deviceId, req.since);
+  const changed = req.since !== undefined ? deviceListChanges(model, req.userId, req.since) : [];
+  if (toDevice.length > 0 || changed.length > 0) hasNews = true;
   const body: JsonObject = {
     next_batch: streamToken(model.pos),
     rooms: { join, invite, leave, knock: {} },
     account_data: { events: accountData },
     presence: { events: [] },
-    to_device: { events: [] },
+    to_device: { events: toDevice },
+    device_lists: { changed, left: [] },
+    ...(req.deviceId !== undefined
+      ? {
+        device_one_time_keys_count: model.keys.counts(req.userId, req.deviceId),
+        device_unused_fallback_key_types: model.keys.unusedFallbackTypes(req.userId, req.deviceId),
+      }
+      : {}),
   };
   return { body, hasNews };
+}
+
+/** Users sharing a joined room with `userId` whose device keys changed, or who joined such a room, after `since`. */
+function deviceListChanges(model: HomeserverModel, userId: string, since: number): string[] {
+  const shared = new Set<string>();
+  const joinedSince = new Set<string>();
+  for (const room of model.rooms.values()) {
+    if (room.membership(userId) !== "join") continue;
+    for (const member of room.members("join")) {
+      shared.add(member);
+      const event = room.state("m.room.member", member);
+      if (event && event.pos > since && member !== userId) joinedSince.add(member);
+    }
+  }
+  return [...new Set([...model.keys.changedSince(shared, since), ...joinedSince])];
 }
 
 function timelineWindow(room: Room, req: SyncRequest, lower: number, upper: number): { events: StoredEvent[]; limited: boolean } {

@@ -40,6 +40,16 @@ export interface HomeserverOptions {
   defaultRoomVersion?: RoomVersion;
   /** Request bodies larger than this are refused with 413 M_TOO_LARGE. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Most events in one appservice transaction (Synapse: 100); the rest wait for the next. Default unlimited. */
+  maxEventsPerTransaction?: number;
+}
+
+/** Instrumentation for benchmarks: called synchronously, with high-resolution times (`performance.now()`). */
+export interface HomeserverObserver {
+  /** A request arrived (its record is filled in as it is handled). */
+  request?(record: RequestRecord, now: number): void;
+  /** The double is about to PUT a transaction to an appservice (every attempt, retries included). */
+  transactionPush?(push: { appserviceId: string; txnId: string; events: readonly ClientEvent[] }, now: number): void;
 }
 
 export interface RequestRecord {

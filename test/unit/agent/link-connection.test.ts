@@ -85,6 +85,21 @@ test("a half-open connection (no pong) is detected, dropped and replaced", async
   expect(link.stats().reconnects).toBeGreaterThanOrEqual(1);
 });
 
+test("an agent that keeps sending frames is alive even when its pongs are late (the pong waits behind them)", async () => {
+  const agent = await startScriptedAgent({ autoPong: false });
+  const link = newLink(linkOptions(agent.url, { heartbeatMs: 20, pongTimeoutMs: 40 }));
+  await link.start();
+  await waitFor(() => agent.conns.length === 1 && agent.latest().hello !== undefined, "connected");
+  const chatter = setInterval(() => agent.latest().raw(JSON.stringify({ op: "error", code: "noise", message: "still here" })), 10);
+  try {
+    await sleep(300); // many heartbeats without a pong, never without a frame
+  } finally {
+    clearInterval(chatter);
+  }
+  expect(agent.conns).toHaveLength(1);
+  await waitFor(() => agent.conns.length >= 2, "dropped once the agent falls silent");
+});
+
 test("the agent's smaller ready.heartbeatMs wins", async () => {
   const agent = await startScriptedAgent({
     autoPong: false,

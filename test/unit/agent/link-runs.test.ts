@@ -115,6 +115,22 @@ test("a duplicate event frame (seq already seen) is ignored", async () => {
   expect(link.stats().duplicatesIgnored).toBe(1);
 });
 
+test("a stray frame with a wrong, huge seq (an agent bug) does not make the next run's frames look like duplicates", async () => {
+  const agent = await startScriptedAgent({
+    onFrame: (c, f) => {
+      if (f.op !== "run") return;
+      const runId = f.runId as string;
+      c.raw(JSON.stringify({ op: "event", seq: Number.MAX_SAFE_INTEGER, threadId: "t9", runId: "stray", event: { type: "RUN_STARTED" } }));
+      c.answer(runId, "still answered");
+    },
+  });
+  const link = newLink(linkOptions(agent.url));
+  await link.start();
+  const obs = recorder();
+  expect(await link.run(runRequest("r1"), obs)).toEqual({ ok: true });
+  expect(obs.texts).toEqual(["still answered"]);
+});
+
 test("unreachable: nothing listens at the agent URL", async () => {
   const port = await freePort();
   const link = newLink(linkOptions(`ws://127.0.0.1:${port}`, { runStartTimeoutMs: 100 }));

@@ -135,6 +135,32 @@ describe("RoomSettingsStore", () => {
     expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
   });
 
+  it("reads a room's settings from the store once, then from memory; changes are seen by every store over the same data", async () => {
+    const { store, settings } = await open();
+    await settings.update(ROOM, { replyMode: "all" });
+    const reads = faulty.calls.get;
+    for (let i = 0; i < 5; i++) expect((await settings.get(ROOM)).replyMode).toBe("all");
+    expect(faulty.calls.get).toBe(reads);
+    // A second store over the same namespaces (the room lifecycle keeps its own) shares what it changes.
+    const other = new RoomSettingsStore({ settings: store.namespace<unknown>("room-settings"),
+      proactiveIndex: store.namespace<number>("proactive-rooms"), log: pino({ level: "silent" }) });
+    await other.bumpThreadGeneration(ROOM);
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 1, replyMode: "all" });
+    await other.moveRoom(ROOM, V12_ROOM);
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
+    expect(await settings.get(V12_ROOM)).toEqual({ version: 1, threadGeneration: 1, replyMode: "all" });
+  });
+
+  it("a failed save leaves no stale value in memory", async () => {
+    const { settings } = await open();
+    expect((await settings.get(ROOM)).replyMode).toBe("mention");
+    faulty.failNext("set", 3);
+    await expect(settings.update(ROOM, { replyMode: "all" })).rejects.toBeInstanceOf(SettingsUnavailableError);
+    const reads = faulty.calls.get;
+    expect((await settings.get(ROOM)).replyMode).toBe("mention"); // what the store has, read again
+    expect(faulty.calls.get).toBe(reads + 1);
+  });
+
   it("retries a failing store and succeeds when it recovers in time", async () => {
     const { settings } = await open();
     faulty.failNext("set", 2);

@@ -1,0 +1,116 @@
+// Many rooms: start to ready and memory with 10,000 known rooms, and one proactive result fanned out to 1,000
+// and to 10,000 opted-in rooms (time until every room's PUT reached the double, and the bot's RSS growth).
+import pino from "pino";
+import { startHomeserver, type Homeserver } from "../test/support/homeserver";
+import type { ChildBot } from "../test/support/bot-harness";
+import { LIFECYCLE_NAMESPACES } from "../src/rooms/lifecycle";
+import { openStore } from "../src/store";
+import type { ReferenceAgent } from "../src/reference-agent/server";
+import { CpuMeter, figure, note, round, rssMb, RssSampler, sleep } from "./support/figures";
+import { BotInstall, createRooms, startInstantAgent, until } from "./support/subjects";
+import { TurnDriver } from "./support/turn-driver";
+
+export interface RoomBenchOptions {
+  rooms: number;
+  fanouts: number[];
+  /** A fan-out not finished by then is reported with the rooms served so far. */
+  fanoutTimeoutMs: number;
+  nodeArgs?: string[];
+}
+
+/** Writes what a bot long in these rooms has recorded: its introduction in each, and the opt-ins given. */
+async function seedStore(dataDir: string, introduced: readonly string[], optedIn: readonly string[]): Promise<void> {
+  const store = await openStore(`sqlite://${dataDir}/bot.sqlite`, { logger: pino({ level: "silent" }) });
+  try {
+    const intro = store.namespace<number>(LIFECYCLE_NAMESPACES.introductions);
+    const optIns = store.namespace<number>("proactive-rooms");
+    const now = Date.now();
+    for (let i = 0; i < introduced.length; i += 500) {
+      await Promise.all(introduced.slice(i, i + 500).map((r) => intro.set(r, now)));
+    }
+    for (let i = 0; i < optedIn.length; i += 500) {
+      await Promise.all(optedIn.slice(i, i + 500).map((r) => optIns.set(r, now)));
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** Emits one proactive result for "*" and waits until each of `rooms` received the bot's PUT. */
+async function fanout(hs: Homeserver, agent: ReferenceAgent, bot: ChildBot, rooms: readonly string[],
+  timeoutMs: number): Promise<void> {
+  const wanted = new Set(rooms);
+  const served = new Set<string>();
+  let lastAt = 0;
+  const body = `digest ${Date.now()}`;
+  const unobserve = hs.observe({
+    request: (record, now) => {
+      if (record.method !== "PUT") return; // (record.userId is not known yet: only the bot posts in these rooms)
+      const roomId = /\/rooms\/([^/]+)\/send\/m\.room\.message\//.exec(record.path)?.[1];
+      if (roomId === undefined || !wanted.has(roomId) || served.has(roomId)) return;
+      served.add(roomId);
+      lastAt = now;
+    },
+  });
+  await sleep(1000); // let the bot settle after start
+  const before = rssMb(bot.pid);
+  const sampler = new RssSampler(bot.pid, 25);
+  const cpu = new CpuMeter({ bot: bot.pid, double: process.pid });
+  const startedAt = performance.now();
+  let complete = true;
+  try {
+    await agent.emitProactive("*", body);
+    await until(() => served.size >= wanted.size, `${wanted.size} rooms served`, timeoutMs, 10);
+  } catch {
+    complete = false; // reported with the rooms served so far
+  } finally {
+    unobserve();
+  }
+  const peak = sampler.stop();
+  const ms = (complete ? lastAt : performance.now()) - startedAt;
+  figure("fanout", { rooms: wanted.size, served: served.size, complete, ms: round(ms, 0), roomsPerSec: round(served.size / (ms / 1000), 0), rssBeforeMb: before,
+    rssPeakMb: peak, rssGrowthMb: round(peak - before, 1), targetMsFor10000: 5000, targetGrowthMb: 50, ...cpu.read(served.size) });
+}
+
+export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
+  const hs = await startHomeserver({ maxEventsPerTransaction: 100 });
+  const alice = hs.addUser("alice");
+  const agent = await startInstantAgent();
+  const install = await BotInstall.create(hs);
+  let running: ChildBot | undefined;
+  try {
+    let t = performance.now();
+    const rooms = createRooms(hs, alice.userId, install.userId, opts.rooms);
+    note(`created ${opts.rooms} rooms in ${Math.round(performance.now() - t)} ms`);
+    const fanouts = [...opts.fanouts].sort((a, b) => a - b);
+    for (const [i, size] of fanouts.entries()) {
+      t = performance.now();
+      await seedStore(install.dataDir, i === 0 ? rooms : [], rooms.slice(0, size));
+      note(`seeded the store (${size} opted in) in ${Math.round(performance.now() - t)} ms`);
+      const { bot, readyMs } = await install.start(agent.url, {}, opts.nodeArgs ?? []);
+      running = bot;
+      const connected = agent.connections();
+      await until(() => agent.connections() >= Math.max(1, connected), "the bot's agent link");
+      await sleep(500);
+      figure("start-to-ready", { subject: "bot", knownRooms: opts.rooms, optedIn: size, ms: round(readyMs, 0), rssAtReadyMb: rssMb(bot.pid),
+        targetMs: 1000 });
+      await fanout(hs, agent, bot, rooms.slice(0, size), opts.fanoutTimeoutMs);
+      if (i === fanouts.length - 1) {
+        // Every room known to the bot's memory too: one turn in each.
+        const driver = new TurnDriver(hs, alice.userId, install.userId);
+        t = performance.now();
+        const r = await driver.run(rooms, { turnsPerRoom: 1, drainMs: 300_000 });
+        driver.close();
+        await sleep(2000);
+        figure("memory", { knownRooms: opts.rooms, turnedRooms: r.turns, turnsMs: round(performance.now() - t, 0), rssMb: rssMb(bot.pid), targetMb: 150 });
+      }
+      await bot.stop();
+      running = undefined;
+    }
+  } finally {
+    await running?.stop().catch(() => undefined);
+    await agent.close();
+    await hs.close();
+    install.remove();
+  }
+}

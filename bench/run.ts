@@ -1,0 +1,40 @@
+// `npm run bench`: every figure of issue 10 in one run, on loopback. Prints one JSON line per figure on stdout
+// (progress on stderr); never passes or fails on a figure (exit code 1 only when a benchmark could not run).
+//   BENCH_ONLY=latency,throughput,rooms   run a subset
+//   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
+//   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
+import { figure, machine, note } from "./support/figures";
+import { roomBenchmarks } from "./rooms";
+import { turnBenchmarks } from "./turns";
+
+async function main(): Promise<void> {
+  const only = process.env["BENCH_ONLY"] ? new Set(process.env["BENCH_ONLY"].split(",").map((s) => s.trim())) : undefined;
+  const scale = Number(process.env["BENCH_SCALE"] ?? "1");
+  const nodeArgs = (process.env["BENCH_BOT_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  // BENCH_BOT_ENV='{"STORE_URL":"sqlite://:memory:"}': extra environment for the bot (experiments only).
+  const botEnv = JSON.parse(process.env["BENCH_BOT_ENV"] ?? "{}") as Record<string, string>;
+  const scaled = (n: number): number => Math.max(1, Math.round(n * scale));
+  figure("machine", { ...machine(), scale });
+  const startedAt = Date.now();
+  if (!only || only.has("latency") || only.has("throughput")) {
+    const rooms = scaled(1000);
+    await turnBenchmarks({
+      rooms, activeSets: [...new Set([1, scaled(100), rooms])], nodeArgs,
+      latencyMs: (active) => scaled(active >= 1000 ? 8000 : active >= 100 ? 5000 : 4000),
+      throughputMs: scaled(30_000), ...(only ? { only } : {}), botEnv,
+    });
+  }
+  if (!only || only.has("rooms")) {
+    const rooms = scaled(10_000);
+    await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, nodeArgs });
+  }
+  note(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,151 @@
+// The things measured, all on loopback against one homeserver double: the bot (the built dist/src/main.js as a
+// child process, appservice mode, production timings, an external agent) and the floor relay
+// (../shared/bench/floor-relay.mjs, run as is). Both reach the same instant agent.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import pino from "pino";
+import { parse } from "yaml";
+import {
+  appserviceEnv, ChildBot, FAST_TIMINGS, freePort, makeDataDir, removeDir, ROOT, writeRegistration,
+} from "../../test/support/bot-harness";
+import type { Homeserver } from "../../test/support/homeserver";
+import { say } from "../../test/support/brains";
+import { startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
+import type { AgentBrain } from "../../src/reference-agent/brain";
+
+export const FLOOR_RELAY = process.env["FLOOR_RELAY"] ?? path.resolve(ROOT, "..", "shared", "bench", "floor-relay.mjs");
+
+/** An agent that answers every run at once with one short message. */
+export const instantBrain: AgentBrain = {
+  async run(_input, out) {
+    say(out, "ok");
+  },
+};
+
+export function startInstantAgent(): Promise<ReferenceAgent> {
+  return startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }), mode: { kind: "custom", brain: instantBrain } });
+}
+
+/** `count` rooms with Alice and `member` joined, created through the control API (no HTTP). */
+export function createRooms(hs: Homeserver, aliceId: string, member: string, count: number): string[] {
+  const rooms: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const roomId = hs.createRoom(aliceId, { invite: [member] });
+    hs.join(member, roomId);
+    rooms.push(roomId);
+  }
+  return rooms;
+}
+
+/** Waits until `probe()` is true, polling every `intervalMs`. */
+export async function until(probe: () => boolean, what: string, timeoutMs = 60_000, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * The bot's account and data directory, prepared before the bot is registered with the double: rooms created
+ * for `userId` meanwhile are never pushed to it (they were joined "before" this run).
+ */
+export class BotInstall {
+  readonly dataDir = makeDataDir();
+  readonly userId: string;
+  private registration: ReturnType<typeof writeRegistration> | undefined;
+  private port = 0;
+  private registered = false;
+
+  private constructor(private readonly hs: Homeserver, readonly localpart: string) {
+    this.userId = hs.addUser(localpart).userId;
+  }
+
+  static async create(hs: Homeserver, localpart = "agentbot"): Promise<BotInstall> {
+    const install = new BotInstall(hs, localpart);
+    install.port = await freePort();
+    install.registration = writeRegistration(install.dataDir, { port: install.port, localpart });
+    return install;
+  }
+
+  /** Registers the appservice with the double (from now on, events in its rooms are pushed to it). */
+  register(): void {
+    if (this.registered || !this.registration) return;
+    this.hs.addAppservice(parse(readFileSync(this.registration.path, "utf8")));
+    this.registered = true;
+  }
+
+  /** Production timings (FAST_TIMINGS removed), info logs, the given agent. */
+  env(agentUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+    if (!this.registration) throw new Error("not created");
+    const env = appserviceEnv({ homeserverUrl: this.hs.url, registrationPath: this.registration.path, port: this.port, dataDir: this.dataDir,
+      extra: { LOG_LEVEL: "info", AGENT_URL: agentUrl, ...extra } });
+    for (const name of Object.keys(FAST_TIMINGS)) if (!(name in extra)) delete env[name];
+    return env;
+  }
+
+  /** Starts the bot; resolves once it logged "ready", with the time that took from spawn (ms). */
+  async start(agentUrl: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<{ bot: ChildBot; readyMs: number }> {
+    this.register();
+    const startedAt = performance.now();
+    const bot = new ChildBot(this.env(agentUrl, extra), [], { nodeArgs });
+    await bot.ready(60_000);
+    return { bot, readyMs: performance.now() - startedAt };
+  }
+
+  remove(): void {
+    removeDir(this.dataDir);
+  }
+}
+
+/** The floor relay as a child process, registered with the double as its own appservice. */
+export class FloorRelay {
+  readonly userId: string;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> | undefined;
+  private readonly hsToken = `hs_${randomBytes(16).toString("hex")}`;
+  private readonly asToken = `as_${randomBytes(16).toString("hex")}`;
+  private port = 0;
+
+  constructor(private readonly hs: Homeserver, readonly localpart = "floorbot") {
+    this.userId = hs.addUser(localpart).userId;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(agent: { url: string; connections(): number }): Promise<void> {
+    if (!existsSync(FLOOR_RELAY)) throw new Error(`the floor relay is missing: ${FLOOR_RELAY} (set FLOOR_RELAY)`);
+    this.port = await freePort();
+    this.hs.addAppservice({
+      id: "floor-relay", url: `http://127.0.0.1:${this.port}`, as_token: this.asToken, hs_token: this.hsToken,
+      sender_localpart: this.localpart, rate_limited: false,
+      namespaces: { users: [{ exclusive: true, regex: `@${this.localpart}:localhost` }], aliases: [], rooms: [] },
+    });
+    const before = agent.connections();
+    const child = spawn(process.execPath, [FLOOR_RELAY], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env["PATH"] ?? "", FLOOR_HS: this.hs.url, FLOOR_BIND: `127.0.0.1:${this.port}`,
+        FLOOR_AS_TOKEN: this.asToken, FLOOR_HS_TOKEN: this.hsToken, FLOOR_USER: this.userId, FLOOR_AGENT_URL: agent.url,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.on("exit", () => resolve()));
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    await until(() => out.includes("floor relay listening"), "the floor relay's listening line", 15_000);
+    await until(() => agent.connections() > before, "the floor relay's agent connection", 15_000);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    await this.exited;
+  }
+}

@@ -1,0 +1,98 @@
+// The one entry point the composition root calls for MATRIX_E2EE=true (client mode): opens the crypto session
+// and hands back what the rest of the bot plugs in: the sync hook, a sender wrapper that encrypts room events
+// for encrypted rooms (same txnId, so the outbox and its retries stay as they are), and the notice text for
+// messages the bot cannot decrypt.
+import type { Logger } from "pino";
+import type { SyncCryptoHook } from "../client-sync";
+import { MatrixRequestError } from "../errors";
+import type { RoomEvent } from "../events";
+import type { MatrixHttp } from "../http";
+import type { RoomMessageSender, SendResult } from "../sender";
+import { CryptoSession, type CryptoSessionOptions } from "./session";
+
+export const UNDECRYPTABLE_NOTICE =
+  "🔒 I couldn't decrypt a message here: my device did not get its key. If your client only shares keys with " +
+  "verified devices, verify my device or turn that setting off, then send the message again.";
+
+export interface StartCryptoOptions {
+  homeserverUrl: string;
+  accessToken: string;
+  dataDir: string;
+  passphrase: string;
+  /** Client-Server HTTP (our own), for the joined-room list the device prepares with. */
+  http: MatrixHttp;
+  log: Logger;
+  debounceMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface CryptoRuntime {
+  syncHook: SyncCryptoHook;
+  /** Encrypts `sendEvent` for encrypted rooms; typing and receipts pass through. */
+  wrapSender<S extends RoomMessageSender>(sender: S): RoomMessageSender;
+  /** Text of the once-per-room notice for undecryptable messages. */
+  undecryptableNotice: string;
+  deviceId: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRuntime> {
+  const joined = await opts.http.request<{ joined_rooms?: unknown }>("GET", "/_matrix/client/v3/joined_rooms");
+  const joinedRoomIds = Array.isArray(joined?.joined_rooms) ? joined.joined_rooms.filter((r): r is string => typeof r === "string") : [];
+  const sessionOpts: CryptoSessionOptions = {
+    homeserverUrl: opts.homeserverUrl, accessToken: opts.accessToken, dataDir: opts.dataDir, passphrase: opts.passphrase, joinedRoomIds,
+    ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
+    ...(opts.maxDelayMs !== undefined ? { maxDelayMs: opts.maxDelayMs } : {}),
+  };
+  const session = await CryptoSession.open(sessionOpts, opts.log);
+  return {
+    syncHook: cryptoSyncHook(session),
+    wrapSender: (sender) => encryptingSender(sender, session, opts.log),
+    undecryptableNotice: UNDECRYPTABLE_NOTICE,
+    deviceId: session.deviceId,
+    stop: () => session.stop(),
+  };
+}
+
+const CRYPTO_STATE_TYPES = new Set(["m.room.member", "m.room.encryption", "m.room.history_visibility"]);
+
+type Session = Pick<CryptoSession, "beforeBatch" | "onRoomEvent" | "decrypt" | "afterBatch" | "isEncrypted" | "encrypt">;
+
+export function cryptoSyncHook(session: Session): SyncCryptoHook {
+  return {
+    beforeBatch: (res) => session.beforeBatch(typeof res === "object" && res !== null ? res : {}),
+    // Only what the SDK's crypto acts on: room encryption settings and the members whose devices get keys.
+    onStateEvent: async (event) => {
+      if (CRYPTO_STATE_TYPES.has(event.type)) await session.onRoomEvent(event.room_id, event);
+    },
+    decrypt: async (event: RoomEvent) => {
+      const clear = await session.decrypt(event.room_id, event);
+      if (!clear) return "undecryptable";
+      const relation = event.content["m.relates_to"];
+      const content = relation !== undefined && clear.content["m.relates_to"] === undefined ? { ...clear.content, "m.relates_to": relation } : clear.content;
+      return { ...event, type: clear.type, content };
+    },
+    afterBatch: () => session.afterBatch(),
+  };
+}
+
+export function encryptingSender(sender: RoomMessageSender, session: Session, log: Logger): RoomMessageSender {
+  return {
+    sendEvent: async (roomId, type, content, txnId): Promise<SendResult> => {
+      if (!(await session.isEncrypted(roomId))) return sender.sendEvent(roomId, type, content, txnId);
+      let encrypted: Record<string, unknown>;
+      try {
+        encrypted = await session.encrypt(roomId, type, content);
+      } catch (e) {
+        log.warn({ roomId, txnId }, "message not sent: encryption failed; it stays queued");
+        const error = new MatrixRequestError("server", undefined, undefined, `encryption failed: ${String(e)}`.slice(0, 300), undefined);
+        return { ok: false, error, permanent: false, attempts: 1 };
+      }
+      const relation = content["m.relates_to"];
+      if (relation !== undefined && encrypted["m.relates_to"] === undefined) encrypted = { ...encrypted, "m.relates_to": relation };
+      return sender.sendEvent(roomId, "m.room.encrypted", encrypted, txnId);
+    },
+    setTyping: (roomId, typing, timeoutMs) => sender.setTyping(roomId, typing, timeoutMs),
+    sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
+  };
+}

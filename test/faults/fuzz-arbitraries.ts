@@ -1,0 +1,120 @@
+// fast-check arbitraries for the fuzz scenario: raw Matrix room events (as a broken or hostile homeserver or
+// bridge could push them: fields missing or of the wrong type, huge or odd content, unicode, nested junk) and
+// raw agent → bot frames (not JSON, wrong ops, wrong seqs, known event types with bad fields, unknown ones).
+// Every value is JSON (it goes over the wire). Sampled with a fixed seed, so a failure replays exactly.
+import fc from "fast-check";
+import { eventId, roomId as anyRoomId, userId as anyUserId } from "../support/matrix-arbitraries";
+
+const ODD_TEXT = ["", " ", "\u0000", "\u202E\u2066evil", "🧵🧵🧵", "Z͑ͫ̓ͪ̂ͫ̽͏̴̙̤̞͉͚̯̞̠͍", "<script>alert(1)</script>", "**bold** [x](javascript:alert(1))",
+  "@room", "!help", "/reset", "/proactive on", "\ud800", "%s%s%n", "../../etc/passwd", "null", "{}"];
+
+/** Strings people and bridges really produce, and a few nobody should. */
+export const oddString: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 3, arbitrary: fc.string({ unit: "grapheme", maxLength: 30 }) },
+  { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 30 }) },
+  { weight: 2, arbitrary: fc.constantFrom(...ODD_TEXT) },
+  { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 64_000 }).map((n) => "ä".repeat(n)) },
+);
+
+/** Any JSON value, nested a little. */
+export const junk: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: oddString },
+  { weight: 1, arbitrary: fc.constantFrom(null, true, 0, -1, 1e308, [], {}, [[[]]], { "": { "": {} } }) },
+);
+
+/** A value that is usually of the expected shape, sometimes not. */
+const mostly = <T>(good: fc.Arbitrary<T>, goodWeight = 4): fc.Arbitrary<unknown> =>
+  fc.oneof({ weight: goodWeight, arbitrary: good as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: junk });
+
+export interface FuzzTargets {
+  /** Rooms the bot is really in (so some events reach the parts past validation). */
+  roomIds: string[];
+  /** People the bot serves, and the bot itself. */
+  userIds: string[];
+  botUserId: string;
+}
+
+const messageContent = (t: FuzzTargets): fc.Arbitrary<unknown> => fc.record({
+  msgtype: mostly(fc.constantFrom("m.text", "m.emote", "m.notice", "m.image", "m.file", "m.bad")),
+  body: mostly(oddString),
+  format: fc.constantFrom("org.matrix.custom.html", "text/plain", 7),
+  formatted_body: mostly(oddString),
+  "m.mentions": mostly(fc.record({ user_ids: mostly(fc.array(fc.constantFrom(...t.userIds, "@room"))), room: junk }, { requiredKeys: [] })),
+  "m.relates_to": mostly(fc.record({
+    rel_type: mostly(fc.constantFrom("m.thread", "m.replace", "m.annotation", "x")),
+    event_id: mostly(eventId),
+    is_falling_back: junk,
+    "m.in_reply_to": mostly(fc.record({ event_id: mostly(eventId) }, { requiredKeys: [] })),
+  }, { requiredKeys: [] })),
+  "m.new_content": junk,
+  url: mostly(fc.webUrl()),
+}, { requiredKeys: [] });
+
+const memberContent: fc.Arbitrary<unknown> = fc.record({
+  membership: mostly(fc.constantFrom("join", "invite", "leave", "ban", "knock", "JOIN", "")),
+  displayname: mostly(oddString),
+  is_direct: junk,
+  reason: mostly(oddString),
+}, { requiredKeys: [] });
+
+const content = (t: FuzzTargets): fc.Arbitrary<unknown> => fc.oneof(
+  { weight: 4, arbitrary: messageContent(t) },
+  { weight: 2, arbitrary: memberContent },
+  { weight: 1, arbitrary: fc.dictionary(oddString, junk, { maxKeys: 6 }) },
+  { weight: 1, arbitrary: junk },
+);
+
+/** A raw room event: every field optional and sometimes of the wrong type. */
+export function rawRoomEvent(t: FuzzTargets): fc.Arbitrary<Record<string, unknown>> {
+  const room = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...t.roomIds) }, { weight: 3, arbitrary: anyRoomId }, { weight: 1, arbitrary: junk });
+  const user = fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...t.userIds) }, { weight: 2, arbitrary: anyUserId }, { weight: 1, arbitrary: junk });
+  const type = mostly(fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom("m.room.message", "m.room.member", "m.room.encrypted", "m.room.redaction", "m.reaction",
+      "m.room.name", "m.room.create", "m.room.power_levels", "m.room.encryption", "m.sticker", "m.room.message.feedback") },
+    { weight: 1, arbitrary: oddString },
+  ), 6);
+  return fc.record({
+    event_id: mostly(eventId, 8),
+    room_id: room,
+    sender: user,
+    type,
+    content: content(t),
+    origin_server_ts: mostly(fc.nat()),
+    state_key: fc.oneof(fc.constant(t.botUserId), user, fc.constant("")),
+    unsigned: mostly(fc.record({ age: junk, redacted_because: junk, transaction_id: junk, invite_room_state: junk }, { requiredKeys: [] })),
+    redacts: mostly(eventId),
+  }, { requiredKeys: [] });
+}
+
+const seq: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 1, max: 100_000 }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -1, 1.5, Number.MAX_SAFE_INTEGER, "7", null) },
+);
+const runId = fc.oneof({ weight: 3, arbitrary: fc.constantFrom("run-a", "run-b", "run-c") }, { weight: 3, arbitrary: fc.uuid() }, { weight: 1, arbitrary: junk });
+const threadId = fc.oneof({ weight: 2, arbitrary: fc.constant("*") }, { weight: 2, arbitrary: oddString }, { weight: 1, arbitrary: junk });
+
+const agentEvent: fc.Arbitrary<unknown> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({
+    type: mostly(fc.constantFrom("RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "RUN_FINISHED",
+      "RUN_ERROR", "TOOL_CALL_START", "STATE_SNAPSHOT", "UNKNOWN", "")),
+    messageId: mostly(fc.constantFrom("m1", "m2", "")),
+    delta: mostly(oddString),
+    code: mostly(fc.constantFrom("thread_busy", "rate_limited", "internal", "nope")),
+    message: mostly(oddString),
+    retryable: junk,
+  }, { requiredKeys: ["type"] }) },
+  { weight: 1, arbitrary: junk },
+);
+
+/** One raw frame as text: mostly JSON objects with a plausible op, sometimes not JSON at all. */
+export const rawAgentFrame: fc.Arbitrary<string> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({
+    op: mostly(fc.constantFrom("event", "event", "event", "ready", "error", "ping", "hello", "ack", "")),
+    seq, threadId, runId, proactive: mostly(fc.boolean()), event: agentEvent,
+    sessionId: mostly(oddString), resumed: junk, heartbeatMs: junk, code: junk, message: junk,
+  }, { requiredKeys: ["op"] }).map((frame) => JSON.stringify(frame)) },
+  { weight: 1, arbitrary: junk.map((v) => JSON.stringify(v) ?? "null") },
+  { weight: 1, arbitrary: oddString },
+);

@@ -1,0 +1,150 @@
+// End-to-end encryption key distribution (Client-Server spec, "End-to-End Encryption" module): device keys,
+// one-time and fallback keys, to-device messages, and the device-list / key-count sections of /sync.
+// Positions share the model's stream, so a parked /sync wakes on a to-device message or a key change.
+import type { JsonObject } from "./types";
+import { clone, isJsonObject } from "./types";
+
+interface ToDeviceEntry {
+  pos: number;
+  event: JsonObject;
+}
+
+interface DeviceRecord {
+  keys?: JsonObject;
+  keysPos: number;
+  /** key id ("signed_curve25519:AAAA") → key */
+  oneTimeKeys: Map<string, unknown>;
+  fallbackKeys: Map<string, unknown>;
+  /** Algorithms whose fallback key has been handed out by a claim. */
+  usedFallback: Set<string>;
+  inbox: ToDeviceEntry[];
+}
+
+const algorithmOf = (keyId: string): string => keyId.split(":")[0] ?? keyId;
+
+export class KeyDirectory {
+  private readonly devices = new Map<string, Map<string, DeviceRecord>>();
+
+  /** `bump` advances the homeserver's stream and wakes parked syncs. */
+  constructor(private readonly bump: () => number) {}
+
+  private device(userId: string, deviceId: string): DeviceRecord {
+    let byUser = this.devices.get(userId);
+    if (!byUser) this.devices.set(userId, (byUser = new Map()));
+    let record = byUser.get(deviceId);
+    if (!record) {
+      record = { keysPos: 0, oneTimeKeys: new Map(), fallbackKeys: new Map(), usedFallback: new Set(), inbox: [] };
+      byUser.set(deviceId, record);
+    }
+    return record;
+  }
+
+  /** POST /keys/upload. Returns the one-time key counts per algorithm. */
+  upload(userId: string, deviceId: string, body: JsonObject): Record<string, number> {
+    const record = this.device(userId, deviceId);
+    if (isJsonObject(body["device_keys"])) {
+      record.keys = clone(body["device_keys"]);
+      record.keysPos = this.bump();
+    }
+    if (isJsonObject(body["one_time_keys"])) {
+      for (const [id, key] of Object.entries(body["one_time_keys"])) if (!record.oneTimeKeys.has(id)) record.oneTimeKeys.set(id, clone(key));
+    }
+    if (isJsonObject(body["fallback_keys"])) {
+      for (const [id, key] of Object.entries(body["fallback_keys"])) {
+        const algorithm = algorithmOf(id);
+        for (const old of [...record.fallbackKeys.keys()]) if (algorithmOf(old) === algorithm) record.fallbackKeys.delete(old);
+        record.fallbackKeys.set(id, clone(key));
+        record.usedFallback.delete(algorithm);
+      }
+    }
+    return this.counts(userId, deviceId);
+  }
+
+  counts(userId: string, deviceId: string): Record<string, number> {
+    const out: Record<string, number> = { signed_curve25519: 0 };
+    for (const id of this.device(userId, deviceId).oneTimeKeys.keys()) out[algorithmOf(id)] = (out[algorithmOf(id)] ?? 0) + 1;
+    return out;
+  }
+
+  unusedFallbackTypes(userId: string, deviceId: string): string[] {
+    const record = this.device(userId, deviceId);
+    return [...new Set([...record.fallbackKeys.keys()].map(algorithmOf))].filter((a) => !record.usedFallback.has(a));
+  }
+
+  /** POST /keys/query: `{user: [device ids]}` (empty list: every device). */
+  query(request: JsonObject): JsonObject {
+    const deviceKeys: JsonObject = {};
+    for (const [userId, wanted] of Object.entries(request)) {
+      const out: JsonObject = {};
+      const list = Array.isArray(wanted) ? wanted.filter((d): d is string => typeof d === "string") : [];
+      for (const [deviceId, record] of this.devices.get(userId) ?? []) {
+        if (record.keys && (list.length === 0 || list.includes(deviceId))) out[deviceId] = clone(record.keys);
+      }
+      deviceKeys[userId] = out;
+    }
+    return { device_keys: deviceKeys, failures: {} };
+  }
+
+  /** POST /keys/claim: one key per requested device; the fallback key when the one-time keys ran out. */
+  claim(request: JsonObject): JsonObject {
+    const claimed: JsonObject = {};
+    for (const [userId, wanted] of Object.entries(request)) {
+      if (!isJsonObject(wanted)) continue;
+      for (const [deviceId, algorithm] of Object.entries(wanted)) {
+        const record = this.devices.get(userId)?.get(deviceId);
+        if (!record || typeof algorithm !== "string") continue;
+        let hit = [...record.oneTimeKeys.entries()].find(([id]) => algorithmOf(id) === algorithm);
+        if (hit) record.oneTimeKeys.delete(hit[0]);
+        else {
+          hit = [...record.fallbackKeys.entries()].find(([id]) => algorithmOf(id) === algorithm);
+          if (hit) record.usedFallback.add(algorithm);
+        }
+        if (!hit) continue;
+        const byUser = (claimed[userId] ??= {}) as JsonObject;
+        byUser[deviceId] = { [hit[0]]: clone(hit[1]) as JsonObject };
+      }
+    }
+    return { one_time_keys: claimed, failures: {} };
+  }
+
+  /** PUT /sendToDevice: `{user: {device id or "*": content}}`. */
+  send(sender: string, type: string, messages: JsonObject): void {
+    const pos = this.bump();
+    for (const [userId, byDevice] of Object.entries(messages)) {
+      if (!isJsonObject(byDevice)) continue;
+      for (const [deviceId, content] of Object.entries(byDevice)) {
+        const targets = deviceId === "*" ? [...(this.devices.get(userId)?.keys() ?? [])] : [deviceId];
+        for (const target of targets) {
+          this.device(userId, target).inbox.push({ pos, event: { type, sender, content: clone(content) as JsonObject } });
+        }
+      }
+    }
+  }
+
+  /**
+   * The to-device events for a /sync from `since`: everything not yet acknowledged. Using a next_batch as
+   * `since` acknowledges (deletes) the messages delivered up to it, as the spec describes.
+   */
+  toDevice(userId: string, deviceId: string | undefined, since: number | undefined): JsonObject[] {
+    if (deviceId === undefined) return [];
+    const record = this.devices.get(userId)?.get(deviceId);
+    if (!record) return [];
+    if (since !== undefined) record.inbox = record.inbox.filter((e) => e.pos > since);
+    return record.inbox.map((e) => clone(e.event));
+  }
+
+  /** Users among `candidates` whose device keys changed after `since`. */
+  changedSince(candidates: Iterable<string>, since: number): string[] {
+    const out: string[] = [];
+    for (const userId of candidates) {
+      const devices = this.devices.get(userId);
+      if (devices && [...devices.values()].some((d) => d.keysPos > since)) out.push(userId);
+    }
+    return out;
+  }
+
+  /** Test helper: the device ids of a user that uploaded device keys. */
+  deviceIds(userId: string): string[] {
+    return [...(this.devices.get(userId) ?? [])].filter(([, r]) => r.keys !== undefined).map(([id]) => id);
+  }
+}

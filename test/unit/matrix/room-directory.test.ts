@@ -1,0 +1,84 @@
+// Whether a room is a DM decides whether a message is answered: a transient homeserver failure while fetching the
+// members must be retried and, if it persists, thrown, never read as "not a DM" (the message would be dropped).
+import pino from "pino";
+import { MatrixRequestError } from "../../../src/matrix/errors";
+import type { MatrixHttp } from "../../../src/matrix/http";
+import { RoomDirectory } from "../../../src/matrix/room-directory";
+
+const BOT = "@bot:example.org";
+const ROOM = "!dm:example.org";
+const members = { joined: { [BOT]: { display_name: "Bot" }, "@alice:example.org": { display_name: "Alice" } } };
+
+/** A homeserver that answers joined_members with the scripted outcomes, then with the members. */
+function http(outcomes: Array<MatrixRequestError | "ok">): MatrixHttp & { calls: number } {
+  const fake = {
+    calls: 0,
+    async request<T>(): Promise<T> {
+      const outcome = outcomes[fake.calls++] ?? "ok";
+      if (outcome !== "ok") throw outcome;
+      return members as T;
+    },
+  };
+  return fake;
+}
+
+const server = (): MatrixRequestError => new MatrixRequestError("server", 502, undefined, "GET joined_members: HTTP 502", undefined);
+const limited = (): MatrixRequestError => new MatrixRequestError("rate_limited", 429, "M_LIMIT_EXCEEDED", "slow down", 5);
+const forbidden = (): MatrixRequestError => new MatrixRequestError("forbidden", 403, "M_FORBIDDEN", "not in room", undefined);
+const options = { memberFetchAttempts: 4, retryBaseMs: 1, retryMaxMs: 5 };
+
+describe("RoomDirectory.isDirect", () => {
+  it("retries transient failures (5xx, 429) and then knows the room is a DM", async () => {
+    const hs = http([server(), limited(), server()]);
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);
+    await expect(directory.isDirect(ROOM)).resolves.toBe(true);
+    expect(hs.calls).toBe(4);
+    await expect(directory.isDirect(ROOM)).resolves.toBe(true);
+    expect(hs.calls).toBe(4); // loaded once
+  });
+
+  it("throws when the homeserver keeps failing, instead of guessing 'not a DM'", async () => {
+    const hs = http([server(), server(), server(), server(), server()]);
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);
+    await expect(directory.isDirect(ROOM)).rejects.toMatchObject({ kind: "server" });
+    expect(hs.calls).toBe(4);
+    await expect(directory.isDirect(ROOM)).resolves.toBe(true); // the next attempt finds the members
+  });
+
+  it("a permanent failure (not in the room) is not retried and reads as not a DM", async () => {
+    const hs = http([forbidden()]);
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);
+    await expect(directory.isDirect(ROOM)).resolves.toBe(false);
+    expect(hs.calls).toBe(1);
+  });
+
+  it("a display name is cosmetic: one try, never throws", async () => {
+    const hs = http([server()]);
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);
+    await expect(directory.displayName(ROOM, "@alice:example.org")).resolves.toBeUndefined();
+    expect(hs.calls).toBe(1);
+    await expect(directory.displayName(ROOM, "@alice:example.org")).resolves.toBe("Alice");
+  });
+});
+
+describe("RoomDirectory.isJoined", () => {
+  it("is the members' word: joined when the bot is among them, not for a room the homeserver refuses", async () => {
+    const directory = new RoomDirectory(http([]), BOT, pino({ level: "silent" }), options);
+    await expect(directory.isJoined(ROOM)).resolves.toBe(true);
+    const refused = new RoomDirectory(http([forbidden()]), BOT, pino({ level: "silent" }), options);
+    await expect(refused.isJoined("!elsewhere:example.org")).resolves.toBe(false);
+  });
+
+  it("follows the bot's own membership events", async () => {
+    const hs = http([]);
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);
+    const member = (membership: string) => ({ event_id: `$${membership}`, room_id: ROOM, sender: BOT, type: "m.room.member",
+      state_key: BOT, content: { membership } });
+    directory.observe(member("join"));
+    await expect(directory.isJoined(ROOM)).resolves.toBe(true);
+    expect(hs.calls).toBe(0);
+    directory.observe(member("leave"));
+    await expect(directory.isJoined(ROOM)).resolves.toBe(true); // members not loaded yet: asks the homeserver
+    expect(hs.calls).toBe(1);
+  });
+});
