@@ -1,5 +1,5 @@
-// Summarizes a V8 .cpuprofile (from `node --cpu-prof`): the functions with the most self time, and the most
-// inclusive time per function (where the time goes, callees included).
+// Summarizes a V8 .cpuprofile (from `node --cpu-prof`): the functions with the most self time, self time per
+// script (npm package, node module, source file), and the most inclusive time per function (callees included).
 //   node bench/profile-summary.mjs <file.cpuprofile> [rows=30] [filter-substring]
 import { readFileSync } from "node:fs";
 
@@ -30,9 +30,20 @@ const label = (n) => {
 
 const selfBy = new Map();
 const inclBy = new Map();
+const fileBy = new Map(); // self time per script (package or source file)
+const fileOf = (n) => {
+  const url = n.callFrame.url;
+  if (!url) return n.callFrame.functionName || "(native)";
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return `npm:${pkg[1]}`;
+  if (url.startsWith("node:")) return url.replace(/^node:(internal\/)?([^/]+).*/, "node:$2");
+  return url.replace(/^.*\/(dist|src)\//, "$1/");
+};
 for (const [id, us] of self) {
   const key = label(nodes.get(id));
   selfBy.set(key, (selfBy.get(key) ?? 0) + us);
+  const file = fileOf(nodes.get(id));
+  fileBy.set(file, (fileBy.get(file) ?? 0) + us);
   const seen = new Set();
   for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
     const k = label(nodes.get(cur));
@@ -48,4 +59,5 @@ const show = (title, map) => {
   for (const [k, us] of list) process.stdout.write(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}\n`);
 };
 show("self time", selfBy);
+show("self time per script", fileBy);
 show("inclusive time", inclBy);

@@ -7,15 +7,19 @@ import { LIFECYCLE_NAMESPACES } from "../src/rooms/lifecycle";
 import { openStore } from "../src/store";
 import type { ReferenceAgent } from "../src/reference-agent/server";
 import { CpuMeter, figure, note, round, rssMb, RssSampler, sleep } from "./support/figures";
-import { BotInstall, createRooms, startInstantAgent, until } from "./support/subjects";
+import { botHeap, BotInstall, createRooms, startInstantAgent, until } from "./support/subjects";
 import { TurnDriver } from "./support/turn-driver";
 
 export interface RoomBenchOptions {
   rooms: number;
   fanouts: number[];
+  /** The memory figure: after one turn in every room, this many rooms at a time. */
+  memoryBatch: number;
   /** A fan-out not finished by then is reported with the rooms served so far. */
   fanoutTimeoutMs: number;
   nodeArgs?: string[];
+  /** Extra environment for the bot (experiments). */
+  botEnv?: Record<string, string>;
 }
 
 /** Writes what a bot long in these rooms has recorded: its introduction in each, and the opt-ins given. */
@@ -87,22 +91,28 @@ export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
       t = performance.now();
       await seedStore(install.dataDir, i === 0 ? rooms : [], rooms.slice(0, size));
       note(`seeded the store (${size} opted in) in ${Math.round(performance.now() - t)} ms`);
-      const { bot, readyMs } = await install.start(agent.url, {}, opts.nodeArgs ?? []);
+      const { bot, readyMs } = await install.start(agent.url, opts.botEnv ?? {}, opts.nodeArgs ?? []);
       running = bot;
       const connected = agent.connections();
       await until(() => agent.connections() >= Math.max(1, connected), "the bot's agent link");
       await sleep(500);
       figure("start-to-ready", { subject: "bot", knownRooms: opts.rooms, optedIn: size, ms: round(readyMs, 0), rssAtReadyMb: rssMb(bot.pid),
-        targetMs: 1000 });
+        ...(await botHeap(bot)), targetMs: 1000 });
       await fanout(hs, agent, bot, rooms.slice(0, size), opts.fanoutTimeoutMs);
       if (i === fanouts.length - 1) {
-        // Every room known to the bot's memory too: one turn in each.
-        const driver = new TurnDriver(hs, alice.userId, install.userId);
+        // Every room known to the bot's memory too: one turn in each, 1,000 rooms at a time.
+        const driver = new TurnDriver(hs, alice.userId, install.userId, install.appserviceId);
+        const sampler = new RssSampler(bot.pid, 100);
         t = performance.now();
-        const r = await driver.run(rooms, { turnsPerRoom: 1, drainMs: 300_000 });
+        let turned = 0;
+        for (let i = 0; i < rooms.length; i += opts.memoryBatch) {
+          turned += (await driver.run(rooms.slice(i, i + opts.memoryBatch), { turnsPerRoom: 1, drainMs: 300_000 })).turns;
+        }
         driver.close();
+        const turnsMs = performance.now() - t;
         await sleep(2000);
-        figure("memory", { knownRooms: opts.rooms, turnedRooms: r.turns, turnsMs: round(performance.now() - t, 0), rssMb: rssMb(bot.pid), targetMb: 150 });
+        figure("memory", { knownRooms: opts.rooms, turnedRooms: turned, activeAtOnce: opts.memoryBatch, turnsMs: round(turnsMs, 0),
+          rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)), targetMb: 150 });
       }
       await bot.stop();
       running = undefined;

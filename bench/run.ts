@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   }
   if (!only || only.has("rooms")) {
     const rooms = scaled(10_000);
-    await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, nodeArgs });
+    await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, memoryBatch: scaled(1000), nodeArgs, botEnv });
   }
   note(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`);
 }

@@ -44,8 +44,8 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
     await floor.start(agent);
     const pids: Record<Subject, number | undefined> = { bot: bot.pid, floor: floor.pid };
     const drivers: Record<Subject, TurnDriver> = {
-      bot: new TurnDriver(hs, alice.userId, install.userId),
-      floor: new TurnDriver(hs, alice.userId, floor.userId),
+      bot: new TurnDriver(hs, alice.userId, install.userId, install.appserviceId),
+      floor: new TurnDriver(hs, alice.userId, floor.userId, FloorRelay.APPSERVICE_ID),
     };
 
     t = performance.now();
@@ -57,6 +57,12 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
       const result = await drivers[subject].run(rooms[subject].slice(0, active), { durationMs });
       return { ...result, cpu: cpu.read(result.turns) };
     };
+    /** How the subject took its transactions in: the double pushes them one at a time, as Synapse does. */
+    const transactions = (r: TurnRunResult): Record<string, number> => {
+      const answer = summarize(r.transactionAnswerMs);
+      const events = r.eventsPerTransaction.reduce((a, b) => a + b, 0);
+      return { txnAnswerP50Ms: answer.p50, txnAnswerP99Ms: answer.p99, eventsPerTxn: round(events / Math.max(1, r.eventsPerTransaction.length), 1) };
+    };
 
     if (!opts.only || opts.only.has("latency")) {
       for (const active of opts.activeSets) {
@@ -67,7 +73,7 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
           const e2e = summarize(r.endToEnd);
           got[subject] = s;
           figure("turn-latency", { subject, activeRooms: active, turns: r.turns, p50Ms: s.p50, p99Ms: s.p99, meanMs: s.mean, maxMs: s.max,
-            postToReplyP50Ms: e2e.p50, postToReplyP99Ms: e2e.p99, turnsPerSec: round(r.turns / (r.elapsedMs / 1000), 0), ...r.cpu });
+            postToReplyP50Ms: e2e.p50, postToReplyP99Ms: e2e.p99, turnsPerSec: round(r.turns / (r.elapsedMs / 1000), 0), ...transactions(r), ...r.cpu });
         }
         const b = got.bot;
         const f = got.floor;
@@ -85,7 +91,7 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
         const full = r.perSecond.slice(0, Math.floor(opts.throughputMs / 1000)); // whole seconds while loaded
         figure("throughput", { subject, activeRooms: opts.rooms, seconds: round(r.elapsedMs / 1000, 1), turns: r.turns,
           turnsPerSec: round(r.turns / (r.elapsedMs / 1000), 0), slowestSecond: Math.min(...full), fastestSecond: Math.max(...full),
-          p50Ms: s.p50, p99Ms: s.p99, rssMb: rssMb(pids[subject]), target: subject === "bot" ? 2000 : undefined, ...r.cpu });
+          p50Ms: s.p50, p99Ms: s.p99, rssMb: rssMb(pids[subject]), target: subject === "bot" ? 2000 : undefined, ...transactions(r), ...r.cpu });
       }
     }
     drivers.bot.close();

@@ -12,7 +12,7 @@ import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
 import type { MatrixRequestError } from "./matrix/errors";
 import { createMatrixHttp } from "./matrix/http";
-import { E2EE_INTEGRATED } from "./matrix/crypto";
+import { E2EE_INTEGRATED, startCrypto, type CryptoRuntime } from "./matrix/crypto";
 import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
@@ -100,6 +100,14 @@ class BotApp implements App {
     const http = ops.observe(
       createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix());
     this.userId = await whoami(http);
+    // Client mode with MATRIX_E2EE=true (refused above until the end-to-end test lands; see runbook/encryption.md).
+    let crypto: CryptoRuntime | undefined;
+    if (config.e2ee) {
+      crypto = await startCrypto({ homeserverUrl: config.homeserverUrl, accessToken, dataDir: config.dataDir,
+        passphrase: config.cryptoPassphrase ?? "", http, log: childLogger(log, "crypto") });
+      const started = crypto;
+      this.cleanups.push(() => started.stop()); // pushed early: runs after the outbox and the sync loop stopped
+    }
     log.info({ userId: this.userId, mode: config.mode, homeserver: config.homeserverUrl, store: store.location }, "signed in");
 
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
@@ -109,7 +117,7 @@ class BotApp implements App {
       onRetry: (reason) => ops.metrics.sendRetried(reason), onRateLimited: (ms) => ops.metrics.rateLimitWaited(ms),
     }, childLogger(log, "sender"));
     let announcer: DeadLetterAnnouncer | undefined;
-    const outbox = new Outbox({ store, sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency,
+    const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency,
       onDeadLetter: (entry) => {
         ops.metrics.deadLettered();
         return announcer?.announce(entry);
@@ -160,7 +168,7 @@ class BotApp implements App {
       },
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
-    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"));
+    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), { retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs });
     const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
     const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
@@ -177,7 +185,8 @@ class BotApp implements App {
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: (userId) => matchesAnyUserGlob(userId, allowed),
-      encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms")),
+      encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms"),
+        crypto?.undecryptableNotice),
     });
     this.cleanups.push(async () => {
       await router.idle();
@@ -201,6 +210,7 @@ class BotApp implements App {
     await outbox.recover();
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
+      ...(crypto ? { crypto: crypto.syncHook } : {}),
       onBatch: (items) => {
         ops.metrics.inboundEvents(items.length);
         return router.onBatch(items);

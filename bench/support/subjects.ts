@@ -54,6 +54,8 @@ export async function until(probe: () => boolean, what: string, timeoutMs = 60_0
  */
 export class BotInstall {
   readonly dataDir = makeDataDir();
+  /** The registration id writeRegistration uses. */
+  readonly appserviceId = "matrix-agent-bot";
   readonly userId: string;
   private registration: ReturnType<typeof writeRegistration> | undefined;
   private port = 0;
@@ -102,6 +104,7 @@ export class BotInstall {
 
 /** The floor relay as a child process, registered with the double as its own appservice. */
 export class FloorRelay {
+  static readonly APPSERVICE_ID = "floor-relay";
   readonly userId: string;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
@@ -121,7 +124,7 @@ export class FloorRelay {
     if (!existsSync(FLOOR_RELAY)) throw new Error(`the floor relay is missing: ${FLOOR_RELAY} (set FLOOR_RELAY)`);
     this.port = await freePort();
     this.hs.addAppservice({
-      id: "floor-relay", url: `http://127.0.0.1:${this.port}`, as_token: this.asToken, hs_token: this.hsToken,
+      id: FloorRelay.APPSERVICE_ID, url: `http://127.0.0.1:${this.port}`, as_token: this.asToken, hs_token: this.hsToken,
       sender_localpart: this.localpart, rate_limited: false,
       namespaces: { users: [{ exclusive: true, regex: `@${this.localpart}:localhost` }], aliases: [], rooms: [] },
     });
@@ -147,5 +150,27 @@ export class FloorRelay {
   async stop(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
     await this.exited;
+  }
+}
+
+/** The bot's V8 heap (from its /metrics: prom-client's default metrics), in MB; empty when unavailable. */
+export async function botHeap(bot: ChildBot): Promise<Record<string, number>> {
+  const listening = bot.logs.find((l) => typeof l.msg === "string" && l.msg.startsWith("HTTP server listening"));
+  const port = listening?.["port"];
+  if (typeof port !== "number") return {};
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const read = (name: string): number | undefined => {
+      const m = new RegExp(`^\\w*${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "m").exec(text);
+      return m?.[1] === undefined ? undefined : Math.round(Number(m[1]) / 1024 / 1024);
+    };
+    const out: Record<string, number> = {};
+    const used = read("nodejs_heap_size_used_bytes");
+    const total = read("nodejs_heap_size_total_bytes");
+    if (used !== undefined) out["heapUsedMb"] = used;
+    if (total !== undefined) out["heapTotalMb"] = total;
+    return out;
+  } catch {
+    return {};
   }
 }

@@ -18,6 +18,10 @@ export interface TurnRunResult {
   elapsedMs: number;
   /** Replies completed in each whole second of the run. */
   perSecond: number[];
+  /** The subject's transactions: push → answer, ms (how long the appservice took to take a transaction in). */
+  transactionAnswerMs: number[];
+  /** Events per transaction pushed to the subject. */
+  eventsPerTransaction: number[];
 }
 
 const SEND_MESSAGE = /^\/_matrix\/client\/[^/]+\/rooms\/([^/]+)\/send\/m\.room\.message\//;
@@ -28,15 +32,30 @@ export class TurnDriver {
   private counter = 0;
   /** Turns left per room (turnsPerRoom runs). */
   private budget: Map<string, number> | undefined;
+  /** The current run's rooms, and a counter that tells its posts from an earlier run's. */
+  private active = new Set<string>();
+  private generation = 0;
   private latencies: number[] = [];
   private endToEnd: number[] = [];
   private completions: number[] = [];
+  private pushes = new Map<string, { at: number; events: number }>();
+  private answerMs: number[] = [];
+  private eventCounts: number[] = [];
   private drained: (() => void) | undefined;
   private readonly unobserve: () => void;
 
-  constructor(private readonly hs: Homeserver, private readonly aliceId: string, private readonly subjectUserId: string) {
+  constructor(private readonly hs: Homeserver, private readonly aliceId: string, private readonly subjectUserId: string,
+    private readonly appserviceId: string) {
     this.unobserve = hs.observe({
-      transactionPush: ({ events }, now) => {
+      transactionAnswered: ({ appserviceId, txnId }, now) => {
+        const push = appserviceId === this.appserviceId ? this.pushes.get(txnId) : undefined;
+        if (!push) return;
+        this.pushes.delete(txnId);
+        this.answerMs.push(now - push.at);
+        this.eventCounts.push(push.events);
+      },
+      transactionPush: ({ appserviceId, txnId, events }, now) => {
+        if (appserviceId === this.appserviceId && !this.pushes.has(txnId)) this.pushes.set(txnId, { at: now, events: events.length });
         for (const e of events) {
           if (e.sender !== this.aliceId || e.type !== "m.room.message") continue;
           const o = this.outstanding.get(e.room_id);
@@ -57,16 +76,19 @@ export class TurnDriver {
     this.latencies.push(now - (o.pushedAt ?? o.postedAt));
     this.endToEnd.push(now - o.postedAt);
     this.completions.push(now);
-    setImmediate(() => this.post(roomId));
+    const generation = this.generation;
+    setImmediate(() => this.post(roomId, generation));
   }
 
-  private post(roomId: string): void {
-    const left = this.budget?.get(roomId);
-    if (!this.running || left === 0) {
+  private post(roomId: string, generation = this.generation): void {
+    if (generation !== this.generation || !this.active.has(roomId)) return; // a late reply from an earlier run
+    // With a budget, only the rooms of this run, each within its count (a late reply from an earlier run posts nothing).
+    const left = this.budget === undefined ? Number.POSITIVE_INFINITY : (this.budget.get(roomId) ?? 0);
+    if (!this.running || left <= 0) {
       if (this.outstanding.size === 0) this.drained?.();
       return;
     }
-    if (left !== undefined) this.budget?.set(roomId, left - 1);
+    this.budget?.set(roomId, left - 1);
     this.outstanding.set(roomId, { postedAt: performance.now() });
     this.hs.sendEvent(this.aliceId, roomId, "m.room.message", { msgtype: "m.text", body: `turn ${(this.counter += 1)}` });
   }
@@ -79,6 +101,10 @@ export class TurnDriver {
     this.latencies = [];
     this.endToEnd = [];
     this.completions = [];
+    this.answerMs = [];
+    this.eventCounts = [];
+    this.generation += 1;
+    this.active = new Set(rooms);
     this.budget = opts.turnsPerRoom === undefined ? undefined : new Map(rooms.map((r) => [r, opts.turnsPerRoom ?? 0]));
     const startedAt = performance.now();
     this.running = true;
@@ -100,7 +126,7 @@ export class TurnDriver {
       perSecond[second] = (perSecond[second] ?? 0) + 1;
     }
     return { latencies: this.latencies, endToEnd: this.endToEnd, turns: this.latencies.length, elapsedMs,
-      perSecond: Array.from(perSecond, (n) => n ?? 0) };
+      perSecond: Array.from(perSecond, (n) => n ?? 0), transactionAnswerMs: this.answerMs, eventsPerTransaction: this.eventCounts };
   }
 
   private async waitDrained(timeoutMs: number): Promise<void> {

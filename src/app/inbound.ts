@@ -5,7 +5,7 @@ import type { Config } from "../config";
 import { childLogger } from "../log";
 import { userNamespaceRegexes } from "../matrix/appservice-protocol";
 import { AppserviceServer, type AppserviceTxnRecord } from "../matrix/appservice-server";
-import { ClientSync } from "../matrix/client-sync";
+import { ClientSync, type SyncCryptoHook } from "../matrix/client-sync";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
 import type { Journal } from "../matrix/journal";
@@ -24,6 +24,8 @@ export interface InboundDeps {
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Each time the homeserver answered (readiness). */
   onHomeserverOk?: () => void;
+  /** Client mode with E2EE: decrypts inbound events and feeds the crypto machine around each batch. */
+  crypto?: SyncCryptoHook;
 }
 
 export interface Inbound {
@@ -48,6 +50,7 @@ async function startSync(deps: InboundDeps): Promise<Inbound> {
     isKnown: (roomId, eventId) => deps.journal.isDone(roomId, eventId),
     onBatch: deps.onBatch, onTokenRejected: deps.onTokenRejected,
     ...(deps.onHomeserverOk ? { onSyncOk: deps.onHomeserverOk } : {}),
+    ...(deps.crypto ? { crypto: deps.crypto } : {}),
   }, childLogger(deps.log, "sync"));
   await sync.start();
   return { stop: () => sync.stop() };

@@ -1,4 +1,5 @@
-// A small Matrix HTTP client over the SDK's transport: every failure is a MatrixRequestError.
+// A small Matrix HTTP client over the SDK's client calls (MatrixClient.doRequest, whose HTTP engine is
+// src/matrix/request-engine.ts): every failure is a MatrixRequestError.
 import { normalizeMatrixError } from "./errors";
 import { createSdkClient, type SdkClient } from "./sdk";
 

@@ -5,8 +5,13 @@
 // calls over @matrix-org/matrix-sdk-crypto-wasm, so no native binary is downloaded. It loads the WASM only on
 // first use; the bot does not use it yet (src/matrix/crypto, runbook/encryption.md).
 import path from "node:path";
-import { EncryptedRoomEvent, LogLevel, LogService, MatrixClient, MatrixError, RustSdkCryptoStorageProvider } from "matrix-bot-sdk";
+import { EncryptedRoomEvent, LogLevel, LogService, MatrixClient, MatrixError, RustSdkCryptoStorageProvider, setRequestFn } from "matrix-bot-sdk";
 import { routeSdkLogs } from "../log";
+import { nodeRequest } from "./request-engine";
+
+// The SDK's client calls go through its own doRequest (request building, error mapping, logging); only the
+// HTTP engine underneath is ours: node:http with keep-alive instead of the deprecated `request` package.
+setRequestFn(nodeRequest);
 
 export { LogLevel, LogService, MatrixError };
 
@@ -59,8 +64,12 @@ export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryp
     prepare: (rooms) => crypto.prepare(rooms),
     updateSyncData: (toDevice, counts, fallback, changed, left) =>
       crypto.updateSyncData(toDevice as never[], counts as never, fallback as never[], changed, left),
-    onRoomEvent: (roomId, event) => crypto.onRoomEvent(roomId, event),
-    onRoomJoin: (roomId) => crypto.onRoomJoin(roomId),
+    // Room encryption settings only. CryptoClient.onRoomEvent/onRoomJoin would also track members via
+    // updateTrackedUsers + getMissingSessions without sending the keys query in between, and the Rust machine
+    // then waits 5 s for that query on every membership event. Tracking is not needed to decrypt, and before
+    // every encryption prepareEncrypt tracks the members, queries and claims in the right order itself.
+    onRoomEvent: (roomId, event) => roomTracker(crypto).onRoomEvent(roomId, event),
+    onRoomJoin: (roomId) => roomTracker(crypto).onRoomJoin(roomId),
     isRoomEncrypted: (roomId) => crypto.isRoomEncrypted(roomId),
     encryptRoomEvent: async (roomId, type, content) =>
       (await crypto.encryptRoomEvent(roomId, type, content)) as unknown as Record<string, unknown>,
@@ -74,6 +83,12 @@ export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryp
       engine?.machine?.close();
     },
   };
+}
+
+function roomTracker(crypto: object): { onRoomEvent(roomId: string, event: object): Promise<void>; onRoomJoin(roomId: string): Promise<void> } {
+  const tracker = (crypto as { roomTracker?: ReturnType<typeof roomTracker> }).roomTracker;
+  if (!tracker) throw new Error("matrix-bot-sdk's CryptoClient has no roomTracker (SDK version changed?)");
+  return tracker;
 }
 
 /** The path the SDK's crypto store resolves `cryptoDir` to: the IndexedDB store name. */

@@ -48,7 +48,12 @@ export class Outbox {
    */
   async enqueue(entries: OutboxEntryInput[]): Promise<void> {
     if (this.stopping) throw new OutboxStoppedError();
-    const parsed = entries.map((e) => outboxEntryInputSchema.parse(e));
+    await this.enqueueChecked(entries.map((e) => outboxEntryInputSchema.parse(e)));
+  }
+
+  /** enqueue() for entries already checked against the schema (send() checks its one entry itself). */
+  private async enqueueChecked(parsed: OutboxEntryInput[]): Promise<void> {
+    if (this.stopping) throw new OutboxStoppedError();
     const batch = new Set<string>();
     const fresh = parsed.filter((e) => {
       const known = batch.has(e.txnId) || this.reserved.has(e.txnId) || this.ledger.isPending(e.txnId) || this.ledger.isDead(e.txnId);
@@ -97,7 +102,7 @@ export class Outbox {
     if (this.stopping) return stoppedResult();
     const outcome = this.waiters.wait(txnId);
     try {
-      await this.enqueue([checked.data]);
+      await this.enqueueChecked([checked.data]);
     } catch (error) {
       if (error instanceof OutboxStoppedError) this.waiters.settle(txnId, stoppedResult());
       else if (!this.ledger.isPending(txnId) && !this.ledger.isDead(txnId)) {

@@ -12,7 +12,9 @@ export const ENCRYPTED_ROOM_NOTICE =
 export class EncryptedRoomNotice {
   private readonly told = new Set<string>();
 
-  constructor(private readonly store: Keyv<number>, private readonly sender: RoomMessageSender, private readonly log: Logger) {}
+  /** `text`: the notice posted (default: encryption not enabled; with MATRIX_E2EE, crypto's UNDECRYPTABLE_NOTICE). */
+  constructor(private readonly store: Keyv<number>, private readonly sender: RoomMessageSender, private readonly log: Logger,
+    private readonly text: string = ENCRYPTED_ROOM_NOTICE) {}
 
   /** Called for each encrypted event the bot cannot read. Posts the notice the first time per room. */
   async onUnreadable(roomId: string): Promise<void> {
@@ -20,7 +22,7 @@ export class EncryptedRoomNotice {
     this.told.add(roomId);
     if ((await this.store.get(roomId)) !== undefined) return;
     const result = await this.sender.sendEvent(roomId, "m.room.message",
-      { msgtype: "m.notice", body: ENCRYPTED_ROOM_NOTICE, "m.mentions": { user_ids: [] } },
+      { msgtype: "m.notice", body: this.text, "m.mentions": { user_ids: [] } },
       txnIdFor("encrypted-room-notice", roomId, "notice"));
     if (result.ok) {
       await this.store.set(roomId, Date.now());

@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { KeyvSqlite } from "@keyv/sqlite";
 import type { KeyvStoreAdapter } from "keyv";
 import type { Logger } from "pino";
 import { StoreConfigError } from "./errors";
+import { CoalescingKeyvSqlite } from "./sqlite-adapter";
 import type { ParsedStoreUrl } from "./store-url";
 
 export interface AdapterOptions {
@@ -53,7 +53,9 @@ async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStore
       });
     }
   }
-  const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs });
+  // iterationLimit: listing a namespace pages by OFFSET, each page a scan of the table (LIKE uses no index):
+  // 1,000 rows a page instead of 10 lists 10,000 opted-in rooms in 10 queries, not 1,000.
+  const adapter = new CoalescingKeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs, iterationLimit: 1000 });
   // KeyvSqlite emits "error" (a Node EventEmitter) when it cannot connect; without a listener that
   // would throw from inside its promise chain. The query below reports the same failure to us.
   logErrors(adapter, "sqlite", opts.logger);

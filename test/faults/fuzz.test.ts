@@ -1,20 +1,25 @@
 // 10,000 generated Matrix events pushed through the homeserver double into the running bot (appservice
-// transactions), and 10,000 generated frames sent to the bot's agent link by a scripted agent. Afterwards a
-// normal turn is still answered, nothing crashed (jest-setup fails the test on an unhandled rejection), every
-// transaction was acknowledged, and the log stays bounded: a few lines per bad input at most, none of them
-// carrying the junk itself.
+// transactions), and 10,000 generated frames sent to the bot's agent link by a scripted agent; then, in client
+// mode, generated events stored in a room's timeline as a homeserver accepts them from clients (any type, any
+// object as content) and synced by the bot. Afterwards a normal turn is still answered, nothing crashed
+// (jest-setup fails the test on an unhandled rejection), every transaction was acknowledged, and the log stays
+// bounded: at most one warning per bad input, a few errors in all, none carrying the junk itself.
 import fc from "fast-check";
-import type { ClientEvent } from "../support/homeserver";
+import { MatrixHttpError, type ClientEvent } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
 import { rawAgentFrame, rawRoomEvent } from "./fuzz-arbitraries";
-import { errorLines, printFigure, timing } from "./support";
+import { errorLines, printFigure, sleep, timing } from "./support";
 
 const SEED = 20_261_122;
 const EVENTS = 10_000;
 const FRAMES = 10_000;
 const BATCH = 100;
+const CLIENT_EVENTS = 5_000;
+/** Below the bot's /sync timeline limit, so each batch arrives whole. */
+const CLIENT_BATCH = 40;
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
+const RETRY_MAX_MS = timing("MATRIX_RETRY_MAX_MS");
 const ANSWER = "still here, and sane";
 /** A bound independent of the amount of junk (each bad input is at most one warning). */
 const MAX_ERROR_LINES = 10;
@@ -44,47 +49,102 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     const startedAt = Date.now();
 
     const statuses = new Map<number, number>();
-    const pushing = (async () => {
+    let pushRetries = 0;
+    const pushing = async (): Promise<void> => {
       for (let i = 0; i < events.length; i += BATCH) {
         const batch = events.slice(i, i + BATCH) as unknown as ClientEvent[];
-        const { status } = await world.hs.pushTransaction("matrix-agent-bot", batch, { txnId: `fuzz-${SEED}-${i}` });
-        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        // As a homeserver does, a transaction lost on the network is sent again with the same txnId (e.g. the
+        // first push reusing a keep-alive connection that the bot closed while this process was busy sampling).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const { status } = await world.hs.pushTransaction("matrix-agent-bot", batch, { txnId: `fuzz-${SEED}-${i}` });
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            break;
+          } catch (error) {
+            if (attempt >= 5) throw error;
+            pushRetries += 1;
+            await sleep(RETRY_MAX_MS);
+          }
+        }
       }
-    })();
+    };
     // As a separate agent process would: frames go out in bursts, and the event loop (shared here) gets a turn.
-    for (let i = 0; i < frames.length; i += 250) {
-      const conn = agent.latest();
-      for (const frame of frames.slice(i, i + 250)) conn.raw(frame);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await pushing;
+    const flooding = async (): Promise<void> => {
+      for (let i = 0; i < frames.length; i += 250) {
+        const conn = agent.latest();
+        for (const frame of frames.slice(i, i + 250)) conn.raw(frame);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await Promise.all([pushing(), flooding()]);
     expect([...statuses.entries()]).toEqual([[200, EVENTS / BATCH]]); // every transaction made durable and acknowledged
 
-    // A newcomer's first message: the bot is still alive on both sides.
-    const carol = world.person("carol", "Carol");
-    const fresh = await world.openDm(carol);
-    await carol.sendText(fresh, "are you still there after all that?");
-    const [answer] = await world.hs.waitFor(() => {
-      const msgs = world.botMessages(fresh);
-      return msgs.length > 0 ? msgs : undefined;
-    }, { what: "the normal turn answered", timeoutMs: 2 * RUN_DEADLINE_MS, intervalMs: 50 });
-    expect(answer?.content["body"]).toBe(ANSWER);
-    const ms = Date.now() - startedAt;
-
-    const lines = world.bot.logs.raw.slice(linesBefore);
-    const parsed = world.bot.logs.lines().slice(linesBefore);
-    const framesRejected = parsed.filter((l) => l.msg === "agent link: malformed frame rejected").length;
-    const errors = errorLines(world.bot.logs);
-    const warnings = parsed.filter((l) => l.level === 40).length;
-    const longest = Math.max(...lines.map((l) => l.length));
+    const figures = await expectStillSane(world, linesBefore, events.length + frames.length);
+    const framesRejected = world.bot.logs.lines().slice(linesBefore).filter((l) => l.msg === "agent link: malformed frame rejected").length;
     printFigure("fuzz-10k-events-10k-frames", {
-      eventsPushed: events.length, framesSent: frames.length, framesRejected, linkDrops: agent.conns.length - connsBefore, ms,
-      logLines: lines.length, warnings, errors: errors.length, longestLogLine: longest,
+      eventsPushed: events.length, framesSent: frames.length, framesRejected, linkDrops: agent.conns.length - connsBefore, pushRetries,
+      ms: Date.now() - startedAt, ...figures,
     });
-    // Junk can only claim the bot joined a room the homeserver does not know: its introduction is a dead letter.
-    expect(errors.length).toBeLessThanOrEqual(MAX_ERROR_LINES);
-    expect(errors.filter((l) => !/dead letter/.test(l.msg ?? ""))).toEqual([]);
-    expect(warnings).toBeLessThanOrEqual(events.length + frames.length); // at most one warning per bad input
-    expect(longest).toBeLessThan(4096); // no junk content copied into the log
+  });
+
+  it("client mode: generated events in a group room's timeline, synced by the bot, then a normal turn", async () => {
+    const agent = await startScriptedAgent({ onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), ANSWER) });
+    const world = (s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, LOG_LEVEL: "debug" } }));
+    const bob = world.person("bob", "Bob");
+    const group = await world.openGroup(world.alice, [bob]);
+    const people = [world.alice.userId, bob.userId];
+    const raw = fc.sample(rawRoomEvent({ roomIds: [group], userIds: people, botUserId: world.botUserId }), { numRuns: CLIENT_EVENTS, seed: SEED });
+    // What a homeserver stores from a client: a type, an object as content, at most 64 KiB; sent by a member.
+    const sendable = raw.filter((e) => typeof e["type"] === "string" && e["type"] !== "" && isObject(e["content"])
+      && JSON.stringify(e["content"]).length < 60_000);
+    const linesBefore = world.bot.logs.raw.length;
+    const startedAt = Date.now();
+    const syncs = (): number => world.hs.requests.filter((r) => r.userId === world.botUserId && r.path.endsWith("/sync")).length;
+    let stored = 0;
+    for (let i = 0; i < sendable.length; i += CLIENT_BATCH) {
+      const before = syncs();
+      sendable.slice(i, i + CLIENT_BATCH).forEach((e, j) => {
+        try {
+          world.hs.sendEvent(people[j % 2] ?? world.alice.userId, group, String(e["type"]), e["content"] as Record<string, unknown>);
+          stored += 1;
+        } catch (error) {
+          if (!(error instanceof MatrixHttpError)) throw error; // refused as a homeserver would (power levels)
+        }
+      });
+      // The bot has taken the batch in once its next long poll is parked.
+      await world.hs.waitFor(() => syncs() > before && world.hs.pendingSyncs > 0, { what: "the batch synced", timeoutMs: RUN_DEADLINE_MS });
+    }
+    // The room the junk landed in still works, and (events are routed in order per room) all of it went through.
+    const answeredBefore = world.botMessages(group).length;
+    await world.alice.sendText(group, "bot: are you fine in here?", { "m.mentions": { user_ids: [world.botUserId] } });
+    await world.waitBotMessages(group, answeredBefore + 1, "the answer in the junk-filled room");
+    expect(world.botMessages(group).at(-1)?.content["body"]).toBe(ANSWER);
+    const figures = await expectStillSane(world, linesBefore, stored);
+    printFigure("fuzz-client-mode-timeline", { eventsInTimeline: stored, ms: Date.now() - startedAt, ...figures });
   });
 });
+
+const isObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A newcomer's first message is answered; the log after `linesBefore` is bounded. Returns the log figures. */
+async function expectStillSane(world: Scenario, linesBefore: number, badInputs: number): Promise<Record<string, number>> {
+  const carol = world.person("carol", "Carol");
+  const fresh = await world.openDm(carol);
+  await carol.sendText(fresh, "are you still there after all that?");
+  const [answer] = await world.hs.waitFor(() => {
+    const msgs = world.botMessages(fresh);
+    return msgs.length > 0 ? msgs : undefined;
+  }, { what: "the normal turn answered", timeoutMs: 2 * RUN_DEADLINE_MS, intervalMs: 50 });
+  expect(answer?.content["body"]).toBe(ANSWER);
+
+  const lines = world.bot.logs.raw.slice(linesBefore);
+  const warnings = world.bot.logs.lines().slice(linesBefore).filter((l) => l.level === 40).length;
+  const errors = errorLines(world.bot.logs);
+  const longest = Math.max(...lines.map((l) => l.length));
+  // Junk can claim the bot joined a room the homeserver does not know: that introduction becomes a dead letter.
+  expect(errors.filter((l) => !/dead letter/.test(l.msg ?? ""))).toEqual([]);
+  expect(errors.length).toBeLessThanOrEqual(MAX_ERROR_LINES);
+  expect(warnings).toBeLessThanOrEqual(badInputs); // at most one warning per bad input
+  expect(longest).toBeLessThan(4096); // no junk content copied into the log
+  return { logLines: lines.length, warnings, errors: errors.length, longestLogLine: longest };
+}

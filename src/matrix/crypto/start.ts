@@ -54,14 +54,14 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
   };
 }
 
-const CRYPTO_STATE_TYPES = new Set(["m.room.member", "m.room.encryption", "m.room.history_visibility"]);
+const CRYPTO_STATE_TYPES = new Set(["m.room.encryption", "m.room.history_visibility"]);
 
 type Session = Pick<CryptoSession, "beforeBatch" | "onRoomEvent" | "decrypt" | "afterBatch" | "isEncrypted" | "encrypt">;
 
 export function cryptoSyncHook(session: Session): SyncCryptoHook {
   return {
     beforeBatch: (res) => session.beforeBatch(typeof res === "object" && res !== null ? res : {}),
-    // Only what the SDK's crypto acts on: room encryption settings and the members whose devices get keys.
+    // Only what the room tracker acts on: room encryption settings (see createSdkCrypto).
     onStateEvent: async (event) => {
       if (CRYPTO_STATE_TYPES.has(event.type)) await session.onRoomEvent(event.room_id, event);
     },

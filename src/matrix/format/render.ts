@@ -98,8 +98,22 @@ function insideLink(tokens: ReadonlyArray<{ type: string }>, idx: number): boole
   return depth > 0;
 }
 
+/**
+ * One line of words, digits, spaces and a few punctuation marks that no markdown rule and no linkify pattern
+ * reacts to (no `.`, `-`, `*`, `#`, `[`, `<`, `&`, `@`, `/`, parentheses, line breaks or leading indentation):
+ * it renders as a plain paragraph, so there is nothing to render. Short answers ("ok", "Thanks, done") skip
+ * markdown-it and sanitize-html.
+ */
+const PLAIN_LINE = /^(?! {4})[\p{L}\p{M}\p{N} ,;:?'’"]*$/u;
+
 /** Renders (already cleaned) markdown to a Matrix message body and, when it adds something, HTML. */
 export function renderMarkdown(md: string): RenderedMarkdown {
+  if (PLAIN_LINE.test(md)) return { body: md };
+  return renderThroughMarkdownIt(md);
+}
+
+/** renderMarkdown without the shortcut for plain lines (tests check that both agree). */
+export function renderThroughMarkdownIt(md: string): RenderedMarkdown {
   const html = sanitizeMatrixHtml(markdown.render(md)).trim();
   if (html === "" || isPlainParagraphs(html, md)) return { body: md };
   return { body: md, formatted_body: html };

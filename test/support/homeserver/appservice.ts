@@ -15,6 +15,8 @@ export interface AppserviceLinkDeps {
   maxEventsPerTransaction: number;
   /** Benchmark instrumentation: each serial push attempt, just before the PUT. */
   onPush?: (txnId: string, events: readonly ClientEvent[]) => void;
+  /** Benchmark instrumentation: that attempt was answered (status 0: network error). */
+  onAnswered?: (txnId: string, events: readonly ClientEvent[], status: number) => void;
 }
 
 export interface PushResult {
@@ -68,12 +70,14 @@ export class AppserviceLink {
 
   /** Queue events for the next transaction and start pushing if idle. */
   enqueue(events: ClientEvent[]): void {
-    this.pending.push(...events.map((e) => clone(e)));
+    for (const e of events) this.pending.push(clone(e));
     this.kick();
   }
 
+  /** A stored event as a fresh ClientEvent copy (clientEvent copies it already). */
   enqueueStored(stored: StoredEvent): void {
-    this.enqueue([clientEvent(stored, { withRoomId: true })]);
+    this.pending.push(clientEvent(stored, { withRoomId: true }));
+    this.kick();
   }
 
   get pendingCount(): number {
@@ -97,7 +101,9 @@ export class AppserviceLink {
     this.deps.onPush?.(txn.txnId, txn.events);
     const result = await this.push(txn.txnId, txn.events, { hsToken: this.registration.hs_token, auth: this.authStyle });
     if (this.closed) return;
-    const record: TransactionRecord = { appserviceId: this.id, txnId: txn.txnId, events: clone(txn.events), status: result.status, at: Date.now() };
+    this.deps.onAnswered?.(txn.txnId, txn.events, result.status);
+    // The record shares the pushed events (the link never changes them; tests read them only).
+    const record: TransactionRecord = { appserviceId: this.id, txnId: txn.txnId, events: txn.events, status: result.status, at: Date.now() };
     if (result.error !== undefined) record.error = result.error;
     this.deps.records.push(record);
     if (result.status >= 200 && result.status < 300) {
@@ -158,9 +164,13 @@ export class AppserviceLink {
   }
 }
 
+/** fetch's error and its cause; duck-typed, since under jest fetch's errors come from another realm (not instanceof Error). */
 function describeNetworkError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as Error & { cause?: unknown }).cause;
-  const detail = cause instanceof Error ? ((cause as Error & { code?: string }).code ?? cause.message) : undefined;
-  return detail ? `${error.message}: ${detail}` : error.message;
+  const asError = (v: unknown): { message: string; code?: unknown; cause?: unknown } | undefined =>
+    typeof v === "object" && v !== null && typeof (v as { message?: unknown }).message === "string" ? (v as { message: string }) : undefined;
+  const outer = asError(error);
+  if (!outer) return String(error);
+  const cause = asError(outer.cause);
+  const detail = cause ? (typeof cause.code === "string" ? cause.code : cause.message) : undefined;
+  return detail ? `${outer.message}: ${detail}` : outer.message;
 }

@@ -114,6 +114,11 @@ export class Homeserver {
         const now = performance.now();
         for (const o of this.observers) o.transactionPush?.({ appserviceId: reg.id, txnId, events }, now);
       },
+      onAnswered: (txnId, events, status) => {
+        if (this.observers.size === 0) return;
+        const now = performance.now();
+        for (const o of this.observers) o.transactionAnswered?.({ appserviceId: reg.id, txnId, events, status }, now);
+      },
     });
     this.appservices.set(reg.id, link);
     this.model.users.registerAppserviceToken(reg.as_token, reg.id);

@@ -62,12 +62,13 @@ export class KeyDirectory {
 
   counts(userId: string, deviceId: string): Record<string, number> {
     const out: Record<string, number> = { signed_curve25519: 0 };
-    for (const id of this.device(userId, deviceId).oneTimeKeys.keys()) out[algorithmOf(id)] = (out[algorithmOf(id)] ?? 0) + 1;
+    for (const id of this.devices.get(userId)?.get(deviceId)?.oneTimeKeys.keys() ?? []) out[algorithmOf(id)] = (out[algorithmOf(id)] ?? 0) + 1;
     return out;
   }
 
   unusedFallbackTypes(userId: string, deviceId: string): string[] {
-    const record = this.device(userId, deviceId);
+    const record = this.devices.get(userId)?.get(deviceId);
+    if (!record) return [];
     return [...new Set([...record.fallbackKeys.keys()].map(algorithmOf))].filter((a) => !record.usedFallback.has(a));
   }
 
@@ -131,6 +132,11 @@ export class KeyDirectory {
     if (!record) return [];
     if (since !== undefined) record.inbox = record.inbox.filter((e) => e.pos > since);
     return record.inbox.map((e) => clone(e.event));
+  }
+
+  /** Whether any device uploaded keys (device-list tracking costs nothing until then). */
+  get inUse(): boolean {
+    return this.devices.size > 0;
   }
 
   /** Users among `candidates` whose device keys changed after `since`. */

@@ -39,7 +39,8 @@ export class HomeserverModel {
   readonly aliases = new Map<string, string>();
   readonly typingRecords: TypingRecord[] = [];
   readonly receiptRecords: ReceiptRecord[] = [];
-  readonly receipts: StoredReceipt[] = [];
+  /** The latest receipt per (room, user, type, thread), in the order they were last set. */
+  private readonly receiptsByKey = new Map<string, StoredReceipt>();
   private position = 0;
   private readonly typingNow = new Map<string, Map<string, NodeJS.Timeout>>();
   private readonly typingPos = new Map<string, number>();
@@ -99,7 +100,7 @@ export class HomeserverModel {
   /** Persist an event into a room: mint its id, keep prev_content, advance the stream, notify. */
   append(room: Room, input: AppendInput, txn?: StoredEvent["txn"]): StoredEvent {
     const event: ClientEvent = {
-      event_id: input.event_id ?? newEventId({ room: room.roomId, input, n: this.position }),
+      event_id: input.event_id ?? newEventId(),
       type: input.type,
       sender: input.sender,
       room_id: room.roomId,
@@ -151,15 +152,18 @@ export class HomeserverModel {
     return this.typingPos.get(roomId);
   }
 
+  /** Current receipts (the latest per room, user, type and thread), oldest first. */
+  get receipts(): StoredReceipt[] {
+    return [...this.receiptsByKey.values()];
+  }
+
   addReceipt(receipt: Omit<StoredReceipt, "pos" | "ts">): void {
     const ts = Date.now();
     this.receiptRecords.push({ ...receipt, at: ts });
     if (receipt.type === "m.fully_read") return;
-    const same = (r: StoredReceipt): boolean =>
-      r.roomId === receipt.roomId && r.userId === receipt.userId && r.type === receipt.type && r.threadId === receipt.threadId;
-    const index = this.receipts.findIndex(same);
-    if (index >= 0) this.receipts.splice(index, 1);
-    this.receipts.push({ ...receipt, ts, pos: this.position + 1 });
+    const key = `${receipt.roomId}\n${receipt.userId}\n${receipt.type}\n${receipt.threadId ?? ""}`;
+    this.receiptsByKey.delete(key); // re-inserted last, as the newest
+    this.receiptsByKey.set(key, { ...receipt, ts, pos: this.position + 1 });
     this.bump();
   }
 

@@ -128,7 +128,7 @@ export function computeSync(model: HomeserverModel, req: SyncRequest): { body: J
   const accountData = model.users.accountDataSince(req.userId, undefined, req.since);
   if (accountData.length > 0) hasNews = true;
   const toDevice = model.keys.toDevice(req.userId, req.deviceId, req.since);
-  const changed = req.since !== undefined ? deviceListChanges(model, req.userId, req.since) : [];
+  const changed = req.since !== undefined && model.keys.inUse ? deviceListChanges(model, req.userId, req.since) : [];
   if (toDevice.length > 0 || changed.length > 0) hasNews = true;
   const body: JsonObject = {
     next_batch: streamToken(model.pos),

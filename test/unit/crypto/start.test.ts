@@ -6,8 +6,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
+import { routeSdkLogsInto } from "../../../src/matrix/sdk";
+import Keyv from "keyv";
 import { ClientSync } from "../../../src/matrix/client-sync";
-import { startCrypto, type CryptoRuntime } from "../../../src/matrix/crypto";
+import { EncryptedRoomNotice } from "../../../src/rooms/encrypted-notice";
+import { startCrypto, UNDECRYPTABLE_NOTICE, type CryptoRuntime } from "../../../src/matrix/crypto";
 import type { InboundItem, RoomEvent } from "../../../src/matrix/events";
 import { createMatrixHttp } from "../../../src/matrix/http";
 import { MatrixSender } from "../../../src/matrix/sender";
@@ -15,6 +18,7 @@ import { CryptoPeer } from "../../support/crypto-peer";
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
 
 const log = pino({ level: "silent" });
+routeSdkLogsInto(log); // the SDK's own console lines (expected 404s) into the silent logger
 const ENCRYPTION = { type: "m.room.encryption", content: { algorithm: "m.megolm.v1.aes-sha2" } };
 
 describe("startCrypto wired into sync and sending", () => {
@@ -73,5 +77,13 @@ describe("startCrypto wired into sync and sending", () => {
     expect(await alice.decrypt(inSecret[0]!)).toMatchObject({ body: "hello alice" });
     expect(fromBot.filter((e) => e.room_id === plain)).toEqual([expect.objectContaining({ type: "m.room.message", content: expect.objectContaining({ body: "plain" }) })]);
     expect(saved.length).toBeGreaterThan(0);
+
+    // The undecryptable message: one notice per room (however many arrive), itself encrypted.
+    const notice = new EncryptedRoomNotice(new Keyv<number>(), sender, log, crypto.undecryptableNotice);
+    await notice.onUnreadable(secret);
+    await notice.onUnreadable(secret);
+    const notices = (await alice.sync()).filter((e) => e.sender === botCreds.userId && e.room_id === secret && e.state_key === undefined);
+    expect(notices.map((e) => e.type)).toEqual(["m.room.encrypted"]);
+    expect(await alice.decrypt(notices[0]!)).toMatchObject({ msgtype: "m.notice", body: UNDECRYPTABLE_NOTICE });
   });
 });

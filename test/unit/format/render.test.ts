@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { renderMarkdown, sanitizeMatrixHtml } from "../../../src/matrix/format";
+import { renderThroughMarkdownIt } from "../../../src/matrix/format/render";
 
 // No tag (as opposed to escaped text) may carry an event handler or a script URL.
 const TAG_WITH_HANDLER = /<[^>]*\son\w+\s*=/i;
@@ -14,6 +16,15 @@ describe("renderMarkdown", () => {
     expect(renderMarkdown("just words")).toEqual({ body: "just words" });
     expect(renderMarkdown('1 < 2 & "3" > 0')).toEqual({ body: '1 < 2 & "3" > 0' });
     expect(renderMarkdown("line one\nline two\n\nsecond paragraph")).toEqual({ body: "line one\nline two\n\nsecond paragraph" });
+  });
+
+  it("a plain line takes a shortcut that gives exactly what markdown-it would", () => {
+    // The shortcut's alphabet, plus characters just outside it, so that near misses are generated too.
+    const char = fc.constantFrom(..."aZé9 ,;:?'’\"", ..."ok Thanks", ".", "-", "*", "#", "(", ")", "@", "/", "_", "`", "\n", "1");
+    fc.assert(fc.property(fc.array(char, { maxLength: 30 }).map((cs) => cs.join("")), (md) => {
+      expect(renderMarkdown(md)).toEqual(renderThroughMarkdownIt(md));
+    }), { numRuns: 2000 });
+    expect(renderMarkdown("    indented")).toEqual(renderThroughMarkdownIt("    indented"));
   });
 
   it("omits formatted_body when the markdown renders to nothing", () => {

@@ -1,0 +1,76 @@
+// The HTTP engine under matrix-bot-sdk's own client calls (`MatrixClient.doRequest`), installed with the SDK's
+// `setRequestFn` (src/matrix/sdk.ts). The SDK still builds every call, maps errors (MatrixError with errcode and
+// retryAfterMs) and logs; this only replaces the deprecated `request` package underneath, whose per-request
+// work (multipart ids, option merging) cost more CPU than the rest of a turn's HTTP. node:http(s) with one
+// keep-alive agent per origin. Not supported (the SDK never asks for them): proxies from HTTP(S)_PROXY, redirects.
+import * as http from "node:http";
+import * as https from "node:https";
+import { stringify } from "node:querystring";
+
+/** The subset of `request`'s options matrix-bot-sdk 0.7.1 passes (lib/http.js). */
+export interface RequestParams {
+  uri: string;
+  method: string;
+  qs?: Record<string, unknown> | null;
+  /** undefined: the body is a string; null: a Buffer. */
+  encoding?: null | undefined;
+  timeout?: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export type RequestCallback = (error: Error | null, response?: EngineResponse, body?: string | Buffer) => void;
+
+export interface EngineResponse {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+  body: string | Buffer;
+}
+
+const agents = new Map<string, http.Agent>();
+
+function agentFor(url: URL): http.Agent {
+  let agent = agents.get(url.origin);
+  if (!agent) {
+    const options = { keepAlive: true, maxSockets: 64, maxFreeSockets: 64 };
+    agent = url.protocol === "https:" ? new https.Agent(options) : new http.Agent(options);
+    agents.set(url.origin, agent);
+  }
+  return agent;
+}
+
+/** A `request`-compatible function: `(params, callback(error, response, body))`. */
+export function nodeRequest(params: RequestParams, callback: RequestCallback): void {
+  let url: URL;
+  try {
+    url = new URL(params.uri);
+  } catch (e) {
+    callback(e instanceof Error ? e : new Error(String(e)));
+    return;
+  }
+  const query = params.qs ? stringify(params.qs as Record<string, string | string[]>) : "";
+  const path = `${url.pathname}${url.search}${query ? `${url.search ? "&" : "?"}${query}` : ""}`;
+  const headers: Record<string, string> = { ...params.headers };
+  if (params.body !== undefined) headers["content-length"] = String(Buffer.byteLength(params.body));
+  const send = url.protocol === "https:" ? https.request : http.request;
+  let done = false;
+  const finish: RequestCallback = (error, response, body) => {
+    if (done) return;
+    done = true;
+    callback(error, response, body);
+  };
+  const req = send({ protocol: url.protocol, hostname: url.hostname, port: url.port, method: params.method, path, headers,
+    agent: agentFor(url), timeout: params.timeout }, (res) => {
+    const chunks: Buffer[] = [];
+    res.on("data", (chunk: Buffer) => chunks.push(chunk));
+    res.on("error", (e) => finish(e));
+    res.on("end", () => {
+      const raw = Buffer.concat(chunks);
+      const body = params.encoding === null ? raw : raw.toString("utf8");
+      finish(null, { statusCode: res.statusCode ?? 0, headers: res.headers, body }, body);
+    });
+  });
+  req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${params.timeout} ms`), { code: "ETIMEDOUT" })));
+  req.on("error", (e) => finish(e));
+  req.end(params.body);
+}

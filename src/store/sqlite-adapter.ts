@@ -1,0 +1,144 @@
+// The SQLite adapter the store uses: @keyv/sqlite's, with fewer statements per write.
+//
+// Every statement costs node-sqlite3 a prepare, a run and a finalize through its thread pool (and a write, a commit);
+// a turn reads and writes several keys (journal, outbox, indexes), so statements, not bytes, bound what the store
+// can do. Three changes:
+//   - a delete is one `DELETE … RETURNING key` (SQLite ≥ 3.35), not a SELECT followed by a DELETE;
+//   - writes coalesce: the first write goes out at once; writes that arrive while a statement is in flight wait
+//     and then go together, as one multi-row upsert (or one multi-key delete) per run of the same kind, in arrival
+//     order. Each statement is atomic (autocommit), and a write resolves only after its statement completed, so
+//     durability and the callers' write orders are as before; only the number of statements (and commits) drops;
+//   - reads coalesce the same way (their own queue, beside the writes, as before): the reads that arrive while one
+//     is in flight go together as one `SELECT … WHERE key IN (…)`.
+import { KeyvSqlite } from "@keyv/sqlite";
+
+type Write =
+  | { kind: "set"; key: string; value: unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
+  | { kind: "delete"; key: string; resolve: (v: boolean) => void; reject: (e: unknown) => void };
+
+/** Rows per coalesced statement (two bound parameters each; SQLite allows 32,766). */
+const MAX_ROWS = 500;
+/** Keys per coalesced read (one JSON array parameter). */
+const MAX_READ_KEYS = 1000;
+
+interface Read {
+  keys: string[];
+  resolve: (values: unknown[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class CoalescingKeyvSqlite extends KeyvSqlite {
+  private queue: Write[] = [];
+  private flushing: Promise<void> | undefined;
+  private reads: Read[] = [];
+  private reading: Promise<void> | undefined;
+
+  override async get<Value>(key: string): Promise<Value | undefined> {
+    const [value] = await this.read([key]);
+    return value as Value | undefined;
+  }
+
+  override async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
+    return (await this.read(keys)) as Array<Value | undefined>;
+  }
+
+  override set(key: string, value: unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: "set", key, value, resolve, reject }));
+  }
+
+  override delete(key: string): Promise<boolean> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: "delete", key, resolve, reject }));
+  }
+
+  override async deleteMany(keys: string[]): Promise<boolean> {
+    const results = await Promise.all(keys.map((key) => this.delete(key)));
+    return results.some(Boolean);
+  }
+
+  /** Waits for the reads and writes queued so far, then closes the connection. */
+  override async disconnect(): Promise<void> {
+    while (this.flushing || this.reading) await Promise.all([this.flushing, this.reading]);
+    await super.disconnect();
+  }
+
+  private enqueue(write: Write): void {
+    this.queue.push(write);
+    if (!this.flushing) this.flushing = this.flush();
+  }
+
+  /**
+   * Runs until the queue is empty. The loop's last check and the reset of `flushing` happen in one synchronous
+   * step, so a write queued at any point is either seen by this loop or starts the next one.
+   */
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        // The longest run of one kind at the head of the queue goes as one statement.
+        const kind = this.queue[0]?.kind;
+        let end = 0;
+        while (end < this.queue.length && end < MAX_ROWS && this.queue[end]?.kind === kind) end += 1;
+        const run = this.queue.splice(0, end);
+        try {
+          if (kind === "set") await this.upsert(run as Array<Extract<Write, { kind: "set" }>>);
+          else await this.remove(run as Array<Extract<Write, { kind: "delete" }>>);
+        } catch (error) {
+          for (const w of run) w.reject(error);
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private read(keys: string[]): Promise<unknown[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.reads.push({ keys, resolve, reject });
+      if (!this.reading) this.reading = this.readAll();
+    });
+  }
+
+  /** As flush(), for reads: whatever queued while a SELECT was in flight goes in the next one. */
+  private async readAll(): Promise<void> {
+    try {
+      while (this.reads.length > 0) {
+        let count = 0;
+        let end = 0;
+        while (end < this.reads.length && (end === 0 || count + (this.reads[end]?.keys.length ?? 0) <= MAX_READ_KEYS)) {
+          count += this.reads[end]?.keys.length ?? 0;
+          end += 1;
+        }
+        const batch = this.reads.splice(0, end);
+        try {
+          const keys = [...new Set(batch.flatMap((r) => r.keys))];
+          const rows = (await this.query(`SELECT key, value FROM ${this.opts.table} WHERE key IN (SELECT value FROM json_each(?))`,
+            JSON.stringify(keys))) as Array<{ key: string; value: unknown }>;
+          const found = new Map(rows.map((r) => [r.key, r.value]));
+          for (const r of batch) r.resolve(r.keys.map((k) => found.get(k)));
+        } catch (error) {
+          for (const r of batch) r.reject(error);
+        }
+      }
+    } finally {
+      this.reading = undefined;
+    }
+  }
+
+  private async upsert(run: Array<Extract<Write, { kind: "set" }>>): Promise<void> {
+    const rows = run.map(() => "(?, ?)").join(", ");
+    const params = run.flatMap((w) => [w.key, w.value]);
+    const result: unknown = await this.query(
+      `INSERT INTO ${this.opts.table} (key, value) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value=excluded.value`, ...params);
+    for (const w of run) w.resolve(result);
+  }
+
+  private async remove(run: Array<Extract<Write, { kind: "delete" }>>): Promise<void> {
+    const rows = (await this.query(`DELETE FROM ${this.opts.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`,
+      JSON.stringify([...new Set(run.map((w) => w.key))]))) as Array<{ key: string }>;
+    const deleted = new Set(rows.map((r) => r.key));
+    // A key deleted twice in one run: the first delete found it, the second did not.
+    for (const w of run) {
+      w.resolve(deleted.delete(w.key));
+    }
+  }
+}
