@@ -168,7 +168,7 @@ class BotApp implements App {
       },
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
-    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), { retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs });
+    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms")); // its own retry budget outlasts a 5xx burst
     const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
     const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));

@@ -82,7 +82,7 @@ export class TurnDriver {
 
   private post(roomId: string, generation = this.generation): void {
     if (generation !== this.generation || !this.active.has(roomId)) return; // a late reply from an earlier run
-    // With a budget, only the rooms of this run, each within its count (a late reply from an earlier run posts nothing).
+    // With a budget, each room within its count.
     const left = this.budget === undefined ? Number.POSITIVE_INFINITY : (this.budget.get(roomId) ?? 0);
     if (!this.running || left <= 0) {
       if (this.outstanding.size === 0) this.drained?.();
