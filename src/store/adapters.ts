@@ -13,10 +13,10 @@ export interface AdapterOptions {
   /** Longest key postgres accepts (its adapter creates VARCHAR(n)); thread keys can be long. */
   postgresKeySize: number;
   /**
-   * SQLite `synchronous` in WAL mode. "normal" (default): a commit is written to the WAL without an fsync of
-   * its own; a process crash (SIGKILL included) loses nothing committed, a power loss or OS crash may lose the
-   * last commits (the database stays consistent). "full": one fsync per commit (about 2 ms each on a typical
-   * disk, and every store write of a turn pays it in turn).
+   * SQLite `synchronous` in WAL mode. "full" (default): one fsync per commit, so what the bot acknowledged (an
+   * appservice transaction answered 200 after journaling) survives a power loss too. "normal": a commit is
+   * written to the WAL without an fsync of its own; a process crash (SIGKILL included) loses nothing committed,
+   * but a power loss or OS crash may lose the last commits (faster: see bench/README.md).
    */
   sqliteSynchronous?: "normal" | "full";
 }
@@ -66,7 +66,7 @@ async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStore
     const rows = (await adapter.query("PRAGMA journal_mode=WAL")) as Array<Record<string, unknown>>;
     mode = rows[0]?.["journal_mode"];
     // Per connection, and KeyvSqlite has exactly one. Only meaningful in WAL mode (set just above).
-    if (mode === "wal") await adapter.query(`PRAGMA synchronous=${opts.sqliteSynchronous === "full" ? "FULL" : "NORMAL"}`);
+    if (mode === "wal") await adapter.query(`PRAGMA synchronous=${opts.sqliteSynchronous === "normal" ? "NORMAL" : "FULL"}`);
   } catch (error) {
     await adapter.disconnect().catch(() => undefined);
     throw new StoreConfigError(`cannot open the sqlite store at ${file}: ${describe(error)}`, { cause: error });

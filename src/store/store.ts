@@ -34,7 +34,7 @@ export interface OpenStoreOptions {
   wrapAdapter?: (adapter: KeyvStoreAdapter) => KeyvStoreAdapter;
   /** SQLite busy timeout (ms) when another connection holds the lock. Default 5000. */
   sqliteBusyTimeoutMs?: number;
-  /** SQLite `synchronous` in WAL mode (see AdapterOptions). Default "normal". */
+  /** SQLite `synchronous` in WAL mode (see AdapterOptions). Default "full". */
   sqliteSynchronous?: "normal" | "full";
   /** healthCheck gives up after this many ms. Default 5000. */
   healthCheckTimeoutMs?: number;
