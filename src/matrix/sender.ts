@@ -112,7 +112,7 @@ export class MatrixSender implements RoomMessageSender {
   private waitFor(error: MatrixRequestError, attempt: number): number {
     if (error.kind === "rate_limited" && error.retryAfterMs !== undefined) {
       const jitter = Math.floor(Math.min(Math.max((this.opts.random ?? Math.random)(), 0), 1) * this.opts.retryBaseMs);
-      return Math.max(error.retryAfterMs, 0) + jitter;
+      return Math.max(error.retryAfterMs, 0) + 1 + jitter; // +1: timers may fire up to 1 ms early on the ms clock
     }
     return Math.max(1, fullJitterBackoff(attempt, this.opts.retryBaseMs, this.opts.retryMaxMs, this.opts.random));
   }
