@@ -117,7 +117,8 @@ class BotApp implements App {
       onRetry: (reason) => ops.metrics.sendRetried(reason), onRateLimited: (ms) => ops.metrics.rateLimitWaited(ms),
     }, childLogger(log, "sender"));
     let announcer: DeadLetterAnnouncer | undefined;
-    const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"), concurrency: t.fanoutConcurrency,
+    const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"),
+      concurrency: t.sendConcurrency, proactiveConcurrency: Math.min(t.fanoutConcurrency, t.sendConcurrency),
       onDeadLetter: (entry) => {
         ops.metrics.deadLettered();
         return announcer?.announce(entry);
@@ -161,7 +162,7 @@ class BotApp implements App {
     const journal = this.journalOn(store);
     const pipeline = new TurnPipeline({
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
-      options: { typingTimeoutMs: t.typingTimeoutMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
+      options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs },
       onSettled: async (settled) => {
         for (const m of settled) await journal.complete(m.roomId, m.eventId);

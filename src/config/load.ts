@@ -75,8 +75,8 @@ function defaultFiles(options: LoadOptions): FileAccess {
 function readTimings(env: Env, problems: ProblemList): Timings {
   const timings: Record<string, number> = {};
   for (const t of TIMING_VARIABLES) {
-    const fix = `set ${t.name} to a whole number from 1 to ${t.max} (default ${t.defaultValue}), or leave it unset`;
-    timings[t.key] = problems.parse(env, t.name, positiveIntVar(t.max), fix) ?? t.defaultValue;
+    const fix = `set ${t.name} to a whole number from ${t.min} to ${t.max} (default ${t.defaultValue}), or leave it unset`;
+    timings[t.key] = problems.parse(env, t.name, positiveIntVar(t.max, t.min), fix) ?? t.defaultValue;
   }
   const result = timings as unknown as Timings;
   const pairs: Array<[string, keyof Timings, string, keyof Timings]> = [

@@ -23,16 +23,16 @@ export const booleanVar = z.stringbool({
   error: "is not a boolean (expected true, false, 1 or 0)",
 });
 
-export function positiveIntVar(max: number = Number.MAX_SAFE_INTEGER): z.ZodType<number, string> {
+export function positiveIntVar(max: number = Number.MAX_SAFE_INTEGER, min: 0 | 1 = 1): z.ZodType<number, string> {
   return z
     .string()
-    .regex(/^\d+$/, { error: "is not a positive whole number" })
+    .regex(/^\d+$/, { error: min === 0 ? "is not a whole number (0 or more)" : "is not a positive whole number" })
     .transform(Number)
     .pipe(
       z
         .number()
         .int()
-        .positive({ error: "must be greater than 0" })
+        .min(min, { error: "must be greater than 0" })
         .max(max, { error: `must be at most ${max}` }),
     );
 }

@@ -5,6 +5,8 @@ export interface TimingVariable {
   readonly name: string;
   readonly key: keyof Timings;
   readonly defaultValue: number;
+  /** 1, or 0 where zero means "at once" / "none". */
+  readonly min: 0 | 1;
   readonly max: number;
   readonly meaning: string;
 }
@@ -25,10 +27,12 @@ export interface Timings {
   readonly runIdleTimeoutMs: number;
   readonly runDeadlineMs: number;
   readonly typingTimeoutMs: number;
+  readonly typingDelayMs: number;
   readonly placeholderDelayMs: number;
   readonly turnQueueLimit: number;
   readonly busyRetries: number;
   readonly busyRetryDelayMs: number;
+  readonly sendConcurrency: number;
   readonly fanoutConcurrency: number;
   readonly gapFillMaxEvents: number;
   readonly shutdownGraceMs: number;
@@ -39,14 +43,15 @@ export interface Timings {
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
 
-function ms(name: string, key: keyof Timings, defaultValue: number, meaning: string, max = MAX_TIMER_MS): TimingVariable {
-  return { name, key, defaultValue, max, meaning };
+function ms(name: string, key: keyof Timings, defaultValue: number, meaning: string, max = MAX_TIMER_MS, min: 0 | 1 = 1): TimingVariable {
+  return { name, key, defaultValue, min, max, meaning };
 }
 function count(name: string, key: keyof Timings, defaultValue: number, meaning: string): TimingVariable {
-  return { name, key, defaultValue, max: COUNT_MAX, meaning };
+  return { name, key, defaultValue, min: 1, max: COUNT_MAX, meaning };
 }
 
-/** Every timing and limit: positive integers; `*_MS` in milliseconds (at most what Node timers accept). */
+/** Every timing and limit: positive integers (TYPING_DELAY_MS may be 0); `*_MS` in milliseconds (at most what Node
+ *  timers accept). */
 export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("MATRIX_SYNC_TIMEOUT_MS", "syncTimeoutMs", 30_000, "long-poll timeout of /sync (client mode)"),
   ms("MATRIX_REQUEST_TIMEOUT_MS", "requestTimeoutMs", 60_000, "timeout of one request to the homeserver"),
@@ -63,11 +68,14 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("RUN_IDLE_TIMEOUT_MS", "runIdleTimeoutMs", 60_000, "longest silence inside a run"),
   ms("RUN_DEADLINE_MS", "runDeadlineMs", 300_000, "longest a run may take in total"),
   ms("TYPING_TIMEOUT_MS", "typingTimeoutMs", 30_000, "typing notification lifetime (renewed while a run is going)", 30_000),
+  ms("TYPING_DELAY_MS", "typingDelayMs", 300, "how long a run may take before the typing notification goes on (fast answers need none; 0: at once)",
+    MAX_TIMER_MS, 0),
   ms("PLACEHOLDER_DELAY_MS", "placeholderDelayMs", 5_000, "delay before a 'working on it' placeholder is posted"),
   count("TURN_QUEUE_LIMIT", "turnQueueLimit", 20, "messages queued per thread while a run is in flight"),
   count("AGENT_BUSY_RETRIES", "busyRetries", 3, "times a run refused with thread_busy is tried again before the user is told"),
   ms("AGENT_BUSY_RETRY_MS", "busyRetryDelayMs", 1_000, "wait before trying a run refused with thread_busy again"),
-  count("FANOUT_CONCURRENCY", "fanoutConcurrency", 8, "rooms sent to at once by a proactive fan-out"),
+  count("SEND_CONCURRENCY", "sendConcurrency", 64, "messages on their way to the homeserver at once (one per room)"),
+  count("FANOUT_CONCURRENCY", "fanoutConcurrency", 48, "of those, proactive fan-out messages at most (the rest stay free for replies)"),
   count("GAP_FILL_MAX_EVENTS", "gapFillMaxEvents", 500, "most events fetched to fill a /sync gap"),
   ms("SHUTDOWN_GRACE_MS", "shutdownGraceMs", 10_000, "how long shutdown waits for work in flight"),
   count("HTTP_BODY_LIMIT_BYTES", "httpBodyLimitBytes", 65_536, "largest request body of the HTTP server"),

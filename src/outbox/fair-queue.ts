@@ -4,7 +4,9 @@
 //     outbox's concurrency bound;
 //   - two lanes: rooms whose next entry is interactive (a reply, a notice) go before rooms whose next entry is
 //     proactive fan-out, except that after `interactiveBurst` interactive picks in a row while proactive
-//     rooms wait, one proactive room goes (fan-out is slowed by replies, never stopped).
+//     rooms wait, one proactive room goes (fan-out is slowed by replies, never stopped);
+//   - the caller may close the proactive lane for one pick (`take(false)`): the outbox does that while fan-out
+//     already holds its share of the sends in flight, so replies always find a free slot.
 // A reply never waits behind a big fan-out in other rooms; in its own room it waits only for the entries
 // enqueued there before it.
 import { laneOf, type Lane, type PendingEntry } from "./records";
@@ -69,10 +71,11 @@ export class FairQueue {
     this.markReady(roomId, room);
   }
 
-  /** The next entry to send, its room marked busy until `done(roomId)`; undefined when nothing is ready. */
-  take(): PendingEntry | undefined {
+  /** The next entry to send, its room marked busy until `done(roomId)`; undefined when nothing is ready.
+   *  With `proactiveAllowed` false only interactive entries are taken. */
+  take(proactiveAllowed = true): PendingEntry | undefined {
     for (;;) {
-      const lane = this.chooseLane();
+      const lane = this.chooseLane(proactiveAllowed);
       if (!lane) return undefined;
       const roomId = this.ready[lane].shift();
       if (roomId === undefined) continue;
@@ -125,9 +128,9 @@ export class FairQueue {
     this.ready[laneOf(head.entry)].push(roomId);
   }
 
-  private chooseLane(): Lane | undefined {
+  private chooseLane(proactiveAllowed: boolean): Lane | undefined {
     const interactive = this.ready.interactive.size > 0;
-    const proactive = this.ready.proactive.size > 0;
+    const proactive = proactiveAllowed && this.ready.proactive.size > 0;
     if (interactive && (!proactive || this.streak < this.interactiveBurst)) {
       this.streak = proactive ? this.streak + 1 : 0;
       return "interactive";

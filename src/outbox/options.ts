@@ -12,6 +12,8 @@ export interface OutboxOptions {
   log: Logger;
   /** Sends in flight at most, across the whole outbox (and never more than one per room). */
   concurrency: number;
+  /** Of those, proactive fan-out sends at most (the rest stay free for replies). Default: `concurrency`. */
+  proactiveConcurrency?: number;
   /** Called once per new dead letter (the app announces it in ADMIN_ROOM). Errors are logged, never thrown. */
   onDeadLetter?: (entry: DeadLetter) => void | Promise<void>;
   now?: () => number;
@@ -29,8 +31,11 @@ export type ResolvedOutboxOptions = Required<Omit<OutboxOptions, "onDeadLetter">
 
 export function resolveOutboxOptions(opts: OutboxOptions): ResolvedOutboxOptions {
   if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new RangeError("outbox concurrency must be a positive integer");
+  const proactiveConcurrency = opts.proactiveConcurrency ?? opts.concurrency;
+  if (!Number.isInteger(proactiveConcurrency) || proactiveConcurrency < 1) throw new RangeError("outbox proactive concurrency must be a positive integer");
   return {
     ...opts,
+    proactiveConcurrency,
     now: opts.now ?? Date.now,
     deadLetterTtlMs: opts.deadLetterTtlMs ?? 30 * DAY_MS,
     sentTtlMs: opts.sentTtlMs ?? 7 * DAY_MS,

@@ -9,7 +9,7 @@ import { FairQueue } from "./fair-queue";
 import { OutboxLedger, type OutboxStats } from "./ledger";
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from "./options";
 import { OutboxStore } from "./outbox-store";
-import { outboxEntryInputSchema, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
+import { laneOf, outboxEntryInputSchema, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
 import {
   deadResult, describeError, failureFields, inputOf, invalidEntryResult, OutboxStoppedError, OutboxStoreError,
   stoppedResult, unrecordedResult, Waiters, type Failure,
@@ -25,6 +25,8 @@ export class Outbox {
   private readonly reserved = new Map<string, Promise<void>>();
   private readonly waiters = new Waiters();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Of those, proactive fan-out sends (bounded by `proactiveConcurrency`). */
+  private proactiveInFlight = 0;
   private lastSeq = 0;
   private stopping = false;
   /** Set when the homeserver rejected our token: nothing more is sent; pending entries wait for the next start. */
@@ -210,12 +212,15 @@ export class Outbox {
 
   private pump(): void {
     while (!this.stopping && !this.halted && this.inFlight.size < this.opts.concurrency) {
-      const item = this.queue.take();
+      const item = this.queue.take(this.proactiveInFlight < this.opts.proactiveConcurrency);
       if (!item) return;
+      const proactive = laneOf(item.entry) === "proactive";
+      if (proactive) this.proactiveInFlight += 1;
       const delivery: Promise<void> = this.deliver(item)
         .catch((error: unknown) => this.opts.log.error({ roomId: item.entry.roomId, txnId: item.entry.txnId, err: describeError(error) }, "outbox delivery failed unexpectedly"))
         .finally(() => {
           this.inFlight.delete(delivery);
+          if (proactive) this.proactiveInFlight -= 1;
           this.queue.done(item.entry.roomId);
           this.pump();
         });

@@ -31,7 +31,7 @@ export class TurnPipeline {
   private readonly typing: RoomTyping;
 
   constructor(private readonly deps: PipelineDeps) {
-    this.typing = new RoomTyping(deps.sender, deps.options.typingTimeoutMs, deps.log);
+    this.typing = new RoomTyping(deps.sender, deps.options.typingTimeoutMs, deps.log, deps.options.typingDelayMs);
   }
 
   /** Queues a message for its thread. Resolves once it is queued or running, not when it is answered. */

@@ -20,6 +20,8 @@ export interface TurnMessage extends ReplyTarget {
 
 export interface TurnOptions {
   typingTimeoutMs: number;
+  /** How long a run may take before typing goes on. Default 0 (at once). */
+  typingDelayMs?: number;
   placeholderDelayMs: number;
   placeholderText?: string;
   /** How often a run refused with thread_busy is tried again before the user is told. */
@@ -79,7 +81,7 @@ export class TurnRun {
   async execute(): Promise<RunResult> {
     const { sender, options } = this.deps;
     void sender.sendReadReceipt(this.last.roomId, this.last.eventId);
-    const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log);
+    const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log, options.typingDelayMs);
     const stopTyping = typing.hold(this.last.roomId);
     const placeholderTimer = setTimeout(() => (this.placeholderPosting = this.postPlaceholder()), options.placeholderDelayMs);
     let result: RunResult;

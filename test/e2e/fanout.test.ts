@@ -34,7 +34,7 @@ describe("fan-out at scale and under failure (client mode)", () => {
   afterEach(async () => s?.stop());
 
   it("delivers one copy to each of 200 opted-in rooms with bounded concurrency", async () => {
-    s = await Scenario.start({ mode: "client", externalAgent: true, env: { FANOUT_CONCURRENCY: "6" } });
+    s = await Scenario.start({ mode: "client", externalAgent: true, env: { SEND_CONCURRENCY: "6", FANOUT_CONCURRENCY: "6" } });
     await s.stopBot();
     const rooms = createJoinedRooms(s, 200);
     await optInDirectly(s.dataDir, rooms);

@@ -170,4 +170,23 @@ describe("turns", () => {
     expect(records.at(-1)?.typing).toBe(false);
     expect(records.filter((t) => !t.typing)).toHaveLength(1);
   });
+
+  it("with TYPING_DELAY_MS, a fast answer comes without any typing, a slow one with typing on then off", async () => {
+    const { brain } = recordingBrain(async (run, out, signal) => {
+      if (run.contents.some((c) => String(c).includes("slow"))) await pause(600, signal);
+      say(out, "done");
+    });
+    s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: "300" } });
+    const roomId = await s.openDm();
+    const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
+    await s.alice.sendText(roomId, "quick");
+    await s.waitBotMessages(roomId, 1);
+    await s.quiet(400); // past the delay: nothing may come late
+    expect(mine()).toHaveLength(0);
+    await s.alice.sendText(roomId, "slow one");
+    await s.waitBotMessages(roomId, 2);
+    await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing turned off" });
+    expect(mine()[0]?.typing).toBe(true);
+    expect(mine().filter((t) => !t.typing)).toHaveLength(1);
+  });
 });

@@ -27,6 +27,7 @@ export const FAST_TIMINGS: Record<string, string> = {
   RUN_IDLE_TIMEOUT_MS: "3000",
   RUN_DEADLINE_MS: "10000",
   TYPING_TIMEOUT_MS: "1000",
+  TYPING_DELAY_MS: "0", // typing at once, so the tests see it even for instant answers (one test sets a delay)
   PLACEHOLDER_DELAY_MS: "5000",
   SHUTDOWN_GRACE_MS: "2000",
 };

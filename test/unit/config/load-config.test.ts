@@ -24,7 +24,8 @@ describe("loadConfig: defaults", () => {
       syncTimeoutMs: 30000, requestTimeoutMs: 60000, retryBaseMs: 500, retryMaxMs: 30000, sendMaxAttempts: 8,
       heartbeatMs: 25000, pongTimeoutMs: 10000, reconnectBaseMs: 500, reconnectMaxMs: 30000, reconnectResetMs: 10000,
       maxFrameBytes: 1048576, runStartTimeoutMs: 15000, runIdleTimeoutMs: 60000, runDeadlineMs: 300000,
-      typingTimeoutMs: 30000, placeholderDelayMs: 5000, turnQueueLimit: 20, busyRetries: 3, busyRetryDelayMs: 1000, fanoutConcurrency: 8,
+      typingTimeoutMs: 30000, typingDelayMs: 300, placeholderDelayMs: 5000, turnQueueLimit: 20, busyRetries: 3, busyRetryDelayMs: 1000,
+      sendConcurrency: 64, fanoutConcurrency: 48,
       gapFillMaxEvents: 500, shutdownGraceMs: 10000, httpBodyLimitBytes: 65536, appserviceBodyLimitBytes: 10485760,
       homeserverStaleMs: 90000,
     });
@@ -53,6 +54,7 @@ describe("loadConfig: defaults", () => {
           SPACES_FOLLOW_CHILDREN: "0",
           PROVISION_SPACE: "1",
           TYPING_TIMEOUT_MS: "20",
+          TYPING_DELAY_MS: "0",
           RUN_DEADLINE_MS: "1000",
           LLM_API_KEY: "sk-llm-key",
           MATRIX_MODE: "",
@@ -78,6 +80,7 @@ describe("loadConfig: defaults", () => {
     expect(config.spacesFollowChildren).toBe(false);
     expect(config.provisionSpace).toBe(true);
     expect(config.timings.typingTimeoutMs).toBe(20);
+    expect(config.timings.typingDelayMs).toBe(0); // 0 allowed here: typing at once
     expect(config.timings.runDeadlineMs).toBe(1000);
     expect(new Set(config.secrets)).toEqual(
       new Set(["syt_client_token", "agent-token-1", "push-token-1", "correct horse", "sk-llm-key", "pg-pass"]),
@@ -111,6 +114,7 @@ describe("loadConfig: problems", () => {
     ["SEND_MAX_ATTEMPTS", "2.5", /"2\.5" is not a positive whole number/],
     ["AGENT_HEARTBEAT_MS", "0", /"0" must be greater than 0/],
     ["TYPING_TIMEOUT_MS", "45000", /"45000" must be at most 30000/],
+    ["TYPING_DELAY_MS", "-1", /"-1" is not a whole number \(0 or more\)\. Fix: set TYPING_DELAY_MS to a whole number from 0 to/],
     ["ALLOWED_USERS", "@alice:example.org,bob", /contains "bob", which is not @localpart:server\. Fix: .*@\*:example\.org/],
     ["BOT_ADMINS", "admin@example.org", /"admin@example\.org", which is not @localpart:server/],
     ["STORE_URL", "mysql://root:hunter2@db/bot", /has the scheme mysql:\/\/, which is not one of sqlite:\/\/, postgres:\/\/, postgresql:\/\/, redis:\/\/, rediss:\/\//],

@@ -120,6 +120,26 @@ describe("outbox delivery", () => {
     await waitUntil(() => outbox.stats().sent === 1001, "fan-out finished");
   });
 
+  it("fan-out holds at most its share of the sends in flight: a reply goes out while fan-out sends hang", async () => {
+    const fanOut = gate();
+    const sender = new FakeSender(async (call) => {
+      if (call.txnId.startsWith("fan")) await fanOut.wait;
+      return accepted(call);
+    });
+    const outbox = stores.outbox(await stores.open(), sender, { concurrency: 4, proactiveConcurrency: 3 });
+    await outbox.enqueue(Array.from({ length: 50 }, (_, i) =>
+      entry(`!fan${i}:x`, `fan-${i}`, { origin: { kind: "proactive", runId: "run-1" } })));
+    await waitUntil(() => sender.calls.length === 3, "fan-out started");
+    await pause(10);
+    expect(sender.calls).toHaveLength(3); // the fourth slot is kept for replies
+    const reply = await outbox.send("!dm:x", "m.room.message", { body: "answer" }, "reply-1", { kind: "reply" });
+    expect(reply).toMatchObject({ ok: true }); // sent while all three fan-out sends still hang
+    expect(sender.maxInFlight).toBe(4);
+    fanOut.open();
+    await waitUntil(() => outbox.stats().sent === 51, "fan-out finished");
+    expect(sender.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
   it("a room whose sends hang holds back no other room", async () => {
     const stuck = gate();
     const sender = new FakeSender(async (call) => {
