@@ -12,7 +12,7 @@ import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
 import type { MatrixRequestError } from "./matrix/errors";
 import { createMatrixHttp } from "./matrix/http";
-import { E2EE_INTEGRATED, startCrypto, type CryptoRuntime } from "./matrix/crypto";
+import { startCrypto, type CryptoRuntime } from "./matrix/crypto";
 import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
@@ -81,10 +81,6 @@ class BotApp implements App {
   async start(): Promise<void> {
     const { config, log } = this;
     const t = config.timings;
-    if (config.e2ee && !E2EE_INTEGRATED) {
-      throw new Error("MATRIX_E2EE=true, but this version cannot read or send encrypted messages yet (runbook/encryption.md); " +
-        "set MATRIX_E2EE=false");
-    }
     const ops = new Operations(config, log);
     this.ops = ops;
     await ops.start();
@@ -100,7 +96,7 @@ class BotApp implements App {
     const http = ops.observe(
       createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix());
     this.userId = await whoami(http);
-    // Client mode with MATRIX_E2EE=true (refused above until the end-to-end test lands; see runbook/encryption.md).
+    // Client mode with MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
     let crypto: CryptoRuntime | undefined;
     if (config.e2ee) {
       crypto = await startCrypto({ homeserverUrl: config.homeserverUrl, accessToken, dataDir: config.dataDir,
@@ -252,7 +248,7 @@ class BotApp implements App {
 
   private journalOn(store: Store): Journal {
     const pending = store.namespace<number>("journal-pending");
-    return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending) },
-      childLogger(this.log, "journal"));
+    return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending),
+      writesInIssueOrder: store.writesInIssueOrder }, childLogger(this.log, "journal"));
   }
 }

@@ -2,7 +2,7 @@
 // Bridge: the subset of @matrix-org/matrix-sdk-crypto-nodejs 0.1.0-beta.6 that matrix-bot-sdk 0.7.1 calls
 // (lib/e2ee/CryptoClient.js, lib/e2ee/RustEngine.js), implemented over @matrix-org/matrix-sdk-crypto-wasm
 // 18.9.0 from npm, so no native binary is downloaded. Every difference listed in the project's E2EE notes
-// is adapted here; see README.md next to this file. The WASM module (~83 MB) loads only when crypto is
+// is adapted here; see runbook/encryption.md. The WASM module (~83 MB) loads only when crypto is
 // first used: a bot with MATRIX_E2EE=false never loads it.
 //
 // The store: `OlmMachine.initialize(user, device, storePath, passphrase)` opens the IndexedDB database
@@ -128,6 +128,8 @@ class Signatures {
 class OlmMachine {
   constructor(inner) {
     this.inner = inner;
+    /** Rooms whose outbound Megolm session was started by this instance (see shareRoomKey). */
+    this.startedSessions = new Set();
   }
 
   /** `(userId, deviceId, storePath, passphrase, storeType)`: storePath names the IndexedDB store. */
@@ -137,7 +139,8 @@ class OlmMachine {
     }
     const inner = await guarded("initialize", () =>
       wasm().OlmMachine.initialize(userId, deviceId, storePath || undefined, passphrase || undefined));
-    // A failed decryption then queues an m.room_key_request to the sender's devices (sent by the next run).
+    // Room key requests for undecryptable events. crypto-wasm 18.9 sends them only to the account's own other
+    // devices, and only when one of them is verified (a bot has none): in practice the bot sends none.
     inner.roomKeyRequestsEnabled = true;
     return new OlmMachine(inner);
   }
@@ -180,8 +183,20 @@ class OlmMachine {
     return r ? plainRequest(r) : undefined;
   }
 
-  /** Returns a JSON array string of `{txn_id, event_type, messages}`. */
+  /**
+   * Returns a JSON array string of `{txn_id, event_type, messages}`.
+   *
+   * The first call per room in each instance discards the stored outbound Megolm session and starts a new one:
+   * a store restored from a file may hold the session's ratchet a few messages behind what was already sent
+   * (the snapshot is debounced), and continuing it would reuse message indexes, i.e. encrypt two messages with
+   * the same key. A new session costs one key share per room per start.
+   */
   async shareRoomKey(roomId, users, settings) {
+    const room = roomId.toString();
+    if (!this.startedSessions.has(room)) {
+      await guarded("invalidateGroupSession", () => this.inner.invalidateGroupSession(new (wasm().RoomId)(room)));
+      this.startedSessions.add(room);
+    }
     const requests = await guarded("shareRoomKey", () =>
       this.inner.shareRoomKey(roomId, clones(users), toWasmSettings(settings)));
     return JSON.stringify(requests.map((r) => ({ txn_id: r.txn_id, event_type: r.event_type, messages: JSON.parse(r.body).messages })));

@@ -6,7 +6,7 @@ import { openStore } from "../store";
 import { agentHandshake } from "./agent-handshake";
 import { firstLine } from "./cli-support";
 import { matrixFetch, UnreachableError } from "./matrix-fetch";
-import { E2EE_INTEGRATED } from "../matrix/crypto";
+import { inspectCrypto } from "../matrix/crypto/inspect";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 
@@ -52,7 +52,7 @@ export async function runDoctorChecks(env: Env, options: DoctorOptions, report: 
   add(homeserver.status === "pass" ? await checkToken(config, options) : skip("token", "needs the homeserver to answer"));
   add(await checkAgent(config, options));
   add(await checkStore(config, options));
-  add(checkCrypto(config));
+  add(await checkCrypto(config));
   return results;
 }
 
@@ -155,22 +155,9 @@ async function checkStore(config: Config, options: DoctorOptions): Promise<Check
   }
 }
 
-interface CryptoModule {
-  isStub?: unknown;
-}
-
-function checkCrypto(config: Config): CheckResult {
+async function checkCrypto(config: Config): Promise<CheckResult> {
   const name = "crypto";
   if (!config.e2ee) return pass(name, "encryption off (MATRIX_E2EE=false): in encrypted rooms the bot posts one notice and does not answer");
-  let stub = true;
-  try {
-    stub = (require("@matrix-org/matrix-sdk-crypto-nodejs") as CryptoModule).isStub === true;
-  } catch {
-    stub = true;
-  }
-  if (stub || !E2EE_INTEGRATED) {
-    return fail(name, "MATRIX_E2EE=true, but end-to-end encryption is not available in this build (the crypto package is a stand-in)",
-      "set MATRIX_E2EE=false (see README, Encryption)");
-  }
-  return pass(name, "MATRIX_E2EE=true and the crypto package is loaded");
+  const result = await inspectCrypto(config.dataDir, config.cryptoPassphrase ?? "");
+  return result.ok ? pass(name, `MATRIX_E2EE=true: ${result.detail}`) : fail(name, `MATRIX_E2EE=true, but ${result.detail}`, result.fix);
 }

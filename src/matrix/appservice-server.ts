@@ -52,10 +52,14 @@ const NOT_STORED: Outcome = {
   body: { errcode: "M_UNKNOWN", error: "The transaction could not be stored; retry it later." },
 };
 
+const RECENT_TXN_IDS = 1000;
+
 export class AppserviceServer {
   private server: http.Server | undefined;
   private stopping: Promise<void> | undefined;
   private readonly inFlight = new Map<string, Promise<Outcome>>();
+  /** Transactions processed by this process whose id may not be stored yet (bounded, oldest dropped first). */
+  private readonly recentlyDone = new Set<string>();
   private readonly active = new Set<Promise<void>>();
 
   constructor(private readonly opts: AppserviceServerOptions) {}
@@ -187,6 +191,7 @@ export class AppserviceServer {
 
   private async process(txnId: string, events: unknown[]): Promise<Outcome> {
     const { log, txnStore } = this.opts;
+    if (this.recentlyDone.has(txnId)) return OK;
     try {
       if ((await txnStore.get(txnId)) !== undefined) {
         log.debug({ txnId }, "transaction already processed; acknowledged again");
@@ -204,12 +209,14 @@ export class AppserviceServer {
       log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
       return NOT_STORED;
     }
-    try {
-      await txnStore.set(txnId, { doneAt: Date.now() }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000);
-    } catch (error) {
-      // The events are durable already and the journal dedupes them by event id: a redelivery is harmless.
+    // Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the
+    // id is kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it
+    // lands, `recentlyDone` answers a retry.
+    this.recentlyDone.add(txnId);
+    if (this.recentlyDone.size > RECENT_TXN_IDS) this.recentlyDone.delete(this.recentlyDone.values().next().value as string);
+    txnStore.set(txnId, { doneAt: Date.now() }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
       log.warn({ txnId, err: describe(error) }, "transaction processed but its id could not be recorded");
-    }
+    });
     return OK;
   }
 

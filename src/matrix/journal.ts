@@ -18,6 +18,8 @@ export interface JournalStores {
   pending: Keyv<number>;
   /** Lists the pending index (key, recorded order). Not keyv's iterator: it breaks on a shared adapter. */
   listPending: () => AsyncIterable<[string, unknown]>;
+  /** The store applies writes in issue order (Store.writesInIssueOrder): ordered writes need not wait for each other. */
+  writesInIssueOrder?: boolean;
 }
 
 export class Journal {
@@ -33,7 +35,8 @@ export class Journal {
   /**
    * Makes the new events durable and returns those not seen before, in order. Throws if the store fails.
    * The whole batch goes in three store round trips (read all, index all, journal all), not three per event:
-   * every index entry is written before any journal entry, which keeps the write order above.
+   * every index entry is written before any journal entry, which keeps the write order above. On a store that
+   * applies writes in issue order, the journal entries are issued right behind the index entries (two trips).
    */
   async record(events: RoomEvent[]): Promise<RoomEvent[]> {
     const unique = new Map<string, RoomEvent>();
@@ -47,8 +50,11 @@ export class Journal {
     const fresh = keys.filter((_, i) => existing[i] === undefined);
     if (fresh.length === 0) return [];
     const receivedAt = Date.now();
-    await Promise.all(fresh.map((key) => this.stores.pending.set(key, this.nextOrder())));
-    await Promise.all(fresh.map((key) => this.stores.entries.set(key, { status: "pending", event: unique.get(key) as RoomEvent, receivedAt })));
+    const indexed = Promise.all(fresh.map((key) => this.stores.pending.set(key, this.nextOrder())));
+    if (!this.stores.writesInIssueOrder) await indexed;
+    const journaled = Promise.all(fresh.map((key) =>
+      this.stores.entries.set(key, { status: "pending", event: unique.get(key) as RoomEvent, receivedAt })));
+    await Promise.all([indexed, journaled]);
     return fresh.map((key) => unique.get(key) as RoomEvent);
   }
 

@@ -3,7 +3,7 @@
 // matrix-bot-sdk 0.7.1 requires @matrix-org/matrix-sdk-crypto-nodejs at import time. package.json's
 // `overrides` replaces that package with packages/matrix-sdk-crypto-nodejs (ours): a bridge of the API the SDK
 // calls over @matrix-org/matrix-sdk-crypto-wasm, so no native binary is downloaded. It loads the WASM only on
-// first use; the bot does not use it yet (src/matrix/crypto, runbook/encryption.md).
+// first use, with MATRIX_E2EE=true only (src/matrix/crypto, runbook/encryption.md).
 import path from "node:path";
 import { EncryptedRoomEvent, LogLevel, LogService, MatrixClient, MatrixError, RustSdkCryptoStorageProvider, setRequestFn } from "matrix-bot-sdk";
 import { routeSdkLogs } from "../log";

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { createAdapter } from "./adapters";
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
+import { CoalescingKeyvSqlite } from "./sqlite-adapter";
 import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
 
 /**
@@ -20,6 +21,13 @@ export interface Store {
   readonly backend: StoreBackend;
   /** STORE_URL with secrets redacted, for logs. */
   readonly location: string;
+  /**
+   * Writes are applied in the order they were issued, and each one atomically: a write issued after another
+   * (in the same tick included) never becomes durable without it. True for our SQLite adapter (one connection,
+   * a FIFO of writes); false for the others (a pool may reorder concurrent writes), where callers await each
+   * write they must order.
+   */
+  readonly writesInIssueOrder: boolean;
   /** The Keyv for one kind of record; the same instance for the same name. Names: `[a-z0-9-]`, e.g. "agent-session". */
   namespace<T>(name: string): Keyv<T>;
   /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
@@ -61,7 +69,9 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
     postgresKeySize: opts.postgresKeySize ?? 1024,
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
-  const store = new KeyvStore(adapter, parsed.backend, redactStoreUrl(url), logger, opts.healthCheckTimeoutMs ?? 5000);
+  // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then.
+  const inOrder = raw instanceof CoalescingKeyvSqlite && !opts.wrapAdapter;
+  const store = new KeyvStore(adapter, parsed.backend, redactStoreUrl(url), logger, opts.healthCheckTimeoutMs ?? 5000, inOrder);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
   return store;
 }
@@ -77,6 +87,7 @@ class KeyvStore implements Store {
     readonly location: string,
     private readonly logger: Logger,
     private readonly healthCheckTimeoutMs: number,
+    readonly writesInIssueOrder: boolean,
   ) {
     this.health = this.makeKeyv<{ nonce: string }>(HEALTH_NAMESPACE);
   }

@@ -5,7 +5,8 @@
 // `maxDelayMs` after the first unsaved change. `flush()` writes at once: the bot calls it before it saves a
 // sync token (so to-device room keys are never lost with a token that moved past them) and on shutdown. A
 // SIGKILL therefore loses at most the crypto changes of the last `maxDelayMs` that no flush covered, e.g. an
-// outbound Megolm ratchet advance; the machine then shares a new session key, and clients keep decrypting.
+// outbound Megolm ratchet advance: harmless, because the bridge never continues a stored outbound session in a
+// new process (it starts a new one per room, so no message index is reused; packages/matrix-sdk-crypto-nodejs).
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";

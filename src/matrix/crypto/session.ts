@@ -2,10 +2,10 @@
 // durable by PersistentCryptoStore (restored before the machine opens, flushed before a sync token is saved).
 // Every crypto call is wrapped: a failure is logged and answered (false / undefined / a thrown CryptoError
 // for encryption), never left as an unhandled rejection.
-import path from "node:path";
 import type { Logger } from "pino";
 import { createSdkCrypto, sdkCryptoStoreName, type SdkCrypto } from "../sdk";
 import { PersistentCryptoStore } from "./persistent-store";
+import { cryptoStoreDir } from "./inspect";
 
 export interface CryptoSessionOptions {
   homeserverUrl: string;
@@ -40,7 +40,7 @@ export class CryptoSession {
 
   /** Opens the store (lock, restore), then the device; uploads keys on first start. */
   static async open(opts: CryptoSessionOptions, log: Logger, make: typeof createSdkCrypto = createSdkCrypto): Promise<CryptoSession> {
-    const dir = path.join(opts.dataDir, "crypto");
+    const dir = cryptoStoreDir(opts.dataDir);
     const store = await PersistentCryptoStore.open({
       dir, storeName: sdkCryptoStoreName(dir), passphrase: opts.passphrase,
       ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),

@@ -1,5 +1,6 @@
 // E2EE endpoints: keys/upload, keys/query, keys/claim, sendToDevice (idempotent per token + txnId), and the
-// key backup / cross-signing reads a client makes at start, answered as "none".
+// reads a real encrypting client (matrix-js-sdk) makes at start: key backup, answered as "none", and push rules,
+// answered as an empty rule set (matrix-js-sdk retries its start-up until it gets them).
 import type { RouteDeps } from "./route-deps";
 import type { Route } from "./router";
 import { clientRoute, me, objectBody, ok, param } from "./router";
@@ -39,5 +40,6 @@ export function keyRoutes(deps: RouteDeps): Route[] {
     clientRoute("GET", "room_keys/version", () => {
       throw notFound("No current backup version");
     }),
+    clientRoute("GET", "pushrules/", () => ok({ global: { override: [], content: [], room: [], sender: [], underride: [] } })),
   ];
 }

@@ -102,8 +102,30 @@ describe("the crypto bridge", () => {
     bot.close();
   });
 
-  // Room key requests: crypto-wasm 18.9 requests missing keys only from the bot's own other devices (and the
-  // bot has none), and current clients answer no other user's key request; see runbook/encryption.md.
+  it("never continues a stored outbound session in a new instance: no Megolm message index is used twice", async () => {
+    require("fake-indexeddb/auto");
+    const store = `bridge-test-${process.pid}-${Date.now()}`;
+    const me = [new b.UserId("@bot:example.org")];
+    const open = () => b.OlmMachine.initialize(new b.UserId("@bot:example.org"), new b.DeviceId("BOT"), store, "");
+    const send = async (m: any): Promise<{ session: string; index: number }> => {
+      await m.shareRoomKey(new b.RoomId(ROOM), me, new b.EncryptionSettings());
+      const c = JSON.parse(await m.encryptRoomEvent(new b.RoomId(ROOM), "m.room.message", JSON.stringify({ body: "x" })));
+      return { session: c.session_id, index: Buffer.from(c.ciphertext, "base64")[2] ?? -1 };
+    };
+    const first = await open();
+    const before = [await send(first), await send(first)];
+    expect(before.map((x) => x.index)).toEqual([0, 1]);
+    expect(before[1]?.session).toBe(before[0]?.session); // one instance keeps its session
+    first.close();
+    const second = await open(); // e.g. after a restart from a snapshot that may lag behind what was sent
+    const after = await send(second);
+    expect(after.session).not.toBe(before[0]?.session);
+    expect(after.index).toBe(0);
+    second.close();
+  });
+
+  // Room key requests: crypto-wasm 18.9 requests missing keys only from the bot's own other devices, and only when
+  // one of them is verified (a bot has none), so it sends none; see runbook/encryption.md.
   it("turns an undecryptable event into an Error with a code, never a raw WASM object", async () => {
     const server = new KeyServer();
     const bot = await machine("@bot:example.org", "BOT");

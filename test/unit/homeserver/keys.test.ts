@@ -73,4 +73,10 @@ describe("homeserver double: E2EE keys", () => {
     expect(sync["device_lists"].changed).toContain(bob.userId);
     expect(((await alice.sync({ since: sync.next_batch })) as Json)["device_lists"].changed).toEqual([]);
   });
+
+  it("answers the reads an encrypting client makes at start: no key backup, an empty push rule set", async () => {
+    const backup = await alice.request("GET", "room_keys/version");
+    expect([backup.status, (backup.body as Json)["errcode"]]).toEqual([404, "M_NOT_FOUND"]);
+    expect(await alice.call<Json>("GET", "pushrules/")).toEqual({ global: { override: [], content: [], room: [], sender: [], underride: [] } });
+  });
 });

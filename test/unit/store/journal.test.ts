@@ -21,12 +21,15 @@ describe("Journal", () => {
   let faulty: FaultyStoreAdapter;
   const opened: Store[] = [];
 
-  const open = async (): Promise<Journal> => {
+  /** With the fault injector (writes awaited one phase after the other), or plain (the store orders writes). */
+  const open = async (plain = false): Promise<Journal> => {
     const store = await openStore(`sqlite://${path.join(dir, "bot.sqlite")}`, { logger: pino({ level: "silent" }),
-      wrapAdapter: (a) => (faulty = new FaultyStoreAdapter(a)) });
+      ...(plain ? {} : { wrapAdapter: (a) => (faulty = new FaultyStoreAdapter(a)) }) });
     opened.push(store);
+    expect(store.writesInIssueOrder).toBe(plain);
     const pending = store.namespace<number>("journal-pending");
-    return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending) }, pino({ level: "silent" }));
+    return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending),
+      writesInIssueOrder: store.writesInIssueOrder }, pino({ level: "silent" }));
   };
 
   beforeEach(() => {
@@ -37,8 +40,9 @@ describe("Journal", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("records a batch once, and what was not completed comes back after a restart in arrival order", async () => {
-    const journal = await open();
+  it.each([["awaiting each phase", false], ["on a store that orders writes", true]])(
+    "records a batch once, and what was not completed comes back after a restart in arrival order (%s)", async (_name, plain) => {
+    const journal = await open(plain);
     const batch = [event(1), event(2), event(1), event(3, "!other:example.org")];
     expect((await journal.record(batch)).map((e) => e.event_id)).toEqual(["$e1", "$e2", "$e3"]);
     expect(await journal.record([event(2), event(4)])).toEqual([event(4)]); // a redelivery: only the new one
@@ -46,7 +50,7 @@ describe("Journal", () => {
     expect(await journal.isDone("!r:example.org", "$e2")).toBe(true);
 
     await opened[0]?.close();
-    const reopened = await open();
+    const reopened = await open(plain);
     expect((await reopened.unfinished()).map((e) => e.event_id)).toEqual(["$e1", "$e3", "$e4"]);
     expect(await reopened.record([event(2)])).toEqual([]); // completed events stay known
   });

@@ -1,0 +1,119 @@
+// A person's real Matrix client in tests: matrix-js-sdk 34 with its Rust crypto, running in a child node process
+// (test/support/js-sdk-peer/peer.mjs; the SDK is ESM-only, jest here is CommonJS), driven over JSON lines.
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { ROOT } from "./bot-harness";
+
+const PEER_SCRIPT = path.join(ROOT, "test", "support", "js-sdk-peer", "peer.mjs");
+const PREFIX = "@@peer ";
+
+/** A message as the person's client shows it: decrypted where possible, with what travelled on the wire. */
+export interface PeerMessage {
+  eventId: string;
+  sender: string;
+  /** The type the homeserver carried (`m.room.encrypted` for an encrypted event). */
+  wireType: string;
+  /** The clear type after decryption. */
+  type: string;
+  encrypted: boolean;
+  decryptionFailure: boolean;
+  /** The clear content (body, msgtype, …). */
+  content: Record<string, unknown>;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+export class JsSdkPeer {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** What the SDK logged (stderr), for diagnosing a failure. */
+  readonly stderr: string[] = [];
+  private readonly exited: Promise<void>;
+
+  constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string }) {
+    this.child = spawn(process.execPath, [PEER_SCRIPT], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"],
+      env: { PATH: process.env["PATH"] ?? "", ...(process.env["PEER_LOG_LEVEL"] ? { PEER_LOG_LEVEL: process.env["PEER_LOG_LEVEL"] } : {}) } });
+    createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
+    this.child.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.on("exit", () => {
+      for (const p of this.pending.values()) p.reject(new Error(`the js-sdk peer exited; stderr:\n${this.stderr.join("").slice(-4000)}`));
+      this.pending.clear();
+      resolve();
+    }));
+  }
+
+  get userId(): string {
+    return this.creds.userId;
+  }
+
+  private onLine(line: string): void {
+    if (!line.startsWith(PREFIX)) return;
+    const msg = JSON.parse(line.slice(PREFIX.length)) as { id: number; ok: boolean; result?: unknown; error?: string };
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new Error(`js-sdk peer: ${msg.error ?? "failed"}`));
+  }
+
+  private call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.stdin?.write(`${JSON.stringify({ id, cmd, args })}\n`);
+    });
+  }
+
+  /** Signs in, sets up Rust crypto (uploads its keys), first sync. */
+  start(): Promise<{ deviceId: string; curve25519: string }> {
+    return this.call("start", { baseUrl: this.creds.hsUrl, userId: this.creds.userId, accessToken: this.creds.accessToken, deviceId: this.creds.deviceId });
+  }
+
+  async createEncryptedRoom(opts: { invite?: string[]; isDirect?: boolean } = {}): Promise<string> {
+    return (await this.call<{ roomId: string }>("createEncryptedRoom", opts)).roomId;
+  }
+
+  async waitMember(roomId: string, userId: string, membership = "join", timeoutMs = 10_000): Promise<void> {
+    await this.call("waitMember", { roomId, userId, membership, timeoutMs });
+  }
+
+  async send(roomId: string, body: string): Promise<string> {
+    return (await this.call<{ eventId: string }>("send", { roomId, body })).eventId;
+  }
+
+  /** Share room keys only with verified devices (the bot's device is not): the bot then cannot decrypt. */
+  async onlyVerifiedDevices(on: boolean): Promise<void> {
+    await this.call("onlyVerifiedDevices", { on });
+  }
+
+  async messages(roomId: string): Promise<PeerMessage[]> {
+    return (await this.call<{ messages: PeerMessage[] }>("messages", { roomId })).messages;
+  }
+
+  /** Polls this client's timeline until `probe` finds what it wants. */
+  async waitMessages<T>(roomId: string, probe: (messages: PeerMessage[]) => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: PeerMessage[] = [];
+    for (;;) {
+      last = await this.messages(roomId);
+      const found = probe(last);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the client shows ${JSON.stringify(last.map((m) => [m.sender, m.wireType, m.content["body"]]))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      await this.call("stop").catch(() => undefined);
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// A real encrypting Matrix client for end-to-end tests: matrix-js-sdk with its Rust crypto (initRustCrypto,
+// in-memory crypto store), run as its own node process because matrix-js-sdk 34 is ESM-only and jest here is
+// CommonJS. Controlled over stdin/stdout with JSON lines: `{"id":1,"cmd":"start","args":{...}}` in,
+// `@@peer {"id":1,"ok":true,"result":...}` out. Everything the SDK logs goes to stderr.
+import { createInterface } from "node:readline";
+
+const PREFIX = "@@peer ";
+for (const method of ["log", "info", "debug", "warn", "error", "trace"]) {
+  console[method] = (...args) => process.stderr.write(`${args.map((a) => (a instanceof Error ? a.stack : String(a))).join(" ")}\n`);
+}
+const sdk = await import("matrix-js-sdk");
+const { logger } = await import("matrix-js-sdk/lib/logger.js");
+logger.setLevel(process.env.PEER_LOG_LEVEL ?? "warn");
+
+/** @type {import("matrix-js-sdk").MatrixClient | undefined} */
+let client;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(probe, what, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+function need() {
+  if (!client) throw new Error("start first");
+  return client;
+}
+
+const commands = {
+  /** Signs in with the given token and device, sets up Rust crypto, syncs until PREPARED. */
+  async start({ baseUrl, userId, accessToken, deviceId }) {
+    client = sdk.createClient({ baseUrl, userId, accessToken, deviceId, timelineSupport: true });
+    await client.initRustCrypto({ useIndexedDB: false });
+    const prepared = new Promise((resolve) => {
+      const onSync = (state) => {
+        if (state === sdk.SyncState.Prepared || state === sdk.SyncState.Syncing) {
+          client.off(sdk.ClientEvent.Sync, onSync);
+          resolve();
+        }
+      };
+      client.on(sdk.ClientEvent.Sync, onSync);
+    });
+    await client.startClient({ initialSyncLimit: 20, pollTimeout: 200 });
+    await prepared;
+    const keys = await client.getCrypto().getOwnDeviceKeys();
+    return { deviceId: client.getDeviceId(), curve25519: keys.curve25519 };
+  },
+
+  /** Creates a room with m.room.encryption in its initial state; resolves once this client has the room. */
+  async createEncryptedRoom({ invite = [], isDirect = false }) {
+    const c = need();
+    const { room_id: roomId } = await c.createRoom({
+      invite, is_direct: isDirect, preset: isDirect ? "trusted_private_chat" : "private_chat",
+      initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+    });
+    await waitUntil(() => c.getRoom(roomId), "the new room in the client");
+    return { roomId };
+  },
+
+  /** Waits until this client's view of the room shows `userId` with `membership`. */
+  async waitMember({ roomId, userId, membership = "join", timeoutMs }) {
+    const c = need();
+    await waitUntil(() => c.getRoom(roomId)?.getMember(userId)?.membership === membership, `${userId} ${membership} in ${roomId}`, timeoutMs);
+    return {};
+  },
+
+  /** Sends a text message; the SDK encrypts it because the room is encrypted. */
+  async send({ roomId, body }) {
+    const { event_id: eventId } = await need().sendTextMessage(roomId, body);
+    return { eventId };
+  },
+
+  /** true: room keys go only to verified devices (the bot's device is not verified), i.e. it cannot decrypt. */
+  async onlyVerifiedDevices({ on }) {
+    need().getCrypto().globalBlacklistUnverifiedDevices = on;
+    return {};
+  },
+
+  /** The room's timeline as this client shows it, each event decrypted where possible. */
+  async messages({ roomId }) {
+    const c = need();
+    const room = c.getRoom(roomId);
+    if (!room) return { messages: [] };
+    const out = [];
+    for (const event of room.getLiveTimeline().getEvents()) {
+      if (event.isState()) continue;
+      if (event.isEncrypted()) await c.decryptEventIfNeeded(event);
+      out.push({
+        eventId: event.getId(), sender: event.getSender(), wireType: event.getWireType(), type: event.getType(),
+        encrypted: event.isEncrypted(), decryptionFailure: event.isDecryptionFailure(),
+        content: event.getContent(),
+      });
+    }
+    return { messages: out };
+  },
+
+  async stop() {
+    client?.stopClient();
+    await client?.getCrypto()?.stop?.();
+    setTimeout(() => process.exit(0), 10).unref();
+    return {};
+  },
+};
+
+function reply(message) {
+  process.stdout.write(`${PREFIX}${JSON.stringify(message)}\n`);
+}
+
+process.on("unhandledRejection", (e) => process.stderr.write(`peer unhandledRejection: ${e?.stack ?? e}\n`));
+
+const lines = createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  let request;
+  try {
+    request = JSON.parse(line);
+  } catch {
+    return;
+  }
+  const run = commands[request.cmd];
+  if (!run) return reply({ id: request.id, ok: false, error: `unknown command ${request.cmd}` });
+  run(request.args ?? {}).then(
+    (result) => reply({ id: request.id, ok: true, result }),
+    (e) => reply({ id: request.id, ok: false, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
+  );
+});
+lines.on("close", () => process.exit(0));
