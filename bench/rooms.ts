@@ -111,8 +111,12 @@ export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
         driver.close();
         const turnsMs = performance.now() - t;
         await sleep(2000);
+        const at2s = { rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)) };
+        // Then idle: V8's memory reducer collects and gives back what the burst left (it waits for a quiet spell).
+        await sleep(13_000);
+        const at15s = await botHeap(bot);
         figure("memory", { knownRooms: opts.rooms, turnedRooms: turned, activeAtOnce: opts.memoryBatch, turnsMs: round(turnsMs, 0),
-          rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)), targetMb: 150 });
+          ...at2s, idle15sRssMb: rssMb(bot.pid), idle15sHeapUsedMb: at15s.heapUsedMb, idle15sHeapTotalMb: at15s.heapTotalMb, targetMb: 150 });
       }
       await bot.stop();
       running = undefined;
