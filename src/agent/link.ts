@@ -1,17 +1,17 @@
 // The bot's one WebSocket to the agent, multiplexing every thread (protocol v1, see protocol.ts and
 // runbook/agent-protocol.md). The connection itself lives in AgentSocket; this file routes event frames
-// to bot-started runs (BotRun) or to agent-initiated runs (AgentInitiatedRuns) and owns the session
-// record (sessionId + lastSeq) that is persisted before every ack.
+// to bot-started runs (BotRun) or to agent-initiated runs (AgentInitiatedRuns) and decides when to ack; the
+// session record (sessionId + lastSeq), persisted before every ack, lives in LinkSession.
 import type { Logger } from "pino";
 import { AgentInitiatedRuns } from "./agent-initiated-runs";
 import { BotRun } from "./bot-run";
+import { LinkSession } from "./link-session";
 import { AgentSocket } from "./link-socket";
 import type {
   AgentInitiatedHandler,
   AgentLinkOptions,
   LinkState,
   LinkStats,
-  PersistedSession,
   RunObserver,
   RunRequest,
   RunResult,
@@ -28,16 +28,13 @@ export class AgentLink {
   private readonly socket: AgentSocket;
   private started = false;
   private stopped = false;
-  /** The last session record durably saved (what `resume` sends). */
-  private session: PersistedSession | undefined;
-  private sessionLoaded = false;
+  private readonly session: LinkSession;
   /** The session of the connection that is up. */
   private sessionId: string | undefined;
   /** Highest event seq seen on the current connection (duplicates at or below it are ignored). */
   private lastSeen = 0;
   /** The last seq seen per run in flight. */
   private readonly runSeqs = new WeakMap<object, number>();
-  private saveChain: Promise<unknown> = Promise.resolve();
   private readonly runs = new Map<string, BotRun>();
   private readonly finishedRuns: BoundedSet<string>;
   private readonly inbound: AgentInitiatedRuns;
@@ -52,10 +49,11 @@ export class AgentLink {
 
   constructor(private readonly opts: AgentLinkOptions) {
     this.log = opts.logger;
+    this.session = new LinkSession(opts.sessionStore, this.log);
     const remembered = opts.rememberedRunIds ?? LINK_DEFAULTS.rememberedRunIds;
     this.finishedRuns = new BoundedSet(remembered);
     this.socket = new AgentSocket(opts, this.log, this.statsData, {
-      loadResume: () => this.loadResume(),
+      loadResume: () => this.session.forResume(),
       onReady: (epoch, frame) => this.onReady(epoch, frame),
       onFrame: (epoch, frame) => this.onFrame(epoch, frame),
       onMalformed: (error, runId) => {
@@ -105,7 +103,7 @@ export class AgentLink {
     this.stopped = true;
     this.failRuns("the link to the agent was stopped");
     await this.socket.stop();
-    await this.saveChain;
+    await this.session.settled();
   }
 
   state(): LinkState {
@@ -212,34 +210,12 @@ export class AgentLink {
 
   // ------------------------------------------------------------------ session, frames
 
-  private async loadResume(): Promise<PersistedSession | undefined> {
-    if (!this.sessionLoaded) {
-      try {
-        this.session = await this.opts.sessionStore.load();
-        this.sessionLoaded = true;
-      } catch (err) {
-        this.log.error({ err }, "agent link: could not load the saved session; connecting without resume");
-      }
-    }
-    await this.saveChain; // a save in progress decides what we resume from
-    return this.session;
-  }
-
   private onReady(epoch: number, frame: ReadyFrame): void {
-    const resumed = frame.resumed && this.session?.sessionId === frame.sessionId;
+    const saved = this.session.last;
+    const resumed = frame.resumed && saved?.sessionId === frame.sessionId;
     this.sessionId = frame.sessionId;
-    this.lastSeen = resumed && this.session ? this.session.lastSeq : 0;
-    if (!resumed) {
-      const fresh: PersistedSession = { sessionId: frame.sessionId, lastSeq: 0 };
-      this.saveChain = this.saveChain.then(async () => {
-        try {
-          await this.opts.sessionStore.save(fresh);
-          this.session = fresh;
-        } catch (err) {
-          this.log.error({ err }, "agent link: could not save the new session id");
-        }
-      });
-    }
+    this.lastSeen = resumed && saved ? saved.lastSeq : 0;
+    if (!resumed) this.session.saveNew(frame.sessionId);
     this.inbound.resetConnection(epoch, this.lastSeen);
     this.log.info({ sessionId: frame.sessionId, resumed, lastSeq: this.lastSeen }, "agent link up");
   }
@@ -285,21 +261,13 @@ export class AgentLink {
 
   /** Persist `{ sessionId, lastSeq: seq }`, then (only then) send the cumulative ack. */
   private commitAck(epoch: number, seq: number): Promise<boolean> {
-    const step = this.saveChain.then(async (): Promise<boolean> => {
-      if (epoch !== this.socket.upEpoch() || this.sessionId === undefined) return false;
-      const record: PersistedSession = { sessionId: this.sessionId, lastSeq: seq };
-      try {
-        await this.opts.sessionStore.save(record);
-      } catch (err) {
-        this.log.error({ err, seq }, "agent link: could not persist lastSeq; not acking");
-        return false;
-      }
-      this.session = record;
-      if (epoch !== this.socket.upEpoch() || !this.socket.send({ op: "ack", seq })) return false;
-      this.statsData.acksSent += 1;
-      return true;
-    });
-    this.saveChain = step.catch(() => false);
-    return step;
+    return this.session.saveThenAck(
+      () => (epoch !== this.socket.upEpoch() || this.sessionId === undefined ? undefined : { sessionId: this.sessionId, lastSeq: seq }),
+      () => {
+        if (epoch !== this.socket.upEpoch() || !this.socket.send({ op: "ack", seq })) return false;
+        this.statsData.acksSent += 1;
+        return true;
+      },
+    );
   }
 }

@@ -1,8 +1,9 @@
-// Shared by the operator commands (register, login, doctor): output, argument errors, .env, and an atomic
-// private file write. Each command's entry file is the only place that touches `process`.
+// Shared by the operator commands (register, login, store-copy, doctor): output, the command line, argument
+// errors, .env, and an atomic private file write. Each command's entry file is the only place that touches `process`.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /** Where a command writes: `out` for results, `err` for problems. Lines get their newline added. */
 export interface CliIo {
@@ -32,6 +33,29 @@ export function processIo(stdout: NodeJS.WritableStream, stderr: NodeJS.Writable
     out: (line = "") => void stdout.write(`${line}\n`),
     err: (line = "") => void stderr.write(`${line}\n`),
   };
+}
+
+type CommandOptions = NonNullable<ParseArgsConfig["options"]>;
+type CommandValues<T extends CommandOptions> =
+  ReturnType<typeof parseArgs<{ args: string[]; strict: true; allowPositionals: false; options: T }>>["values"];
+
+/**
+ * Parses a command's options strictly (no positionals), adding --help. Returns undefined when --help was given,
+ * after printing `usage`. An unknown or malformed option throws (isUsageError is true for it).
+ */
+export function parseCommandLine<T extends CommandOptions>(argv: string[], options: T, usage: string,
+  io: CliIo): CommandValues<T> | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: { ...options, help: { type: "boolean", default: false } },
+  });
+  if ((values as { help?: unknown }).help === true) {
+    io.out(usage);
+    return undefined;
+  }
+  return values as CommandValues<T>;
 }
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;

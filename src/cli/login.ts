@@ -5,10 +5,9 @@
 // Exit codes: 0 logged in, 1 refused or unreachable, 2 usage.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { credentialsSchema, type Credentials } from "../config";
-import { CliFailure, EXIT, firstLine, isUsageError, loadDotEnv, processIo, UsageError, writeFileAtomic, type CliIo } from "./cli-support";
+import { CliFailure, EXIT, firstLine, isUsageError, loadDotEnv, parseCommandLine, processIo, UsageError, writeFileAtomic, type CliIo } from "./cli-support";
 import { matrixFetch, UnreachableError, type MatrixAnswer } from "./matrix-fetch";
 import { pipedPrompter, PromptCancelled, terminalPrompter, type Prompter } from "./prompt";
 
@@ -35,24 +34,15 @@ const loginAnswerSchema = z.object({ user_id: z.string(), access_token: z.string
 
 export async function runLogin(argv: string[], io: CliIo, context: LoginEnvironment): Promise<number> {
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        homeserver: { type: "string" },
-        user: { type: "string" },
-        "data-dir": { type: "string" },
-        "device-name": { type: "string", default: "matrix-agent-bot" },
-        "logout-previous": { type: "boolean", default: false },
-        "timeout-ms": { type: "string", default: "30000" },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      io.out(LOGIN_USAGE);
-      return EXIT.ok;
-    }
+    const values = parseCommandLine(argv, {
+      homeserver: { type: "string" },
+      user: { type: "string" },
+      "data-dir": { type: "string" },
+      "device-name": { type: "string", default: "matrix-agent-bot" },
+      "logout-previous": { type: "boolean", default: false },
+      "timeout-ms": { type: "string", default: "30000" },
+    }, LOGIN_USAGE, io);
+    if (values === undefined) return EXIT.ok;
     const timeoutMs = Number(values["timeout-ms"]);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout-ms must be a positive whole number");
     const { env, prompter } = context;

@@ -3,8 +3,7 @@
 // homeserver.yaml and to the bot's .env. Never prints a token. Exit codes: 0 written, 1 failed, 2 usage.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { CliFailure, EXIT, firstLine, isUsageError, processIo, UsageError, writeFileAtomic, type CliIo } from "./cli-support";
+import { CliFailure, EXIT, firstLine, isUsageError, parseCommandLine, processIo, UsageError, writeFileAtomic, type CliIo } from "./cli-support";
 import {
   buildRegistration,
   REGISTRATION_DEFAULTS,
@@ -28,24 +27,15 @@ Writes an appservice registration YAML with fresh random tokens for matrix-agent
 
 export function runRegister(argv: string[], io: CliIo, cwd: string): number {
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "server-name": { type: "string" },
-        url: { type: "string", default: REGISTRATION_DEFAULTS.url },
-        localpart: { type: "string", default: REGISTRATION_DEFAULTS.localpart },
-        id: { type: "string", default: REGISTRATION_DEFAULTS.id },
-        out: { type: "string", default: REGISTRATION_DEFAULTS.out },
-        force: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      io.out(REGISTER_USAGE);
-      return EXIT.ok;
-    }
+    const values = parseCommandLine(argv, {
+      "server-name": { type: "string" },
+      url: { type: "string", default: REGISTRATION_DEFAULTS.url },
+      localpart: { type: "string", default: REGISTRATION_DEFAULTS.localpart },
+      id: { type: "string", default: REGISTRATION_DEFAULTS.id },
+      out: { type: "string", default: REGISTRATION_DEFAULTS.out },
+      force: { type: "boolean", default: false },
+    }, REGISTER_USAGE, io);
+    if (values === undefined) return EXIT.ok;
     if (values["server-name"] === undefined) throw new UsageError("--server-name is required (e.g. --server-name example.org)");
     const request: RegistrationRequest = {
       id: values.id,

@@ -3,12 +3,11 @@
 // with the bot stopped. Refuses a target that already holds records unless --force. Prints counts, never a
 // password. Exit codes: 0 copied, 1 failed, 2 usage.
 import * as fs from "node:fs";
-import { parseArgs } from "node:util";
 import type { KeyvStoreAdapter } from "keyv";
 import pino from "pino";
 import { createAdapter } from "../store/adapters";
 import { parseStoreUrl, redactStoreUrl, type ParsedStoreUrl } from "../store/store-url";
-import { CliFailure, EXIT, firstLine, isUsageError, processIo, UsageError, type CliIo } from "./cli-support";
+import { CliFailure, EXIT, firstLine, isUsageError, parseCommandLine, processIo, UsageError, type CliIo } from "./cli-support";
 
 export const STORE_COPY_USAGE = `Usage: node dist/src/cli/store-copy.js --from <STORE_URL> --to <STORE_URL> [--force]
 
@@ -47,21 +46,12 @@ async function isEmpty(adapter: KeyvStoreAdapter, parsed: ParsedStoreUrl): Promi
 export async function runStoreCopy(argv: string[], io: CliIo, cwd: string): Promise<number> {
   const opened: KeyvStoreAdapter[] = [];
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        from: { type: "string" },
-        to: { type: "string" },
-        force: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-    if (values.help) {
-      io.out(STORE_COPY_USAGE);
-      return EXIT.ok;
-    }
+    const values = parseCommandLine(argv, {
+      from: { type: "string" },
+      to: { type: "string" },
+      force: { type: "boolean", default: false },
+    }, STORE_COPY_USAGE, io);
+    if (values === undefined) return EXIT.ok;
     if (values.from === undefined || values.to === undefined) throw new UsageError("--from and --to are both required");
     const from = parseStoreUrl(values.from, cwd);
     const to = parseStoreUrl(values.to, cwd);

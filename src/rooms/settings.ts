@@ -8,6 +8,7 @@ import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { StoreError } from "../store/errors";
+import { KeyedLock } from "../util/keyed-lock";
 
 export const ROOM_SETTINGS_VERSION = 1;
 
@@ -78,7 +79,7 @@ export class RoomSettingsStore {
   private readonly writes: Map<string, number>;
   private readonly cacheSize: number;
   /** Read-modify-write per room, one at a time (this process is the only writer). */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   constructor(opts: RoomSettingsStoreOptions) {
     this.settings = opts.settings;
@@ -100,13 +101,13 @@ export class RoomSettingsStore {
   /** The room's settings; the defaults when none are stored or the stored value is unreadable. */
   async get(roomId: string): Promise<RoomSettings> {
     const read = await this.read(roomId);
-    if (read.corrupt) await this.locked(roomId, () => this.repair(roomId));
+    if (read.corrupt) await this.locks.run(roomId, () => this.repair(roomId));
     return read.settings;
   }
 
   async update(roomId: string, patch: RoomSettingsPatch): Promise<RoomSettings> {
     const checked = patchSchema.parse(patch);
-    return this.locked(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const { settings: current } = await this.read(roomId); // an unreadable value is overwritten just below
       const next = roomSettingsSchema.parse({ ...current, ...dropUndefined(checked), version: ROOM_SETTINGS_VERSION });
       await this.save(roomId, next);
@@ -116,7 +117,7 @@ export class RoomSettingsStore {
 
   /** Starts a fresh agent conversation in the room; returns the new generation. */
   async bumpThreadGeneration(roomId: string): Promise<number> {
-    return this.locked(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const { settings: current } = await this.read(roomId);
       const next: RoomSettings = { ...current, threadGeneration: current.threadGeneration + 1 };
       await this.save(roomId, next);
@@ -156,7 +157,7 @@ export class RoomSettingsStore {
 
   /** Opts the room in (keeping the first opt-in time) or out. */
   async setProactive(roomId: string, on: boolean): Promise<void> {
-    await this.locked(roomId, async () => {
+    await this.locks.run(roomId, async () => {
       if (!on) {
         await this.retry("remove from the proactive index", roomId, () => this.index.delete(roomId));
         return;
@@ -192,7 +193,7 @@ export class RoomSettingsStore {
   async moveRoom(oldRoomId: string, newRoomId: string): Promise<void> {
     if (oldRoomId === newRoomId) return;
     const [first, second] = oldRoomId < newRoomId ? [oldRoomId, newRoomId] : [newRoomId, oldRoomId];
-    await this.locked(first, () => this.locked(second, async () => {
+    await this.locks.run(first, () => this.locks.run(second, async () => {
       const raw = await this.retry("read room settings", oldRoomId, () => this.settings.get(oldRoomId));
       const parsed = raw === undefined ? undefined : roomSettingsSchema.safeParse(raw);
       if (parsed?.success) await this.save(newRoomId, parsed.data);
@@ -241,17 +242,6 @@ export class RoomSettingsStore {
       if (oldest !== undefined) this.cache.delete(oldest);
     }
     return frozen;
-  }
-
-  private locked<T>(roomId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(roomId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    this.locks.set(roomId, tail);
-    void tail.then(() => {
-      if (this.locks.get(roomId) === tail) this.locks.delete(roomId);
-    });
-    return next;
   }
 
   private async retry<T>(what: string, roomId: string | undefined, op: () => Promise<T>): Promise<T> {

@@ -18,6 +18,39 @@ describe("operations", () => {
     await s?.stop();
   });
 
+  async function startChild(): Promise<ChildBot> {
+    const child = new ChildBot(s.botEnv);
+    children.push(child);
+    return child.ready();
+  }
+
+  /**
+   * A DM with the bot, now running as a child process with SHUTDOWN_GRACE_MS `graceMs`; `text` starts a turn of
+   * `brain` and the bot gets SIGTERM while it runs: it must exit 0. Returns the DM.
+   */
+  async function sigtermDuringTurn(brain: AgentBrain, graceMs: string, text: string): Promise<string> {
+    s = await Scenario.start({ mode: "client", brain, env: { SHUTDOWN_GRACE_MS: graceMs } });
+    const dm = await s.openDm();
+    await s.stopBot();
+    const child = await startChild();
+    await s.alice.sendText(dm, text);
+    await s.hs.waitFor(() => s.hs.typing.some((t) => t.roomId === dm && t.typing), { what: "the turn started" });
+    child.kill("SIGTERM");
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    return dm;
+  }
+
+  /** /readyz until it stops answering 200 (at most 5 s), then its last answer. */
+  async function readyzAfterFailure(port: number | undefined): Promise<{ status: number; text: string }> {
+    const deadline = Date.now() + 5000;
+    let after = await get(port, "/readyz");
+    while (after.status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      after = await get(port, "/readyz");
+    }
+    return after;
+  }
+
   it("/readyz is ready, then names the agent when it goes away", async () => {
     s = await Scenario.start({ mode: "client", externalAgent: true });
     const port = s.bot.app.httpPort;
@@ -25,12 +58,7 @@ describe("operations", () => {
     const ready = await get(port, "/readyz");
     expect(ready.status).toBe(200);
     await s.agent?.close();
-    const deadline = Date.now() + 5000;
-    let after = await get(port, "/readyz");
-    while (after.status === 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      after = await get(port, "/readyz");
-    }
+    const after = await readyzAfterFailure(port);
     expect(after.status).toBe(503);
     expect(JSON.parse(after.text).notReady).toContain("agent");
   });
@@ -40,12 +68,7 @@ describe("operations", () => {
     const port = s.bot.app.httpPort;
     expect((await get(port, "/readyz")).status).toBe(200);
     s.hs.failNext({ userId: s.botUserId }, { dropConnection: true }, 1_000_000);
-    const deadline = Date.now() + 5000;
-    let after = await get(port, "/readyz");
-    while (after.status === 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      after = await get(port, "/readyz");
-    }
+    const after = await readyzAfterFailure(port);
     expect(after.status).toBe(503);
     expect(JSON.parse(after.text).notReady).toContain("homeserver");
     s.hs.clearFaults();
@@ -97,16 +120,7 @@ describe("operations", () => {
       await new Promise((r) => setTimeout(r, 700));
       const id = out.startMessage(); out.delta(id, "finished before stopping"); out.endMessage(id);
     } };
-    s = await Scenario.start({ mode: "client", brain, env: { SHUTDOWN_GRACE_MS: "5000" } });
-    const dm = await s.openDm();
-    await s.stopBot();
-    const child = new ChildBot(s.botEnv);
-    children.push(child);
-    await child.ready();
-    await s.alice.sendText(dm, "take your time");
-    await s.hs.waitFor(() => s.hs.typing.some((t) => t.roomId === dm && t.typing), { what: "the turn started" });
-    child.kill("SIGTERM");
-    expect(await child.exited).toEqual({ code: 0, signal: null });
+    const dm = await sigtermDuringTurn(brain, "5000", "take your time");
     expect(s.botMessages(dm).map((e) => e.content["body"])).toContain("finished before stopping");
   });
 
@@ -116,22 +130,11 @@ describe("operations", () => {
       if (slow) await new Promise((r) => { const t = setTimeout(r, 5000); signal.addEventListener("abort", () => { clearTimeout(t); r(undefined); }); });
       const id = out.startMessage(); out.delta(id, "the real answer"); out.endMessage(id);
     } };
-    s = await Scenario.start({ mode: "client", brain, env: { SHUTDOWN_GRACE_MS: "300" } });
-    const dm = await s.openDm();
-    await s.stopBot();
-    const first = new ChildBot(s.botEnv);
-    children.push(first);
-    await first.ready();
-    await s.alice.sendText(dm, "a hard question");
-    await s.hs.waitFor(() => s.hs.typing.some((t) => t.roomId === dm && t.typing), { what: "the turn started" });
-    first.kill("SIGTERM");
-    expect(await first.exited).toEqual({ code: 0, signal: null });
+    const dm = await sigtermDuringTurn(brain, "300", "a hard question");
     expect(s.botMessages(dm).map((e) => e.content["body"])).toEqual([FAILURE_TEXTS.shutdown]);
 
     slow = false;
-    const second = new ChildBot(s.botEnv);
-    children.push(second);
-    await second.ready();
+    await startChild();
     const msgs = await s.waitBotMessages(dm, 2, "the answer after the restart");
     expect(msgs[1]?.content["body"]).toBe("the real answer");
   });

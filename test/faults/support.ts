@@ -1,11 +1,9 @@
 // Shared pieces of the fault suite (npm run test:faults): the figure line each scenario prints, the configured
 // timings deadlines are derived from, seeding many rooms into a stopped bot's store, per-room counts, and the
 // reference agent as a child process that can be SIGKILLed.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
-import { FAST_TIMINGS, ROOT } from "../support/bot-harness";
+import { FAST_TIMINGS, ROOT, ScriptProcess } from "../support/bot-harness";
 import { LogCapture } from "../support/log-capture";
 import type { Scenario } from "../support/scenario";
 import { openStore } from "../../src/store";
@@ -79,33 +77,9 @@ export function errorLines(logs: LogCapture): Array<{ msg?: string; [k: string]:
 const AGENT_JS = path.join(ROOT, "dist", "src", "reference-agent", "main.js");
 
 /** The reference agent (`npm run agent`) as its own process, so a test can SIGKILL it. */
-export class AgentProcess {
-  readonly logs = new LogCapture();
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-
+export class AgentProcess extends ScriptProcess {
   constructor(env: Record<string, string>) {
-    if (!existsSync(AGENT_JS)) throw new Error(`${AGENT_JS} is missing: run \`npm run build\``);
-    this.child = spawn(process.execPath, [AGENT_JS], {
-      cwd: ROOT, env: { PATH: process.env["PATH"] ?? "", LOG_LEVEL: "info", AGENT_HOST: "127.0.0.1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stdout?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
-    this.child.stderr?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => resolve({ code, signal })));
-  }
-
-  async ready(timeoutMs = 15_000): Promise<this> {
-    await this.logs.waitFor((l) => l.msg === "reference agent ready", "the agent's ready line", timeoutMs);
-    return this;
-  }
-
-  kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    this.child.kill(signal);
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
-    await this.exited;
+    super(AGENT_JS, { LOG_LEVEL: "info", AGENT_HOST: "127.0.0.1", ...env },
+      { msg: "reference agent ready", what: "the agent's ready line" }, { stderrIntoLogs: true });
   }
 }

@@ -89,22 +89,28 @@ export class InProcessBot implements RunningBot {
   }
 }
 
-export class ChildBot implements RunningBot {
+/**
+ * A compiled script from dist/ as a child process that logs pino JSON lines on stdout: wait for its ready line,
+ * signal it, stop it (SIGTERM unless it already exited). stderr goes to `stderr`, or into `logs` when asked.
+ */
+export class ScriptProcess {
   readonly logs = new LogCapture();
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
+  protected readonly child: ChildProcess;
 
-  /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the bot. */
-  constructor(private readonly env: Record<string, string>, args: string[] = [], opts: { nodeArgs?: string[] } = {}) {
-    if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npm run build\` (npm test does it)`);
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN_JS, ...args], {
+  /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the script. */
+  constructor(script: string, env: Record<string, string>, private readonly readyLine: { msg: string; what: string },
+    opts: { args?: string[]; nodeArgs?: string[]; stderrIntoLogs?: boolean } = {}) {
+    if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` (npm test does it)`);
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...(opts.args ?? [])], {
       cwd: ROOT,
       env: { PATH: process.env["PATH"] ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
-    this.child.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk.toString()));
+    this.child.stderr?.on("data", (chunk: Buffer) =>
+      opts.stderrIntoLogs === true ? this.logs.append(chunk.toString()) : this.stderr.push(chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => resolve({ code, signal })));
   }
 
@@ -113,7 +119,7 @@ export class ChildBot implements RunningBot {
   }
 
   async ready(timeoutMs = 15_000): Promise<this> {
-    await this.logs.waitFor((l) => l.msg === "ready", "the bot's ready line", timeoutMs);
+    await this.logs.waitFor((l) => l.msg === this.readyLine.msg, this.readyLine.what, timeoutMs);
     return this;
   }
 
@@ -124,6 +130,18 @@ export class ChildBot implements RunningBot {
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
     await this.exited;
+  }
+}
+
+/** The bot (dist/src/main.js) as a child process; stop() also checks its output for secrets and crashes. */
+export class ChildBot extends ScriptProcess implements RunningBot {
+  /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the bot. */
+  constructor(private readonly env: Record<string, string>, args: string[] = [], opts: { nodeArgs?: string[] } = {}) {
+    super(MAIN_JS, env, { msg: "ready", what: "the bot's ready line" }, { args, ...opts });
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
     assertNoSecrets([...this.logs.raw, ...this.stderr], secretsOf(this.env));
     const problems = this.logs.lines().filter((l) => /unhandledRejection|uncaughtException/.test(l.msg ?? ""));
     if (problems.length > 0) throw new Error(`the bot process logged: ${problems.map((p) => p.msg).join("; ")}`);

@@ -4,9 +4,10 @@
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { parseStored, roomOriginSchema, type RoomOrigin } from "./records";
+import { KeyedLock } from "../../util/keyed-lock";
 
 export class RoomOrigins {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   constructor(private readonly store: Keyv<unknown>, private readonly log: Logger) {}
 
@@ -18,7 +19,7 @@ export class RoomOrigins {
 
   /** The bot joined (or created) the room for its own sake. */
   markDirect(roomId: string): Promise<void> {
-    return this.locked(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const current = await this.get(roomId);
       if (current?.direct) return;
       await this.store.set(roomId, { direct: true, spaces: current?.spaces ?? [] });
@@ -27,7 +28,7 @@ export class RoomOrigins {
 
   /** The bot is in the room because `spaceId` lists it (keeps `direct` as it was). */
   addSpace(roomId: string, spaceId: string): Promise<void> {
-    return this.locked(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const current = await this.get(roomId);
       if (current?.spaces.includes(spaceId)) return;
       await this.store.set(roomId, { direct: current?.direct ?? false, spaces: [...(current?.spaces ?? []), spaceId] });
@@ -36,7 +37,7 @@ export class RoomOrigins {
 
   /** `spaceId` no longer lists the room. "leave" when nothing else keeps the bot there. */
   removeSpace(roomId: string, spaceId: string): Promise<"leave" | "keep" | "unknown"> {
-    return this.locked(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       const current = await this.get(roomId);
       if (!current) return "unknown";
       const spaces = current.spaces.filter((s) => s !== spaceId);
@@ -48,19 +49,8 @@ export class RoomOrigins {
 
   /** The bot left the room (or was removed): nothing keeps it there any more. */
   forget(roomId: string): Promise<void> {
-    return this.locked(roomId, async () => {
+    return this.locks.run(roomId, async () => {
       await this.store.delete(roomId);
     });
-  }
-
-  private locked<T>(roomId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(roomId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    this.locks.set(roomId, tail);
-    void tail.then(() => {
-      if (this.locks.get(roomId) === tail) this.locks.delete(roomId);
-    });
-    return next;
   }
 }

@@ -13,6 +13,7 @@ import type { MatrixRooms } from "./matrix-rooms";
 import { parseStored, provisionRecordSchema, type CreatedRoomSteps, type ProvisionRecord } from "./records";
 import type { RoomCreator } from "./room-creator";
 import type { BackgroundTasks } from "./tasks";
+import { KeyedLock } from "../../util/keyed-lock";
 
 export interface ProvisionerDeps {
   rooms: MatrixRooms;
@@ -32,7 +33,7 @@ export interface ProvisionedSpace {
 }
 
 export class Provisioner {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   constructor(private readonly deps: ProvisionerDeps) {}
 
@@ -53,12 +54,12 @@ export class Provisioner {
 
   /** The user's space and first chat room, creating whatever is missing. Serialized per user. */
   provision(userId: string): Promise<ProvisionedSpace> {
-    return this.locked(userId, () => this.provisionNow(userId));
+    return this.locks.run(userId, () => this.provisionNow(userId));
   }
 
   /** Forgets a provisioned space the bot is no longer in, so the next provisioning starts afresh. */
   async forgetSpace(userId: string): Promise<void> {
-    await this.locked(userId, async () => {
+    await this.locks.run(userId, async () => {
       await this.deps.records.delete(userId);
       this.deps.log.info({ userId }, "the user's provisioned space is gone; a new one is made when needed");
     });
@@ -125,17 +126,6 @@ export class Provisioner {
     // Unreadable: start again, but look for marked rooms before creating any (no duplicates).
     this.deps.log.warn({ userId }, "stored provisioning record is unreadable; resuming from the rooms' markers");
     return { space: { createIntent: Date.now() }, room: { createIntent: Date.now() } };
-  }
-
-  private locked<T>(userId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(userId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    this.locks.set(userId, tail);
-    void tail.then(() => {
-      if (this.locks.get(userId) === tail) this.locks.delete(userId);
-    });
-    return next;
   }
 }
 

@@ -14,6 +14,7 @@ import { followedSpaceSchema, parseStored } from "./records";
 import { childrenInState, parseSpaceChild, SPACE_CHILD } from "./space-children";
 import type { BackgroundTasks } from "./tasks";
 import type { FairWorkQueue } from "./work-queue";
+import { KeyedLock } from "../../util/keyed-lock";
 
 interface SpaceState {
   depth: number;
@@ -43,7 +44,7 @@ export interface SpaceFollowerDeps {
 
 export class SpaceFollower {
   private readonly spaces = new Map<string, SpaceState>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   constructor(private readonly deps: SpaceFollowerDeps) {}
 
@@ -84,7 +85,7 @@ export class SpaceFollower {
     if (event.type !== SPACE_CHILD || event.state_key === undefined || !this.spaces.has(event.room_id)) return;
     const spaceId = event.room_id;
     const child = parseSpaceChild(event.state_key, event.content, this.deps.options.maxViaServers);
-    await this.locked(spaceId, async () => {
+    await this.locks.run(spaceId, async () => {
       const state = this.spaces.get(spaceId);
       if (!state) return;
       if (!child.ok) return this.skip(spaceId, state, event.state_key ?? "", child.reason);
@@ -135,7 +136,7 @@ export class SpaceFollower {
       throw e;
     }
     const { present, malformed } = childrenInState(events, this.deps.options.maxViaServers);
-    await this.locked(spaceId, async () => {
+    await this.locks.run(spaceId, async () => {
       const state = this.spaces.get(spaceId);
       if (!state) return;
       state.overCap = 0;
@@ -246,17 +247,6 @@ export class SpaceFollower {
       }
     })().catch((e: unknown) => this.deps.log.warn({ spaceId, err: String(e) }, "could not save a followed space"))
       .finally(() => (state.writing = undefined));
-  }
-
-  private locked<T>(spaceId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(spaceId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const tail = next.catch(() => undefined);
-    this.locks.set(spaceId, tail);
-    void tail.then(() => {
-      if (this.locks.get(spaceId) === tail) this.locks.delete(spaceId);
-    });
-    return next;
   }
 }
 

@@ -1,7 +1,8 @@
 // The in-process control API tests use: start, users, appservices, rooms, posting as a person,
 // inspecting what the bot did, faults, and close.
 import { RoomActions } from "./actions";
-import { AppserviceLink, type PushResult } from "./appservice";
+import type { PushResult } from "./appservice";
+import { AppserviceRegistry, notifyObservers } from "./appservice-registry";
 import { Faults, type FaultMatch, type FaultReply, type InFlightGauge, type PeriodicFault } from "./faults";
 import { HomeserverModel } from "./model";
 import { createRoom, createRoomBodyFrom, upgradeRoom, type CreateRoomOptions } from "./room-create";
@@ -13,18 +14,8 @@ import { roomWriteRoutes } from "./routes-rooms";
 import { startHttpServer, type RunningServer } from "./server";
 import { clientEvent } from "./sync";
 import type {
-  AppserviceAuthStyle,
-  AppserviceRegistration,
-  ClientEvent,
-  HomeserverObserver,
-  HomeserverOptions,
-  JsonObject,
-  Membership,
-  ReceiptRecord,
-  RequestRecord,
-  RoomVersion,
-  TransactionRecord,
-  TypingRecord,
+  AppserviceAuthStyle, AppserviceRegistration, ClientEvent, HomeserverObserver, HomeserverOptions, JsonObject, Membership,
+  ReceiptRecord, RequestRecord, RoomVersion, TransactionRecord, TypingRecord,
 } from "./types";
 import { clone } from "./types";
 
@@ -41,10 +32,9 @@ export class Homeserver {
   private readonly model: HomeserverModel;
   private readonly actions: RoomActions;
   private readonly faults = new Faults();
-  private readonly appservices = new Map<string, AppserviceLink>();
+  private readonly appservices: AppserviceRegistry;
   private readonly defaultRoomVersion: RoomVersion;
   private server: RunningServer | undefined;
-  private txnCounter = Date.now() * 1000;
   private closing: Promise<void> | undefined;
   private readonly observers = new Set<HomeserverObserver>();
 
@@ -53,10 +43,7 @@ export class Homeserver {
     this.model = new HomeserverModel(this.serverName);
     this.actions = new RoomActions(this.model);
     this.defaultRoomVersion = options.defaultRoomVersion ?? "10";
-    this.model.onEvent((stored, room) => {
-      const aliases = [...this.model.aliases.entries()].filter(([, id]) => id === room.roomId).map(([alias]) => alias);
-      for (const link of this.appservices.values()) if (link.isInterested(stored, room, aliases)) link.enqueueStored(stored);
-    });
+    this.appservices = new AppserviceRegistry(this.model, options, this.transactions, this.observers);
   }
 
   /** @internal used by startHomeserver */
@@ -65,7 +52,7 @@ export class Homeserver {
       model: this.model,
       actions: this.actions,
       faults: this.faults,
-      appservices: this.appservices,
+      appservices: this.appservices.links,
       txnCache: new Map(),
       defaultTimelineLimit: this.options.defaultTimelineLimit ?? 10,
       defaultRoomVersion: this.defaultRoomVersion,
@@ -73,15 +60,11 @@ export class Homeserver {
     this.server = await startHttpServer({
       model: this.model,
       faults: this.faults,
-      appservices: this.appservices,
+      appservices: this.appservices.links,
       requests: this.requests,
       routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps)],
       maxBodyBytes: this.options.maxBodyBytes ?? 1024 * 1024,
-      onRequest: (record) => {
-        if (this.observers.size === 0) return;
-        const now = performance.now();
-        for (const o of this.observers) o.request?.(record, now);
-      },
+      onRequest: (record) => notifyObservers(this.observers, (o, now) => o.request?.(record, now)),
     });
   }
 
@@ -101,29 +84,7 @@ export class Homeserver {
 
   /** Registers an appservice: its as_token authenticates as its sender; events that concern it are pushed. */
   addAppservice(reg: AppserviceRegistration, opts: { legacyAuth?: AppserviceAuthStyle } = {}): { id: string; senderUserId: string } {
-    if (this.appservices.has(reg.id)) throw new Error(`appservice ${reg.id} already registered`);
-    const link = new AppserviceLink(clone(reg), opts.legacyAuth ?? "both", {
-      serverName: this.serverName,
-      txnRetryMs: this.options.txnRetryMs ?? 50,
-      txnTimeoutMs: this.options.txnTimeoutMs ?? 10_000,
-      records: this.transactions,
-      nextTxnId: () => String((this.txnCounter += 1)),
-      maxEventsPerTransaction: Math.max(1, this.options.maxEventsPerTransaction ?? Number.POSITIVE_INFINITY),
-      onPush: (txnId, events) => {
-        if (this.observers.size === 0) return;
-        const now = performance.now();
-        for (const o of this.observers) o.transactionPush?.({ appserviceId: reg.id, txnId, events }, now);
-      },
-      onAnswered: (txnId, events, status) => {
-        if (this.observers.size === 0) return;
-        const now = performance.now();
-        for (const o of this.observers) o.transactionAnswered?.({ appserviceId: reg.id, txnId, events, status }, now);
-      },
-    });
-    this.appservices.set(reg.id, link);
-    this.model.users.registerAppserviceToken(reg.as_token, reg.id);
-    if (!this.model.users.get(link.senderUserId)) this.model.users.create(link.senderUserId, { appserviceId: reg.id });
-    return { id: reg.id, senderUserId: link.senderUserId };
+    return this.appservices.add(reg, opts.legacyAuth ?? "both");
   }
 
   revokeToken(accessToken: string): void {
@@ -293,17 +254,9 @@ export class Homeserver {
 
   // ---- appservice pushes -----------------------------------------------------------------
 
-  private link(appserviceId: string): AppserviceLink {
-    const link = this.appservices.get(appserviceId);
-    if (!link) throw new Error(`unknown appservice ${appserviceId}`);
-    return link;
-  }
-
   /** Enqueue extra events for the next transaction; with none, retries a failing transaction now. */
   pushEvents(appserviceId: string, events?: ClientEvent[]): void {
-    const link = this.link(appserviceId);
-    if (events && events.length > 0) link.enqueue(events);
-    else link.retryNow();
+    this.appservices.pushEvents(appserviceId, events);
   }
 
   /** Push one raw transaction now (outside the serial queue); returns the appservice's answer. */
@@ -312,19 +265,12 @@ export class Homeserver {
     events: ClientEvent[],
     opts: { txnId?: string; hsToken?: string; auth?: AppserviceAuthStyle } = {},
   ): Promise<PushResult> {
-    const link = this.link(appserviceId);
-    const result = await link.push(opts.txnId ?? String((this.txnCounter += 1)), events, {
-      hsToken: opts.hsToken ?? link.registration.hs_token,
-      auth: opts.auth ?? link.authStyle,
-    });
-    if (result.error !== undefined) throw new Error(`transaction push failed: ${result.error}`);
-    return { status: result.status, body: result.body };
+    return this.appservices.pushTransaction(appserviceId, events, opts);
   }
 
   /** Whether every appservice has pushed everything queued (no transaction pending or in flight). */
   appserviceIdle(appserviceId: string): boolean {
-    const link = this.link(appserviceId);
-    return !link.busy && link.pendingCount === 0;
+    return this.appservices.idle(appserviceId);
   }
 
   /** Stops pushes, releases held requests and parked syncs, closes every connection. Idempotent. */
@@ -335,7 +281,7 @@ export class Homeserver {
   }
 
   private async shutdown(): Promise<void> {
-    for (const link of this.appservices.values()) link.close();
+    this.appservices.close();
     this.faults.close();
     this.model.close();
     await this.server?.close();

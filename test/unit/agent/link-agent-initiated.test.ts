@@ -1,31 +1,15 @@
 // Agent-initiated runs: delivered once, acked only after the handler (and after persisting), replayed
 // after a reconnect while unacked, never delivered twice.
-import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
+import { MemoryAgentJournal, type ReferenceAgent } from "../../../src/reference-agent/server";
 import type { AgentInitiatedRun } from "../../../src/agent/link";
-import {
-  linkOptions,
-  MemorySessionStore,
-  newLink,
-  runRequest,
-  silent,
-  sleep,
-  stopLinks,
-  waitFor,
-} from "./support";
-import { closeScriptedAgents, startScriptedAgent } from "../../support/scripted-agent";
+import { linkOptions, MemorySessionStore, newLink, referenceAgent, runRequest, sleep, tearDown, waitFor } from "./support";
+import { startScriptedAgent } from "../../support/scripted-agent";
 
-let agents: ReferenceAgent[] = [];
-afterEach(async () => {
-  await stopLinks();
-  await closeScriptedAgents();
-  await Promise.all(agents.map((a) => a.close()));
-  agents = [];
-});
+afterEach(tearDown);
 
 async function setup(delayMs = 0): Promise<{ agent: ReferenceAgent; journal: MemoryAgentJournal; store: MemorySessionStore }> {
   const journal = new MemoryAgentJournal();
-  const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: silent, journal, mode: { kind: "echo", delayMs } });
-  agents.push(agent);
+  const agent = await referenceAgent({ journal, mode: { kind: "echo", delayMs } });
   return { agent, journal, store: new MemorySessionStore() };
 }
 

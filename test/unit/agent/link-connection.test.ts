@@ -1,27 +1,11 @@
 // The link's connection: handshake, resume, heartbeat (half-open), backoff and policy closes.
-import { startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import type { LinkState } from "../../../src/agent/link";
 import {
-  capturingLogger,
-  linkOptions,
-  MemorySessionStore,
-  newLink,
-  runRequest,
-  silent,
-  sleep,
-  stopLinks,
-  waitFor,
-  type LogLine,
+  capturingLogger, linkOptions, type LogLine, MemorySessionStore, newLink, referenceAgent, runRequest, sleep, tearDown, waitFor,
 } from "./support";
-import { closeScriptedAgents, startScriptedAgent } from "../../support/scripted-agent";
+import { startScriptedAgent } from "../../support/scripted-agent";
 
-let agents: ReferenceAgent[] = [];
-afterEach(async () => {
-  await stopLinks();
-  await closeScriptedAgents();
-  await Promise.all(agents.map((a) => a.close()));
-  agents = [];
-});
+afterEach(tearDown);
 
 const reconnectLogs = (lines: LogLine[]): LogLine[] => lines.filter((l) => typeof l.delayMs === "number");
 
@@ -44,8 +28,7 @@ test("hello carries the client name, the protocol and the persisted session as r
 });
 
 test("a resumed session keeps its lastSeq and the link resumes it after a reconnect", async () => {
-  const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: silent });
-  agents.push(agent);
+  const agent = await referenceAgent();
   const store = new MemorySessionStore();
   const link = newLink(linkOptions(agent.url, { sessionStore: store }));
   const seen: LinkState[] = [];
@@ -166,8 +149,7 @@ test("4xxx close codes are treated like 1008", async () => {
 });
 
 test("a rejected token (HTTP 401) is retried slowly, and the token is never logged", async () => {
-  const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: silent, token: "right-token" });
-  agents.push(agent);
+  const agent = await referenceAgent({ token: "right-token" });
   const { logger, lines } = capturingLogger();
   const link = newLink(linkOptions(agent.url, { logger, token: "wrong-token-value", reconnectMaxMs: 5_000 }));
   await link.start();
@@ -178,8 +160,7 @@ test("a rejected token (HTTP 401) is retried slowly, and the token is never logg
 });
 
 test("the right token connects to the reference agent", async () => {
-  const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: silent, token: "right-token" });
-  agents.push(agent);
+  const agent = await referenceAgent({ token: "right-token" });
   const link = newLink(linkOptions(agent.url, { token: "right-token" }));
   await link.start();
   expect(link.state()).toBe("up");

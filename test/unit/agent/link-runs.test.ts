@@ -1,30 +1,12 @@
 // Bot-started runs over the agent link: replies, streaming, and every failure class.
-import { echoReply, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
+import { echoReply } from "../../../src/reference-agent/server";
 import type { RunObserver } from "../../../src/agent/link";
-import {
-  freePort,
-  linkOptions,
-  newLink,
-  runRequest,
-  silent,
-  stopLinks,
-  waitFor,
-} from "./support";
-import { closeScriptedAgents, startScriptedAgent, type ScriptedConn } from "../../support/scripted-agent";
+import { freePort, linkOptions, newLink, referenceAgent, runRequest, tearDown, waitFor } from "./support";
+import { startScriptedAgent, type ScriptedConn } from "../../support/scripted-agent";
 
-let agents: ReferenceAgent[] = [];
-afterEach(async () => {
-  await stopLinks();
-  await closeScriptedAgents();
-  await Promise.all(agents.map((a) => a.close()));
-  agents = [];
-});
+afterEach(tearDown);
 
-async function referenceAgent(delayMs = 0): Promise<ReferenceAgent> {
-  const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: silent, mode: { kind: "echo", delayMs } });
-  agents.push(agent);
-  return agent;
-}
+const echoAgent = (delayMs = 0) => referenceAgent({ mode: { kind: "echo", delayMs } });
 
 function recorder(): RunObserver & { texts: string[]; deltas: string[]; started: number } {
   const r = {
@@ -41,7 +23,7 @@ function recorder(): RunObserver & { texts: string[]; deltas: string[]; started:
 const cancelsOf = (conn: ScriptedConn): unknown[] => conn.frames.filter((f) => f.op === "cancel").map((f) => f.runId);
 
 test("an echo run against the reference agent yields the reply as one message, streamed in deltas", async () => {
-  const agent = await referenceAgent();
+  const agent = await echoAgent();
   const link = newLink(linkOptions(agent.url));
   await link.start();
   const obs = recorder();
@@ -54,7 +36,7 @@ test("an echo run against the reference agent yields the reply as one message, s
 });
 
 test("a run waits for the link when it is still connecting", async () => {
-  const agent = await referenceAgent();
+  const agent = await echoAgent();
   const link = newLink(linkOptions(agent.url));
   void link.start();
   const obs = recorder();
@@ -293,7 +275,7 @@ test("aborting the signal cancels the run locally and at the agent", async () =>
 });
 
 test("stop() fails in-flight runs and later runs are unreachable", async () => {
-  const agent = await referenceAgent(5_000);
+  const agent = await echoAgent(5_000);
   const link = newLink(linkOptions(agent.url));
   await link.start();
   let markStarted!: () => void;

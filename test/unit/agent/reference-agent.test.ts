@@ -1,59 +1,22 @@
 // The reference agent speaks protocol v1 completely: auth, hello/ready, seq, replay, bad frames,
 // thread_busy, cancel.
-import WebSocket from "ws";
-import { echoReply, MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
-import { linkOptions, newLink, runRequest, silent, stopLinks, waitFor } from "./support";
+import { echoReply, MemoryAgentJournal, type ReferenceAgent } from "../../../src/reference-agent/server";
+import { type Frame, hello, linkOptions, newLink, openSocket, rawClient, referenceAgent, runRequest, tearDown, waitFor } from "./support";
 
-let agents: ReferenceAgent[] = [];
-const sockets: WebSocket[] = [];
-afterEach(async () => {
-  for (const s of sockets.splice(0)) s.terminate();
-  await stopLinks();
-  await Promise.all(agents.map((a) => a.close()));
-  agents = [];
-});
+afterEach(tearDown);
 
 async function agentWith(opts: { token?: string; delayMs?: number; journal?: MemoryAgentJournal } = {}): Promise<ReferenceAgent> {
-  const agent = await startReferenceAgent({
-    host: "127.0.0.1",
-    port: 0,
-    logger: silent,
+  return referenceAgent({
     heartbeatMs: 5_000,
     mode: { kind: "echo", delayMs: opts.delayMs ?? 0 },
     ...(opts.token !== undefined ? { token: opts.token } : {}),
     ...(opts.journal ? { journal: opts.journal } : {}),
   });
-  agents.push(agent);
-  return agent;
 }
-
-type Frame = Record<string, unknown>;
-
-/** A raw protocol client that records every frame the agent sends. */
-async function rawClient(url: string, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; frames: Frame[]; send(f: unknown): void }> {
-  const ws = new WebSocket(url, { headers });
-  sockets.push(ws);
-  const frames: Frame[] = [];
-  ws.on("message", (d) => frames.push(JSON.parse(String(d)) as Frame));
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-  });
-  return { ws, frames, send: (f) => ws.send(typeof f === "string" ? f : JSON.stringify(f)) };
-}
-
-const hello = (resume?: { sessionId: string; lastSeq: number }): Frame => ({
-  op: "hello",
-  protocol: "matrix-agent/1",
-  client: "test",
-  ...(resume ? { resume } : {}),
-});
-const events = (frames: Frame[]): Frame[] => frames.filter((f) => f.op === "event");
 
 test("a bad token is refused with HTTP 401 on upgrade", async () => {
   const agent = await agentWith({ token: "t0ken" });
-  const ws = new WebSocket(agent.url, { headers: { Authorization: "Bearer nope" } });
-  sockets.push(ws);
+  const ws = openSocket(agent.url, { Authorization: "Bearer nope" });
   const status = await new Promise<number>((resolve) => {
     ws.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
     ws.on("error", () => undefined);
@@ -71,8 +34,8 @@ test("hello → ready with a new session; event seqs increase by one; the echo i
   const run = runRequest("r1", "last one");
   run.input.messages.unshift({ id: "$0", role: "user", content: "first one", sender: "@a:x" });
   c.send({ op: "run", ...run });
-  await waitFor(() => events(c.frames).some((f) => (f.event as Frame).type === "RUN_FINISHED"), "finished");
-  const evs = events(c.frames);
+  await waitFor(() => c.events().some((f) => (f.event as Frame).type === "RUN_FINISHED"), "finished");
+  const evs = c.events();
   expect(evs.map((f) => f.seq)).toEqual(evs.map((_, i) => i + 1));
   expect(evs.map((f) => (f.event as Frame).type)).toEqual([
     "RUN_STARTED",
@@ -119,26 +82,26 @@ test("resume: a known session keeps seqs, forgets frames ≤ lastSeq and replays
   const sessionId = a.frames[0]?.sessionId as string;
   await agent.emitProactive("*", "one"); // seqs 1..6
   await agent.emitProactive("*", "two"); // seqs 7..12
-  await waitFor(() => events(a.frames).length === 12, "both runs");
+  await waitFor(() => a.events().length === 12, "both runs");
   a.ws.terminate();
   await waitFor(() => agent.connections() === 0, "disconnected");
 
   const b = await rawClient(agent.url);
   b.send(hello({ sessionId, lastSeq: 6 }));
-  await waitFor(() => events(b.frames).length === 6, "replay of the second run");
+  await waitFor(() => b.events().length === 6, "replay of the second run");
   expect(b.frames[0]).toMatchObject({ op: "ready", sessionId, resumed: true });
-  expect(events(b.frames).map((f) => f.seq)).toEqual([7, 8, 9, 10, 11, 12]);
+  expect(b.events().map((f) => f.seq)).toEqual([7, 8, 9, 10, 11, 12]);
   expect(journal.size()).toBe(6);
   b.ws.terminate();
   await waitFor(() => agent.connections() === 0, "disconnected");
 
   const c = await rawClient(agent.url);
   c.send(hello({ sessionId: "s-unknown", lastSeq: 500 }));
-  await waitFor(() => events(c.frames).length === 6, "replay for a new session");
+  await waitFor(() => c.events().length === 6, "replay for a new session");
   expect(c.frames[0]).toMatchObject({ op: "ready", resumed: false });
   expect(c.frames[0]?.sessionId).not.toBe(sessionId);
-  expect(events(c.frames).map((f) => f.seq)).toEqual([1, 2, 3, 4, 5, 6]);
-  expect(events(c.frames).every((f) => f.proactive === true && f.threadId === "*")).toBe(true);
+  expect(c.events().map((f) => f.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(c.events().every((f) => f.proactive === true && f.threadId === "*")).toBe(true);
   c.send({ op: "ack", seq: 6 });
   await waitFor(() => journal.size() === 0, "acked");
 });

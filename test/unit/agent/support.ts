@@ -1,10 +1,14 @@
-// Test support for the agent link: a memory session store, millisecond link options and small wait helpers.
+// Test support for the agent link and the reference agent: a memory session store, millisecond link options,
+// reference agents and raw protocol clients that tearDown() closes, and small wait helpers.
 // The scripted protocol server lives in test/support/scripted-agent.ts (the e2e tests use it too).
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import pino, { type Logger } from "pino";
+import WebSocket from "ws";
 import { AgentLink, type AgentLinkOptions, type PersistedSession, type SessionStore } from "../../../src/agent/link";
 import type { RunRequest } from "../../../src/agent/link";
+import { startReferenceAgent, type ReferenceAgent, type ReferenceAgentOptions } from "../../../src/reference-agent/server";
+import { closeScriptedAgents } from "../../support/scripted-agent";
 
 export const silent: Logger = pino({ level: "silent" });
 
@@ -71,6 +75,57 @@ export function newLink(opts: AgentLinkOptions): AgentLink {
 export async function stopLinks(): Promise<void> {
   await Promise.all(links.splice(0).map((l) => l.stop()));
 }
+
+/** Every reference agent and raw socket a test opens, closed by tearDown. */
+const referenceAgents: ReferenceAgent[] = [];
+const sockets: WebSocket[] = [];
+
+/** A reference agent on 127.0.0.1 (any port, silent) with `opts`. */
+export async function referenceAgent(opts: Omit<Partial<ReferenceAgentOptions>, "host" | "port" | "logger"> = {}): Promise<ReferenceAgent> {
+  const agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: silent, ...opts });
+  referenceAgents.push(agent);
+  return agent;
+}
+
+/** The agent tests' afterEach: raw sockets terminated, links stopped, scripted and reference agents closed. */
+export async function tearDown(): Promise<void> {
+  for (const s of sockets.splice(0)) s.terminate();
+  await stopLinks();
+  await closeScriptedAgents();
+  await Promise.all(referenceAgents.splice(0).map((a) => a.close()));
+}
+
+export type Frame = Record<string, unknown>;
+
+/** A WebSocket to `url`, not yet open. */
+export function openSocket(url: string, headers: Record<string, string> = {}): WebSocket {
+  const ws = new WebSocket(url, { headers });
+  sockets.push(ws);
+  return ws;
+}
+
+/** A raw protocol client that records every frame the agent sends; `send` takes a frame or a raw string. */
+export async function rawClient(url: string, headers: Record<string, string> = {}): Promise<{
+  ws: WebSocket; frames: Frame[]; send(f: unknown): void; events(): Frame[];
+}> {
+  const ws = openSocket(url, headers);
+  const frames: Frame[] = [];
+  ws.on("message", (d) => frames.push(JSON.parse(String(d)) as Frame));
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  return {
+    ws,
+    frames,
+    send: (f) => ws.send(typeof f === "string" ? f : JSON.stringify(f)),
+    events: () => frames.filter((f) => f.op === "event"),
+  };
+}
+
+export const hello = (resume?: { sessionId: string; lastSeq: number }): Frame => ({
+  op: "hello", protocol: "matrix-agent/1", client: "test", ...(resume ? { resume } : {}),
+});
 
 export function runRequest(runId: string, text = "hi", threadId = "t1"): RunRequest {
   return {

@@ -3,17 +3,13 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pino from "pino";
-import { routeSdkLogsInto } from "../../../src/matrix/sdk";
 import { CryptoSession } from "../../../src/matrix/crypto/session";
 import { CryptoPeer } from "../../support/crypto-peer";
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
+import { ENCRYPTION, log } from "./support";
 import { MatrixTestUser } from "../../support/matrix-test-user";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const log = pino({ level: "silent" });
-routeSdkLogsInto(log); // the SDK's own console lines (expected 404s) into the silent logger
-const ENCRYPTION = { type: "m.room.encryption", content: { algorithm: "m.megolm.v1.aes-sha2" } };
 
 describe("crypto session", () => {
   let hs: Homeserver;

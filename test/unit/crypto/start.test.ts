@@ -5,8 +5,6 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pino from "pino";
-import { routeSdkLogsInto } from "../../../src/matrix/sdk";
 import Keyv from "keyv";
 import { ClientSync } from "../../../src/matrix/client-sync";
 import { EncryptedRoomNotice } from "../../../src/rooms/encrypted-notice";
@@ -16,10 +14,7 @@ import { createMatrixHttp } from "../../../src/matrix/http";
 import { MatrixSender } from "../../../src/matrix/sender";
 import { CryptoPeer } from "../../support/crypto-peer";
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
-
-const log = pino({ level: "silent" });
-routeSdkLogsInto(log); // the SDK's own console lines (expected 404s) into the silent logger
-const ENCRYPTION = { type: "m.room.encryption", content: { algorithm: "m.megolm.v1.aes-sha2" } };
+import { ENCRYPTION, log } from "./support";
 
 describe("startCrypto wired into sync and sending", () => {
   let hs: Homeserver;

@@ -1,23 +1,22 @@
 // Test support for the reference agent: a configured agent on 127.0.0.1 with its store in a temp DATA_DIR,
-// a fake OpenAI-compatible server, a bot link to it, a raw protocol client, and a controllable clock.
+// a fake OpenAI-compatible server, a bot link to it, and a controllable clock (the raw protocol client is the
+// agent tests' one).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import WebSocket from "ws";
 import type { AgentInitiatedRun } from "../../../src/agent/link";
 import { loadAgentConfig, type AgentConfig } from "../../../src/reference-agent/config";
 import { startReferenceAgentFromConfig, type ConfiguredAgent } from "../../../src/reference-agent/from-config";
 import type { SchedulerClock } from "../../../src/reference-agent/schedule";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
-import { linkOptions, MemorySessionStore, newLink, silent, stopLinks, waitFor } from "../agent/support";
+import { linkOptions, MemorySessionStore, newLink, silent, tearDown, waitFor } from "../agent/support";
 
-export { runRequest, silent, waitFor, sleep, freePort, MemorySessionStore } from "../agent/support";
+export { runRequest, silent, waitFor, sleep, freePort, MemorySessionStore, rawClient, hello, type Frame } from "../agent/support";
 export { ManualClock } from "../../support/manual-clock";
 
 const dirs: string[] = [];
 const agents: ConfiguredAgent[] = [];
 const fakes: FakeOpenAI[] = [];
-const sockets: WebSocket[] = [];
 
 export function tempDataDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ref-agent-"));
@@ -69,33 +68,8 @@ export async function botLink(url: string, sessionStore = new MemorySessionStore
   return { link, delivered, sessionStore };
 }
 
-export type Frame = Record<string, unknown>;
-
-/** A raw protocol client recording every frame. */
-export async function rawClient(url: string): Promise<{ ws: WebSocket; frames: Frame[]; send(f: unknown): void; events(): Frame[] }> {
-  const ws = new WebSocket(url);
-  sockets.push(ws);
-  const frames: Frame[] = [];
-  ws.on("message", (d) => frames.push(JSON.parse(String(d)) as Frame));
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve());
-    ws.once("error", reject);
-  });
-  return {
-    ws,
-    frames,
-    send: (f) => ws.send(JSON.stringify(f)),
-    events: () => frames.filter((f) => f.op === "event"),
-  };
-}
-
-export const hello = (resume?: { sessionId: string; lastSeq: number }): Frame => ({
-  op: "hello", protocol: "matrix-agent/1", client: "test", ...(resume ? { resume } : {}),
-});
-
 export async function cleanup(): Promise<void> {
-  for (const s of sockets.splice(0)) s.terminate();
-  await stopLinks();
+  await tearDown(); // raw clients and links
   await Promise.all(agents.splice(0).map((a) => a.close()));
   await Promise.all(fakes.splice(0).map((f) => f.close()));
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });

@@ -1,0 +1,58 @@
+// The world of the crash tests: a fresh homeserver double and data dir per test, the built bot as child
+// processes (client or appservice mode) on that data, all stopped and removed after each test. A test starts
+// a first bot with MAB_TEST_CRASH_AT (it SIGKILLs itself there), then a second one on the same env.
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { appserviceEnv, botEnv, ChildBot, freePort, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { startHomeserver, type Homeserver } from "./homeserver";
+
+export type CrashMode = "client" | "appservice";
+
+export class CrashWorld {
+  private current: { hs: Homeserver; dataDir: string } | undefined;
+  private readonly children: ChildBot[] = [];
+
+  /** A world whose homeserver and data dir are made in beforeEach and torn down in afterEach of the caller's block. */
+  static use(): CrashWorld {
+    const world = new CrashWorld();
+    beforeEach(async () => {
+      world.current = { hs: await startHomeserver({ serverName: "localhost" }), dataDir: makeDataDir() };
+    });
+    afterEach(async () => {
+      for (const child of world.children.splice(0)) await child.stop();
+      await world.current?.hs.close();
+      if (world.current) removeDir(world.current.dataDir);
+      world.current = undefined;
+    });
+    return world;
+  }
+
+  get hs(): Homeserver {
+    return this.now().hs;
+  }
+
+  private now(): { hs: Homeserver; dataDir: string } {
+    if (!this.current) throw new Error("the crash world exists only during a test");
+    return this.current;
+  }
+
+  /** The bot's user on the homeserver and its environment in `mode`, with `extra` variables. */
+  async setUp(mode: CrashMode, extra?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string }> {
+    const { hs, dataDir } = this.now();
+    if (mode === "client") {
+      const bot = hs.addUser("bot", { displayName: "Agent Bot" });
+      return { env: botEnv({ homeserverUrl: hs.url, accessToken: bot.accessToken, dataDir, extra }), botUserId: bot.userId };
+    }
+    const port = await freePort();
+    const reg = writeRegistration(dataDir, { port });
+    const { senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+    return { env: appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir, extra }), botUserId: senderUserId };
+  }
+
+  /** Starts the bot as a child process on `env` (stopped after the test) and waits for its ready line. */
+  async startBot(env: Record<string, string>): Promise<ChildBot> {
+    const child = new ChildBot(env);
+    this.children.push(child);
+    return child.ready();
+  }
+}
