@@ -5,7 +5,10 @@ import { awaitSafely, callSafely, unrefTimer } from "./link-util";
 import type { AgentEvent } from "./protocol";
 
 export interface BotRunDeps {
+  /** The link's logger (not a child per run: creating one costs more than a whole turn's other logging); the run's
+   *  own lines carry runId and threadId. */
   logger: Logger;
+  threadId: string;
   runStartTimeoutMs: number;
   runIdleTimeoutMs: number;
   /** Time left until the run's deadline (counted from the run() call). */
@@ -150,7 +153,7 @@ export class BotRun {
 
   private enqueue(step: () => void | Promise<void>): void {
     this.chain = this.chain.then(step).catch((err: unknown) => {
-      this.deps.logger.error({ err, runId: this.runId }, "run observer step failed");
+      this.deps.logger.error({ err, runId: this.runId, threadId: this.deps.threadId }, "run observer step failed");
     });
   }
 
@@ -165,10 +168,10 @@ export class BotRun {
       try {
         this.deps.sendCancel(this.runId);
       } catch (err) {
-        this.deps.logger.warn({ err, runId: this.runId }, "could not send cancel");
+        this.deps.logger.warn({ err, runId: this.runId, threadId: this.deps.threadId }, "could not send cancel");
       }
     }
-    if (!result.ok) this.deps.logger.info({ runId: this.runId, failure: result.failure }, "run failed");
+    if (!result.ok) this.deps.logger.info({ runId: this.runId, threadId: this.deps.threadId, failure: result.failure }, "run failed");
     // Text already received is handed over first; then the result.
     void this.chain.then(() => this.resolveDone(result));
   }

@@ -181,7 +181,8 @@ export class AgentLink {
     if (this.runs.has(req.runId)) return fail("bad_frame", "a run with this runId is already in flight");
 
     const run = new BotRun(req.runId, observer, {
-      logger: this.log.child({ runId: req.runId, threadId: req.threadId }),
+      logger: this.log,
+      threadId: req.threadId,
       runStartTimeoutMs: this.opts.runStartTimeoutMs,
       runIdleTimeoutMs: this.opts.runIdleTimeoutMs,
       deadlineInMs: this.opts.runDeadlineMs - (Date.now() - calledAt),
