@@ -178,7 +178,7 @@ class BotApp implements App {
     const router = new InboundRouter({
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
-      threadKeyFor, commands,
+      threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: (userId) => matchesAnyUserGlob(userId, allowed),
@@ -186,6 +186,7 @@ class BotApp implements App {
         crypto?.undecryptableNotice),
     });
     this.cleanups.push(async () => {
+      router.stop();
       await router.idle();
       await pipeline.drain(t.shutdownGraceMs);
     });

@@ -12,6 +12,7 @@ import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
 import { checkpoint } from "./util/checkpoints";
+import { fullJitterBackoff } from "./util/timers";
 
 export interface RouterDeps {
   botUserId: string;
@@ -31,6 +32,12 @@ export interface RouterDeps {
   commands?: { handle(event: RoomEvent, facts: { isDirect: boolean; threadKey: string }): Promise<boolean> };
   /** A group room's reply mode: "mention" (default) or "all" (every message is answered). */
   replyModeFor?: (roomId: string) => Promise<"mention" | "all">;
+  /**
+   * An event whose routing failed (the homeserver or the store kept failing) is tried again in place, holding back
+   * its room's later events so the order stays, with full-jitter backoff. After the last attempt it stays in the
+   * journal for the next start. Defaults: 8 attempts, 500 ms rising to 30 s.
+   */
+  retry?: { attempts?: number; baseMs?: number; maxMs?: number };
 }
 
 /**
@@ -45,6 +52,9 @@ export interface RoomEventObserver {
 export class InboundRouter {
   private readonly roomChains = new Map<string, Promise<void>>();
   private readonly observers: RoomEventObserver[] = [];
+  private stopping = false;
+  /** Wakes the retry waits (stop() must not wait out a backoff). */
+  private readonly wakers = new Set<() => void>();
 
   constructor(private readonly deps: RouterDeps) {}
 
@@ -92,6 +102,12 @@ export class InboundRouter {
     return unfinished.length;
   }
 
+  /** No more retries: waits in progress end, and a failing event stays in the journal for the next start. */
+  stop(): void {
+    this.stopping = true;
+    for (const wake of this.wakers) wake();
+  }
+
   /** Resolves when every scheduled event has been routed (not necessarily answered). */
   async idle(): Promise<void> {
     while (this.roomChains.size > 0) await Promise.allSettled([...this.roomChains.values()]);
@@ -99,11 +115,41 @@ export class InboundRouter {
 
   private schedule(event: RoomEvent, journaled = true): void {
     const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
-    const next = previous.then(() => (journaled ? this.route(event) : this.observe(event))).catch((e: unknown) =>
+    const next = previous.then(() => (journaled ? this.routeWithRetries(event) : this.observe(event))).catch((e: unknown) =>
       this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
     this.roomChains.set(event.room_id, next);
     void next.finally(() => {
       if (this.roomChains.get(event.room_id) === next) this.roomChains.delete(event.room_id);
+    });
+  }
+
+  private async routeWithRetries(event: RoomEvent): Promise<void> {
+    const attempts = Math.max(1, this.deps.retry?.attempts ?? 8);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.route(event);
+        return;
+      } catch (e) {
+        if (attempt >= attempts || this.stopping) throw e;
+        const waitMs = Math.max(1, fullJitterBackoff(attempt, this.deps.retry?.baseMs ?? 500, this.deps.retry?.maxMs ?? 30_000));
+        this.deps.log.warn({ roomId: event.room_id, eventId: event.event_id, attempt, retryInMs: waitMs, err: String(e) },
+          "event could not be routed yet; trying again");
+        await this.pause(waitMs);
+        if (this.stopping) throw e;
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.wakers.add(wake);
     });
   }
 
