@@ -1,7 +1,6 @@
 // `npm run doctor`: checks the configuration (environment and .env), the homeserver, the token, the agent, the
 // store and crypto, one line each (✓ or ✗, and for ✗ the fix). Exit code 0 when every check passes, else 1.
-import { parseArgs } from "node:util";
-import { EXIT, firstLine, isUsageError, loadDotEnv, processIo, UsageError, type CliIo } from "./cli-support";
+import { EXIT, firstLine, isUsageError, loadDotEnv, parseCommandLine, processIo, UsageError, type CliIo } from "./cli-support";
 import { runDoctorChecks, type CheckResult } from "./doctor-checks";
 import type { Env } from "../config";
 
@@ -28,16 +27,8 @@ export function formatCheck(result: CheckResult): string[] {
 export async function runDoctor(argv: string[], io: CliIo, env: Env): Promise<number> {
   let timeoutMs: number;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { "timeout-ms": { type: "string", default: "5000" }, help: { type: "boolean", default: false } },
-    });
-    if (values.help) {
-      io.out(DOCTOR_USAGE);
-      return EXIT.ok;
-    }
+    const values = parseCommandLine(argv, { "timeout-ms": { type: "string", default: "5000" } }, DOCTOR_USAGE, io);
+    if (values === undefined) return EXIT.ok;
     timeoutMs = Number(values["timeout-ms"]);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout-ms must be a positive whole number");
   } catch (error) {
