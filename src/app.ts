@@ -114,7 +114,7 @@ class BotApp implements App {
     }, childLogger(log, "sender"));
     let announcer: DeadLetterAnnouncer | undefined;
     const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"),
-      concurrency: t.sendConcurrency, proactiveConcurrency: Math.min(t.fanoutConcurrency, t.sendConcurrency),
+      concurrency: t.sendConcurrency, proactiveConcurrency: t.fanoutConcurrency,
       onDeadLetter: (entry) => {
         ops.metrics.deadLettered();
         return announcer?.announce(entry);

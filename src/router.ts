@@ -12,7 +12,7 @@ import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
 import { checkpoint } from "./util/checkpoints";
-import { fullJitterBackoff } from "./util/timers";
+import { fullJitterBackoff, sleep } from "./util/timers";
 
 export interface RouterDeps {
   botUserId: string;
@@ -52,9 +52,8 @@ export interface RoomEventObserver {
 export class InboundRouter {
   private readonly roomChains = new Map<string, Promise<void>>();
   private readonly observers: RoomEventObserver[] = [];
-  private stopping = false;
-  /** Wakes the retry waits (stop() must not wait out a backoff). */
-  private readonly wakers = new Set<() => void>();
+  /** Aborted by stop(): retry waits end at once (shutdown must not wait out a backoff). */
+  private readonly stopped = new AbortController();
 
   constructor(private readonly deps: RouterDeps) {}
 
@@ -104,8 +103,7 @@ export class InboundRouter {
 
   /** No more retries: waits in progress end, and a failing event stays in the journal for the next start. */
   stop(): void {
-    this.stopping = true;
-    for (const wake of this.wakers) wake();
+    this.stopped.abort();
   }
 
   /** Resolves when every scheduled event has been routed (not necessarily answered). */
@@ -130,27 +128,13 @@ export class InboundRouter {
         await this.route(event);
         return;
       } catch (e) {
-        if (attempt >= attempts || this.stopping) throw e;
+        if (attempt >= attempts || this.stopped.signal.aborted) throw e;
         const waitMs = Math.max(1, fullJitterBackoff(attempt, this.deps.retry?.baseMs ?? 500, this.deps.retry?.maxMs ?? 30_000));
         this.deps.log.warn({ roomId: event.room_id, eventId: event.event_id, attempt, retryInMs: waitMs, err: String(e) },
           "event could not be routed yet; trying again");
-        await this.pause(waitMs);
-        if (this.stopping) throw e;
+        if (!(await sleep(waitMs, this.stopped.signal))) throw e;
       }
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      timer.unref();
-      this.wakers.add(wake);
-    });
   }
 
   /** Room facts and observers (spaces, lifecycle) see every event, news or state snapshot. */
