@@ -9,6 +9,22 @@
 // named after `storePath`. An IndexedDB implementation must be installed on `globalThis` first (the bot
 // installs fake-indexeddb and snapshots it to a file; see src/matrix/crypto/).
 
+/**
+ * Awaited after the machine encrypted to-device messages (room keys, by Olm) and before they are handed out for
+ * sending. The bot saves its crypto store here: an Olm session whose ratchet already moved on the wire but not
+ * in the store would, after a crash, encrypt with a stale state that the receiving device can no longer decrypt
+ * (its sessions with the bot wedged, every later room key lost). Write-ahead: the state is on disk before the
+ * message leaves. A rejection fails the share (the message is retried, encrypted anew).
+ */
+let beforeToDeviceSend;
+function setBeforeToDeviceSend(fn) {
+  beforeToDeviceSend = fn;
+}
+
+async function persistBeforeSending(count) {
+  if (count > 0 && beforeToDeviceSend) await guarded("saving before to-device", () => beforeToDeviceSend());
+}
+
 let loaded;
 function wasm() {
   if (loaded === undefined) loaded = require("@matrix-org/matrix-sdk-crypto-wasm");
@@ -167,6 +183,7 @@ class OlmMachine {
 
   async outgoingRequests() {
     const requests = await guarded("outgoingRequests", () => this.inner.outgoingRequests());
+    await persistBeforeSending(requests.filter((r) => r.type === RequestType.ToDevice).length);
     return requests.map(plainRequest);
   }
 
@@ -199,6 +216,7 @@ class OlmMachine {
     }
     const requests = await guarded("shareRoomKey", () =>
       this.inner.shareRoomKey(roomId, clones(users), toWasmSettings(settings)));
+    await persistBeforeSending(requests.length);
     return JSON.stringify(requests.map((r) => ({ txn_id: r.txn_id, event_type: r.event_type, messages: JSON.parse(r.body).messages })));
   }
 
@@ -244,6 +262,7 @@ exports.Attachment = Attachment;
 exports.EncryptedAttachment = EncryptedAttachment;
 exports.Signatures = Signatures;
 exports.CryptoBridgeError = CryptoBridgeError;
+exports.setBeforeToDeviceSend = setBeforeToDeviceSend;
 exports.StoreType = Object.freeze({ Sled: 0, Sqlite: 1 });
 exports.RequestType = RequestType;
 exports.EncryptionAlgorithm = Object.freeze({ OlmV1Curve25519AesSha2: 0, MegolmV1AesSha2: 1 });

@@ -7,6 +7,7 @@
 // SIGKILL therefore loses at most the crypto changes of the last `maxDelayMs` that no flush covered, e.g. an
 // outbound Megolm ratchet advance: harmless, because the bridge never continues a stored outbound session in a
 // new process (it starts a new one per room, so no message index is reused; packages/matrix-sdk-crypto-nodejs).
+// Olm state must not lag: the bridge calls `flush()` before any to-device message it encrypted leaves (session.ts).
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";

@@ -46,6 +46,8 @@ export class CryptoSession {
       ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
       ...(opts.maxDelayMs !== undefined ? { maxDelayMs: opts.maxDelayMs } : {}),
     }, log);
+    // Write-ahead for Olm: the store is saved before any to-device message it encrypted leaves (see the bridge).
+    setBeforeToDeviceSend(() => store.flush());
     try {
       const sdk = make(opts.homeserverUrl, opts.accessToken, dir);
       await sdk.prepare(opts.joinedRoomIds);
@@ -53,6 +55,7 @@ export class CryptoSession {
       log.info({ deviceId: sdk.deviceId }, "end-to-end encryption ready");
       return new CryptoSession(sdk, store, log);
     } catch (e) {
+      setBeforeToDeviceSend(undefined);
       await store.close().catch(() => undefined);
       throw e;
     }
@@ -104,6 +107,7 @@ export class CryptoSession {
   }
 
   async stop(): Promise<void> {
+    setBeforeToDeviceSend(undefined);
     await this.guard("store close", () => this.store.close(), undefined);
     try {
       this.sdk.close();
@@ -125,4 +129,11 @@ export class CryptoSession {
 function describe(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`.slice(0, 300);
   return String(e).slice(0, 300);
+}
+
+/** The bridge's write-ahead hook (packages/matrix-sdk-crypto-nodejs): one machine, one store per process. */
+function setBeforeToDeviceSend(fn: (() => Promise<void>) | undefined): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bridge = require("@matrix-org/matrix-sdk-crypto-nodejs") as { setBeforeToDeviceSend?: (f: typeof fn) => void };
+  bridge.setBeforeToDeviceSend?.(fn);
 }

@@ -124,6 +124,45 @@ describe("the crypto bridge", () => {
     second.close();
   });
 
+  it("saves (the write-ahead hook) before it hands out room keys encrypted by Olm, and fails the share if saving fails", async () => {
+    const server = new KeyServer();
+    const bot = await machine("@bot:example.org", "BOT");
+    const alice = await machine("@alice:example.org", "ALICE");
+    await server.run(alice, "@alice:example.org", "ALICE");
+    await server.run(bot, "@bot:example.org", "BOT");
+    const members = [new b.UserId("@alice:example.org")];
+    await bot.updateTrackedUsers(members);
+    await server.run(bot, "@bot:example.org", "BOT");
+    const claim = await bot.getMissingSessions(members);
+    await bot.markRequestAsSent(claim.id, claim.type, JSON.stringify(server.claim(JSON.parse(claim.body))));
+    const events: string[] = [];
+    try {
+      b.setBeforeToDeviceSend(async () => {
+        throw new Error("disk full");
+      });
+      await expect(bot.shareRoomKey(new b.RoomId(ROOM), members, new b.EncryptionSettings())).rejects.toThrow(/disk full/);
+      b.setBeforeToDeviceSend(async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        events.push("saved");
+      });
+      const shared = bot.shareRoomKey(new b.RoomId(ROOM), members, new b.EncryptionSettings()).then((json: string) => {
+        events.push("handed out");
+        return JSON.parse(json);
+      });
+      expect((await shared).length).toBeGreaterThan(0);
+      expect(events).toEqual(["saved", "handed out"]);
+      // Alice decrypts the room key it carries (the failed attempt left nothing half-sent).
+      for (const req of await shared) server.deliver("@bot:example.org", req);
+      const toDevice = await alice.receiveSyncChanges(JSON.stringify(server.take("@alice:example.org", "ALICE")),
+        new b.DeviceLists([], []), { signed_curve25519: 49 }, []);
+      expect(JSON.parse(toDevice).map((e: Json) => e.type)).toContain("m.room_key");
+    } finally {
+      b.setBeforeToDeviceSend(undefined);
+      bot.close();
+      alice.close();
+    }
+  });
+
   // Room key requests: crypto-wasm 18.9 requests missing keys only from the bot's own other devices, and only when
   // one of them is verified (a bot has none), so it sends none; see runbook/encryption.md.
   it("turns an undecryptable event into an Error with a code, never a raw WASM object", async () => {
