@@ -58,13 +58,19 @@ async function machine(userId: string, deviceId: string): Promise<any> {
   return b.OlmMachine.initialize(new b.UserId(userId), new b.DeviceId(deviceId), "", "", b.StoreType.Sqlite);
 }
 
+/** The bot's and Alice's devices, both with their keys on the server. */
+async function botAndAlice(server: KeyServer): Promise<{ bot: any; alice: any }> {
+  const bot = await machine("@bot:example.org", "BOT");
+  const alice = await machine("@alice:example.org", "ALICE");
+  await server.run(bot, "@bot:example.org", "BOT");
+  await server.run(alice, "@alice:example.org", "ALICE");
+  return { bot, alice };
+}
+
 describe("the crypto bridge", () => {
   it("lets a bot decrypt a peer's room message, with the SDK's own call shapes", async () => {
     const server = new KeyServer();
-    const bot = await machine("@bot:example.org", "BOT");
-    const alice = await machine("@alice:example.org", "ALICE");
-    await server.run(bot, "@bot:example.org", "BOT");
-    await server.run(alice, "@alice:example.org", "ALICE");
+    const { bot, alice } = await botAndAlice(server);
 
     // Alice (as the SDK's prepareEncrypt does): track, query, claim, share with one reused UserId array.
     const members = [new b.UserId("@alice:example.org"), new b.UserId("@bot:example.org")];
@@ -126,10 +132,7 @@ describe("the crypto bridge", () => {
 
   it("saves (the write-ahead hook) before it hands out room keys encrypted by Olm, and fails the share if saving fails", async () => {
     const server = new KeyServer();
-    const bot = await machine("@bot:example.org", "BOT");
-    const alice = await machine("@alice:example.org", "ALICE");
-    await server.run(alice, "@alice:example.org", "ALICE");
-    await server.run(bot, "@bot:example.org", "BOT");
+    const { bot, alice } = await botAndAlice(server);
     const members = [new b.UserId("@alice:example.org")];
     await bot.updateTrackedUsers(members);
     await server.run(bot, "@bot:example.org", "BOT");
@@ -167,10 +170,7 @@ describe("the crypto bridge", () => {
   // one of them is verified (a bot has none), so it sends none; see runbook/encryption.md.
   it("turns an undecryptable event into an Error with a code, never a raw WASM object", async () => {
     const server = new KeyServer();
-    const bot = await machine("@bot:example.org", "BOT");
-    const alice = await machine("@alice:example.org", "ALICE");
-    await server.run(bot, "@bot:example.org", "BOT");
-    await server.run(alice, "@alice:example.org", "ALICE");
+    const { bot, alice } = await botAndAlice(server);
     const onlyAlice = [new b.UserId("@alice:example.org")];
     await alice.updateTrackedUsers(onlyAlice);
     await server.run(alice, "@alice:example.org", "ALICE");
