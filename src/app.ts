@@ -17,6 +17,7 @@ import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
+import { userNamespaceRegexes } from "./matrix/appservice-protocol";
 import { Outbox } from "./outbox";
 import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
 import { ProactiveFanout } from "./proactive/fanout";
@@ -25,7 +26,7 @@ import { InviteHandler } from "./rooms/invites";
 import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
 import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
-import { matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
+import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
 import { TurnPipeline } from "./turns/pipeline";
@@ -105,6 +106,10 @@ class BotApp implements App {
       this.cleanups.push(() => started.stop()); // pushed early: runs after the outbox and the sync loop stopped
     }
     log.info({ userId: this.userId, mode: config.mode, homeserver: config.homeserverUrl, store: store.location }, "signed in");
+    if (config.allowedUsers === undefined) {
+      log.warn({ allowed: ownServerGlob(this.userId) },
+        "ALLOWED_USERS is not set: the bot serves every user of its own homeserver (anyone, if it has open registration); set ALLOWED_USERS to limit it");
+    }
 
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
@@ -165,9 +170,12 @@ class BotApp implements App {
       },
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
-    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms")); // its own retry budget outlasts a 5xx burst
-    const allowed = config.allowedUsers ?? [ownServerGlob(this.userId)];
-    const invites = new InviteHandler(http, directory, allowed, childLogger(log, "invites"),
+    const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
+    const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
+    const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
+    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), { // its own retry budget outlasts a 5xx burst
+      isAllowedUser, isOwnUser: (userId) => ownUsers.some((re) => re.test(userId)) });
+    const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name),
@@ -181,7 +189,7 @@ class BotApp implements App {
       threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
-      isAllowedSender: (userId) => matchesAnyUserGlob(userId, allowed),
+      isAllowedSender: isAllowedUser,
       encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms"),
         crypto?.undecryptableNotice),
     });
@@ -193,7 +201,7 @@ class BotApp implements App {
 
     lifecycle = installRoomLifecycle({
       config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
-      addObserver: (observer) => router.addObserver(observer),
+      addObserver: (observer) => router.addObserver(observer), isAllowedUser,
     });
     const started = lifecycle;
     this.cleanups.push(() => started.stop());

@@ -67,9 +67,7 @@ export class InboundRouter {
     if (hasMessage) checkpoint("message-received");
     const events: RoomEvent[] = [];
     for (const item of items) {
-      if (item.kind === "direct-rooms") {
-        for (const roomId of item.roomIds) this.deps.directory.markDirect(roomId);
-      } else if (item.kind === "invite") {
+      if (item.kind === "invite") {
         await this.deps.invites.handle(item.invite).catch((e: unknown) =>
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else if (item.snapshot) {

@@ -1,4 +1,5 @@
-// /reset: a fresh agent conversation for this room (bumps the thread generation, part of every thread key).
+// /reset: a fresh agent conversation for this room (bumps the thread generation, part of every thread key). It ends
+// the conversation for everyone in the room, so it needs the settings permission (DESIGN.md).
 import { defineCommand, noArgs } from "./registry";
 
 export const resetCommand = defineCommand({
@@ -6,7 +7,7 @@ export const resetCommand = defineCommand({
   summary: "start a fresh conversation with the agent in this room",
   usage: "/reset",
   args: noArgs,
-  permission: "anyone",
+  permission: "settings",
   async run(ctx) {
     const generation = await ctx.deps.settings.bumpThreadGeneration(ctx.roomId);
     ctx.deps.log.info({ roomId: ctx.roomId, generation }, "thread generation bumped by /reset");

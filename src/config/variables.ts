@@ -1,4 +1,5 @@
 // The names of every environment variable the bot reads, and the table of timings and limits.
+import { MAX_NEW_ROOMS_PER_USER, MAX_ROOMS_PER_INVITER } from "../rooms/lifecycle/options";
 import { MAX_TIMER_MS } from "./schema";
 
 export interface TimingVariable {
@@ -39,6 +40,11 @@ export interface Timings {
   readonly httpBodyLimitBytes: number;
   readonly appserviceBodyLimitBytes: number;
   readonly homeserverStaleMs: number;
+  readonly maxConcurrentRuns: number;
+  readonly maxRunsPerUser: number;
+  readonly spacesMaxRooms: number;
+  readonly newRoomsMaxPerUser: number;
+  readonly logRepeatWindowMs: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -81,6 +87,13 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   count("HTTP_BODY_LIMIT_BYTES", "httpBodyLimitBytes", 65_536, "largest request body of the HTTP server"),
   count("APPSERVICE_BODY_LIMIT_BYTES", "appserviceBodyLimitBytes", 10_485_760, "largest appservice transaction body"),
   ms("HOMESERVER_STALE_MS", "homeserverStaleMs", 90_000, "/readyz fails when the homeserver has not answered for this long"),
+  count("AGENT_MAX_CONCURRENT_RUNS", "maxConcurrentRuns", 8, "agent runs in flight at once, all rooms together (the rest wait their turn)"),
+  count("AGENT_MAX_RUNS_PER_USER", "maxRunsPerUser", 2, "of those, runs for one user at once (charged to the sender of a run's last message)"),
+  count("SPACES_MAX_ROOMS", "spacesMaxRooms", MAX_ROOMS_PER_INVITER, "rooms followed across the spaces and sub-spaces one user invited the bot to"),
+  count("NEW_ROOMS_MAX_PER_USER", "newRoomsMaxPerUser", MAX_NEW_ROOMS_PER_USER, "rooms /new creates for one user"),
+  ms("LOG_REPEAT_WINDOW_MS", "logRepeatWindowMs", 60_000,
+    "an identical debug, warn or error line is logged at most once in this window, then with the count of those left out (0: every line)",
+    MAX_TIMER_MS, 0),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */

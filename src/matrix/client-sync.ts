@@ -123,8 +123,6 @@ export class ClientSync {
   /** Flattens a sync response into inbound items: invites, state, then timeline, per room. */
   private async itemsOf(res: SyncResponse, initial: boolean): Promise<InboundItem[]> {
     const items: InboundItem[] = [];
-    const direct = directRoomsOf(res.account_data?.events ?? []);
-    if (direct.length > 0) items.push({ kind: "direct-rooms", roomIds: direct });
     for (const [roomId, room] of Object.entries(res.rooms?.invite ?? {})) {
       const invite = this.inviteOf(roomId, room.invite_state?.events ?? []);
       if (invite) items.push({ kind: "invite", invite });
@@ -200,17 +198,4 @@ export function dropBeforeOwnJoin(timeline: RoomEvent[], userId: string): RoomEv
   const joinAt = timeline.findIndex((e) => e.type === "m.room.member" && e.state_key === userId && e.content["membership"] === "join");
   if (joinAt <= 0) return timeline;
   return timeline.filter((e, i) => i >= joinAt || e.state_key !== undefined);
-}
-
-/** Room ids listed in the `m.direct` account data event (user id → room ids). */
-export function directRoomsOf(events: unknown[]): string[] {
-  const rooms: string[] = [];
-  for (const raw of events) {
-    const event = raw as { type?: unknown; content?: unknown };
-    if (event?.type !== "m.direct" || typeof event.content !== "object" || event.content === null) continue;
-    for (const list of Object.values(event.content as Record<string, unknown>)) {
-      if (Array.isArray(list)) rooms.push(...list.filter((r): r is string => typeof r === "string"));
-    }
-  }
-  return rooms;
 }

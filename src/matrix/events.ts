@@ -30,9 +30,7 @@ export interface InviteNotice {
 export type InboundItem =
   /** `snapshot`: from /sync's state block (current state, not news): routed for room facts, not journaled. */
   | { kind: "event"; event: RoomEvent; snapshot?: true }
-  | { kind: "invite"; invite: InviteNotice }
-  /** Rooms the account data `m.direct` lists as DMs (client mode). */
-  | { kind: "direct-rooms"; roomIds: string[] };
+  | { kind: "invite"; invite: InviteNotice };
 
 export function serverOf(id: string): string | undefined {
   const i = id.indexOf(":");

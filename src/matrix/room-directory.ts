@@ -2,6 +2,8 @@
 // is encrypted, its creators and type. Fed by every state/timeline event; fetched on demand when unknown.
 // Whether a room is a DM decides whether a message is answered at all, so a transient homeserver failure
 // while fetching the members is retried (backoff, retry_after_ms), and in the end thrown, never taken as "no".
+// A DM is what the joined members say it is (DESIGN.md, one permission model): `is_direct` on an invite and the
+// `m.direct` account data are claims anyone can make, and grant nothing.
 import type { Logger } from "pino";
 import { fullJitterBackoff } from "../util/timers";
 import { normalizeMatrixError } from "./errors";
@@ -14,12 +16,15 @@ export interface RoomDirectoryOptions {
   /** Full-jitter backoff between those attempts (e.g. MATRIX_RETRY_BASE_MS / MATRIX_RETRY_MAX_MS). Defaults 250 / 5,000. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /** The bot's other users (its appservice namespace); the bot itself always is one. */
+  isOwnUser?: (userId: string) => boolean;
+  /** Users the bot serves (ALLOWED_USERS); the one person of a DM must be one. Default: everyone. */
+  isAllowedUser?: (userId: string) => boolean;
 }
 
 interface RoomInfo {
   members: Map<string, string | undefined>; // joined user id → display name
   membersLoaded: boolean;
-  direct: boolean;
   encrypted: boolean;
   type?: string;
   creators: string[];
@@ -32,18 +37,23 @@ export class RoomDirectory {
   private readonly attempts: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
+  private readonly isOwnUser: (userId: string) => boolean;
+  private readonly isAllowedUser: (userId: string) => boolean;
 
   constructor(private readonly http: MatrixHttp, private readonly userId: string, private readonly log: Logger,
     opts: RoomDirectoryOptions = {}) {
     this.attempts = Math.max(1, opts.memberFetchAttempts ?? 6);
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     this.retryMaxMs = opts.retryMaxMs ?? 5_000;
+    const ownUsers = opts.isOwnUser;
+    this.isOwnUser = (u) => u === userId || ownUsers?.(u) === true;
+    this.isAllowedUser = opts.isAllowedUser ?? (() => true);
   }
 
   private info(roomId: string): RoomInfo {
     let info = this.rooms.get(roomId);
     if (!info) {
-      info = { members: new Map(), membersLoaded: false, direct: false, encrypted: false, creators: [] };
+      info = { members: new Map(), membersLoaded: false, encrypted: false, creators: [] };
       this.rooms.set(roomId, info);
     }
     return info;
@@ -58,7 +68,6 @@ export class RoomDirectory {
         const name = typeof event.content["displayname"] === "string" ? event.content["displayname"] : undefined;
         if (membership === "join") info.members.set(event.state_key, name);
         else info.members.delete(event.state_key);
-        if (event.state_key === this.userId && event.content["is_direct"] === true) info.direct = true;
         break;
       }
       case "m.room.encryption":
@@ -74,10 +83,6 @@ export class RoomDirectory {
     }
   }
 
-  markDirect(roomId: string): void {
-    this.info(roomId).direct = true;
-  }
-
   forget(roomId: string): void {
     this.rooms.delete(roomId);
   }
@@ -87,14 +92,15 @@ export class RoomDirectory {
   }
 
   /**
-   * A DM: invited as direct, or exactly two joined members (the bot and one person). Throws a MatrixRequestError
-   * when the members could not be fetched because the homeserver kept failing transiently.
+   * A DM: the bot is joined and exactly one other person is, an allowed user (the bot's own users aside). Throws
+   * a MatrixRequestError when the members could not be fetched because the homeserver kept failing transiently.
    */
   async isDirect(roomId: string): Promise<boolean> {
     const info = this.info(roomId);
-    if (info.direct) return true;
     await this.loadMembers(info, roomId, this.attempts);
-    return info.members.size === 2 && info.members.has(this.userId);
+    if (!info.members.has(this.userId)) return false;
+    const people = [...info.members.keys()].filter((u) => !this.isOwnUser(u));
+    return people.length === 1 && this.isAllowedUser(people[0] ?? "");
   }
 
   /**

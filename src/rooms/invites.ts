@@ -2,12 +2,10 @@
 import type { Logger } from "pino";
 import type { InviteNotice } from "../matrix/events";
 import { enc, type MatrixHttp } from "../matrix/http";
-import type { RoomDirectory } from "../matrix/room-directory";
 import { matchesAnyUserGlob } from "./user-glob";
 
 export class InviteHandler {
-  constructor(private readonly http: MatrixHttp, private readonly directory: RoomDirectory,
-    private readonly allowedUsers: readonly string[], private readonly log: Logger,
+  constructor(private readonly http: MatrixHttp, private readonly allowedUsers: readonly string[], private readonly log: Logger,
     private readonly onJoined?: (invite: InviteNotice) => Promise<void>) {}
 
   isAllowed(userId: string): boolean {
@@ -25,7 +23,6 @@ export class InviteHandler {
     await this.http.request("POST", `/_matrix/client/v3/join/${enc(invite.roomId)}`, {
       query: { via: invite.via, server_name: invite.via }, body: {},
     });
-    if (invite.isDirect) this.directory.markDirect(invite.roomId);
     this.log.info({ roomId: invite.roomId, inviter: invite.inviter, direct: invite.isDirect }, "joined on invite");
     await this.onJoined?.(invite);
   }

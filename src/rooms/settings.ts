@@ -187,8 +187,9 @@ export class RoomSettingsStore {
   }
 
   /**
-   * Room upgrade: the replacement room takes over the old room's settings and opt-in. Write order: the new
-   * room first, then the old room is cleared, so a crash in between leaves both (retrying converges), never neither.
+   * Room upgrade: the replacement room takes over the old room's settings and opt-in, never overwriting settings
+   * the replacement already has (they stay, and the old room keeps its own). Write order: the new room first,
+   * then the old room is cleared, so a crash in between leaves both (retrying converges), never neither.
    */
   async moveRoom(oldRoomId: string, newRoomId: string): Promise<void> {
     if (oldRoomId === newRoomId) return;
@@ -196,15 +197,22 @@ export class RoomSettingsStore {
     await this.locks.run(first, () => this.locks.run(second, async () => {
       const raw = await this.retry("read room settings", oldRoomId, () => this.settings.get(oldRoomId));
       const parsed = raw === undefined ? undefined : roomSettingsSchema.safeParse(raw);
-      if (parsed?.success) await this.save(newRoomId, parsed.data);
+      const existing = await this.retry("read room settings", newRoomId, () => this.settings.get(newRoomId));
+      const moved = parsed?.success === true && existing === undefined;
+      if (moved) await this.save(newRoomId, parsed.data);
       const optedIn = await this.retry("read the proactive index", oldRoomId, () => this.index.get(oldRoomId));
       if (optedIn !== undefined) {
-        const at = indexValueSchema.safeParse(optedIn).success ? optedIn : this.now();
-        await this.retry("add to the proactive index", newRoomId, () => this.index.set(newRoomId, at));
+        if (!(await this.isProactive(newRoomId))) {
+          const at = indexValueSchema.safeParse(optedIn).success ? optedIn : this.now();
+          await this.retry("add to the proactive index", newRoomId, () => this.index.set(newRoomId, at));
+        }
         await this.retry("remove from the proactive index", oldRoomId, () => this.index.delete(oldRoomId));
       }
-      this.forget(oldRoomId);
-      if (raw !== undefined) await this.retry("delete room settings", oldRoomId, () => this.settings.delete(oldRoomId));
+      if (moved || raw === undefined) {
+        this.forget(oldRoomId);
+        if (raw !== undefined) await this.retry("delete room settings", oldRoomId, () => this.settings.delete(oldRoomId));
+      }
+      if (existing !== undefined) this.log.info({ oldRoomId, newRoomId }, "the upgraded room has settings of its own; they were kept");
       this.log.info({ oldRoomId, newRoomId, proactive: optedIn !== undefined }, "room settings moved to the upgraded room");
     }));
   }

@@ -26,3 +26,8 @@ export function ownServerGlob(botUserId: string): string {
   const server = botUserId.slice(botUserId.indexOf(":") + 1);
   return `@*:${server}`;
 }
+
+/** Who the bot serves: ALLOWED_USERS when set, else the users of its own server. */
+export function allowedUserGlobs(allowedUsers: readonly string[] | undefined, botUserId: string): readonly string[] {
+  return allowedUsers ?? [ownServerGlob(botUserId)];
+}

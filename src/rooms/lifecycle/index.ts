@@ -4,7 +4,8 @@
 //   provisioning.ts / chat-rooms.ts     a private space + chat room per user; /new rooms
 //   introductions.ts                    one introduction per room, on the bot's first join
 //   membership.ts                       kicked/banned → failed deliveries, opt-in cleared; last member → leave
-//   upgrades.ts                         tombstone → join the replacement, move settings, same agent thread
+//   upgrades.ts                         tombstone → join the replacement, move settings, same agent thread (if real)
+//   room-checks.ts                      rooms joined before the bot knows it stays: others wait for the verdict
 //   profile.ts                          BOT_DISPLAY_NAME
 import type { Logger } from "pino";
 import type { Config } from "../../config";
@@ -15,7 +16,9 @@ import type { RoomMessageSender } from "../../matrix/sender";
 import type { Outbox } from "../../outbox";
 import type { RoomEventObserver } from "../../router";
 import type { Store } from "../../store";
+import { PermissionChecker } from "../../commands/permissions";
 import { RoomSettingsStore } from "../settings";
+import { allowedUserGlobs, matchesAnyUserGlob } from "../user-glob";
 import { ChatRooms, type ChatRoomResult } from "./chat-rooms";
 import { ChildJoiner } from "./child-joins";
 import { Introductions } from "./introductions";
@@ -26,6 +29,7 @@ import { RoomOrigins } from "./origins";
 import { syncDisplayName } from "./profile";
 import { Provisioner } from "./provisioning";
 import { NAMESPACES } from "./records";
+import { RoomChecks } from "./room-checks";
 import { RoomCreator } from "./room-creator";
 import { SpaceFollower } from "./space-follower";
 import { BackgroundTasks, describe } from "./tasks";
@@ -52,6 +56,8 @@ export interface LifecycleContext {
   store: Store;
   log: Logger;
   addObserver: (observer: RoomEventObserver) => void;
+  /** Users the bot serves (upgrades, introductions); default ALLOWED_USERS, else the bot's own server. */
+  isAllowedUser?: (userId: string) => boolean;
   /** The app's room settings store; when absent the lifecycle opens its own over the same namespaces. */
   settings?: LifecycleSettings;
   /** Bounds and retries (tests make them small); production defaults in options.ts. */
@@ -74,7 +80,8 @@ export interface RoomLifecycle {
 
 export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
   const { config, botUserId, store, log } = ctx;
-  const options = resolveLifecycleOptions(ctx.options);
+  const options = resolveLifecycleOptions({
+    maxRoomsPerInviter: config.timings.spacesMaxRooms, maxNewRoomsPerUser: config.timings.newRoomsMaxPerUser, ...ctx.options });
   const botName = config.botDisplayName?.trim() || (botUserId.slice(1).split(":")[0] ?? "") || "the bot";
   const tasks = new BackgroundTasks(log);
   const rooms = new MatrixRooms(ctx.http, botUserId, options, log, tasks.signal);
@@ -82,6 +89,9 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
     settings: store.namespace("room-settings"), proactiveIndex: store.namespace<number>("proactive-rooms"), log,
   });
   const joined = new Set<string>();
+  const checks = new RoomChecks();
+  const allowed = allowedUserGlobs(config.allowedUsers, botUserId);
+  const isAllowedUser = ctx.isAllowedUser ?? ((userId: string): boolean => matchesAnyUserGlob(userId, allowed));
   const origins = new RoomOrigins(store.namespace(NAMESPACES.origins), log);
   const successors = new RoomSuccessors(store.namespace<string>(NAMESPACES.successors));
   const queue = new FairWorkQueue({ concurrency: options.childJoinConcurrency, maxQueued: options.maxQueuedChildJoins, log, name: "space-children" });
@@ -90,10 +100,11 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
   };
   const spaces = new SpaceFollower({
     rooms, origins, joined, queue, tasks, options, log, leaveRoom, store: store.namespace(NAMESPACES.spaces),
-    joiner: new ChildJoiner({ rooms, origins, joined, log }),
+    joiner: new ChildJoiner({ rooms, origins, joined, checks, log }),
   });
   const introductions: Introductions = new Introductions({
-    store: store.namespace<number>(NAMESPACES.introductions), outbox: ctx.outbox, rooms, botUserId, botName, log,
+    store: store.namespace<number>(NAMESPACES.introductions), outbox: ctx.outbox, rooms, botUserId, botName, log, checks,
+    isAllowedUser,
     isUpgradeOfKnownRoom: async (roomId, predecessor): Promise<boolean> => (await successors.isSuccessor(roomId)) ||
       (predecessor !== undefined && (await introductions.alreadyIntroduced(predecessor))),
   });
@@ -102,11 +113,19 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
     rooms, creator, introductions, tasks, botUserId, botName, log,
     records: store.namespace(NAMESPACES.provisioning), pending: store.namespace<number>(NAMESPACES.provisioningPending),
   });
-  const chatRooms = new ChatRooms({ rooms, creator, provisioner, introductions, botUserId, botName, log, records: store.namespace(NAMESPACES.chatRooms) });
+  const chatRooms = new ChatRooms({ rooms, creator, provisioner, introductions, botUserId, botName, log,
+    records: store.namespace(NAMESPACES.chatRooms), counts: store.namespace<number>(NAMESPACES.chatRoomCounts), maxPerUser: options.maxNewRoomsPerUser });
   const membership = new MembershipWatcher({
     botUserId, rooms, outbox: ctx.outbox, settings, origins, spaces, directory: ctx.directory, joined, leaveRoom, log,
   });
-  const upgrades = new RoomUpgrades({ successors, rooms, origins, spaces, settings, joined, botUserId, log });
+  const permissions = new PermissionChecker({ http: ctx.http, botAdmins: config.botAdmins, log });
+  const upgrades = new RoomUpgrades({
+    successors, pending: store.namespace(NAMESPACES.upgradesPending), checks, rooms, origins, spaces, settings, joined, leaveRoom, log,
+    isAllowedUser,
+    maySetSettings: async (roomId, userId) =>
+      (await permissions.check("settings", { roomId, userId, isDirect: await ctx.directory.isDirect(roomId) })).allowed,
+    hasOwnConversation: async (roomId) => joined.has(roomId) || (await introductions.alreadyIntroduced(roomId)),
+  });
 
   const onEvent = async (event: RoomEvent): Promise<void> => {
     switch (event.type) {
@@ -115,7 +134,8 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
         return;
       case "m.room.member":
         if (isOwnJoin(event, botUserId)) {
-          joined.add(event.room_id);
+          await upgrades.onOwnJoin(event.room_id);
+          if (await checks.stays(event.room_id)) joined.add(event.room_id);
           await introductions.onOwnJoin(event.room_id);
         } else {
           await membership.onMember(event);
@@ -137,7 +157,7 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
         joined.add(invite.roomId);
         await origins.markDirect(invite.roomId);
         const type = invite.roomType ?? (await rooms.createInfo(invite.roomId))?.type;
-        if (type === "m.space" && config.spacesFollowChildren) await spaces.follow(invite.roomId, 0, []);
+        if (type === "m.space" && config.spacesFollowChildren) await spaces.follow(invite.roomId, 0, [], invite.inviter);
         if (config.provisionSpace) provisioner.onInvitedBy(invite.inviter);
       } catch (e) {
         log.warn({ roomId: invite.roomId, err: describe(e) }, "after-join work for an invite failed");
@@ -158,7 +178,10 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
       await spaces.flush();
     },
     createChatRoom: (userId, title, opts) => chatRooms.create(userId, title, opts),
-    threadRoomFor: (roomId) => successors.threadRoomFor(roomId),
+    threadRoomFor: async (roomId) => {
+      await checks.stays(roomId); // a replacement room being checked: its messages wait for the verdict
+      return successors.threadRoomFor(roomId);
+    },
     async idle() {
       for (;;) {
         await tasks.idle();

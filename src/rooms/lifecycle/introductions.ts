@@ -1,6 +1,8 @@
 // The bot introduces itself once per room, the first time it joins: its name, how to talk to it in a DM and
 // in a group room, and /help. Not in spaces (nobody chats there), not in an upgraded room it was already in
-// (the conversation continues), and rooms the bot creates itself get their own words from provisioning.
+// (the conversation continues), not where no allowed user is a member (nobody there may talk to it, e.g. the
+// rooms of a hostile space), not in a room it is about to leave again (RoomChecks), and rooms the bot creates
+// itself get their own words from provisioning.
 // Durable and once: the message is recorded in the outbox (deterministic txnId) before the flag is written,
 // so a crash in between re-enqueues the same txnId, which the outbox and the homeserver deduplicate.
 import type Keyv from "keyv";
@@ -8,6 +10,7 @@ import type { Logger } from "pino";
 import type { OutboxEntryInput } from "../../outbox";
 import type { MatrixRooms } from "./matrix-rooms";
 import { INTRO_MARKER, lifecycleTxnId } from "./records";
+import type { RoomChecks } from "./room-checks";
 
 export interface IntroductionsDeps {
   store: Keyv<number>;
@@ -17,6 +20,8 @@ export interface IntroductionsDeps {
   botName: string;
   /** Whether the room replaced one the bot was in (its conversation continues there). */
   isUpgradeOfKnownRoom: (roomId: string, predecessor: string | undefined) => Promise<boolean>;
+  isAllowedUser: (userId: string) => boolean;
+  checks: RoomChecks;
   log: Logger;
 }
 
@@ -48,12 +53,19 @@ export class Introductions {
 
   /** The bot's own first join of a room was observed. */
   async onOwnJoin(roomId: string): Promise<void> {
+    if (!(await this.deps.checks.stays(roomId))) return;
     if (await this.alreadyIntroduced(roomId)) return;
     const info = await this.deps.rooms.createInfo(roomId);
     if (info?.creator === this.deps.botUserId) return; // created by the bot: provisioning posts its own introduction
     if (info?.type === "m.space") return this.markDone(roomId);
     if (await this.deps.isUpgradeOfKnownRoom(roomId, info?.predecessor)) {
       this.deps.log.info({ roomId }, "no introduction in an upgraded room: the conversation continues");
+      return this.markDone(roomId);
+    }
+    const members = await this.deps.rooms.joinedMembers(roomId).catch(() => undefined);
+    if (members === undefined) return; // unreadable: the bot is no longer there
+    if (!members.some((userId) => userId !== this.deps.botUserId && this.deps.isAllowedUser(userId))) {
+      this.deps.log.info({ roomId }, "no introduction: no allowed user is a member of the room");
       return this.markDone(roomId);
     }
     await this.post(roomId, introductionText(this.deps.botName));

@@ -7,6 +7,15 @@
  */
 export const MAX_CHILDREN_PER_SPACE = 500;
 
+/**
+ * Most rooms followed across the spaces and sub-spaces one user invited the bot to (SPACES_MAX_ROOMS): one invite
+ * to a hostile space joins at most this many rooms.
+ */
+export const MAX_ROOMS_PER_INVITER = 100;
+
+/** Most rooms `/new` creates for one user (NEW_ROOMS_MAX_PER_USER). */
+export const MAX_NEW_ROOMS_PER_USER = 20;
+
 /** How deep nested spaces are followed: the invited space is depth 0; sub-spaces deeper than this are joined, not followed. */
 export const MAX_SPACE_DEPTH = 3;
 
@@ -18,6 +27,8 @@ export const MAX_QUEUED_CHILD_JOINS = 2_000;
 
 export interface LifecycleOptions {
   maxChildrenPerSpace: number;
+  maxRoomsPerInviter: number;
+  maxNewRoomsPerUser: number;
   maxSpaceDepth: number;
   childJoinConcurrency: number;
   maxQueuedChildJoins: number;
@@ -32,6 +43,8 @@ export interface LifecycleOptions {
 
 export const DEFAULT_LIFECYCLE_OPTIONS: LifecycleOptions = {
   maxChildrenPerSpace: MAX_CHILDREN_PER_SPACE,
+  maxRoomsPerInviter: MAX_ROOMS_PER_INVITER,
+  maxNewRoomsPerUser: MAX_NEW_ROOMS_PER_USER,
   maxSpaceDepth: MAX_SPACE_DEPTH,
   childJoinConcurrency: CHILD_JOIN_CONCURRENCY,
   maxQueuedChildJoins: MAX_QUEUED_CHILD_JOINS,

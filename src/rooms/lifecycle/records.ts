@@ -19,7 +19,13 @@ export const NAMESPACES = {
   introductions: "room-introductions",
   /** upgraded room id → the room id its agent thread is keyed on (the first room of the upgrade chain). */
   successors: "room-successors",
+  /** replacement room id → the upgrade waiting to be checked and completed (the room that named it). */
+  upgradesPending: "room-upgrades-pending",
+  /** user id → how many rooms `/new` created for them (NEW_ROOMS_MAX_PER_USER). */
+  chatRoomCounts: "chat-room-counts",
 } as const;
+
+export const pendingUpgradeSchema = z.object({ oldRoomId: z.string(), at: z.number() });
 
 export const roomOriginSchema = z.object({
   /** Joined for its own sake: an invite, a room the bot created, a room upgrade. Never left because of a space. */
@@ -36,6 +42,8 @@ export const followedSpaceSchema = z.object({
   ancestors: z.array(z.string()),
   /** Children followed (present in the space, at most maxChildrenPerSpace), joinable or not. */
   children: z.array(z.string()),
+  /** Who invited the bot to the outermost space: its rooms count against that user's SPACES_MAX_ROOMS. */
+  inviter: z.string().optional(),
 });
 export type FollowedSpace = z.infer<typeof followedSpaceSchema>;
 

@@ -51,13 +51,14 @@ export function childrenInState(events: readonly unknown[], maxVia: number): { p
   return { present, malformed };
 }
 
-/** Whether `m.room.join_rules` content lets a member of `spaceId` join: public, or restricted to that space. */
-export function joinableFromSpace(joinRules: Record<string, unknown>, spaceId: string): { joinable: boolean; rule: string } {
+/** `m.room.join_rules` content: the rule ("invite" when missing) and the rooms a restricted rule admits members of. */
+export function joinRuleOf(joinRules: Record<string, unknown>): { rule: string; allowRooms: string[] } {
   const rule = typeof joinRules["join_rule"] === "string" ? joinRules["join_rule"] : "invite";
-  if (rule === "public") return { joinable: true, rule };
-  if (rule !== "restricted" && rule !== "knock_restricted") return { joinable: false, rule };
   const allow = Array.isArray(joinRules["allow"]) ? joinRules["allow"] : [];
-  const allowed = allow.some((condition: unknown) => typeof condition === "object" && condition !== null &&
-    (condition as { type?: unknown }).type === "m.room_membership" && (condition as { room_id?: unknown }).room_id === spaceId);
-  return { joinable: allowed, rule };
+  const allowRooms = allow.flatMap((condition: unknown): string[] => {
+    if (typeof condition !== "object" || condition === null) return [];
+    const { type, room_id: roomId } = condition as { type?: unknown; room_id?: unknown };
+    return type === "m.room_membership" && isRoomId(roomId) ? [roomId] : [];
+  });
+  return { rule, allowRooms };
 }

@@ -1,8 +1,9 @@
 // Following spaces: the children a followed space lists are joined (when the bot may) through a bounded queue,
 // children added later are joined, removed ones are left when nothing else keeps the bot there. Hostile spaces
-// cost bounded work: at most maxChildrenPerSpace children each, loops (a space listing itself or an ancestor)
-// and malformed entries skipped, sub-spaces followed only to maxSpaceDepth. Each space's children are
-// reconciled with its full state when it is followed and at every start (repairs whatever a crash cut short).
+// cost bounded work: at most maxChildrenPerSpace children each and maxRoomsPerInviter across the spaces and
+// sub-spaces one user invited the bot to (SPACES_MAX_ROOMS), loops (a space listing itself or an ancestor) and
+// malformed entries skipped, sub-spaces followed only to maxSpaceDepth. Each space's children are reconciled with
+// its full state when it is followed and at every start (repairs whatever a crash cut short).
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import type { RoomEvent } from "../../matrix/events";
@@ -10,7 +11,7 @@ import type { ChildJoiner } from "./child-joins";
 import type { MatrixRooms } from "./matrix-rooms";
 import type { LifecycleOptions } from "./options";
 import type { RoomOrigins } from "./origins";
-import { followedSpaceSchema, parseStored } from "./records";
+import { followedSpaceSchema, parseStored, type FollowedSpace } from "./records";
 import { childrenInState, parseSpaceChild, SPACE_CHILD } from "./space-children";
 import type { BackgroundTasks } from "./tasks";
 import type { FairWorkQueue } from "./work-queue";
@@ -18,6 +19,8 @@ import { KeyedLock } from "../../util/keyed-lock";
 
 interface SpaceState {
   depth: number;
+  /** Who invited the bot to the outermost space (sub-spaces inherit it); unknown for spaces followed before. */
+  inviter: string | undefined;
   ancestors: string[];
   children: Set<string>;
   /** Children whose join was attempted by this process and did not succeed: tried again at the next start only. */
@@ -62,18 +65,18 @@ export class SpaceFollower {
       const { value } = parseStored(followedSpaceSchema, raw);
       if (!value) {
         this.deps.log.warn({ spaceId: key }, "stored followed space is unreadable; following it afresh");
-        this.spaces.set(key, newState(0, [], []));
+        this.spaces.set(key, newState(0, [], [], undefined));
       } else if (!this.spaces.has(key)) {
-        this.spaces.set(key, newState(value.depth, value.ancestors, value.children));
+        this.spaces.set(key, newState(value.depth, value.ancestors, value.children, value.inviter));
       }
       this.reconcileSoon(key);
     }
   }
 
   /** Starts following a space the bot is in: records it, then joins its children in the background. */
-  async follow(spaceId: string, depth: number, ancestors: string[]): Promise<void> {
+  async follow(spaceId: string, depth: number, ancestors: string[], inviter: string | undefined): Promise<void> {
     if (this.spaces.has(spaceId)) return;
-    const state = newState(depth, ancestors, []);
+    const state = newState(depth, ancestors, [], inviter);
     this.spaces.set(spaceId, state);
     await this.deps.store.set(spaceId, snapshot(state));
     this.deps.log.info({ spaceId, depth }, "following the space's child rooms");
@@ -112,7 +115,7 @@ export class SpaceFollower {
   async transfer(oldSpaceId: string, newSpaceId: string): Promise<void> {
     const old = this.spaces.get(oldSpaceId);
     if (!old || this.spaces.has(newSpaceId)) return;
-    const state = newState(old.depth, old.ancestors, [...old.children]);
+    const state = newState(old.depth, old.ancestors, [...old.children], old.inviter);
     this.spaces.set(newSpaceId, state);
     await this.deps.store.set(newSpaceId, snapshot(state));
     for (const child of state.children) await this.deps.origins.addSpace(child, newSpaceId);
@@ -168,6 +171,14 @@ export class SpaceFollower {
       state.overCap += 1;
       return;
     }
+    if (this.roomsFollowedFor(state.inviter) >= this.deps.options.maxRoomsPerInviter) {
+      if (state.overCap === 0) {
+        this.deps.log.warn({ spaceId, inviter: state.inviter ?? null, limit: this.deps.options.maxRoomsPerInviter },
+          "the spaces this user invited the bot to list more rooms than it follows per user (SPACES_MAX_ROOMS); the others are ignored");
+      }
+      state.overCap += 1;
+      return;
+    }
     state.children.add(childId);
     this.persist(spaceId, state);
     this.enqueue(spaceId, state, childId, via);
@@ -181,7 +192,7 @@ export class SpaceFollower {
   private async joinChild(spaceId: string, childId: string, via: string[]): Promise<void> {
     const state = this.spaces.get(spaceId);
     if (!state?.children.has(childId) || this.deps.tasks.stopping) return; // removed or unfollowed meanwhile
-    const outcome = await this.deps.joiner.join({ spaceId, childId, via });
+    const outcome = await this.deps.joiner.join({ spaceId, childId, via, inviter: state.inviter });
     if (outcome !== "joined" && outcome !== "already-joined") {
       (state.failed ??= new Set()).add(childId); // bounded work: not again in this process
       return;
@@ -198,7 +209,14 @@ export class SpaceFollower {
       this.deps.log.info({ spaceId, childId, maxDepth: this.deps.options.maxSpaceDepth }, "sub-space joined but not followed: nested too deep");
       return;
     }
-    await this.follow(childId, state.depth + 1, [...state.ancestors, spaceId]);
+    await this.follow(childId, state.depth + 1, [...state.ancestors, spaceId], state.inviter);
+  }
+
+  /** Distinct rooms followed through the spaces of one inviter (bounded by maxRoomsPerInviter, so cheap to count). */
+  private roomsFollowedFor(inviter: string | undefined): number {
+    const rooms = new Set<string>();
+    for (const space of this.spaces.values()) if (space.inviter === inviter) for (const child of space.children) rooms.add(child);
+    return rooms.size;
   }
 
   private async removeChild(spaceId: string, state: SpaceState, childId: string): Promise<void> {
@@ -250,10 +268,10 @@ export class SpaceFollower {
   }
 }
 
-function newState(depth: number, ancestors: string[], children: string[]): SpaceState {
-  return { depth, ancestors, children: new Set(children), overCap: 0, skipped: 0, dirty: false };
+function newState(depth: number, ancestors: string[], children: string[], inviter: string | undefined): SpaceState {
+  return { depth, inviter, ancestors, children: new Set(children), overCap: 0, skipped: 0, dirty: false };
 }
 
-function snapshot(state: SpaceState): { depth: number; ancestors: string[]; children: string[] } {
-  return { depth: state.depth, ancestors: state.ancestors, children: [...state.children] };
+function snapshot(state: SpaceState): FollowedSpace {
+  return { depth: state.depth, ancestors: state.ancestors, children: [...state.children], ...(state.inviter ? { inviter: state.inviter } : {}) };
 }

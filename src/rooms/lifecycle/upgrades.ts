@@ -1,16 +1,24 @@
-// Room upgrades: an `m.room.tombstone` with `replacement_room` makes the bot join the replacement (through the
-// tombstone sender's server), carry the room's settings and proactive opt-in over, and key the replacement's
-// agent thread on the same room id as before (namespace "room-successors": new room → the first room of the
-// upgrade chain), so the agent sees one conversation across the upgrade.
-// Write order: the successor record first (before the join, so no message of the new room is ever keyed on
-// it), then the join, then the settings move. Every step is idempotent: a tombstone replayed after a crash
-// converges.
+// Room upgrades: an `m.room.tombstone` with `replacement_room` makes the bot join the replacement, carry the room's
+// settings and proactive opt-in over, and key the replacement's agent thread on the same room id as before
+// (namespace "room-successors": new room → the first room of the upgrade chain), so the agent sees one conversation.
+// Only a real upgrade is followed (issue 14):
+//   - the tombstone's sender is an allowed user with the settings permission in the old room;
+//   - the replacement is not a conversation of its own (the bot is or was in it): two conversations never merge;
+//   - once joined, the replacement's m.room.create must name the old room as `predecessor`; if not, the bot
+//     leaves it and moves nothing.
+// Write order: the pending upgrade (namespace "room-upgrades-pending": replacement → old room) before the join, so a
+// replacement that needs an invite is completed when the bot is invited, and a crash anywhere converges when the
+// tombstone is seen again; then the join, the check, the successor record, the settings move, and the pending record
+// dropped last. Until the check has decided, the replacement's messages wait for it (RoomChecks).
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { MatrixRequestError } from "../../matrix/errors";
 import { serverOf, type RoomEvent } from "../../matrix/events";
+import { KeyedLock } from "../../util/keyed-lock";
 import type { MatrixRooms } from "./matrix-rooms";
 import type { RoomOrigins } from "./origins";
+import { parseStored, pendingUpgradeSchema } from "./records";
+import type { RoomChecks } from "./room-checks";
 import { isRoomId } from "./space-children";
 import type { SpaceFollower } from "./space-follower";
 import { describe } from "./tasks";
@@ -47,16 +55,26 @@ export class RoomSuccessors {
 
 export interface UpgradeDeps {
   successors: RoomSuccessors;
+  /** replacement room id → the pending upgrade (written before the join, dropped once complete). */
+  pending: Keyv<unknown>;
+  checks: RoomChecks;
   rooms: MatrixRooms;
   origins: RoomOrigins;
   spaces: SpaceFollower;
   settings: { moveRoom(oldRoomId: string, newRoomId: string): Promise<void> };
   joined: { add(roomId: string): void };
-  botUserId: string;
+  isAllowedUser: (userId: string) => boolean;
+  /** Whether the user has the settings permission in the room (commands/permissions.ts). */
+  maySetSettings: (roomId: string, userId: string) => Promise<boolean>;
+  /** Whether the bot is in the room now, or was before (it has a conversation of its own there). */
+  hasOwnConversation: (roomId: string) => Promise<boolean>;
+  leaveRoom: (roomId: string, reason: string) => Promise<void>;
   log: Logger;
 }
 
 export class RoomUpgrades {
+  private readonly locks = new KeyedLock();
+
   constructor(private readonly deps: UpgradeDeps) {}
 
   async onTombstone(event: RoomEvent): Promise<void> {
@@ -68,21 +86,84 @@ export class RoomUpgrades {
       log.info({ roomId: oldRoomId }, "tombstone without a usable replacement_room; nothing to follow");
       return;
     }
-    const threadRoom = await this.deps.successors.record(oldRoomId, replacement);
+    const fields = { roomId: oldRoomId, newRoomId: replacement, sender: event.sender };
+    if (!(await this.isPending(replacement, oldRoomId))) {
+      if (await this.alreadyFollowed(oldRoomId, replacement)) return; // a replay of a finished upgrade
+      if (!this.deps.isAllowedUser(event.sender)) {
+        log.warn(fields, "room upgrade ignored: the tombstone's sender is not an allowed user");
+        return;
+      }
+      if (!(await this.deps.maySetSettings(oldRoomId, event.sender))) {
+        log.warn(fields, "room upgrade ignored: the tombstone's sender may not change this room's settings");
+        return;
+      }
+      if (await this.deps.hasOwnConversation(replacement)) {
+        log.warn(fields, "room upgrade not followed: the replacement room is a conversation of its own; the two are not merged");
+        return;
+      }
+      await this.deps.pending.set(replacement, { oldRoomId, at: Date.now() });
+    }
     const via = [...new Set([serverOf(event.sender), serverOf(replacement), serverOf(oldRoomId)])]
       .filter((s): s is string => s !== undefined && s !== "");
-    try {
-      await this.deps.rooms.join(replacement, via);
+    await this.deps.checks.run(replacement, async () => {
+      try {
+        await this.deps.rooms.join(replacement, via);
+      } catch (e) {
+        if (!(e instanceof MatrixRequestError)) throw e;
+        log.warn({ oldRoomId, newRoomId: replacement, error: describe(e) },
+          "could not join the replacement room (it may need an invite); the upgrade is completed once the bot is in");
+        return true;
+      }
+      return this.complete(replacement);
+    });
+  }
+
+  /** The bot joined a room: if it is the replacement of a pending upgrade, check and complete it now. */
+  async onOwnJoin(roomId: string): Promise<void> {
+    if ((await this.pendingFor(roomId)) === undefined) return;
+    await this.deps.checks.run(roomId, () => this.complete(roomId));
+  }
+
+  /**
+   * Checks that the replacement names the old room as its predecessor, then moves the conversation and settings.
+   * Idempotent. Resolves to whether the bot stays in the room.
+   */
+  private complete(replacement: string): Promise<boolean> {
+    return this.locks.run(replacement, async () => {
+      const oldRoomId = await this.pendingFor(replacement);
+      if (oldRoomId === undefined) return true; // completed meanwhile
+      const { log } = this.deps;
+      const predecessor = (await this.deps.rooms.createInfo(replacement))?.predecessor;
+      if (predecessor !== oldRoomId) {
+        log.warn({ oldRoomId, newRoomId: replacement, predecessor: predecessor ?? null },
+          "room upgrade not followed: the replacement room does not name this room as its predecessor");
+        await this.deps.leaveRoom(replacement, "This room is not the upgrade of the room that named it.");
+        await this.deps.pending.delete(replacement);
+        return false;
+      }
+      const threadRoom = await this.deps.successors.record(oldRoomId, replacement);
       this.deps.joined.add(replacement);
       await this.deps.origins.markDirect(replacement);
+      await this.deps.settings.moveRoom(oldRoomId, replacement);
+      if (this.deps.spaces.isFollowed(oldRoomId)) await this.deps.spaces.transfer(oldRoomId, replacement);
+      await this.deps.pending.delete(replacement);
       log.info({ oldRoomId, newRoomId: replacement, threadRoom }, "joined the replacement of an upgraded room");
-    } catch (e) {
-      if (!(e instanceof MatrixRequestError)) throw e;
-      // Settings still move: the conversation lives on there once someone invites the bot.
-      log.warn({ oldRoomId, newRoomId: replacement, error: describe(e) },
-        "could not join the replacement room (it may need an invite); its thread continues once the bot is in");
-    }
-    await this.deps.settings.moveRoom(oldRoomId, replacement);
-    if (this.deps.spaces.isFollowed(oldRoomId)) await this.deps.spaces.transfer(oldRoomId, replacement);
+      return true;
+    });
+  }
+
+  private async alreadyFollowed(oldRoomId: string, replacement: string): Promise<boolean> {
+    const [oldThread, newThread] = await Promise.all([this.deps.successors.threadRoomFor(oldRoomId), this.deps.successors.threadRoomFor(replacement)]);
+    return newThread !== replacement && newThread === oldThread;
+  }
+
+  private async isPending(replacement: string, oldRoomId: string): Promise<boolean> {
+    return (await this.pendingFor(replacement)) === oldRoomId;
+  }
+
+  private async pendingFor(replacement: string): Promise<string | undefined> {
+    const { value, malformed } = parseStored(pendingUpgradeSchema, await this.deps.pending.get(replacement));
+    if (malformed) this.deps.log.warn({ roomId: replacement }, "stored pending room upgrade is unreadable; ignored");
+    return value?.oldRoomId;
   }
 }

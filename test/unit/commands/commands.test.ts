@@ -87,10 +87,13 @@ describe("commands", () => {
     ].join("\n"));
   });
 
-  it("/reset bumps the room's thread generation and confirms", async () => {
+  it("/reset bumps the room's thread generation and confirms; it needs the settings permission", async () => {
     await h.say(group, bob, "/reset");
+    expect(h.lastReply()).toMatch(/^Sorry, changing this room's settings needs power level 50 here/);
+    expect((await h.settings.get(group)).threadGeneration).toBe(0);
+    await h.say(group, alice, "/reset");
     expect(h.lastReply()).toMatch(/fresh conversation/);
-    await h.say(group, bob, "!reset");
+    await h.say(group, alice, "!reset");
     expect((await h.settings.get(group)).threadGeneration).toBe(2);
     expect((await h.settings.get(dm)).threadGeneration).toBe(0);
   });

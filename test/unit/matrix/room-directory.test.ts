@@ -52,6 +52,26 @@ describe("RoomDirectory.isDirect", () => {
     expect(hs.calls).toBe(1);
   });
 
+  it("a DM is exactly one joined person besides the bot's own users, and an allowed one; is_direct grants nothing", async () => {
+    const withMembers = (joined: string[]): MatrixHttp => ({
+      async request<T>(): Promise<T> {
+        return { joined: Object.fromEntries(joined.map((u) => [u, {}])) } as T;
+      },
+    });
+    const opts = { ...options, isAllowedUser: (u: string) => u.startsWith("@alice"), isOwnUser: (u: string) => u.startsWith("@_bridge_") };
+    const dm = (joined: string[]): Promise<boolean> => new RoomDirectory(withMembers(joined), BOT, pino({ level: "silent" }), opts).isDirect(ROOM);
+    await expect(dm([BOT, "@alice:example.org"])).resolves.toBe(true);
+    await expect(dm([BOT, "@alice:example.org", "@_bridge_x:example.org"])).resolves.toBe(true); // the bot's own users aside
+    await expect(dm([BOT, "@alice:example.org", "@bob:example.org"])).resolves.toBe(false);
+    await expect(dm([BOT, "@mallory:example.org"])).resolves.toBe(false); // not an allowed user
+    await expect(dm(["@alice:example.org", "@bob:example.org"])).resolves.toBe(false); // the bot is not there
+
+    const flagged = new RoomDirectory(withMembers([BOT, "@alice:example.org", "@bob:example.org"]), BOT, pino({ level: "silent" }), opts);
+    flagged.observe({ type: "m.room.member", state_key: BOT, sender: "@alice:example.org", room_id: ROOM, event_id: "$i",
+      origin_server_ts: 0, content: { membership: "join", is_direct: true } });
+    await expect(flagged.isDirect(ROOM)).resolves.toBe(false);
+  });
+
   it("a display name is cosmetic: one try, never throws", async () => {
     const hs = http([server()]);
     const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);

@@ -1,6 +1,6 @@
 // Validation of m.space.child entries and join rules, against hostile input.
 import fc from "fast-check";
-import { childrenInState, isRoomId, joinableFromSpace, parseSpaceChild } from "../../../src/rooms/lifecycle/space-children";
+import { childrenInState, isRoomId, joinRuleOf, parseSpaceChild } from "../../../src/rooms/lifecycle/space-children";
 import { cleanTitle, DEFAULT_CHAT_TITLE, MAX_TITLE_LENGTH } from "../../../src/rooms/lifecycle/chat-rooms";
 
 describe("space children", () => {
@@ -32,15 +32,16 @@ describe("space children", () => {
     }));
   });
 
-  it("lets the bot in when the room is public or restricted to this space", () => {
+  it("reads a join rule and the rooms a restricted rule admits the members of", () => {
     const space = "!space:e.org";
-    expect(joinableFromSpace({ join_rule: "public" }, space).joinable).toBe(true);
-    expect(joinableFromSpace({ join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] }, space).joinable).toBe(true);
-    expect(joinableFromSpace({ join_rule: "knock_restricted", allow: [{ type: "m.room_membership", room_id: space }] }, space).joinable).toBe(true);
-    expect(joinableFromSpace({ join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: "!other:e.org" }] }, space).joinable).toBe(false);
-    expect(joinableFromSpace({ join_rule: "restricted", allow: "junk" }, space).joinable).toBe(false);
-    expect(joinableFromSpace({ join_rule: "invite" }, space).joinable).toBe(false);
-    expect(joinableFromSpace({}, space)).toEqual({ joinable: false, rule: "invite" });
+    expect(joinRuleOf({ join_rule: "public" })).toEqual({ rule: "public", allowRooms: [] });
+    expect(joinRuleOf({ join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] })).toEqual({ rule: "restricted", allowRooms: [space] });
+    expect(joinRuleOf({ join_rule: "knock_restricted", allow: [{ type: "m.room_membership", room_id: space }, { type: "x", room_id: "!o:e.org" }] }))
+      .toEqual({ rule: "knock_restricted", allowRooms: [space] });
+    expect(joinRuleOf({ join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: "not a room" }, 42] }).allowRooms).toEqual([]);
+    expect(joinRuleOf({ join_rule: "restricted", allow: "junk" }).allowRooms).toEqual([]);
+    expect(joinRuleOf({ join_rule: "invite" })).toEqual({ rule: "invite", allowRooms: [] });
+    expect(joinRuleOf({})).toEqual({ rule: "invite", allowRooms: [] });
   });
 });
 

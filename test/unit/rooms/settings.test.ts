@@ -135,6 +135,17 @@ describe("RoomSettingsStore", () => {
     expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
   });
 
+  it("moveRoom never overwrites settings the replacement already has; the opt-in still moves", async () => {
+    const { settings } = await open();
+    await settings.update(ROOM, { replyMode: "all" });
+    await settings.setProactive(ROOM, true);
+    await settings.bumpThreadGeneration(V12_ROOM);
+    await settings.moveRoom(ROOM, V12_ROOM);
+    expect(await settings.get(V12_ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 1, replyMode: "mention" });
+    expect(await settings.get(ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 0, replyMode: "all" });
+    expect(await settings.proactiveRooms()).toEqual([V12_ROOM]);
+  });
+
   it("reads a room's settings from the store once, then from memory; changes are seen by every store over the same data", async () => {
     const { store, settings } = await open();
     await settings.update(ROOM, { replyMode: "all" });
