@@ -164,7 +164,7 @@ class BotApp implements App {
     const pipeline = new TurnPipeline({
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
-        busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs },
+        busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       onSettled: async (settled) => {
         for (const m of settled) await journal.complete(m.roomId, m.eventId);
       },

@@ -1,9 +1,12 @@
 // Per-thread turns: one agent run in flight per thread; messages arriving meanwhile go together as the next
-// run; a bounded queue whose overflow is told to the user. Never throws: every failure becomes a reply.
+// run; a bounded queue whose overflow is told to the user. Runs at the agent are bounded (run-limiter.ts): a run
+// beyond AGENT_MAX_CONCURRENT_RUNS or AGENT_MAX_RUNS_PER_USER waits its turn, and a user who starts waiting is
+// told once. Never throws: every failure becomes a reply.
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import { FAILURE_TEXTS } from "./failure-text";
+import { RunLimiter, type RunLimits } from "./run-limiter";
 import { TurnRun, type AgentRunner, type TurnMessage, type TurnOptions } from "./turn-run";
 import { RoomTyping } from "./typing";
 
@@ -13,7 +16,7 @@ export interface PipelineDeps {
   agent: AgentRunner;
   sender: RoomMessageSender;
   log: Logger;
-  options: TurnOptions & { turnQueueLimit: number };
+  options: TurnOptions & { turnQueueLimit: number } & Partial<RunLimits>;
   /** Called once every message of a finished run (answered or told of the failure) is settled. */
   onSettled: (messages: TurnMessage[]) => Promise<void>;
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
@@ -29,9 +32,13 @@ export class TurnPipeline {
   private readonly inFlight = new Set<Promise<void>>();
   private accepting = true;
   private readonly typing: RoomTyping;
+  private readonly limiter: RunLimiter;
 
   constructor(private readonly deps: PipelineDeps) {
     this.typing = new RoomTyping(deps.sender, deps.options.typingTimeoutMs, deps.log, deps.options.typingDelayMs);
+    this.limiter = new RunLimiter({
+      maxConcurrent: deps.options.maxConcurrent ?? Number.POSITIVE_INFINITY, maxPerUser: deps.options.maxPerUser ?? Number.POSITIVE_INFINITY,
+    });
   }
 
   /** Queues a message for its thread. Resolves once it is queued or running, not when it is answered. */
@@ -99,7 +106,8 @@ export class TurnPipeline {
     const startedAt = Date.now();
     thread.running = run;
     this.track(
-      run.execute().then(async (result) => {
+      this.whenFree(run, batch).then(async (release) => {
+        const result = await run.execute().finally(release);
         this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
         if (run.abortedFor !== "shutdown") await this.settle(batch);
         thread.running = undefined;
@@ -109,6 +117,27 @@ export class TurnPipeline {
         if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(batch[0]?.threadKey ?? "");
       }),
     );
+  }
+
+  /**
+   * Waits for a run slot (run-limiter.ts), telling the user once when they start waiting. Resolves to the slot's
+   * release; a run stopped while it waited goes on without one (the agent is not asked; the user is told "Stopped").
+   */
+  private async whenFree(run: TurnRun, batch: TurnMessage[]): Promise<() => void> {
+    const last = batch[batch.length - 1];
+    if (!last) return () => undefined;
+    const mustWait = this.limiter.mustWait(last.sender);
+    const firstWait = mustWait && this.limiter.waitingFor(last.sender) === 0;
+    if (mustWait) {
+      this.deps.log.info({ roomId: last.roomId, threadKey: last.threadKey, inFlight: this.limiter.inFlight },
+        "agent run waits for a free slot (AGENT_MAX_CONCURRENT_RUNS / AGENT_MAX_RUNS_PER_USER)");
+    }
+    const slot = this.limiter.acquire(last.sender, run.signal);
+    if (firstWait) {
+      await TurnRun.notify(this.deps, last, FAILURE_TEXTS.waiting, "waiting")
+        .catch((e: unknown) => this.deps.log.warn({ roomId: last.roomId, err: String(e) }, "could not say that a run waits for a free slot"));
+    }
+    return (await slot) ?? ((): void => undefined);
   }
 
   private async rejectOverflow(message: TurnMessage): Promise<void> {

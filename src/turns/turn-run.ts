@@ -62,6 +62,11 @@ export class TurnRun {
     this.last = last;
   }
 
+  /** Aborted by /stop or at shutdown (also while the run waits for a slot). */
+  get signal(): AbortSignal {
+    return this.aborter.signal;
+  }
+
   /** Why the run was aborted, if it was: /stop, or shutdown past its grace period. */
   abortedFor: "stop" | "shutdown" | undefined;
 
