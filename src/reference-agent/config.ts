@@ -10,6 +10,8 @@ export const AGENT_CONFIG_DEFAULTS = {
   llmTimeoutMs: 45_000,
   /** History budget per thread, in characters (about 4 characters per token), system prompt included. */
   historyMaxChars: 32_000,
+  /** A conversation's history is deleted after this many days without a run. */
+  historyTtlDays: 30,
   /** A proactive answer containing this sends nothing. */
   noopMarker: "[[nothing]]",
 } as const;
@@ -31,6 +33,8 @@ export interface AgentConfig {
     readonly timeoutMs: number;
     /** LLM_HISTORY_MAX_CHARS: characters of conversation sent per request, system prompt included. */
     readonly historyMaxChars: number;
+    /** LLM_HISTORY_TTL_DAYS: a conversation's history is deleted after this many days unused. */
+    readonly historyTtlDays: number;
   };
   readonly proactive: {
     /** Cron pattern (5 fields, or 6 with seconds first), in the agent's local time zone. */
@@ -58,6 +62,7 @@ export const AGENT_ENV_VARIABLES: readonly string[] = [
   "LLM_SYSTEM_PROMPT",
   "LLM_TIMEOUT_MS",
   "LLM_HISTORY_MAX_CHARS",
+  "LLM_HISTORY_TTL_DAYS",
   "PROACTIVE_SCHEDULE",
   "PROACTIVE_PROMPT",
   "PROACTIVE_NOOP_MARKER",
@@ -108,6 +113,9 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
   const historyMaxChars =
     problems.parse(env, "LLM_HISTORY_MAX_CHARS", positiveIntVar(), "set LLM_HISTORY_MAX_CHARS to a number of characters, e.g. 32000") ??
     AGENT_CONFIG_DEFAULTS.historyMaxChars;
+  const historyTtlDays =
+    problems.parse(env, "LLM_HISTORY_TTL_DAYS", positiveIntVar(36_500), "set LLM_HISTORY_TTL_DAYS to a number of days, e.g. 30") ??
+    AGENT_CONFIG_DEFAULTS.historyTtlDays;
   const schedule = readVariable(env, "PROACTIVE_SCHEDULE");
   const prompt = readVariable(env, "PROACTIVE_PROMPT", true);
   const noopMarker = readVariable(env, "PROACTIVE_NOOP_MARKER") ?? AGENT_CONFIG_DEFAULTS.noopMarker;
@@ -147,6 +155,7 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
         ...(systemPrompt !== undefined ? { systemPrompt } : {}),
         timeoutMs,
         historyMaxChars,
+        historyTtlDays,
       },
       proactive: {
         ...(schedule !== undefined ? { schedule } : {}),

@@ -8,6 +8,7 @@ import { openStore, type Store } from "../store";
 import type { AgentConfig } from "./config";
 import { createLlmBrain, type LlmBrain } from "./llm-brain";
 import { MEMORY_NAMESPACE, ThreadMemory, type StoredHistory } from "./memory";
+import { MEMORY_DAYS_NAMESPACE, MEMORY_ROOMS_NAMESPACE } from "./memory-expiry";
 import { ProactiveCheckIns, checkInPrompt, type SchedulerClock } from "./schedule";
 import { startReferenceAgent, type ReferenceAgent, type ReferenceAgentMode } from "./server";
 import { JOURNAL_NAMESPACE, StoreAgentJournal } from "./store-journal";
@@ -23,7 +24,7 @@ export interface ConfiguredAgentOptions {
   /** Default sqlite://<config.dataDir>/agent.sqlite. */
   storeUrl?: string;
   heartbeatMs?: number;
-  /** Test hook for the proactive schedule. */
+  /** Test hook for the proactive schedule and the memory's expiry (LLM_HISTORY_TTL_DAYS). */
   clock?: SchedulerClock;
   /** Time zone of PROACTIVE_SCHEDULE; default the process's. */
   timezone?: string;
@@ -37,6 +38,9 @@ export interface ConfiguredAgent extends ReferenceAgent {
   unackedFrames(): Promise<number>;
 }
 
+/** How often expired conversation histories are looked for (also once at start). */
+export const MEMORY_SWEEP_INTERVAL_MS = 3_600_000;
+
 export function agentStoreUrl(dataDir: string): string {
   return `sqlite://${path.join(dataDir, "agent.sqlite")}`;
 }
@@ -47,6 +51,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
   const store: Store = await openStore(opts.storeUrl ?? agentStoreUrl(config.dataDir), { logger: log.child({ part: "agent-store" }) });
   let agent: ReferenceAgent | undefined;
   let checkIns: ProactiveCheckIns | undefined;
+  let sweeps: NodeJS.Timeout | undefined;
   try {
     const journal = new StoreAgentJournal(store.namespace(JOURNAL_NAMESPACE), { logger: log });
     let brain: LlmBrain | undefined;
@@ -56,7 +61,14 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       const memory = new ThreadMemory(store.namespace<StoredHistory>(MEMORY_NAMESPACE) as Keyv<StoredHistory>, {
         budgetChars: llm.historyMaxChars,
         ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
+        expiry: { days: store.namespace(MEMORY_DAYS_NAMESPACE), rooms: store.namespace(MEMORY_ROOMS_NAMESPACE), ttlDays: llm.historyTtlDays,
+          now: () => (opts.clock?.now() ?? new Date()).getTime(), log },
       });
+      const sweep = (): Promise<void> => memory.sweep().then(() => undefined,
+        (err: unknown) => log.warn({ err }, "could not delete expired conversation histories; trying again in an hour"));
+      await sweep();
+      sweeps = setInterval(() => void sweep(), MEMORY_SWEEP_INTERVAL_MS);
+      sweeps.unref();
       brain = createLlmBrain({
         baseUrl: llm.baseUrl, model: llm.model, timeoutMs: llm.timeoutMs, memory, logger: log,
         ...(llm.apiKey !== undefined ? { apiKey: llm.apiKey } : {}),
@@ -102,6 +114,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       close: () => {
         closing ??= (async () => {
           try {
+            clearInterval(sweeps);
             await stopCheckIns?.stop();
             await running.close();
           } finally {
@@ -112,6 +125,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       },
     };
   } catch (err) {
+    clearInterval(sweeps);
     await checkIns?.stop().catch(() => undefined);
     await agent?.close().catch(() => undefined);
     await store.close().catch(() => undefined);

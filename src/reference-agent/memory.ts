@@ -1,10 +1,12 @@
 // Conversation memory of the reference agent: one history per thread key, kept in the store (so it
-// survives agent restarts). A new thread generation is a new thread key, so it starts empty. What is sent
-// to the model is trimmed to a character budget (about 4 characters per token), oldest first; the system
-// prompt is always kept.
+// survives agent restarts). A new thread generation is a new thread key, so it starts empty, and the room's
+// older generations are deleted; a history unused for LLM_HISTORY_TTL_DAYS is deleted (memory-expiry.ts). What
+// is sent to the model is trimmed to a character budget (about 4 characters per token), oldest first; the
+// system prompt is always kept.
 import type Keyv from "keyv";
 import { z } from "zod";
 import type { RunInput } from "../agent/protocol";
+import { MemoryExpiry, type MemoryExpiryOptions } from "./memory-expiry";
 
 export const ChatTurnSchema = z.object({
   role: z.enum(["user", "assistant"]),
@@ -13,7 +15,8 @@ export const ChatTurnSchema = z.object({
 export type ChatTurn = z.infer<typeof ChatTurnSchema>;
 export type PromptMessage = ChatTurn | { role: "system"; content: string };
 
-const StoredHistorySchema = z.object({ v: z.literal(1), turns: z.array(ChatTurnSchema) });
+/** `at`: when the thread was last used (ms); absent in records written before expiry existed. */
+const StoredHistorySchema = z.object({ v: z.literal(1), turns: z.array(ChatTurnSchema), at: z.number().optional() });
 export type StoredHistory = z.infer<typeof StoredHistorySchema>;
 
 /** The store namespace memory lives in. */
@@ -75,29 +78,79 @@ export interface ThreadMemoryOptions {
   budgetChars: number;
   /** Counted against the budget; kept out of the stored history. */
   systemPrompt?: string;
+  /** Expiry (LLM_HISTORY_TTL_DAYS) and its indexes; without it histories are kept until deleted otherwise. */
+  expiry?: Pick<MemoryExpiryOptions, "days" | "rooms" | "ttlDays" | "now" | "log">;
 }
 
 /** Per-thread histories in a Keyv namespace. One run per thread at a time (agent-core), so no locking. */
 export class ThreadMemory {
+  readonly expiry: MemoryExpiry | undefined;
+  private readonly now: () => number;
+
   constructor(
     private readonly keyv: Keyv<StoredHistory>,
     private readonly options: ThreadMemoryOptions,
-  ) {}
+  ) {
+    const expiry = options.expiry;
+    this.now = expiry?.now ?? Date.now;
+    this.expiry = expiry && new MemoryExpiry({
+      ...expiry,
+      forget: async (threadId) => void (await this.keyv.delete(threadId)),
+      // A record without `at` predates expiry and has not been used since it was listed (a use writes `at`).
+      lastUsed: async (threadId) => this.stored(threadId).then((s) => s && (s.at ?? 0)),
+    });
+  }
 
   get budgetChars(): number {
     return this.options.budgetChars;
   }
 
-  /** The thread's history (empty for a new thread key). A record that fails to parse counts as empty. */
+  /**
+   * At the start of a run: the thread's history (empty for a new thread key, one unused for the TTL, or one of a
+   * generation older than the room's newest). A record that fails to parse counts as empty.
+   */
   async history(threadId: string): Promise<ChatTurn[]> {
-    const parsed = StoredHistorySchema.safeParse(await this.keyv.get(threadId));
-    return parsed.success ? parsed.data.turns : [];
+    if (this.expiry && !(await this.expiry.beforeRun(threadId))) return [];
+    return this.current(threadId);
   }
 
   /** After a successful run: append its user turns and the answer, trimmed to the budget. */
   async append(threadId: string, turns: readonly ChatTurn[]): Promise<void> {
+    if (await this.expiry?.isStale(threadId)) return; // reset while the run went on: nothing of it is kept
     const budget = Math.max(0, this.options.budgetChars - (this.options.systemPrompt?.length ?? 0));
-    const next = trimHistory([...(await this.history(threadId)), ...turns], budget);
-    await this.keyv.set(threadId, { v: 1, turns: next });
+    const next = trimHistory([...(await this.current(threadId)), ...turns], budget);
+    const at = this.now();
+    await this.keyv.set(threadId, { v: 1, turns: next, at });
+    await this.expiry?.used(threadId, at);
+  }
+
+  /**
+   * At start: lists the histories written before expiry existed (once, as used now), then deletes the expired
+   * ones. Call it again now and then (from-config.ts: hourly).
+   */
+  async sweep(): Promise<number> {
+    const expiry = this.expiry;
+    if (!expiry) return 0;
+    if (await expiry.isNew()) {
+      const iterate = this.keyv.iterator;
+      if (iterate) {
+        const threads: string[] = [];
+        for await (const [key] of iterate(undefined)) if (typeof key === "string") threads.push(key);
+        for (const threadId of threads) if (await expiry.beforeRun(threadId)) await expiry.used(threadId, this.now());
+      }
+    }
+    return expiry.sweep();
+  }
+
+  private async current(threadId: string): Promise<ChatTurn[]> {
+    const stored = await this.stored(threadId);
+    const ttlMs = this.expiry?.ttlMs;
+    if (!stored || (ttlMs !== undefined && stored.at !== undefined && stored.at <= this.now() - ttlMs)) return [];
+    return stored.turns;
+  }
+
+  private async stored(threadId: string): Promise<StoredHistory | undefined> {
+    const parsed = StoredHistorySchema.safeParse(await this.keyv.get(threadId));
+    return parsed.success ? parsed.data : undefined;
   }
 }
