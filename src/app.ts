@@ -26,6 +26,7 @@ import { InviteHandler } from "./rooms/invites";
 import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
 import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
+import { keepPrivate } from "./util/private-files";
 import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
@@ -60,6 +61,7 @@ export function createApp(config: Config, overrides: AppOverrides = {}): App {
   const embeddedAgentToken = config.agent.url === undefined ? randomBytes(24).toString("base64url") : undefined;
   const log = createLogger({
     level: config.logLevel, secrets: embeddedAgentToken ? [...config.secrets, embeddedAgentToken] : config.secrets,
+    repeatWindowMs: config.timings.logRepeatWindowMs,
     ...(overrides.logDestination ? { destination: overrides.logDestination } : {}),
     ...(overrides.logPretty !== undefined ? { pretty: overrides.logPretty } : {}),
   });
@@ -87,6 +89,7 @@ class BotApp implements App {
     await ops.start();
     this.httpPort = ops.port;
     this.cleanups.push(() => ops.stop());
+    keepPrivate(config.dataDir, log);
     const store = await openStore(config.storeUrl, {
       logger: childLogger(log, "store"),
       ...(this.overrides.wrapStoreAdapter ? { wrapAdapter: this.overrides.wrapStoreAdapter } : {}),

@@ -6,6 +6,7 @@
 //      final serialized line, wherever they occur: message text, nested objects, URLs, error stacks.
 import pino, { type DestinationStream, type Logger } from "pino";
 import type { PrettyOptions } from "pino-pretty";
+import { LogRepeats } from "./log-repeats";
 
 export type { Logger } from "pino";
 
@@ -26,6 +27,8 @@ export interface CreateLoggerOptions {
   readonly destination?: DestinationStream;
   /** Human-readable output via pino-pretty (main.ts passes stdout.isTTY). Default: JSON lines. */
   readonly pretty?: boolean;
+  /** LOG_REPEAT_WINDOW_MS: identical debug/warn/error lines at most once per window (log-repeats.ts); 0 or unset: all. */
+  readonly repeatWindowMs?: number;
 }
 
 function escapeRegExp(text: string): string {
@@ -104,7 +107,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
     serializers: { err: (e: unknown) => describeError(e), error: (e: unknown) => describeError(e) },
-    hooks: { streamWrite: scrub },
+    hooks: { streamWrite: scrub, logMethod: new LogRepeats(options.repeatWindowMs ?? 0).hook() },
   };
   let destination: DestinationStream | undefined = options.destination;
   if (options.pretty === true) {

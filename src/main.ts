@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { createApp, type App } from "./app";
 import { loadConfig } from "./config";
 import { installCheckpointHook } from "./util/checkpoints";
+import { PRIVATE_UMASK } from "./util/private-files";
 
 function loadDotEnv(): void {
   if (existsSync(".env")) process.loadEnvFile(".env");
@@ -19,6 +20,7 @@ function installCrashPoint(): void {
 }
 
 async function main(): Promise<void> {
+  process.umask(PRIVATE_UMASK); // everything the bot writes (DATA_DIR: store, crypto, agent memory) is its user's only
   loadDotEnv();
   installCrashPoint();
   const loaded = loadConfig(process.env);

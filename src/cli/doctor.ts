@@ -3,6 +3,7 @@
 import { EXIT, firstLine, isUsageError, loadDotEnv, parseCommandLine, processIo, UsageError, type CliIo } from "./cli-support";
 import { runDoctorChecks, type CheckResult } from "./doctor-checks";
 import type { Env } from "../config";
+import { PRIVATE_UMASK } from "../util/private-files";
 
 export const DOCTOR_USAGE = `Usage: npm run doctor -- [--timeout-ms 5000]
 
@@ -53,6 +54,7 @@ export async function runDoctor(argv: string[], io: CliIo, env: Env): Promise<nu
 }
 
 if (require.main === module) {
+  process.umask(PRIVATE_UMASK); // files it writes (credentials, registration, store copies) are its user's only
   loadDotEnv(process.cwd(), (file) => process.loadEnvFile(file));
   const io = processIo(process.stdout, process.stderr);
   runDoctor(process.argv.slice(2), io, process.env).then(

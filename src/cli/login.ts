@@ -10,6 +10,7 @@ import { credentialsSchema, type Credentials } from "../config";
 import { CliFailure, EXIT, firstLine, isUsageError, loadDotEnv, parseCommandLine, processIo, UsageError, writeFileAtomic, type CliIo } from "./cli-support";
 import { matrixFetch, UnreachableError, type MatrixAnswer } from "./matrix-fetch";
 import { pipedPrompter, PromptCancelled, terminalPrompter, type Prompter } from "./prompt";
+import { PRIVATE_UMASK } from "../util/private-files";
 
 export const LOGIN_USAGE = `Usage: npm run login -- [options]
 
@@ -200,6 +201,7 @@ function reportLoginFailure(error: unknown, io: CliIo): number {
 }
 
 if (require.main === module) {
+  process.umask(PRIVATE_UMASK); // files it writes (credentials, registration, store copies) are its user's only
   loadDotEnv(process.cwd(), (file) => process.loadEnvFile(file));
   const prompter = process.stdin.isTTY === true ? terminalPrompter(process.stdin, process.stdout) : pipedPrompter(process.stdin);
   void runLogin(process.argv.slice(2), processIo(process.stdout, process.stderr), { env: process.env, cwd: process.cwd(), prompter })

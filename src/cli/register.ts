@@ -12,6 +12,7 @@ import {
   registrationYaml,
   type RegistrationRequest,
 } from "./registration-file";
+import { PRIVATE_UMASK } from "../util/private-files";
 
 export const REGISTER_USAGE = `Usage: npm run register -- --server-name <name> [options]
 
@@ -73,5 +74,6 @@ function reportFailure(error: unknown, io: CliIo): number {
 
 
 if (require.main === module) {
+  process.umask(PRIVATE_UMASK); // files it writes (credentials, registration, store copies) are its user's only
   process.exitCode = runRegister(process.argv.slice(2), processIo(process.stdout, process.stderr), process.cwd());
 }

@@ -8,6 +8,7 @@ import pino from "pino";
 import { createAdapter } from "../store/adapters";
 import { parseStoreUrl, redactStoreUrl, type ParsedStoreUrl } from "../store/store-url";
 import { CliFailure, EXIT, firstLine, isUsageError, parseCommandLine, processIo, UsageError, type CliIo } from "./cli-support";
+import { PRIVATE_UMASK } from "../util/private-files";
 
 export const STORE_COPY_USAGE = `Usage: node dist/src/cli/store-copy.js --from <STORE_URL> --to <STORE_URL> [--force]
 
@@ -90,6 +91,7 @@ export async function runStoreCopy(argv: string[], io: CliIo, cwd: string): Prom
 }
 
 if (require.main === module) {
+  process.umask(PRIVATE_UMASK); // files it writes (credentials, registration, store copies) are its user's only
   void runStoreCopy(process.argv.slice(2), processIo(process.stdout, process.stderr), process.cwd()).then((code) => {
     process.exitCode = code;
   });

@@ -7,7 +7,11 @@
 import path from "node:path";
 import { EncryptedRoomEvent, LogLevel, LogService, MatrixClient, MatrixError, RustSdkCryptoStorageProvider, setRequestFn } from "matrix-bot-sdk";
 import { routeSdkLogs } from "../log";
+import { ensurePrivateDir, ensurePrivateFile } from "../util/private-files";
 import { nodeRequest } from "./request-engine";
+
+/** The file RustSdkCryptoStorageProvider keeps in the crypto folder (device id, room settings). */
+const SDK_CRYPTO_FILE = "bot-sdk.json";
 
 // The SDK's client calls go through its own doRequest (request building, error mapping, logging); only the
 // HTTP engine underneath is ours: node:http with keep-alive instead of the deprecated `request` package.
@@ -54,6 +58,9 @@ export interface SdkCrypto {
  * `cryptoDir` (open a PersistentCryptoStore with that storeName first) plus the SDK's `bot-sdk.json` there.
  */
 export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryptoDir: string): SdkCrypto {
+  // The SDK writes bot-sdk.json with the process's umask; created (or tightened) first, it keeps mode 0600.
+  ensurePrivateDir(cryptoDir);
+  ensurePrivateFile(path.join(cryptoDir, SDK_CRYPTO_FILE));
   const provider = new RustSdkCryptoStorageProvider(cryptoDir);
   const client = new MatrixClient(homeserverUrl, accessToken, undefined, provider);
   const crypto = client.crypto;

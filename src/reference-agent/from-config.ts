@@ -5,6 +5,7 @@ import * as path from "node:path";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { openStore, type Store } from "../store";
+import { keepPrivate } from "../util/private-files";
 import type { AgentConfig } from "./config";
 import { createLlmBrain, type LlmBrain } from "./llm-brain";
 import { MEMORY_NAMESPACE, ThreadMemory, type StoredHistory } from "./memory";
@@ -48,6 +49,7 @@ export function agentStoreUrl(dataDir: string): string {
 /** Start the reference agent as configured; `close()` stops the schedule, the server and the store. */
 export async function startReferenceAgentFromConfig(config: AgentConfig, opts: ConfiguredAgentOptions): Promise<ConfiguredAgent> {
   const log = opts.logger;
+  keepPrivate(config.dataDir, log);
   const store: Store = await openStore(opts.storeUrl ?? agentStoreUrl(config.dataDir), { logger: log.child({ part: "agent-store" }) });
   let agent: ReferenceAgent | undefined;
   let checkIns: ProactiveCheckIns | undefined;

@@ -3,8 +3,10 @@
 import { createLogger } from "../log";
 import { loadAgentConfig } from "./config";
 import { startReferenceAgentFromConfig } from "./from-config";
+import { PRIVATE_UMASK } from "../util/private-files";
 
 async function main(): Promise<void> {
+  process.umask(PRIVATE_UMASK); // its memory (DATA_DIR/agent.sqlite) is readable by its own user only
   const loaded = loadAgentConfig(process.env);
   if (!loaded.ok) {
     process.stderr.write(`${loaded.message}\n`);

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { KeyvStoreAdapter } from "keyv";
 import type { Logger } from "pino";
+import { ensurePrivateFile, PRIVATE_DIR_MODE, tightenFiles } from "../util/private-files";
 import { StoreConfigError } from "./errors";
 import { CoalescingKeyvSqlite } from "./sqlite-adapter";
 import type { ParsedStoreUrl } from "./store-url";
@@ -46,9 +47,12 @@ function logErrors(adapter: KeyvStoreAdapter, backend: string, logger: Logger): 
 async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStoreAdapter> {
   if (file !== ":memory:") {
     try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+      // The database holds message text: 0600, and SQLite gives its -wal and -shm files the database's mode.
+      ensurePrivateFile(file);
+      tightenFiles([`${file}-wal`, `${file}-shm`, `${file}-journal`]);
     } catch (error) {
-      throw new StoreConfigError(`cannot create the directory for the sqlite store ${file}: ${describe(error)}`, {
+      throw new StoreConfigError(`cannot create the sqlite store ${file} (or its directory): ${describe(error)}`, {
         cause: error,
       });
     }

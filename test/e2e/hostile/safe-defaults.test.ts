@@ -1,6 +1,8 @@
-// Issue 14, finding 6: what the bot keeps in DATA_DIR (message text in SQLite and its -wal/-shm, the embedded agent's
-// memory, crypto snapshots) is readable by its own user only: after a turn, every file is 0600 and every folder 0700,
-// whether the process sets the umask (dist/src/main.js) or the app runs in-process with the test runner's umask.
+// Issue 14, finding 6, safe defaults. What the bot keeps in DATA_DIR (message text in SQLite and its -wal/-shm, the
+// embedded agent's memory, crypto snapshots) is readable by its own user only: after a turn, every file is 0600 and
+// every folder 0700, whether the process sets the umask (dist/src/main.js) or the app runs in-process with the test
+// runner's umask. Without ALLOWED_USERS the bot says once at start whom it serves. A flood of malformed events
+// writes a bounded number of log lines.
 import { chmodSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { echoReplyFor } from "../../../src/reference-agent/server";
@@ -8,6 +10,7 @@ import { botEnv, ChildBot, makeDataDir, removeDir } from "../../support/bot-harn
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
 import { MatrixTestUser } from "../../support/matrix-test-user";
 import { Scenario, type Mode } from "../../support/scenario";
+import type { ClientEvent } from "../../support/homeserver/types";
 
 /** Every entry under `dir` (itself included) whose permission bits are not 0700 (folders) or 0600 (files). */
 function wrongModes(dir: string, skip: readonly string[] = []): string[] {
@@ -81,5 +84,35 @@ describe("DATA_DIR permissions", () => {
       bot = undefined;
       expect(wrongModes(dataDir)).toEqual([]);
     }, 60_000);
+  });
+});
+
+describe("defaults", () => {
+  let s: Scenario;
+  afterEach(async () => s?.stop());
+
+  it("without ALLOWED_USERS: one warning line at start naming whom the bot serves; none when it is set", async () => {
+    s = await Scenario.start({ mode: "client" });
+    const warning = (l: { msg?: string }): boolean => String(l.msg).startsWith("ALLOWED_USERS is not set");
+    expect(s.bot.logs.lines().filter(warning)).toEqual([expect.objectContaining({ level: 40, allowed: "@*:localhost" })]);
+    s.setBotEnv("ALLOWED_USERS", "@alice:localhost");
+    await s.restartBot();
+    expect(s.bot.logs.lines().filter(warning)).toEqual([]);
+  });
+
+  it("a flood of 1,000 malformed events writes a bounded number of log lines, and the bot still answers", async () => {
+    s = await Scenario.start({ mode: "appservice" });
+    const dm = await s.openDm();
+    const flood: ClientEvent[] = Array.from({ length: 1000 }, (_, i) => ({
+      type: "m.room.message", room_id: dm, sender: "@mallory:localhost", event_id: `$flood${i}`, origin_server_ts: Date.now(),
+      content: "not an object",
+    }) as unknown as ClientEvent);
+    const { status } = await s.hs.pushTransaction("matrix-agent-bot", flood, { txnId: "flood-1" });
+    expect(status).toBe(200);
+    await s.alice.sendText(dm, "still there?");
+    await s.waitBotMessages(dm, 1);
+    const lines = s.bot.logs.lines().filter((l) => String(l.msg).startsWith("malformed event"));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(2);
   });
 });
