@@ -11,7 +11,7 @@ import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./a
 import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
 import type { MatrixRequestError } from "./matrix/errors";
-import { createMatrixHttp } from "./matrix/http";
+import { createMatrixHttp, type MatrixHttp } from "./matrix/http";
 import { startCrypto, type CryptoRuntime } from "./matrix/crypto";
 import { Journal } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
@@ -77,6 +77,7 @@ class BotApp implements App {
   private ops: Operations | undefined;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
   private stopped = false;
+  private rejected: MatrixRequestError | undefined;
 
   constructor(private readonly config: Config, readonly log: Logger, private readonly overrides: AppOverrides,
     private readonly embeddedAgentToken: string | undefined) {}
@@ -97,8 +98,15 @@ class BotApp implements App {
     this.cleanups.push(() => store.close());
     ops.useStore(store);
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
-    const http = ops.observe(
-      createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix());
+    const observed = ops.observe(
+      createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix(),
+      (error) => { // whichever request meets a revoked token first (a DM check reads the members); at start, whoami says
+        if (this.userId !== "") this.tokenRejected(error);
+      });
+    // Once the token is rejected nothing more is asked of the homeserver (no loop of 401s); /readyz probes on its own.
+    const http: MatrixHttp = {
+      request: <T>(...args: Parameters<MatrixHttp["request"]>) => (this.rejected ? Promise.reject(this.rejected) : observed.request<T>(...args)),
+    };
     this.userId = await whoami(http);
     // Client mode with MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
     let crypto: CryptoRuntime | undefined;
@@ -248,6 +256,7 @@ class BotApp implements App {
   private tokenRejected(error: MatrixRequestError): void {
     if (!this.tokenValid) return;
     this.tokenValid = false;
+    this.rejected = error;
     this.log.fatal({ error: error.describe() },
       `the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN): sending and syncing stopped. Fix: ${this.tokenFix()}`);
   }

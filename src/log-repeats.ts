@@ -1,8 +1,8 @@
 // Identical log lines are rate-limited, so a flood (malformed events, a stranger's messages, a failing homeserver)
 // cannot write unbounded log volume: a debug, trace, warn or error line is written at most once per window for the
 // same level, module, message and key fields; the next one after the window carries `repeated`, the number left
-// out. Key fields are every field except those that differ per item (event, transaction and run ids, attempts,
-// timings, counts and error texts). info lines (the narrative of what the bot did) and fatal lines are never held
+// out. Key fields are every field except the values of those that differ per item (event, transaction and run ids,
+// attempts, timings, counts and error texts), which count only by whether they are there. info lines (the narrative of what the bot did) and fatal lines are never held
 // back.
 import pino, { type LogFn, type Logger } from "pino";
 
@@ -63,7 +63,8 @@ export class LogRepeats {
 
 function keyOf(level: number, bindings: unknown, msg: unknown, fields: Record<string, unknown> | undefined): string {
   const parts: unknown[] = [level, bindings ?? "", typeof msg === "string" ? msg : ""];
-  if (fields) for (const [name, value] of Object.entries(fields)) if (!PER_ITEM_FIELDS.has(name)) parts.push(name, value);
+  // Per-item fields count by name only: a line with a run id and one without are different lines.
+  if (fields) for (const [name, value] of Object.entries(fields)) parts.push(name, PER_ITEM_FIELDS.has(name) || value === undefined ? value !== undefined : value);
   let key: string;
   try {
     key = JSON.stringify(parts);

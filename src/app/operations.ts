@@ -6,6 +6,7 @@ import { observeHomeserver, whoamiProbe } from "../http/homeserver-watch";
 import { ReadinessTracker } from "../http/readiness";
 import { HttpServer } from "../http/server";
 import { childLogger } from "../log";
+import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
 import { Metrics } from "../metrics";
 import type { ProactiveFanout } from "../proactive/fanout";
@@ -42,8 +43,8 @@ export class Operations {
   }
 
   /** The Matrix client, observed: every homeserver answer marks it alive; M_UNKNOWN_TOKEN marks the token rejected. */
-  observe(http: MatrixHttp, tokenFix: string): MatrixHttp {
-    this.observed = observeHomeserver(http, this.readiness, tokenFix);
+  observe(http: MatrixHttp, tokenFix: string, onTokenRejected?: (error: MatrixRequestError) => void): MatrixHttp {
+    this.observed = observeHomeserver(http, this.readiness, tokenFix, onTokenRejected);
     return this.observed;
   }
 

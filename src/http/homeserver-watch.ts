@@ -7,7 +7,8 @@ import type { ReadinessTracker } from "./readiness";
 type Watched = Pick<ReadinessTracker, "homeserverAnswered" | "tokenRejected" | "tokenAccepted">;
 
 /** `http` with every request observed by `tracker`. Requests and results are passed through unchanged. */
-export function observeHomeserver(http: MatrixHttp, tracker: Watched, tokenFix?: string): MatrixHttp {
+export function observeHomeserver(http: MatrixHttp, tracker: Watched, tokenFix?: string,
+  onTokenRejected?: (error: MatrixRequestError) => void): MatrixHttp {
   return {
     async request<T>(...args: Parameters<MatrixHttp["request"]>): Promise<T> {
       try {
@@ -20,6 +21,7 @@ export function observeHomeserver(http: MatrixHttp, tracker: Watched, tokenFix?:
           tracker.homeserverAnswered();
           if (error.kind === "unknown_token") {
             tracker.tokenRejected(`the homeserver rejected the bot's access token (${error.errcode ?? error.status})${tokenFix ? `: ${tokenFix}` : ""}`);
+            onTokenRejected?.(error);
           }
         }
         throw error;

@@ -65,7 +65,8 @@ describe("end-to-end encryption with a real matrix-js-sdk client", () => {
     const account = hs.addUser("bot", { displayName: "Agent Bot" });
     botUserId = account.userId;
     env = botEnv({ homeserverUrl: hs.url, accessToken: account.accessToken, dataDir,
-      extra: { MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: passphrase, AGENT_URL: agent.url, AGENT_TOKEN: token } });
+      // LOG_REPEAT_WINDOW_MS=0: a test below counts each decrypt failure in the log (repeats are held back by default).
+      extra: { MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: passphrase, AGENT_URL: agent.url, AGENT_TOKEN: token, LOG_REPEAT_WINDOW_MS: "0" } });
     const aliceCreds = hs.addUser("alice", { displayName: "Alice" });
     aliceHttp = new MatrixTestUser(hs.url, aliceCreds);
     alice = new JsSdkPeer({ hsUrl: hs.url, ...aliceCreds });

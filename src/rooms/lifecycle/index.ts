@@ -33,7 +33,7 @@ import { RoomChecks } from "./room-checks";
 import { RoomCreator } from "./room-creator";
 import { SpaceFollower } from "./space-follower";
 import { BackgroundTasks, describe } from "./tasks";
-import { RoomSuccessors, RoomUpgrades } from "./upgrades";
+import { RoomConversations, RoomSuccessors, RoomUpgrades } from "./upgrades";
 import { FairWorkQueue } from "./work-queue";
 
 export { ChatRoomError, type ChatRoomResult } from "./chat-rooms";
@@ -72,7 +72,10 @@ export interface RoomLifecycle {
   stop(): Promise<void>;
   /** `/new [title]`: a chat room in the user's space (provisioned first if needed). Throws ChatRoomError. */
   createChatRoom(userId: string, title?: string, opts?: { requestId?: string }): Promise<ChatRoomResult>;
-  /** The room id a room's agent thread is keyed on: the first room of its upgrade chain (itself if never upgraded). */
+  /**
+   * The room id a room's agent thread is keyed on: the first room of its upgrade chain (itself if never upgraded).
+   * Asked for every routed message: the room is noted as having a conversation of its own (never merged).
+   */
   threadRoomFor(roomId: string): Promise<string>;
   /** Resolves when the background work started so far is done (tests). */
   idle(): Promise<void>;
@@ -119,12 +122,14 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
     botUserId, rooms, outbox: ctx.outbox, settings, origins, spaces, directory: ctx.directory, joined, leaveRoom, log,
   });
   const permissions = new PermissionChecker({ http: ctx.http, botAdmins: config.botAdmins, log });
+  const conversations = new RoomConversations(store.namespace(NAMESPACES.conversations));
   const upgrades = new RoomUpgrades({
     successors, pending: store.namespace(NAMESPACES.upgradesPending), checks, rooms, origins, spaces, settings, joined, leaveRoom, log,
     isAllowedUser,
     maySetSettings: async (roomId, userId) =>
       (await permissions.check("settings", { roomId, userId, isDirect: await ctx.directory.isDirect(roomId) })).allowed,
-    hasOwnConversation: async (roomId) => joined.has(roomId) || (await introductions.alreadyIntroduced(roomId)),
+    conversations, isDirect: (roomId) => ctx.directory.isDirect(roomId),
+    isJoined: async (roomId) => joined.has(roomId) || (await rooms.joinedMembers(roomId).catch((): string[] => [])).includes(botUserId),
   });
 
   const onEvent = async (event: RoomEvent): Promise<void> => {
@@ -180,6 +185,7 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
     createChatRoom: (userId, title, opts) => chatRooms.create(userId, title, opts),
     threadRoomFor: async (roomId) => {
       await checks.stays(roomId); // a replacement room being checked: its messages wait for the verdict
+      await conversations.note(roomId);
       return successors.threadRoomFor(roomId);
     },
     async idle() {

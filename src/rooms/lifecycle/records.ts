@@ -19,13 +19,17 @@ export const NAMESPACES = {
   introductions: "room-introductions",
   /** upgraded room id → the room id its agent thread is keyed on (the first room of the upgrade chain). */
   successors: "room-successors",
+  /** room id → when a message there first reached the bot (it has a conversation of its own: never merged). */
+  conversations: "room-conversations",
   /** replacement room id → the upgrade waiting to be checked and completed (the room that named it). */
   upgradesPending: "room-upgrades-pending",
   /** user id → how many rooms `/new` created for them (NEW_ROOMS_MAX_PER_USER). */
   chatRoomCounts: "chat-room-counts",
 } as const;
 
-export const pendingUpgradeSchema = z.object({ oldRoomId: z.string(), at: z.number() });
+/** `joinedBefore`: the bot was in the replacement before the tombstone (it is not left when the check fails). */
+export const pendingUpgradeSchema = z.object({ oldRoomId: z.string(), at: z.number(), joinedBefore: z.boolean().optional() });
+export type PendingUpgrade = z.infer<typeof pendingUpgradeSchema>;
 
 export const roomOriginSchema = z.object({
   /** Joined for its own sake: an invite, a room the bot created, a room upgrade. Never left because of a space. */

@@ -3,9 +3,10 @@
 // (namespace "room-successors": new room → the first room of the upgrade chain), so the agent sees one conversation.
 // Only a real upgrade is followed (issue 14):
 //   - the tombstone's sender is an allowed user with the settings permission in the old room;
-//   - the replacement is not a conversation of its own (the bot is or was in it): two conversations never merge;
-//   - once joined, the replacement's m.room.create must name the old room as `predecessor`; if not, the bot
-//     leaves it and moves nothing.
+//   - the replacement is not a conversation of its own (a message there reached the bot, it continues another
+//     room, or it is a DM the bot is in): two conversations never merge;
+//   - once joined, the replacement's m.room.create must name the old room as `predecessor`; if not, nothing moves
+//     and the bot leaves it again (unless it was there before the tombstone).
 // Write order: the pending upgrade (namespace "room-upgrades-pending": replacement → old room) before the join, so a
 // replacement that needs an invite is completed when the bot is invited, and a crash anywhere converges when the
 // tombstone is seen again; then the join, the check, the successor record, the settings move, and the pending record
@@ -17,7 +18,7 @@ import { serverOf, type RoomEvent } from "../../matrix/events";
 import { KeyedLock } from "../../util/keyed-lock";
 import type { MatrixRooms } from "./matrix-rooms";
 import type { RoomOrigins } from "./origins";
-import { parseStored, pendingUpgradeSchema } from "./records";
+import { parseStored, pendingUpgradeSchema, type PendingUpgrade } from "./records";
 import type { RoomChecks } from "./room-checks";
 import { isRoomId } from "./space-children";
 import type { SpaceFollower } from "./space-follower";
@@ -53,6 +54,26 @@ export class RoomSuccessors {
   }
 }
 
+/**
+ * Rooms with a conversation of their own: a message there reached the bot (routing asks for its thread room).
+ * Namespace "room-conversations": room id → when it was first seen; written once per room.
+ */
+export class RoomConversations {
+  private readonly known = new Set<string>();
+
+  constructor(private readonly store: Keyv<unknown>) {}
+
+  async note(roomId: string): Promise<void> {
+    if (this.known.has(roomId)) return;
+    if ((await this.store.get(roomId)) === undefined) await this.store.set(roomId, Date.now());
+    this.known.add(roomId);
+  }
+
+  async has(roomId: string): Promise<boolean> {
+    return this.known.has(roomId) || (await this.store.get(roomId)) !== undefined;
+  }
+}
+
 export interface UpgradeDeps {
   successors: RoomSuccessors;
   /** replacement room id → the pending upgrade (written before the join, dropped once complete). */
@@ -66,8 +87,11 @@ export interface UpgradeDeps {
   isAllowedUser: (userId: string) => boolean;
   /** Whether the user has the settings permission in the room (commands/permissions.ts). */
   maySetSettings: (roomId: string, userId: string) => Promise<boolean>;
-  /** Whether the bot is in the room now, or was before (it has a conversation of its own there). */
-  hasOwnConversation: (roomId: string) => Promise<boolean>;
+  conversations: RoomConversations;
+  /** Whether the bot is joined to the room now. */
+  isJoined: (roomId: string) => Promise<boolean>;
+  /** Whether the room is a DM (DESIGN.md: one allowed person besides the bot's own users). */
+  isDirect: (roomId: string) => Promise<boolean>;
   leaveRoom: (roomId: string, reason: string) => Promise<void>;
   log: Logger;
 }
@@ -97,11 +121,13 @@ export class RoomUpgrades {
         log.warn(fields, "room upgrade ignored: the tombstone's sender may not change this room's settings");
         return;
       }
-      if (await this.deps.hasOwnConversation(replacement)) {
+      const joinedBefore = await this.deps.isJoined(replacement);
+      if ((await this.deps.successors.isSuccessor(replacement)) || (await this.deps.conversations.has(replacement)) ||
+        (joinedBefore && (await this.deps.isDirect(replacement)))) {
         log.warn(fields, "room upgrade not followed: the replacement room is a conversation of its own; the two are not merged");
         return;
       }
-      await this.deps.pending.set(replacement, { oldRoomId, at: Date.now() });
+      await this.deps.pending.set(replacement, { oldRoomId, at: Date.now(), joinedBefore });
     }
     const via = [...new Set([serverOf(event.sender), serverOf(replacement), serverOf(oldRoomId)])]
       .filter((s): s is string => s !== undefined && s !== "");
@@ -130,16 +156,17 @@ export class RoomUpgrades {
    */
   private complete(replacement: string): Promise<boolean> {
     return this.locks.run(replacement, async () => {
-      const oldRoomId = await this.pendingFor(replacement);
-      if (oldRoomId === undefined) return true; // completed meanwhile
+      const pending = await this.pendingFor(replacement);
+      if (pending === undefined) return true; // completed meanwhile
+      const { oldRoomId } = pending;
       const { log } = this.deps;
       const predecessor = (await this.deps.rooms.createInfo(replacement))?.predecessor;
       if (predecessor !== oldRoomId) {
         log.warn({ oldRoomId, newRoomId: replacement, predecessor: predecessor ?? null },
           "room upgrade not followed: the replacement room does not name this room as its predecessor");
-        await this.deps.leaveRoom(replacement, "This room is not the upgrade of the room that named it.");
+        if (pending.joinedBefore !== true) await this.deps.leaveRoom(replacement, "This room is not the upgrade of the room that named it.");
         await this.deps.pending.delete(replacement);
-        return false;
+        return pending.joinedBefore === true;
       }
       const threadRoom = await this.deps.successors.record(oldRoomId, replacement);
       this.deps.joined.add(replacement);
@@ -158,12 +185,12 @@ export class RoomUpgrades {
   }
 
   private async isPending(replacement: string, oldRoomId: string): Promise<boolean> {
-    return (await this.pendingFor(replacement)) === oldRoomId;
+    return (await this.pendingFor(replacement))?.oldRoomId === oldRoomId;
   }
 
-  private async pendingFor(replacement: string): Promise<string | undefined> {
+  private async pendingFor(replacement: string): Promise<PendingUpgrade | undefined> {
     const { value, malformed } = parseStored(pendingUpgradeSchema, await this.deps.pending.get(replacement));
     if (malformed) this.deps.log.warn({ roomId: replacement }, "stored pending room upgrade is unreadable; ignored");
-    return value?.oldRoomId;
+    return value;
   }
 }

@@ -104,4 +104,18 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(seen[1]?.info.threadId).toBe(seen[0]?.info.threadId);
     expect(await proactiveShown(s, newRoom)).toBe("on");
   });
+
+  it("an upgrade to an invite-only replacement is completed when the bot is invited there", async () => {
+    const { brain, seen } = recordingBrain((run, out) => say(out, `ok: ${run.contents.join(" ")}`));
+    s = await Scenario.start({ mode, brain, env: { ALLOWED_USERS: "@alice:localhost" } });
+    const oldRoom = await s.openGroup(s.alice);
+    await ask(s, oldRoom, mention(s, "before the upgrade"));
+    const newRoom = s.hs.upgradeRoom(s.alice.userId, oldRoom, "10");
+    await s.bot.logs.waitFor((l) => String(l.msg).startsWith("could not join the replacement room") && l["newRoomId"] === newRoom,
+      "the join refused (invite only)");
+    await s.alice.invite(newRoom, s.botUserId);
+    await s.waitJoined(newRoom);
+    await ask(s, newRoom, mention(s, "after the upgrade"));
+    expect(seen.map((r) => r.info.threadId)).toEqual([seen[0]?.info.threadId, seen[0]?.info.threadId]);
+  });
 });

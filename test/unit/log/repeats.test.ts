@@ -23,7 +23,7 @@ describe("repeated log lines", () => {
     for (let i = 0; i < 5; i++) log.info({ roomId: "!hostile:x" }, "introduction posted");
     log.fatal("fatal lines always");
     await new Promise((r) => setTimeout(r, 250));
-    log.warn({ roomId: "!hostile:x", eventId: "$late", reason: "content is not an object" }, "malformed event skipped");
+    log.warn({ roomId: "!hostile:x", eventId: "$late", txnId: "t-late", reason: "content is not an object" }, "malformed event skipped");
     const lines = out.lines();
     const floods = lines.filter((l) => l["msg"] === "malformed event skipped" && l["roomId"] === "!hostile:x");
     expect(floods.map((l) => l["repeated"])).toEqual([undefined, 999]);
