@@ -14,7 +14,7 @@ describe("loadAgentConfig", () => {
       port: 8790,
       dataDir: path.resolve("./data"),
       logLevel: "info",
-      llm: { timeoutMs: 45_000, historyMaxChars: 32_000 },
+      llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30 },
       proactive: { noopMarker: "[[nothing]]" },
       secrets: [],
     });
@@ -43,6 +43,7 @@ describe("loadAgentConfig", () => {
       systemPrompt: "Be brief.",
       timeoutMs: 45_000,
       historyMaxChars: 32_000,
+      historyTtlDays: 30,
     });
     expect(config.proactive).toEqual({ schedule: "0 9 * * *", prompt: "Say good morning.", noopMarker: "[[nothing]]" });
     expect(new Set(config.secrets)).toEqual(new Set(["agent-secret", "sk-123"]));

@@ -27,7 +27,8 @@ describe("loadConfig: defaults", () => {
       typingTimeoutMs: 30000, typingDelayMs: 300, placeholderDelayMs: 5000, turnQueueLimit: 20, busyRetries: 3, busyRetryDelayMs: 1000,
       sendConcurrency: 64, fanoutConcurrency: 48,
       gapFillMaxEvents: 500, shutdownGraceMs: 10000, httpBodyLimitBytes: 65536, appserviceBodyLimitBytes: 10485760,
-      homeserverStaleMs: 90000,
+      homeserverStaleMs: 90000, maxConcurrentRuns: 8, maxRunsPerUser: 2, spacesMaxRooms: 100, newRoomsMaxPerUser: 20,
+      logRepeatWindowMs: 60000,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
   });
