@@ -9,7 +9,7 @@ import { FaultyStoreAdapter } from "../support/faulty-store";
 import { Scenario } from "../support/scenario";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
 import { FAILURE_TEXTS } from "../../src/turns/failure-text";
-import { AgentProcess, bodiesPerRoom, currentSyncToken, logTime, printFigure, seedKnownRooms, sleep, timing } from "./support";
+import { AgentProcess, bodiesPerRoom, currentSyncToken, EVERY_LOG_LINE, logTime, printFigure, seedKnownRooms, sleep, timing } from "./support";
 
 const HEARTBEAT_MS = timing("AGENT_HEARTBEAT_MS");
 const PONG_TIMEOUT_MS = timing("AGENT_PONG_TIMEOUT_MS");
@@ -117,7 +117,7 @@ describe("fault: the agent", () => {
       onFrame: (conn, f) => f.op === "run" && conn.answerPings && conn.answer(String(f.runId), `answered on connection ${agent.conns.indexOf(conn) + 1}`),
     });
     const world = (s = await Scenario.start({ mode: "client",
-      env: { AGENT_URL: agent.url, AGENT_HEARTBEAT_MS: String(heartbeatMs), AGENT_PONG_TIMEOUT_MS: String(pongTimeoutMs) } }));
+      env: { AGENT_URL: agent.url, AGENT_HEARTBEAT_MS: String(heartbeatMs), AGENT_PONG_TIMEOUT_MS: String(pongTimeoutMs), ...EVERY_LOG_LINE } }));
     const roomId = await world.openDm();
     const detections: number[] = [];
     for (let cycle = 1; cycle <= 3; cycle++) {

@@ -6,7 +6,7 @@ import { botMessagesIn } from "../support/bot-messages";
 import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
 import { echoReplyFor } from "../../src/reference-agent/server";
-import { bodiesPerRoom, currentSyncToken, printFigure, seedKnownRooms, timing } from "./support";
+import { bodiesPerRoom, currentSyncToken, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS } from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 const SHUTDOWN_GRACE_MS = timing("SHUTDOWN_GRACE_MS");
@@ -27,7 +27,7 @@ describe("fault: the bot process killed and restarted", () => {
   };
 
   it("100 journaled messages whose sync token was never saved are redelivered after a restart: each answered once", async () => {
-    const world = (s = await Scenario.start({ mode: "client" }));
+    const world = (s = await Scenario.start({ mode: "client", env: UNBOUNDED_RUNS }));
     await world.stopBot();
     const rooms = createJoinedRooms(world, 100);
     await seedKnownRooms(world.dataDir, rooms);
@@ -56,7 +56,7 @@ describe("fault: the bot process killed and restarted", () => {
   });
 
   it("SIGKILL mid fan-out to 1,000 rooms, then a restart: each room gets the message exactly once", async () => {
-    const world = (s = await Scenario.start({ mode: "client", externalAgent: true }));
+    const world = (s = await Scenario.start({ mode: "client", externalAgent: true, env: UNBOUNDED_RUNS }));
     await world.stopBot();
     const rooms = createJoinedRooms(world, 1000);
     // A bot long in these rooms: introduced, opted in, its sync token past their creation.

@@ -9,7 +9,7 @@ import { MatrixHttpError, type ClientEvent } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
 import { rawAgentFrame, rawRoomEvent } from "./fuzz-arbitraries";
-import { errorLines, printFigure, sleep, timing } from "./support";
+import { errorLines, EVERY_LOG_LINE, printFigure, sleep, timing } from "./support";
 
 const SEED = 20_261_122;
 const EVENTS = 10_000;
@@ -34,7 +34,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
 
   it("10,000 events and 10,000 agent frames later, a normal turn is answered and the log is bounded", async () => {
     const agent = await startScriptedAgent({ onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), ANSWER) });
-    const world = (s = await Scenario.start({ mode: "appservice", env: { AGENT_URL: agent.url, LOG_LEVEL: "debug" } }));
+    const world = (s = await Scenario.start({ mode: "appservice", env: { AGENT_URL: agent.url, LOG_LEVEL: "debug", ...EVERY_LOG_LINE } }));
     const bob = world.person("bob", "Bob");
     const dm = await world.openDm();
     const group = await world.openGroup(world.alice, [bob]);

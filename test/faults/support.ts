@@ -21,6 +21,15 @@ export function timing(name: string, env: Record<string, string> = {}): number {
   return value;
 }
 
+/**
+ * For scenarios where one person talks in many rooms at once to load the bot: runs at the agent unbounded, so no
+ * "waiting for a free slot" notice joins the answers counted (the limits: test/e2e/hostile/run-limits.test.ts).
+ */
+export const UNBOUNDED_RUNS: Record<string, string> = { AGENT_MAX_CONCURRENT_RUNS: "100000", AGENT_MAX_RUNS_PER_USER: "100000" };
+
+/** For scenarios that count log lines: every line written (repeats are held back by default, LOG_REPEAT_WINDOW_MS). */
+export const EVERY_LOG_LINE: Record<string, string> = { LOG_REPEAT_WINDOW_MS: "0" };
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**

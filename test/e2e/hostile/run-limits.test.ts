@@ -58,7 +58,7 @@ describe.each(MODES)("%s mode", (mode) => {
     // A command after them: once it is answered, every message before it has reached the turn pipeline.
     await s.alice.sendText(room, "!status");
     await s.hs.waitFor(() => s.botMessages(room).some((e) => String(e.content["body"]).includes("Agent link")), { what: "the /status answer", timeoutMs: 30_000 });
-    expect(agent.inFlight()).toBe(3);
+    await s.hs.waitFor(() => agent.inFlight() === 3, { what: "the first runs at the agent", timeoutMs: 30_000 });
     agent.release();
 
     const answers = (): number => s.botMessages(room).filter((e) => String(e.content["body"]).startsWith("answered:")).length;

@@ -60,17 +60,18 @@ describe("DATA_DIR permissions", () => {
 
   describe("the bot process (dist/src/main.js, umask 077)", () => {
     let hs: Homeserver;
-    let dataDir: string;
+    let parent: string;
     let bot: ChildBot | undefined;
     afterEach(async () => {
       await bot?.stop();
       await hs?.close();
-      removeDir(dataDir);
+      removeDir(parent);
     });
 
     it("creates only 0600 files and 0700 folders", async () => {
       hs = await startHomeserver({ serverName: "localhost" });
-      dataDir = path.join(makeDataDir(), "data"); // created by the bot
+      parent = makeDataDir();
+      const dataDir = path.join(parent, "data"); // created by the bot
       const account = hs.addUser("bot", { displayName: "Agent Bot" });
       const alice = new MatrixTestUser(hs.url, hs.addUser("alice", { displayName: "Alice" }));
       bot = await new ChildBot(botEnv({ homeserverUrl: hs.url, accessToken: account.accessToken, dataDir })).ready();
