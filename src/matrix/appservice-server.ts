@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import {
   ROUTE_METHOD, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
 } from "./appservice-protocol";
-import type { InboundItem } from "./events";
+import type { InboundBatchResult, InboundItem } from "./events";
 
 /** What txnStore keeps per completed transaction id. */
 export interface AppserviceTxnRecord {
@@ -29,10 +29,12 @@ export interface AppserviceServerOptions {
   /** The store namespace "appservice-txn": completed transaction ids. */
   txnStore: Keyv<AppserviceTxnRecord>;
   /** Makes the items durable; throws when it could not (the transaction is then answered 500). */
-  onBatch: (items: InboundItem[]) => Promise<void>;
+  onBatch: (items: InboundItem[]) => Promise<InboundBatchResult | void>;
   log: Logger;
   /** Called after each transaction answered 200 (processed now or earlier). */
   onTransactionOk?: () => void;
+  /** Called when a transaction is refused before onBatch saw it (its id could not be looked up): for the counts. */
+  onRefusedUnseen?: () => void;
   /** How long a completed transaction id is remembered. Default 3 days. */
   txnTtlMs?: number;
   /** Longest time a client may take to send a whole request. Default 60 s. */
@@ -168,8 +170,8 @@ export class AppserviceServer {
     } catch {
       return reply(res, 400, { errcode: "M_NOT_JSON", error: "The body is not JSON" });
     }
-    const parsed = transactionBodySchema.safeParse(json);
-    if (!parsed.success) {
+    const parsed = safely(() => transactionBodySchema.safeParse(json));
+    if (!parsed?.success) {
       return reply(res, 400, { errcode: "M_BAD_JSON", error: "The body must be an object with an events array" });
     }
     const outcome = await this.runOnce(txnId, parsed.data.events);
@@ -199,6 +201,7 @@ export class AppserviceServer {
       }
     } catch (error) {
       log.error({ txnId, err: describe(error) }, "transaction store unavailable; transaction refused for a retry");
+      this.opts.onRefusedUnseen?.();
       return NOT_STORED;
     }
     try {
@@ -237,6 +240,15 @@ export class AppserviceServer {
     } catch {
       res.destroy();
     }
+  }
+}
+
+/** The result, or undefined when `run` threw (zod can, on hostile input: see parseRoomEvent). */
+function safely<T>(run: () => T): T | undefined {
+  try {
+    return run();
+  } catch {
+    return undefined;
   }
 }
 
