@@ -74,7 +74,7 @@ export class InboundRouter {
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else if (item.snapshot) {
         this.schedule(item.event, false); // current state, not news: room facts and observers only
-      } else if (!this.isOwnTimelineEvent(item.event)) {
+      } else if (!this.isOwnTimelineEvent(item.event) && !this.isStrangerTimelineEvent(item.event)) {
         events.push(item.event);
       }
     }
@@ -82,6 +82,15 @@ export class InboundRouter {
     if (hasMessage) checkpoint("message-journaled");
     for (const event of fresh) this.schedule(event);
     return { journaled: fresh.length };
+  }
+
+  /**
+   * A stranger's (a sender outside ALLOWED_USERS) non-state event: a message, reaction, redaction, poll or encrypted
+   * event. Nothing is done with it (only allowed senders are answered; the encrypted-room notice is for them too), so
+   * it costs nothing: not journaled, not routed. A stranger's state events still are (room facts, observers).
+   */
+  private isStrangerTimelineEvent(event: RoomEvent): boolean {
+    return event.state_key === undefined && event.sender !== this.deps.botUserId && !this.deps.isAllowedSender(event.sender);
   }
 
   /**

@@ -28,7 +28,10 @@ export interface AppserviceServerOptions {
   bodyLimitBytes: number;
   /** The store namespace "appservice-txn": completed transaction ids. */
   txnStore: Keyv<AppserviceTxnRecord>;
-  /** Makes the items durable; throws when it could not (the transaction is then answered 500). */
+  /**
+   * Makes the items durable; throws when it could not (the transaction is then answered 500). A result saying it
+   * journaled nothing (strangers' messages, the bot's own) leaves no record of the transaction id either.
+   */
   onBatch: (items: InboundItem[]) => Promise<InboundBatchResult | void>;
   log: Logger;
   /** Called after each transaction answered 200 (processed now or earlier). */
@@ -204,14 +207,16 @@ export class AppserviceServer {
       this.opts.onRefusedUnseen?.();
       return NOT_STORED;
     }
+    let result: InboundBatchResult | void;
     try {
       const items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
-      await this.opts.onBatch(items);
+      result = await this.opts.onBatch(items);
       log.debug({ txnId, events: events.length, items: items.length }, "transaction accepted");
     } catch (error) {
       log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
       return NOT_STORED;
     }
+    if (result?.journaled === 0) return OK; // nothing stored, nothing to remember (a redelivery stores nothing either)
     // Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the
     // id is kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it
     // lands, `recentlyDone` answers a retry.
