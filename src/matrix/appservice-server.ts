@@ -1,19 +1,23 @@
 // Appservice mode, inbound: the homeserver's PUT /transactions (Application Service API v1.11) over node:http.
-// A transaction is answered 200 only after `onBatch` made its events durable and its id is recorded; if
-// `onBatch` fails the answer is 500 and the id stays unrecorded, so the homeserver retries the same one.
-// Ids are deduplicated durably (txnStore) and in memory while in flight (concurrent duplicates wait).
+// A transaction is answered 200 only after `onBatch` made its events durable; if `onBatch` fails the answer is 500
+// and the id stays unrecorded, so the homeserver retries the same one. Ids are deduplicated durably (txnStore, with
+// a digest of the event ids) and in memory while in flight (concurrent duplicates wait). A known id whose events
+// differ is processed: Synapse on SQLite numbers transactions afresh after its restart (from the highest id still
+// queued, or 1), and the journal drops whatever was seen already.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import {
-  ROUTE_METHOD, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
+  ROUTE_METHOD, digestOf, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
 } from "./appservice-protocol";
 import type { InboundBatchResult, InboundItem } from "./events";
 
 /** What txnStore keeps per completed transaction id. */
 export interface AppserviceTxnRecord {
   doneAt: number;
+  /** Digest of the transaction's event ids (see digestOf); absent in records written before it was kept. */
+  events?: string;
 }
 
 export interface AppserviceServerOptions {
@@ -62,9 +66,11 @@ const RECENT_TXN_IDS = 1000;
 export class AppserviceServer {
   private server: http.Server | undefined;
   private stopping: Promise<void> | undefined;
+  /** By txn id and digest. */
   private readonly inFlight = new Map<string, Promise<Outcome>>();
-  /** Transactions processed by this process whose id may not be stored yet (bounded, oldest dropped first). */
-  private readonly recentlyDone = new Set<string>();
+  /** Transactions processed by this process (id → digest) whose id may not be stored yet (bounded, oldest dropped first). */
+  private readonly recentlyDone = new Map<string, string>();
+  private reuseLogged = false;
   private readonly active = new Set<Promise<void>>();
 
   constructor(private readonly opts: AppserviceServerOptions) {}
@@ -182,31 +188,38 @@ export class AppserviceServer {
     if (outcome.status === 200) this.transactionOk();
   }
 
-  /** Processes txnId once: a duplicate arriving while it is in flight shares its outcome. */
+  /** Processes txnId once: a duplicate (same id, same events) arriving while it is in flight shares its outcome. */
   private runOnce(txnId: string, events: unknown[]): Promise<Outcome> {
-    const running = this.inFlight.get(txnId);
+    const digest = digestOf(events);
+    const key = `${txnId}\n${digest}`;
+    const running = this.inFlight.get(key);
     if (running) {
       this.opts.log.debug({ txnId }, "transaction already in progress; waiting for it");
       return running;
     }
-    const run = this.process(txnId, events).finally(() => this.inFlight.delete(txnId));
-    this.inFlight.set(txnId, run);
+    const run = this.process(txnId, digest, events).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, run);
     return run;
   }
 
-  private async process(txnId: string, events: unknown[]): Promise<Outcome> {
+  private async process(txnId: string, digest: string, events: unknown[]): Promise<Outcome> {
     const { log, txnStore } = this.opts;
-    if (this.recentlyDone.has(txnId)) return OK;
-    try {
-      if ((await txnStore.get(txnId)) !== undefined) {
-        log.debug({ txnId }, "transaction already processed; acknowledged again");
-        return OK;
+    let seen = this.recentlyDone.get(txnId);
+    if (seen === undefined) {
+      try {
+        const record = await txnStore.get(txnId);
+        if (record !== undefined) seen = record.events ?? "";
+      } catch (error) {
+        log.error({ txnId, err: describe(error) }, "transaction store unavailable; transaction refused for a retry");
+        this.opts.onRefusedUnseen?.();
+        return NOT_STORED;
       }
-    } catch (error) {
-      log.error({ txnId, err: describe(error) }, "transaction store unavailable; transaction refused for a retry");
-      this.opts.onRefusedUnseen?.();
-      return NOT_STORED;
     }
+    if (seen === digest) {
+      log.debug({ txnId }, "transaction already processed; acknowledged again");
+      return OK;
+    }
+    if (seen !== undefined) this.reused(txnId, seen);
     let result: InboundBatchResult | void;
     try {
       const items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
@@ -216,16 +229,34 @@ export class AppserviceServer {
       log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
       return NOT_STORED;
     }
-    if (result?.journaled === 0) return OK; // nothing stored, nothing to remember (a redelivery stores nothing either)
-    // Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the
-    // id is kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it
-    // lands, `recentlyDone` answers a retry.
-    this.recentlyDone.add(txnId);
-    if (this.recentlyDone.size > RECENT_TXN_IDS) this.recentlyDone.delete(this.recentlyDone.values().next().value as string);
-    txnStore.set(txnId, { doneAt: Date.now() }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
+    if (result?.journaled !== 0) this.remember(txnId, digest);
+    return OK;
+  }
+
+  /** A known id with other events (or an old record without a digest): processed; the journal dedupes by event id. */
+  private reused(txnId: string, seen: string): void {
+    if (seen === "" || this.reuseLogged) {
+      this.opts.log.debug({ txnId }, "transaction id seen before with other events; processing them");
+      return;
+    }
+    this.reuseLogged = true;
+    this.opts.log.warn({ txnId },
+      "the homeserver reused a transaction id for other events (Synapse on SQLite does after its restart); processing them, already seen events are dropped by the journal");
+  }
+
+  /**
+   * Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the id is
+   * kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it lands,
+   * `recentlyDone` answers a retry.
+   */
+  private remember(txnId: string, digest: string): void {
+    const { log, txnStore } = this.opts;
+    this.recentlyDone.delete(txnId);
+    this.recentlyDone.set(txnId, digest);
+    if (this.recentlyDone.size > RECENT_TXN_IDS) this.recentlyDone.delete(this.recentlyDone.keys().next().value as string);
+    txnStore.set(txnId, { doneAt: Date.now(), events: digest }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
       log.warn({ txnId, err: describe(error) }, "transaction processed but its id could not be recorded");
     });
-    return OK;
   }
 
   private transactionOk(): void {
