@@ -5,7 +5,7 @@ import type { KeyvStoreAdapter } from "keyv";
 import type { DestinationStream, Logger } from "pino";
 import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
-import { startInbound } from "./app/inbound";
+import { inboundIntake, startInbound } from "./app/inbound";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -13,7 +13,7 @@ import { childLogger, createLogger } from "./log";
 import type { MatrixRequestError } from "./matrix/errors";
 import { createMatrixHttp, type MatrixHttp } from "./matrix/http";
 import { startCrypto, type CryptoRuntime } from "./matrix/crypto";
-import { Journal } from "./matrix/journal";
+import { Journal, type PoisonItem } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
@@ -170,8 +170,9 @@ class BotApp implements App {
     ops.acceptProactivePushes(fanout);
     await agent.link.start(); // resolves after the first attempt; keeps reconnecting in the background
 
-    // Inbound: journal → router → commands or turns.
-    const journal = this.journalOn(store);
+    // Inbound: intake → journal → router → commands or turns.
+    const intake = inboundIntake(ops, store, log, () => router);
+    const journal = this.journalOn(store, (item) => intake.poisoned(item));
     const pipeline = new TurnPipeline({
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
@@ -190,6 +191,7 @@ class BotApp implements App {
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name),
+      inboundRefusals: () => intake.stats(),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);
@@ -227,11 +229,7 @@ class BotApp implements App {
     await outbox.recover();
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
-      ...(crypto ? { crypto: crypto.syncHook } : {}),
-      onBatch: (items) => {
-        ops.metrics.inboundEvents(items.length);
-        return router.onBatch(items);
-      },
+      ...(crypto ? { crypto: crypto.syncHook } : {}), intake,
       onHomeserverOk: () => ops.readiness.homeserverAnswered() });
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
@@ -267,9 +265,9 @@ class BotApp implements App {
       : "create a new token (`npm run login`, or set MATRIX_ACCESS_TOKEN) and restart the bot";
   }
 
-  private journalOn(store: Store): Journal {
+  private journalOn(store: Store, onPoison: (item: PoisonItem) => void): Journal {
     const pending = store.namespace<number>("journal-pending");
     return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending),
-      writesInIssueOrder: store.writesInIssueOrder }, childLogger(this.log, "journal"));
+      writesInIssueOrder: store.writesInIssueOrder }, childLogger(this.log, "journal"), { onPoison });
   }
 }

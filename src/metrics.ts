@@ -38,6 +38,8 @@ export const METRIC_HELP = {
   rate_limit_wait_seconds: "How long each rate-limit wait lasted",
   commands_total: "Bot commands handled, by command name",
   inbound_events_total: "Room events received from the homeserver (sync or appservice transactions)",
+  inbound_poisoned_events_total: "Inbound events skipped because they could not be stored (the rest of their batch went on)",
+  inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
 } as const;
 
 /** Keeps a label's distinct values bounded: past the limit, new values become "other". */
@@ -67,6 +69,8 @@ export class Metrics {
   private readonly rateLimitWait: Histogram;
   private readonly commands: Counter<"command">;
   private readonly inbound: Counter;
+  private readonly poisoned: Counter;
+  private readonly refusedBatches: Counter;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -100,6 +104,8 @@ export class Metrics {
     });
     this.commands = new Counter({ ...name("commands_total"), labelNames: ["command"] });
     this.inbound = new Counter(name("inbound_events_total"));
+    this.poisoned = new Counter(name("inbound_poisoned_events_total"));
+    this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
     this.linkUp.set(0);
     this.outbox.set(0);
     if (options.processMetrics ?? METRICS_DEFAULTS.processMetrics) {
@@ -169,6 +175,16 @@ export class Metrics {
   /** `count` room events arrived from the homeserver. */
   inboundEvents(count = 1): void {
     if (count > 0) this.inbound.inc(count);
+  }
+
+  /** An inbound event was skipped because it could not be stored. */
+  inboundPoisoned(): void {
+    this.poisoned.inc();
+  }
+
+  /** An inbound batch was refused (the homeserver sends it again). */
+  inboundBatchRefused(): void {
+    this.refusedBatches.inc();
   }
 
   /** The Prometheus text exposition of every metric. */

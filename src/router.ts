@@ -2,7 +2,7 @@
 // acknowledged, then processed in order per room (rooms in parallel): room facts updated, messages
 // classified and handed to the turn pipeline, everything else marked done.
 import type { Logger } from "pino";
-import type { InboundItem, RoomEvent } from "./matrix/events";
+import type { InboundBatchResult, InboundItem, RoomEvent } from "./matrix/events";
 import type { Journal } from "./matrix/journal";
 import type { RoomDirectory } from "./matrix/room-directory";
 import type { InviteHandler } from "./rooms/invites";
@@ -62,7 +62,7 @@ export class InboundRouter {
   }
 
   /** Journals the batch's events (throws if the store fails: the batch is then not acknowledged). */
-  async onBatch(items: InboundItem[]): Promise<void> {
+  async onBatch(items: InboundItem[]): Promise<InboundBatchResult> {
     const hasMessage = items.some((i) => i.kind === "event" && i.event.type === "m.room.message");
     if (hasMessage) checkpoint("message-received");
     const events: RoomEvent[] = [];
@@ -72,13 +72,23 @@ export class InboundRouter {
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else if (item.snapshot) {
         this.schedule(item.event, false); // current state, not news: room facts and observers only
-      } else if (!this.isOwnTimelineEvent(item.event)) {
+      } else if (!this.isOwnTimelineEvent(item.event) && !this.isStrangerTimelineEvent(item.event)) {
         events.push(item.event);
       }
     }
     const fresh = await this.deps.journal.record(events);
     if (hasMessage) checkpoint("message-journaled");
     for (const event of fresh) this.schedule(event);
+    return { journaled: fresh.length };
+  }
+
+  /**
+   * A stranger's (a sender outside ALLOWED_USERS) non-state event: a message, reaction, redaction, poll or encrypted
+   * event. Nothing is done with it (only allowed senders are answered; the encrypted-room notice is for them too), so
+   * it costs nothing: not journaled, not routed. A stranger's state events still are (room facts, observers).
+   */
+  private isStrangerTimelineEvent(event: RoomEvent): boolean {
+    return event.state_key === undefined && event.sender !== this.deps.botUserId && !this.deps.isAllowedSender(event.sender);
   }
 
   /**

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { AgentLink } from "../agent/link";
 import { CommandHandler } from "../commands";
-import type { CommandDeps } from "../commands/registry";
+import type { CommandDeps, CommandStatus } from "../commands/registry";
 import type { Config } from "../config";
 import { buildMessageContents, mentionsFor } from "../matrix/format";
 import type { MatrixHttp } from "../matrix/http";
@@ -19,6 +19,7 @@ export function createCommandHandler(deps: {
   link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
   onCommand?: (name: string) => void;
   createChatRoom?: CommandDeps["createChatRoom"];
+  inboundRefusals?: () => NonNullable<CommandStatus["inbound"]>;
 }): CommandHandler {
   const { config, messages, log } = deps;
   return new CommandHandler({
@@ -35,7 +36,8 @@ export function createCommandHandler(deps: {
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);
-      return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead };
+      return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead,
+        ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}) };
     },
     reply: async (roomId, replyToEventId, text) => {
       const parts = buildMessageContents(text, { msgtype: "m.notice" });

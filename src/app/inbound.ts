@@ -8,17 +8,20 @@ import { AppserviceServer, type AppserviceTxnRecord } from "../matrix/appservice
 import { ClientSync, type SyncCryptoHook } from "../matrix/client-sync";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
+import type { InboundItem } from "../matrix/events";
+import { InboundIntake } from "../matrix/inbound-intake";
 import type { Journal } from "../matrix/journal";
 import type { InboundRouter } from "../router";
 import type { Store } from "../store";
+import type { Operations } from "./operations";
 
 export interface InboundDeps {
   config: Config;
   botUserId: string;
   store: Store;
   http: MatrixHttp;
-  /** Journals a batch (throws if it cannot: the batch is then not acknowledged). */
-  onBatch: InboundRouter["onBatch"];
+  /** Journals a batch (throws if it cannot: the batch is then not acknowledged); counts refusals. */
+  intake: InboundIntake;
   journal: Journal;
   log: Logger;
   onTokenRejected: (error: MatrixRequestError) => void;
@@ -32,6 +35,23 @@ export interface Inbound {
   /** Appservice mode: where transactions are received. */
   port?: number;
   stop(): Promise<void>;
+}
+
+/** Between the connection and the router: poison events skipped, refusals counted (metrics, readiness, /status). */
+export function inboundIntake(ops: Operations, store: Store, log: Logger, router: () => InboundRouter): InboundIntake {
+  return new InboundIntake({
+    handle: (items: InboundItem[]) => {
+      ops.metrics.inboundEvents(items.length);
+      return router().onBatch(items);
+    },
+    storeWorks: () => store.healthCheck(), log: childLogger(log, "inbound"),
+    onPoisoned: () => ops.metrics.inboundPoisoned(),
+    onRefused: () => {
+      ops.metrics.inboundBatchRefused();
+      ops.readiness.inboundRefused();
+    },
+    onAccepted: () => ops.readiness.inboundAccepted(),
+  });
 }
 
 export async function startInbound(deps: InboundDeps): Promise<Inbound> {
@@ -48,7 +68,7 @@ async function startSync(deps: InboundDeps): Promise<Inbound> {
     userId: deps.botUserId, syncTimeoutMs: t.syncTimeoutMs, requestTimeoutMs: t.requestTimeoutMs,
     retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, gapFillMaxEvents: t.gapFillMaxEvents,
     isKnown: (roomId, eventId) => deps.journal.isDone(roomId, eventId),
-    onBatch: deps.onBatch, onTokenRejected: deps.onTokenRejected,
+    onBatch: (items) => deps.intake.onBatch(items), onTokenRejected: deps.onTokenRejected,
     ...(deps.onHomeserverOk ? { onSyncOk: deps.onHomeserverOk } : {}),
     ...(deps.crypto ? { crypto: deps.crypto } : {}),
   }, childLogger(deps.log, "sync"));
@@ -66,7 +86,8 @@ async function startAppservice(deps: InboundDeps): Promise<Inbound> {
     userNamespaceRegexes: userNamespaceRegexes(registration),
     bodyLimitBytes: config.timings.appserviceBodyLimitBytes,
     txnStore: deps.store.namespace<AppserviceTxnRecord>("appservice-txn"),
-    onBatch: deps.onBatch, log: childLogger(deps.log, "appservice"),
+    onBatch: (items) => deps.intake.onBatch(items), onRefusedUnseen: () => deps.intake.refusedUnseen(),
+    log: childLogger(deps.log, "appservice"),
     ...(deps.onHomeserverOk ? { onTransactionOk: deps.onHomeserverOk } : {}),
   });
   const { port } = await server.start();

@@ -16,6 +16,8 @@ export interface CommandStatus {
   pending: number;
   /** Deliveries for this room that exhausted their retries. */
   dead: number;
+  /** Since start: inbound events skipped as unstorable, inbound batches refused for a retry. */
+  inbound?: { poisonedEvents: number; refusedBatches: number };
 }
 
 /** What the command handler needs from the rest of the bot (the lead wires these in app.ts). */

@@ -15,10 +15,11 @@ export const statusCommand = defineCommand({
       `This room: ${plural(s.pending, "message")} waiting to be delivered, ${plural(s.dead, "message")} that could not be delivered.`,
     ];
     if (s.dead > 0) lines.push("A bot admin can send /outbox retry to try those again.");
+    if (s.inbound) lines.push(`Incoming since start: ${plural(s.inbound.poisonedEvents, "event")} skipped as unstorable, ${plural(s.inbound.refusedBatches, "batch", "batches")} refused for a retry.`);
     return lines.join("\n");
   },
 });
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
 }

@@ -1,6 +1,7 @@
 // What GET /readyz reports: the bot is ready only when the homeserver answered recently, the agent link is
-// up, the store reads and writes, and the homeserver has not rejected the bot's token.
-export type ReadinessCheckName = "homeserver" | "agent" | "store" | "token";
+// up, the store reads and writes, the homeserver has not rejected the bot's token, and inbound batches have not
+// all been refused for HOMESERVER_STALE_MS (one event that cannot be stored is skipped, it refuses nothing).
+export type ReadinessCheckName = "homeserver" | "agent" | "store" | "token" | "inbound";
 
 export interface ReadinessCheck {
   readonly ok: boolean;
@@ -43,7 +44,7 @@ export interface ReadinessTrackerOptions {
 
 export const READINESS_DEFAULTS = { storeCheckCacheMs: 5000, probeTimeoutMs: 5000 } as const;
 
-const CHECK_ORDER: readonly ReadinessCheckName[] = ["homeserver", "agent", "store", "token"];
+const CHECK_ORDER: readonly ReadinessCheckName[] = ["homeserver", "agent", "store", "token", "inbound"];
 
 interface CachedStore {
   at: number;
@@ -55,6 +56,8 @@ export class ReadinessTracker {
   private stoppingSince: number | undefined;
   private agentState = "down";
   private tokenProblem: string | undefined;
+  /** Since when every inbound batch has been refused (undefined: the last one was accepted). */
+  private inboundRefusedSince: number | undefined;
   private storeCache: CachedStore | undefined;
   private storeProbe: Promise<ReadinessCheck> | undefined;
   private homeserverProbe: Promise<void> | undefined;
@@ -90,6 +93,16 @@ export class ReadinessTracker {
     this.stoppingSince ??= this.now();
   }
 
+  /** An inbound batch was refused (the homeserver sends it again). */
+  inboundRefused(): void {
+    this.inboundRefusedSince ??= this.now();
+  }
+
+  /** An inbound batch was accepted (made durable and acknowledged). */
+  inboundAccepted(): void {
+    this.inboundRefusedSince = undefined;
+  }
+
   /** The token works again (e.g. whoami succeeded after a fix). */
   tokenAccepted(): void {
     this.tokenProblem = undefined;
@@ -103,7 +116,7 @@ export class ReadinessTracker {
     const token: ReadinessCheck = this.tokenProblem === undefined
       ? { ok: true, detail: "not rejected by the homeserver" }
       : { ok: false, detail: this.tokenProblem };
-    const checks = { homeserver, agent, store, token };
+    const checks = { homeserver, agent, store, token, inbound: this.inboundCheck() };
     const notReady = CHECK_ORDER.filter((name) => !checks[name].ok);
     const stopping = this.stoppingSince !== undefined;
     return { ready: notReady.length === 0 && !stopping, checks, notReady, ...(stopping ? { stopping } : {}) };
@@ -119,6 +132,15 @@ export class ReadinessTracker {
       return { ok: false, detail: `the homeserver has not answered for ${Math.round(age / 1000)} s (limit ${stale} ms)` };
     }
     return { ok: true, detail: `the homeserver answered ${Math.round(age / 1000)} s ago` };
+  }
+
+  private inboundCheck(): ReadinessCheck {
+    const since = this.inboundRefusedSince;
+    if (since === undefined) return { ok: true, detail: "inbound events are accepted" };
+    const age = Math.max(0, this.now() - since);
+    const stale = this.opts.homeserverStaleMs;
+    const detail = `every inbound batch has been refused for ${Math.round(age / 1000)} s (limit ${stale} ms)`;
+    return age > stale ? { ok: false, detail: `${detail}: nothing new is received; the log says why` } : { ok: true, detail };
   }
 
   private answeredWithin(ms: number): boolean {

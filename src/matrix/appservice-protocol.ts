@@ -45,6 +45,16 @@ export function itemsFromTransaction(events: readonly unknown[], botUserId: stri
   return items;
 }
 
+/** A digest of the transaction's event ids, in order (an event without a string event_id counts as ""). */
+export function digestOf(events: readonly unknown[]): string {
+  const hash = createHash("sha256");
+  for (const raw of events) {
+    const id = typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)["event_id"] : undefined;
+    hash.update(typeof id === "string" ? id : "").update("\n");
+  }
+  return hash.digest("base64url").slice(0, 22);
+}
+
 /** The event's ids, when they are strings, for the log line about a malformed event. */
 function identify(raw: unknown): { eventId?: string; roomId?: string; type?: string } {
   if (typeof raw !== "object" || raw === null) return {};

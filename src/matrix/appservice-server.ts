@@ -1,19 +1,23 @@
 // Appservice mode, inbound: the homeserver's PUT /transactions (Application Service API v1.11) over node:http.
-// A transaction is answered 200 only after `onBatch` made its events durable and its id is recorded; if
-// `onBatch` fails the answer is 500 and the id stays unrecorded, so the homeserver retries the same one.
-// Ids are deduplicated durably (txnStore) and in memory while in flight (concurrent duplicates wait).
+// A transaction is answered 200 only after `onBatch` made its events durable; if `onBatch` fails the answer is 500
+// and the id stays unrecorded, so the homeserver retries the same one. Ids are deduplicated durably (txnStore, with
+// a digest of the event ids) and in memory while in flight (concurrent duplicates wait). A known id whose events
+// differ is processed: Synapse on SQLite numbers transactions afresh after its restart (from the highest id still
+// queued, or 1), and the journal drops whatever was seen already.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import {
-  ROUTE_METHOD, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
+  ROUTE_METHOD, digestOf, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
 } from "./appservice-protocol";
-import type { InboundItem } from "./events";
+import type { InboundBatchResult, InboundItem } from "./events";
 
 /** What txnStore keeps per completed transaction id. */
 export interface AppserviceTxnRecord {
   doneAt: number;
+  /** Digest of the transaction's event ids (see digestOf); absent in records written before it was kept. */
+  events?: string;
 }
 
 export interface AppserviceServerOptions {
@@ -28,11 +32,16 @@ export interface AppserviceServerOptions {
   bodyLimitBytes: number;
   /** The store namespace "appservice-txn": completed transaction ids. */
   txnStore: Keyv<AppserviceTxnRecord>;
-  /** Makes the items durable; throws when it could not (the transaction is then answered 500). */
-  onBatch: (items: InboundItem[]) => Promise<void>;
+  /**
+   * Makes the items durable; throws when it could not (the transaction is then answered 500). A result saying it
+   * journaled nothing (strangers' messages, the bot's own) leaves no record of the transaction id either.
+   */
+  onBatch: (items: InboundItem[]) => Promise<InboundBatchResult | void>;
   log: Logger;
   /** Called after each transaction answered 200 (processed now or earlier). */
   onTransactionOk?: () => void;
+  /** Called when a transaction is refused before onBatch saw it (its id could not be looked up): for the counts. */
+  onRefusedUnseen?: () => void;
   /** How long a completed transaction id is remembered. Default 3 days. */
   txnTtlMs?: number;
   /** Longest time a client may take to send a whole request. Default 60 s. */
@@ -57,9 +66,11 @@ const RECENT_TXN_IDS = 1000;
 export class AppserviceServer {
   private server: http.Server | undefined;
   private stopping: Promise<void> | undefined;
+  /** By txn id and digest. */
   private readonly inFlight = new Map<string, Promise<Outcome>>();
-  /** Transactions processed by this process whose id may not be stored yet (bounded, oldest dropped first). */
-  private readonly recentlyDone = new Set<string>();
+  /** Transactions processed by this process (id → digest) whose id may not be stored yet (bounded, oldest dropped first). */
+  private readonly recentlyDone = new Map<string, string>();
+  private reuseLogged = false;
   private readonly active = new Set<Promise<void>>();
 
   constructor(private readonly opts: AppserviceServerOptions) {}
@@ -168,8 +179,8 @@ export class AppserviceServer {
     } catch {
       return reply(res, 400, { errcode: "M_NOT_JSON", error: "The body is not JSON" });
     }
-    const parsed = transactionBodySchema.safeParse(json);
-    if (!parsed.success) {
+    const parsed = safely(() => transactionBodySchema.safeParse(json));
+    if (!parsed?.success) {
       return reply(res, 400, { errcode: "M_BAD_JSON", error: "The body must be an object with an events array" });
     }
     const outcome = await this.runOnce(txnId, parsed.data.events);
@@ -177,47 +188,75 @@ export class AppserviceServer {
     if (outcome.status === 200) this.transactionOk();
   }
 
-  /** Processes txnId once: a duplicate arriving while it is in flight shares its outcome. */
+  /** Processes txnId once: a duplicate (same id, same events) arriving while it is in flight shares its outcome. */
   private runOnce(txnId: string, events: unknown[]): Promise<Outcome> {
-    const running = this.inFlight.get(txnId);
+    const digest = digestOf(events);
+    const key = `${txnId}\n${digest}`;
+    const running = this.inFlight.get(key);
     if (running) {
       this.opts.log.debug({ txnId }, "transaction already in progress; waiting for it");
       return running;
     }
-    const run = this.process(txnId, events).finally(() => this.inFlight.delete(txnId));
-    this.inFlight.set(txnId, run);
+    const run = this.process(txnId, digest, events).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, run);
     return run;
   }
 
-  private async process(txnId: string, events: unknown[]): Promise<Outcome> {
+  private async process(txnId: string, digest: string, events: unknown[]): Promise<Outcome> {
     const { log, txnStore } = this.opts;
-    if (this.recentlyDone.has(txnId)) return OK;
-    try {
-      if ((await txnStore.get(txnId)) !== undefined) {
-        log.debug({ txnId }, "transaction already processed; acknowledged again");
-        return OK;
+    let seen = this.recentlyDone.get(txnId);
+    if (seen === undefined) {
+      try {
+        const record = await txnStore.get(txnId);
+        if (record !== undefined) seen = record.events ?? "";
+      } catch (error) {
+        log.error({ txnId, err: describe(error) }, "transaction store unavailable; transaction refused for a retry");
+        this.opts.onRefusedUnseen?.();
+        return NOT_STORED;
       }
-    } catch (error) {
-      log.error({ txnId, err: describe(error) }, "transaction store unavailable; transaction refused for a retry");
-      return NOT_STORED;
     }
+    if (seen === digest) {
+      log.debug({ txnId }, "transaction already processed; acknowledged again");
+      return OK;
+    }
+    if (seen !== undefined) this.reused(txnId, seen);
+    let result: InboundBatchResult | void;
     try {
       const items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
-      await this.opts.onBatch(items);
+      result = await this.opts.onBatch(items);
       log.debug({ txnId, events: events.length, items: items.length }, "transaction accepted");
     } catch (error) {
       log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
       return NOT_STORED;
     }
-    // Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the
-    // id is kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it
-    // lands, `recentlyDone` answers a retry.
-    this.recentlyDone.add(txnId);
-    if (this.recentlyDone.size > RECENT_TXN_IDS) this.recentlyDone.delete(this.recentlyDone.values().next().value as string);
-    txnStore.set(txnId, { doneAt: Date.now() }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
+    if (result?.journaled !== 0) this.remember(txnId, digest);
+    return OK;
+  }
+
+  /** A known id with other events (or an old record without a digest): processed; the journal dedupes by event id. */
+  private reused(txnId: string, seen: string): void {
+    if (seen === "" || this.reuseLogged) {
+      this.opts.log.debug({ txnId }, "transaction id seen before with other events; processing them");
+      return;
+    }
+    this.reuseLogged = true;
+    this.opts.log.warn({ txnId },
+      "the homeserver reused a transaction id for other events (Synapse on SQLite does after its restart); processing them, already seen events are dropped by the journal");
+  }
+
+  /**
+   * Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the id is
+   * kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it lands,
+   * `recentlyDone` answers a retry.
+   */
+  private remember(txnId: string, digest: string): void {
+    const { log, txnStore } = this.opts;
+    this.recentlyDone.delete(txnId);
+    this.recentlyDone.set(txnId, digest);
+    if (this.recentlyDone.size > RECENT_TXN_IDS) this.recentlyDone.delete(this.recentlyDone.keys().next().value as string);
+    txnStore.set(txnId, { doneAt: Date.now(), events: digest }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
       log.warn({ txnId, err: describe(error) }, "transaction processed but its id could not be recorded");
     });
-    return OK;
   }
 
   private transactionOk(): void {
@@ -237,6 +276,15 @@ export class AppserviceServer {
     } catch {
       res.destroy();
     }
+  }
+}
+
+/** The result, or undefined when `run` threw (zod can, on hostile input: see parseRoomEvent). */
+function safely<T>(run: () => T): T | undefined {
+  try {
+    return run();
+  } catch {
+    return undefined;
   }
 }
 

@@ -37,7 +37,7 @@ export interface ClientSyncOptions {
   random?: () => number;
   /** Whether an event is already journaled; gap filling stops there. */
   isKnown: (roomId: string, eventId: string) => Promise<boolean>;
-  onBatch: (items: InboundItem[]) => Promise<void>;
+  onBatch: (items: InboundItem[]) => Promise<unknown>;
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Each successful /sync (readiness: the homeserver answered). */
   onSyncOk?: () => void;

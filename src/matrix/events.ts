@@ -32,6 +32,11 @@ export type InboundItem =
   | { kind: "event"; event: RoomEvent; snapshot?: true }
   | { kind: "invite"; invite: InviteNotice };
 
+/** What handling a batch did: `journaled`, the events recorded as new (0: it left nothing in the store). */
+export interface InboundBatchResult {
+  journaled: number;
+}
+
 export function serverOf(id: string): string | undefined {
   const i = id.indexOf(":");
   return i >= 0 ? id.slice(i + 1) : undefined;
@@ -42,10 +47,18 @@ export function viaFor(roomId: string, inviter: string): string[] {
   return [...new Set(servers)];
 }
 
-/** Parses one raw event, or returns the reason it is unusable. */
+/**
+ * Parses one raw event, or returns the reason it is unusable. Never throws: zod's own checks can (a length check
+ * runs on any input that has a `length`, e.g. `{"event_id": {"length": [{"toString": 1}]}}`, and compares it).
+ */
 export function parseRoomEvent(raw: unknown, roomId?: string): { ok: true; event: RoomEvent } | { ok: false; reason: string } {
   const candidate = roomId !== undefined && typeof raw === "object" && raw !== null ? { room_id: roomId, ...raw } : raw;
-  const parsed = roomEventSchema.safeParse(candidate);
+  let parsed: ReturnType<typeof roomEventSchema.safeParse>;
+  try {
+    parsed = roomEventSchema.safeParse(candidate);
+  } catch (error) {
+    return { ok: false, reason: `event: not parseable (${error instanceof Error ? error.message : "unknown error"})` };
+  }
   if (parsed.success) return { ok: true, event: parsed.data };
   return { ok: false, reason: parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; ") };
 }

@@ -7,11 +7,27 @@
 //   complete: journal entry marked done first, then the index entry removed. A crash between leaves a done
 //             entry in the index: recovery sees "done" and only cleans the index.
 // Done entries keep only their status (not the event) for `doneTtlMs`, long enough to dedupe redeliveries.
+//
+// The event is kept as the JSON text it arrived as (not as an object for the store's serializer to walk): nothing
+// a sender puts in content (`toJSON`, `__proto__`, `then`, deep nesting) is interpreted on the way to the disk.
+// An event that cannot even be written as JSON text (nested deeper than JSON.stringify goes) is a poison item:
+// reported through `onPoison`, not recorded, and the rest of its batch goes on.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
-import type { RoomEvent } from "./events";
+import { parseRoomEvent, type RoomEvent } from "./events";
 
-type Entry = { status: "pending"; event: RoomEvent; receivedAt: number } | { status: "done"; at: number };
+/** `json`: the event as JSON text. Entries written before that kept the event object itself (`event`). */
+type Entry =
+  | { status: "pending"; json: string; receivedAt: number }
+  | { status: "pending"; event: unknown; receivedAt: number }
+  | { status: "done"; at: number };
+
+/** An inbound event that could not be stored: skipped, logged and counted, never blocking its batch. */
+export interface PoisonItem {
+  roomId: string;
+  eventId: string;
+  reason: string;
+}
 
 export interface JournalStores {
   entries: Keyv<Entry>;
@@ -22,11 +38,27 @@ export interface JournalStores {
   writesInIssueOrder?: boolean;
 }
 
+export interface JournalOptions {
+  /** How long a done entry is kept to dedupe redeliveries. Default 7 days. */
+  doneTtlMs?: number;
+  /** An event skipped because it cannot be stored. Default: logged at warn. */
+  onPoison?: (item: PoisonItem) => void;
+}
+
 export class Journal {
   private order = 0;
+  /**
+   * Keys this process handed out (record, unfinished) and has not completed. A pending entry outside this set was
+   * written by an attempt whose batch was refused (another write failed): its redelivery hands it out then.
+   */
+  private readonly handedOut = new Set<string>();
+  private readonly doneTtlMs: number;
+  private readonly onPoison: (item: PoisonItem) => void;
 
-  constructor(private readonly stores: JournalStores, private readonly log: Logger,
-    private readonly doneTtlMs = 7 * 24 * 3600 * 1000) {}
+  constructor(private readonly stores: JournalStores, private readonly log: Logger, options: JournalOptions = {}) {
+    this.doneTtlMs = options.doneTtlMs ?? 7 * 24 * 3600 * 1000;
+    this.onPoison = options.onPoison ?? ((item) => log.warn(item, "inbound event could not be stored; skipped"));
+  }
 
   static key(roomId: string, eventId: string): string {
     return `${roomId}|${eventId}`;
@@ -47,14 +79,24 @@ export class Journal {
     if (unique.size === 0) return [];
     const keys = [...unique.keys()];
     const existing = await this.stores.entries.getMany(keys);
-    const fresh = keys.filter((_, i) => existing[i] === undefined);
+    const texts = new Map<string, string>();
+    keys.forEach((key, i) => {
+      const entry = existing[i];
+      if (entry !== undefined && (entry.status === "done" || this.handedOut.has(key))) return;
+      const event = unique.get(key) as RoomEvent;
+      const json = asJsonText(event);
+      if (typeof json === "string") texts.set(key, json);
+      else this.onPoison({ roomId: event.room_id, eventId: event.event_id, reason: json.unstorable });
+    });
+    const fresh = [...texts.keys()];
     if (fresh.length === 0) return [];
     const receivedAt = Date.now();
     const indexed = Promise.all(fresh.map((key) => this.stores.pending.set(key, this.nextOrder())));
     if (!this.stores.writesInIssueOrder) await indexed;
     const journaled = Promise.all(fresh.map((key) =>
-      this.stores.entries.set(key, { status: "pending", event: unique.get(key) as RoomEvent, receivedAt })));
+      this.stores.entries.set(key, { status: "pending", json: texts.get(key) as string, receivedAt })));
     await Promise.all([indexed, journaled]);
+    for (const key of fresh) this.handedOut.add(key);
     return fresh.map((key) => unique.get(key) as RoomEvent);
   }
 
@@ -71,9 +113,13 @@ export class Journal {
 
   /** Marks an event processed. Idempotent. */
   async complete(roomId: string, eventId: string): Promise<void> {
-    const key = Journal.key(roomId, eventId);
+    await this.completeKey(Journal.key(roomId, eventId));
+  }
+
+  private async completeKey(key: string): Promise<void> {
     await this.stores.entries.set(key, { status: "done", at: Date.now() }, this.doneTtlMs);
     await this.stores.pending.delete(key);
+    this.handedOut.delete(key);
   }
 
   /** The events recorded but not completed before the last stop, oldest first. */
@@ -86,12 +132,40 @@ export class Journal {
     const events: RoomEvent[] = [];
     for (const { key } of keys) {
       const entry = await this.stores.entries.get(key);
-      if (entry?.status === "pending") events.push(entry.event);
-      else {
+      if (entry?.status !== "pending") {
         await this.stores.pending.delete(key);
         this.log.debug({ key, status: entry?.status ?? "missing" }, "journal index entry cleaned at recovery");
+        continue;
       }
+      const event = eventOf(entry);
+      if (event.ok) {
+        this.handedOut.add(key);
+        events.push(event.event);
+        continue;
+      }
+      const cut = key.indexOf("|"); // (an id may hold "|" too: the names are for the log only)
+      this.onPoison({ roomId: key.slice(0, cut), eventId: key.slice(cut + 1), reason: `journal entry unreadable: ${event.reason}` });
+      await this.completeKey(key);
     }
     return events;
   }
+}
+
+/** The event as JSON text, or why it has none (nested too deeply for JSON.stringify). */
+function asJsonText(event: RoomEvent): string | { unstorable: string } {
+  try {
+    return JSON.stringify(event);
+  } catch (error) {
+    return { unstorable: `not storable as JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function eventOf(entry: Extract<Entry, { status: "pending" }>): ReturnType<typeof parseRoomEvent> {
+  let raw: unknown;
+  try {
+    raw = "json" in entry ? JSON.parse(entry.json) : entry.event;
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+  }
+  return parseRoomEvent(raw);
 }

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { createAdapter } from "./adapters";
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
+import { deserializeStoreValue, serializeStoreValue } from "./serialization";
 import { CoalescingKeyvSqlite } from "./sqlite-adapter";
 import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
 
@@ -13,9 +14,10 @@ import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
  *
  * Every Keyv is created with `throwOnErrors: true`: a broken store rejects instead of reading as
  * "missing" (which would mean "event not seen", "room not opted in", ...). Values use keyv's default
- * serialization (JSON, plus Buffers as base64 and a `:`-escape for strings starting with `:`): Dates
- * come back as ISO strings, `undefined` properties vanish, BigInt throws. Store plain JSON data and
- * parse it with zod on the way out. keyv 5 has no multi-key transaction: callers order their writes.
+ * format (JSON, plus Buffers as base64 and a `:`-escape for strings starting with `:`), written by our
+ * own serializer (serialization.ts: user-controlled keys such as `toJSON` are data, never called): Dates
+ * come back as ISO strings, `undefined` properties vanish, BigInt or too deep a nesting throws
+ * UnstorableValueError. Store plain JSON data and parse it with zod on the way out. keyv 5 has no multi-key transaction: callers order their writes.
  */
 export interface Store {
   readonly backend: StoreBackend;
@@ -98,6 +100,8 @@ class KeyvStore implements Store {
       namespace: name,
       useKeyPrefix: false, // the view prefixes, see NamespaceView
       throwOnErrors: true,
+      serialize: serializeStoreValue,
+      deserialize: deserializeStoreValue,
     });
   }
 

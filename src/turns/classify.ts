@@ -26,9 +26,15 @@ export function relationOf(event: RoomEvent): { relType?: string; eventId?: stri
   const reply = r["m.in_reply_to"] as { event_id?: unknown } | undefined;
   return {
     relType: typeof r["rel_type"] === "string" ? r["rel_type"] : undefined,
-    eventId: typeof r["event_id"] === "string" ? r["event_id"] : undefined,
-    inReplyTo: typeof reply?.event_id === "string" ? reply.event_id : undefined,
+    eventId: asEventId(r["event_id"]),
+    inReplyTo: asEventId(reply?.event_id),
   };
+}
+
+/** A related event's id, when it is one ("$…", at most 255 characters, well-formed): anyone can send any JSON there. */
+function asEventId(value: unknown): string | undefined {
+  return typeof value === "string" && value.length > 1 && value.length <= 255 && value.startsWith("$") && !/\p{Cs}/u.test(value)
+    ? value : undefined;
 }
 
 /** Removes the legacy reply fallback (leading "> " lines and the blank line after them). */

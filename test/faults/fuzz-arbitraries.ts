@@ -2,7 +2,10 @@
 // bridge could push them: fields missing or of the wrong type, huge or odd content, unicode, nested junk) and
 // raw agent → bot frames (not JSON, wrong ops, wrong seqs, known event types with bad fields, unknown ones).
 // Every value is JSON (it goes over the wire). Sampled with a fixed seed, so a failure replays exactly.
+// Object content also carries the keys that trip code interpreting user objects (issue 14), added without drawing
+// more randomness, so each seed still samples the events it sampled before.
 import fc from "fast-check";
+import { deepJson } from "../support/hostile-content";
 import { eventId, roomId as anyRoomId, userId as anyUserId } from "../support/matrix-arbitraries";
 
 const ODD_TEXT = ["", " ", "\u0000", "\u202E\u2066evil", "🧵🧵🧵", "Z͑ͫ̓ͪ̂ͫ̽͏̴̙̤̞͉͚̯̞̠͍", "<script>alert(1)</script>", "**bold** [x](javascript:alert(1))",
@@ -64,7 +67,23 @@ const content = (t: FuzzTargets): fc.Arbitrary<unknown> => fc.oneof(
   { weight: 2, arbitrary: memberContent },
   { weight: 1, arbitrary: fc.dictionary(oddString, junk, { maxKeys: 6 }) },
   { weight: 1, arbitrary: junk },
-);
+).map(withHostileKeys);
+
+const DEEP_900 = deepJson(900);
+
+/**
+ * `toJSON`, `__proto__` (an own key, as JSON.parse makes it), `constructor` and `then` added to non-empty object content,
+ * and on about one object in 40 (picked by the length of its JSON) a value nested 900 levels under those keys (costly
+ * for the homeserver double: a few are enough here; the unit tests nest every event).
+ */
+function withHostileKeys(content: unknown): unknown {
+  if (typeof content !== "object" || content === null || Array.isArray(content)) return content;
+  const keys = Object.keys(content).length;
+  if (keys === 0) return content; // empty content stays: it is what a redaction leaves
+  const hostile = `{"toJSON":${keys},"then":{"then":1},"constructor":{"prototype":{"toJSON":true}},"__proto__":{"toJSON":1}`
+    + `${(JSON.stringify(content)?.length ?? 0) % 40 === 0 ? `,"deep":${DEEP_900}` : ""}}`;
+  return { ...(JSON.parse(hostile) as Record<string, unknown>), ...content };
+}
 
 /** A raw room event: every field optional and sometimes of the wrong type. */
 export function rawRoomEvent(t: FuzzTargets): fc.Arbitrary<Record<string, unknown>> {

@@ -82,6 +82,15 @@ export class AppserviceRegistry {
     for (const link of this.links.values()) link.close();
   }
 
+  /**
+   * Numbers the next transactions as Synapse 1.67 on SQLite does after its restart: from the highest id still
+   * queued (a transaction not yet answered 200; completed ones are deleted), or from 1.
+   */
+  restartTxnNumbering(): void {
+    const queued = [...this.links.values()].map((link) => Number(link.currentTxnId ?? 0)).filter(Number.isFinite);
+    this.txnCounter = Math.max(0, ...queued);
+  }
+
   private nextTxnId(): string {
     return String((this.txnCounter += 1));
   }

@@ -88,6 +88,11 @@ export class AppserviceLink {
     return this.current !== undefined;
   }
 
+  /** The id of the transaction being pushed or retried, if any. */
+  get currentTxnId(): string | undefined {
+    return this.current?.txnId;
+  }
+
   kick(): void {
     if (this.closed || this.current || this.pending.length === 0 || !this.registration.url) return;
     const take = this.pending.length <= this.deps.maxEventsPerTransaction ? this.pending.length : this.deps.maxEventsPerTransaction;

@@ -268,6 +268,11 @@ export class Homeserver {
     return this.appservices.pushTransaction(appserviceId, events, opts);
   }
 
+  /** Transaction ids restart as after a Synapse 1.67 restart on SQLite: from the highest still queued, or from 1. */
+  restartAppserviceTxnNumbering(): void {
+    this.appservices.restartTxnNumbering();
+  }
+
   /** Whether every appservice has pushed everything queued (no transaction pending or in flight). */
   appserviceIdle(appserviceId: string): boolean {
     return this.appservices.idle(appserviceId);
