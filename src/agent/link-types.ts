@@ -78,6 +78,8 @@ export interface RunObserver {
   onStarted?(): void;
   onTextStart?(messageId: string): void;
   onTextDelta?(messageId: string, delta: string): void;
+  /** The whole text of a message still being written, each time it grew (for live rendering). */
+  onTextProgress?(messageId: string, text: string): void;
   /** Once per complete TEXT_MESSAGE, in order; awaited before the next one and before run() resolves. */
   onTextMessage(messageId: string, text: string): void | Promise<void>;
 }

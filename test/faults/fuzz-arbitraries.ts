@@ -114,15 +114,40 @@ const seq: fc.Arbitrary<unknown> = fc.oneof(
 const runId = fc.oneof({ weight: 3, arbitrary: fc.constantFrom("run-a", "run-b", "run-c") }, { weight: 3, arbitrary: fc.uuid() }, { weight: 1, arbitrary: junk });
 const threadId = fc.oneof({ weight: 2, arbitrary: fc.constant("*") }, { weight: 2, arbitrary: oddString }, { weight: 1, arbitrary: junk });
 
+/** v1 event words and every AG-UI 1.0 type (protocol v2), with the fields they use, sometimes wrong. */
+const AGENT_EVENT_TYPES = [
+  "RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "TEXT_MESSAGE_CHUNK", "RUN_FINISHED", "RUN_ERROR",
+  "TOOL_CALL_START", "TOOL_CALL_ARGS", "TOOL_CALL_END", "TOOL_CALL_CHUNK", "TOOL_CALL_RESULT", "STATE_SNAPSHOT", "STATE_DELTA",
+  "MESSAGES_SNAPSHOT", "ACTIVITY_SNAPSHOT", "ACTIVITY_DELTA", "RAW", "CUSTOM", "STEP_STARTED", "STEP_FINISHED", "REASONING_START",
+  "REASONING_MESSAGE_START", "REASONING_MESSAGE_CONTENT", "REASONING_MESSAGE_END", "REASONING_MESSAGE_CHUNK", "REASONING_END",
+  "REASONING_ENCRYPTED_VALUE", "SUBAGENT_STARTED", "SUBAGENT_FINISHED", "SUBAGENT_ERROR", "UNKNOWN", "",
+] as const;
+const snapshotMessage = fc.record({
+  id: mostly(fc.constantFrom("u1", "a1", "a2", "")),
+  role: mostly(fc.constantFrom("user", "assistant", "tool", "system", "wizard")),
+  content: fc.oneof(oddString, junk),
+}, { requiredKeys: [] });
+
 const agentEvent: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 6, arbitrary: fc.record({
-    type: mostly(fc.constantFrom("RUN_STARTED", "TEXT_MESSAGE_START", "TEXT_MESSAGE_CONTENT", "TEXT_MESSAGE_END", "RUN_FINISHED",
-      "RUN_ERROR", "TOOL_CALL_START", "STATE_SNAPSHOT", "UNKNOWN", "")),
+    type: mostly(fc.constantFrom(...AGENT_EVENT_TYPES)),
     messageId: mostly(fc.constantFrom("m1", "m2", "")),
     delta: mostly(oddString),
     code: mostly(fc.constantFrom("thread_busy", "rate_limited", "internal", "nope")),
     message: mostly(oddString),
     retryable: junk,
+    threadId: mostly(fc.constantFrom("*", "t1")),
+    runId: mostly(fc.constantFrom("run-a", "run-b", "run-c")),
+    role: mostly(fc.constantFrom("assistant", "user", "reasoning", "robot")),
+    outcome: mostly(fc.oneof(fc.constantFrom({ type: "success" }, { type: "cancelled" }, { type: "interrupt", interrupts: [] }), junk)),
+    messages: mostly(fc.array(snapshotMessage, { maxLength: 4 })),
+    toolCallId: mostly(fc.constantFrom("c1", "")),
+    toolCallName: mostly(oddString),
+    subagentRunId: mostly(fc.constantFrom("s1", "s2")),
+    stepName: mostly(oddString),
+    snapshot: junk,
+    name: mostly(oddString),
+    value: junk,
   }, { requiredKeys: ["type"] }) },
   { weight: 1, arbitrary: junk },
 );
