@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from "pino";
 import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
+import { wireLive } from "./app/live";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -122,11 +123,19 @@ class BotApp implements App {
         "ALLOWED_USERS is not set: the bot serves every user of its own homeserver (anyone, if it has open registration); set ALLOWED_USERS to limit it");
     }
 
+    const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
+      proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
+    const live = wireLive(config, store, http, settings, childLogger(log, "render"));
+
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
     const sender = new MatrixSender(http, {
       userId: this.userId, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, maxAttempts: t.sendMaxAttempts, onTokenRejected,
-      onRetry: (reason) => ops.metrics.sendRetried(reason), onRateLimited: (ms) => ops.metrics.rateLimitWaited(ms),
+      onRetry: (reason) => ops.metrics.sendRetried(reason),
+      onRateLimited: (ms) => {
+        ops.metrics.rateLimitWaited(ms);
+        live.gate.note(ms);
+      },
     }, childLogger(log, "sender"));
     let announcer: DeadLetterAnnouncer | undefined;
     const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"),
@@ -150,8 +159,6 @@ class BotApp implements App {
       sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
     };
 
-    const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
-      proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
     // A room upgrade keeps the conversation: the thread key names the first room of the upgrade chain.
     let lifecycle: RoomLifecycle | undefined;
     const threadKeyFor = async (roomId: string, threadRootId: string | undefined): Promise<string> => encodeThreadKey({
@@ -177,6 +184,7 @@ class BotApp implements App {
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
+      live: live.rendering(crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       onSettled: async (settled) => {
         for (const m of settled) await journal.complete(m.roomId, m.eventId);
       },
@@ -190,7 +198,7 @@ class BotApp implements App {
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
-      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name),
+      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
@@ -212,6 +220,7 @@ class BotApp implements App {
       await pipeline.drain(t.shutdownGraceMs);
     });
 
+    router.addObserver(live.policy);
     lifecycle = installRoomLifecycle({
       config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer), isAllowedUser,
@@ -227,6 +236,8 @@ class BotApp implements App {
       }));
     }
     await outbox.recover();
+    // In the background: turns run again meanwhile (a turn that continues a message waits for that message's recovery).
+    void live.recover(outbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
       ...(crypto ? { crypto: crypto.syncHook } : {}), intake,

@@ -13,6 +13,7 @@ import {
   positiveIntVar,
   roomRefVar,
   storeUrlVar,
+  streamingVar,
   textVar,
   userGlobListVar,
   wsUrlVar,
@@ -20,6 +21,7 @@ import {
   type LogLevel,
   type MatrixMode,
   type Registration,
+  type StreamingMode,
 } from "./schema";
 import { TIMING_VARIABLES, type Timings } from "./variables";
 
@@ -47,6 +49,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   readonly spacesFollowChildren: boolean;
   readonly provisionSpace: boolean;
+  /** STREAMING: answers shown as they are written ("edits", the default) or only when complete ("final"). */
+  readonly streaming: StreamingMode;
   readonly timings: Timings;
   /** Every configured secret value, for the log redactor. */
   readonly secrets: string[];
@@ -237,6 +241,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     problems.parse(env, "SPACES_FOLLOW_CHILDREN", booleanVar, "set SPACES_FOLLOW_CHILDREN to true or false") ?? true;
   const provisionSpace =
     problems.parse(env, "PROVISION_SPACE", booleanVar, "set PROVISION_SPACE to true or false") ?? false;
+  const streaming = problems.parse(env, "STREAMING", streamingVar, "set STREAMING to edits or final, or leave it unset") ?? "edits";
   const timings = readTimings(env, problems);
 
   // Without AGENT_URL the reference agent runs in-process: its variables (LLM_*, PROACTIVE_*) count too.
@@ -284,6 +289,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     logLevel,
     spacesFollowChildren,
     provisionSpace,
+    streaming,
     timings,
     secrets,
     ...(referenceAgent !== undefined ? { referenceAgent } : {}),

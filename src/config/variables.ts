@@ -45,6 +45,9 @@ export interface Timings {
   readonly spacesMaxRooms: number;
   readonly newRoomsMaxPerUser: number;
   readonly logRepeatWindowMs: number;
+  readonly streamEditIntervalMs: number;
+  readonly streamSlowEditIntervalMs: number;
+  readonly streamMaxEdits: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -94,6 +97,9 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("LOG_REPEAT_WINDOW_MS", "logRepeatWindowMs", 60_000,
     "an identical debug, warn or error line is logged at most once in this window, then with the count of those left out (0: every line)",
     MAX_TIMER_MS, 0),
+  ms("STREAM_EDIT_INTERVAL_MS", "streamEditIntervalMs", 1_000, "shortest time between two edits of a live answer"),
+  ms("STREAM_SLOW_EDIT_INTERVAL_MS", "streamSlowEditIntervalMs", 3_000, "the same once an answer is long (over 4,000 characters)"),
+  count("STREAM_MAX_EDITS", "streamMaxEdits", 50, "edits of one live message at most, its final edit included"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
@@ -118,6 +124,7 @@ export const ENV_VARIABLES: readonly string[] = [
   "LOG_LEVEL",
   "SPACES_FOLLOW_CHILDREN",
   "PROVISION_SPACE",
+  "STREAMING",
   "LLM_API_KEY",
   ...TIMING_VARIABLES.map((t) => t.name),
 ];

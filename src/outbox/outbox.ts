@@ -135,6 +135,13 @@ export class Outbox {
     return count;
   }
 
+  /** Whether an entry with this txnId was recorded (pending, sent or dead), as the store says. */
+  async isRecorded(txnId: string): Promise<boolean> {
+    if (this.ledger.isPending(txnId) || this.ledger.isDead(txnId)) return true;
+    const [record] = await this.durable.read([txnId]);
+    return record !== undefined;
+  }
+
   stats(roomId?: string): OutboxStats {
     return this.ledger.stats(roomId);
   }

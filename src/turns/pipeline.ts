@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
+import type { LiveRendering } from "../render/answer";
 import { FAILURE_TEXTS } from "./failure-text";
 import { RunLimiter, type RunLimits } from "./run-limiter";
 import { TurnRun, type AgentRunner, type TurnMessage, type TurnOptions } from "./turn-run";
@@ -17,6 +18,8 @@ export interface PipelineDeps {
   sender: RoomMessageSender;
   log: Logger;
   options: TurnOptions & { turnQueueLimit: number } & Partial<RunLimits>;
+  /** Live answers (src/render/); absent: answers are posted when complete. */
+  live?: LiveRendering;
   /** Called once every message of a finished run (answered or told of the failure) is settled. */
   onSettled: (messages: TurnMessage[]) => Promise<void>;
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;

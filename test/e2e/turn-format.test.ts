@@ -60,7 +60,9 @@ describe("answer format", () => {
     s = await Scenario.start({ mode: "client", brain });
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "tell me everything");
-    await s.waitBotMessages(roomId, 4);
+    // Written as it comes (live): done once the last paragraph is in a written message.
+    const last = markers[markers.length - 1] ?? "";
+    await s.hs.waitFor(() => s.botMessages(roomId).some((m) => String(m.content["body"]).includes(last)), { what: "the last part", timeoutMs: 30_000 });
     await s.quiet(500);
     const parts: ClientEvent[] = s.botMessages(roomId);
     for (const part of parts) {

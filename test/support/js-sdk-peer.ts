@@ -18,8 +18,10 @@ export interface PeerMessage {
   type: string;
   encrypted: boolean;
   decryptionFailure: boolean;
-  /** The clear content (body, msgtype, …). */
+  /** The clear content (body, msgtype, …), with the latest edit the client applied. */
   content: Record<string, unknown>;
+  /** The clear content as sent, before any edit. */
+  originalContent: Record<string, unknown>;
 }
 
 interface Pending {

@@ -148,9 +148,22 @@ export class Scenario {
     return roomId;
   }
 
-  /** The bot's room messages in a room, oldest first, without its one-time introduction (not an answer). */
+  /** The bot's room messages in a room as a person reads them (test/support/bot-messages.ts): oldest first, edits
+   *  applied, without its one-time introduction (not an answer), live ones once written. */
   botMessages(roomId: string): ClientEvent[] {
     return botMessagesIn(this.hs, roomId, this.botUserId);
+  }
+
+  /** The bot's m.room.message events in a room as the homeserver stored them, edits included (no introduction). */
+  botEvents(roomId: string): ClientEvent[] {
+    return this.hs.sent({ roomId, sender: this.botUserId, type: "m.room.message" }).filter((e) => !isIntroduction(e));
+  }
+
+  async waitBotEvents(roomId: string, count: number, what = `${count} bot event(s)`): Promise<ClientEvent[]> {
+    return this.hs.waitFor(() => {
+      const events = this.botEvents(roomId);
+      return events.length >= count ? events : undefined;
+    }, { what, timeoutMs: 10_000 });
   }
 
   async waitBotMessages(roomId: string, count: number, what = `${count} bot message(s)`): Promise<ClientEvent[]> {

@@ -95,6 +95,7 @@ const commands = {
         eventId: event.getId(), sender: event.getSender(), wireType: event.getWireType(), type: event.getType(),
         encrypted: event.isEncrypted(), decryptionFailure: event.isDecryptionFailure(),
         content: event.getContent(),
+        originalContent: event.getOriginalContent(),
       });
     }
     return { messages: out };
