@@ -184,7 +184,7 @@ class BotApp implements App {
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
-      live: live.rendering(crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
+      live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       onSettled: async (settled) => {
         for (const m of settled) await journal.complete(m.roomId, m.eventId);
       },

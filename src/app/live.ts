@@ -18,8 +18,8 @@ export interface LiveWiring {
   gate: RateLimitGate;
   /** Follows the rooms' MSC4357 state (a router observer). */
   policy: LivePolicy;
-  /** What the turns render with. */
-  rendering(isEncrypted: ((roomId: string) => Promise<boolean>) | undefined): LiveRendering;
+  /** What the turns render with (intermediate edits go through `outbox` as "live": dropped, never dead letters). */
+  rendering(outbox: Outbox, isEncrypted: ((roomId: string) => Promise<boolean>) | undefined): LiveRendering;
   /** Ends the live messages a crash left (after outbox.recover(), before the journal's turns run again). */
   recover(outbox: Outbox, log: Logger): Promise<number>;
 }
@@ -44,7 +44,8 @@ export function wireLive(config: Config, store: Store, http: MatrixHttp, setting
   return {
     gate,
     policy,
-    rendering: (isEncrypted) => ({
+    rendering: (outbox, isEncrypted) => ({
+      sendLive: (roomId, content, txnId) => outbox.send(roomId, "m.room.message", content, txnId, { kind: "live" }),
       streams: (roomId) => policy.streams(roomId),
       encrypted: isEncrypted ?? (async () => false),
       store: records, gate,

@@ -2,7 +2,7 @@
 // written, live-message.ts) where the room streams, else posted whole when complete (the placeholder edited into
 // the first). txnIds derive from the run, so a resend after a crash is deduplicated by the homeserver.
 import type { Logger } from "pino";
-import type { RoomMessageSender } from "../matrix/sender";
+import type { RoomMessageSender, SendResult } from "../matrix/sender";
 import { answerContents, editContent } from "../turns/reply-content";
 import type { ReplyTarget } from "../turns/reply-content";
 import { checkpoint } from "../util/checkpoints";
@@ -20,6 +20,8 @@ export interface LiveRendering {
   store: LiveStore;
   gate: RateLimitGate;
   options: LiveOptions;
+  /** Sends an intermediate edit (cosmetic: dropped when it cannot be delivered); default: the answer's sender. */
+  sendLive?(roomId: string, content: Content, txnId: string): Promise<SendResult>;
 }
 
 export interface AnswerDeps {
@@ -43,12 +45,14 @@ export class AnswerRenderer {
   /** The renderer of one run; `runId` names its txnIds. Live when the room streams. */
   static async create(target: ReplyTarget, runId: string, deps: AnswerDeps, txn: (part: string) => string): Promise<AnswerRenderer> {
     const live = deps.live;
+    const sendLive = live?.sendLive;
     let context: LiveContext | undefined;
     if (live && (await live.streams(target.roomId).catch(() => false))) {
       context = {
         target, runId, encrypted: await live.encrypted(target.roomId).catch(() => false), store: live.store, gate: live.gate,
         options: live.options, log: deps.log, txn,
         send: (content, txnId) => deps.sender.sendEvent(target.roomId, "m.room.message", content, txnId),
+        ...(sendLive ? { sendLive: (content: Content, txnId: string) => sendLive(target.roomId, content, txnId) } : {}),
       };
     }
     const renderer = new AnswerRenderer(target, runId, deps, txn, context);

@@ -23,6 +23,8 @@ export interface LiveContext {
   log: Logger;
   /** Sends an m.room.message content through the outbox. */
   send(content: Content, txnId: string): Promise<SendResult>;
+  /** The same for an intermediate edit: dropped when it cannot be delivered (no dead letter). Default `send`. */
+  sendLive?(content: Content, txnId: string): Promise<SendResult>;
   /** The deterministic txnId of a part of this run's answer. */
   txn(part: string): string;
   now?: () => number;
@@ -235,7 +237,7 @@ export class LiveMessage {
       segment.record = { ...segment.record, text: md, edits: segment.edits, updatedAt: this.now() };
       await this.ctx.store.put(segment.record);
     }
-    const result = await this.ctx.send(liveEdit(segment.eventId, content, true), `${segment.key}.e${segment.edits}`);
+    const result = await (this.ctx.sendLive ?? this.ctx.send)(liveEdit(segment.eventId, content, true), `${segment.key}.e${segment.edits}`);
     if (result.ok) {
       segment.shown = md;
       checkpoint("live-edit-accepted");
