@@ -57,7 +57,10 @@ export class AnswerRenderer {
     }
     const renderer = new AnswerRenderer(target, runId, deps, txn, context);
     // A run again after a restart whose placeholder was live: it is the live message again, at once.
-    if (context && (await context.store.claim(txn("placeholder"))) !== undefined) renderer.postPlaceholder();
+    if (context) {
+      if ((await context.store.claim(txn("placeholder"))) !== undefined) void renderer.postPlaceholder();
+      else context.store.release(txn("placeholder")); // claimed again if a placeholder is posted
+    }
     return renderer;
   }
 

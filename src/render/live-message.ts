@@ -193,6 +193,7 @@ export class LiveMessage {
     const before = await this.ctx.store.claim(key); // a run again after a restart continues its message
     if (this.closed && before === undefined) {
       this.segments -= 1; // finished meanwhile: finish() posts the whole text at once, not live
+      this.ctx.store.release(key);
       return;
     }
     const initial = markLive(content);

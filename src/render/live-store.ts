@@ -73,6 +73,11 @@ export class LiveStore {
     return this.get(key);
   }
 
+  /** A run that claimed `key` wrote no record for it after all. */
+  release(key: string): void {
+    this.claimed.delete(key);
+  }
+
   /** Runs `work` for `key` unless a run claimed it; claim() waits for it meanwhile. */
   async recoverOne(key: string, work: () => Promise<void>): Promise<void> {
     if (this.claimed.has(key) || this.recovering.has(key)) return;
