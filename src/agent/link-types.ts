@@ -1,6 +1,7 @@
 // Public types of the bot's link to the agent (see link.ts).
 import type { Logger } from "pino";
 import type { RunErrorCode, RunInput } from "./protocol";
+import type { WorkEvent } from "./run-events";
 
 export type LinkState = "connecting" | "up" | "down" | "stopped";
 
@@ -80,6 +81,8 @@ export interface RunObserver {
   onTextDelta?(messageId: string, delta: string): void;
   /** The whole text of a message still being written, each time it grew (for live rendering). */
   onTextProgress?(messageId: string, text: string): void;
+  /** A tool call, step or reasoning event (v2 agents), in order with the text. */
+  onWork?(event: WorkEvent): void;
   /** Once per complete TEXT_MESSAGE, in order; awaited before the next one and before run() resolves. */
   onTextMessage(messageId: string, text: string): void | Promise<void>;
 }
