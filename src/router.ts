@@ -11,6 +11,8 @@ import { FAILURE_TEXTS } from "./turns/failure-text";
 import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
+import type { MediaIntake } from "./media/intake";
+import { mediaForTurn } from "./media/turn-media";
 import { checkpoint } from "./util/checkpoints";
 import { fullJitterBackoff, sleep } from "./util/timers";
 
@@ -38,6 +40,8 @@ export interface RouterDeps {
    * journal for the next start. Defaults: 8 attempts, 500 ms rising to 30 s.
    */
   retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /** Pictures, files, voice: downloaded for the agent (src/media); without it they get the non-text notice. */
+  media?: MediaIntake;
 }
 
 /**
@@ -173,16 +177,16 @@ export class InboundRouter {
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
     }
-    if (turn === "non_text") {
+    if ("notice" in turn) {
       const target = await this.target(event, undefined, "");
-      await TurnRun.notify(this.deps, target, FAILURE_TEXTS.non_text, "non-text");
+      await TurnRun.notify(this.deps, target, turn.notice, turn.part);
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
     }
     this.deps.pipeline.submit(turn);
   }
 
-  private async toTurn(event: RoomEvent): Promise<TurnMessage | "non_text" | undefined> {
+  private async toTurn(event: RoomEvent): Promise<TurnMessage | { notice: string; part: string } | undefined> {
     const { botUserId, directory, log } = this.deps;
     if (event.sender === botUserId) return undefined;
     if (!this.deps.isAllowedSender(event.sender)) {
@@ -209,13 +213,20 @@ export class InboundRouter {
       ...(replied ? { repliedToSender: replied.sender } : {}),
     });
     if (classified.kind === "ignore") return undefined;
-    // Images and files: told "text only" when addressed; "all" mode does not make every picture a question.
-    if (classified.kind === "non_text") return classified.addressed ? "non_text" : undefined;
+    // Locations, polls and the like: a notice when addressed. Attachments: passed on (src/media), or told why not;
+    // in "all" mode an unaddressed one the agent cannot read is not a question.
+    const nonText = { notice: FAILURE_TEXTS.non_text, part: "non-text" };
+    if (classified.kind === "non_text" || (classified.kind === "media" && !this.deps.media)) return classified.addressed ? nonText : undefined;
     const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
     if (!classified.addressed && !answerAll) return undefined;
-    const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
+    const media = classified.kind === "media" && this.deps.media
+      ? await mediaForTurn(this.deps.media, event, classified.addressed, log, this.stopped.signal) : undefined;
+    if (media && "notice" in media) return { notice: media.notice, part: "media" };
+    if (classified.kind === "media" && !media) return undefined;
+    const text = classified.kind === "media" ? classified.caption ?? "" : classified.text;
+    const target = await this.target(event, classified.threadRootId, text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
-    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };
+    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}), ...(media ? { media: media.media } : {}) };
   }
 
   private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean): Promise<TurnMessage> {

@@ -47,8 +47,14 @@ export function envelopeMismatch(event: V2Event, threadId: string, runId: string
 /** Context entries of a v2 run (`RunAgentInput.context`): their descriptions, as agents look them up. */
 export const CONTEXT_KEYS = { roomId: "roomId", isDirect: "isDirect", threadRootId: "threadRootId", inReplyTo: "inReplyTo" } as const;
 
-/** The bot's run input (the v1 shape, protocol-neutral) as an AG-UI RunAgentInput. */
-export function toRunAgentInput(threadId: string, runId: string, input: RunInput): RunAgentInput {
+type MessageContent = RunAgentInput["messages"][number] extends infer M ? M extends { role: "user"; content: infer C } ? C : never : never;
+
+/**
+ * The bot's run input (the v1 shape, protocol-neutral) as an AG-UI RunAgentInput; `contentOf` gives a message's
+ * content (content parts for an attachment), default its text.
+ */
+export function toRunAgentInput(threadId: string, runId: string, input: RunInput,
+  contentOf: (message: RunInput["messages"][number]) => MessageContent = (m) => m.content): RunAgentInput {
   const ctx = input.context;
   const context = [
     { description: CONTEXT_KEYS.roomId, value: ctx.roomId },
@@ -60,7 +66,7 @@ export function toRunAgentInput(threadId: string, runId: string, input: RunInput
     threadId,
     runId,
     messages: input.messages.map((m) => ({
-      id: m.id, role: "user" as const, content: m.content,
+      id: m.id, role: "user" as const, content: contentOf(m),
       ...(m.senderName !== undefined ? { name: m.senderName } : {}),
       metadata: { sender: m.sender },
     })),

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config";
 import { observeHomeserver, whoamiProbe } from "../http/homeserver-watch";
 import { ReadinessTracker } from "../http/readiness";
-import { HttpServer } from "../http/server";
+import { HttpServer, type RouteHandler } from "../http/server";
 import { childLogger } from "../log";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
@@ -61,6 +61,11 @@ export class Operations {
         { token: this.config.http.proactiveToken, fanout });
       return { status: reply.status, body: reply.body };
     });
+  }
+
+  /** GET /media: attachments served once to the agent by their signed URL (src/media/served.ts). */
+  serveMedia(route: { path: string; handle: RouteHandler }): void {
+    this.server.route("GET", route.path, route.handle);
   }
 
   stopping(): void {

@@ -40,7 +40,7 @@ export interface Config {
   readonly agent: { readonly url?: string; readonly token?: string };
   readonly dataDir: string;
   readonly storeUrl: string;
-  readonly http: { readonly host: string; readonly port: number; readonly proactiveToken?: string };
+  readonly http: { readonly host: string; readonly port: number; readonly proactiveToken?: string; readonly mediaPublicUrl?: string };
   /** undefined: the bot's own server (resolved at runtime). */
   readonly allowedUsers?: string[];
   readonly botAdmins: string[];
@@ -86,6 +86,7 @@ function readTimings(env: Env, problems: ProblemList): Timings {
   const pairs: Array<[string, keyof Timings, string, keyof Timings]> = [
     ["MATRIX_RETRY_BASE_MS", "retryBaseMs", "MATRIX_RETRY_MAX_MS", "retryMaxMs"],
     ["AGENT_RECONNECT_BASE_MS", "reconnectBaseMs", "AGENT_RECONNECT_MAX_MS", "reconnectMaxMs"],
+    ["MEDIA_MAX_BYTES", "mediaMaxBytes", "MEDIA_MAX_INFLIGHT_BYTES", "mediaMaxInflightBytes"],
   ];
   for (const [baseName, baseKey, maxName, maxKey] of pairs) {
     if (result[baseKey] > result[maxKey]) {
@@ -95,6 +96,12 @@ function readTimings(env: Env, problems: ProblemList): Timings {
         `make ${baseName} at most ${maxName}`,
       );
     }
+  }
+  // An inline attachment travels base64-encoded (4/3) inside a run frame, with the rest of the run.
+  const inlineFrame = 4 * Math.ceil(result.mediaInlineMaxBytes / 3) + 65_536;
+  if (result.maxFrameBytes < inlineFrame) {
+    problems.add("AGENT_MAX_FRAME_BYTES", `is ${result.maxFrameBytes}, too small for a run carrying MEDIA_INLINE_MAX_BYTES (${result.mediaInlineMaxBytes}) inline`,
+      `make AGENT_MAX_FRAME_BYTES at least ${inlineFrame} (and the agent's frame limit too), or lower MEDIA_INLINE_MAX_BYTES`);
   }
   return result;
 }
@@ -222,6 +229,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
   const httpBind =
     problems.parse(env, "HTTP_BIND", bindVar, "set HTTP_BIND to host:port, e.g. 127.0.0.1:8080") ?? DEFAULT_HTTP_BIND;
   const proactiveToken = readVariable(env, "PROACTIVE_TOKEN");
+  const mediaPublicUrl = problems.parse(env, "MEDIA_PUBLIC_URL", httpUrlVar,
+    "set MEDIA_PUBLIC_URL to where the agent reaches the bot's HTTP server, e.g. https://bot.example.org, or leave it unset (HTTP_BIND's address)");
 
   const globFix = (name: string): string =>
     `set ${name} to comma-separated user ids or globs, e.g. @alice:example.org,@*:example.org`;
@@ -281,7 +290,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     agent: { ...(agentUrl !== undefined ? { url: agentUrl } : {}), ...(agentToken !== undefined ? { token: agentToken } : {}) },
     dataDir,
     storeUrl,
-    http: { ...httpBind, ...(proactiveToken !== undefined ? { proactiveToken } : {}) },
+    http: { ...httpBind, ...(proactiveToken !== undefined ? { proactiveToken } : {}), ...(mediaPublicUrl !== undefined ? { mediaPublicUrl } : {}) },
     ...(allowedUsers !== undefined ? { allowedUsers } : {}),
     botAdmins,
     ...(adminRoom !== undefined ? { adminRoom } : {}),

@@ -73,7 +73,7 @@ export class TurnPipeline {
     for (const thread of this.threads.values()) {
       const index = thread.queue.findIndex((m) => m.roomId === roomId && m.eventId === eventId);
       if (index >= 0) {
-        thread.queue.splice(index, 1);
+        thread.queue.splice(index, 1)[0]?.media?.release();
         return true;
       }
     }
