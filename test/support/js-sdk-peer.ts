@@ -88,6 +88,12 @@ export class JsSdkPeer {
     return (await this.call<{ eventId: string }>("send", { roomId, body })).eventId;
   }
 
+  /** Uploads `bytes` encrypted (as Element does) and sends the media event; `tamper` alters the uploaded ciphertext. */
+  async sendEncryptedFile(roomId: string, file: { msgtype: string; filename: string; mimetype: string; bytes: Buffer; caption?: string; tamper?: boolean }): Promise<string> {
+    const { bytes, ...rest } = file;
+    return (await this.call<{ eventId: string }>("sendEncryptedFile", { roomId, ...rest, data: bytes.toString("base64") })).eventId;
+  }
+
   /** Share room keys only with verified devices (the bot's device is not): the bot then cannot decrypt. */
   async onlyVerifiedDevices(on: boolean): Promise<void> {
     await this.call("onlyVerifiedDevices", { on });
