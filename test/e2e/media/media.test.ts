@@ -111,6 +111,25 @@ describe("attachments reach the agent", () => {
     expect(agent.runs()).toEqual([]);
   });
 
+  it("fails only the event whose url, file or info is malformed: the next picture is passed on", async () => {
+    const agent = await answering(ALL_KINDS);
+    s = await Scenario.start({ mode: "appservice", env: { AGENT_URL: agent.url } });
+    const roomId = await s.openDm();
+    const badFile = { url: "mxc://localhost/x", key: { kty: "oct", alg: "A256CTR", key_ops: ["decrypt"], k: "AAAA", ext: true }, iv: "x", hashes: {}, v: "v2" };
+    for (const content of [
+      { msgtype: "m.image", body: "a.png", url: "https://elsewhere.example/a.png" },
+      { msgtype: "m.file", body: "b.bin", file: badFile },
+      { msgtype: "m.video", body: "c.mp4", url: "mxc://localhost/c", info: "large" },
+    ]) await s.alice.send(roomId, "m.room.message", content);
+    const png = pngImage(2, 2);
+    const mxc = await upload(s, s.alice, png, "image/png", "good.png");
+    await s.alice.send(roomId, "m.room.message", mediaContent("m.image", mxc, "good.png"));
+    const messages = await s.waitBotMessages(roomId, 4);
+    expect(messages.map((m) => m.content["body"])).toEqual([MEDIA_TEXTS.malformed, MEDIA_TEXTS.malformed, MEDIA_TEXTS.malformed, "got it"]);
+    expect(agent.runs()).toHaveLength(1);
+    expect(downloadsSeen(s)).toEqual(["authenticated"]);
+  });
+
   it("tells a v1 agent's users that it reads only text", async () => {
     const agent = await answering({}, 1);
     s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url } });
