@@ -37,6 +37,15 @@ describe("media downloads", () => {
     expect(mediaPaths()).toEqual(["/_matrix/media/v3 200"]);
   });
 
+  it("falls back to the legacy endpoint, for good, when the advertised one answers 404 M_UNRECOGNIZED (a proxy without it)", async () => {
+    const { bot, downloader } = await setUp(true);
+    const mxc = parseMxc(hs.uploadMedia(bot.userId, Buffer.from("via legacy"), "text/plain"))!;
+    hs.failNext({ pathIncludes: "/_matrix/client/v1/media/download/" }, { status: 404, errcode: "M_UNRECOGNIZED", error: "Unrecognized request" });
+    expect(await downloader.download(mxc, 100)).toMatchObject({ ok: true, bytes: Buffer.from("via legacy") });
+    expect(await downloader.download(mxc, 100)).toMatchObject({ ok: true });
+    expect(mediaPaths()).toEqual(["/_matrix/client/v1/media 404", "/_matrix/media/v3 200", "/_matrix/media/v3 200"]);
+  });
+
   it("stops before the body when Content-Length is above the limit, and says 404 for unknown media", async () => {
     const { bot, downloader } = await setUp(true);
     const mxcUri = hs.uploadMedia(bot.userId, Buffer.alloc(8 * 1024 * 1024, 1), "application/octet-stream");
