@@ -1,7 +1,7 @@
 // Downloads media from the homeserver into memory, never to disk. Authenticated media (MSC3916, Matrix 1.11:
 // GET /_matrix/client/v1/media/download/{serverName}/{mediaId} with the access token) when /versions advertises it
 // (v1.11 or later, or unstable_features["org.matrix.msc3916.stable"]); otherwise, or when the server answers
-// 404 M_UNRECOGNIZED there, the legacy unauthenticated /_matrix/media/v3/download (Synapse before 1.111 has only
+// M_UNRECOGNIZED there (404; Synapse 1.67 says 400), the legacy unauthenticated /_matrix/media/v3/download (Synapse before 1.111 has only
 // that). At most `maxBytes` are read: a larger Content-Length, or more bytes than that, aborts the request.
 import type { Logger } from "pino";
 import type { MxcUri } from "./attachment";
