@@ -113,57 +113,73 @@ function urlPasswords(url: string | undefined): string[] {
   return [match[1], decoded];
 }
 
+interface ClientCredentials {
+  accessToken?: string;
+  userId?: string;
+  deviceId?: string;
+  /** From credentials.json, when MATRIX_HOMESERVER_URL is unset. */
+  homeserverUrl?: string;
+}
+
+/**
+ * Client mode: MATRIX_ACCESS_TOKEN, else `<DATA_DIR>/credentials.json` from `npm run login`. That file also names
+ * the homeserver: it is used when MATRIX_HOMESERVER_URL is unset, and must match it when set.
+ */
 function resolveClientCredentials(
   env: Env,
   dataDir: string,
   homeserverUrl: string | undefined,
   files: FileAccess,
   problems: ProblemList,
-): { accessToken?: string; userId?: string; deviceId?: string } {
+): ClientCredentials {
   const token = readVariable(env, "MATRIX_ACCESS_TOKEN");
-  if (token !== undefined) return { accessToken: token };
+  const homeserverSet = readVariable(env, "MATRIX_HOMESERVER_URL") !== undefined;
+  if (token !== undefined && homeserverSet) return { accessToken: token };
   const credentialsPath = path.join(dataDir, "credentials.json");
   const before = problems.items.length;
-  const saved = loadCredentials(credentialsPath, files, problems);
+  const saved = loadCredentials(credentialsPath, files, problems, token === undefined);
   if (saved === undefined) {
-    if (problems.items.length === before) {
+    if (problems.items.length === before && token === undefined) {
       problems.add(
         "MATRIX_ACCESS_TOKEN",
         `is not set, and there is no ${credentialsPath}; in client mode the bot needs an access token`,
-        "set MATRIX_ACCESS_TOKEN or run `npm run login`",
+        "set MATRIX_ACCESS_TOKEN or run `npm run login` (it saves the token and the homeserver URL there)",
       );
     }
-    return {};
+    return token !== undefined ? { accessToken: token } : {};
   }
-  const savedFor = saved.homeserverUrl.replace(/\/+$/, "");
-  if (homeserverUrl !== undefined && savedFor !== homeserverUrl) {
+  const savedFor = httpUrlVar.safeParse(saved.homeserverUrl.trim());
+  if (!savedFor.success) {
     problems.add(
-      "MATRIX_ACCESS_TOKEN",
-      `is not set, and ${credentialsPath} was saved for ${savedFor}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
-      "run `npm run login` again for this homeserver, set MATRIX_ACCESS_TOKEN, or correct MATRIX_HOMESERVER_URL",
+      "MATRIX_HOMESERVER_URL",
+      `is not set, and ${credentialsPath} names no http:// or https:// homeserver URL`,
+      "run `npm run login` again, or set MATRIX_HOMESERVER_URL",
     );
     return {};
   }
-  return { accessToken: saved.accessToken, userId: saved.userId, deviceId: saved.deviceId };
+  const fromFile = homeserverSet ? {} : { homeserverUrl: savedFor.data };
+  if (token !== undefined) return { accessToken: token, ...fromFile };
+  if (homeserverUrl !== undefined && savedFor.data !== homeserverUrl) {
+    problems.add(
+      "MATRIX_ACCESS_TOKEN",
+      `is not set, and ${credentialsPath} was saved for ${savedFor.data}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
+      "run `npm run login` again for this homeserver, set MATRIX_ACCESS_TOKEN, or correct (or unset) MATRIX_HOMESERVER_URL",
+    );
+    return {};
+  }
+  return { accessToken: saved.accessToken, userId: saved.userId, deviceId: saved.deviceId, ...fromFile };
 }
 
 export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
   const files = defaultFiles(options);
   const problems = new ProblemList();
 
-  const homeserverUrl = problems.parse(
+  const configuredHomeserver = problems.parse(
     env,
     "MATRIX_HOMESERVER_URL",
     httpUrlVar,
     "set MATRIX_HOMESERVER_URL to the homeserver's client-server URL, e.g. https://matrix.example.org",
   );
-  if (readVariable(env, "MATRIX_HOMESERVER_URL") === undefined) {
-    problems.add(
-      "MATRIX_HOMESERVER_URL",
-      "is not set, and the bot needs to know the URL of the homeserver it belongs to",
-      "set MATRIX_HOMESERVER_URL=https://matrix.example.org in the environment or in .env (copy .env.example to .env)",
-    );
-  }
 
   const registrationValue = readVariable(env, "MATRIX_REGISTRATION");
   const mode =
@@ -190,8 +206,19 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     problems.parse(env, "APPSERVICE_BIND", bindVar, "set APPSERVICE_BIND to host:port, e.g. 127.0.0.1:9999") ??
     DEFAULT_APPSERVICE_BIND;
 
-  const credentials =
-    mode === "client" ? resolveClientCredentials(env, dataDir, homeserverUrl, files, problems) : {};
+  const { homeserverUrl: savedHomeserver, ...credentials } =
+    mode === "client" ? resolveClientCredentials(env, dataDir, configuredHomeserver, files, problems) : {};
+  const homeserverUrl = configuredHomeserver ?? savedHomeserver;
+  const homeserverProblem = problems.items.some((p) => p.variable === "MATRIX_HOMESERVER_URL");
+  if (readVariable(env, "MATRIX_HOMESERVER_URL") === undefined && savedHomeserver === undefined && !homeserverProblem) {
+    const setIt = "set MATRIX_HOMESERVER_URL=https://matrix.example.org in the environment or in .env (copy .env.example to .env)";
+    problems.items.unshift({ // first: the one setting every start needs
+      variable: "MATRIX_HOMESERVER_URL",
+      problem: `is not set${mode === "client" ? `, and no usable ${path.join(dataDir, "credentials.json")} (from \`npm run login\`) names it` : ""}; ` +
+        "the bot needs to know the URL of the homeserver it belongs to",
+      fix: mode === "client" ? `run \`npm run login\` (it saves the homeserver URL and a token in DATA_DIR), or ${setIt}` : setIt,
+    });
+  }
 
   const e2ee = problems.parse(env, "MATRIX_E2EE", booleanVar, "set MATRIX_E2EE to true or false") ?? false;
   const cryptoPassphrase = readVariable(env, "CRYPTO_PASSPHRASE", true);

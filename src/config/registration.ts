@@ -71,12 +71,13 @@ export function loadRegistration(path: string, files: FileAccess, problems: Prob
 
 /**
  * Loads `<DATA_DIR>/credentials.json` if it exists. Returns undefined when it is absent; records a
- * problem under MATRIX_ACCESS_TOKEN when it exists but cannot be used.
+ * problem under MATRIX_ACCESS_TOKEN (or MATRIX_HOMESERVER_URL, when only the URL is read from it) when it
+ * exists but cannot be used.
  */
-export function loadCredentials(path: string, files: FileAccess, problems: ProblemList): Credentials | undefined {
+export function loadCredentials(path: string, files: FileAccess, problems: ProblemList, tokenNeeded = true): Credentials | undefined {
   if (!files.fileExists(path)) return undefined;
-  const variable = "MATRIX_ACCESS_TOKEN";
-  const fix = "run `npm run login` again, or set MATRIX_ACCESS_TOKEN";
+  const variable = tokenNeeded ? "MATRIX_ACCESS_TOKEN" : "MATRIX_HOMESERVER_URL";
+  const fix = `run \`npm run login\` again, or set ${variable}`;
   let value: unknown;
   try {
     value = JSON.parse(files.readFile(path)) as unknown;
