@@ -174,30 +174,27 @@ export class InboundRouter {
       return;
     }
     if (turn === "non_text") {
+      const startedAt = Date.now();
       const target = await this.target(event, undefined, "");
       await TurnRun.notify(this.deps, target, FAILURE_TEXTS.non_text, "non-text");
       await this.deps.journal.complete(event.room_id, event.event_id);
+      this.deps.log.info({ roomId: event.room_id, threadKey: target.threadKey, eventId: event.event_id, outcome: "non_text",
+        ms: Date.now() - startedAt }, "message handled");
       return;
     }
     this.deps.pipeline.submit(turn);
   }
 
   private async toTurn(event: RoomEvent): Promise<TurnMessage | "non_text" | undefined> {
-    const { botUserId, directory, log } = this.deps;
-    if (event.sender === botUserId) return undefined;
-    if (!this.deps.isAllowedSender(event.sender)) {
-      log.debug({ roomId: event.room_id, sender: event.sender }, "message from a user not in ALLOWED_USERS ignored");
-      return undefined;
-    }
-    if (!(await directory.isJoined(event.room_id))) {
-      log.warn({ roomId: event.room_id, eventId: event.event_id }, "message in a room the bot is not joined to ignored");
-      return undefined;
-    }
+    const { botUserId, directory } = this.deps;
+    if (event.sender === botUserId) return this.ignored(event, "own event");
+    if (!this.deps.isAllowedSender(event.sender)) return this.ignored(event, "not allowed (ALLOWED_USERS)");
+    if (!(await directory.isJoined(event.room_id))) return this.ignored(event, "not joined");
     const isDirect = await directory.isDirect(event.room_id);
     if (this.deps.commands) {
       const relation = relationOf(event);
       const threadKey = await this.deps.threadKeyFor(event.room_id, relation.relType === "m.thread" ? relation.eventId : undefined);
-      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return undefined; // never sent to the agent
+      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return this.ignored(event, "command"); // never sent to the agent
     }
     const replyTo = relationOf(event).inReplyTo;
     const replied = replyTo !== undefined && relationOf(event).relType !== "m.thread"
@@ -208,14 +205,20 @@ export class InboundRouter {
       ...(roomName ? { botRoomDisplayName: roomName } : {}),
       ...(replied ? { repliedToSender: replied.sender } : {}),
     });
-    if (classified.kind === "ignore") return undefined;
+    if (classified.kind === "ignore") return this.ignored(event, classified.reason);
     // Images and files: told "text only" when addressed; "all" mode does not make every picture a question.
-    if (classified.kind === "non_text") return classified.addressed ? "non_text" : undefined;
+    if (classified.kind === "non_text") return classified.addressed ? "non_text" : this.ignored(event, "not addressed (not text)");
     const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
-    if (!classified.addressed && !answerAll) return undefined;
+    if (!classified.addressed && !answerAll) return this.ignored(event, "not addressed");
     const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
     return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };
+  }
+
+  /** One debug line per message the agent does not get, with the reason (never its text or a display name). */
+  private ignored(event: RoomEvent, reason: string): undefined {
+    this.deps.log.debug({ roomId: event.room_id, eventId: event.event_id, sender: event.sender, reason }, "message not answered");
+    return undefined;
   }
 
   private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean): Promise<TurnMessage> {
