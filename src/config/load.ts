@@ -148,8 +148,9 @@ function resolveClientCredentials(
     }
     return token !== undefined ? { accessToken: token } : {};
   }
-  const savedFor = httpUrlVar.safeParse(saved.homeserverUrl.trim());
-  if (!savedFor.success) {
+  const parsedUrl = httpUrlVar.safeParse(saved.homeserverUrl.trim());
+  const savedFor = parsedUrl.success ? parsedUrl.data : undefined;
+  if (!homeserverSet && savedFor === undefined) {
     problems.add(
       "MATRIX_HOMESERVER_URL",
       `is not set, and ${credentialsPath} names no http:// or https:// homeserver URL`,
@@ -157,12 +158,12 @@ function resolveClientCredentials(
     );
     return {};
   }
-  const fromFile = homeserverSet ? {} : { homeserverUrl: savedFor.data };
+  const fromFile = homeserverSet ? {} : { homeserverUrl: savedFor };
   if (token !== undefined) return { accessToken: token, ...fromFile };
-  if (homeserverUrl !== undefined && savedFor.data !== homeserverUrl) {
+  if (homeserverUrl !== undefined && savedFor !== homeserverUrl) {
     problems.add(
       "MATRIX_ACCESS_TOKEN",
-      `is not set, and ${credentialsPath} was saved for ${savedFor.data}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
+      `is not set, and ${credentialsPath} was saved for ${savedFor ?? JSON.stringify(saved.homeserverUrl)}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
       "run `npm run login` again for this homeserver, set MATRIX_ACCESS_TOKEN, or correct (or unset) MATRIX_HOMESERVER_URL",
     );
     return {};

@@ -120,6 +120,9 @@ describe("loadConfig: client credentials", () => {
     const { message } = expectProblems(loadConfig({ DATA_DIR: "/srv/bot" }, fakeFiles({ "/srv/bot/credentials.json": bad })));
     expect(lineAbout(message, "MATRIX_HOMESERVER_URL")).toMatch(/names no http:\/\/ or https:\/\/ homeserver URL/);
     expect(message).not.toContain("syt_x");
+    const withUrl = expectProblems(loadConfig({ MATRIX_HOMESERVER_URL: HS, DATA_DIR: "/srv/bot" }, fakeFiles({ "/srv/bot/credentials.json": bad })));
+    expect(withUrl.variables).toEqual(["MATRIX_ACCESS_TOKEN"]);
+    expect(lineAbout(withUrl.message, "MATRIX_ACCESS_TOKEN")).toContain('was saved for "matrix.example.org", not for MATRIX_HOMESERVER_URL');
   });
 
   it("names the broken field of a damaged credentials.json", () => {
