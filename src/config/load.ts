@@ -3,7 +3,7 @@ import { loadAgentConfig, type AgentConfig } from "../reference-agent/config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatProblems, ProblemList, readVariable, type ConfigProblem, type Env, type LoadResult } from "./problems";
-import { loadCredentials, loadRegistration, type FileAccess } from "./registration";
+import { loadRegistration, resolveClientCredentials, type FileAccess } from "./registration";
 import {
   bindVar,
   booleanVar,
@@ -111,64 +111,6 @@ function urlPasswords(url: string | undefined): string[] {
     // keep the raw form only
   }
   return [match[1], decoded];
-}
-
-interface ClientCredentials {
-  accessToken?: string;
-  userId?: string;
-  deviceId?: string;
-  /** From credentials.json, when MATRIX_HOMESERVER_URL is unset. */
-  homeserverUrl?: string;
-}
-
-/**
- * Client mode: MATRIX_ACCESS_TOKEN, else `<DATA_DIR>/credentials.json` from `npm run login`. That file also names
- * the homeserver: it is used when MATRIX_HOMESERVER_URL is unset, and must match it when set.
- */
-function resolveClientCredentials(
-  env: Env,
-  dataDir: string,
-  homeserverUrl: string | undefined,
-  files: FileAccess,
-  problems: ProblemList,
-): ClientCredentials {
-  const token = readVariable(env, "MATRIX_ACCESS_TOKEN");
-  const homeserverSet = readVariable(env, "MATRIX_HOMESERVER_URL") !== undefined;
-  if (token !== undefined && homeserverSet) return { accessToken: token };
-  const credentialsPath = path.join(dataDir, "credentials.json");
-  const before = problems.items.length;
-  const saved = loadCredentials(credentialsPath, files, problems, token === undefined);
-  if (saved === undefined) {
-    if (problems.items.length === before && token === undefined) {
-      problems.add(
-        "MATRIX_ACCESS_TOKEN",
-        `is not set, and there is no ${credentialsPath}; in client mode the bot needs an access token`,
-        "set MATRIX_ACCESS_TOKEN or run `npm run login` (it saves the token and the homeserver URL there)",
-      );
-    }
-    return token !== undefined ? { accessToken: token } : {};
-  }
-  const parsedUrl = httpUrlVar.safeParse(saved.homeserverUrl.trim());
-  const savedFor = parsedUrl.success ? parsedUrl.data : undefined;
-  if (!homeserverSet && savedFor === undefined) {
-    problems.add(
-      "MATRIX_HOMESERVER_URL",
-      `is not set, and ${credentialsPath} names no http:// or https:// homeserver URL`,
-      "run `npm run login` again, or set MATRIX_HOMESERVER_URL",
-    );
-    return {};
-  }
-  const fromFile = homeserverSet ? {} : { homeserverUrl: savedFor };
-  if (token !== undefined) return { accessToken: token, ...fromFile };
-  if (homeserverUrl !== undefined && savedFor !== homeserverUrl) {
-    problems.add(
-      "MATRIX_ACCESS_TOKEN",
-      `is not set, and ${credentialsPath} was saved for ${savedFor ?? JSON.stringify(saved.homeserverUrl)}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
-      "run `npm run login` again for this homeserver, set MATRIX_ACCESS_TOKEN, or correct (or unset) MATRIX_HOMESERVER_URL",
-    );
-    return {};
-  }
-  return { accessToken: saved.accessToken, userId: saved.userId, deviceId: saved.deviceId, ...fromFile };
 }
 
 export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
