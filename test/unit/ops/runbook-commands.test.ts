@@ -175,6 +175,7 @@ describe("log recipes, run as written against the test homeserver", () => {
       await ended;
       await s.hs.waitFor(() => inTerminal.every((pid) => !isAlive(pid)), { what: "no process of the pipeline left", timeoutMs: 30_000 });
     } finally {
+      terminal.stdin?.destroy();
       killGroup(terminal, "SIGKILL");
       for (const pid of sessionPids()) process.kill(pid, "SIGKILL");
     }
