@@ -72,7 +72,9 @@ export class InboundRouter {
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else if (item.snapshot) {
         this.schedule(item.event, false); // current state, not news: room facts and observers only
-      } else if (!this.isOwnTimelineEvent(item.event) && !this.isStrangerTimelineEvent(item.event)) {
+      } else if (this.isStrangerTimelineEvent(item.event)) {
+        if (item.event.type === "m.room.message") this.ignored(item.event, "not allowed (ALLOWED_USERS)");
+      } else if (!this.isOwnTimelineEvent(item.event)) {
         events.push(item.event);
       }
     }
