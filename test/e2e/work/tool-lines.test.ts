@@ -76,7 +76,8 @@ describe("the agent's work in the room", () => {
     const events = messages(roomId);
     // One Matrix message for the whole run: its first event, then edits (the line changing, the text arriving).
     expect(foldEdits(events)).toHaveLength(1);
-    expect(shownBody(events[0] as ClientEvent)).toMatch(/^⏳ research… · 🔧 search_docs…/);
+    expect(shownBody(events[0] as ClientEvent)).toMatch(/^⏳ research…/); // the work is shown before any text
+    expect(events.some((e) => shownBody(e).startsWith("⏳ research… · 🔧 search_docs…"))).toBe(true);
     const [first] = answers();
     expect(first?.content["body"]).toBe("✓ research · ✓ search_docs · ✗ fetch_page: HTTP 503\n\nHere is what I found.");
     expect(first?.content["formatted_body"]).toBe("<p>✓ research · ✓ search_docs · ✗ fetch_page: HTTP 503</p>\n<p>Here is what I found.</p>");
