@@ -1,6 +1,8 @@
 // The encryption texts a user or operator reads stay in step with the code.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { parse } from "yaml";
+import { ENCRYPTION_REGISTRATION_FLAGS } from "../../../src/matrix/appservice-crypto";
 import { UNDECRYPTABLE_NOTICE } from "../../../src/matrix/crypto";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -10,5 +12,15 @@ describe("encryption documentation", () => {
   it("quotes the undecryptable-message notice verbatim in the troubleshooting page and the encryption runbook", () => {
     expect(read("runbook/troubleshooting.md")).toContain(UNDECRYPTABLE_NOTICE);
     expect(read("runbook/encryption.md")).toContain(UNDECRYPTABLE_NOTICE);
+  });
+
+  it("shows appservice encryption's registration flags and Synapse's experimental features, and compose's Synapse has them", () => {
+    const features = { msc2409_to_device_messages_enabled: true, msc3202_device_masquerading: true, msc3202_transaction_extensions: true };
+    const runbook = read("runbook/encryption.md");
+    for (const flag of ENCRYPTION_REGISTRATION_FLAGS) expect(runbook).toContain(`${flag}: true`);
+    for (const feature of Object.keys(features)) expect(runbook).toContain(`${feature}: true`);
+    const compose = parse(read("docker/synapse-appservice.yaml")) as { experimental_features?: unknown };
+    expect(compose.experimental_features).toEqual(features);
+    expect(read("docker-compose.yml")).toContain("/compose/synapse-appservice.yaml");
   });
 });
