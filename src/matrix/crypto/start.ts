@@ -64,6 +64,10 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
   const session = await CryptoSession.open(sessionOpts, opts.log);
   const syncHook = cryptoSyncHook(session);
   const deviceId = session.deviceId;
+  if (as && deviceId === undefined) {
+    await session.stop();
+    throw new Error("the crypto device has no device id after it opened");
+  }
   return {
     syncHook,
     transactionCrypto: as && deviceId !== undefined

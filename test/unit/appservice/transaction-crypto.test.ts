@@ -35,6 +35,14 @@ class RecordingCrypto implements TransactionCrypto {
   }
 }
 
+async function waitFor(probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the transaction record");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const toDevice = (type: string, n: number, to = DEVICE): Record<string, unknown> =>
   ({ to_user_id: BOT, to_device_id: to, type, sender: "@alice:example.org", content: { n } });
 const encrypted = (eventId: string, ciphertext: string): Record<string, unknown> => ({
@@ -99,7 +107,7 @@ describe("appservice server: transactions with encryption", () => {
     expect(crypto.calls.filter((c) => c.startsWith("feed"))).toHaveLength(2);
   });
 
-  it("leaves the device alone when nothing in the transaction is for it, and keeps no record of such a transaction", async () => {
+  it("leaves the device alone when nothing in the transaction is for it, and keeps a record only of one that fed it", async () => {
     await as.close();
     as = await new AppserviceFixture({ crypto, onBatch: async () => ({ journaled: 0 }) }).start(); // as for strangers' events
     const body = { events: [], "de.sorunome.msc2409.ephemeral": [], "de.sorunome.msc2409.to_device": [toDevice("m.room_key", 1, "OTHER")],
@@ -107,5 +115,8 @@ describe("appservice server: transactions with encryption", () => {
     expect((await as.put("t-none", body)).status).toBe(200);
     expect(crypto.calls).toEqual(["save"]);
     expect(await as.store.namespace("appservice-txn").get("t-none")).toBeUndefined();
+    // One that fed the device is recorded though no event was journaled: a retry must not feed it again.
+    expect((await as.put("t-mine", { events: [], "de.sorunome.msc2409.to_device": [toDevice("m.room_key", 2)] })).status).toBe(200);
+    await waitFor(async () => (await as.store.namespace("appservice-txn").get("t-mine")) !== undefined);
   });
 });
