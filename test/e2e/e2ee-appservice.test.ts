@@ -3,101 +3,11 @@
 // appservice mode) against the homeserver double, which pushes the bot's room keys in transactions. Asserted on what
 // the homeserver stored (the bot never puts plaintext into an encrypted room), on what the person's client decrypts,
 // and on the transactions the double recorded. The tests of each describe run in order on one world.
-import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import pino from "pino";
-import { parse } from "yaml";
-import { startHomeserver, type AppserviceE2eeOptions, type Homeserver, type TransactionRecord } from "../support/homeserver";
-import { appserviceEnv, ChildBot, freePort, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
-import { JsSdkPeer, type PeerMessage } from "../support/js-sdk-peer";
-import { MatrixTestUser } from "../support/matrix-test-user";
-import { MemoryAgentJournal, echoReplyFor, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
-import { createEchoBrain } from "../../src/reference-agent/brain";
+import { echoReplyFor } from "../../src/reference-agent/server";
 import { UNDECRYPTABLE_NOTICE } from "../../src/matrix/crypto";
-import { INTRO_MARKER } from "../../src/rooms/lifecycle/records";
+import { EncryptedAppserviceWorld, WAIT_MS } from "../support/appservice-e2ee-world";
 
 jest.setTimeout(120_000);
-
-const ENCRYPTION_FLAGS = { "de.sorunome.msc2409.push_ephemeral": true, receive_ephemeral: true, "org.matrix.msc3202": true };
-const WAIT_MS = 60_000; // generous: a loaded machine runs two node processes with WASM crypto per side
-
-/** The homeserver double, the reference agent, Alice's js-sdk client and the bot in appservice mode with encryption. */
-class EncryptedAppserviceWorld {
-  hs!: Homeserver;
-  agent!: ReferenceAgent;
-  alice!: JsSdkPeer;
-  aliceHttp!: MatrixTestUser;
-  botUserId = "";
-  env: Record<string, string> = {};
-  readonly bots: ChildBot[] = [];
-  readonly passphrase = `pp-${randomBytes(12).toString("hex")}`;
-  private readonly dataDir = makeDataDir();
-
-  async start(e2ee: AppserviceE2eeOptions): Promise<void> {
-    this.hs = await startHomeserver({ serverName: "localhost", appserviceE2ee: e2ee });
-    const token = randomBytes(16).toString("hex");
-    this.agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token, logger: pino({ level: "silent" }),
-      mode: { kind: "custom", brain: createEchoBrain() }, journal: new MemoryAgentJournal() });
-    const port = await freePort();
-    const reg = writeRegistration(this.dataDir, { port, flags: ENCRYPTION_FLAGS });
-    this.botUserId = this.hs.addAppservice(parse(readFileSync(reg.path, "utf8"))).senderUserId;
-    this.env = appserviceEnv({ homeserverUrl: this.hs.url, registrationPath: reg.path, port, dataDir: this.dataDir,
-      extra: { MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: this.passphrase, AGENT_URL: this.agent.url, AGENT_TOKEN: token,
-        LOG_REPEAT_WINDOW_MS: "0", BOT_DISPLAY_NAME: "Agent Bot" } });
-    const aliceCreds = this.hs.addUser("alice", { displayName: "Alice" });
-    this.aliceHttp = new MatrixTestUser(this.hs.url, aliceCreds);
-    this.alice = new JsSdkPeer({ hsUrl: this.hs.url, ...aliceCreds });
-    await this.alice.start();
-  }
-
-  async startBot(extra: Record<string, string> = {}, wait = true): Promise<ChildBot> {
-    const bot = new ChildBot({ ...this.env, ...extra });
-    this.bots.push(bot);
-    return wait ? bot.ready(WAIT_MS) : bot;
-  }
-
-  get bot(): ChildBot {
-    const bot = this.bots.at(-1);
-    if (!bot) throw new Error("no bot started");
-    return bot;
-  }
-
-  async stop(): Promise<void> {
-    await this.alice?.stop();
-    // ChildBot.stop checks the bot's output for its secrets (CRYPTO_PASSPHRASE among them) and unhandled rejections.
-    for (const b of this.bots.splice(0)) await b.stop();
-    await this.agent?.close();
-    await this.hs?.close();
-    removeDir(this.dataDir);
-  }
-
-  /** The bot's messages as Alice's client shows them, without its one-time introduction. */
-  fromBot(messages: PeerMessage[]): PeerMessage[] {
-    return messages.filter((m) => m.sender === this.botUserId && m.content[INTRO_MARKER] !== true);
-  }
-
-  answerIn(roomId: string, text: string, what: string): Promise<PeerMessage> {
-    return this.alice.waitMessages(roomId, (ms) => this.fromBot(ms).find((m) => m.content["body"] === text), what, WAIT_MS);
-  }
-
-  /** Every event type the bot put into a room, as the homeserver stored it. */
-  botEventTypes(roomId: string): string[] {
-    return this.hs.sent({ roomId, sender: this.botUserId }).map((e) => e.type);
-  }
-
-  /** The bot's device keys as anyone gets them (keys/query). */
-  async botDeviceKeys(): Promise<Record<string, unknown>> {
-    const res = await this.aliceHttp.call<{ device_keys: Record<string, Record<string, unknown>> }>("POST", "keys/query",
-      { body: { device_keys: { [this.botUserId]: [] } } });
-    return res.device_keys[this.botUserId] ?? {};
-  }
-
-  /** Transactions answered 200 that brought the bot an Olm-encrypted to-device message from Alice. */
-  acknowledgedKeyTransactions(toDeviceField: string): TransactionRecord[] {
-    return this.hs.transactions.filter((t) => t.status === 200 && Array.isArray(t.extras?.[toDeviceField]) &&
-      (t.extras[toDeviceField] as Array<{ type?: unknown; sender?: unknown }>).some((m) => m.type === "m.room.encrypted" && m.sender === this.alice.userId));
-  }
-}
 
 describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.login.application_service", () => {
   const world = new EncryptedAppserviceWorld();
@@ -127,7 +37,8 @@ describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.lo
   });
 
   it("delivers a proactive message into an opted-in encrypted room encrypted", async () => {
-    const { alice, agent } = world;
+    const { alice } = world;
+    const agent = world.agent!;
     await alice.send(dm, "!proactive on");
     await alice.waitMessages(dm, (ms) => world.fromBot(ms).length >= 2, "the opt-in confirmation", WAIT_MS);
     await agent.emitProactive("*", "Encrypted digest: all quiet.");
