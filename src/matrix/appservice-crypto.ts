@@ -134,6 +134,9 @@ export async function applyTransactionCrypto(crypto: TransactionCrypto, body: Bo
  */
 export const ENCRYPTION_REGISTRATION_FLAGS = ["de.sorunome.msc2409.push_ephemeral", "receive_ephemeral", "org.matrix.msc3202"] as const;
 
+/** Synapse's `experimental_features` for appservice encryption: the transaction fields, and acting as the bot's device. */
+export const SYNAPSE_ENCRYPTION_FEATURES = ["msc2409_to_device_messages_enabled", "msc3202_device_masquerading", "msc3202_transaction_extensions"] as const;
+
 /** The flags the registration does not set to true. */
 export function missingEncryptionFlags(registration: Record<string, unknown>): string[] {
   return ENCRYPTION_REGISTRATION_FLAGS.filter((flag) => registration[flag] !== true);

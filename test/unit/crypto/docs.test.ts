@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { ENCRYPTION_REGISTRATION_FLAGS } from "../../../src/matrix/appservice-crypto";
+import { ENCRYPTION_REGISTRATION_FLAGS, SYNAPSE_ENCRYPTION_FEATURES } from "../../../src/matrix/appservice-crypto";
 import { UNDECRYPTABLE_NOTICE } from "../../../src/matrix/crypto";
 
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -14,11 +14,15 @@ describe("encryption documentation", () => {
     expect(read("runbook/encryption.md")).toContain(UNDECRYPTABLE_NOTICE);
   });
 
-  it("shows appservice encryption's registration flags and Synapse's experimental features, and compose's Synapse has them", () => {
-    const features = { msc2409_to_device_messages_enabled: true, msc3202_device_masquerading: true, msc3202_transaction_extensions: true };
+  it("shows appservice encryption's registration flags and Synapse's experimental features (encryption and Synapse runbooks), and compose's Synapse has them", () => {
+    const features = Object.fromEntries(SYNAPSE_ENCRYPTION_FEATURES.map((feature) => [feature, true]));
     const runbook = read("runbook/encryption.md");
     for (const flag of ENCRYPTION_REGISTRATION_FLAGS) expect(runbook).toContain(`${flag}: true`);
     for (const feature of Object.keys(features)) expect(runbook).toContain(`${feature}: true`);
+    const synapseRunbook = read("runbook/appservice-synapse.md");
+    for (const flag of ENCRYPTION_REGISTRATION_FLAGS) expect(synapseRunbook).toContain(`\`${flag}\``);
+    const shown = synapseRunbook.match(/```yaml\n(experimental_features:[\s\S]*?)```/)?.[1];
+    expect(parse(shown ?? "")).toEqual({ experimental_features: features });
     const compose = parse(read("docker/synapse-appservice.yaml")) as { experimental_features?: unknown };
     expect(compose.experimental_features).toEqual(features);
     expect(read("docker-compose.yml")).toContain("/compose/synapse-appservice.yaml");
