@@ -20,9 +20,8 @@ describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.lo
   afterAll(() => world.stop());
 
   it("answers an encrypted DM encrypted, with a device made by appservice login and used by masquerading", async () => {
-    const { alice, hs, botUserId } = world;
-    dm = await alice.createEncryptedRoom({ invite: [botUserId], isDirect: true });
-    await alice.waitMember(dm, botUserId, "join", WAIT_MS);
+    const { alice, hs } = world;
+    dm = await world.encryptedRoomWithBot({ isDirect: true });
     await alice.send(dm, "hello in secret");
     const answer = await world.answerIn(dm, echoReplyFor("hello in secret"), "the decrypted answer");
     expect(answer).toMatchObject({ wireType: "m.room.encrypted", encrypted: true, decryptionFailure: false });
@@ -36,26 +35,30 @@ describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.lo
     expect(world.acknowledgedKeyTransactions("de.sorunome.msc2409.to_device").length).toBeGreaterThan(0);
   });
 
-  it("delivers a proactive message into an opted-in encrypted room encrypted", async () => {
+  it("fans a proactive message out into every opted-in encrypted room, encrypted", async () => {
     const { alice } = world;
     const agent = world.agent!;
+    const group = await world.encryptedRoomWithBot(); // a group room: Alice made it, so she may opt it in
     await alice.send(dm, "!proactive on");
     await alice.waitMessages(dm, (ms) => world.fromBot(ms).length >= 2, "the opt-in confirmation", WAIT_MS);
+    await alice.send(group, "!proactive on");
+    await alice.waitMessages(group, (ms) => world.fromBot(ms).length >= 1, "the opt-in confirmation in the group", WAIT_MS);
     await agent.emitProactive("*", "Encrypted digest: all quiet.");
-    const digest = await world.answerIn(dm, "Encrypted digest: all quiet.", "the proactive message, decrypted");
-    expect(digest).toMatchObject({ wireType: "m.room.encrypted", decryptionFailure: false });
-    expect(world.botEventTypes(dm)).not.toContain("m.room.message");
+    for (const room of [dm, group]) {
+      const digest = await world.answerIn(room, "Encrypted digest: all quiet.", "the proactive message, decrypted");
+      expect(digest).toMatchObject({ wireType: "m.room.encrypted", decryptionFailure: false });
+      expect(world.botEventTypes(room)).not.toContain("m.room.message");
+    }
   });
 
   it("keeps a room key it acknowledged: SIGKILLed right after the 200, it still answers the next message", async () => {
-    const { alice, botUserId } = world;
+    const { alice } = world;
     await world.bot.stop();
     const keysBefore = await world.botDeviceKeys();
     const crashing = await world.startBot({ MAB_TEST_CRASH_AT: "room-key-acknowledged" });
     const acknowledgedBefore = world.acknowledgedKeyTransactions("de.sorunome.msc2409.to_device").length;
     // A new room: Alice's client makes a new room key and sends it to the bot's device.
-    const room = await alice.createEncryptedRoom({ invite: [botUserId] });
-    await alice.waitMember(room, botUserId, "join", WAIT_MS);
+    const room = await world.encryptedRoomWithBot();
     await alice.send(room, "first secret");
     expect(await crashing.exited).toEqual({ code: null, signal: "SIGKILL" });
     // The transaction that carried the key was answered 200 before the kill: the homeserver will not send it again.
@@ -72,10 +75,9 @@ describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.lo
   });
 
   it("posts one notice, encrypted, for messages it cannot decrypt, and reads the room again once it gets keys", async () => {
-    const { alice, botUserId } = world;
+    const { alice } = world;
     await alice.onlyVerifiedDevices(true); // the bot's device is not verified: Alice's client withholds its room keys
-    const room = await alice.createEncryptedRoom({ invite: [botUserId] });
-    await alice.waitMember(room, botUserId, "join", WAIT_MS);
+    const room = await world.encryptedRoomWithBot();
     await alice.send(room, "withheld one");
     await alice.send(room, "withheld two");
     const notice = await world.answerIn(room, UNDECRYPTABLE_NOTICE, "the notice");
@@ -100,13 +102,12 @@ describe("appservice mode, encrypted, stable transaction fields and an MSC4190 d
   afterAll(() => world.stop());
 
   it("makes its device with PUT /devices, answers an encrypted DM and keeps answering after a restart", async () => {
-    const { alice, hs, botUserId } = world;
+    const { alice, hs } = world;
     const devices = Object.keys(await world.botDeviceKeys());
     expect(devices).toHaveLength(1);
     expect(hs.requests.filter((r) => r.method === "PUT" && r.path === `/_matrix/client/v3/devices/${devices[0]}` && r.status === 201)).toHaveLength(1);
     expect(hs.requests.filter((r) => r.path === "/_matrix/client/v3/login")).toEqual([]);
-    const dm = await alice.createEncryptedRoom({ invite: [botUserId], isDirect: true });
-    await alice.waitMember(dm, botUserId, "join", WAIT_MS);
+    const dm = await world.encryptedRoomWithBot({ isDirect: true });
     await alice.send(dm, "stable hello");
     await world.answerIn(dm, echoReplyFor("stable hello"), "the decrypted answer");
     expect(world.acknowledgedKeyTransactions("to_device").length).toBeGreaterThan(0);
