@@ -25,6 +25,7 @@ import { ProactiveFanout } from "./proactive/fanout";
 import { EncryptedRoomNotice } from "./rooms/encrypted-notice";
 import { InviteHandler } from "./rooms/invites";
 import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
+import { RoomMemory } from "./rooms/room-memory";
 import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { keepPrivate } from "./util/private-files";
@@ -32,6 +33,7 @@ import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/use
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
 import { TurnPipeline } from "./turns/pipeline";
+import { ThreadFollowing } from "./turns/thread-following";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -126,6 +128,7 @@ class BotApp implements App {
     const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
       proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
     const live = wireLive(config, store, http, settings, childLogger(log, "render"));
+    const roomMemory = new RoomMemory({ kv: store.namespace("room-memory"), log: childLogger(log, "rooms"), threadsMax: t.threadsFollowedMax });
 
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
@@ -209,6 +212,8 @@ class BotApp implements App {
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
       threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
+      threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
+        mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: isAllowedUser,
       encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms"),

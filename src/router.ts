@@ -8,6 +8,7 @@ import type { RoomDirectory } from "./matrix/room-directory";
 import type { InviteHandler } from "./rooms/invites";
 import { classifyMessage, relationOf } from "./turns/classify";
 import { FAILURE_TEXTS } from "./turns/failure-text";
+import type { ThreadFollowing } from "./turns/thread-following";
 import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
@@ -32,6 +33,8 @@ export interface RouterDeps {
   commands?: { handle(event: RoomEvent, facts: { isDirect: boolean; threadKey: string }): Promise<boolean> };
   /** A group room's reply mode: "mention" (default) or "all" (every message is answered). */
   replyModeFor?: (roomId: string) => Promise<"mention" | "all">;
+  /** Group rooms: threads the bot was asked in address it for their later messages (the room's /threads setting). */
+  threads?: Pick<ThreadFollowing, "addresses" | "asked">;
   /**
    * An event whose routing failed (the homeserver or the store kept failing) is tried again in place, holding back
    * its room's later events so the order stays, with full-jitter backoff. After the last attempt it stays in the
@@ -173,8 +176,8 @@ export class InboundRouter {
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
     }
-    if (turn === "non_text") {
-      const target = await this.target(event, undefined, "");
+    if ("nonText" in turn) {
+      const target = await this.target(event, turn.threadRootId, "");
       await TurnRun.notify(this.deps, target, FAILURE_TEXTS.non_text, "non-text");
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
@@ -182,7 +185,7 @@ export class InboundRouter {
     this.deps.pipeline.submit(turn);
   }
 
-  private async toTurn(event: RoomEvent): Promise<TurnMessage | "non_text" | undefined> {
+  private async toTurn(event: RoomEvent): Promise<TurnMessage | { nonText: true; threadRootId?: string } | undefined> {
     const { botUserId, directory, log } = this.deps;
     if (event.sender === botUserId) return undefined;
     if (!this.deps.isAllowedSender(event.sender)) {
@@ -210,9 +213,14 @@ export class InboundRouter {
     });
     if (classified.kind === "ignore") return undefined;
     // Images and files: told "text only" when addressed; "all" mode does not make every picture a question.
-    if (classified.kind === "non_text") return classified.addressed ? "non_text" : undefined;
+    if (classified.kind === "non_text") {
+      return classified.addressed ? { nonText: true, ...(classified.threadRootId ? { threadRootId: classified.threadRootId } : {}) } : undefined;
+    }
     const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
-    if (!classified.addressed && !answerAll) return undefined;
+    const root = classified.threadRootId;
+    const inGroupThread = !isDirect && root !== undefined;
+    if (!classified.addressed && !answerAll && !(inGroupThread && (await this.deps.threads?.addresses(event.room_id, root)))) return undefined;
+    if (inGroupThread) await this.deps.threads?.asked(event.room_id, root);
     const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
     return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };

@@ -48,6 +48,7 @@ export interface Timings {
   readonly streamEditIntervalMs: number;
   readonly streamSlowEditIntervalMs: number;
   readonly streamMaxEdits: number;
+  readonly threadsFollowedMax: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -100,6 +101,7 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("STREAM_EDIT_INTERVAL_MS", "streamEditIntervalMs", 1_000, "shortest time between two edits of a live answer"),
   ms("STREAM_SLOW_EDIT_INTERVAL_MS", "streamSlowEditIntervalMs", 3_000, "the same once an answer is long (over 4,000 characters)"),
   count("STREAM_MAX_EDITS", "streamMaxEdits", 50, "edits of one live message at most, its final edit included"),
+  count("THREADS_FOLLOWED_MAX", "threadsFollowedMax", 200, "Matrix threads per room the bot remembers being asked in (the oldest are forgotten first)"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
