@@ -30,6 +30,7 @@ import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { keepPrivate } from "./util/private-files";
 import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
+import { createMediaRuntime } from "./media";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
 import { ConversationChanges } from "./turns/changes";
@@ -171,8 +172,11 @@ class BotApp implements App {
       roomId: lifecycle ? await lifecycle.threadRoomFor(roomId) : roomId,
       generation: (await settings.get(roomId)).threadGeneration, ...(threadRootId ? { threadRootId } : {}) });
 
-    // The agent, and what it produces on its own.
-    const agent = await startAgent(config, store, log, this.embeddedAgentToken);
+    // The agent, and what it produces on its own; attachments for it (src/media) served once at GET /media.
+    const media = createMediaRuntime(config, { accessToken, httpPort: () => ops.port ?? config.http.port, log: childLogger(log, "media") });
+    ops.serveMedia(media.route);
+    this.cleanups.push(() => media.close());
+    const agent = await startAgent(config, store, log, this.embeddedAgentToken, media.parts);
     this.cleanups.push(() => agent.stop());
     const fanout = new ProactiveFanout({
       proactiveRooms: () => settings.proactiveRooms(), isJoined: (roomId) => isJoined(http, roomId),
@@ -192,7 +196,10 @@ class BotApp implements App {
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       onSettled: async (settled) => {
-        for (const m of settled) for (const id of journalIdsOf(m)) await journal.complete(m.roomId, id);
+        for (const m of settled) {
+          m.media?.release();
+          for (const id of journalIdsOf(m)) await journal.complete(m.roomId, id);
+        }
       },
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
@@ -218,6 +225,7 @@ class BotApp implements App {
       changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: messages, threadKeyFor, directory, log: childLogger(log, "turns"),
         complete: (roomId, eventId) => journal.complete(roomId, eventId), fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
         isCommand: (event) => commands.parse(event)?.prefix != null, reanswerWithinMs: t.editReanswerMs }),
+      media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
         mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
@@ -257,7 +265,7 @@ class BotApp implements App {
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
-    log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
+    ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 
   async stop(): Promise<void> {

@@ -13,8 +13,13 @@ import type { ThreadFollowing } from "./turns/thread-following";
 import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
+import type { MediaIntake } from "./media/intake";
+import { mediaForTurn } from "./media/turn-media";
 import { checkpoint } from "./util/checkpoints";
 import { fullJitterBackoff, sleep } from "./util/timers";
+
+/** A notice instead of an answer (non-text input, an attachment the agent cannot take), in the message's thread. */
+type Notice = { notice: string; part: string; threadRootId?: string };
 
 export interface RouterDeps {
   botUserId: string;
@@ -44,6 +49,8 @@ export interface RouterDeps {
    * journal for the next start. Defaults: 8 attempts, 500 ms rising to 30 s.
    */
   retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /** Pictures, files, voice: downloaded for the agent (src/media); without it they get the non-text notice. */
+  media?: MediaIntake;
 }
 
 /**
@@ -79,6 +86,7 @@ export class InboundRouter {
       } else if (item.snapshot) {
         this.schedule(item.event, "observe"); // current state, not news: room facts and observers only
       } else if (this.isStrangerTimelineEvent(item.event)) {
+        if (item.event.type === "m.room.message") this.ignored(item.event, "not allowed (ALLOWED_USERS)");
         // A moderator outside ALLOWED_USERS may redact an allowed user's question: the homeserver accepted it, so it
         // counts. Like a room fact it is acted on and not journaled (a stranger's events cost no store write).
         if (item.event.type === "m.room.redaction") this.schedule(item.event, "redaction");
@@ -181,44 +189,44 @@ export class InboundRouter {
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
     }
-    if ("nonText" in turn) {
+    if ("notice" in turn) {
+      const startedAt = Date.now();
       const target = await this.target(event, turn.threadRootId, "");
-      await TurnRun.notify(this.deps, target, FAILURE_TEXTS.non_text, "non-text");
+      await TurnRun.notify(this.deps, target, turn.notice, turn.part);
       await this.deps.journal.complete(event.room_id, event.event_id);
+      this.deps.log.info({ roomId: event.room_id, threadKey: target.threadKey, eventId: event.event_id,
+        outcome: turn.part === "media" ? "media_notice" : "non_text",
+        ms: Date.now() - startedAt }, "message handled");
       return;
     }
     this.deps.pipeline.submit(turn);
   }
 
   /** A message as a turn; an edit (m.replace) through the changes (it may change a turn, or ask anew). */
-  private async messageTurn(event: RoomEvent): Promise<TurnMessage | { nonText: true; threadRootId?: string } | "taken" | undefined> {
+  private async messageTurn(event: RoomEvent): Promise<TurnMessage | Notice | "taken" | undefined> {
     if (relationOf(event).relType !== "m.replace") return this.toTurn(event, true);
-    if (!this.deps.changes || event.sender === this.deps.botUserId || !this.deps.isAllowedSender(event.sender)) return undefined;
+    if (!this.deps.changes || event.sender === this.deps.botUserId || !this.deps.isAllowedSender(event.sender)) {
+      return this.ignored(event, "edit (not followed)");
+    }
     const result = await this.deps.changes.edit(event, async (edited) => {
       const turn = await this.toTurn(edited, false);
-      return turn && !("nonText" in turn) ? turn : undefined;
+      return turn && !("notice" in turn) ? turn : undefined;
     });
-    if (result.kind === "ignored") this.deps.log.debug({ roomId: event.room_id, eventId: event.event_id, why: result.why }, "edit ignored");
-    return result.kind === "submit" ? result.turn : result.kind === "taken" ? "taken" : undefined;
+    if (result.kind === "ignored") return this.ignored(event, `edit ignored: ${result.why}`);
+    return result.kind === "submit" ? result.turn : "taken";
   }
 
   /** `commands`: whether a command in it is run (an edited message never runs one). */
-  private async toTurn(event: RoomEvent, commands: boolean): Promise<TurnMessage | { nonText: true; threadRootId?: string } | undefined> {
+  private async toTurn(event: RoomEvent, commands: boolean): Promise<TurnMessage | Notice | undefined> {
     const { botUserId, directory, log } = this.deps;
-    if (event.sender === botUserId) return undefined;
-    if (!this.deps.isAllowedSender(event.sender)) {
-      log.debug({ roomId: event.room_id, sender: event.sender }, "message from a user not in ALLOWED_USERS ignored");
-      return undefined;
-    }
-    if (!(await directory.isJoined(event.room_id))) {
-      log.warn({ roomId: event.room_id, eventId: event.event_id }, "message in a room the bot is not joined to ignored");
-      return undefined;
-    }
+    if (event.sender === botUserId) return this.ignored(event, "own event");
+    if (!this.deps.isAllowedSender(event.sender)) return this.ignored(event, "not allowed (ALLOWED_USERS)");
+    if (!(await directory.isJoined(event.room_id))) return this.ignored(event, "not joined");
     const isDirect = await directory.isDirect(event.room_id);
     if (this.deps.commands && commands) {
       const relation = relationOf(event);
       const threadKey = await this.deps.threadKeyFor(event.room_id, relation.relType === "m.thread" ? relation.eventId : undefined);
-      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return undefined; // never sent to the agent
+      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return this.ignored(event, "command"); // never sent to the agent
     }
     const replyTo = relationOf(event).inReplyTo;
     const replied = replyTo !== undefined && relationOf(event).relType !== "m.thread"
@@ -229,19 +237,35 @@ export class InboundRouter {
       ...(roomName ? { botRoomDisplayName: roomName } : {}),
       ...(replied ? { repliedToSender: replied.sender } : {}),
     });
-    if (classified.kind === "ignore") return undefined;
-    // Images and files: told "text only" when addressed; "all" mode does not make every picture a question.
-    if (classified.kind === "non_text") {
-      return classified.addressed ? { nonText: true, ...(classified.threadRootId ? { threadRootId: classified.threadRootId } : {}) } : undefined;
+    if (classified.kind === "ignore") return this.ignored(event, classified.reason);
+    // Locations, polls and the like: a notice when addressed. Attachments: passed on (src/media), or told why not;
+    // in "all" mode an unaddressed one the agent cannot read is not a question. Notices go in the message's thread.
+    const root = classified.threadRootId;
+    const inThread = root !== undefined ? { threadRootId: root } : {};
+    const nonText = { notice: FAILURE_TEXTS.non_text, part: "non-text", ...inThread };
+    if (classified.kind === "non_text" || (classified.kind === "media" && !this.deps.media)) {
+      return classified.addressed ? nonText : this.ignored(event, "not addressed (not text)");
     }
     const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
-    const root = classified.threadRootId;
     const inGroupThread = !isDirect && root !== undefined;
-    if (!classified.addressed && !answerAll && !(inGroupThread && (await this.deps.threads?.addresses(event.room_id, root)))) return undefined;
+    if (!classified.addressed && !answerAll && !(inGroupThread && (await this.deps.threads?.addresses(event.room_id, root)))) {
+      return this.ignored(event, "not addressed");
+    }
+    const media = classified.kind === "media" && this.deps.media
+      ? await mediaForTurn(this.deps.media, event, classified.addressed, log, this.stopped.signal) : undefined;
+    if (media && "notice" in media) return { notice: media.notice, part: "media", ...inThread };
+    if (classified.kind === "media" && !media) return this.ignored(event, "not addressed (attachment the agent cannot read)");
     if (inGroupThread) await this.deps.threads?.asked(event.room_id, root);
-    const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
+    const text = classified.kind === "media" ? classified.caption ?? "" : classified.text;
+    const target = await this.target(event, classified.threadRootId, text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
-    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };
+    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}), ...(media ? { media: media.media } : {}) };
+  }
+
+  /** One debug line per message the agent does not get, with the reason (never its text or a display name). */
+  private ignored(event: RoomEvent, reason: string): undefined {
+    this.deps.log.debug({ roomId: event.room_id, eventId: event.event_id, sender: event.sender, reason }, "message not answered");
+    return undefined;
   }
 
   private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean): Promise<TurnMessage> {

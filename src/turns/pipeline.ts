@@ -76,6 +76,8 @@ export class TurnPipeline {
   private accepting = true;
   private readonly typing: RoomTyping;
   private readonly limiter: RunLimiter;
+  /** When each message was submitted: the `ms` of its `message handled` line. */
+  private readonly submittedAt = new WeakMap<TurnMessage, number>();
 
   constructor(private readonly deps: PipelineDeps) {
     this.typing = new RoomTyping(deps.sender, deps.options.typingTimeoutMs, deps.log, deps.options.typingDelayMs);
@@ -87,6 +89,7 @@ export class TurnPipeline {
   /** Queues a message for its thread. Resolves once it is queued or running, not when it is answered. */
   submit(message: TurnMessage): void {
     if (!this.accepting) return;
+    this.submittedAt.set(message, Date.now());
     const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
     this.threads.set(message.threadKey, thread);
     if (thread.running === undefined) {
@@ -120,6 +123,8 @@ export class TurnPipeline {
     if (!message) return { kind: "unknown" };
     if (found.where === "queue") {
       found.list.splice(found.index, 1);
+      message.media?.release();
+      this.logHandled([message], "redacted");
       return { kind: "waiting", dropped: [message] };
     }
     const change = await this.changeRunning(found, cause, "redacted");
@@ -142,6 +147,7 @@ export class TurnPipeline {
     // Once the agent was given it (the run may even have finished at the agent), the new text replaces the old one.
     const next: TurnMessage = { ...message, text: edit.text, editId: edit.editId, supersedes: journalIdsOf(message),
       ...(found.where === "queue" ? {} : { replaces: true }) };
+    this.submittedAt.set(next, this.submittedAt.get(message) ?? Date.now());
     if (found.where === "queue") {
       found.list[found.index] = next;
       return { kind: "waiting", dropped: [] };
@@ -218,7 +224,10 @@ export class TurnPipeline {
           const change = thread.change;
           thread.change = undefined;
           if (change) again = await this.afterChange(run, batch, change);
-          else if (run.abortedFor !== "shutdown") await this.finished(run, batch);
+          else {
+            if (run.abortedFor !== "shutdown") await this.finished(run, batch);
+            this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
+          }
         } finally {
           thread.running = undefined;
           // At shutdown, queued messages stay pending in the journal and are answered after the restart.
@@ -258,6 +267,7 @@ export class TurnPipeline {
       this.deps.log.info({ roomId, redacted: change.redacted.length, left: change.batch.length }, "a question being answered was redacted: its answer is withdrawn");
       await retire(this.deps.sender, this.deps.log, roomId, shown, txnIdFor(change.cause, roomId, "retired"), "redacted");
       await this.settle(change.redacted);
+      this.logHandled(change.redacted, "redacted");
       takeOver = [];
     } else {
       this.deps.log.info({ roomId, runId: change.cause }, "a question being answered was edited: answering it again");
@@ -290,6 +300,19 @@ export class TurnPipeline {
     this.deps.log.warn({ roomId: message.roomId, threadKey: message.threadKey }, "turn queue full; message refused");
     await TurnRun.notify(this.deps, message, FAILURE_TEXTS.queue_full, "queue-full");
     await this.settle([message]);
+    this.logHandled([message], "queue_full");
+  }
+
+  /**
+   * One info line per message: where (room, thread key, event), how it ended (`ok`, a failure kind, `stop`, or
+   * `shutdown`: left for the next start) and how long it took from its arrival. Never its text or a display name.
+   */
+  private logHandled(messages: TurnMessage[], outcome: string): void {
+    const now = Date.now();
+    for (const m of messages) {
+      this.deps.log.info({ roomId: m.roomId, threadKey: m.threadKey, eventId: m.eventId, outcome,
+        ms: now - (this.submittedAt.get(m) ?? now) }, "message handled");
+    }
   }
 
   private async settle(messages: TurnMessage[]): Promise<void> {

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
+import type { PreparedMedia } from "../media/prepared";
 import { retire, TakeOver } from "../render/takeover";
 import { FAILURE_TEXTS, failureText } from "./failure-text";
 import { answerContents, type ReplyTarget } from "./reply-content";
@@ -26,6 +27,8 @@ export interface TurnMessage extends ReplyTarget {
   replaces?: boolean;
   /** The bot's messages of the answer being replaced: edited into the new answer, the rest redacted. */
   previousAnswer?: string[];
+  /** An attachment (src/media): its bytes in memory until the turn is settled. */
+  media?: PreparedMedia;
 }
 
 /** The journal entries a message settles: the event carrying its text, and the versions it replaced. */
@@ -195,6 +198,7 @@ export class TurnRun {
       messages: this.batch.map((m) => ({
         id: m.replaces && m.editId ? m.editId : m.eventId, role: "user", content: m.text, sender: m.sender,
         ...(m.senderName ? { senderName: m.senderName } : {}), ...(m.replaces ? { replaces: m.eventId } : {}),
+        ...(m.media ? { media: m.media } : {}),
       })),
       context: {
         roomId: this.last.roomId,

@@ -38,7 +38,9 @@ describe.each(MODES)("redactions of questions (%s mode)", (mode) => {
     await s.hs.waitFor(() => agent.runsWith("first")[0], { what: "the first run at the agent" });
     const second = await s.alice.sendText(room, "oops, not this");
     await s.alice.redact(room, second);
-    await s.bot.logs.waitFor((l) => l["msg"] === "a queued message was redacted; it will not be answered", "the bot to drop it");
+    // Dropped from the queue; or, when the bot's sync brought the message already redacted, never a question.
+    await s.bot.logs.waitFor((l) => l["msg"] === "a queued message was redacted; it will not be answered"
+      || (l["msg"] === "message not answered" && l["eventId"] === second), "the bot to drop it");
     agent.release();
     await waitBotSays(s, room, undefined, ANSWER("first"));
     await s.alice.sendText(room, "sentinel");
