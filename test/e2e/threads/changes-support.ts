@@ -4,6 +4,10 @@
 import type { RunInput } from "../../../src/agent/protocol";
 import type { AgentBrain } from "../../../src/reference-agent/brain";
 import type { MatrixTestUser } from "../../support/matrix-test-user";
+import { longAnswer } from "../live/support";
+
+/** Words of the answer to a question asking for a "long answer": over 64 KiB, more than one Matrix event. */
+export const LONG_WORDS = 12_000;
 
 export interface HeldRun {
   input: RunInput;
@@ -52,6 +56,12 @@ export function changesBrain(): ChangesBrain {
         });
         out.delta(id, " … done.");
         out.endMessage(id);
+      }
+      if (contents.some((c) => c.includes("long answer"))) {
+        const id = out.startMessage();
+        out.delta(id, longAnswer(LONG_WORDS)); // beyond one event: the bot splits it
+        out.endMessage(id);
+        return;
       }
       const parts = partsOf(contents);
       for (let p = 0; p < parts; p += 1) {

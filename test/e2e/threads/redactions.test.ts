@@ -6,7 +6,7 @@
 import { isIntroduction } from "../../support/bot-messages";
 import type { MatrixTestUser } from "../../support/matrix-test-user";
 import { MODES, Scenario } from "../../support/scenario";
-import { ANSWER, changesBrain, type ChangesBrain } from "./changes-support";
+import { ANSWER, changesBrain, LONG_WORDS, type ChangesBrain } from "./changes-support";
 import { isRedacted, mention, visibleBotMessages, waitBotSays } from "./support";
 
 jest.setTimeout(60_000);
@@ -73,6 +73,18 @@ describe.each(MODES)("redactions of questions (%s mode)", (mode) => {
     await s.hs.waitFor(() => (bodies(s!, room).length === 1 ? true : undefined), { what: "the three messages redacted" });
     expect(bodies(s, room)).toEqual([ANSWER("kept")]);
     expect(botOriginals(s, room).map((m) => m.redacted)).toEqual([false, true, true, true]);
+  });
+
+  it("a question whose answer was split over several events (too long for one): all of them are redacted", async () => {
+    const { s, room } = await dm();
+    const question = await s.alice.sendText(room, "a long answer please");
+    const parts = await s.hs.waitFor(() => {
+      const shown = visibleBotMessages(s!, room);
+      return shown.length >= 2 && shown.map((m) => String(m.content["body"])).join("").includes(`word${LONG_WORDS - 1}`) ? shown : undefined;
+    }, { what: "the long answer, in several messages", timeoutMs: 30_000 });
+    await s.alice.redact(room, question);
+    await s.hs.waitFor(() => (botOriginals(s!, room).every((m) => m.redacted) ? true : undefined), { what: "every part redacted" });
+    expect(botOriginals(s, room).map((m) => m.id)).toEqual(parts.map((m) => m.event_id));
   });
 
   it("a room moderator who is not an allowed user redacts a question: it counts", async () => {
