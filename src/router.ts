@@ -206,13 +206,13 @@ export class InboundRouter {
   private async messageTurn(event: RoomEvent): Promise<TurnMessage | Notice | "taken" | undefined> {
     if (relationOf(event).relType !== "m.replace") return this.toTurn(event, true);
     if (!this.deps.changes || event.sender === this.deps.botUserId || !this.deps.isAllowedSender(event.sender)) {
-      return this.ignored(event, "edit (not followed)");
+      return this.ignored(event, "edit");
     }
     const result = await this.deps.changes.edit(event, async (edited) => {
       const turn = await this.toTurn(edited, false);
       return turn && !("notice" in turn) ? turn : undefined;
     });
-    if (result.kind === "ignored") return this.ignored(event, `edit ignored: ${result.why}`);
+    if (result.kind === "ignored") return this.ignored(event, `edit: ${result.why}`);
     return result.kind === "submit" ? result.turn : "taken";
   }
 

@@ -13,20 +13,11 @@ import { retire } from "../render/takeover";
 import { FAILURE_TEXTS } from "./failure-text";
 import { RunLimiter, type RunLimits } from "./run-limiter";
 import { journalIdsOf, TurnRun, txnIdFor, type AgentRunner, type TurnMessage, type TurnOptions, type TurnRunOptions } from "./turn-run";
+import { findMessage, type BatchChange, type ChangeOutcome, type Found, type ThreadState } from "./batch-changes";
 import { RoomTyping } from "./typing";
 
 export type { AgentRunner, TurnMessage } from "./turn-run";
-
-/** What an edit or a redaction did to the turns: see TurnPipeline.revised and .redacted. */
-export type ChangeOutcome =
-  /** A waiting message: replaced by its new version, or (redacted) dropped; `dropped` are to be settled. */
-  | { kind: "waiting"; dropped: TurnMessage[] }
-  /** The run in flight was cancelled; its batch runs again as it now is. */
-  | { kind: "running" }
-  /** Neither waiting nor being answered (answered already, or never asked). */
-  | { kind: "unknown" }
-  /** An edit by someone other than the message's sender: ignored. */
-  | { kind: "not_sender" };
+export type { ChangeOutcome } from "./batch-changes";
 
 export interface PipelineDeps {
   agent: AgentRunner;
@@ -40,34 +31,6 @@ export interface PipelineDeps {
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
   /** A batch was answered (or told of its failure): the bot's messages showing the answer, in order. */
   onAnswered?: (messages: TurnMessage[], eventIds: string[]) => Promise<void>;
-}
-
-interface ThreadState {
-  running: TurnRun | undefined;
-  /** The running batch, as it was launched. */
-  batch: TurnMessage[];
-  queue: TurnMessage[];
-  /** Resolves once the running batch is settled: answered and recorded, or launched again. */
-  done: Promise<void>;
-  /** The running batch changed while the agent was at it: the run is cancelled and this runs instead. */
-  change?: BatchChange;
-}
-
-interface BatchChange {
-  /** The batch as it now is: edited messages in their new version, redacted ones left out. */
-  batch: TurnMessage[];
-  /** The event that caused it (it names the new run). */
-  cause: string;
-  /** Redacted messages: the cancelled run's messages are redacted too (else the new run takes them over). */
-  redacted: TurnMessage[];
-}
-
-/** Where a message is: waiting in a thread's queue, or in the batch being answered (or about to run again). */
-interface Found {
-  thread: ThreadState;
-  list: TurnMessage[];
-  index: number;
-  where: "queue" | "change" | "running";
 }
 
 export class TurnPipeline {
@@ -117,7 +80,7 @@ export class TurnPipeline {
    * the answer was recorded, so that the caller finds it).
    */
   async redacted(roomId: string, eventId: string, cause: string): Promise<ChangeOutcome> {
-    const found = this.find(roomId, eventId);
+    const found = findMessage(this.threads, roomId, eventId);
     if (!found) return { kind: "unknown" };
     const [message] = found.list.slice(found.index, found.index + 1);
     if (!message) return { kind: "unknown" };
@@ -140,7 +103,7 @@ export class TurnPipeline {
    * is out: "unknown" (after the answer was recorded).
    */
   async revised(roomId: string, eventId: string, edit: { editId: string; sender: string; text: string }): Promise<ChangeOutcome> {
-    const found = this.find(roomId, eventId);
+    const found = findMessage(this.threads, roomId, eventId);
     const message = found?.list[found.index];
     if (!found || !message) return { kind: "unknown" };
     if (message.sender !== edit.sender) return { kind: "not_sender" };
@@ -162,18 +125,6 @@ export class TurnPipeline {
   isIdle(threadKey: string): boolean {
     const thread = this.threads.get(threadKey);
     return thread === undefined || (thread.running === undefined && thread.queue.length === 0);
-  }
-
-  private find(roomId: string, eventId: string): Found | undefined {
-    for (const thread of this.threads.values()) {
-      const queued = thread.queue.findIndex((m) => m.roomId === roomId && m.eventId === eventId);
-      if (queued >= 0) return { thread, list: thread.queue, index: queued, where: "queue" };
-      // Once the running batch changed, the change holds it as it now is (a message redacted from it is gone).
-      const list = thread.change?.batch ?? thread.batch;
-      const index = thread.running ? list.findIndex((m) => m.roomId === roomId && m.eventId === eventId) : -1;
-      if (index >= 0) return { thread, list, index, where: thread.change ? "change" : "running" };
-    }
-    return undefined;
   }
 
   /** The change of the running batch, made now (the run cancelled) if need be; undefined when the answer is out already. */

@@ -26,6 +26,10 @@ describe.each(MODES)("edits of questions (%s mode)", (mode) => {
     return { s, room, agent };
   }
 
+  /** Waits until the run that answered `eventId` is over (its "message handled" line), not only its text shown. */
+  const runOver = async (sc: Scenario, eventId: string): Promise<void> => {
+    await sc.bot.logs.waitFor((l) => l["msg"] === "message handled" && l["eventId"] === eventId, `the run answering ${eventId} over`);
+  };
   const bodies = (sc: Scenario, room: string): string[] => visibleBotMessages(sc, room).map((m) => String(m.content["body"]));
 
   it("an edit of a question still waiting replaces it in the run", async () => {
@@ -64,6 +68,7 @@ describe.each(MODES)("edits of questions (%s mode)", (mode) => {
     const { s, room, agent } = await dm();
     const question = await s.alice.sendText(room, "what is 2+2");
     const first = await waitBotSays(s, room, undefined, ANSWER("what is 2+2"));
+    await runOver(s, question); // the run is over: the edit comes after the answer, not during it
     const editId = await edit(s.alice, room, question, "what is 3+3");
     const again = await waitBotSays(s, room, undefined, ANSWER("what is 3+3"));
     expect(again.event_id).toBe(first.event_id); // the same message, edited
@@ -75,6 +80,7 @@ describe.each(MODES)("edits of questions (%s mode)", (mode) => {
     const { s, room } = await dm();
     const question = await s.alice.sendText(room, "tell it in 3 parts");
     await waitBotSays(s, room, undefined, "part 3");
+    await runOver(s, question);
     expect(bodies(s, room)).toEqual([ANSWER("tell it in 3 parts"), "part 2", "part 3"]);
     await edit(s.alice, room, question, "tell it in 1 parts");
     await waitBotSays(s, room, undefined, ANSWER("tell it in 1 parts"));
@@ -90,6 +96,7 @@ describe.each(MODES)("edits of questions (%s mode)", (mode) => {
     const root = await s.alice.sendText(room, "trip planning");
     const question = await s.alice.sendThreadReply(room, root, "Agent Bot: when to go?", mention(s, "when to go?"));
     const first = await waitBotSays(s, room, root, ANSWER("Agent Bot: when to go?"));
+    await runOver(s, question);
     await edit(s.alice, room, question, "Agent Bot: where to go?", { "m.mentions": { user_ids: [s.botUserId] } });
     const again = await waitBotSays(s, room, root, ANSWER("Agent Bot: where to go?"));
     expect(again.event_id).toBe(first.event_id);
@@ -128,6 +135,7 @@ describe.each(MODES)("edits of questions (%s mode)", (mode) => {
     const { s, room, agent } = await dm({ EDIT_REANSWER_MS: "0" });
     const last = await s.alice.sendText(room, "last");
     await waitBotSays(s, room, undefined, ANSWER("last"));
+    await runOver(s, last);
     await edit(s.alice, room, last, "last, edited");
     await s.alice.sendText(room, "sentinel");
     await waitBotSays(s, room, undefined, ANSWER("sentinel"));
