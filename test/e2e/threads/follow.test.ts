@@ -2,7 +2,10 @@
 // answered in that thread; a question asked in a thread is answered there, and a later message in that thread needs
 // no mention (/threads follow, the default), also after a restart; a thread started from the bot's own answer is
 // followed; /threads mention turns following off; threads the bot was never asked in are left alone. Every check is
-// made on what a client shows (edits applied, the m.thread relation of each message).
+// made on what a client shows (edits applied, the m.thread relation of each message). Failures and notices stay in the
+// thread too.
+import { AgentRunError } from "../../../src/reference-agent/brain";
+import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
 import type { MatrixTestUser } from "../../support/matrix-test-user";
 import { MODES, Scenario } from "../../support/scenario";
 import { botBodiesIn, ECHO, mention, replyOf, threadOf, waitBotSays } from "./support";
@@ -85,6 +88,19 @@ describe.each(MODES)("threads in a group room (%s mode)", (mode) => {
     await s.alice.sendThreadReply(room, asked, "after the restart");
     await waitBotSays(s, room, asked, ECHO("after the restart"));
     expect(botBodiesIn(s, room, asked)).toEqual([ECHO("Agent Bot: in its thread"), ECHO("after the restart")]);
+  });
+
+  it("tells of a failure in the thread the question was asked in", async () => {
+    s = await Scenario.start({ mode, brain: { run: async () => {
+      throw new AgentRunError("upstream_unavailable", "the model is down");
+    } } });
+    const bob = s.person("bob", "Bob");
+    const room = await s.openGroup(s.alice, [bob]);
+    const root = await s.alice.sendText(room, "trip planning");
+    const question = await s.alice.sendThreadReply(room, root, "Agent Bot: when?", mention(s, "when?"));
+    const notice = await waitBotSays(s, room, root, FAILURE_TEXTS.agent_upstream_unavailable);
+    expect(replyOf(notice)).toBe(question);
+    expect(botBodiesIn(s, room, undefined)).toEqual([]);
   });
 
   it("tells about a message it cannot read in the thread it was sent in", async () => {
