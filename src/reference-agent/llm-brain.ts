@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import type { AgentBrain, RunOutput } from "./brain";
 import { ProviderRunError, USER_MESSAGES } from "./llm-errors";
 import { streamCompletion, type CompletionRequest } from "./llm-stream";
-import { buildPrompt, userTurnsOf, type ChatTurn, type PromptMessage, type ThreadMemory } from "./memory";
+import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type ChatTurn, type PromptMessage, type ThreadMemory } from "./memory";
 import type { Toolbox } from "./tools/toolbox";
 
 export interface LlmBrainOptions {
@@ -109,7 +109,9 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
   return {
     async run(input, out: RunOutput, signal, info) {
       const newTurns = userTurnsOf(input);
-      const history = await options.memory.history(info.threadId);
+      // An edited question answered before: its old version and that answer are not part of the conversation any more.
+      const replaced = replacedIdsOf(input);
+      const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
       const prompt = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
       let result: { turns: ChatTurn[]; answered: boolean };
       try {
@@ -123,7 +125,7 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
         throw new ProviderRunError("internal", USER_MESSAGES.empty, false, { reason: "empty answer" });
       }
       try {
-        await options.memory.append(info.threadId, [...newTurns, ...result.turns]);
+        await options.memory.append(info.threadId, [...newTurns, ...result.turns], replaced);
       } catch (err) {
         // The answer reached the user; only the memory of it is lost.
         log.error({ err, threadId: info.threadId }, "could not save the conversation history");
