@@ -5,59 +5,15 @@
 // Every send goes through the outbox (durable, retried, in order per room); the record in the LiveStore is
 // written before each send, so that a restart can end the message (live-recovery.ts). The agent's work for this
 // message (its tool lines, details on request: work-view.ts) sits above the text in its first Matrix message.
-import type { Logger } from "pino";
-import type { SendResult } from "../matrix/sender";
-import type { ReplyTarget } from "../turns/reply-content";
 import { checkpoint } from "../util/checkpoints";
 import { cutToFit } from "./cut";
-import { interruptedText, LIVE_EVENT_MAX_BYTES, liveEdit, markLive, segmentContent, sentBytes, type Content } from "./live-content";
-import type { LiveRecord, LiveStore } from "./live-store";
-import { intermediateEdits, nextEditAt, type LiveOptions, type RateLimitGate } from "./pacing";
+import { LIVE_EVENT_MAX_BYTES, liveEdit, markLive, segmentContent, sentBytes, type Content } from "./live-content";
+import type { LiveRecord } from "./live-store";
+import { shownBy, type LiveContext, type Segment } from "./live-types";
+import { intermediateEdits, nextEditAt } from "./pacing";
 import { viewKey, type WorkView } from "./work-view";
 
-export interface LiveContext {
-  target: ReplyTarget;
-  runId: string;
-  encrypted: boolean;
-  store: LiveStore;
-  gate: RateLimitGate;
-  options: LiveOptions;
-  log: Logger;
-  /** Sends an m.room.message content through the outbox. */
-  send(content: Content, txnId: string): Promise<SendResult>;
-  /** The same for an intermediate edit: dropped when it cannot be delivered (no dead letter). Default `send`. */
-  sendLive?(content: Content, txnId: string): Promise<SendResult>;
-  /** The deterministic txnId of a part of this run's answer. */
-  txn(part: string): string;
-  now?: () => number;
-  /** An earlier answer's message to edit instead of posting a new one (an answer given again), if one is left. */
-  takeOver?: () => string | undefined;
-  /** Each Matrix message that shows part of the answer, once: posted, or taken over. */
-  onShown?: (eventId: string) => void;
-}
-
-/** The Matrix message being edited. */
-export interface Segment {
-  key: string;
-  eventId: string;
-  edits: number;
-  /** Its record in the LiveStore, as last saved. */
-  record?: LiveRecord;
-  /** The markdown it shows (as last sent). */
-  shown: string;
-  /** What it shows, its work view included (keyOf), as last sent; absent: `shown`. */
-  shownKey?: string;
-  /** Out of edits: the last view checked for size only (it waits for the final edit). */
-  checked?: string;
-  sentAt: number;
-  /** The first Matrix message of this agent message: it replies and mentions. */
-  first: boolean;
-}
-
-/** What the message of a record shows: its text, and "(interrupted)" once the recovery ended it. */
-export function shownBy(record: LiveRecord): string {
-  return record.interruptedAt === undefined ? record.text : interruptedText(record.text);
-}
+export { shownBy, type LiveContext, type Segment } from "./live-types";
 
 /** An event id as long as real ones, for sizing an edit before the real one is known. */
 const SIZING_EVENT_ID = `$${"x".repeat(43)}`;
