@@ -20,6 +20,8 @@ export interface AdapterOptions {
    * but a power loss or OS crash may lose the last commits (faster: see bench/README.md).
    */
   sqliteSynchronous?: "normal" | "full";
+  /** The clock entry expiry is measured on (sqlite). Default Date.now; tests and benchmarks simulate days. */
+  now?: () => number;
 }
 
 /** Creates the one adapter (one connection / pool) that every namespace of the store shares. */
@@ -57,9 +59,9 @@ async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStore
       });
     }
   }
-  // iterationLimit: listing a namespace pages by OFFSET, each page a scan of the table (LIKE uses no index):
-  // 1,000 rows a page instead of 10 lists 10,000 opted-in rooms in 10 queries, not 1,000.
-  const adapter = new CoalescingKeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs, iterationLimit: 1000 });
+  // Listing a namespace is a range of the primary key, 1,000 rows a page (see CoalescingKeyvSqlite.iterator).
+  const adapter = new CoalescingKeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs },
+    { logger: opts.logger, ...(opts.now ? { now: opts.now } : {}) });
   // KeyvSqlite emits "error" (a Node EventEmitter) when it cannot connect; without a listener that
   // would throw from inside its promise chain. The query below reports the same failure to us.
   logErrors(adapter, "sqlite", opts.logger);

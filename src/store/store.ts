@@ -32,6 +32,14 @@ export interface Store {
   readonly writesInIssueOrder: boolean;
   /** The Keyv for one kind of record; the same instance for the same name. Names: `[a-z0-9-]`, e.g. "agent-session". */
   namespace<T>(name: string): Keyv<T>;
+  /**
+   * Deletes at most `limit` entries whose ttl has passed; returns how many (the sweep, sweep.ts, calls it in
+   * batches). sqlite only: redis expires entries itself; other backends return 0 and keep expired entries
+   * until they are read again.
+   */
+  deleteExpired(limit: number): Promise<number>;
+  /** Entries stored and how many have not expired (a count of the whole table: figures and tests). sqlite only. */
+  countRows(): Promise<{ total: number; live: number } | undefined>;
   /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
   healthCheck(): Promise<void>;
   /** Closes the shared connection. Idempotent. Namespaces must not be used afterwards. */
@@ -50,6 +58,8 @@ export interface OpenStoreOptions {
   healthCheckTimeoutMs?: number;
   /** Max key length for postgres (@keyv/postgres `keySize`, VARCHAR(n)). Default 1024. */
   postgresKeySize?: number;
+  /** The clock entry expiry is measured on. Default Date.now; benchmarks simulate days. */
+  clock?: () => number;
 }
 
 const HEALTH_NAMESPACE = "store-health";
@@ -69,11 +79,13 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
     sqliteBusyTimeoutMs: opts.sqliteBusyTimeoutMs ?? 5000,
     ...(opts.sqliteSynchronous ? { sqliteSynchronous: opts.sqliteSynchronous } : {}),
     postgresKeySize: opts.postgresKeySize ?? 1024,
+    ...(opts.clock ? { now: opts.clock } : {}),
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
   // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then.
   const inOrder = raw instanceof CoalescingKeyvSqlite && !opts.wrapAdapter;
-  const store = new KeyvStore(adapter, parsed.backend, redactStoreUrl(url), logger, opts.healthCheckTimeoutMs ?? 5000, inOrder);
+  const store = new KeyvStore(adapter, raw instanceof CoalescingKeyvSqlite ? raw : undefined, parsed.backend, redactStoreUrl(url), logger,
+    opts.healthCheckTimeoutMs ?? 5000, inOrder);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
   return store;
 }
@@ -85,6 +97,8 @@ class KeyvStore implements Store {
 
   constructor(
     private readonly adapter: KeyvStoreAdapter,
+    /** The sqlite adapter under any wrapper: expiry sweeps and counts. */
+    private readonly sqlite: CoalescingKeyvSqlite | undefined,
     readonly backend: StoreBackend,
     readonly location: string,
     private readonly logger: Logger,
@@ -114,6 +128,15 @@ class KeyvStore implements Store {
       this.keyvs.set(name, keyv);
     }
     return keyv as Keyv<T>;
+  }
+
+  async deleteExpired(limit: number): Promise<number> {
+    if (this.closing) throw new Error("store is closed");
+    return this.sqlite ? this.sqlite.deleteExpired(limit) : 0;
+  }
+
+  async countRows(): Promise<{ total: number; live: number } | undefined> {
+    return this.sqlite?.countRows();
   }
 
   async healthCheck(): Promise<void> {
