@@ -29,7 +29,7 @@ export class AppserviceRegistry {
   ) {
     model.onEvent((stored, room) => {
       const aliases = [...model.aliases.entries()].filter(([, id]) => id === room.roomId).map(([alias]) => alias);
-      for (const link of this.links.values()) if (link.isInterested(stored, room, aliases)) link.enqueueStored(stored);
+      for (const link of this.links.values()) if (link.isInterested(stored, room, aliases)) link.enqueueStored(stored, room);
     });
   }
 

@@ -3,6 +3,7 @@ import type { RoomActions } from "./actions";
 import type { AppserviceLink } from "./appservice";
 import type { Faults } from "./faults";
 import type { HomeserverModel } from "./model";
+import type { TxnCache } from "./txn-cache";
 import type { RoomVersion } from "./types";
 
 export interface RouteDeps {
@@ -10,8 +11,8 @@ export interface RouteDeps {
   actions: RoomActions;
   faults: Faults;
   appservices: Map<string, AppserviceLink>;
-  /** Idempotent PUT responses keyed by token scope + endpoint (incl. txnId). */
-  txnCache: Map<string, unknown>;
+  /** Idempotent PUT responses, keyed by raw path (txnId included) + access token, for a bounded time (as Synapse). */
+  txnCache: TxnCache;
   defaultTimelineLimit: number;
   defaultRoomVersion: RoomVersion;
   /** /versions lists v1.11 and later only with authenticated media. */
