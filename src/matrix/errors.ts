@@ -55,14 +55,14 @@ function retryAfterFromHeaders(headers: unknown): number | undefined {
 }
 
 /**
- * The longest of the body's retry_after_ms and the Retry-After header (carried on the body by the HTTP engine, or
- * in `headers`): never back sooner than the homeserver asks, however it says it.
+ * When the homeserver asks to be retried: `retry_after_ms` in the body (exact), else the `Retry-After` header (whole
+ * seconds or a date; since Matrix v1.10 a homeserver may send only that), carried on the body by the HTTP engine or
+ * found in `headers`. A server sending both means the same wait, the header rounded up to seconds.
  */
 function retryAfterOf(body: unknown, headers?: unknown): number | undefined {
   const fromBody = (body as { retry_after_ms?: unknown } | undefined)?.retry_after_ms;
-  const waits = [typeof fromBody === "number" && fromBody >= 0 ? fromBody : undefined, retryAfterOnBody(body), retryAfterFromHeaders(headers)]
-    .filter((ms): ms is number => ms !== undefined);
-  return waits.length > 0 ? Math.max(...waits) : undefined;
+  if (typeof fromBody === "number" && Number.isFinite(fromBody) && fromBody >= 0) return fromBody;
+  return retryAfterOnBody(body) ?? retryAfterFromHeaders(headers);
 }
 
 /** Turns whatever the SDK or the network threw into a MatrixRequestError without secrets. */

@@ -3,8 +3,9 @@
 // by a scripted agent speaking protocol v2; then, in client
 // mode, generated events stored in a room's timeline as a homeserver accepts them from clients (any type, any
 // object as content) and synced by the bot. Afterwards a normal turn is still answered, nothing crashed
-// (jest-setup fails the test on an unhandled rejection), every transaction was acknowledged, and the log stays
-// bounded: at most one warning per bad input, a few errors in all, none carrying the junk itself.
+// and no unhandled rejection or uncaught exception (counted while the junk goes in, asserted 0; jest-setup also
+// fails any test they happen in), every transaction was acknowledged, and the log stays bounded: at most one
+// warning per bad input, a few errors in all, none carrying the junk itself.
 import fc from "fast-check";
 import { MatrixHttpError, type ClientEvent } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
@@ -28,6 +29,7 @@ const MAX_ERROR_LINES = 10;
 describe("fault: generated junk from the homeserver and from the agent", () => {
   let s: Scenario | undefined;
   afterEach(async () => {
+    for (const counter of counting.splice(0)) counter.stop();
     await s?.stop();
     s = undefined;
     await closeScriptedAgents();
@@ -48,6 +50,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     const connsBefore = agent.conns.length;
     const linesBefore = world.bot.logs.raw.length;
     const startedAt = Date.now();
+    const failures = countProcessFailures();
 
     const statuses = new Map<number, number>();
     let pushRetries = 0;
@@ -80,7 +83,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     await Promise.all([pushing(), flooding()]);
     expect([...statuses.entries()]).toEqual([[200, EVENTS / BATCH]]); // every transaction made durable and acknowledged
 
-    const figures = await expectStillSane(world, linesBefore, events.length + frames.length);
+    const figures = await expectStillSane(world, linesBefore, events.length + frames.length, failures);
     const framesRejected = world.bot.logs.lines().slice(linesBefore).filter((l) => l.msg === "agent link: malformed frame rejected").length;
     printFigure("fuzz-10k-events-10k-frames", {
       eventsPushed: events.length, framesSent: frames.length, framesRejected, linkDrops: agent.conns.length - connsBefore, pushRetries,
@@ -100,6 +103,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
       && JSON.stringify(e["content"]).length < 60_000);
     const linesBefore = world.bot.logs.raw.length;
     const startedAt = Date.now();
+    const failures = countProcessFailures();
     const syncs = (): number => world.hs.requests.filter((r) => r.userId === world.botUserId && r.path.endsWith("/sync")).length;
     let stored = 0;
     for (let i = 0; i < sendable.length; i += CLIENT_BATCH) {
@@ -120,15 +124,42 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     await world.alice.sendText(group, "bot: are you fine in here?", { "m.mentions": { user_ids: [world.botUserId] } });
     await world.waitBotMessages(group, answeredBefore + 1, "the answer in the junk-filled room");
     expect(world.botMessages(group).at(-1)?.content["body"]).toBe(ANSWER);
-    const figures = await expectStillSane(world, linesBefore, stored);
+    const figures = await expectStillSane(world, linesBefore, stored, failures);
     printFigure("fuzz-client-mode-timeline", { eventsInTimeline: stored, ms: Date.now() - startedAt, ...figures });
   });
 });
 
+/** Counters not stopped yet (stopped after each test whatever happened). */
+const counting: Array<{ stop(): void }> = [];
+
+/** Counts process-level failures (an in-process bot's crash or unhandled rejection) until `stop()`. */
+function countProcessFailures(): { readonly crashes: number; readonly unhandledRejections: number; stop(): void } {
+  const counts = { crashes: 0, unhandledRejections: 0 };
+  const onRejection = (): void => void (counts.unhandledRejections += 1);
+  const onException = (): void => void (counts.crashes += 1);
+  process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
+  const counter = {
+    get crashes() {
+      return counts.crashes;
+    },
+    get unhandledRejections() {
+      return counts.unhandledRejections;
+    },
+    stop: () => {
+      process.off("unhandledRejection", onRejection);
+      process.off("uncaughtException", onException);
+    },
+  };
+  counting.push(counter);
+  return counter;
+}
+
 const isObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** A newcomer's first message is answered; the log after `linesBefore` is bounded. Returns the log figures. */
-async function expectStillSane(world: Scenario, linesBefore: number, badInputs: number): Promise<Record<string, number>> {
+/** A newcomer's first message is answered; nothing crashed; the log after `linesBefore` is bounded. Returns the figures. */
+async function expectStillSane(world: Scenario, linesBefore: number, badInputs: number,
+  failures: ReturnType<typeof countProcessFailures>): Promise<Record<string, number>> {
   const carol = world.person("carol", "Carol");
   const fresh = await world.openDm(carol);
   await carol.sendText(fresh, "are you still there after all that?");
@@ -137,6 +168,9 @@ async function expectStillSane(world: Scenario, linesBefore: number, badInputs: 
     return msgs.length > 0 ? msgs : undefined;
   }, { what: "the normal turn answered", timeoutMs: 2 * RUN_DEADLINE_MS, intervalMs: 50 });
   expect(answer?.content["body"]).toBe(ANSWER);
+  await new Promise((resolve) => setImmediate(resolve)); // a rejection of the last tick surfaces
+  failures.stop();
+  expect({ crashes: failures.crashes, unhandledRejections: failures.unhandledRejections }).toEqual({ crashes: 0, unhandledRejections: 0 });
 
   const lines = world.bot.logs.raw.slice(linesBefore);
   const warnings = world.bot.logs.lines().slice(linesBefore).filter((l) => l.level === 40).length;
@@ -147,5 +181,6 @@ async function expectStillSane(world: Scenario, linesBefore: number, badInputs: 
   expect(errors.length).toBeLessThanOrEqual(MAX_ERROR_LINES);
   expect(warnings).toBeLessThanOrEqual(badInputs); // at most one warning per bad input
   expect(longest).toBeLessThan(4096); // no junk content copied into the log
-  return { logLines: lines.length, warnings, errors: errors.length, longestLogLine: longest };
+  return { crashes: failures.crashes, unhandledRejections: failures.unhandledRejections, logLines: lines.length, warnings,
+    errors: errors.length, longestLogLine: longest };
 }

@@ -6,7 +6,7 @@ import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
 import type { FaultMatch, FaultReply } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
 import { echoReplyFor } from "../../src/reference-agent/server";
-import { bodiesPerRoom, currentSyncToken, errorLines, printFigure, seedKnownRooms, sleep, timing, UNBOUNDED_RUNS } from "./support";
+import { bodiesPerRoom, currentSyncToken, duplicatesIn, errorLines, printFigure, seedKnownRooms, sleep, timing, UNBOUNDED_RUNS } from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 const RETRY_MAX_MS = timing("MATRIX_RETRY_MAX_MS");
@@ -45,8 +45,12 @@ async function converse(w: World, until: () => boolean): Promise<void> {
   }));
 }
 
-/** Everything arrived exactly once: every answer in order, every fan-out body once per opted-in room. */
-async function expectNothingLostOrDoubled(w: World, fanouts: string[], started: number): Promise<number> {
+/**
+ * Everything arrived exactly once: every answer in order, every fan-out body once per opted-in room. Returns how
+ * long it took and the duplicates counted from what the double received (answers beyond those asked for, fan-out
+ * copies beyond one per room).
+ */
+async function expectNothingLostOrDoubled(w: World, fanouts: string[], started: number): Promise<{ doneMs: number; duplicates: number }> {
   const { s } = w;
   const complete = (): boolean => w.talkRooms.every((r) => s.botMessages(r).length >= (w.sent.get(r)?.length ?? 0))
     && fanouts.every((b) => bodiesPerRoom(s, w.fanoutRooms, b).every((n) => n >= 1));
@@ -56,12 +60,15 @@ async function expectNothingLostOrDoubled(w: World, fanouts: string[], started: 
     });
   const doneMs = Date.now() - started;
   await s.quiet(4 * RETRY_MAX_MS); // room for a late duplicate
+  const duplicates = w.talkRooms.reduce((n, r) => n + Math.max(0, s.botMessages(r).length - (w.sent.get(r)?.length ?? 0)), 0)
+    + duplicatesIn(fanouts.flatMap((b) => bodiesPerRoom(s, w.fanoutRooms, b)));
+  expect(duplicates).toBe(0);
   for (const roomId of w.talkRooms) {
     expect(s.botMessages(roomId).map((e) => e.content["body"])).toEqual((w.sent.get(roomId) ?? []).map(echoReplyFor));
   }
   for (const body of fanouts) expect(bodiesPerRoom(s, w.fanoutRooms, body)).toEqual(w.fanoutRooms.map(() => 1));
   expect(s.bot.logs.lines().filter((l) => /dead letter/.test(l.msg ?? ""))).toEqual([]);
-  return doneMs;
+  return { doneMs, duplicates };
 }
 
 function describeMissing(w: World, fanouts: string[]): string {
@@ -108,7 +115,7 @@ describe("fault: the homeserver", () => {
       await s.agent?.emitProactive("*", fanouts[1] ?? "");
     })();
     await Promise.all([converse(current, () => Date.now() >= until), emitter]);
-    await expectNothingLostOrDoubled(current, fanouts, started);
+    const { duplicates } = await expectNothingLostOrDoubled(current, fanouts, started);
 
     const waits: number[] = [];
     let limited = 0;
@@ -127,7 +134,7 @@ describe("fault: the homeserver", () => {
     expect(Math.min(...waits)).toBeGreaterThanOrEqual(retryAfterMs);
     printFigure("429-on-half-the-sends-for-10s", {
       sends, rateLimited: limited, retryAfterMs, minWaitMs: Math.min(...waits), maxWaitMs: Math.max(...waits),
-      turns: [...current.sent.values()].reduce((n, t) => n + t.length, 0), fanoutRooms: current.fanoutRooms.length,
+      turns: [...current.sent.values()].reduce((n, t) => n + t.length, 0), fanoutRooms: current.fanoutRooms.length, duplicates,
     });
   });
 
@@ -161,12 +168,12 @@ describe("fault: the homeserver", () => {
     })();
     await Promise.all([converse(current, () => !bursting), storm]);
     const calmAt = Date.now();
-    await expectNothingLostOrDoubled(current, fanouts, calmAt);
+    const { duplicates } = await expectNothingLostOrDoubled(current, fanouts, calmAt);
     const recoveryMs = Date.now() - calmAt;
     const failed = s.hs.requests.filter((r) => r.userId === s.botUserId && r.at >= started && (r.status === 0 || (r.status ?? 0) >= 500)).length;
     expect(errorLines(s.bot.logs).filter((l) => !/send failed/.test(l.msg ?? ""))).toEqual([]);
     printFigure("5xx-bursts-and-dropped-connections", {
-      bursts: bursts.length, burstMs, failedRequests: failed, recoveryMs,
+      bursts: bursts.length, burstMs, failedRequests: failed, recoveryMs, duplicates,
       turns: [...current.sent.values()].reduce((n, t) => n + t.length, 0), fanoutRooms: current.fanoutRooms.length,
     });
   });

@@ -76,11 +76,13 @@ describe("MatrixSender retries", () => {
     }
   });
 
-  it("reads Retry-After as seconds or an HTTP date, and keeps the longer of it and retry_after_ms", () => {
+  it("reads Retry-After as seconds or an HTTP date; retry_after_ms, exact, goes first when both are sent", () => {
     expect(parseRetryAfter("3")).toBe(3000);
     expect(parseRetryAfter(new Date(10_000 + 5000).toUTCString(), 10_000)).toBe(5000);
     expect(parseRetryAfter("soon")).toBeUndefined();
-    const raw = { statusCode: 429, headers: { "retry-after": "2" }, body: { errcode: "M_LIMIT_EXCEEDED", retry_after_ms: 500 } };
-    expect(normalizeMatrixError(raw, "send").retryAfterMs).toBe(2000);
+    const both = { statusCode: 429, headers: { "retry-after": "1" }, body: { error: "slow down", retry_after_ms: 500 } };
+    expect(normalizeMatrixError(both, "send").retryAfterMs).toBe(500);
+    const headerOnly = { statusCode: 429, headers: { "retry-after": "2" }, body: "<html>Too Many Requests</html>" };
+    expect(normalizeMatrixError(headerOnly, "send").retryAfterMs).toBe(2000);
   });
 });
