@@ -44,6 +44,8 @@ export interface CoalescingOptions {
   now?: () => number;
   /** Where the in-place schema migration reports itself. */
   logger?: Logger;
+  /** Run on the connection before the schema migration and before any statement of this class (PRAGMAs). */
+  setup?: (query: (sql: string) => Promise<unknown>) => Promise<void>;
 }
 
 export class CoalescingKeyvSqlite extends KeyvSqlite {
@@ -58,8 +60,17 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   constructor(options: ConstructorParameters<typeof KeyvSqlite>[0], extra: CoalescingOptions = {}) {
     super(options);
     this.now = extra.now ?? Date.now;
-    this.ready = migrateSqliteSchema((sql, ...params) => this.query(sql, ...params), this.table, extra.logger);
-    this.ready.catch(() => undefined); // reported by the first statement that waits for it
+    const query = (sql: string, ...params: unknown[]): Promise<unknown> => this.query(sql, ...params);
+    this.ready = (async () => {
+      await extra.setup?.(query);
+      await migrateSqliteSchema(query, this.table, extra.logger);
+    })();
+    this.ready.catch(() => undefined); // reported by whenReady() and by the first statement that waits for it
+  }
+
+  /** Resolves once the setup and the schema migration are done; rejects if the database cannot be opened. */
+  whenReady(): Promise<void> {
+    return this.ready;
   }
 
   /** The table name (@keyv/sqlite sanitizes it and defaults it to "keyv"). */
