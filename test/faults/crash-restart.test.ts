@@ -10,6 +10,8 @@ import { bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRo
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 const SHUTDOWN_GRACE_MS = timing("SHUTDOWN_GRACE_MS");
+/** How long a restarted bot may take to log ready: it first resumes what it journaled (a busy machine: slowly). */
+const READY_DEADLINE_MS = 6 * RUN_DEADLINE_MS;
 
 describe("fault: the bot process killed and restarted", () => {
   let s: Scenario | undefined;
@@ -40,7 +42,7 @@ describe("fault: the bot process killed and restarted", () => {
 
     const restartedAt = Date.now();
     const second = child(world.botEnv);
-    await second.ready();
+    await second.ready(READY_DEADLINE_MS);
     const answered = (): number => rooms.filter((r) => botMessagesIn(world.hs, r, world.botUserId).length > 0).length;
     await world.hs.waitFor(() => answered() === rooms.length,
       { what: "all 100 replayed messages answered", timeoutMs: 2 * RUN_DEADLINE_MS, ...MANY_ROOMS_POLL });
@@ -65,7 +67,7 @@ describe("fault: the bot process killed and restarted", () => {
     // A bot long in these rooms: introduced, opted in, its sync token past their creation.
     await seedKnownRooms(world.dataDir, rooms, { optIn: true, syncToken: await currentSyncToken(world) });
     const first = child(world.botEnv);
-    await first.ready();
+    await first.ready(READY_DEADLINE_MS);
     world.hs.sendDelayMs = 10; // the double answers each send a little later, so the kill lands mid fan-out
 
     const body = "Digest for a thousand rooms";
@@ -80,7 +82,7 @@ describe("fault: the bot process killed and restarted", () => {
     world.hs.sendDelayMs = 0;
 
     const second = child(world.botEnv);
-    await second.ready();
+    await second.ready(READY_DEADLINE_MS);
     await world.hs.waitFor(() => served() === rooms.length,
       { what: "every room served", timeoutMs: 3 * RUN_DEADLINE_MS, ...MANY_ROOMS_POLL });
     const totalMs = Date.now() - startedAt;

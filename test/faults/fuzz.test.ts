@@ -91,7 +91,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
       eventsPushed: events.length, framesSent: frames.length, framesRejected, linkDrops: agent.conns.length - connsBefore, pushRetries,
       ms: Date.now() - startedAt, ...figures,
     });
-  });
+  }, 5 * 60_000); // 20,000 inputs: minutes on a busy machine (jest.faults.config.js allows 2 by default)
 
   it("client mode: generated events in a group room's timeline, synced by the bot, then a normal turn", async () => {
     const agent = await startScriptedAgent({ onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), ANSWER) });
