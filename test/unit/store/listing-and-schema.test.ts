@@ -9,7 +9,7 @@ import pino from "pino";
 import { openStore, StoreSweeper, type Store } from "../../../src/store";
 import { CoalescingKeyvSqlite } from "../../../src/store/sqlite-adapter";
 import { SCHEMA_VERSION } from "../../../src/store/sqlite-schema";
-import { readStoreRows } from "../../support/sqlite-rows";
+import { storeKeys } from "../../support/store-rows";
 
 const silent = pino({ level: "silent" });
 
@@ -102,7 +102,7 @@ describe("store listing and schema", () => {
     expect(await store.namespace("room-settings").get("!r:x")).toEqual({ proactive: true });
     expect(await store.countRows()).toEqual({ total: 4, live: 3 });
     expect(await new StoreSweeper(store, { intervalMs: 60_000, batch: 10, log: silent }).sweep()).toBe(1);
-    expect((await readStoreRows({ file })).keys).toEqual(["journal:done-new", "room-settings:!r:x", "sync:next_batch"]);
+    expect(await storeKeys(dir)).toEqual(["journal:done-new", "room-settings:!r:x", "sync:next_batch"]);
     await store.namespace("journal").set("later", { status: "done" }, 1);
     await store.close();
 

@@ -13,7 +13,7 @@ import { Outbox } from "../../../src/outbox";
 import { ProactiveFanout } from "../../../src/proactive/fanout";
 import type Keyv from "keyv";
 import { openStore, StoreSweeper, type Store } from "../../../src/store";
-import { readStoreRows } from "../../support/sqlite-rows";
+import { storeKeys } from "../../support/store-rows";
 import { accepted, failed, FakeSender, waitUntil } from "../outbox/support";
 
 const DAY = 24 * 3600 * 1000;
@@ -65,7 +65,7 @@ class World {
   /** What the file holds now (expired or not), per namespace, keys sorted. */
   async keys(): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
-    for (const key of (await readStoreRows({ file: this.file })).keys) {
+    for (const key of await storeKeys(this.dir)) {
       const at = key.indexOf(":");
       (out[key.slice(0, at)] ??= []).push(key.slice(at + 1));
     }
