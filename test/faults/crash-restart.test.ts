@@ -6,7 +6,9 @@ import { botMessagesIn } from "../support/bot-messages";
 import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
 import { echoReplyFor } from "../../src/reference-agent/server";
-import { bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS } from "./support";
+import {
+  bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS, waitWhileProgressing,
+} from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 const SHUTDOWN_GRACE_MS = timing("SHUTDOWN_GRACE_MS");
@@ -44,8 +46,8 @@ describe("fault: the bot process killed and restarted", () => {
     const second = child(world.botEnv);
     await second.ready(READY_DEADLINE_MS);
     const answered = (): number => rooms.filter((r) => botMessagesIn(world.hs, r, world.botUserId).length > 0).length;
-    await world.hs.waitFor(() => answered() === rooms.length,
-      { what: "all 100 replayed messages answered", timeoutMs: 2 * RUN_DEADLINE_MS, ...MANY_ROOMS_POLL });
+    await waitWhileProgressing(() => answered() === rooms.length, answered,
+      { what: "all 100 replayed messages answered", stallMs: 2 * RUN_DEADLINE_MS, ...MANY_ROOMS_POLL });
     const replayMs = Date.now() - restartedAt;
     await world.quiet(SHUTDOWN_GRACE_MS / 4); // room for a duplicate to show up, if there were one
     // Counted from what the double received: the bot's messages per room beyond the one answer.
@@ -83,8 +85,8 @@ describe("fault: the bot process killed and restarted", () => {
 
     const second = child(world.botEnv);
     await second.ready(READY_DEADLINE_MS);
-    await world.hs.waitFor(() => served() === rooms.length,
-      { what: "every room served", timeoutMs: 3 * RUN_DEADLINE_MS, ...MANY_ROOMS_POLL });
+    await waitWhileProgressing(() => served() === rooms.length, served,
+      { what: "every room served", stallMs: 2 * RUN_DEADLINE_MS, ...MANY_ROOMS_POLL });
     const totalMs = Date.now() - startedAt;
     await world.quiet(SHUTDOWN_GRACE_MS / 4);
     const counts = bodiesPerRoom(world, rooms, body);
