@@ -256,7 +256,7 @@ class BotApp implements App {
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
-    log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
+    ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 
   async stop(): Promise<void> {
