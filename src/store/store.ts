@@ -63,6 +63,16 @@ export interface OpenStoreOptions {
 }
 
 const HEALTH_NAMESPACE = "store-health";
+/** A health probe's key expires after this (it is deleted at once; the ttl only matters for one cut short). */
+const PROBE_TTL_MS = 60_000;
+
+/** Resolves once every promise has settled, or after `ms`, whichever is first. */
+async function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
+}
 
 /**
  * Open the store named by STORE_URL: `sqlite://<path>` (parent directories are created; WAL journal
@@ -94,6 +104,8 @@ class KeyvStore implements Store {
   private readonly keyvs = new Map<string, Keyv<unknown>>();
   private readonly health: Keyv<{ nonce: string }>;
   private closing: Promise<void> | undefined;
+  /** Health probes in flight: close() lets them finish. */
+  private readonly probes = new Set<Promise<void>>();
 
   constructor(
     private readonly adapter: KeyvStoreAdapter,
@@ -144,7 +156,8 @@ class KeyvStore implements Store {
     const key = `probe-${randomUUID()}`;
     const nonce = randomUUID();
     const probe = async (): Promise<void> => {
-      await this.health.set(key, { nonce });
+      // With a ttl: a probe cut short (a store failing between the write and the delete) is swept, never kept.
+      await this.health.set(key, { nonce }, PROBE_TTL_MS);
       const back = await this.health.get(key);
       if (back?.nonce !== nonce) throw new Error("the probe key read back a different value");
       await this.health.delete(key);
@@ -157,8 +170,12 @@ class KeyvStore implements Store {
       );
       timer.unref();
     });
+    const probing = probe();
+    this.probes.add(probing);
+    const settled = (): void => void this.probes.delete(probing);
+    probing.then(settled, settled);
     try {
-      await Promise.race([probe(), timeout]);
+      await Promise.race([probing, timeout]);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new StoreUnavailableError(`store health check failed (${this.backend}): ${reason}`, { cause: error });
@@ -170,6 +187,8 @@ class KeyvStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
+        // A probe in flight (a readiness read during shutdown) ends first: its key is deleted, not left behind.
+        await settleWithin([...this.probes], this.healthCheckTimeoutMs);
         await this.adapter.disconnect?.();
         this.logger.info({ backend: this.backend }, "store closed");
       } catch (error) {
