@@ -71,6 +71,7 @@ describe("fault: the agent", () => {
     const agent = await startAgent();
     const world = (s = await Scenario.start({ mode: "client", env: { ...productionTimings(), ...EVERY_LOG_LINE, AGENT_URL: `ws://127.0.0.1:${port}`,
       AGENT_TOKEN: token } }));
+    for (const a of agents) a.otherSecrets.push(...world.secretValues);
     const roomId = await world.openDm();
 
     await world.alice.sendText(roomId, "tell me a very long story");
@@ -81,17 +82,16 @@ describe("fault: the agent", () => {
     const [notice] = await botMessagesAtLeast(world, roomId, 1, "the user told");
     expect(notice?.content).toMatchObject({ msgtype: "m.notice", body: FAILURE_TEXTS.link_lost });
     const killToNoticeMs = (notice?.origin_server_ts ?? Number.POSITIVE_INFINITY) - killedAt;
-    expect(killToNoticeMs).toBeLessThanOrEqual(TOLD_WITHIN_MS);
 
     // The agent's new process is up when it logs that it listens: the outage is the time since the kill.
     const upsBefore = linkUps(world);
     const restarted = await startAgent();
+    restarted.otherSecrets.push(...world.secretValues);
     const acceptingAt = logTime(restarted.logs, (l) => l.msg === "reference agent ready") ?? Date.now();
     await world.hs.waitFor(() => linkUps(world) > upsBefore, { what: "the link back", timeoutMs: DEADLINE_MS });
     const upAt = logTime(world.bot.logs, (l) => l.msg === "agent link up", acceptingAt) ?? Date.now();
     const outageMs = acceptingAt - killedAt;
     const linkBackMs = Math.max(0, upAt - acceptingAt);
-    if (outageMs <= SHORT_OUTAGE_MS) expect(linkBackMs).toBeLessThanOrEqual(LINK_BACK_WITHIN_MS);
     await world.alice.sendText(roomId, "are you back?");
     const msgs = await botMessagesAtLeast(world, roomId, 2, "the answer after the restart");
     expect(msgs[1]?.content["body"]).toMatch(/^answer \d+$/);
@@ -100,6 +100,8 @@ describe("fault: the agent", () => {
     printFigure("agent-killed-mid-turn", {
       killToNoticeMs, toldWithinMs: TOLD_WITHIN_MS, outageMs, linkBackMs, backoffCeilingMs: longestReconnectDelay(world, killedAt),
     });
+    expect(killToNoticeMs).toBeLessThanOrEqual(TOLD_WITHIN_MS);
+    if (outageMs <= SHORT_OUTAGE_MS) expect(linkBackMs).toBeLessThanOrEqual(LINK_BACK_WITHIN_MS);
   });
 
   it("back after a 1 s outage with runs unacked: the link is up within 5 s (production reconnect settings), every run in every room once", async () => {
@@ -129,18 +131,19 @@ describe("fault: the agent", () => {
     await world.hs.waitFor(() => linkUps(world) > upsBefore, { what: "the link back", timeoutMs: DEADLINE_MS });
     const upAt = logTime(world.bot.logs, (l) => l.msg === "agent link up", acceptingAt) ?? Date.now();
     const linkBackMs = Math.max(0, upAt - acceptingAt);
-    expect(linkBackMs).toBeLessThanOrEqual(LINK_BACK_WITHIN_MS);
 
     const complete = (): boolean => bodies.every((b) => bodiesPerRoom(world, rooms, b).every((n) => n >= 1));
     await world.hs.waitFor(complete, { what: "every run in every room", timeoutMs: DEADLINE_MS, ...MANY_ROOMS_POLL });
     await world.hs.waitFor(() => world.agentJournal.size() === 0, { what: "every run acked", timeoutMs: DEADLINE_MS });
     await world.quiet(RUN_START_TIMEOUT_MS / 4);
     const duplicates = duplicatesIn(bodies.flatMap((b) => bodiesPerRoom(world, rooms, b)));
-    for (const body of bodies) expect(bodiesPerRoom(world, rooms, body)).toEqual(rooms.map(() => 1));
     printFigure("agent-restarted-with-unacked-proactive-runs", {
       runs: bodies.length, rooms: rooms.length, runsReplayed: unacked, outageMs: acceptingAt - downAt, linkBackMs,
       linkBackWithinMs: LINK_BACK_WITHIN_MS, backoffCeilingMs: longestReconnectDelay(world, downAt), duplicates,
     });
+    expect(linkBackMs).toBeLessThanOrEqual(LINK_BACK_WITHIN_MS);
+    expect(duplicates).toBe(0);
+    for (const body of bodies) expect(bodiesPerRoom(world, rooms, body)).toEqual(rooms.map(() => 1));
   });
 
   it("a socket that goes half-open is detected within the pong timeout, replaced, and the next turn is answered", async () => {
@@ -170,7 +173,6 @@ describe("fault: the agent", () => {
       await world.hs.waitFor(() => conn.ws.readyState === conn.ws.CLOSED, { what: "the half-open connection dropped", timeoutMs: DEADLINE_MS });
       const detectedAt = logTime(world.bot.logs, (l) => /no pong/.test(l.msg ?? ""), silentAt) ?? Date.now();
       detections.push(detectedAt - silentAt);
-      expect(detectedAt - silentAt).toBeLessThanOrEqual(2 * (heartbeatMs + pongTimeoutMs));
 
       const told = await botMessagesAtLeast(world, roomId, 2 * cycle - 1, "the user told");
       expect(told.at(-1)?.content["body"]).toBe(FAILURE_TEXTS.link_lost);
@@ -183,5 +185,6 @@ describe("fault: the agent", () => {
     printFigure("half-open-agent-socket", {
       cycles: detections.length, heartbeatMs, pongTimeoutMs, minDetectionMs: Math.min(...detections), maxDetectionMs: Math.max(...detections),
     });
+    expect(Math.max(...detections)).toBeLessThanOrEqual(2 * (heartbeatMs + pongTimeoutMs));
   });
 });

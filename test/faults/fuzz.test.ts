@@ -86,12 +86,13 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     await Promise.all([pushing(), flooding()]);
     expect([...statuses.entries()]).toEqual([[200, EVENTS / BATCH]]); // every transaction made durable and acknowledged
 
-    const figures = await expectStillSane(world, linesBefore, events.length + frames.length, failures);
+    const figures = await measureSanity(world, linesBefore, failures);
     const framesRejected = world.bot.logs.lines().slice(linesBefore).filter((l) => l.msg === "agent link: malformed frame rejected").length;
     printFigure("fuzz-10k-events-10k-frames", {
       eventsPushed: events.length, framesSent: frames.length, framesRejected, linkDrops: agent.conns.length - connsBefore, pushRetries,
       ms: Date.now() - startedAt, ...figures,
     });
+    expectSane(world, figures, events.length + frames.length);
   }, 5 * 60_000); // 20,000 inputs: minutes on a busy machine (jest.faults.config.js allows 2 by default)
 
   it("client mode: generated events in a group room's timeline, synced by the bot, then a normal turn", async () => {
@@ -129,8 +130,9 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     await waitWhileProgressing(() => world.botMessages(group).length >= answeredBefore + 1,
       () => storeRows(world.dataDir, "journal-pending:"), { what: "the answer in the junk-filled room", stallMs: ANSWER_DEADLINE_MS });
     expect(world.botMessages(group).at(-1)?.content["body"]).toBe(ANSWER);
-    const figures = await expectStillSane(world, linesBefore, stored, failures);
+    const figures = await measureSanity(world, linesBefore, failures);
     printFigure("fuzz-client-mode-timeline", { eventsInTimeline: stored, ms: Date.now() - startedAt, ...figures });
+    expectSane(world, figures, stored);
   });
 });
 
@@ -162,9 +164,18 @@ function countProcessFailures(): { readonly crashes: number; readonly unhandledR
 
 const isObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** A newcomer's first message is answered; nothing crashed; the log after `linesBefore` is bounded. Returns the figures. */
-async function expectStillSane(world: Scenario, linesBefore: number, badInputs: number,
-  failures: ReturnType<typeof countProcessFailures>): Promise<Record<string, number>> {
+interface SanityFigures {
+  answered: boolean;
+  crashes: number;
+  unhandledRejections: number;
+  logLines: number;
+  warnings: number;
+  errors: number;
+  longestLogLine: number;
+}
+
+/** After the junk: a newcomer's first message, answered or not; crashes and rejections counted; the log after `linesBefore` measured. */
+async function measureSanity(world: Scenario, linesBefore: number, failures: ReturnType<typeof countProcessFailures>): Promise<SanityFigures> {
   const carol = world.person("carol", "Carol");
   const fresh = await world.openDm(carol);
   await carol.sendText(fresh, "are you still there after all that?");
@@ -172,20 +183,23 @@ async function expectStillSane(world: Scenario, linesBefore: number, badInputs: 
     const msgs = world.botMessages(fresh);
     return msgs.length > 0 ? msgs : undefined;
   }, { what: "the normal turn answered", timeoutMs: ANSWER_DEADLINE_MS, intervalMs: 50 });
-  expect(answer?.content["body"]).toBe(ANSWER);
   await new Promise((resolve) => setImmediate(resolve)); // a rejection of the last tick surfaces
   failures.stop();
-  expect({ crashes: failures.crashes, unhandledRejections: failures.unhandledRejections }).toEqual({ crashes: 0, unhandledRejections: 0 });
-
   const lines = world.bot.logs.raw.slice(linesBefore);
-  const warnings = world.bot.logs.lines().slice(linesBefore).filter((l) => l.level === 40).length;
-  const errors = errorLines(world.bot.logs);
-  const longest = Math.max(...lines.map((l) => l.length));
+  return {
+    answered: answer?.content["body"] === ANSWER, crashes: failures.crashes, unhandledRejections: failures.unhandledRejections,
+    logLines: lines.length, warnings: world.bot.logs.lines().slice(linesBefore).filter((l) => l.level === 40).length,
+    errors: errorLines(world.bot.logs).length, longestLogLine: Math.max(...lines.map((l) => l.length)),
+  };
+}
+
+/** The newcomer answered; no crash, no unhandled rejection; the log bounded whatever the amount of junk. */
+function expectSane(world: Scenario, figures: SanityFigures, badInputs: number): void {
+  expect({ crashes: figures.crashes, unhandledRejections: figures.unhandledRejections }).toEqual({ crashes: 0, unhandledRejections: 0 });
+  expect(figures.answered).toBe(true);
   // Junk can claim the bot joined a room the homeserver does not know: that introduction becomes a dead letter.
-  expect(errors.filter((l) => !/dead letter/.test(l.msg ?? ""))).toEqual([]);
-  expect(errors.length).toBeLessThanOrEqual(MAX_ERROR_LINES);
-  expect(warnings).toBeLessThanOrEqual(badInputs); // at most one warning per bad input
-  expect(longest).toBeLessThan(4096); // no junk content copied into the log
-  return { crashes: failures.crashes, unhandledRejections: failures.unhandledRejections, logLines: lines.length, warnings,
-    errors: errors.length, longestLogLine: longest };
+  expect(errorLines(world.bot.logs).filter((l) => !/dead letter/.test(l.msg ?? ""))).toEqual([]);
+  expect(figures.errors).toBeLessThanOrEqual(MAX_ERROR_LINES);
+  expect(figures.warnings).toBeLessThanOrEqual(badInputs); // at most one warning per bad input
+  expect(figures.longestLogLine).toBeLessThan(4096); // no junk content copied into the log
 }

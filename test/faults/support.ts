@@ -131,8 +131,13 @@ export function errorLines(logs: LogCapture): Array<{ msg?: string; [k: string]:
 
 const AGENT_JS = path.join(ROOT, "dist", "src", "reference-agent", "main.js");
 
-/** The reference agent (`npm run agent`) as its own process, so a test can SIGKILL it. stop() checks its output for secrets. */
+/**
+ * The reference agent (`npm run agent`) as its own process, so a test can SIGKILL it. stop() checks its output for
+ * its own secrets and for those added to `otherSecrets` (the bot's world: its token, the appservice tokens).
+ */
 export class AgentProcess extends ScriptProcess {
+  readonly otherSecrets: string[] = [];
+
   constructor(private readonly env: Record<string, string>) {
     super(AGENT_JS, { LOG_LEVEL: "info", AGENT_HOST: "127.0.0.1", ...env },
       { msg: "reference agent ready", what: "the agent's ready line" }, { stderrIntoLogs: true });
@@ -140,6 +145,6 @@ export class AgentProcess extends ScriptProcess {
 
   override async stop(): Promise<void> {
     await super.stop();
-    assertNoSecrets([...this.logs.raw, ...this.stderr], ["AGENT_TOKEN", "LLM_API_KEY"].map((k) => this.env[k] ?? ""));
+    assertNoSecrets([...this.logs.raw, ...this.stderr], [...["AGENT_TOKEN", "LLM_API_KEY"].map((k) => this.env[k] ?? ""), ...this.otherSecrets]);
   }
 }
