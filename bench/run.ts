@@ -1,11 +1,12 @@
 // `npm run bench`: every figure of issue 10 in one run, on loopback. Prints one JSON line per figure on stdout
 // (progress on stderr); never passes or fails on a figure (exit code 1 only when a benchmark could not run).
-//   BENCH_ONLY=latency,throughput,rooms,streaming   run a subset
+//   BENCH_ONLY=latency,throughput,rooms,streaming,store   run a subset
 //   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
 //   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
 import { figure, machine, note } from "./support/figures";
 import { roomBenchmarks } from "./rooms";
 import { streamingBenchmarks } from "./streaming";
+import { storeGrowthBenchmarks } from "./store-growth";
 import { turnBenchmarks } from "./turns";
 
 async function main(): Promise<void> {
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   if (!only || only.has("streaming")) {
     await streamingBenchmarks({ answers: scaled(3), words: scaled(600), wordsPerSecond: 60, nodeArgs, botEnv });
   }
+  if (!only || only.has("store")) await storeGrowthBenchmarks({ events: scaled(100_000), days: 8 });
   note(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`);
 }
 

@@ -32,7 +32,7 @@ import { keepPrivate } from "./util/private-files";
 import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
 import { createMediaRuntime } from "./media";
 import { InboundRouter } from "./router";
-import { openStore, type Store } from "./store";
+import { openStore, StoreSweeper, type Store } from "./store";
 import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
 import { journalIdsOf } from "./turns/turn-run";
@@ -103,6 +103,9 @@ class BotApp implements App {
     });
     this.cleanups.push(() => store.close());
     ops.useStore(store);
+    const sweeper = new StoreSweeper(store, { intervalMs: t.storeSweepIntervalMs, batch: t.storeSweepBatch, log: childLogger(log, "store"),
+      onSwept: (deleted) => ops.metrics.storeSwept(deleted) }).start();
+    this.cleanups.push(() => sweeper.stop());
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
     const observed = ops.observe(
       createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix(),

@@ -40,6 +40,7 @@ export const METRIC_HELP = {
   inbound_events_total: "Room events received from the homeserver (sync or appservice transactions)",
   inbound_poisoned_events_total: "Inbound events skipped because they could not be stored (the rest of their batch went on)",
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
+  store_expired_swept_total: "Expired store entries deleted by the store's sweep",
 } as const;
 
 /** Keeps a label's distinct values bounded: past the limit, new values become "other". */
@@ -71,6 +72,7 @@ export class Metrics {
   private readonly inbound: Counter;
   private readonly poisoned: Counter;
   private readonly refusedBatches: Counter;
+  private readonly swept: Counter;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -106,6 +108,7 @@ export class Metrics {
     this.inbound = new Counter(name("inbound_events_total"));
     this.poisoned = new Counter(name("inbound_poisoned_events_total"));
     this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
+    this.swept = new Counter(name("store_expired_swept_total"));
     this.linkUp.set(0);
     this.outbox.set(0);
     if (options.processMetrics ?? METRICS_DEFAULTS.processMetrics) {
@@ -185,6 +188,11 @@ export class Metrics {
   /** An inbound batch was refused (the homeserver sends it again). */
   inboundBatchRefused(): void {
     this.refusedBatches.inc();
+  }
+
+  /** The store's sweep deleted `count` expired entries. */
+  storeSwept(count: number): void {
+    if (count > 0) this.swept.inc(count);
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -83,8 +83,8 @@ export class InboundRouter {
       if (item.kind === "invite") {
         await this.deps.invites.handle(item.invite).catch((e: unknown) =>
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
-      } else if (item.snapshot) {
-        this.schedule(item.event, "observe"); // current state, not news: room facts and observers only
+      } else if (item.snapshot || this.isOwnInviteDeclined(item.event)) {
+        this.schedule(item.event, "observe"); // room facts and observers only, nothing to journal
       } else if (this.isStrangerTimelineEvent(item.event)) {
         if (item.event.type === "m.room.message") this.ignored(item.event, "not allowed (ALLOWED_USERS)");
         // A moderator outside ALLOWED_USERS may redact an allowed user's question: the homeserver accepted it, so it
@@ -108,6 +108,18 @@ export class InboundRouter {
    */
   private isStrangerTimelineEvent(event: RoomEvent): boolean {
     return event.state_key === undefined && event.sender !== this.deps.botUserId && !this.deps.isAllowedSender(event.sender);
+  }
+
+  /**
+   * The bot's own leave from a room it was only invited to: how it declines an invite (from someone outside
+   * ALLOWED_USERS). Room facts and observers see it; there is nothing to do, so it is not journaled either, and a
+   * declined invite costs the store nothing.
+   */
+  private isOwnInviteDeclined(event: RoomEvent): boolean {
+    const before = event.unsigned?.["prev_content"];
+    return event.type === "m.room.member" && event.sender === this.deps.botUserId && event.state_key === this.deps.botUserId
+      && event.content["membership"] === "leave" && typeof before === "object" && before !== null
+      && (before as Record<string, unknown>)["membership"] === "invite";
   }
 
   /**

@@ -1,5 +1,8 @@
 // The connection half of AgentLink: one WebSocket at a time, hello/ready handshake, heartbeat with
 // half-open detection, full-jitter reconnect (reset only after staying up), slow retry on policy closes.
+// The reconnect delay's ceiling is also at most twice the outage so far: a short outage cannot draw a long wait
+// (after an agent restart of ≤ 1 s the link is back within ~2 s of the agent listening again, not up to
+// AGENT_RECONNECT_MAX_MS later), while a long or flapping outage still backs off exponentially.
 import WebSocket from "ws";
 import type { Logger } from "pino";
 import type { AgentLinkOptions, LinkState, LinkStats, PersistedSession } from "./link-types";
@@ -49,6 +52,8 @@ export class AgentSocket {
   /** The protocol the ready connection speaks. */
   private version: ProtocolVersion = 1;
   private attempt = 0;
+  /** When the link first went down since it last stayed up (reconnectResetMs): the start of this outage. */
+  private downSince: number | undefined;
   private authRejected = false;
   private readonly listeners = new Set<(s: LinkState) => void>();
   private readonly random: () => number;
@@ -222,6 +227,7 @@ export class AgentSocket {
     this.startHeartbeat(Math.min(this.opts.heartbeatMs, frame.heartbeatMs ?? Infinity));
     this.resetTimer = unrefTimer(() => {
       this.attempt = 0;
+      this.downSince = undefined;
     }, this.opts.reconnectResetMs);
     this.hooks.onReady(epoch, frame);
     this.setState("up");
@@ -261,11 +267,13 @@ export class AgentSocket {
     this.setState("down");
     callSafely(this.log, "onGone", () => this.hooks.onGone(epoch, code));
     const policy = isPolicyClose(code) || this.authRejected;
-    const delay = policy
-      ? this.opts.reconnectMaxMs
-      : fullJitterDelay(this.attempt, this.opts.reconnectBaseMs, this.opts.reconnectMaxMs, this.random);
+    const now = Date.now();
+    this.downSince ??= now;
+    const outageMs = now - this.downSince;
+    const ceiling = Math.min(this.opts.reconnectMaxMs, 2 * Math.max(this.opts.reconnectBaseMs, outageMs));
+    const delay = policy ? this.opts.reconnectMaxMs : fullJitterDelay(this.attempt, this.opts.reconnectBaseMs, ceiling, this.random);
     this.attempt += 1;
-    const info = { code, reason, delayMs: delay, attempt: this.attempt, wasUp };
+    const info = { code, reason, delayMs: delay, attempt: this.attempt, outageMs, wasUp };
     if (policy) this.log.error(info, "agent link: the agent refused the connection (auth or policy); retrying slowly");
     else this.log.warn(info, "agent link: connection closed; reconnecting");
     this.reconnectTimer = unrefTimer(() => {

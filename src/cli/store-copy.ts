@@ -23,7 +23,7 @@ interface SqliteQuery {
   query(sql: string): Promise<Array<{ key: string; value: string }>>;
 }
 
-/** Every [key, stored value] of a store. sqlite reads its table in one query (its iterator pages by OFFSET). */
+/** Every [key, stored value] of a store. sqlite reads its table in one query. */
 async function* entriesOf(adapter: KeyvStoreAdapter, parsed: ParsedStoreUrl): AsyncGenerator<[string, unknown]> {
   if (parsed.backend === "sqlite") {
     const rows = await (adapter as unknown as SqliteQuery).query("SELECT key, value FROM keyv ORDER BY key");
@@ -70,7 +70,8 @@ export async function runStoreCopy(argv: string[], io: CliIo, cwd: string): Prom
     }
     let copied = 0;
     for await (const [key, value] of entriesOf(source, from)) {
-      await target.set(key, value);
+      // The target learns each entry's expiry too (sqlite's sweep, redis's own expiry), not only keyv on reads.
+      await target.set(key, value, remainingTtl(value));
       copied += 1;
     }
     io.out(`Copied ${copied} record${copied === 1 ? "" : "s"} from ${redactStoreUrl(values.from)} to ${redactStoreUrl(values.to)}.`);
@@ -87,6 +88,17 @@ export async function runStoreCopy(argv: string[], io: CliIo, cwd: string): Prom
     return EXIT.failed;
   } finally {
     for (const adapter of opened) await adapter.disconnect?.().catch(() => undefined);
+  }
+}
+
+/** Milliseconds until a stored value (keyv's serialized `{"value":…,"expires":n}`) expires; undefined: never or unknown. */
+function remainingTtl(stored: unknown): number | undefined {
+  if (typeof stored !== "string") return undefined;
+  try {
+    const expires = (JSON.parse(stored) as { expires?: unknown } | null)?.expires;
+    return typeof expires === "number" && Number.isFinite(expires) ? Math.max(1, expires - Date.now()) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -56,6 +56,8 @@ export interface Timings {
   readonly mediaInlineMaxBytes: number;
   readonly mediaDownloadTimeoutMs: number;
   readonly mediaUrlTtlMs: number;
+  readonly storeSweepIntervalMs: number;
+  readonly storeSweepBatch: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -119,6 +121,8 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   count("MEDIA_INLINE_MAX_BYTES", "mediaInlineMaxBytes", 262_144, "largest attachment sent inside the run frame; larger ones go by a one-time URL"),
   ms("MEDIA_DOWNLOAD_TIMEOUT_MS", "mediaDownloadTimeoutMs", 60_000, "longest one attachment download may take"),
   ms("MEDIA_URL_TTL_MS", "mediaUrlTtlMs", 300_000, "how long a one-time attachment URL for the agent stays valid"),
+  ms("STORE_SWEEP_INTERVAL_MS", "storeSweepIntervalMs", 600_000, "time between sweeps deleting expired store entries"),
+  count("STORE_SWEEP_BATCH", "storeSweepBatch", 1_000, "expired store entries deleted per statement of a sweep"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */

@@ -1,4 +1,5 @@
 // Matrix request failures, normalized. Never carries request headers or the raw response (token leaks).
+import { parseRetryAfter, retryAfterOnBody } from "./retry-after";
 import { isSdkMatrixError } from "./sdk";
 
 export type MatrixFailureKind =
@@ -50,9 +51,18 @@ function short(text: unknown, max = 300): string {
 
 function retryAfterFromHeaders(headers: unknown): number | undefined {
   if (typeof headers !== "object" || headers === null) return undefined;
-  const value = (headers as Record<string, unknown>)["retry-after"];
-  const seconds = typeof value === "string" ? Number(value) : NaN;
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  return parseRetryAfter((headers as Record<string, unknown>)["retry-after"]);
+}
+
+/**
+ * When the homeserver asks to be retried: `retry_after_ms` in the body (exact), else the `Retry-After` header (whole
+ * seconds or a date; since Matrix v1.10 a homeserver may send only that), carried on the body by the HTTP engine or
+ * found in `headers`. A server sending both means the same wait, the header rounded up to seconds.
+ */
+function retryAfterOf(body: unknown, headers?: unknown): number | undefined {
+  const fromBody = (body as { retry_after_ms?: unknown } | undefined)?.retry_after_ms;
+  if (typeof fromBody === "number" && Number.isFinite(fromBody) && fromBody >= 0) return fromBody;
+  return retryAfterOnBody(body) ?? retryAfterFromHeaders(headers);
 }
 
 /** Turns whatever the SDK or the network threw into a MatrixRequestError without secrets. */
@@ -60,9 +70,7 @@ export function normalizeMatrixError(e: unknown, what: string): MatrixRequestErr
   if (e instanceof MatrixRequestError) return e;
   if (isSdkMatrixError(e)) {
     const kind = kindFor(e.statusCode, e.errcode);
-    const body = e.body as { retry_after_ms?: unknown } | undefined;
-    const retry = typeof body?.retry_after_ms === "number" ? body.retry_after_ms : undefined;
-    return new MatrixRequestError(kind, e.statusCode, e.errcode, `${what}: ${short(e.error)}`, retry);
+    return new MatrixRequestError(kind, e.statusCode, e.errcode, `${what}: ${short(e.error)}`, retryAfterOf(e.body));
   }
   if (typeof e === "object" && e !== null && "statusCode" in e) {
     // The SDK throws the raw `request` response for a non-2xx without errcode: read only safe fields.
@@ -72,7 +80,7 @@ export function normalizeMatrixError(e: unknown, what: string): MatrixRequestErr
     const errcode = typeof body?.errcode === "string" ? body.errcode : undefined;
     const detail = typeof body?.error === "string" ? body.error : `HTTP ${status ?? "?"}`;
     return new MatrixRequestError(kindFor(status, errcode), status, errcode, `${what}: ${short(detail)}`,
-      retryAfterFromHeaders(res.headers));
+      retryAfterOf(res.body, res.headers));
   }
   const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
   const message = e instanceof Error ? e.message : String(e);

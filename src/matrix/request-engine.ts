@@ -6,6 +6,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { stringify } from "node:querystring";
+import { parseRetryAfter, RETRY_AFTER_HEADER_MS } from "./retry-after";
 
 /** The subset of `request`'s options matrix-bot-sdk 0.7.1 passes (lib/http.js). */
 export interface RequestParams {
@@ -19,12 +20,13 @@ export interface RequestParams {
   body?: string | Buffer;
 }
 
-export type RequestCallback = (error: Error | null, response?: EngineResponse, body?: string | Buffer) => void;
+export type RequestCallback = (error: Error | null, response?: EngineResponse, body?: string | Buffer | object) => void;
 
 export interface EngineResponse {
   statusCode: number;
   headers: http.IncomingHttpHeaders;
-  body: string | Buffer;
+  /** An object only for an error answer with a JSON body and a Retry-After header (see withRetryAfter). */
+  body: string | Buffer | object;
 }
 
 const agents = new Map<string, http.Agent>();
@@ -66,11 +68,31 @@ export function nodeRequest(params: RequestParams, callback: RequestCallback): v
     res.on("error", (e) => finish(e));
     res.on("end", () => {
       const raw = Buffer.concat(chunks);
-      const body = params.encoding === null ? raw : raw.toString("utf8");
+      const text = params.encoding === null ? raw : raw.toString("utf8");
+      const body = withRetryAfter(text, res.statusCode ?? 0, res.headers["retry-after"]);
       finish(null, { statusCode: res.statusCode ?? 0, headers: res.headers, body }, body);
     });
   });
   req.on("timeout", () => req.destroy(Object.assign(new Error(`no answer within ${params.timeout} ms`), { code: "ETIMEDOUT" })));
   req.on("error", (e) => finish(e));
   req.end(params.body);
+}
+
+/**
+ * An error answer's JSON body with its Retry-After header attached (RETRY_AFTER_HEADER_MS): the SDK builds its
+ * MatrixError from the body alone and drops the headers. The SDK parses string bodies itself and keeps an object
+ * as it is. Anything else is returned unchanged.
+ */
+function withRetryAfter(body: string | Buffer, status: number, header: string | undefined): string | Buffer | object {
+  if (status < 400 || typeof body !== "string" || header === undefined) return body;
+  const ms = parseRetryAfter(header);
+  if (ms === undefined) return body;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return body;
+    Object.defineProperty(parsed, RETRY_AFTER_HEADER_MS, { value: ms, enumerable: false });
+    return parsed;
+  } catch {
+    return body;
+  }
 }

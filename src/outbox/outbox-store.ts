@@ -3,7 +3,7 @@
 //                     late re-enqueue), dead (the dead letter, kept `deadTtlMs`).
 //   "outbox-pending"  index txnId → { roomId, seq } of every pending record: recovery lists it (never the records).
 //   "outbox-dead"     index txnId → { roomId, at } of every dead letter: recovery rebuilds the per-room counters
-//                     from it, so /status and metrics never scan the store.
+//                     from it, so /status and metrics never scan the store. Kept as long as the letter.
 //
 // keyv has no multi-key transaction, so the write order carries the guarantees (a crash may fall between any two):
 //   record pending: pending index first, then the record. Crash between: an index entry without a record, dropped
@@ -16,8 +16,8 @@
 //   requeue dead:   pending index, then record → pending, then the dead index removed. Crash after the first write:
 //                   the letter stays dead (retry again); after the second: recovery drops the stale dead index.
 //
-// @keyv/sqlite's iterator pages by OFFSET, so deleting index keys while one is being listed would skip entries:
-// deletions of index keys requested during a listing are deferred until the listing ends.
+// Some adapters' iterators page by OFFSET (@keyv/postgres; ours for sqlite pages by key), so deleting index keys
+// while one is being listed could skip entries: deletions requested during a listing wait until it ends.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import type { z } from "zod";
@@ -106,7 +106,7 @@ export class OutboxStore {
 
   async markDead(letter: DeadLetter, seq: number): Promise<void> {
     await this.records.set(letter.txnId, { status: "dead", letter, seq }, this.opts.deadTtlMs);
-    await this.setIndexKey("dead", letter.txnId, { roomId: letter.roomId, at: letter.at });
+    await this.setIndexKey("dead", letter.txnId, { roomId: letter.roomId, at: letter.at }, this.opts.deadTtlMs);
     await this.deleteIndexKey("pending", letter.txnId);
   }
 
@@ -144,7 +144,8 @@ export class OutboxStore {
       }
       if (record?.status === "dead" && !knownDead.has(txnId)) {
         // Crashed inside markDead: finish it.
-        await this.setIndexKey("dead", txnId, { roomId: record.letter.roomId, at: record.letter.at });
+        await this.setIndexKey("dead", txnId, { roomId: record.letter.roomId, at: record.letter.at },
+          Math.max(1, record.letter.at + this.opts.deadTtlMs - now));
         dead.push({ txnId, roomId: record.letter.roomId, at: record.letter.at });
       }
       await this.deleteIndexKey("pending", txnId);
@@ -181,9 +182,9 @@ export class OutboxStore {
     return out;
   }
 
-  private async setIndexKey(name: IndexName, txnId: string, value: PendingIndexValue | DeadIndexValue): Promise<void> {
+  private async setIndexKey(name: IndexName, txnId: string, value: PendingIndexValue | DeadIndexValue, ttlMs?: number): Promise<void> {
     this.deferred[name].delete(txnId); // a deletion deferred earlier must not undo this write
-    await this.indexes[name].set(txnId, value);
+    await this.indexes[name].set(txnId, value, ttlMs);
   }
 
   private async deleteIndexKey(name: IndexName, txnId: string): Promise<void> {

@@ -20,6 +20,8 @@ export interface AdapterOptions {
    * but a power loss or OS crash may lose the last commits (faster: see bench/README.md).
    */
   sqliteSynchronous?: "normal" | "full";
+  /** The clock entry expiry is measured on (sqlite). Default Date.now; tests and benchmarks simulate days. */
+  now?: () => number;
 }
 
 /** Creates the one adapter (one connection / pool) that every namespace of the store shares. */
@@ -57,20 +59,23 @@ async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStore
       });
     }
   }
-  // iterationLimit: listing a namespace pages by OFFSET, each page a scan of the table (LIKE uses no index):
-  // 1,000 rows a page instead of 10 lists 10,000 opted-in rooms in 10 queries, not 1,000.
-  const adapter = new CoalescingKeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs, iterationLimit: 1000 });
-  // KeyvSqlite emits "error" (a Node EventEmitter) when it cannot connect; without a listener that
-  // would throw from inside its promise chain. The query below reports the same failure to us.
-  logErrors(adapter, "sqlite", opts.logger);
   let mode: unknown;
+  // Listing a namespace is a range of the primary key, 1,000 rows a page (see CoalescingKeyvSqlite.iterator).
+  const adapter = new CoalescingKeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: opts.sqliteBusyTimeoutMs }, {
+    logger: opts.logger, ...(opts.now ? { now: opts.now } : {}),
+    // On its single connection, before the schema migration and anything else: WAL persists in the database file
+    // once set; synchronous is per connection, and only meaningful in WAL mode.
+    setup: async (query) => {
+      const rows = (await query("PRAGMA journal_mode=WAL")) as Array<Record<string, unknown>>;
+      mode = rows[0]?.["journal_mode"];
+      if (mode === "wal") await query(`PRAGMA synchronous=${opts.sqliteSynchronous === "normal" ? "NORMAL" : "FULL"}`);
+    },
+  });
+  // KeyvSqlite emits "error" (a Node EventEmitter) when it cannot connect; without a listener that
+  // would throw from inside its promise chain. whenReady() reports the same failure to us.
+  logErrors(adapter, "sqlite", opts.logger);
   try {
-    // `query` is KeyvSqlite's promisified `Database.all` on its single connection; it waits for
-    // the connection and the CREATE TABLE. WAL persists in the database file once set.
-    const rows = (await adapter.query("PRAGMA journal_mode=WAL")) as Array<Record<string, unknown>>;
-    mode = rows[0]?.["journal_mode"];
-    // Per connection, and KeyvSqlite has exactly one. Only meaningful in WAL mode (set just above).
-    if (mode === "wal") await adapter.query(`PRAGMA synchronous=${opts.sqliteSynchronous === "normal" ? "NORMAL" : "FULL"}`);
+    await adapter.whenReady();
   } catch (error) {
     await adapter.disconnect().catch(() => undefined);
     throw new StoreConfigError(`cannot open the sqlite store at ${file}: ${describe(error)}`, { cause: error });

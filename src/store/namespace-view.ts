@@ -73,11 +73,11 @@ export class NamespaceView implements KeyvStoreAdapter {
     return (await this.shared.get(this.key(key))) !== undefined;
   }
 
-  /** Yields `[key without prefix, raw stored value]`. Pages by OFFSET on sqlite: for rare use only. */
+  /** Yields `[key without prefix, raw stored value]`. On sqlite a range of the primary key (no table scan). */
   async *iterator<Value>(): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
     if (!this.shared.iterator) throw new Error(`the ${this.backend} store adapter cannot list keys`);
-    // sqlite and postgres filter `LIKE '<ns>:%'` server-side; redis adapters use their own separator,
-    // so there we scan everything. The startsWith check below is exact either way (LIKE is not).
+    // sqlite lists the key range of `<ns>:`, postgres filters `LIKE '<ns>:%'` server-side; redis adapters use their
+    // own separator, so there we scan everything. The startsWith check below is exact either way (LIKE is not).
     const hint = this.backend === "redis" ? undefined : this.name;
     for await (const entry of this.shared.iterator<Value>(hint)) {
       const [key, value] = entry;

@@ -10,13 +10,22 @@
 //     durability and the callers' write orders are as before; only the number of statements (and commits) drops;
 //   - reads coalesce the same way (their own queue, beside the writes, as before): the reads that arrive while one
 //     is in flight go together as one `SELECT … WHERE key IN (…)`.
+// And three additions (schema in sqlite-schema.ts):
+//   - every set also writes the entry's expiry (from keyv's ttl) into an indexed column, and deleteExpired()
+//     removes expired entries in batches (the store's sweep, sweep.ts): keyv itself only drops an expired entry
+//     when the same key is read again;
+//   - listing a namespace is a range of the primary key (`key >= 'ns:' AND key < 'ns;'`, ':' + 1 = ';') paged by
+//     the last key seen, not @keyv/sqlite's `LIKE 'ns:%'` with OFFSET (a scan of the table per page);
+//   - countRows() for figures and tests.
 import { KeyvSqlite } from "@keyv/sqlite";
+import type { Logger } from "pino";
+import { migrateSqliteSchema } from "./sqlite-schema";
 
 type Write =
-  | { kind: "set"; key: string; value: unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }
+  | { kind: "set"; key: string; value: unknown; expires: number | null; resolve: (v: unknown) => void; reject: (e: unknown) => void }
   | { kind: "delete"; key: string; resolve: (v: boolean) => void; reject: (e: unknown) => void };
 
-/** Rows per coalesced statement (two bound parameters each; SQLite allows 32,766). */
+/** Rows per coalesced statement (three bound parameters each; SQLite allows 32,766). */
 const MAX_ROWS = 500;
 /** Keys per coalesced read (one JSON array parameter). */
 const MAX_READ_KEYS = 1000;
@@ -27,11 +36,53 @@ interface Read {
   reject: (e: unknown) => void;
 }
 
+/** Rows per page when listing a namespace. */
+const PAGE_ROWS = 1000;
+
+export interface CoalescingOptions {
+  /** The clock expiry is measured on (tests and benchmarks simulate days). Default Date.now. */
+  now?: () => number;
+  /** Where the in-place schema migration reports itself. */
+  logger?: Logger;
+  /** Run on the connection before the schema migration and before any statement of this class (PRAGMAs). */
+  setup?: (query: (sql: string) => Promise<unknown>) => Promise<void>;
+}
+
 export class CoalescingKeyvSqlite extends KeyvSqlite {
+  /** The schema migration; every statement of this class waits for it. */
+  private readonly ready: Promise<void>;
+  private readonly now: () => number;
   private queue: Write[] = [];
   private flushing: Promise<void> | undefined;
   private reads: Read[] = [];
   private reading: Promise<void> | undefined;
+
+  constructor(options: ConstructorParameters<typeof KeyvSqlite>[0], extra: CoalescingOptions = {}) {
+    super(options);
+    this.now = extra.now ?? Date.now;
+    const query = (sql: string, ...params: unknown[]): Promise<unknown> => this.query(sql, ...params);
+    this.ready = (async () => {
+      await extra.setup?.(query);
+      await migrateSqliteSchema(query, this.table, extra.logger);
+    })();
+    this.ready.catch(() => undefined); // reported by whenReady() and by the first statement that waits for it
+  }
+
+  /** Resolves once the setup and the schema migration are done; rejects if the database cannot be opened. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** The table name (@keyv/sqlite sanitizes it and defaults it to "keyv"). */
+  private get table(): string {
+    return this.opts.table ?? "keyv";
+  }
+
+  /** A statement of this class: after the schema migration. */
+  private async run(sql: string, ...params: unknown[]): Promise<unknown> {
+    await this.ready;
+    return this.query(sql, ...params);
+  }
 
   override async get<Value>(key: string): Promise<Value | undefined> {
     const [value] = await this.read([key]);
@@ -42,8 +93,10 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
     return (await this.read(keys)) as Array<Value | undefined>;
   }
 
-  override set(key: string, value: unknown): Promise<unknown> {
-    return new Promise((resolve, reject) => this.enqueue({ kind: "set", key, value, resolve, reject }));
+  /** `ttl` (ms, from keyv) sets the entry's expiry; without it the entry never expires. */
+  override set(key: string, value: unknown, ttl?: number): Promise<unknown> {
+    const expires = typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0 ? Math.floor(this.now() + ttl) : null;
+    return new Promise((resolve, reject) => this.enqueue({ kind: "set", key, value, expires, resolve, reject }));
   }
 
   override delete(key: string): Promise<boolean> {
@@ -53,6 +106,42 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   override async deleteMany(keys: string[]): Promise<boolean> {
     const results = await Promise.all(keys.map((key) => this.delete(key)));
     return results.some(Boolean);
+  }
+
+  /**
+   * Yields `[key, value]` of every unexpired entry whose key starts with `<namespace>:` (every entry without a
+   * namespace), in key order: a range scan of the primary key, one page after the other from the last key seen
+   * (entries written or deleted meanwhile never make a page skip another entry).
+   */
+  override async *iterator<Value>(namespace?: string): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
+    const table = this.table;
+    const high = namespace === undefined ? undefined : `${namespace};`;
+    let low = namespace === undefined ? "" : `${namespace}:`;
+    for (let first = true; ; first = false) {
+      const rows = (await this.run(`SELECT key, value FROM ${table} WHERE key ${first ? ">=" : ">"} ?${high === undefined ? "" : " AND key < ?"}
+        AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`, ...[low, ...(high === undefined ? [] : [high]), this.now(), PAGE_ROWS])) as
+        Array<{ key: string; value: Awaited<Value> }>;
+      for (const row of rows) yield [row.key, row.value];
+      const last = rows.at(-1);
+      if (rows.length < PAGE_ROWS || last === undefined) return;
+      low = last.key;
+    }
+  }
+
+  /** Deletes at most `limit` entries whose expiry has passed (the oldest first); returns how many. */
+  async deleteExpired(limit: number): Promise<number> {
+    const table = this.table;
+    const rows = (await this.run(`DELETE FROM ${table} WHERE rowid IN
+      (SELECT rowid FROM ${table} WHERE expires IS NOT NULL AND expires <= ? ORDER BY expires LIMIT ?) RETURNING 1`,
+      this.now(), Math.max(1, Math.floor(limit)))) as unknown[];
+    return rows.length;
+  }
+
+  /** Entries stored, and how many of them have not expired. Counts the whole table: for figures and tests. */
+  async countRows(): Promise<{ total: number; live: number }> {
+    const [row] = (await this.run(`SELECT count(*) AS total, count(*) - count(CASE WHEN expires <= ? THEN 1 END) AS live FROM ${this.table}`,
+      this.now())) as Array<{ total: number; live: number }>;
+    return { total: row?.total ?? 0, live: row?.live ?? 0 };
   }
 
   /** Waits for the reads and writes queued so far, then closes the connection. */
@@ -111,7 +200,7 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
         const batch = this.reads.splice(0, end);
         try {
           const keys = [...new Set(batch.flatMap((r) => r.keys))];
-          const rows = (await this.query(`SELECT key, value FROM ${this.opts.table} WHERE key IN (SELECT value FROM json_each(?))`,
+          const rows = (await this.run(`SELECT key, value FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?))`,
             JSON.stringify(keys))) as Array<{ key: string; value: unknown }>;
           const found = new Map(rows.map((r) => [r.key, r.value]));
           for (const r of batch) r.resolve(r.keys.map((k) => found.get(k)));
@@ -125,15 +214,15 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   }
 
   private async upsert(run: Array<Extract<Write, { kind: "set" }>>): Promise<void> {
-    const rows = run.map(() => "(?, ?)").join(", ");
-    const params = run.flatMap((w) => [w.key, w.value]);
-    const result: unknown = await this.query(
-      `INSERT INTO ${this.opts.table} (key, value) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value=excluded.value`, ...params);
+    const rows = run.map(() => "(?, ?, ?)").join(", ");
+    const params = run.flatMap((w) => [w.key, w.value, w.expires]);
+    const result: unknown = await this.run(`INSERT INTO ${this.table} (key, value, expires) VALUES ${rows}
+      ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires`, ...params);
     for (const w of run) w.resolve(result);
   }
 
   private async remove(run: Array<Extract<Write, { kind: "delete" }>>): Promise<void> {
-    const rows = (await this.query(`DELETE FROM ${this.opts.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`,
+    const rows = (await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`,
       JSON.stringify([...new Set(run.map((w) => w.key))]))) as Array<{ key: string }>;
     const deleted = new Set(rows.map((r) => r.key));
     // A key deleted twice in one run: the first delete found it, the second did not.

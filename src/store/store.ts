@@ -32,6 +32,14 @@ export interface Store {
   readonly writesInIssueOrder: boolean;
   /** The Keyv for one kind of record; the same instance for the same name. Names: `[a-z0-9-]`, e.g. "agent-session". */
   namespace<T>(name: string): Keyv<T>;
+  /**
+   * Deletes at most `limit` entries whose ttl has passed; returns how many (the sweep, sweep.ts, calls it in
+   * batches). sqlite only: redis expires entries itself; other backends return 0 and keep expired entries
+   * until they are read again.
+   */
+  deleteExpired(limit: number): Promise<number>;
+  /** Entries stored and how many have not expired (a count of the whole table: figures and tests). sqlite only. */
+  countRows(): Promise<{ total: number; live: number } | undefined>;
   /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
   healthCheck(): Promise<void>;
   /** Closes the shared connection. Idempotent. Namespaces must not be used afterwards. */
@@ -50,9 +58,21 @@ export interface OpenStoreOptions {
   healthCheckTimeoutMs?: number;
   /** Max key length for postgres (@keyv/postgres `keySize`, VARCHAR(n)). Default 1024. */
   postgresKeySize?: number;
+  /** The clock entry expiry is measured on. Default Date.now; benchmarks simulate days. */
+  clock?: () => number;
 }
 
 const HEALTH_NAMESPACE = "store-health";
+/** A health probe's key expires after this (it is deleted at once; the ttl only matters for one cut short). */
+const PROBE_TTL_MS = 60_000;
+
+/** Resolves once every promise has settled, or after `ms`, whichever is first. */
+async function settleWithin(promises: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled(promises), new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
+}
 
 /**
  * Open the store named by STORE_URL: `sqlite://<path>` (parent directories are created; WAL journal
@@ -69,11 +89,13 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
     sqliteBusyTimeoutMs: opts.sqliteBusyTimeoutMs ?? 5000,
     ...(opts.sqliteSynchronous ? { sqliteSynchronous: opts.sqliteSynchronous } : {}),
     postgresKeySize: opts.postgresKeySize ?? 1024,
+    ...(opts.clock ? { now: opts.clock } : {}),
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
   // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then.
   const inOrder = raw instanceof CoalescingKeyvSqlite && !opts.wrapAdapter;
-  const store = new KeyvStore(adapter, parsed.backend, redactStoreUrl(url), logger, opts.healthCheckTimeoutMs ?? 5000, inOrder);
+  const store = new KeyvStore(adapter, raw instanceof CoalescingKeyvSqlite ? raw : undefined, parsed.backend, redactStoreUrl(url), logger,
+    opts.healthCheckTimeoutMs ?? 5000, inOrder);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
   return store;
 }
@@ -82,9 +104,13 @@ class KeyvStore implements Store {
   private readonly keyvs = new Map<string, Keyv<unknown>>();
   private readonly health: Keyv<{ nonce: string }>;
   private closing: Promise<void> | undefined;
+  /** Health probes in flight: close() lets them finish. */
+  private readonly probes = new Set<Promise<void>>();
 
   constructor(
     private readonly adapter: KeyvStoreAdapter,
+    /** The sqlite adapter under any wrapper: expiry sweeps and counts. */
+    private readonly sqlite: CoalescingKeyvSqlite | undefined,
     readonly backend: StoreBackend,
     readonly location: string,
     private readonly logger: Logger,
@@ -116,12 +142,22 @@ class KeyvStore implements Store {
     return keyv as Keyv<T>;
   }
 
+  async deleteExpired(limit: number): Promise<number> {
+    if (this.closing) throw new Error("store is closed");
+    return this.sqlite ? this.sqlite.deleteExpired(limit) : 0;
+  }
+
+  async countRows(): Promise<{ total: number; live: number } | undefined> {
+    return this.sqlite?.countRows();
+  }
+
   async healthCheck(): Promise<void> {
     if (this.closing) throw new StoreUnavailableError("store health check failed: the store is closed");
     const key = `probe-${randomUUID()}`;
     const nonce = randomUUID();
     const probe = async (): Promise<void> => {
-      await this.health.set(key, { nonce });
+      // With a ttl: a probe cut short (a store failing between the write and the delete) is swept, never kept.
+      await this.health.set(key, { nonce }, PROBE_TTL_MS);
       const back = await this.health.get(key);
       if (back?.nonce !== nonce) throw new Error("the probe key read back a different value");
       await this.health.delete(key);
@@ -134,8 +170,12 @@ class KeyvStore implements Store {
       );
       timer.unref();
     });
+    const probing = probe();
+    this.probes.add(probing);
+    const settled = (): void => void this.probes.delete(probing);
+    probing.then(settled, settled);
     try {
-      await Promise.race([probe(), timeout]);
+      await Promise.race([probing, timeout]);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new StoreUnavailableError(`store health check failed (${this.backend}): ${reason}`, { cause: error });
@@ -147,6 +187,8 @@ class KeyvStore implements Store {
   close(): Promise<void> {
     this.closing ??= (async () => {
       try {
+        // A probe in flight (a readiness read during shutdown) ends first: its key is deleted, not left behind.
+        await settleWithin([...this.probes], this.healthCheckTimeoutMs);
         await this.adapter.disconnect?.();
         this.logger.info({ backend: this.backend }, "store closed");
       } catch (error) {

@@ -1,18 +1,40 @@
 // Timer helpers shared by everything that waits: abortable sleep and full-jitter backoff.
 
+/**
+ * Callbacks waiting on each signal, behind one "abort" listener per signal: a long-lived signal (the sender's
+ * stop, the router's) is shared by every concurrent wait, and a listener each would pass Node's limit of 10 per
+ * EventTarget (MaxListenersExceededWarning, a leak warning) with more than ten sends waiting at once.
+ */
+const waiting = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = waiting.get(signal);
+  if (!callbacks) {
+    const set = new Set<() => void>();
+    callbacks = set;
+    waiting.set(signal, set);
+    signal.addEventListener("abort", () => {
+      for (const cb of [...set]) cb();
+      set.clear();
+    }, { once: true });
+  }
+  const registered = callbacks;
+  registered.add(callback);
+  return () => registered.delete(callback);
+}
+
 /** Resolves after ms, or early (resolving false) when the signal aborts. Never rejects. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(false);
-    const onAbort = (): void => {
+    const forget = signal ? onAbort(signal, () => {
       clearTimeout(timer);
       resolve(false);
-    };
+    }) : undefined;
     const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      forget?.();
       resolve(true);
     }, Math.max(0, ms));
-    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

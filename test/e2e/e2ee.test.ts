@@ -104,6 +104,21 @@ describe("end-to-end encryption with a real matrix-js-sdk client", () => {
     expect(botEventTypes(dm)).not.toContain("m.room.message");
   });
 
+  it("splits a long answer so that every part, encrypted (a third larger), still fits Synapse's event size", async () => {
+    const text = Array.from({ length: 600 }, (_, i) => `Paragraph ${i}: ${"all quiet on the encrypted front ".repeat(6)}`.trim()).join("\n\n");
+    expect(text.length).toBeGreaterThan(120_000);
+    await agent.emitProactive("*", text);
+    const parts = await alice.waitMessages(dm, (ms) => {
+      const mine = fromBot(ms).filter((m) => String(m.content["body"]).startsWith("Paragraph"));
+      return mine.some((m) => String(m.content["body"]).includes("Paragraph 599:")) ? mine : undefined;
+    }, "every part of the long answer, decrypted", 30_000);
+    expect(bot.logs.lines().filter((l) => /dead letter/.test(l.msg ?? "")).map((l) => l["reason"])).toEqual([]);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) expect(part).toMatchObject({ wireType: "m.room.encrypted", decryptionFailure: false });
+    const squash = (t: string): string => t.replace(/\s+/g, "");
+    expect(squash(parts.map((p) => String(p.content["body"])).join(""))).toBe(squash(text));
+  });
+
   it("continues the encrypted conversation after a SIGKILL, with the same device and identity key", async () => {
     const keysBefore = await botDeviceKeys();
     expect(Object.keys(keysBefore)).toHaveLength(1);

@@ -6,7 +6,7 @@ import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
 import type { FaultMatch, FaultReply } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
 import { echoReplyFor } from "../../src/reference-agent/server";
-import { bodiesPerRoom, currentSyncToken, errorLines, printFigure, seedKnownRooms, sleep, timing, UNBOUNDED_RUNS } from "./support";
+import { bodiesPerRoom, currentSyncToken, duplicatesIn, errorLines, printFigure, seedKnownRooms, sleep, timing, UNBOUNDED_RUNS } from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 const RETRY_MAX_MS = timing("MATRIX_RETRY_MAX_MS");
@@ -45,8 +45,12 @@ async function converse(w: World, until: () => boolean): Promise<void> {
   }));
 }
 
-/** Everything arrived exactly once: every answer in order, every fan-out body once per opted-in room. */
-async function expectNothingLostOrDoubled(w: World, fanouts: string[], started: number): Promise<number> {
+/**
+ * Waits until everything arrived (every answer, every fan-out body in every opted-in room), then a little longer.
+ * Returns how long it took and the duplicates counted from what the double received (answers beyond those asked
+ * for, fan-out copies beyond one per room).
+ */
+async function nothingLost(w: World, fanouts: string[], started: number): Promise<{ doneMs: number; duplicates: number }> {
   const { s } = w;
   const complete = (): boolean => w.talkRooms.every((r) => s.botMessages(r).length >= (w.sent.get(r)?.length ?? 0))
     && fanouts.every((b) => bodiesPerRoom(s, w.fanoutRooms, b).every((n) => n >= 1));
@@ -56,12 +60,20 @@ async function expectNothingLostOrDoubled(w: World, fanouts: string[], started: 
     });
   const doneMs = Date.now() - started;
   await s.quiet(4 * RETRY_MAX_MS); // room for a late duplicate
+  const duplicates = w.talkRooms.reduce((n, r) => n + Math.max(0, s.botMessages(r).length - (w.sent.get(r)?.length ?? 0)), 0)
+    + duplicatesIn(fanouts.flatMap((b) => bodiesPerRoom(s, w.fanoutRooms, b)));
+  return { doneMs, duplicates };
+}
+
+/** Everything arrived exactly once: no duplicate, every answer in order, every fan-out body once per room, no dead letter. */
+function expectExactlyOnce(w: World, fanouts: string[], duplicates: number): void {
+  const { s } = w;
+  expect(duplicates).toBe(0);
   for (const roomId of w.talkRooms) {
     expect(s.botMessages(roomId).map((e) => e.content["body"])).toEqual((w.sent.get(roomId) ?? []).map(echoReplyFor));
   }
   for (const body of fanouts) expect(bodiesPerRoom(s, w.fanoutRooms, body)).toEqual(w.fanoutRooms.map(() => 1));
   expect(s.bot.logs.lines().filter((l) => /dead letter/.test(l.msg ?? ""))).toEqual([]);
-  return doneMs;
 }
 
 function describeMissing(w: World, fanouts: string[]): string {
@@ -108,7 +120,7 @@ describe("fault: the homeserver", () => {
       await s.agent?.emitProactive("*", fanouts[1] ?? "");
     })();
     await Promise.all([converse(current, () => Date.now() >= until), emitter]);
-    await expectNothingLostOrDoubled(current, fanouts, started);
+    const { duplicates } = await nothingLost(current, fanouts, started);
 
     const waits: number[] = [];
     let limited = 0;
@@ -122,13 +134,14 @@ describe("fault: the homeserver", () => {
         if (next) waits.push(next.at - a.at);
       });
     }
+    printFigure("429-on-half-the-sends-for-10s", {
+      sends, rateLimited: limited, retryAfterMs, minWaitMs: Math.min(...waits), maxWaitMs: Math.max(...waits),
+      turns: [...current.sent.values()].reduce((n, t) => n + t.length, 0), fanoutRooms: current.fanoutRooms.length, duplicates,
+    });
+    expectExactlyOnce(current, fanouts, duplicates);
     expect(limited).toBeGreaterThan(0);
     expect(waits.length).toBe(limited); // every rate-limited send was tried again
     expect(Math.min(...waits)).toBeGreaterThanOrEqual(retryAfterMs);
-    printFigure("429-on-half-the-sends-for-10s", {
-      sends, rateLimited: limited, retryAfterMs, minWaitMs: Math.min(...waits), maxWaitMs: Math.max(...waits),
-      turns: [...current.sent.values()].reduce((n, t) => n + t.length, 0), fanoutRooms: current.fanoutRooms.length,
-    });
   });
 
   it("bursts of 502/503 and dropped connections: nothing lost or doubled, and the bot recovers", async () => {
@@ -161,13 +174,13 @@ describe("fault: the homeserver", () => {
     })();
     await Promise.all([converse(current, () => !bursting), storm]);
     const calmAt = Date.now();
-    await expectNothingLostOrDoubled(current, fanouts, calmAt);
-    const recoveryMs = Date.now() - calmAt;
+    const { duplicates, doneMs: recoveryMs } = await nothingLost(current, fanouts, calmAt); // the quiet after it not counted
     const failed = s.hs.requests.filter((r) => r.userId === s.botUserId && r.at >= started && (r.status === 0 || (r.status ?? 0) >= 500)).length;
-    expect(errorLines(s.bot.logs).filter((l) => !/send failed/.test(l.msg ?? ""))).toEqual([]);
     printFigure("5xx-bursts-and-dropped-connections", {
-      bursts: bursts.length, burstMs, failedRequests: failed, recoveryMs,
+      bursts: bursts.length, burstMs, failedRequests: failed, recoveryMs, duplicates,
       turns: [...current.sent.values()].reduce((n, t) => n + t.length, 0), fanoutRooms: current.fanoutRooms.length,
     });
+    expectExactlyOnce(current, fanouts, duplicates);
+    expect(errorLines(s.bot.logs).filter((l) => !/send failed/.test(l.msg ?? ""))).toEqual([]);
   });
 });

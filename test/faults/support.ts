@@ -4,8 +4,9 @@
 import path from "node:path";
 import pino from "pino";
 import { FAST_TIMINGS, ROOT, ScriptProcess } from "../support/bot-harness";
-import { LogCapture } from "../support/log-capture";
+import { assertNoSecrets, LogCapture } from "../support/log-capture";
 import type { Scenario } from "../support/scenario";
+import { TIMING_VARIABLES } from "../../src/config/variables";
 import { openStore } from "../../src/store";
 import { NAMESPACES } from "../../src/rooms/lifecycle/records";
 
@@ -29,6 +30,46 @@ export const UNBOUNDED_RUNS: Record<string, string> = { AGENT_MAX_CONCURRENT_RUN
 
 /** For scenarios that count log lines: every line written (repeats are held back by default, LOG_REPEAT_WINDOW_MS). */
 export const EVERY_LOG_LINE: Record<string, string> = { LOG_REPEAT_WINDOW_MS: "0" };
+
+/**
+ * The production default of each timing the tests shorten (every FAST_TIMINGS name, or those given): for the
+ * scenarios whose targets are stated "with production timeouts" or "with production reconnect settings".
+ */
+export function productionTimings(names: readonly string[] = Object.keys(FAST_TIMINGS)): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const variable = TIMING_VARIABLES.find((t) => t.name === name);
+    if (!variable) throw new Error(`no timing variable ${name}`);
+    out[name] = String(variable.defaultValue);
+  }
+  return out;
+}
+
+/** Copies of a message more than once per room: each room's count beyond the first. */
+export function duplicatesIn(counts: readonly number[]): number {
+  return counts.reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+}
+
+/**
+ * Waits until `done()`, for as long as the bot keeps making `progress()` (any change of the value counts): fails
+ * only after `stallMs` without any. For the long waits of a busy machine (thousands of events routed in order,
+ * a thousand rooms served), where a fixed deadline measures the machine's load rather than the bot.
+ */
+export async function waitWhileProgressing(done: () => boolean, progress: () => unknown | Promise<unknown>,
+  opts: { what: string; stallMs: number; intervalMs?: number }): Promise<void> {
+  let last = JSON.stringify(await progress());
+  let lastChange = Date.now();
+  while (!done()) {
+    await sleep(opts.intervalMs ?? 100);
+    const now = JSON.stringify(await progress());
+    if (now !== last) {
+      last = now;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > opts.stallMs) {
+      throw new Error(`no progress for ${opts.stallMs} ms waiting for ${opts.what} (progress stuck at ${now})`);
+    }
+  }
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -68,11 +109,16 @@ export function bodiesPerRoom(s: Scenario, roomIds: readonly string[], body: str
   return counts;
 }
 
+/** A log line's wall-clock time (pino's `time`), if it has one. */
+export function timeOf(line: { [k: string]: unknown }): number | undefined {
+  const raw = line["time"];
+  return typeof raw === "number" ? raw : typeof raw === "string" ? Date.parse(raw) : undefined;
+}
+
 /** The wall-clock time of the first log line matching `predicate` (pino's `time`), if any. */
 export function logTime(logs: LogCapture, predicate: (line: { msg?: string; [k: string]: unknown }) => boolean, after = 0): number | undefined {
   for (const line of logs.lines()) {
-    const raw = line["time"];
-    const time = typeof raw === "number" ? raw : typeof raw === "string" ? Date.parse(raw) : undefined;
+    const time = timeOf(line);
     if (time !== undefined && time >= after && predicate(line)) return time;
   }
   return undefined;
@@ -85,10 +131,20 @@ export function errorLines(logs: LogCapture): Array<{ msg?: string; [k: string]:
 
 const AGENT_JS = path.join(ROOT, "dist", "src", "reference-agent", "main.js");
 
-/** The reference agent (`npm run agent`) as its own process, so a test can SIGKILL it. */
+/**
+ * The reference agent (`npm run agent`) as its own process, so a test can SIGKILL it. stop() checks its output for
+ * its own secrets and for those added to `otherSecrets` (the bot's world: its token, the appservice tokens).
+ */
 export class AgentProcess extends ScriptProcess {
-  constructor(env: Record<string, string>) {
+  readonly otherSecrets: string[] = [];
+
+  constructor(private readonly env: Record<string, string>) {
     super(AGENT_JS, { LOG_LEVEL: "info", AGENT_HOST: "127.0.0.1", ...env },
       { msg: "reference agent ready", what: "the agent's ready line" }, { stderrIntoLogs: true });
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    assertNoSecrets([...this.logs.raw, ...this.stderr], [...["AGENT_TOKEN", "LLM_API_KEY"].map((k) => this.env[k] ?? ""), ...this.otherSecrets]);
   }
 }

@@ -1,7 +1,7 @@
 // Starts the real bot against the homeserver double: in-process through createApp, or as a child process
 // from dist/ (for crash tests). Every captured log line is checked for secrets when the bot stops.
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createApp, type App, type AppOverrides } from "../../src/app";
@@ -57,9 +57,13 @@ export function botEnv(opts: { homeserverUrl: string; accessToken: string; dataD
   };
 }
 
+/** Every secret the bot is given: those in its environment, and the tokens of its appservice registration file. */
 function secretsOf(env: Record<string, string>): string[] {
-  return ["MATRIX_ACCESS_TOKEN", "AGENT_TOKEN", "PROACTIVE_TOKEN", "CRYPTO_PASSPHRASE", "LLM_API_KEY"]
-    .map((k) => env[k] ?? "").filter((v) => v !== "");
+  const fromEnv = ["MATRIX_ACCESS_TOKEN", "AGENT_TOKEN", "PROACTIVE_TOKEN", "CRYPTO_PASSPHRASE", "LLM_API_KEY"].map((k) => env[k] ?? "");
+  const registration = env["MATRIX_REGISTRATION"];
+  const fromFile = registration !== undefined && existsSync(registration)
+    ? [...readFileSync(registration, "utf8").matchAll(/^(?:as_token|hs_token):\s*(\S+)\s*$/gm)].map((m) => m[1] ?? "") : [];
+  return [...fromEnv, ...fromFile].filter((v) => v !== "");
 }
 
 export interface RunningBot {
@@ -145,14 +149,18 @@ export class ScriptProcess {
 
 /** The bot (dist/src/main.js) as a child process; stop() also checks its output for secrets and crashes. */
 export class ChildBot extends ScriptProcess implements RunningBot {
+  /** Read at start: the registration file may be gone by the time the bot stops. */
+  private readonly secrets: string[];
+
   /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the bot. */
-  constructor(private readonly env: Record<string, string>, args: string[] = [], opts: { nodeArgs?: string[] } = {}) {
+  constructor(env: Record<string, string>, args: string[] = [], opts: { nodeArgs?: string[] } = {}) {
     super(MAIN_JS, env, { msg: "ready", what: "the bot's ready line" }, { args, ...opts });
+    this.secrets = secretsOf(env);
   }
 
   override async stop(): Promise<void> {
     await super.stop();
-    assertNoSecrets([...this.logs.raw, ...this.stderr], secretsOf(this.env));
+    assertNoSecrets([...this.logs.raw, ...this.stderr], this.secrets);
     const problems = this.logs.lines().filter((l) => /unhandledRejection|uncaughtException/.test(l.msg ?? ""));
     if (problems.length > 0) throw new Error(`the bot process logged: ${problems.map((p) => p.msg).join("; ")}`);
   }

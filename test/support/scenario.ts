@@ -12,6 +12,7 @@ import { createEchoBrain, type AgentBrain } from "../../src/reference-agent/brai
 import type { AppOverrides } from "../../src/app";
 import type { ClientEvent } from "./homeserver/types";
 import { botMessagesIn, isIntroduction } from "./bot-messages";
+import { assertNoSecrets, LogCapture } from "./log-capture";
 
 export type Mode = "client" | "appservice";
 export const MODES: Mode[] = ["client", "appservice"];
@@ -41,6 +42,8 @@ export class Scenario {
   private agentBrain: AgentBrain | undefined;
   /** The external agent's journal of unacked agent-initiated frames (kept across restartAgent). */
   readonly agentJournal = new MemoryAgentJournal();
+  /** The external agent's log lines (every start), checked for secrets at stop() like the bot's. */
+  readonly agentLogs = new LogCapture();
   private overrides: Omit<AppOverrides, "logDestination" | "logPretty"> = {};
 
   private constructor(readonly hs: Homeserver, readonly dataDir: string, readonly mode: Mode) {}
@@ -89,7 +92,7 @@ export class Scenario {
   private startAgent(port: number): Promise<ReferenceAgent> {
     const brain = this.agentBrain;
     if (!brain) throw new Error("this scenario has no agent brain");
-    return startReferenceAgent({ host: "127.0.0.1", port, token: this.agentToken, logger: pino({ level: "silent" }),
+    return startReferenceAgent({ host: "127.0.0.1", port, token: this.agentToken, logger: pino({ level: "debug" }, this.agentLogs),
       mode: { kind: "custom", brain }, journal: this.agentJournal });
   }
 
@@ -188,5 +191,11 @@ export class Scenario {
       await this.hs.close();
       removeDir(this.dataDir);
     }
+    assertNoSecrets(this.agentLogs.raw, this.secretValues);
+  }
+
+  /** Every secret of this world: the agent's token, the bot's token, the appservice's as_token and hs_token. */
+  get secretValues(): string[] {
+    return [this.agentToken, this.botToken, ...this.secrets].filter((v) => v !== "");
   }
 }

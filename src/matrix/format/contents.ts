@@ -18,6 +18,14 @@ export interface MessageContent {
 
 /** Matrix rejects events over 65,536 bytes (whole event, as JSON). */
 export const MATRIX_EVENT_LIMIT_BYTES = 65_536;
+/**
+ * Default bound of a part: its content JSON plus `overheadBytes` (2,000 by default, for relations and mentions; an
+ * edit also reserves its fallback in there). In an encrypted room the content travels inside a Megolm ciphertext,
+ * base64 of the plaintext `{type, content, room_id}` plus ~100 bytes: a third larger. The homeserver measures the
+ * whole event with its envelope (auth and prev event ids, hashes, signatures: ≤ 1.5 KB). So 48,000: 46,300 bytes of
+ * plaintext at most → 61,870 of base64, + ~500 of clear fields and relation + 1,500 of envelope < 65,536.
+ */
+export const DEFAULT_MAX_PART_BYTES = 48_000;
 /** Below this room for content, splitting would make absurdly many parts: treated as a mistake. */
 export const MIN_CONTENT_BYTES = 4_096;
 /** How many times a piece that rendered larger than estimated is split again before going plain-text. */
@@ -33,7 +41,7 @@ export const BuildMessageOptionsSchema = z
   .object({
     msgtype: z.enum(["m.text", "m.notice"]).default("m.text"),
     /** Upper bound for JSON.stringify(content) in UTF-8 bytes plus `overheadBytes`. */
-    maxEventBytes: z.number().int().positive().max(MATRIX_EVENT_LIMIT_BYTES).default(60_000),
+    maxEventBytes: z.number().int().positive().max(MATRIX_EVENT_LIMIT_BYTES).default(DEFAULT_MAX_PART_BYTES),
     /** Room kept for what the sender adds (m.relates_to, m.mentions, event envelope). */
     overheadBytes: z.number().int().nonnegative().default(2_000),
     /** Passed to cleanAgentText: longer text is cut and marked as truncated. */

@@ -4,7 +4,7 @@
 import { ENCRYPTED_ROOM_NOTICE } from "../../../src/rooms/encrypted-notice";
 import type { ClientEvent } from "../../support/homeserver/types";
 import { MODES, Scenario } from "../../support/scenario";
-import { rowWritten, storeRows, storeSettled } from "./store-rows";
+import { rowWritten, storeRows, storeSettled } from "../../support/store-rows";
 
 jest.setTimeout(90_000);
 

@@ -33,7 +33,7 @@ export class AppserviceRegistry {
   ) {
     model.onEvent((stored, room) => {
       const aliases = [...model.aliases.entries()].filter(([, id]) => id === room.roomId).map(([alias]) => alias);
-      for (const link of this.links.values()) if (link.isInterested(stored, room, aliases)) link.enqueueStored(stored);
+      for (const link of this.links.values()) if (link.isInterested(stored, room, aliases)) link.enqueueStored(stored, room);
     });
     model.keys.observe({
       toDevice: (userId, deviceId, event) => this.feedEach((feed) => feed.onToDevice(userId, deviceId, event)),

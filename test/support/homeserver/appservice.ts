@@ -2,7 +2,7 @@
 // (serial per appservice; a failed push is retried with the same txnId and the same events).
 import type { TransactionExtras } from "./appservice-e2ee";
 import type { Room, StoredEvent } from "./room";
-import { clientEvent } from "./sync";
+import { clientEvent, inviteState } from "./sync";
 import type { AppserviceAuthStyle, AppserviceRegistration, ClientEvent, JsonObject, TransactionRecord } from "./types";
 import { clone } from "./types";
 
@@ -61,14 +61,19 @@ export class AppserviceLink {
     return userId === this.senderUserId || this.userRegexes.some((re) => re.test(userId));
   }
 
-  /** Whether the event concerns this appservice (as Synapse's is_interested_in_event). */
+  /**
+   * Whether the event concerns this appservice, as Synapse 1.67's `is_interested_in_event`: its sender, or (a
+   * membership) its state_key, is the appservice's sender or in its users namespace; or the room is in its rooms
+   * namespace, or one of the room's aliases in its aliases namespace; or a user of its namespace is *joined* to
+   * the room (`get_users_in_room`: an invited one is not enough), in the state the event itself left.
+   */
   isInterested(stored: StoredEvent, room: Room, aliases: string[]): boolean {
     const { event } = stored;
     if (this.ownsUser(event.sender)) return true;
     if (event.type === "m.room.member" && event.state_key !== undefined && this.ownsUser(event.state_key)) return true;
     if (this.roomRegexes.some((re) => re.test(room.roomId))) return true;
     if (aliases.some((alias) => this.aliasRegexes.some((re) => re.test(alias)))) return true;
-    return [...room.members("join"), ...room.members("invite")].some((userId) => this.ownsUser(userId));
+    return room.members("join").some((userId) => this.ownsUser(userId));
   }
 
   /** Queue events for the next transaction and start pushing if idle. */
@@ -77,9 +82,19 @@ export class AppserviceLink {
     this.kick();
   }
 
-  /** A stored event as a fresh ClientEvent copy (clientEvent copies it already). */
-  enqueueStored(stored: StoredEvent): void {
-    this.pending.push(clientEvent(stored, { withRoomId: true }));
+  /**
+   * A stored event as a fresh ClientEvent copy (clientEvent copies it already). An invite of a user this
+   * appservice is interested in carries `unsigned.invite_room_state`, the stripped state Synapse attaches (its
+   * prejoin state types and the inviter's membership), as Synapse's appservice API serializes it.
+   */
+  enqueueStored(stored: StoredEvent, room?: Room): void {
+    const event = clientEvent(stored, { withRoomId: true });
+    const invitee = event.type === "m.room.member" && event.content["membership"] === "invite" ? event.state_key : undefined;
+    if (room && invitee !== undefined && this.ownsUser(invitee)) {
+      const state = inviteState(room, invitee).filter((e) => !(e.type === "m.room.member" && e.state_key === invitee));
+      event.unsigned = { ...(event.unsigned ?? {}), invite_room_state: state };
+    }
+    this.pending.push(event);
     this.kick();
   }
 

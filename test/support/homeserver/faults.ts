@@ -11,9 +11,20 @@ export interface FaultMatch {
   userId?: string;
 }
 
+/** A scripted error reply; without errcode the body is `body` (default an HTML error page), as a proxy would send. */
+export interface ErrorReply {
+  status: number;
+  errcode?: string;
+  error?: string;
+  /** The delay before a retry: `Retry-After` header (whole seconds, rounded up) and/or `retry_after_ms` in the body. */
+  retry_after_ms?: number;
+  /** Where the delay goes. Default "both"; "header" is a homeserver on Matrix v1.10+, where the body field is deprecated. */
+  retryAfterIn?: "header" | "body" | "both";
+  body?: string;
+}
+
 export type FaultReply = (
-  /** A spec error reply; without errcode the body is `body` (default an HTML error page), as a proxy would send. */
-  | { status: number; errcode?: string; error?: string; retry_after_ms?: number; body?: string }
+  | ErrorReply
   /** Close the connection without any response (a network error for the client). */
   | { dropConnection: true }
 ) & {
@@ -119,15 +130,16 @@ export class Faults {
   }
 }
 
-export function faultBody(reply: { status: number; errcode?: string; error?: string; retry_after_ms?: number; body?: string }): { body: string; contentType: string; headers: Record<string, string> } {
+export function faultBody(reply: ErrorReply): { body: string; contentType: string; headers: Record<string, string> } {
   const headers: Record<string, string> = {};
-  if (reply.retry_after_ms !== undefined) headers["retry-after"] = String(Math.ceil(reply.retry_after_ms / 1000));
+  const where = reply.retryAfterIn ?? "both";
+  if (reply.retry_after_ms !== undefined && where !== "body") headers["retry-after"] = String(Math.ceil(reply.retry_after_ms / 1000));
   if (reply.errcode === undefined) {
     const body = reply.body ?? `<html><head><title>${reply.status}</title></head><body><h1>${reply.status}</h1></body></html>`;
     return { body, contentType: "text/html", headers };
   }
   const json: Record<string, unknown> = { errcode: reply.errcode, error: reply.error ?? defaultErrorText(reply.errcode) };
-  if (reply.retry_after_ms !== undefined) json["retry_after_ms"] = reply.retry_after_ms;
+  if (reply.retry_after_ms !== undefined && where !== "header") json["retry_after_ms"] = reply.retry_after_ms;
   if (reply.errcode === "M_UNKNOWN_TOKEN") json["soft_logout"] = false;
   return { body: JSON.stringify(json), contentType: "application/json", headers };
 }

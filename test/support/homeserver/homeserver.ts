@@ -16,6 +16,7 @@ import { mediaRoutes } from "./routes-media";
 import { roomWriteRoutes } from "./routes-rooms";
 import { startHttpServer, type RunningServer } from "./server";
 import { clientEvent } from "./sync";
+import { TxnCache } from "./txn-cache";
 import type {
   AppserviceAuthStyle, AppserviceRegistration, ClientEvent, HomeserverObserver, HomeserverOptions, JsonObject, Membership,
   ReceiptRecord, RequestRecord, RoomVersion, TransactionRecord, TypingRecord,
@@ -58,7 +59,7 @@ export class Homeserver {
       actions: this.actions,
       faults: this.faults,
       appservices: this.appservices.links,
-      txnCache: new Map(),
+      txnCache: new TxnCache(this.options.txnCachePeriodMs ?? 30 * 60_000, this.options.now ?? Date.now),
       defaultTimelineLimit: this.options.defaultTimelineLimit ?? 10,
       defaultRoomVersion: this.defaultRoomVersion,
       authenticatedMedia: this.options.authenticatedMedia ?? true,

@@ -2,6 +2,7 @@
 // rooms, aliases, ephemeral state and the waiters that long-polling /sync requests park on.
 import { newEventId } from "./ids";
 import { KeyDirectory } from "./keys";
+import { checkSizeLimits } from "./pdu";
 import type { Room, StoredEvent } from "./room";
 import type { ClientEvent, JsonObject, ReceiptRecord, TypingRecord } from "./types";
 import { clone } from "./types";
@@ -97,14 +98,19 @@ export class HomeserverModel {
     return this.rooms.get(roomId);
   }
 
-  /** Persist an event into a room: mint its id, keep prev_content, advance the stream, notify. */
+  /**
+   * Persist an event into a room: refuse it as Synapse would when too large (413 M_TOO_LARGE, see pdu.ts), mint
+   * its id, keep prev_content, advance the stream, notify.
+   */
   append(room: Room, input: AppendInput, txn?: StoredEvent["txn"]): StoredEvent {
+    const now = Date.now();
+    checkSizeLimits(room, input, this.serverName, now);
     const event: ClientEvent = {
       event_id: input.event_id ?? newEventId(),
       type: input.type,
       sender: input.sender,
       room_id: room.roomId,
-      origin_server_ts: Date.now(),
+      origin_server_ts: now,
       content: clone(input.content),
     };
     if (input.state_key !== undefined) {

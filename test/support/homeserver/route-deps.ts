@@ -4,6 +4,7 @@ import type { AppserviceLink } from "./appservice";
 import type { E2eeDialect } from "./appservice-devices";
 import type { Faults } from "./faults";
 import type { HomeserverModel } from "./model";
+import type { TxnCache } from "./txn-cache";
 import type { RoomVersion } from "./types";
 
 export interface RouteDeps {
@@ -11,8 +12,8 @@ export interface RouteDeps {
   actions: RoomActions;
   faults: Faults;
   appservices: Map<string, AppserviceLink>;
-  /** Idempotent PUT responses keyed by token scope + endpoint (incl. txnId). */
-  txnCache: Map<string, unknown>;
+  /** Idempotent PUT responses, keyed by raw path (txnId included) + access token, for a bounded time (as Synapse). */
+  txnCache: TxnCache;
   defaultTimelineLimit: number;
   defaultRoomVersion: RoomVersion;
   /** /versions lists v1.11 and later only with authenticated media. */

@@ -4,6 +4,7 @@
 import type { RouteDeps } from "./route-deps";
 import type { Route } from "./router";
 import { clientRoute, me, objectBody, ok, param } from "./router";
+import { txnKeyOf } from "./txn-cache";
 import { isJsonObject, MatrixHttpError, notFound } from "./types";
 
 export function keyRoutes(deps: RouteDeps): Route[] {
@@ -29,8 +30,8 @@ export function keyRoutes(deps: RouteDeps): Route[] {
     }),
     clientRoute("PUT", "sendToDevice/:eventType/:txnId", (ctx) => {
       const auth = me(ctx);
-      const cacheKey = `${auth.txnScope}\nsendToDevice ${param(ctx, "eventType")} ${param(ctx, "txnId")}`;
-      if (deps.txnCache.has(cacheKey)) return ok({});
+      const cacheKey = txnKeyOf(ctx);
+      if (deps.txnCache.get(cacheKey) !== undefined) return ok({});
       const body = objectBody(ctx);
       if (!isJsonObject(body["messages"])) throw new MatrixHttpError(400, "M_BAD_JSON", "messages must be an object");
       keys.send(auth.userId, param(ctx, "eventType"), body["messages"]);

@@ -3,17 +3,16 @@ import { createRoom, parseCreateRoomBody, upgradeRoom } from "./room-create";
 import type { RouteDeps } from "./route-deps";
 import type { Reply, Route, RouteContext } from "./router";
 import { clientRoute, me, objectBody, ok, param, stringField } from "./router";
+import { txnKeyOf } from "./txn-cache";
 import type { JsonObject } from "./types";
 import { forbidden, MatrixHttpError, notFound } from "./types";
 
 export function roomWriteRoutes(deps: RouteDeps): Route[] {
   const { model, actions } = deps;
 
-  /** Replays the first response for the same token scope + endpoint + txnId (spec idempotency). */
+  /** Replays the first successful response for the same path (txnId included) and access token (see txn-cache.ts). */
   const idempotent = async (ctx: RouteContext, run: () => JsonObject | Promise<JsonObject>): Promise<Reply> => {
-    const auth = me(ctx);
-    const endpoint = ctx.path.replace(/^\/_matrix\/client\/[^/]+\//, "");
-    const key = `${auth.txnScope}\n${ctx.method} ${endpoint}`;
+    const key = txnKeyOf(ctx);
     const cached = deps.txnCache.get(key);
     if (cached !== undefined) return ok(structuredClone(cached));
     const body = await run();

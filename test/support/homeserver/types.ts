@@ -46,6 +46,10 @@ export interface HomeserverOptions {
   authenticatedMedia?: boolean;
   /** Uploads larger than this are refused with 413 M_TOO_LARGE. Default 100 MiB. */
   maxUploadBytes?: number;
+  /** Send txnIds are remembered between one and two of these periods (Synapse: 30 min). Default 30 min. */
+  txnCachePeriodMs?: number;
+  /** The clock of the txnId memory. Default Date.now. */
+  now?: () => number;
   /** Appservice encryption: which homeserver the double plays (appservice-e2ee.ts). Default Synapse 1.67's. */
   appserviceE2ee?: AppserviceE2eeOptions;
 }

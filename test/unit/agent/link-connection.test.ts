@@ -128,6 +128,21 @@ test("full jitter: the delay is random() times the capped exponential", async ()
   expect(reconnectLogs(lines).slice(0, 4).map((l) => l.delayMs)).toEqual([5, 10, 15, 15]);
 });
 
+test("a short outage never draws a long wait: each delay is at most twice the outage so far (or twice the base)", async () => {
+  const draws = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]; // eight instant retries, then the full ceiling
+  let i = 0;
+  const agent = await startScriptedAgent({ onHello: (c) => c.ws.close(1011, "bye") });
+  const { logger, lines } = capturingLogger();
+  const link = newLink(linkOptions(agent.url, { logger, random: () => draws[i++] ?? 1, reconnectBaseMs: 10, reconnectMaxMs: 60_000 }));
+  await link.start();
+  await waitFor(() => reconnectLogs(lines).length >= 10, "ten drops");
+  for (const line of reconnectLogs(lines).slice(0, 10)) {
+    expect(line.delayMs).toBeLessThanOrEqual(2 * Math.max(10, Number(line["outageMs"])));
+  }
+  // Without that bound the ninth draw would have been the exponential ceiling: 10 * 2^8 = 2,560 ms.
+  expect(reconnectLogs(lines)[8]?.delayMs).toBe(Math.min(2_560, 2 * Math.max(10, Number(reconnectLogs(lines)[8]?.["outageMs"]))));
+});
+
 test("close code 1008 is not retried in a tight loop: max backoff, logged as an error with the reason", async () => {
   const agent = await startScriptedAgent({ onHello: (c) => c.ws.close(1008, "token revoked") });
   const { logger, lines } = capturingLogger();

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { type MessageContent, buildMessageContents, cleanAgentText, contentBytes } from "../../../src/matrix/format";
+import { DEFAULT_MAX_PART_BYTES } from "../../../src/matrix/format/contents";
 import { fenceLines, isSubsequence, textSkeleton, utf8Bytes } from "./markdown-checks";
 
 const MATRIX_LIMIT = 65_536;
@@ -83,7 +84,7 @@ describe("buildMessageContents", () => {
     const parts = buildMessageContents(answer);
     expect(parts.length).toBeGreaterThanOrEqual(4);
     for (const part of parts) expect(utf8Bytes(part) + 2_000).toBeLessThan(MATRIX_LIMIT);
-    expectWellSplit(answer, parts, 60_000, 2_000);
+    expectWellSplit(answer, parts, DEFAULT_MAX_PART_BYTES, 2_000);
     // The 1,500-line block could not fit one message: its later parts reopen it with the same info string.
     const reopened = parts.filter((p) => p.body.startsWith('```ts title="big.ts"\n'));
     expect(reopened.length).toBeGreaterThanOrEqual(1);
@@ -94,7 +95,7 @@ describe("buildMessageContents", () => {
   it("keeps a code block whole when it fits in one message, cutting around it instead", () => {
     const code = codeBlock("js", 350);
     const answer = [paragraph(1, 12_000), code, paragraph(2, 12_000)].join("\n\n");
-    const parts = buildMessageContents(answer);
+    const parts = buildMessageContents(answer, { maxEventBytes: 60_000 }); // the block fits 60,000, not the default
     expect(parts.length).toBeGreaterThan(1);
     expectWellSplit(answer, parts, 60_000, 2_000);
     expect(parts.filter((p) => p.body.includes("```js"))).toHaveLength(1);

@@ -172,6 +172,7 @@ describe("homeserver double: encrypted appservices", () => {
     await start(undefined, {});
     await botDevice("BOTDEV", 1);
     const roomId = hs.createRoom(alice.userId, { invite: [bot.userId] });
+    await bot.call("POST", `join/${encodeURIComponent(roomId)}`, { body: {} }); // joined: the room's events concern it (invited is not enough)
     await alice.call("PUT", "sendToDevice/m.room.encrypted/t1", { body: { messages: { [bot.userId]: { BOTDEV: { n: 1 } } } } });
     hs.sendEvent(alice.userId, roomId, "m.room.message", { body: "after" });
     await hs.waitFor(() => as.bodies.some((b) => JSON.stringify(b.body["events"]).includes("after")), { what: "the event push" });

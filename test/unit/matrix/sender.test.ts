@@ -2,8 +2,10 @@
 // pacing the bot, so sustained rate limiting delays a message (never sooner than retry_after_ms) instead of
 // dropping it; only rateLimitMaxWaitMs bounds it.
 import pino from "pino";
-import { MatrixRequestError } from "../../../src/matrix/errors";
-import type { MatrixHttp } from "../../../src/matrix/http";
+import { MatrixRequestError, normalizeMatrixError } from "../../../src/matrix/errors";
+import { createMatrixHttp, type MatrixHttp } from "../../../src/matrix/http";
+import { parseRetryAfter } from "../../../src/matrix/retry-after";
+import { startHomeserver } from "../../support/homeserver";
 import { MatrixSender, type SenderOptions } from "../../../src/matrix/sender";
 
 type Outcome = MatrixRequestError | "ok";
@@ -51,5 +53,36 @@ describe("MatrixSender retries", () => {
     const result = await sender(hs, { rateLimitMaxWaitMs: 100 }).sendEvent("!r:example.org", "m.room.message", { body: "hi" }, "t3");
     expect(result).toMatchObject({ ok: false, permanent: false });
     expect(hs.times.length).toBe(4); // three waits of 30+ ms fit in 100 ms, the fourth would not
+  });
+
+  it("honours a Retry-After header on a JSON 429 that carries no retry_after_ms (Matrix v1.10+), over real HTTP", async () => {
+    const hs = await startHomeserver();
+    try {
+      const bot = hs.addUser("bot");
+      const roomId = hs.createRoom(bot.userId);
+      const matrix = createMatrixHttp({ homeserverUrl: hs.url, accessToken: bot.accessToken, requestTimeoutMs: 5000 });
+      hs.failNext({ pathIncludes: "/send/" }, { status: 429, errcode: "M_LIMIT_EXCEEDED", retry_after_ms: 1000, retryAfterIn: "header" });
+      const waits: number[] = [];
+      const result = await sender(matrix, { retryMaxMs: 10, onRateLimited: (ms) => waits.push(ms) })
+        .sendEvent(roomId, "m.room.message", { msgtype: "m.text", body: "paced" }, "t4");
+      expect(result).toMatchObject({ ok: true, attempts: 2 });
+      const tries = hs.requests.filter((r) => r.path.includes("/send/"));
+      expect(tries.map((r) => r.status)).toEqual([429, 200]);
+      expect((tries[1]?.at ?? 0) - (tries[0]?.at ?? 0)).toBeGreaterThanOrEqual(1000); // not the 10 ms backoff
+      expect(waits).toHaveLength(1);
+      expect(waits[0]).toBeGreaterThan(1000);
+    } finally {
+      await hs.close();
+    }
+  });
+
+  it("reads Retry-After as seconds or an HTTP date; retry_after_ms, exact, goes first when both are sent", () => {
+    expect(parseRetryAfter("3")).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000 + 5000).toUTCString(), 10_000)).toBe(5000);
+    expect(parseRetryAfter("soon")).toBeUndefined();
+    const both = { statusCode: 429, headers: { "retry-after": "1" }, body: { error: "slow down", retry_after_ms: 500 } };
+    expect(normalizeMatrixError(both, "send").retryAfterMs).toBe(500);
+    const headerOnly = { statusCode: 429, headers: { "retry-after": "2" }, body: "<html>Too Many Requests</html>" };
+    expect(normalizeMatrixError(headerOnly, "send").retryAfterMs).toBe(2000);
   });
 });

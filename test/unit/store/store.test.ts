@@ -5,6 +5,7 @@ import { KeyvSqlite } from "@keyv/sqlite";
 import pino from "pino";
 import { openStore, StoreUnavailableError, type Store } from "../../../src/store";
 import { FaultyStoreAdapter, InjectedStoreFault } from "../../support/faulty-store";
+import { storeKeys } from "../../support/store-rows";
 
 const logger = pino({ level: "silent" });
 
@@ -134,7 +135,36 @@ describe("sqlite store", () => {
     expect(() => store.namespace("journal")).toThrow(/closed/);
     await expect(store.healthCheck()).rejects.toBeInstanceOf(StoreUnavailableError);
   });
+
+  it("lets a health probe in flight finish before it closes: no probe key is left behind, and a probe key expires", async () => {
+    const file = path.join(dir, "bot.sqlite");
+    let slow!: FaultyStoreAdapter;
+    const store = await open(`sqlite://${file}`, { wrapAdapter: (a) => (slow = new FaultyStoreAdapter(a)) });
+    slow.delay(50); // the probe's write, read and delete each wait: close() comes in between
+    const probing = store.healthCheck();
+    await store.close();
+    await probing;
+    const keys = await storeKeys(dir);
+    expect(keys.filter((k) => k.includes("store-health"))).toEqual([]);
+
+    const reopened = await open(`sqlite://${file}`, { wrapAdapter: (a) => (slow = new FaultyStoreAdapter(a)) });
+    slow.failNext("delete"); // a probe cut short between its write and its delete
+    await expect(reopened.healthCheck()).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect((await reopened.countRows())?.total).toBe(1);
+    expect(await expiresOfProbes(file)).toEqual([expect.any(Number)]); // swept once expired, never kept
+  });
 });
+
+/** The expiry column of every health-probe row of the sqlite file. */
+async function expiresOfProbes(file: string): Promise<unknown[]> {
+  const db = new KeyvSqlite({ uri: `sqlite://${file}` });
+  try {
+    const rows = (await db.query("SELECT expires FROM keyv WHERE key LIKE 'store-health:%'")) as Array<{ expires: unknown }>;
+    return rows.map((r) => r.expires);
+  } finally {
+    await db.disconnect();
+  }
+}
 
 describe("store failures surface as errors, never as missing data", () => {
   let faulty: FaultyStoreAdapter;

@@ -3,20 +3,33 @@
 import path from "node:path";
 import sqlite3 from "sqlite3";
 
-export async function storeRows(dataDir: string, keyContains?: string): Promise<number> {
+/** A read-only connection to `<dataDir>/bot.sqlite` for `use`, closed afterwards. */
+async function withStore<T>(dataDir: string, use: (db: sqlite3.Database) => Promise<T>): Promise<T> {
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
     const opened = new sqlite3.Database(path.join(dataDir, "bot.sqlite"), sqlite3.OPEN_READONLY, (e) => (e ? reject(e) : resolve(opened)));
   });
   try {
+    return await use(db);
+  } finally {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+  }
+}
+
+/** Every key in the store, expired or not, sorted. */
+export function storeKeys(dataDir: string): Promise<string[]> {
+  return withStore(dataDir, (db) => new Promise((resolve, reject) =>
+    db.all("SELECT key FROM keyv ORDER BY key", (e: Error | null, rows: Array<{ key: string }>) => (e ? reject(e) : resolve(rows.map((r) => r.key))))));
+}
+
+export async function storeRows(dataDir: string, keyContains?: string): Promise<number> {
+  return withStore(dataDir, async (db) => {
     const [sql, params] = keyContains === undefined
       ? ["SELECT count(*) AS n FROM keyv", []]
       : ["SELECT count(*) AS n FROM keyv WHERE instr(key, ?) > 0", [keyContains]];
     const row = await new Promise<{ n: number }>((resolve, reject) =>
       db.get(sql, params, (e: Error | null, r: { n: number }) => (e ? reject(e) : resolve(r))));
     return row.n;
-  } finally {
-    await new Promise<void>((resolve) => db.close(() => resolve()));
-  }
+  });
 }
 
 /** Waits until nothing is pending in the journal or the outbox (their index rows go once an item is done). */
