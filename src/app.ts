@@ -191,7 +191,7 @@ class BotApp implements App {
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name),
-      inboundRefusals: () => intake.stats(),
+      inboundRefusals: () => intake.stats(), work: () => ops.work(),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);
@@ -234,6 +234,9 @@ class BotApp implements App {
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
+    // From now on /metrics can report the bot idle (until then it is starting, never idle).
+    ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
+      outbox: outbox.pendingCount() + fanout.pendingCount() }));
     log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
   }
 

@@ -40,7 +40,25 @@ export const METRIC_HELP = {
   inbound_events_total: "Room events received from the homeserver (sync or appservice transactions)",
   inbound_poisoned_events_total: "Inbound events skipped because they could not be stored (the rest of their batch went on)",
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
+  idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
+  work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
 } as const;
+
+/** What the bot has in hand, by kind (the labels of work_in_flight). */
+export interface WorkInFlight {
+  /** Room events scheduled, being routed or waiting for a routing retry, and background room work they started. */
+  router: number;
+  /** Agent runs in flight and messages queued for their thread's next run. */
+  turns: number;
+  /** Outbox entries pending (queued, being sent, being recorded) and agent results being queued for fan-out. */
+  outbox: number;
+}
+
+export const WORK_KINDS: ReadonlyArray<keyof WorkInFlight> = ["router", "turns", "outbox"];
+
+export function isIdle(work: WorkInFlight): boolean {
+  return WORK_KINDS.every((kind) => work[kind] === 0);
+}
 
 /** Keeps a label's distinct values bounded: past the limit, new values become "other". */
 class BoundedLabel {
@@ -74,6 +92,8 @@ export class Metrics {
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
+  /** Reads the work in hand; until the bot is wired (watchWork), idle reads 0 and work_in_flight nothing. */
+  private workProbe: (() => WorkInFlight) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? METRICS_DEFAULTS.maxLabelValues;
@@ -106,6 +126,16 @@ export class Metrics {
     this.inbound = new Counter(name("inbound_events_total"));
     this.poisoned = new Counter(name("inbound_poisoned_events_total"));
     this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
+    const probe = (): WorkInFlight | undefined => this.workProbe?.();
+    new Gauge({ ...name("idle"), collect() {
+      const work = probe();
+      this.set(work !== undefined && isIdle(work) ? 1 : 0);
+    } });
+    new Gauge({ ...name("work_in_flight"), labelNames: ["kind"], collect() {
+      const work = probe();
+      if (work === undefined) return;
+      for (const kind of WORK_KINDS) this.set({ kind }, work[kind]);
+    } });
     this.linkUp.set(0);
     this.outbox.set(0);
     if (options.processMetrics ?? METRICS_DEFAULTS.processMetrics) {
@@ -170,6 +200,11 @@ export class Metrics {
   /** A command was handled. Pass registered command names only (unknown ones as "unknown"). */
   commandRun(name: string): void {
     this.commands.inc({ command: this.commandNames.value(name) });
+  }
+
+  /** The bot's work in hand, read at every scrape (idle, work_in_flight). */
+  watchWork(probe: () => WorkInFlight): void {
+    this.workProbe = probe;
   }
 
   /** `count` room events arrived from the homeserver. */

@@ -1,5 +1,6 @@
 // The command table: name, one-line summary, usage, zod schema over the argument words, who may run it, and
 // what it does. Help is generated from it, so every command appears there exactly once.
+import type { WorkInFlight } from "../metrics";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { MatrixHttp } from "../matrix/http";
@@ -18,6 +19,8 @@ export interface CommandStatus {
   dead: number;
   /** Since start: inbound events skipped as unstorable, inbound batches refused for a retry. */
   inbound?: { poisonedEvents: number; refusedBatches: number };
+  /** The whole bot's work in hand (this /status command counts as one room event being routed). */
+  work?: WorkInFlight;
 }
 
 /** What the command handler needs from the rest of the bot (the lead wires these in app.ts). */
