@@ -185,7 +185,9 @@ class BotApp implements App {
     const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
     const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
     const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
-    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), { // its own retry budget outlasts a 5xx burst
+    // Its own retry budget (ROOM_LOOKUP_RETRY_*), not MATRIX_RETRY_*: short test timings there made it give up inside a 5xx burst.
+    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), {
+      memberFetchAttempts: t.roomLookupAttempts, retryBaseMs: t.roomLookupBaseMs, retryMaxMs: t.roomLookupMaxMs,
       isAllowedUser, isOwnUser: (userId) => ownUsers.some((re) => re.test(userId)) });
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
@@ -208,6 +210,7 @@ class BotApp implements App {
     });
     this.cleanups.push(async () => {
       router.stop();
+      directory.stop();
       await router.idle();
       await pipeline.drain(t.shutdownGraceMs);
     });
