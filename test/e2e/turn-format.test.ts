@@ -61,7 +61,7 @@ describe("answer format", () => {
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "tell me everything");
     await s.waitBotMessages(roomId, 4);
-    await s.quiet(500);
+    await s.settled(); // every part sent: the turn is over and the outbox empty
     const parts: ClientEvent[] = s.botMessages(roomId);
     for (const part of parts) {
       expect(Buffer.byteLength(JSON.stringify(part), "utf8")).toBeLessThan(MATRIX_EVENT_LIMIT);

@@ -118,7 +118,7 @@ export class ScriptProcess {
     return this.child.pid;
   }
 
-  async ready(timeoutMs = 15_000): Promise<this> {
+  async ready(timeoutMs?: number): Promise<this> {
     await this.logs.waitFor((l) => l.msg === this.readyLine.msg, this.readyLine.what, timeoutMs);
     return this;
   }
@@ -138,6 +138,12 @@ export class ChildBot extends ScriptProcess implements RunningBot {
   /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the bot. */
   constructor(private readonly env: Record<string, string>, args: string[] = [], opts: { nodeArgs?: string[] } = {}) {
     super(MAIN_JS, env, { msg: "ready", what: "the bot's ready line" }, { args, ...opts });
+  }
+
+  /** The port of its HTTP server (/metrics), from its log; undefined before it listens. */
+  get httpPort(): number | undefined {
+    const line = this.logs.find((l) => typeof l.msg === "string" && l.msg.startsWith("HTTP server listening"));
+    return typeof line?.["port"] === "number" ? line["port"] : undefined;
   }
 
   override async stop(): Promise<void> {

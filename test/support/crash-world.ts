@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { appserviceEnv, botEnv, ChildBot, freePort, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { expectSteady, waitForBotSettled, type BotInbound } from "./bot-idle";
 import { startHomeserver, type Homeserver } from "./homeserver";
 
 export type CrashMode = "client" | "appservice";
@@ -36,17 +37,24 @@ export class CrashWorld {
     return this.current;
   }
 
-  /** The bot's user on the homeserver and its environment in `mode`, with `extra` variables. */
-  async setUp(mode: CrashMode, extra?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string }> {
+  /** The bot's user on the homeserver, how it receives events, and its environment in `mode`, with `extra` variables. */
+  async setUp(mode: CrashMode, extra?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string; inbound: BotInbound }> {
     const { hs, dataDir } = this.now();
     if (mode === "client") {
       const bot = hs.addUser("bot", { displayName: "Agent Bot" });
-      return { env: botEnv({ homeserverUrl: hs.url, accessToken: bot.accessToken, dataDir, extra }), botUserId: bot.userId };
+      return { env: botEnv({ homeserverUrl: hs.url, accessToken: bot.accessToken, dataDir, extra }), botUserId: bot.userId,
+        inbound: { syncUserId: bot.userId } };
     }
     const port = await freePort();
     const reg = writeRegistration(dataDir, { port });
-    const { senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
-    return { env: appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir, extra }), botUserId: senderUserId };
+    const { id, senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+    return { env: appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir, extra }), botUserId: senderUserId,
+      inbound: { appserviceId: id } };
+  }
+
+  /** "Exactly once" on a child bot: once it settled, `check`; after a short extra window and settling again, `check` again. */
+  async expectSteady(bot: ChildBot, inbound: BotInbound, check: () => void): Promise<void> {
+    await expectSteady(() => waitForBotSettled(this.hs, inbound, bot), check);
   }
 
   /** Starts the bot as a child process on `env` (stopped after the test) and waits for its ready line. */

@@ -14,6 +14,8 @@ export interface ScriptedConn {
   hello: Record<string, unknown> | undefined;
   /** Whether pings get a pong; false makes the connection look half-open to the bot. */
   answerPings: boolean;
+  /** Pings received (the bot's heartbeats). */
+  pings: number;
   /**
    * Send an event frame with the next seq. threadId: `extra.threadId`, else the one of the run frame with
    * this runId, else "t1".
@@ -57,6 +59,7 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
       frames: [],
       hello: undefined,
       answerPings: typeof pongs === "function" ? pongs(conns.length) : pongs,
+      pings: 0,
       seq: 0,
       event(runId, event, extra = {}) {
         conn.seq += 1;
@@ -80,6 +83,7 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
     };
     conns.push(conn);
     ws.on("ping", (data) => {
+      conn.pings += 1;
       if (conn.answerPings && ws.readyState === WebSocket.OPEN) ws.pong(data);
     });
     ws.on("message", (data) => {

@@ -10,6 +10,7 @@ import pino from "pino";
 import { METRIC_HELP, METRIC_PREFIX } from "../../../src/metrics";
 import { openStore } from "../../../src/store";
 import { removeDir, ROOT } from "../../support/bot-harness";
+import { scaled } from "../../support/wait";
 
 interface ShellBlock {
   file: string;
@@ -108,9 +109,9 @@ describe.each(PAGES.map((p) => [path.relative(ROOT, p), p] as const))("shell com
 
   if (runnable.length > 0) {
     it.each(runnable.map((b) => [`line ${b.line}`, b] as const))("runs the block at %s", async (_where, block) => {
-      const result = await runShell(block.code, deployment, 90_000);
+      const result = await runShell(block.code, deployment, scaled(90_000));
       if (result.code !== 0) throw new Error(`${block.file}:${block.line} exited ${String(result.code)}:\n${block.code}\n---\n${result.output}`);
-    }, 120_000);
+    }, scaled(120_000));
   }
 });
 

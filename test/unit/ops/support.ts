@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../../support/bot-harness";
+import { scaled } from "../../support/wait";
 
 export const CLI_DIR = path.join(ROOT, "dist", "src", "cli");
 
@@ -24,6 +25,7 @@ export function cliPath(name: CliName): string {
 /** Spawns (never blocks: the homeserver double runs in this process). `input` is written to stdin, then closed. */
 export function runCli(name: CliName, args: string[],
   opts: { cwd: string; env?: Record<string, string>; input?: string; timeoutMs?: number }): Promise<CliRun> {
+  const timeoutMs = scaled(opts.timeoutMs ?? 20_000);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath(name), ...args], {
       cwd: opts.cwd,
@@ -36,8 +38,8 @@ export function runCli(name: CliName, args: string[],
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${name} did not exit within ${opts.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 20_000);
+      reject(new Error(`${name} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);
       reject(error);

@@ -10,6 +10,9 @@ import { Outbox, type OutboxEntryInput, type OutboxOptions } from "../../../src/
 import { openStore, type Store } from "../../../src/store";
 import { FaultyStoreAdapter } from "../../support/faulty-store";
 import { LogCapture } from "../../support/log-capture";
+import { waitFor } from "../../support/wait";
+
+export { expectSteady } from "../../support/wait";
 
 export interface SendCall {
   roomId: string;
@@ -53,17 +56,21 @@ export class FakeSender {
   }
 }
 
+/** A slow sender's latency (stimulus). Tests never assert after it: they wait on a condition (waitUntil, idle). */
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await pause(2);
-  }
+/** Waits until `condition` holds (deadline: DEFAULT_WAIT_MS or `timeoutMs`, scaled by TEST_TIME_SCALE). */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs?: number): Promise<void> {
+  await waitFor(condition, { what, intervalMs: 2, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
 }
+
+/** Waits until the outbox has nothing pending, being recorded or being announced. */
+export function outboxIdle(outbox: Outbox): Promise<void> {
+  return waitUntil(() => outbox.pendingCount() === 0, "the outbox idle");
+}
+
 
 export function entry(roomId: string, txnId: string, extra: Partial<OutboxEntryInput> = {}): OutboxEntryInput {
   return { roomId, type: "m.room.message", content: { msgtype: "m.text", body: `secret body of ${txnId}` }, txnId, ...extra };
