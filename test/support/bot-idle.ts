@@ -13,6 +13,9 @@ export interface BotWork {
   work: Record<string, number>;
 }
 
+/** Between two scrapes of /metrics while waiting (a scrape costs the bot a little CPU). */
+const SCRAPE_INTERVAL_MS = 20;
+
 /** Where the bot's HTTP server listens: its port, or anything with `httpPort` (App, after start()). */
 export type BotHttp = number | { readonly httpPort: number | undefined };
 
@@ -52,7 +55,7 @@ export async function waitForBotWork(target: BotHttp, ready: (work: Record<strin
   await waitFor(async () => {
     last = await readBotWork(target);
     return ready(last.work);
-  }, { what: "the bot's work_in_flight to reach the expected counts", ...opts, describe: () => `last work_in_flight: ${JSON.stringify(last?.work)}` });
+  }, { what: "the bot's work_in_flight to reach the expected counts", intervalMs: SCRAPE_INTERVAL_MS, ...opts, describe: () => `last work_in_flight: ${JSON.stringify(last?.work)}` });
 }
 
 /** Waits until the bot reports idle in /metrics. */
@@ -61,7 +64,7 @@ export async function waitForBotIdle(target: BotHttp, opts: WaitOptions = {}): P
   await waitFor(async () => {
     last = await readBotWork(target);
     return last.idle;
-  }, { what: "the bot to report idle in /metrics", ...opts, describe: () => `last work_in_flight: ${JSON.stringify(last?.work)}` });
+  }, { what: "the bot to report idle in /metrics", intervalMs: SCRAPE_INTERVAL_MS, ...opts, describe: () => `last work_in_flight: ${JSON.stringify(last?.work)}` });
 }
 
 /** How the bot receives room events from the double: a /sync loop as `userId`, or an appservice's pushes. */
@@ -86,6 +89,6 @@ export async function waitForBotSettled(hs: Homeserver, inbound: BotInbound, tar
     if (!caughtUp) return false;
     last = await readBotWork(target);
     return last.idle && hs.streamToken === before && botCaughtUp(hs, inbound);
-  }, { what: "the bot to settle (caught up with the homeserver and idle)", ...opts,
+  }, { what: "the bot to settle (caught up with the homeserver and idle)", intervalMs: SCRAPE_INTERVAL_MS, ...opts,
     describe: () => `caught up: ${caughtUp}; last work_in_flight: ${JSON.stringify(last?.work)}` });
 }

@@ -6,7 +6,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type FakeBehaviour =
-  | { kind: "stream"; chunks: string[]; /** ms between chunks; default 0 */ gapMs?: number }
+  | { kind: "stream"; chunks: string[]; /** ms between chunks; default 0 */ gapMs?: number;
+    /** The chunks after the first wait for this (a model answer held until the test releases it). */ hold?: Promise<void> }
   | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "context_length" }
   /** Never answers (or stops after `chunks`), holding the connection open until the client leaves. */
@@ -122,6 +123,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     for (const [i, c] of chunks.entries()) {
       if (res.destroyed) return;
       res.write(`data: ${chunkJson(id, model, c, null)}\n\n`);
+      if (b.kind === "stream" && i === 0 && b.hold) await b.hold;
       if (b.kind === "stream" && (b.gapMs ?? 0) > 0 && i < chunks.length - 1) await sleep(b.gapMs ?? 0);
     }
     if (b.kind === "hang") return; // the client has to give up
