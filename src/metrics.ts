@@ -126,6 +126,7 @@ export class Metrics {
     this.inbound = new Counter(name("inbound_events_total"));
     this.poisoned = new Counter(name("inbound_poisoned_events_total"));
     this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
+    // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
     const probe = (): WorkInFlight | undefined => this.workProbe?.();
     new Gauge({ ...name("idle"), collect() {
       const work = probe();

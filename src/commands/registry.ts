@@ -1,9 +1,9 @@
 // The command table: name, one-line summary, usage, zod schema over the argument words, who may run it, and
 // what it does. Help is generated from it, so every command appears there exactly once.
-import type { WorkInFlight } from "../metrics";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { MatrixHttp } from "../matrix/http";
+import type { WorkInFlight } from "../metrics";
 import type { RoomSettingsStore } from "../rooms/settings";
 
 /** "anyone"; "settings": who may change this room's settings (see permissions.ts); "admin": BOT_ADMINS only. */
