@@ -60,6 +60,20 @@ export function isIdle(work: WorkInFlight): boolean {
   return WORK_KINDS.every((kind) => work[kind] === 0);
 }
 
+/**
+ * Node's process metrics (CPU, memory, event-loop lag, GC, handles) once per process, however many Metrics exist:
+ * prom-client's collector starts an event-loop-delay monitor (a timer every 10 ms) and a GC observer per call and
+ * never stops them, so one per bot instance (tests start hundreds) would pile up in the process.
+ */
+let processRegistry: Registry | undefined;
+function processMetricsRegistry(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: METRIC_PREFIX });
+  }
+  return processRegistry;
+}
+
 /** Keeps a label's distinct values bounded: past the limit, new values become "other". */
 class BoundedLabel {
   private readonly seen = new Set<string>();
@@ -75,7 +89,10 @@ class BoundedLabel {
 }
 
 export class Metrics {
+  /** This instance's own metrics (never prom-client's global registry). */
   readonly registry = new Registry();
+  /** What /metrics serves: the own metrics, and the process metrics unless turned off. */
+  private readonly exposed: Registry;
   private readonly turns: Counter<"outcome">;
   private readonly turnDuration: Histogram<"outcome">;
   private readonly linkUp: Gauge;
@@ -139,9 +156,8 @@ export class Metrics {
     } });
     this.linkUp.set(0);
     this.outbox.set(0);
-    if (options.processMetrics ?? METRICS_DEFAULTS.processMetrics) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
-    }
+    this.exposed = options.processMetrics ?? METRICS_DEFAULTS.processMetrics
+      ? Registry.merge([this.registry, processMetricsRegistry()]) : this.registry;
   }
 
   /** A turn ended: `outcome` is "ok" or a failure kind (e.g. "unreachable", "agent_error"); `seconds` its latency. */
@@ -225,10 +241,10 @@ export class Metrics {
 
   /** The Prometheus text exposition of every metric. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.exposed.metrics();
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return this.exposed.contentType;
   }
 }

@@ -5,6 +5,7 @@ import { AgentRunError } from "../../src/reference-agent/brain";
 import { gatedBrain, pause, recordingBrain, say } from "../support/brains";
 import type { ClientEvent } from "../support/homeserver/types";
 import { expectSteady } from "../support/bot-idle";
+import { scaled, waitFor } from "../support/wait";
 import { Scenario } from "../support/scenario";
 
 const bodies = (events: ClientEvent[]): unknown[] => events.map((e) => e.content["body"]);
@@ -171,16 +172,21 @@ describe("turns", () => {
   });
 
   it("with TYPING_DELAY_MS, a fast answer comes without any typing, a slow one with typing on then off", async () => {
+    // Fast and slow whatever the machine's load: the delay is long next to a quick echo answer, and the slow run
+    // lasts until typing went on.
+    const DELAY_MS = 3_000;
     const { brain } = recordingBrain(async (run, out, signal) => {
-      if (run.contents.some((c) => String(c).includes("slow"))) await pause(600, signal);
+      if (run.contents.some((c) => String(c).includes("slow"))) {
+        await waitFor(() => signal.aborted || s.hs.typing.some((t) => t.typing && t.userId === s.botUserId), { what: "typing on for the slow run" });
+      }
       say(out, "done");
     });
-    s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: "300" } });
+    s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: String(scaled(DELAY_MS)) } });
     const roomId = await s.openDm();
     const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
     await s.alice.sendText(roomId, "quick");
     await s.waitBotMessages(roomId, 1);
-    await s.expectSteady(() => expect(mine()).toHaveLength(0), { windowMs: 400 }); // past the delay: nothing may come late
+    await s.expectSteady(() => expect(mine()).toHaveLength(0), { windowMs: DELAY_MS }); // past the delay: nothing may come late
     await s.alice.sendText(roomId, "slow one");
     await s.waitBotMessages(roomId, 2);
     await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing turned off" });

@@ -110,12 +110,12 @@ test("backoff grows per attempt and resets only after the link stayed up", async
       random: () => 1,
       reconnectBaseMs: 10,
       reconnectMaxMs: 10_000,
-      reconnectResetMs: 300,
+      reconnectResetMs: 1_500, // far above a quick drop's lifetime, even on a busy machine
     }),
   );
   await link.start();
   await waitFor(() => reconnectLogs(lines).length >= 3, "three quick drops");
-  holdMs = 700; // the next connection stays up longer than reconnectResetMs
+  holdMs = 3_000; // the next connection stays up longer than reconnectResetMs
   await waitFor(() => reconnectLogs(lines).length >= 4, "a drop after staying up");
   expect(reconnectLogs(lines).map((l) => l.delayMs)).toEqual([10, 20, 40, 10]);
 });

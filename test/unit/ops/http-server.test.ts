@@ -163,6 +163,15 @@ describe("HttpServer", () => {
     expect(sampleValue(await scrape(), `${p}idle`)).toBe(1);
   });
 
+  it("collects the process metrics once per process: a bot instance leaves no event-loop timer behind", () => {
+    const uvTimers = (): number =>
+      (process.report.getReport() as unknown as { libuv: Array<{ type: string }> }).libuv.filter((h) => h.type === "timer").length;
+    void new Metrics();
+    const before = uvTimers();
+    for (let i = 0; i < 20; i += 1) void new Metrics();
+    expect(uvTimers()).toBe(before);
+  });
+
   it("bounds label values so a stream of odd command names cannot grow the series without end", async () => {
     const small = new Metrics({ processMetrics: false, maxLabelValues: 2 });
     for (const name of ["help", "reset", "x1", "x2", "help"]) small.commandRun(name);

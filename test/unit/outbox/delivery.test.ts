@@ -121,7 +121,8 @@ describe("outbox delivery", () => {
       if (call.txnId.startsWith("fan")) await fanOut.wait;
       return accepted(call);
     });
-    const outbox = stores.outbox(await stores.open(), sender, { concurrency: 2 });
+    // 2,000 commits: no fsync each (see TestStores.open); the order of the sends is what this test is about.
+    const outbox = stores.outbox(await stores.open(undefined, { synchronous: "normal" }), sender, { concurrency: 2 });
     await outbox.enqueue(Array.from({ length: 1000 }, (_, i) =>
       entry(`!fan${i}:x`, `fan-${i}`, { origin: { kind: "proactive", runId: "run-1" } })));
     await waitUntil(() => sender.calls.length === 2, "fan-out started"); // both slots busy

@@ -71,7 +71,6 @@ export function outboxIdle(outbox: Outbox): Promise<void> {
   return waitUntil(() => outbox.pendingCount() === 0, "the outbox idle");
 }
 
-
 export function entry(roomId: string, txnId: string, extra: Partial<OutboxEntryInput> = {}): OutboxEntryInput {
   return { roomId, type: "m.room.message", content: { msgtype: "m.text", body: `secret body of ${txnId}` }, txnId, ...extra };
 }
@@ -85,9 +84,14 @@ export class TestStores {
   readonly logs = new LogCapture();
   readonly log: Logger = pino({ level: "debug" }, this.logs);
 
-  async open(faulty?: (adapter: FaultyStoreAdapter) => void): Promise<Store> {
+  /**
+   * `synchronous: "normal"` (no fsync per commit; what a process crash cannot lose is the same) for tests about
+   * scheduling with many writes, which are not about power loss: fsync time on a busy shared disk is not theirs.
+   */
+  async open(faulty?: (adapter: FaultyStoreAdapter) => void, opts: { synchronous?: "normal" | "full" } = {}): Promise<Store> {
     const store = await openStore(this.url, {
       logger: pino({ level: "silent" }),
+      ...(opts.synchronous ? { sqliteSynchronous: opts.synchronous } : {}),
       ...(faulty ? { wrapAdapter: (a) => { const f = new FaultyStoreAdapter(a); faulty(f); return f; } } : {}),
     });
     this.opened.push(store);
