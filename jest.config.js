@@ -5,7 +5,8 @@ if (!(timeScale > 0)) throw new Error(`TEST_TIME_SCALE must be a positive number
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: "node",
+  // Node's environment, plus a safety net that kills the child process groups a test file left running.
+  testEnvironment: "<rootDir>/test/support/jest-environment.js",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   // The fault suite runs on its own: `npm run test:faults` (jest.faults.config.js).

@@ -1,10 +1,11 @@
 // `npm run bench`: every figure of issue 10 in one run, on loopback. Prints one JSON line per figure on stdout
 // (progress on stderr); never passes or fails on a figure (exit code 1 only when a benchmark could not run).
-//   BENCH_ONLY=latency,throughput,rooms   run a subset
+//   BENCH_ONLY=latency,throughput,rooms,streaming   run a subset
 //   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
 //   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
 import { figure, machine, note } from "./support/figures";
 import { roomBenchmarks } from "./rooms";
+import { streamingBenchmarks } from "./streaming";
 import { turnBenchmarks } from "./turns";
 
 async function main(): Promise<void> {
@@ -27,6 +28,9 @@ async function main(): Promise<void> {
   if (!only || only.has("rooms")) {
     const rooms = scaled(10_000);
     await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, memoryBatch: scaled(1000), nodeArgs, botEnv });
+  }
+  if (!only || only.has("streaming")) {
+    await streamingBenchmarks({ answers: scaled(3), words: scaled(600), wordsPerSecond: 60, nodeArgs, botEnv });
   }
   note(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`);
 }

@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from "pino";
 import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
+import { wireLive } from "./app/live";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -28,6 +29,7 @@ import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { keepPrivate } from "./util/private-files";
 import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
+import { createMediaRuntime } from "./media";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
 import { TurnPipeline } from "./turns/pipeline";
@@ -122,11 +124,19 @@ class BotApp implements App {
         "ALLOWED_USERS is not set: the bot serves every user of its own homeserver (anyone, if it has open registration); set ALLOWED_USERS to limit it");
     }
 
+    const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
+      proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
+    const live = wireLive(config, store, http, settings, childLogger(log, "render"));
+
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
     const sender = new MatrixSender(http, {
       userId: this.userId, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, maxAttempts: t.sendMaxAttempts, onTokenRejected,
-      onRetry: (reason) => ops.metrics.sendRetried(reason), onRateLimited: (ms) => ops.metrics.rateLimitWaited(ms),
+      onRetry: (reason) => ops.metrics.sendRetried(reason),
+      onRateLimited: (ms) => {
+        ops.metrics.rateLimitWaited(ms);
+        live.gate.note(ms);
+      },
     }, childLogger(log, "sender"));
     let announcer: DeadLetterAnnouncer | undefined;
     const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"),
@@ -150,16 +160,17 @@ class BotApp implements App {
       sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
     };
 
-    const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
-      proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
     // A room upgrade keeps the conversation: the thread key names the first room of the upgrade chain.
     let lifecycle: RoomLifecycle | undefined;
     const threadKeyFor = async (roomId: string, threadRootId: string | undefined): Promise<string> => encodeThreadKey({
       roomId: lifecycle ? await lifecycle.threadRoomFor(roomId) : roomId,
       generation: (await settings.get(roomId)).threadGeneration, ...(threadRootId ? { threadRootId } : {}) });
 
-    // The agent, and what it produces on its own.
-    const agent = await startAgent(config, store, log, this.embeddedAgentToken);
+    // The agent, and what it produces on its own; attachments for it (src/media) served once at GET /media.
+    const media = createMediaRuntime(config, { accessToken, httpPort: () => ops.port ?? config.http.port, log: childLogger(log, "media") });
+    ops.serveMedia(media.route);
+    this.cleanups.push(() => media.close());
+    const agent = await startAgent(config, store, log, this.embeddedAgentToken, media.parts);
     this.cleanups.push(() => agent.stop());
     const fanout = new ProactiveFanout({
       proactiveRooms: () => settings.proactiveRooms(), isJoined: (roomId) => isJoined(http, roomId),
@@ -177,8 +188,12 @@ class BotApp implements App {
       agent: agent.link, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
+      live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       onSettled: async (settled) => {
-        for (const m of settled) await journal.complete(m.roomId, m.eventId);
+        for (const m of settled) {
+          m.media?.release();
+          await journal.complete(m.roomId, m.eventId);
+        }
       },
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
@@ -192,7 +207,7 @@ class BotApp implements App {
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
-      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name),
+      store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(), work: () => ops.work(),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
@@ -202,6 +217,7 @@ class BotApp implements App {
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
       threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
+      media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: isAllowedUser,
@@ -215,6 +231,7 @@ class BotApp implements App {
       await pipeline.drain(t.shutdownGraceMs);
     });
 
+    router.addObserver(live.policy);
     lifecycle = installRoomLifecycle({
       config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer), isAllowedUser,
@@ -230,6 +247,8 @@ class BotApp implements App {
       }));
     }
     await outbox.recover();
+    // In the background: turns run again meanwhile (a turn that continues a message waits for that message's recovery).
+    void live.recover(outbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
       ...(crypto ? { crypto: crypto.syncHook } : {}), intake,
@@ -240,7 +259,7 @@ class BotApp implements App {
     // From now on /metrics can report the bot idle (until then it is starting, never idle).
     ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
       outbox: outbox.pendingCount() + fanout.pendingCount() }));
-    log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
+    ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 
   async stop(): Promise<void> {

@@ -3,7 +3,15 @@
 import type { Logger } from "pino";
 import type { AgentInitiatedHandler, AgentInitiatedOutcome, AgentInitiatedRun, LinkStats } from "./link-types";
 import { BoundedSet, clipForLog } from "./link-util";
-import type { EventFrame } from "./protocol";
+import type { RunEvent } from "./run-events";
+
+/** The envelope of an event frame. */
+export interface EventEnvelope {
+  seq: number;
+  threadId: string;
+  runId: string;
+  proactive?: boolean | undefined;
+}
 
 export interface AgentInitiatedRunsDeps {
   logger: Logger;
@@ -76,26 +84,39 @@ export class AgentInitiatedRuns {
     if (seq > this.maxSeen) this.maxSeen = seq;
   }
 
-  onFrame(frame: EventFrame): void {
-    const { runId, seq, event } = frame;
+  onFrame(frame: EventEnvelope, events: readonly RunEvent[]): void {
+    const { runId, seq } = frame;
     if (seq > this.maxSeen) this.maxSeen = seq;
     if (this.handled.has(runId)) {
       // Replay of a run already handled: not delivered again, but acked again.
-      if (event.type === "RUN_FINISHED" || event.type === "RUN_ERROR") this.maybeAck();
+      if (events.some((e) => e.type === "RUN_FINISHED" || e.type === "RUN_ERROR")) this.maybeAck();
       return;
     }
     this.pending.add(seq);
     const buf = this.bufferFor(frame);
     buf.seqs.push(seq);
     if (frame.proactive === true) buf.proactive = true;
+    for (const event of events) {
+      if (this.buffers.get(runId) !== buf) return; // dropped or delivered by an earlier event of this frame
+      this.applyEvent(buf, event);
+    }
+  }
+
+  private applyEvent(buf: BufferedRun, event: RunEvent): void {
     switch (event.type) {
       case "TEXT_MESSAGE_START":
         if (!buf.open.has(event.messageId)) buf.open.set(event.messageId, "");
         return;
       case "TEXT_MESSAGE_CONTENT":
         buf.open.set(event.messageId, (buf.open.get(event.messageId) ?? "") + event.delta);
-        buf.bytes += Buffer.byteLength(event.delta);
-        if (buf.bytes > this.deps.maxTextBytes) this.dropTooLarge(buf);
+        this.grew(buf, Buffer.byteLength(event.delta));
+        return;
+      case "MESSAGES_SNAPSHOT":
+        for (const { messageId, text } of event.texts) {
+          const before = buf.open.get(messageId);
+          buf.open.set(messageId, text);
+          this.grew(buf, Buffer.byteLength(text) - (before === undefined ? 0 : Buffer.byteLength(before)));
+        }
         return;
       case "TEXT_MESSAGE_END": {
         const text = buf.open.get(event.messageId);
@@ -106,25 +127,33 @@ export class AgentInitiatedRuns {
         return;
       }
       case "RUN_FINISHED":
+        this.buffers.delete(buf.runId);
+        if (event.outcome === "cancelled") return this.discard(buf, "cancelled");
         for (const text of buf.open.values()) buf.messages.push(text);
-        this.buffers.delete(runId);
         this.deliver(buf);
         return;
       case "RUN_ERROR":
-        this.deps.logger.warn(
-          { runId: clipForLog(runId), threadId: clipForLog(buf.threadId), code: event.code },
-          "agent-initiated run ended in RUN_ERROR; nothing to deliver",
-        );
-        this.buffers.delete(runId);
-        this.handled.add(runId);
-        this.resolveSeqs(buf.seqs);
+        this.buffers.delete(buf.runId);
+        this.discard(buf, event.code);
         return;
       default:
         return;
     }
   }
 
-  private bufferFor(frame: EventFrame): BufferedRun {
+  private grew(buf: BufferedRun, bytes: number): void {
+    buf.bytes += bytes;
+    if (buf.bytes > this.deps.maxTextBytes) this.dropTooLarge(buf);
+  }
+
+  private discard(buf: BufferedRun, code: string): void {
+    this.deps.logger.warn({ runId: clipForLog(buf.runId), threadId: clipForLog(buf.threadId), code },
+      "agent-initiated run ended without finishing; nothing to deliver");
+    this.handled.add(buf.runId);
+    this.resolveSeqs(buf.seqs);
+  }
+
+  private bufferFor(frame: EventEnvelope): BufferedRun {
     const existing = this.buffers.get(frame.runId);
     if (existing) return existing;
     if (this.buffers.size >= this.deps.maxBufferedRuns) {

@@ -2,7 +2,7 @@
 import type { Logger } from "pino";
 import type { RunFailure, RunObserver, RunResult } from "./link-types";
 import { awaitSafely, callSafely, unrefTimer } from "./link-util";
-import type { AgentEvent } from "./protocol";
+import type { RunEvent } from "./run-events";
 
 export interface BotRunDeps {
   /** The link's logger (not a child per run: creating one costs more than a whole turn's other logging); the run's
@@ -24,8 +24,10 @@ export class BotRun {
   private resolveDone!: (result: RunResult) => void;
   private settled = false;
   private started = false;
-  /** Open TEXT_MESSAGEs in the order they started. */
+  /** Open TEXT_MESSAGEs (and snapshot messages) in the order they started. */
   private readonly open = new Map<string, string>();
+  /** Messages streamed by TEXT_MESSAGE_* events: a MESSAGES_SNAPSHOT does not show them again. */
+  private readonly streamed = new Set<string>();
   /** Observer calls run one after another; run() resolves after the last. */
   private chain: Promise<void> = Promise.resolve();
   private startTimer?: NodeJS.Timeout;
@@ -55,47 +57,55 @@ export class BotRun {
     );
   }
 
-  onEvent(event: AgentEvent): void {
+  onEvent(event: RunEvent): void {
     if (this.settled) return;
     this.markActive();
-    const obs = this.observer;
-    const log = this.deps.logger;
     switch (event.type) {
       case "RUN_STARTED":
       case "UNKNOWN":
         return;
-      case "TEXT_MESSAGE_START": {
-        if (!this.open.has(event.messageId)) this.open.set(event.messageId, "");
-        const id = event.messageId;
-        if (obs.onTextStart) this.enqueue(() => callSafely(log, "onTextStart", () => obs.onTextStart?.(id)));
+      case "TEXT_MESSAGE_START":
+        this.streamed.add(event.messageId);
+        this.openText(event.messageId);
         return;
-      }
       case "TEXT_MESSAGE_CONTENT": {
-        const id = event.messageId;
-        const delta = event.delta;
-        if (!this.open.has(id)) {
-          this.open.set(id, "");
-          if (obs.onTextStart) this.enqueue(() => callSafely(log, "onTextStart", () => obs.onTextStart?.(id)));
-        }
-        this.open.set(id, (this.open.get(id) ?? "") + delta);
-        if (obs.onTextDelta) this.enqueue(() => callSafely(log, "onTextDelta", () => obs.onTextDelta?.(id, delta)));
+        this.streamed.add(event.messageId);
+        this.openText(event.messageId);
+        const text = (this.open.get(event.messageId) ?? "") + event.delta;
+        this.open.set(event.messageId, text);
+        this.progress(event.messageId, event.delta, text);
         return;
       }
       case "TEXT_MESSAGE_END": {
         const text = this.open.get(event.messageId);
         if (text === undefined) {
-          log.warn({ runId: this.runId, messageId: event.messageId }, "TEXT_MESSAGE_END for a message never started; ignored");
+          this.deps.logger.warn({ runId: this.runId, messageId: event.messageId }, "TEXT_MESSAGE_END for a message never started; ignored");
           return;
         }
         this.open.delete(event.messageId);
         this.deliverText(event.messageId, text);
         return;
       }
+      case "MESSAGES_SNAPSHOT":
+        // Assistant text that arrives only in snapshots: each snapshot holds the message's whole text so far.
+        for (const { messageId, text } of event.texts) {
+          if (this.streamed.has(messageId)) continue;
+          this.openText(messageId);
+          if (this.open.get(messageId) === text) continue;
+          this.open.set(messageId, text);
+          this.progress(messageId, undefined, text);
+        }
+        return;
       case "RUN_FINISHED": {
         // Messages the agent left open are still complete text for the user.
         for (const [id, text] of this.open) this.deliverText(id, text);
         this.open.clear();
-        this.settle({ ok: true }, false);
+        if (event.outcome === "interrupt") {
+          this.deps.logger.warn({ runId: this.runId, threadId: this.deps.threadId }, "the run ended waiting for an answer (interrupt); interrupts are not supported yet");
+        }
+        const stopped = event.outcome === "cancelled";
+        this.settle(stopped ? { ok: false, failure: { kind: "agent_error", code: "cancelled", message: "the agent stopped the run", retryable: false } }
+          : { ok: true }, false);
         return;
       }
       case "RUN_ERROR":
@@ -105,6 +115,21 @@ export class BotRun {
         );
         return;
     }
+  }
+
+  private openText(messageId: string): void {
+    if (this.open.has(messageId)) return;
+    this.open.set(messageId, "");
+    const obs = this.observer;
+    if (obs.onTextStart) this.enqueue(() => callSafely(this.deps.logger, "onTextStart", () => obs.onTextStart?.(messageId)));
+  }
+
+  /** The text so far (and the delta, when it grew by one) of a message still open. */
+  private progress(messageId: string, delta: string | undefined, text: string): void {
+    const obs = this.observer;
+    const log = this.deps.logger;
+    if (delta !== undefined && obs.onTextDelta) this.enqueue(() => callSafely(log, "onTextDelta", () => obs.onTextDelta?.(messageId, delta)));
+    if (obs.onTextProgress) this.enqueue(() => callSafely(log, "onTextProgress", () => obs.onTextProgress?.(messageId, text)));
   }
 
   /** A malformed frame named this run, or the agent answered our frame with an `error`. */

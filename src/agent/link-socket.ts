@@ -5,15 +5,19 @@ import type { Logger } from "pino";
 import type { AgentLinkOptions, LinkState, LinkStats, PersistedSession } from "./link-types";
 import { LINK_DEFAULTS } from "./link-types";
 import { callSafely, clipForLog, fullJitterDelay, isPolicyClose, unrefTimer } from "./link-util";
-import { PROTOCOL, parseAgentFrame } from "./protocol";
-import type { AgentFrame, BotFrame, ReadyFrame } from "./protocol";
+import { PROTOCOL, PROTOCOLS_OFFERED, parseAgentFrame, versionOf } from "./protocol";
+import type { AgentFrame, AgentFrameV2, BotFrame, ReadyFrame } from "./protocol";
+import type { ProtocolVersion } from "./protocol-v2";
+
+/** A frame after ready, with the protocol of its connection. */
+export type ConnectionFrame = { version: 1; frame: AgentFrame } | { version: 2; frame: AgentFrameV2 };
 
 export interface AgentSocketHooks {
   /** The `resume` to send in hello (called before every connection attempt). */
   loadResume(): Promise<PersistedSession | undefined>;
   onReady(epoch: number, frame: ReadyFrame): void;
   /** Every frame after ready, on connection `epoch`. */
-  onFrame(epoch: number, frame: AgentFrame): void;
+  onFrame(epoch: number, frame: ConnectionFrame): void;
   /** A frame failed to parse (already counted and logged). */
   onMalformed(error: string, runId: string | undefined): void;
   /** The connection `epoch` is gone (not called for stop()). */
@@ -42,6 +46,8 @@ export class AgentSocket {
   private epoch = 0;
   /** The epoch whose connection is ready (up), or -1. */
   private readyEpoch = -1;
+  /** The protocol the ready connection speaks. */
+  private version: ProtocolVersion = 1;
   private attempt = 0;
   private authRejected = false;
   private readonly listeners = new Set<(s: LinkState) => void>();
@@ -151,7 +157,8 @@ export class AgentSocket {
       ws.terminate();
     }, this.connectTimeoutMs);
     ws.on("open", () => {
-      this.send({ op: "hello", protocol: PROTOCOL, client: this.opts.clientName, ...(resume ? { resume } : {}) }, ws);
+      this.send({ op: "hello", protocol: PROTOCOL, protocols: [...PROTOCOLS_OFFERED], client: this.opts.clientName,
+        ...(resume ? { resume } : {}) }, ws);
     });
     ws.on("message", (data, isBinary) => {
       if (epoch !== this.epoch) return;
@@ -180,7 +187,8 @@ export class AgentSocket {
   }
 
   private onText(epoch: number, raw: string | undefined): void {
-    const parsed = raw === undefined ? ({ ok: false, error: "binary frame" } as const) : parseAgentFrame(raw);
+    const version: ProtocolVersion = this.readyEpoch === epoch ? this.version : 1; // ready is the same in both
+    const parsed = raw === undefined ? ({ ok: false, error: "binary frame" } as const) : parseAgentFrame(raw, version);
     if (!parsed.ok) {
       const runId = "runId" in parsed ? parsed.runId : undefined;
       this.stats.framesRejected += 1;
@@ -203,13 +211,14 @@ export class AgentSocket {
       this.log.warn({ op: frame.op }, "agent link: frame before ready; ignored");
       return;
     }
-    this.hooks.onFrame(epoch, frame);
+    this.hooks.onFrame(epoch, version === 2 ? { version, frame: frame as AgentFrameV2 } : { version: 1, frame: frame as AgentFrame });
   }
 
   private onReady(epoch: number, frame: ReadyFrame): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.readyEpoch = epoch;
+    this.version = versionOf(frame);
     this.startHeartbeat(Math.min(this.opts.heartbeatMs, frame.heartbeatMs ?? Infinity));
     this.resetTimer = unrefTimer(() => {
       this.attempt = 0;

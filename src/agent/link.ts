@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { AgentInitiatedRuns } from "./agent-initiated-runs";
 import { BotRun } from "./bot-run";
 import { LinkSession } from "./link-session";
-import { AgentSocket } from "./link-socket";
+import { AgentSocket, type ConnectionFrame } from "./link-socket";
 import type {
   AgentInitiatedHandler,
   AgentLinkOptions,
@@ -18,10 +18,14 @@ import type {
 } from "./link-types";
 import { LINK_DEFAULTS } from "./link-types";
 import { BoundedSet, clipForLog, unrefTimer } from "./link-util";
-import { RunFrameSchema } from "./protocol";
-import type { AgentFrame, EventFrame, ReadyFrame } from "./protocol";
+import { RunFrameSchema, RunFrameV2Schema, versionOf } from "./protocol";
+import type { EventFrame, EventFrameV2, ReadyFrame } from "./protocol";
+import type { AgentCapabilities, ProtocolVersion } from "./protocol-v2";
+import { runFrameV2, v1Frame } from "./run-input";
+import { LinkDecoding, type WireEvent } from "./link-decode";
 
 export * from "./link-types";
+
 
 export class AgentLink {
   private readonly log: Logger;
@@ -38,6 +42,10 @@ export class AgentLink {
   private readonly runs = new Map<string, BotRun>();
   private readonly finishedRuns: BoundedSet<string>;
   private readonly inbound: AgentInitiatedRuns;
+  /** The protocol and capabilities of the connection that is up (v1 until a ready says otherwise). */
+  private version: ProtocolVersion = 1;
+  private agentCapabilities: AgentCapabilities | undefined;
+  private readonly decoding: LinkDecoding;
   private readonly statsData: LinkStats = {
     reconnects: 0,
     framesRejected: 0,
@@ -50,6 +58,7 @@ export class AgentLink {
   constructor(private readonly opts: AgentLinkOptions) {
     this.log = opts.logger;
     this.session = new LinkSession(opts.sessionStore, this.log);
+    this.decoding = new LinkDecoding(this.log, this.statsData);
     const remembered = opts.rememberedRunIds ?? LINK_DEFAULTS.rememberedRunIds;
     this.finishedRuns = new BoundedSet(remembered);
     this.socket = new AgentSocket(opts, this.log, this.statsData, {
@@ -119,6 +128,16 @@ export class AgentLink {
     return { ...this.statsData };
   }
 
+  /** The protocol of the connection that is up, or of the last one. */
+  protocol(): ProtocolVersion {
+    return this.version;
+  }
+
+  /** What a v2 agent declared in its ready (AG-UI AgentCapabilities); undefined for v1 agents. */
+  capabilities(): AgentCapabilities | undefined {
+    return this.agentCapabilities;
+  }
+
   /** The handler for agent-initiated runs; it must be idempotent on runId. */
   onAgentInitiated(handler: AgentInitiatedHandler): void {
     this.inbound.setHandler(handler);
@@ -168,16 +187,23 @@ export class AgentLink {
     });
     if (signal?.aborted) return fail("cancelled", "cancelled before it started");
     if (this.stopped) return fail("unreachable", "the link to the agent is stopped");
-    const frame = RunFrameSchema.safeParse({ op: "run", ...req });
-    if (!frame.success) return fail("bad_frame", `invalid run input: ${frame.error.issues[0]?.message ?? "?"}`);
-    const text = JSON.stringify(frame.data);
-    if (Buffer.byteLength(text) > this.opts.maxFrameBytes) return fail("bad_frame", "the run input is too large");
+    const v1 = RunFrameSchema.safeParse({ op: "run", ...req });
+    if (!v1.success) return fail("bad_frame", `invalid run input: ${v1.error.issues[0]?.message ?? "?"}`);
 
     if (this.state() !== "up") {
       const up = await this.waitUntilUp(this.opts.runStartTimeoutMs, signal);
       if (signal?.aborted) return fail("cancelled", "cancelled before it started");
       if (!up) return fail("unreachable", "the agent could not be reached");
     }
+    // v1 agents get the input as it is (attachments as placeholders); v2 agents an AG-UI RunAgentInput.
+    let text = JSON.stringify(v1Frame(v1.data));
+    if (this.version === 2) {
+      const v2 = runFrameV2(req.threadId, req.runId, v1.data.input, this.opts.maxFrameBytes, this.opts.media);
+      const checked = RunFrameV2Schema.safeParse(v2);
+      if (!checked.success) return fail("bad_frame", `invalid run input: ${checked.error.issues[0]?.message ?? "?"}`);
+      text = JSON.stringify(v2);
+    }
+    if (Buffer.byteLength(text) > this.opts.maxFrameBytes) return fail("bad_frame", "the run input is too large");
     if (this.runs.has(req.runId)) return fail("bad_frame", "a run with this runId is already in flight");
 
     const run = new BotRun(req.runId, observer, {
@@ -189,6 +215,7 @@ export class AgentLink {
       sendCancel: (runId) => void this.socket.send({ op: "cancel", runId }),
       onSettled: (runId) => {
         if (this.runs.get(runId) === run) this.runs.delete(runId);
+        this.decoding.forget(runId);
         this.finishedRuns.add(runId);
       },
     });
@@ -212,16 +239,21 @@ export class AgentLink {
   // ------------------------------------------------------------------ session, frames
 
   private onReady(epoch: number, frame: ReadyFrame): void {
+    this.version = versionOf(frame);
+    this.agentCapabilities = this.version === 2 ? frame.capabilities : undefined;
+    this.decoding.reset(this.version);
     const saved = this.session.last;
     const resumed = frame.resumed && saved?.sessionId === frame.sessionId;
     this.sessionId = frame.sessionId;
     this.lastSeen = resumed && saved ? saved.lastSeq : 0;
     if (!resumed) this.session.saveNew(frame.sessionId);
     this.inbound.resetConnection(epoch, this.lastSeen);
-    this.log.info({ sessionId: frame.sessionId, resumed, lastSeq: this.lastSeen }, "agent link up");
+    this.log.info({ sessionId: frame.sessionId, resumed, lastSeq: this.lastSeen, protocol: this.version,
+      capabilities: this.agentCapabilities }, "agent link up");
   }
 
-  private onFrame(_epoch: number, frame: AgentFrame): void {
+  private onFrame(_epoch: number, cf: ConnectionFrame): void {
+    const frame = cf.frame;
     if (frame.op === "ready") return;
     if (frame.op === "error") {
       const run = frame.runId === undefined ? undefined : this.runs.get(frame.runId);
@@ -230,10 +262,11 @@ export class AgentLink {
         "the agent reported an error");
       return;
     }
-    this.onEvent(frame);
+    this.onEvent(cf.version === 2 ? { version: 2, frame: cf.frame as EventFrameV2 } : { version: 1, frame: cf.frame as EventFrame });
   }
 
-  private onEvent(frame: EventFrame): void {
+  private onEvent(wire: WireEvent): void {
+    const frame = wire.frame;
     const run = this.runs.get(frame.runId);
     if (run) {
       // Our runs are never replayed: a duplicate only against the run's own frames, so one stray huge seq
@@ -243,16 +276,19 @@ export class AgentLink {
       this.runSeqs.set(run, frame.seq);
       if (frame.seq > this.lastSeen) this.lastSeen = frame.seq;
       this.inbound.noteHandled(frame.seq);
-      run.onEvent(frame.event);
+      const events = this.decoding.decode(wire);
+      if (events === undefined) return run.failBadFrame("the agent sent an event that breaks the protocol");
+      for (const event of events) run.onEvent(event);
       return;
     }
     if (frame.seq <= this.lastSeen) return this.duplicate(frame.seq, this.lastSeen);
     this.lastSeen = frame.seq;
     if (this.finishedRuns.has(frame.runId)) {
       this.inbound.noteHandled(frame.seq); // late frame of a run we already settled
-    } else {
-      this.inbound.onFrame(frame);
+      return;
     }
+    const events = this.decoding.decode(wire);
+    if (events !== undefined) this.inbound.onFrame(frame, events);
   }
 
   private duplicate(seq: number, lastSeen: number): void {

@@ -1,8 +1,14 @@
-// Agent wire protocol v1 ("matrix-agent/1"): every frame both ways as zod schemas, types inferred.
-// See runbook/agent-protocol.md for the semantics (seq, ack, resume, replay).
+// Agent wire protocol v1 ("matrix-agent/1") and the envelope v2 ("matrix-agent/2", AG-UI 1.0 events: see
+// protocol-v2.ts) shares: every frame both ways as zod schemas, types inferred. See runbook/agent-protocol.md for
+// the semantics (negotiation, seq, ack, resume, replay).
 import { z } from "zod";
+import {
+  AgentCapabilitiesSchema, PROTOCOL_V2, RunAgentInputSchema, V2EventSchema, envelopeMismatch, type ProtocolVersion,
+} from "./protocol-v2";
 
 export const PROTOCOL = "matrix-agent/1";
+/** What the bot offers in `hello.protocols`, preferred first. */
+export const PROTOCOLS_OFFERED = [PROTOCOL_V2, PROTOCOL] as const;
 
 const nonEmpty = z.string().min(1);
 const seq = z.number().int().nonnegative();
@@ -110,7 +116,10 @@ export type RunInput = z.infer<typeof RunInputSchema>;
 
 export const HelloFrameSchema = z.object({
   op: z.literal("hello"),
+  /** Always "matrix-agent/1", so that v1 agents accept the hello. */
   protocol: z.string(),
+  /** The protocols the bot speaks, preferred first; the agent picks one in `ready.protocol`. */
+  protocols: z.array(z.string()).optional(),
   client: z.string(),
   resume: z.object({ sessionId: nonEmpty, lastSeq: seq }).optional(),
 });
@@ -119,6 +128,13 @@ export const RunFrameSchema = z.object({
   threadId: nonEmpty,
   runId: nonEmpty,
   input: RunInputSchema,
+});
+/** v2: `input` is an AG-UI RunAgentInput. */
+export const RunFrameV2Schema = z.object({
+  op: z.literal("run"),
+  threadId: nonEmpty,
+  runId: nonEmpty,
+  input: RunAgentInputSchema,
 });
 export const CancelFrameSchema = z.object({ op: z.literal("cancel"), runId: nonEmpty });
 export const AckFrameSchema = z.object({ op: z.literal("ack"), seq });
@@ -135,8 +151,17 @@ export const BotFrameSchema = z.discriminatedUnion("op", [
   AckFrameSchema,
   NackFrameSchema,
 ]);
+const BotFrameV2Schema = z.discriminatedUnion("op", [
+  HelloFrameSchema,
+  RunFrameV2Schema,
+  CancelFrameSchema,
+  AckFrameSchema,
+  NackFrameSchema,
+]);
 export type HelloFrame = z.infer<typeof HelloFrameSchema>;
 export type RunFrame = z.infer<typeof RunFrameSchema>;
+export type RunFrameV2 = z.infer<typeof RunFrameV2Schema>;
+export type BotFrameV2 = z.infer<typeof BotFrameV2Schema>;
 export type CancelFrame = z.infer<typeof CancelFrameSchema>;
 export type AckFrame = z.infer<typeof AckFrameSchema>;
 export type NackFrame = z.infer<typeof NackFrameSchema>;
@@ -149,15 +174,24 @@ export const ReadyFrameSchema = z.object({
   sessionId: nonEmpty,
   resumed: z.boolean(),
   heartbeatMs: z.number().int().positive().optional(),
+  /** The protocol the agent picked from `hello.protocols`; absent: v1. */
+  protocol: z.enum([PROTOCOL, PROTOCOL_V2]).optional(),
+  /** v2: what the agent can do (AG-UI AgentCapabilities). */
+  capabilities: AgentCapabilitiesSchema.optional(),
 });
-export const EventFrameSchema = z.object({
+const envelope = {
   op: z.literal("event"),
   seq,
   threadId: nonEmpty,
   runId: nonEmpty,
   /** Only on agent-initiated runs: post to the opted-in rooms (`threadId` "*") or the thread's room. */
   proactive: z.boolean().optional(),
-  event: AgentEventSchema,
+};
+export const EventFrameSchema = z.object({ ...envelope, event: AgentEventSchema });
+/** v2: the event is AG-UI 1.0; RUN_STARTED/RUN_FINISHED must name the envelope's thread and run. */
+export const EventFrameV2Schema = z.object({ ...envelope, event: V2EventSchema }).superRefine((frame, ctx) => {
+  const mismatch = envelopeMismatch(frame.event, frame.threadId, frame.runId);
+  if (mismatch !== undefined) ctx.addIssue({ code: "custom", path: ["event"], message: mismatch });
 });
 export const ErrorFrameSchema = z.object({
   op: z.literal("error"),
@@ -166,8 +200,11 @@ export const ErrorFrameSchema = z.object({
   message: z.string(),
 });
 export const AgentFrameSchema = z.discriminatedUnion("op", [ReadyFrameSchema, EventFrameSchema, ErrorFrameSchema]);
+const AgentFrameV2Schema = z.discriminatedUnion("op", [ReadyFrameSchema, EventFrameV2Schema, ErrorFrameSchema]);
 export type ReadyFrame = z.infer<typeof ReadyFrameSchema>;
 export type EventFrame = z.infer<typeof EventFrameSchema>;
+export type EventFrameV2 = z.infer<typeof EventFrameV2Schema>;
+export type AgentFrameV2 = z.infer<typeof AgentFrameV2Schema>;
 export type ErrorFrame = z.infer<typeof ErrorFrameSchema>;
 export type AgentFrame = z.infer<typeof AgentFrameSchema>;
 
@@ -199,12 +236,26 @@ function parseWith<F>(schema: z.ZodType<F>, raw: string): ParseResult<F> {
   return typeof runId === "string" && runId.length > 0 ? { ok: false, error, runId } : { ok: false, error };
 }
 
-/** Parse one agent → bot frame. A malformed frame still yields its runId when it carries a string one. */
-export function parseAgentFrame(raw: string): ParseResult<AgentFrame> {
-  return parseWith(AgentFrameSchema, raw);
+/**
+ * Parse one agent → bot frame of a connection speaking `version` (the ready frame is the same in both). A
+ * malformed frame still yields its runId when it carries a string one.
+ */
+export function parseAgentFrame(raw: string, version?: 1): ParseResult<AgentFrame>;
+export function parseAgentFrame(raw: string, version: 2): ParseResult<AgentFrameV2>;
+export function parseAgentFrame(raw: string, version: ProtocolVersion): ParseResult<AgentFrame | AgentFrameV2>;
+export function parseAgentFrame(raw: string, version: ProtocolVersion = 1): ParseResult<AgentFrame | AgentFrameV2> {
+  return version === 2 ? parseWith(AgentFrameV2Schema, raw) : parseWith(AgentFrameSchema, raw);
 }
 
-/** Parse one bot → agent frame (used by agents, e.g. the reference agent). */
-export function parseBotFrame(raw: string): ParseResult<BotFrame> {
-  return parseWith(BotFrameSchema, raw);
+/** Parse one bot → agent frame (used by agents, e.g. the reference agent) of a connection speaking `version`. */
+export function parseBotFrame(raw: string, version?: 1): ParseResult<BotFrame>;
+export function parseBotFrame(raw: string, version: 2): ParseResult<BotFrameV2>;
+export function parseBotFrame(raw: string, version: ProtocolVersion): ParseResult<BotFrame | BotFrameV2>;
+export function parseBotFrame(raw: string, version: ProtocolVersion = 1): ParseResult<BotFrame | BotFrameV2> {
+  return version === 2 ? parseWith(BotFrameV2Schema, raw) : parseWith(BotFrameSchema, raw);
+}
+
+/** The protocol a `ready` frame picked. */
+export function versionOf(ready: ReadyFrame): ProtocolVersion {
+  return ready.protocol === PROTOCOL_V2 ? 2 : 1;
 }

@@ -23,6 +23,7 @@ export function createCommandHandler(deps: {
   work?: () => WorkInFlight | undefined;
   createChatRoom?: CommandDeps["createChatRoom"];
   inboundRefusals?: () => NonNullable<CommandStatus["inbound"]>;
+  liveMessaging?: { roomAllows(roomId: string): Promise<boolean> };
 }): CommandHandler {
   const { config, messages, log } = deps;
   return new CommandHandler({
@@ -35,6 +36,7 @@ export function createCommandHandler(deps: {
     outbox: deps.outbox,
     log,
     ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
+    ...(deps.liveMessaging ? { streaming: { defaultMode: config.streaming, roomAllows: (roomId: string) => deps.liveMessaging?.roomAllows(roomId) ?? Promise.resolve(true) } } : {}),
     ...(config.provisionSpace && deps.createChatRoom ? { createChatRoom: deps.createChatRoom } : {}),
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);

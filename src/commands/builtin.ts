@@ -8,7 +8,8 @@ import type { CommandDefinition } from "./registry";
 import { resetCommand } from "./reset";
 import { statusCommand } from "./status";
 import { stopCommand } from "./stop";
+import { streamCommand } from "./stream";
 
 export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
-  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, proactiveCommand, outboxCommand, newCommand,
+  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, streamCommand, proactiveCommand, outboxCommand, newCommand,
 ];

@@ -40,6 +40,8 @@ export interface CommandDeps {
   log: Logger;
   /** Observes each command that ran (metrics). */
   onCommand?: (name: string) => void;
+  /** `/stream`: STREAMING, and whether the room's MSC4357 state allows live messages. */
+  streaming?: { defaultMode: "edits" | "final"; roomAllows(roomId: string): Promise<boolean> };
   /** `/new`: a chat room in the sender's private space; absent when PROVISION_SPACE is off. Errors carry userMessage. */
   createChatRoom?: (userId: string, title: string | undefined, opts: { requestId: string }) => Promise<{ roomId: string; title: string }>;
 }

@@ -68,6 +68,14 @@ export const modeVar = z
   .transform((v) => v.toLowerCase())
   .pipe(z.enum(MATRIX_MODES, { error: 'is neither "appservice" nor "client"' }));
 
+export const STREAMING_MODES = ["edits", "final"] as const;
+export type StreamingMode = (typeof STREAMING_MODES)[number];
+
+export const streamingVar = z
+  .string()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(STREAMING_MODES, { error: 'is neither "edits" nor "final"' }));
+
 export const logLevelVar = z
   .string()
   .transform((v) => v.toLowerCase())

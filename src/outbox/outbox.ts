@@ -144,6 +144,13 @@ export class Outbox {
     return this.ledger.pendingSize + recording + this.announcing;
   }
 
+  /** Whether an entry with this txnId was recorded (pending, sent or dead), as the store says. */
+  async isRecorded(txnId: string): Promise<boolean> {
+    if (this.ledger.isPending(txnId) || this.ledger.isDead(txnId)) return true;
+    const [record] = await this.durable.read([txnId]);
+    return record !== undefined;
+  }
+
   stats(roomId?: string): OutboxStats {
     return this.ledger.stats(roomId);
   }
@@ -260,9 +267,21 @@ export class Outbox {
     } else if (this.stopping && !result.permanent) {
       this.opts.log.warn({ roomId, txnId, error: result.error.describe() }, "outbox stopping: message left pending for the next start");
       this.waiters.settle(txnId, result);
+    } else if (item.entry.origin?.kind === "live") {
+      await this.dropLive(item, result);
     } else {
       await this.toDeadLetter(item, failureFields(result));
     }
+  }
+
+  /** A failed intermediate edit of a live answer: done without being sent (the final edit carries the text). */
+  private async dropLive(item: PendingEntry, result: Failure): Promise<void> {
+    const { roomId, txnId } = item.entry;
+    await this.durable.markSent(txnId, roomId, "", this.now()).catch((error: unknown) =>
+      this.opts.log.warn({ roomId, txnId, err: describeError(error) }, "outbox: a dropped live edit could not be marked done"));
+    this.ledger.removePending(txnId);
+    this.opts.log.warn({ roomId, txnId, error: result.error.describe() }, "outbox: a live edit was not delivered; dropped");
+    this.waiters.settle(txnId, result);
   }
 
   private async toDeadLetter(item: PendingEntry, failure: Omit<DeadLetter, keyof OutboxEntryInput | "at">): Promise<void> {

@@ -3,7 +3,9 @@
 import { z } from "zod";
 
 export const outboxOriginSchema = z.object({
-  kind: z.enum(["reply", "proactive", "notice"]),
+  /** "live": an intermediate edit of an answer being written; cosmetic: a failed one is dropped, never a dead letter
+   *  (sent again later, it would show stale text after the final edit). */
+  kind: z.enum(["reply", "proactive", "notice", "live"]),
   runId: z.string().optional(),
 });
 export type OutboxOrigin = z.infer<typeof outboxOriginSchema>;

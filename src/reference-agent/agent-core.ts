@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { AgentEvent, EventFrame } from "../agent/protocol";
+import { PROTOCOL_V2, type AgentCapabilities, type ProtocolVersion } from "../agent/protocol-v2";
 import { twoChunks } from "./brain";
 import type { AgentJournal, JournalEntry } from "./journal";
 
@@ -10,7 +11,11 @@ import type { AgentJournal, JournalEntry } from "./journal";
 export interface CoreConnection {
   readonly label: string;
   sessionId: string | undefined;
+  /** The protocol the connection speaks (the bot's hello decided). */
+  readonly version: ProtocolVersion;
   sendJson(frame: object): boolean;
+  /** An event frame, in the connection's protocol. */
+  sendEvent(frame: EventFrame): boolean;
   close(code: number, reason: string): void;
 }
 
@@ -21,6 +26,17 @@ interface Session {
 }
 
 type UnsentFrame = Omit<EventFrame, "seq">;
+
+/**
+ * What the reference agent tells a v2 bot it can do (AG-UI AgentCapabilities): text out; every kind of attachment
+ * in, which its brains read as a description (the echo brain names it, the LLM's history keeps "[image: cat.png]").
+ */
+export const REFERENCE_AGENT_CAPABILITIES: AgentCapabilities = {
+  identity: { name: "matrix-agent-bot reference agent", type: "reference" },
+  transport: { streaming: true, websocket: true, resumable: true },
+  multimodal: { input: { image: true, audio: true, video: true, pdf: true, file: true }, output: { image: false, audio: false } },
+  humanInTheLoop: { interrupts: false },
+};
 
 export class AgentCore {
   private readonly sessions = new Map<string, Session>();
@@ -48,7 +64,7 @@ export class AgentCore {
     const session = conn.sessionId === undefined ? undefined : this.sessions.get(conn.sessionId);
     if (!session || session.conn !== conn) return undefined;
     const seq = session.nextSeq++;
-    conn.sendJson({ ...frame, seq });
+    conn.sendEvent({ ...frame, seq });
     return seq;
   }
 
@@ -71,18 +87,19 @@ export class AgentCore {
         const doneIds = new Set(done.map((e) => e.id));
         entries = entries.filter((e) => !doneIds.has(e.id));
       }
-      conn.sendJson({ op: "ready", sessionId: session.id, resumed: known !== undefined, heartbeatMs: this.heartbeatMs });
+      conn.sendJson({ op: "ready", sessionId: session.id, resumed: known !== undefined, heartbeatMs: this.heartbeatMs,
+        ...(conn.version === 2 ? { protocol: PROTOCOL_V2, capabilities: REFERENCE_AGENT_CAPABILITIES } : {}) });
       if (session.conn !== conn) return; // replaced while we read the journal
       // Frames already numbered in this session keep their seq; all others are numbered now.
       const kept = entries
         .filter((e) => e.sessionId === session.id && e.seq !== undefined)
         .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
       const renumbered = entries.filter((e) => !(e.sessionId === session.id && e.seq !== undefined));
-      for (const e of kept) conn.sendJson({ ...e.frame, seq: e.seq });
+      for (const e of kept) conn.sendEvent({ ...e.frame, seq: e.seq ?? 0 });
       for (const e of renumbered) {
         e.sessionId = session.id;
         e.seq = session.nextSeq++;
-        conn.sendJson({ ...e.frame, seq: e.seq });
+        conn.sendEvent({ ...e.frame, seq: e.seq });
       }
       if (renumbered.length > 0) await this.journal.update(renumbered);
       this.log.info(

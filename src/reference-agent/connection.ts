@@ -1,10 +1,12 @@
 // One bot connection to the reference agent: hello first, then runs (one per thread at a time),
-// cancel, ack and nack. Bad frames are answered with an `error` frame (code bad_frame).
+// cancel, ack and nack. Bad frames are answered with an `error` frame (code bad_frame). A bot that offers
+// protocol v2 (`hello.protocols`) gets it: AG-UI 1.0 events and RunAgentInput; any other bot gets v1.
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Logger } from "pino";
 import { PROTOCOL, parseBotFrame } from "../agent/protocol";
-import type { AgentEvent, BotFrame, RunFrame } from "../agent/protocol";
+import type { AgentEvent, EventFrame, RunInput } from "../agent/protocol";
+import { PROTOCOL_V2, fromRunAgentInput, toAguiEvent, type ProtocolVersion } from "../agent/protocol-v2";
 import type { AgentCore, CoreConnection } from "./agent-core";
 import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
 
@@ -17,6 +19,8 @@ interface ActiveRun {
 
 export class AgentConnection implements CoreConnection {
   sessionId: string | undefined;
+  /** The protocol this connection speaks (decided by the bot's hello). */
+  version: ProtocolVersion = 1;
   private helloSeen = false;
   private readonly runs = new Map<string, ActiveRun>();
   private livenessTimer?: NodeJS.Timeout;
@@ -44,6 +48,13 @@ export class AgentConnection implements CoreConnection {
     ws.on("error", (err) => this.log.warn({ err: { message: err.message }, conn: label }, "reference agent: socket error"));
     ws.on("close", () => this.onClose());
     this.touch();
+  }
+
+  /** An event frame in this connection's protocol (v2: the event as AG-UI 1.0). */
+  sendEvent(frame: EventFrame): boolean {
+    if (this.version === 1) return this.sendJson(frame);
+    const event = toAguiEvent(frame.event, frame.threadId, frame.runId);
+    return event === undefined ? false : this.sendJson({ ...frame, event });
   }
 
   sendJson(frame: object): boolean {
@@ -76,17 +87,18 @@ export class AgentConnection implements CoreConnection {
   }
 
   private onText(raw: string): void {
-    const parsed = parseBotFrame(raw);
+    const parsed = parseBotFrame(raw, this.version);
     if (!parsed.ok) return this.badFrame(parsed.error, parsed.runId);
-    const frame: BotFrame = parsed.frame;
+    const frame = parsed.frame;
     if (frame.op === "hello") {
       if (this.helloSeen) return this.badFrame("hello was already received on this connection");
       this.helloSeen = true;
       if (frame.protocol !== PROTOCOL) {
-        this.sendJson({ op: "error", code: "unsupported_protocol", message: `this agent speaks ${PROTOCOL}` });
+        this.sendJson({ op: "error", code: "unsupported_protocol", message: `this agent speaks ${PROTOCOL} and ${PROTOCOL_V2}` });
         this.close(4002, "unsupported protocol");
         return;
       }
+      if (frame.protocols?.includes(PROTOCOL_V2)) this.version = 2;
       void this.core.hello(this, frame.resume).catch((err: unknown) => {
         this.log.error({ err }, "reference agent: hello failed");
         this.close(1011, "internal error");
@@ -95,8 +107,12 @@ export class AgentConnection implements CoreConnection {
     }
     if (this.sessionId === undefined) return this.badFrame("send hello first", "runId" in frame ? frame.runId : undefined);
     switch (frame.op) {
-      case "run":
-        return this.startRun(frame);
+      case "run": {
+        const input = this.version === 2 ? fromRunAgentInput(frame.input as Parameters<typeof fromRunAgentInput>[0])
+          : frame.input as RunInput;
+        if (input === undefined) return this.badFrame("the run has no user message", frame.runId);
+        return this.startRun(frame.threadId, frame.runId, input);
+      }
       case "cancel":
         return this.cancelRun(frame.runId);
       case "ack":
@@ -114,8 +130,7 @@ export class AgentConnection implements CoreConnection {
     this.core.sendEvent(this, { op: "event", threadId, runId, event });
   }
 
-  private startRun(frame: RunFrame): void {
-    const { runId, threadId } = frame;
+  private startRun(threadId: string, runId: string, input: RunInput): void {
     if (this.runs.has(runId)) return this.badFrame("a run with this runId is already in progress", runId);
     if (this.core.threads.has(threadId)) {
       this.emit(runId, threadId, {
@@ -146,7 +161,7 @@ export class AgentConnection implements CoreConnection {
     };
     let work: Promise<void>;
     try {
-      work = this.brain.run(frame.input, out, run.controller.signal, { threadId, runId });
+      work = this.brain.run(input, out, run.controller.signal, { threadId, runId });
     } catch (err) {
       work = Promise.reject(err);
     }

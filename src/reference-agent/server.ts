@@ -1,4 +1,5 @@
-// The reference agent: a WebSocket server speaking protocol v1 (runbook/agent-protocol.md).
+// The reference agent: a WebSocket server speaking protocol v2 to bots that offer it, v1 to the others
+// (runbook/agent-protocol.md).
 // Echo mode answers each run with `You said: <last message>`; a custom brain (e.g. an LLM) can plug in.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -76,7 +77,7 @@ export async function startReferenceAgent(options: ReferenceAgentOptions): Promi
     perMessageDeflate: false,
   });
   const server = http.createServer((_req, res) => {
-    res.writeHead(426, { "content-type": "text/plain" }).end("this is a matrix-agent/1 WebSocket endpoint\n");
+    res.writeHead(426, { "content-type": "text/plain" }).end("this is a matrix-agent/1 and matrix-agent/2 WebSocket endpoint\n");
   });
   server.on("upgrade", (req, socket, head) => {
     socket.on("error", () => undefined);

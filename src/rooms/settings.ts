@@ -18,6 +18,8 @@ export const roomSettingsSchema = z.object({
   threadGeneration: z.number().int().min(0).default(0),
   /** Group rooms: answer only when addressed ("mention") or every message ("all"). */
   replyMode: z.enum(["mention", "all"]).default("mention"),
+  /** `/stream on|off`: answers shown as they are written, or only when complete; unset: STREAMING decides. */
+  streaming: z.enum(["on", "off"]).optional(),
 });
 export type RoomSettings = z.infer<typeof roomSettingsSchema>;
 export type ReplyMode = RoomSettings["replyMode"];
@@ -27,6 +29,7 @@ export type RoomSettingsPatch = Partial<Omit<RoomSettings, "version">>;
 const patchSchema = z.object({
   threadGeneration: z.number().int().min(0).optional(),
   replyMode: z.enum(["mention", "all"]).optional(),
+  streaming: z.enum(["on", "off"]).optional(),
 });
 const indexValueSchema = z.number();
 

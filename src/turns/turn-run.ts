@@ -1,14 +1,15 @@
 // One agent run for a batch of messages of one thread: read receipt, typing held for the whole turn
-// (typing.ts), a placeholder after a delay (later edited into the answer), one Matrix message per
-// TEXT_MESSAGE, and a specific reply for every failure. txnIds derive from the run, so a resend after a
+// (typing.ts), a placeholder after a delay, the answer rendered into the room as it comes (src/render/: live
+// by edits, or whole), and a specific reply for every failure. txnIds derive from the run, so a resend after a
 // crash is deduplicated by the homeserver.
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
-import { checkpoint } from "../util/checkpoints";
+import { AnswerRenderer, type LiveRendering } from "../render/answer";
+import type { PreparedMedia } from "../media/prepared";
 import { FAILURE_TEXTS, failureText } from "./failure-text";
-import { answerContents, editContent, type ReplyTarget } from "./reply-content";
+import { answerContents, type ReplyTarget } from "./reply-content";
 import { RoomTyping } from "./typing";
 
 export interface TurnMessage extends ReplyTarget {
@@ -16,6 +17,8 @@ export interface TurnMessage extends ReplyTarget {
   text: string;
   senderName?: string;
   inReplyTo?: string;
+  /** An attachment (src/media): its bytes in memory until the turn is settled. */
+  media?: PreparedMedia;
 }
 
 export interface TurnOptions {
@@ -32,6 +35,8 @@ export interface TurnOptions {
 export interface AgentRunner {
   run(req: { threadId: string; runId: string; input: unknown }, observer: {
     onStarted?(): void;
+    onTextStart?(messageId: string): void;
+    onTextProgress?(messageId: string, text: string): void;
     onTextMessage(messageId: string, text: string): void | Promise<void>;
   }, signal?: AbortSignal): Promise<RunResult>;
 }
@@ -43,6 +48,8 @@ interface RunDeps {
   options: TurnOptions;
   /** Typing shared by the turns of a room (the pipeline's); default one of this run's own. */
   typing?: RoomTyping;
+  /** Live answers (shown as they are written); absent: answers are posted when complete. */
+  live?: LiveRendering;
 }
 
 export function txnIdFor(runId: string, roomId: string, part: string): string {
@@ -52,14 +59,18 @@ export function txnIdFor(runId: string, roomId: string, part: string): string {
 export class TurnRun {
   private readonly aborter = new AbortController();
   private readonly last: TurnMessage;
-  private placeholderEventId: string | undefined;
-  private placeholderPosting: Promise<void> | undefined;
-  private messagesSent = 0;
+  private readonly render: Promise<AnswerRenderer>;
 
   constructor(private readonly batch: TurnMessage[], private readonly deps: RunDeps) {
     const last = batch[batch.length - 1];
     if (!last) throw new Error("a run needs at least one message");
     this.last = last;
+    // Decided while the run starts (the room's settings and state may be read), not before it.
+    this.render = AnswerRenderer.create(last, last.eventId, {
+      sender: deps.sender, log: deps.log,
+      ...(deps.options.placeholderText !== undefined ? { placeholderText: deps.options.placeholderText } : {}),
+      ...(deps.live ? { live: deps.live } : {}),
+    }, (part) => this.txn(part));
   }
 
   /** Aborted by /stop or at shutdown (also while the run waits for a slot). */
@@ -88,7 +99,8 @@ export class TurnRun {
     void sender.sendReadReceipt(this.last.roomId, this.last.eventId);
     const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log, options.typingDelayMs);
     const stopTyping = typing.hold(this.last.roomId);
-    const placeholderTimer = setTimeout(() => (this.placeholderPosting = this.postPlaceholder()), options.placeholderDelayMs);
+    const placeholderTimer = setTimeout(() => void this.render.then((r) => (this.aborter.signal.aborted ? undefined : r.postPlaceholder())),
+      options.placeholderDelayMs);
     let result: RunResult;
     try {
       result = await this.runWithBusyRetries();
@@ -98,19 +110,25 @@ export class TurnRun {
     } finally {
       clearTimeout(placeholderTimer);
     }
-    await this.placeholderPosting;
-    if (!result.ok) await this.tellFailure(result.failure);
-    else if (this.messagesSent === 0 && this.placeholderEventId !== undefined) await this.replacePlaceholder("(no answer)");
+    const render = await this.render;
+    await render.finish();
+    if (!result.ok) await this.tellFailure(result.failure, render);
+    else if (render.answered === 0) await render.replacePlaceholder("(no answer)");
     await stopTyping();
     return result;
   }
 
   private async runWithBusyRetries(): Promise<RunResult> {
     const retries = this.deps.options.busyRetries ?? 3;
+    const render = this.render;
     for (let attempt = 0; ; attempt++) {
       const result = await this.deps.agent.run(
         { threadId: this.last.threadKey, runId: this.last.eventId, input: this.input() },
-        { onTextMessage: (_id, text) => this.deliver(text) },
+        {
+          onTextStart: (id) => void render.then((r) => r.onTextStart(id)),
+          onTextProgress: (id, text) => void render.then((r) => r.onTextProgress(id, text)),
+          onTextMessage: (id, text) => render.then((r) => r.onTextMessage(id, text)),
+        },
         this.aborter.signal,
       );
       const busy = !result.ok && result.failure.kind === "agent_error" && result.failure.code === "thread_busy";
@@ -123,6 +141,7 @@ export class TurnRun {
     return {
       messages: this.batch.map((m) => ({
         id: m.eventId, role: "user", content: m.text, sender: m.sender, ...(m.senderName ? { senderName: m.senderName } : {}),
+        ...(m.media ? { media: m.media } : {}),
       })),
       context: {
         roomId: this.last.roomId,
@@ -133,49 +152,15 @@ export class TurnRun {
     };
   }
 
-  private async postPlaceholder(): Promise<void> {
-    if (this.messagesSent > 0 || this.aborter.signal.aborted) return;
-    const [content] = answerContents(this.deps.options.placeholderText ?? "…", this.last, "m.notice");
-    if (!content) return;
-    const result = await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", content, this.txn("placeholder"));
-    if (result.ok) this.placeholderEventId = result.eventId;
-  }
-
-  private async deliver(text: string): Promise<void> {
-    await this.placeholderPosting;
-    const index = this.messagesSent++;
-    const editsPlaceholder = index === 0 && this.placeholderEventId !== undefined;
-    const parts = answerContents(text, this.last, "m.text", { forEdit: editsPlaceholder });
-    for (const [p, content] of parts.entries()) {
-      const edit = editsPlaceholder && p === 0;
-      const body = edit ? editContent(this.placeholderEventId ?? "", content) : content;
-      const result = await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", body, this.txn(`m${index}.${p}`));
-      if (result.ok) checkpoint("reply-accepted");
-      else {
-        this.deps.log.error({ roomId: this.last.roomId, error: result.error.describe(), permanent: result.permanent },
-          "could not deliver an answer");
-      }
-    }
-  }
-
-  private async tellFailure(failure: RunFailure): Promise<void> {
+  private async tellFailure(failure: RunFailure, render: AnswerRenderer): Promise<void> {
     if (this.abortedFor === "shutdown") {
       // The messages stay pending in the journal: the restarted bot answers them.
       await TurnRun.notify(this.deps, this.last, FAILURE_TEXTS.shutdown, "shutdown");
       return;
     }
     this.deps.log.warn({ roomId: this.last.roomId, threadKey: this.last.threadKey, failure }, "turn failed");
-    if (this.placeholderEventId !== undefined && this.messagesSent === 0) {
-      await this.replacePlaceholder(failureText(failure));
-      return;
-    }
-    await TurnRun.notify(this.deps, this.last, failureText(failure), `failure.${this.messagesSent}`);
-  }
-
-  private async replacePlaceholder(text: string): Promise<void> {
-    const [content] = answerContents(text, this.last, "m.notice");
-    if (!content || this.placeholderEventId === undefined) return;
-    await this.deps.sender.sendEvent(this.last.roomId, "m.room.message", editContent(this.placeholderEventId, content), this.txn("placeholder-edit"));
+    if (await render.replacePlaceholder(failureText(failure))) return;
+    await TurnRun.notify(this.deps, this.last, failureText(failure), `failure.${render.answered}`);
   }
 
   private txn(part: string): string {

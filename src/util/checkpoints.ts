@@ -3,7 +3,8 @@
 export type Checkpoint =
   | "message-received" // a batch holding a message arrived, nothing journaled yet
   | "message-journaled" // the batch is journaled but not acknowledged (no sync token saved / no 200)
-  | "reply-accepted" // the homeserver accepted a reply, the journal does not know yet
+  | "reply-accepted" // the homeserver accepted a reply (or the first event of a live one), the journal does not know yet
+  | "live-edit-accepted" // the homeserver accepted an edit of a live answer still being written
   | "proactive-queued" // a proactive run's deliveries are committed to the outbox, the agent is not acked yet
   | "provision-space-created" // createRoom made a user's space; the provisioning record does not know it yet
   | "provision-room-created"; // createRoom made the user's chat room; the provisioning record does not know it yet

@@ -12,6 +12,7 @@ import { MemoryAgentJournal, echoReplyFor, startReferenceAgent, type ReferenceAg
 import { createEchoBrain } from "../../src/reference-agent/brain";
 import { inspectCrypto, UNDECRYPTABLE_NOTICE } from "../../src/matrix/crypto";
 import { INTRO_MARKER } from "../../src/rooms/lifecycle/records";
+import { foldEdits } from "../support/bot-messages";
 import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 import { scaled } from "../support/wait";
 
@@ -49,8 +50,10 @@ describe("end-to-end encryption with a real matrix-js-sdk client", () => {
   };
   /** Every event the bot put into a room, as the homeserver stored it. */
   const botEventTypes = (roomId: string): string[] => hs.sent({ roomId, sender: botUserId }).map((e) => e.type);
-  /** The bot's messages as Alice's client shows them, without its one-time introduction. */
-  const fromBot = (messages: PeerMessage[]): PeerMessage[] => messages.filter((m) => m.sender === botUserId && m.content[INTRO_MARKER] !== true);
+  /** The bot's messages as Alice's client shows them, without its one-time introduction: edits applied, once written. */
+  const fromBot = (messages: PeerMessage[]): PeerMessage[] => foldEdits(messages
+    .filter((m) => m.sender === botUserId && m.content[INTRO_MARKER] !== true).map((m) => ({ ...m, event_id: m.eventId })))
+    .filter((m) => !m.live);
   const answerIn = (roomId: string, text: string, what: string): Promise<PeerMessage> =>
     alice.waitMessages(roomId, (ms) => fromBot(ms).find((m) => m.content["body"] === text), what);
   /** The bot's device keys as the homeserver hands them to anyone who asks (keys/query). */

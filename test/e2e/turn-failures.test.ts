@@ -106,7 +106,9 @@ describe("failure replies", () => {
     s = await Scenario.start({ mode: "client", brain, env: { RUN_DEADLINE_MS: "400" } });
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "go on forever");
-    await expectFailureReply(s, roomId, "deadline");
+    // The text shown live so far is kept, marked interrupted (not live any more); then the failure reply.
+    await expectFailureReply(s, roomId, "deadline", 1);
+    expect(String(s.botMessages(roomId)[0]?.content["body"])).toMatch(/^more( more)*\n\n\(interrupted\)$/);
     await s.hs.waitFor(() => cancelled, { what: "the agent was told to cancel" });
     expectNothingLeaked(s);
   });

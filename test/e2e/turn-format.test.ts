@@ -60,8 +60,10 @@ describe("answer format", () => {
     s = await Scenario.start({ mode: "client", brain });
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "tell me everything");
-    await s.waitBotMessages(roomId, 4);
-    await s.settled(); // every part sent: the turn is over and the outbox empty
+    // Written as it comes (live): done once the last paragraph is in a written message.
+    const last = markers[markers.length - 1] ?? "";
+    await s.hs.waitFor(() => s.botMessages(roomId).some((m) => String(m.content["body"]).includes(last)), { what: "the last part", timeoutMs: 30_000 });
+    await s.settled(); // every part sent and written: the turn is over and the outbox empty
     const parts: ClientEvent[] = s.botMessages(roomId);
     for (const part of parts) {
       expect(Buffer.byteLength(JSON.stringify(part), "utf8")).toBeLessThan(MATRIX_EVENT_LIMIT);

@@ -77,13 +77,14 @@ describe("turns", () => {
       await pause(400, signal);
       say(out, "**Done** thinking.");
     });
-    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50" } });
+    // Answers posted when complete (STREAMING=final; live answers: test/e2e/live/): the placeholder, then one edit.
+    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50", STREAMING: "final" } });
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "think hard");
-    const [placeholder] = await s.waitBotMessages(roomId, 1);
+    const [placeholder] = await s.waitBotEvents(roomId, 1);
     expect(placeholder?.content["msgtype"]).toBe("m.notice");
-    const [, edit] = await s.waitBotMessages(roomId, 2);
-    await s.expectSteady(() => expect(s.botMessages(roomId)).toHaveLength(2)); // the answer is the edit, not a third message
+    const [, edit] = await s.waitBotEvents(roomId, 2);
+    await s.expectSteady(() => expect(s.botEvents(roomId)).toHaveLength(2)); // the answer is the edit, not a third message
     expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
     const replaced = edit?.content["m.new_content"] as Record<string, unknown>;
     expect(replaced).toMatchObject({ msgtype: "m.text", body: "**Done** thinking." });
@@ -100,8 +101,8 @@ describe("turns", () => {
     s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50" } });
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "will this work?");
-    const [placeholder, edit] = await s.waitBotMessages(roomId, 2);
-    await s.expectSteady(() => expect(s.botMessages(roomId)).toHaveLength(2));
+    const [placeholder, edit] = await s.waitBotEvents(roomId, 2);
+    await s.expectSteady(() => expect(s.botEvents(roomId)).toHaveLength(2));
     expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
     expect(edit?.content["m.new_content"]).toMatchObject({ msgtype: "m.notice", body: FAILURE_TEXTS.agent_upstream_unavailable });
   });
@@ -112,13 +113,13 @@ describe("turns", () => {
       await pause(200, signal);
       say(out, text);
     });
-    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50" } });
+    s = await Scenario.start({ mode: "client", brain, env: { PLACEHOLDER_DELAY_MS: "50", STREAMING: "final" } });
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "long one, slowly");
     const lastLine = "Line 2999 of a long answer with **some** markdown in it.";
-    await s.hs.waitFor(() => String(s.botMessages(roomId).at(-1)?.content["body"]).endsWith(lastLine), { what: "the last part" });
+    await s.hs.waitFor(() => String(s.botEvents(roomId).at(-1)?.content["body"]).endsWith(lastLine), { what: "the last part" });
     await s.settled();
-    const [placeholder, edit, ...rest] = s.botMessages(roomId);
+    const [placeholder, edit, ...rest] = s.botEvents(roomId);
     expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
     for (const event of [edit, ...rest]) expect(Buffer.byteLength(JSON.stringify(event), "utf8")).toBeLessThan(64 * 1024);
     const all = [String((edit?.content["m.new_content"] as Record<string, unknown>)["body"]), ...rest.map((e) => String(e.content["body"]))];

@@ -1,5 +1,6 @@
 // 10,000 generated Matrix events pushed through the homeserver double into the running bot (appservice
-// transactions), and 10,000 generated frames sent to the bot's agent link by a scripted agent; then, in client
+// transactions), and 10,000 generated frames (v1 words and every AG-UI 1.0 event type) sent to the bot's agent link
+// by a scripted agent speaking protocol v2; then, in client
 // mode, generated events stored in a room's timeline as a homeserver accepts them from clients (any type, any
 // object as content) and synced by the bot. Afterwards a normal turn is still answered, nothing crashed
 // (jest-setup fails the test on an unhandled rejection), every transaction was acknowledged, and the log stays
@@ -33,7 +34,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
   });
 
   it("10,000 events and 10,000 agent frames later, a normal turn is answered and the log is bounded", async () => {
-    const agent = await startScriptedAgent({ onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), ANSWER) });
+    const agent = await startScriptedAgent({ protocol: 2, onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), ANSWER) });
     const world = (s = await Scenario.start({ mode: "appservice", env: { AGENT_URL: agent.url, LOG_LEVEL: "debug", ...EVERY_LOG_LINE } }));
     const bob = world.person("bob", "Bob");
     const dm = await world.openDm();

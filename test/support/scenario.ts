@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import pino from "pino";
-import { startHomeserver, type Homeserver } from "./homeserver";
+import { startHomeserver, type Homeserver, type HomeserverOptions } from "./homeserver";
 import { MatrixTestUser } from "./matrix-test-user";
 import { appserviceEnv, botEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
@@ -25,6 +25,8 @@ export interface ScenarioOptions {
   /** Run the reference agent (echo unless `brain`) outside the bot, so tests can emit proactive runs. */
   externalAgent?: boolean;
   overrides?: Omit<AppOverrides, "logDestination" | "logPretty">;
+  /** Options of the homeserver double (e.g. authenticatedMedia: false). */
+  homeserver?: HomeserverOptions;
 }
 
 export class Scenario {
@@ -48,7 +50,7 @@ export class Scenario {
   private constructor(readonly hs: Homeserver, readonly dataDir: string, readonly mode: Mode) {}
 
   static async start(opts: ScenarioOptions): Promise<Scenario> {
-    const hs = await startHomeserver({ serverName: "localhost" });
+    const hs = await startHomeserver({ serverName: "localhost", ...opts.homeserver });
     const s = new Scenario(hs, makeDataDir(), opts.mode);
     const extra: Record<string, string> = { ...opts.env };
     s.overrides = opts.overrides ?? {};
@@ -155,9 +157,22 @@ export class Scenario {
     return roomId;
   }
 
-  /** The bot's room messages in a room, oldest first, without its one-time introduction (not an answer). */
+  /** The bot's room messages in a room as a person reads them (test/support/bot-messages.ts): oldest first, edits
+   *  applied, without its one-time introduction (not an answer), live ones once written. */
   botMessages(roomId: string): ClientEvent[] {
     return botMessagesIn(this.hs, roomId, this.botUserId);
+  }
+
+  /** The bot's m.room.message events in a room as the homeserver stored them, edits included (no introduction). */
+  botEvents(roomId: string): ClientEvent[] {
+    return this.hs.sent({ roomId, sender: this.botUserId, type: "m.room.message" }).filter((e) => !isIntroduction(e));
+  }
+
+  async waitBotEvents(roomId: string, count: number, what = `${count} bot event(s)`): Promise<ClientEvent[]> {
+    return this.hs.waitFor(() => {
+      const events = this.botEvents(roomId);
+      return events.length >= count ? events : undefined;
+    }, { what, timeoutMs: 10_000 });
   }
 
   async waitBotMessages(roomId: string, count: number, what = `${count} bot message(s)`): Promise<ClientEvent[]> {

@@ -1,6 +1,7 @@
-// A scripted protocol v1 agent on 127.0.0.1 for tests: it records every frame the bot sends, answers hello
-// with ready (or whatever `onHello` does), and sends exactly the frames a test scripts. Pings are answered
-// per connection (`answerPings`), so a test can make one connection half-open and let the next one live.
+// A scripted agent on 127.0.0.1 for tests, speaking protocol v1 (default) or v2 (`protocol: 2`: its ready picks
+// matrix-agent/2 when the bot offers it): it records every frame the bot sends, answers hello with ready (or
+// whatever `onHello` does), and sends exactly the frames a test scripts. Pings are answered per connection
+// (`answerPings`), so a test can make one connection half-open and let the next one live.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
@@ -16,18 +17,26 @@ export interface ScriptedConn {
   answerPings: boolean;
   /** Pings received (the bot's heartbeats). */
   pings: number;
+  /** The protocol of this connection: 2 once the ready picked matrix-agent/2. */
+  version: 1 | 2;
   /**
    * Send an event frame with the next seq. threadId: `extra.threadId`, else the one of the run frame with
    * this runId, else "t1".
    */
   event(runId: string, event: Record<string, unknown>, extra?: Record<string, unknown>): void;
-  /** RUN_STARTED, one TEXT_MESSAGE per text, RUN_FINISHED. */
+  /** RUN_STARTED, one TEXT_MESSAGE per text, RUN_FINISHED (v2: RUN_STARTED/RUN_FINISHED name the run). */
   answer(runId: string, ...texts: string[]): void;
+  /** The threadId of the run frame with this runId ("t1" when there is none). */
+  threadOf(runId: string): string;
   raw(text: string): void;
   seq: number;
 }
 
 export interface ScriptedAgentOptions {
+  /** 2: the default ready picks matrix-agent/2 (with AG-UI capabilities) when the bot's hello offers it. */
+  protocol?: 1 | 2;
+  /** The AG-UI capabilities a v2 ready declares (default: streaming only, no attachments). */
+  capabilities?: Record<string, unknown>;
   /** Answer pings (default true); a function decides per connection (0 = the first). false = half-open. */
   autoPong?: boolean | ((connIndex: number) => boolean);
   /** Called on hello; default answers ready (sessionId "s-1", resumed when the bot resumed "s-1"). */
@@ -60,22 +69,26 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
       hello: undefined,
       answerPings: typeof pongs === "function" ? pongs(conns.length) : pongs,
       pings: 0,
+      version: 1,
       seq: 0,
+      threadOf(runId) {
+        const run = conn.frames.find((f) => f.op === "run" && f.runId === runId);
+        return typeof run?.threadId === "string" ? run.threadId : "t1";
+      },
       event(runId, event, extra = {}) {
         conn.seq += 1;
-        const run = conn.frames.find((f) => f.op === "run" && f.runId === runId);
-        const threadId = typeof run?.threadId === "string" ? run.threadId : "t1";
-        conn.raw(JSON.stringify({ op: "event", seq: conn.seq, threadId, runId, event, ...extra }));
+        conn.raw(JSON.stringify({ op: "event", seq: conn.seq, threadId: conn.threadOf(runId), runId, event, ...extra }));
       },
       answer(runId, ...texts) {
-        conn.event(runId, { type: "RUN_STARTED" });
+        const names = conn.version === 2 ? { threadId: conn.threadOf(runId), runId } : {};
+        conn.event(runId, { type: "RUN_STARTED", ...names });
         texts.forEach((text, i) => {
           const messageId = `m${i}`;
           conn.event(runId, { type: "TEXT_MESSAGE_START", messageId });
           conn.event(runId, { type: "TEXT_MESSAGE_CONTENT", messageId, delta: text });
           conn.event(runId, { type: "TEXT_MESSAGE_END", messageId });
         });
-        conn.event(runId, { type: "RUN_FINISHED" });
+        conn.event(runId, { type: "RUN_FINISHED", ...names });
       },
       raw(text) {
         if (ws.readyState === WebSocket.OPEN) ws.send(text);
@@ -93,7 +106,10 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
         if (options.onHello) options.onHello(conn, frame);
         else {
           const resume = frame.resume as { sessionId?: string } | undefined;
-          conn.raw(JSON.stringify({ op: "ready", sessionId: "s-1", resumed: resume?.sessionId === "s-1" }));
+          const offered = Array.isArray(frame.protocols) && frame.protocols.includes("matrix-agent/2");
+          if (options.protocol === 2 && offered) conn.version = 2;
+          conn.raw(JSON.stringify({ op: "ready", sessionId: "s-1", resumed: resume?.sessionId === "s-1",
+            ...(conn.version === 2 ? { protocol: "matrix-agent/2", capabilities: options.capabilities ?? { transport: { streaming: true } } } : {}) }));
         }
         return;
       }

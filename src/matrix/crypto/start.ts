@@ -32,6 +32,8 @@ export interface CryptoRuntime {
   wrapSender<S extends RoomMessageSender>(sender: S): RoomMessageSender;
   /** Text of the once-per-room notice for undecryptable messages. */
   undecryptableNotice: string;
+  /** Whether room events sent into `roomId` are encrypted. */
+  isEncrypted(roomId: string): Promise<boolean>;
   deviceId: string | undefined;
   stop(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     syncHook: cryptoSyncHook(session),
     wrapSender: (sender) => encryptingSender(sender, session, opts.log),
     undecryptableNotice: UNDECRYPTABLE_NOTICE,
+    isEncrypted: (roomId) => session.isEncrypted(roomId),
     deviceId: session.deviceId,
     stop: () => session.stop(),
   };

@@ -9,7 +9,7 @@ afterEach(tearDown);
 
 const reconnectLogs = (lines: LogLine[]): LogLine[] => lines.filter((l) => typeof l.delayMs === "number");
 
-test("hello carries the client name, the protocol and the persisted session as resume", async () => {
+test("hello carries the client name, the protocols offered and the persisted session as resume", async () => {
   const agent = await startScriptedAgent();
   const store = new MemorySessionStore({ sessionId: "s-7f", lastSeq: 1041 });
   const link = newLink(linkOptions(agent.url, { sessionStore: store, token: "sekret" }));
@@ -18,6 +18,7 @@ test("hello carries the client name, the protocol and the persisted session as r
   expect(agent.latest().hello).toEqual({
     op: "hello",
     protocol: "matrix-agent/1",
+    protocols: ["matrix-agent/2", "matrix-agent/1"],
     client: "matrix-agent-bot/test",
     resume: { sessionId: "s-7f", lastSeq: 1041 },
   });

@@ -1,6 +1,8 @@
 // Each command's reply, argument validation, the unknown-command rules and store outages, through
 // CommandHandler.handle with a real store and the homeserver double.
 import { CommandHandler } from "../../../src/commands";
+import pino from "pino";
+import { LivePolicy } from "../../../src/render/live-policy";
 import { startHarness, textEvent, type Harness } from "./support";
 
 describe("commands", () => {
@@ -69,7 +71,7 @@ describe("commands", () => {
   it("/help lists every command on one line each, with the forms and the group-room rule", async () => {
     await h.say(dm, bob, "/help", { isDirect: true });
     const text = h.lastReply() ?? "";
-    for (const usage of ["/help", "/status", "/stop", "/reset", "/mode [mention|all]", "/proactive [on|off]", "/outbox retry [all]"]) {
+    for (const usage of ["/help", "/status", "/stop", "/reset", "/mode [mention|all]", "/stream [on|off]", "/proactive [on|off]", "/outbox retry [all]"]) {
       expect(text.split("\n").filter((line) => line.startsWith(`${usage} — `))).toHaveLength(1);
     }
     expect(text).toMatch(/!name/);
@@ -122,6 +124,39 @@ describe("commands", () => {
     expect((await h.settings.get(group)).replyMode).toBe("all");
     await h.say(dm, bob, "!mode", { isDirect: true });
     expect(h.lastReply()).toMatch(/In a direct chat I answer every message/);
+  });
+
+  it("/stream shows and switches live answers (settings permission); the room's MSC4357 state wins", async () => {
+    const policy = new LivePolicy({
+      defaultMode: "edits", log: pino({ level: "silent" }),
+      roomSetting: async (roomId) => (await h.settings.get(roomId)).streaming,
+      readState: async (roomId, type) => {
+        try {
+          return await h.http.request<Record<string, unknown>>("GET", `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}/`);
+        } catch {
+          return undefined;
+        }
+      },
+    });
+    h.deps.streaming = { defaultMode: "edits", roomAllows: (roomId) => policy.roomAllows(roomId) };
+    await h.say(group, bob, "/stream");
+    expect(h.lastReply()).toBe("Live answers are on here (the bot's default): answers appear as they are written. Send /stream off to get them only when complete.");
+    await h.say(group, bob, "/stream off");
+    expect(h.lastReply()).toMatch(/^Sorry, changing this room's settings needs power level/);
+    expect((await h.settings.get(group)).streaming).toBeUndefined();
+    await h.say(group, alice, "/stream off");
+    expect(h.lastReply()).toBe("Live answers are now off here: answers appear when complete.");
+    expect(await policy.streams(group)).toBe(false);
+    await h.say(group, alice, "!stream on");
+    expect(await policy.streams(group)).toBe(true);
+    // The room turns live messaging off (MSC4357): /stream on stays, but answers come complete.
+    h.hs.setState(alice, group, "org.matrix.msc4357.live_messaging", "", { enabled: false });
+    const fresh = new LivePolicy({ defaultMode: "edits", log: pino({ level: "silent" }), roomSetting: async () => "on",
+      readState: async (roomId, type) => (h.hs.getState(roomId, type)?.content as Record<string, unknown> | undefined) });
+    h.deps.streaming = { defaultMode: "edits", roomAllows: (roomId) => fresh.roomAllows(roomId) };
+    expect(await fresh.streams(group)).toBe(false);
+    await h.say(group, bob, "/stream");
+    expect(h.lastReply()).toMatch(/^Live answers are on here: .* This room turned live messages off/);
   });
 
   it("/outbox retry re-queues this room's dead letters, /outbox retry all everyone's (admins only)", async () => {

@@ -20,6 +20,7 @@ describe("loadConfig: defaults", () => {
     expect(config.logLevel).toBe("info");
     expect(config.spacesFollowChildren).toBe(true);
     expect(config.provisionSpace).toBe(false);
+    expect(config.streaming).toBe("edits");
     expect(config.timings).toEqual({
       syncTimeoutMs: 30000, requestTimeoutMs: 60000, retryBaseMs: 500, retryMaxMs: 30000, sendMaxAttempts: 8,
       roomLookupAttempts: 6, roomLookupBaseMs: 250, roomLookupMaxMs: 5000,
@@ -29,7 +30,8 @@ describe("loadConfig: defaults", () => {
       sendConcurrency: 64, fanoutConcurrency: 48,
       gapFillMaxEvents: 500, shutdownGraceMs: 10000, httpBodyLimitBytes: 65536, appserviceBodyLimitBytes: 10485760,
       homeserverStaleMs: 90000, maxConcurrentRuns: 8, maxRunsPerUser: 2, spacesMaxRooms: 100, newRoomsMaxPerUser: 20,
-      logRepeatWindowMs: 60000,
+      logRepeatWindowMs: 60000, streamEditIntervalMs: 1000, streamSlowEditIntervalMs: 3000, streamMaxEdits: 50,
+      mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
   });
@@ -55,6 +57,8 @@ describe("loadConfig: defaults", () => {
           LOG_LEVEL: "debug",
           SPACES_FOLLOW_CHILDREN: "0",
           PROVISION_SPACE: "1",
+          STREAMING: "Final",
+          STREAM_MAX_EDITS: "10",
           TYPING_TIMEOUT_MS: "20",
           TYPING_DELAY_MS: "0",
           RUN_DEADLINE_MS: "1000",
@@ -81,6 +85,8 @@ describe("loadConfig: defaults", () => {
     expect(config.logLevel).toBe("debug");
     expect(config.spacesFollowChildren).toBe(false);
     expect(config.provisionSpace).toBe(true);
+    expect(config.streaming).toBe("final");
+    expect(config.timings.streamMaxEdits).toBe(10);
     expect(config.timings.typingTimeoutMs).toBe(20);
     expect(config.timings.typingDelayMs).toBe(0); // 0 allowed here: typing at once
     expect(config.timings.runDeadlineMs).toBe(1000);
@@ -125,6 +131,7 @@ describe("loadConfig: problems", () => {
     ["APPSERVICE_BIND", "127.0.0.1:70000", /is not host:port/],
     ["ADMIN_ROOM", "bot-admin", /is not a room id \(!…\) or alias/],
     ["LOG_LEVEL", "verbose", /"verbose" is not a log level/],
+    ["STREAMING", "live", /"live" is neither "edits" nor "final"\. Fix: set STREAMING to edits or final/],
   ];
 
   it.each(cases)("names %s=%s with its problem and fix", (variable, value, expected) => {

@@ -36,6 +36,21 @@ describe("outbox dead letters", () => {
     expect(await outbox.deadLetters("!ok:x")).toEqual([]);
   });
 
+  it("an intermediate edit of a live answer that cannot be delivered is dropped, never a dead letter", async () => {
+    const announced: DeadLetter[] = [];
+    const sender = new FakeSender((call) => (call.txnId === "t-live" ? failed("forbidden", 403, true) : accepted(call)));
+    const outbox = stores.outbox(await stores.open(), sender, { onDeadLetter: (d) => void announced.push(d) });
+    const result = await outbox.send("!a:x", "m.room.message", { body: "* stale" }, "t-live", { kind: "live" });
+    expect(result).toMatchObject({ ok: false, permanent: true });
+    expect(announced).toEqual([]);
+    expect(outbox.stats()).toMatchObject({ pending: 0, dead: 0 });
+    expect(await outbox.deadLetters()).toEqual([]);
+    expect(await outbox.retryDead()).toBe(0); // nothing stale to send again after the final edit
+    expect(await outbox.isRecorded("t-live")).toBe(true);
+    expect(await outbox.send("!a:x", "m.room.message", { body: "* stale" }, "t-live", { kind: "live" })).toMatchObject({ ok: true });
+    expect(sender.txnIds()).toEqual(["t-live"]); // the same txnId again: not sent twice
+  });
+
   it("exhausted retries become a non-permanent dead letter", async () => {
     const sender = new FakeSender(() => failed("server", 502, false, 5));
     const outbox = stores.outbox(await stores.open(), sender);

@@ -1,0 +1,278 @@
+// One agent message shown as it is written: its first visible text is posted at once (or edits the placeholder),
+// then m.replace edits follow, coalesced (the latest text wins; one send at a time, nothing queued), paced
+// (pacing.ts), at most `maxEdits` per Matrix message. A message about to outgrow one event is frozen at a block
+// boundary (cut.ts) and continues in a new one. The final edit carries the whole text and no live marker.
+// Every send goes through the outbox (durable, retried, in order per room); the record in the LiveStore is
+// written before each send, so that a restart can end the message (live-recovery.ts).
+import type { Logger } from "pino";
+import type { SendResult } from "../matrix/sender";
+import type { ReplyTarget } from "../turns/reply-content";
+import { checkpoint } from "../util/checkpoints";
+import { cutToFit } from "./cut";
+import { interruptedText, LIVE_EVENT_MAX_BYTES, liveEdit, markLive, segmentContent, sentBytes, type Content } from "./live-content";
+import type { LiveRecord, LiveStore } from "./live-store";
+import { intermediateEdits, nextEditAt, type LiveOptions, type RateLimitGate } from "./pacing";
+
+export interface LiveContext {
+  target: ReplyTarget;
+  runId: string;
+  encrypted: boolean;
+  store: LiveStore;
+  gate: RateLimitGate;
+  options: LiveOptions;
+  log: Logger;
+  /** Sends an m.room.message content through the outbox. */
+  send(content: Content, txnId: string): Promise<SendResult>;
+  /** The same for an intermediate edit: dropped when it cannot be delivered (no dead letter). Default `send`. */
+  sendLive?(content: Content, txnId: string): Promise<SendResult>;
+  /** The deterministic txnId of a part of this run's answer. */
+  txn(part: string): string;
+  now?: () => number;
+}
+
+/** The Matrix message being edited. */
+export interface Segment {
+  key: string;
+  eventId: string;
+  edits: number;
+  /** Its record in the LiveStore, as last saved. */
+  record?: LiveRecord;
+  /** The markdown it shows (as last sent). */
+  shown: string;
+  /** Out of edits: the last text checked for size only (it waits for the final edit). */
+  checked?: string;
+  sentAt: number;
+  /** The first Matrix message of this agent message: it replies and mentions. */
+  first: boolean;
+}
+
+/** What the message of a record shows: its text, and "(interrupted)" once the recovery ended it. */
+export function shownBy(record: LiveRecord): string {
+  return record.interruptedAt === undefined ? record.text : interruptedText(record.text);
+}
+
+/** An event id as long as real ones, for sizing an edit before the real one is known. */
+const SIZING_EVENT_ID = `$${"x".repeat(43)}`;
+
+export class LiveMessage {
+  private text = "";
+  /** Where the current Matrix message's part of the text starts, and what its markdown starts with. */
+  private base = 0;
+  private lead = "";
+  private segment: Segment | undefined;
+  private segments = 0;
+  private busy: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Matrix messages this agent message posted, and whether it took over the placeholder. */
+  private posted = 0;
+  private adopted = false;
+
+  /**
+   * `index`: the agent message's place in the answer. `opening`: the placeholder this message takes over (its
+   * posting may still be under way), for the answer's first message.
+   */
+  constructor(private readonly ctx: LiveContext, private readonly index: number, private readonly opening?: Promise<Segment | undefined>) {}
+
+  /** Matrix messages showing this agent message (the placeholder it took over included). */
+  get shown(): number {
+    return this.posted + (this.adopted ? 1 : 0);
+  }
+
+  get textSoFar(): string {
+    return this.text;
+  }
+
+  /** The text so far grew. */
+  update(text: string): void {
+    if (this.closed) return;
+    this.text = text;
+    this.kick();
+  }
+
+  /**
+   * The whole text: the final edit(s). Resolves once they went through the outbox. `interrupted`: the run ended
+   * without it (text and mark given), shown only where something of the message is shown already.
+   */
+  async finish(text: string, how: "complete" | "interrupted" = "complete"): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.busy;
+    if (how === "interrupted" && this.segment === undefined && this.posted === 0) return;
+    this.text = text;
+    if (text.trim() !== "") await this.openPlaceholder();
+    for (let md = this.segmentText(); ;) {
+      if (this.fits(md)) {
+        await this.settle(md);
+        return;
+      }
+      const cut = cutToFit(md, (head) => this.fits(head), LIVE_EVENT_MAX_BYTES);
+      if (cut === undefined) return this.ctx.log.error({ runId: this.ctx.runId }, "live message: nothing of the text fits an event; dropped");
+      await this.settle(cut.head);
+      md = this.advance(cut.restAt, cut.restLead);
+    }
+  }
+
+  private now(): number {
+    return (this.ctx.now ?? Date.now)();
+  }
+
+  private segmentText(): string {
+    return this.lead + this.text.slice(this.base);
+  }
+
+  private advance(restAt: number, restLead: string): string {
+    this.base += Math.max(0, restAt - this.lead.length);
+    this.lead = restLead;
+    return this.segmentText();
+  }
+
+  /** Whether `md` fits one event as an edit of a live message. Text that shows nothing fits. */
+  private fits(md: string): boolean {
+    const first = this.segment?.first ?? this.segments === 0;
+    const { content, tooLarge } = segmentContent(md, this.ctx.target, first);
+    if (content === undefined) return !tooLarge;
+    const edit = liveEdit(this.segment?.eventId ?? SIZING_EVENT_ID, content, true);
+    return sentBytes(this.ctx.target.roomId, edit, this.ctx.encrypted) <= LIVE_EVENT_MAX_BYTES;
+  }
+
+  private kick(): void {
+    if (this.busy || this.closed) return;
+    const md = this.segmentText();
+    if (this.segment === undefined) {
+      if (md.trim() !== "") this.step(() => this.openPlaceholder().then(() => (this.segment ? this.editLive() : this.post())));
+      return;
+    }
+    if (md === this.segment.shown || md === this.segment.checked) return;
+    const wait = nextEditAt(this.segment.sentAt, this.text.length, this.ctx.options, this.ctx.gate) - this.now();
+    if (wait > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, wait).unref();
+      return;
+    }
+    this.step(() => this.editLive());
+  }
+
+  private step(work: () => Promise<void>): void {
+    this.busy = work()
+      .catch((err: unknown) => this.ctx.log.error({ err: String(err), runId: this.ctx.runId }, "live message step failed"))
+      .finally(() => {
+        this.busy = undefined;
+        this.kick();
+      });
+  }
+
+  /** The answer's first message takes over the placeholder, once its posting is done. */
+  private async openPlaceholder(): Promise<void> {
+    if (this.segment !== undefined || this.segments > 0 || this.opening === undefined) return;
+    const placeholder = await this.opening;
+    if (placeholder !== undefined && this.segment === undefined && this.segments === 0) {
+      this.segment = placeholder;
+      this.segments = 1;
+      this.adopted = true;
+    }
+  }
+
+  /** Posts the first event of a new Matrix message with the text so far (after freezing what does not fit). */
+  private async post(): Promise<void> {
+    let md = this.segmentText();
+    while (!this.fits(md)) {
+      const cut = cutToFit(md, (head) => this.fits(head), LIVE_EVENT_MAX_BYTES);
+      if (cut === undefined) return;
+      await this.settle(cut.head); // a part complete already: posted as it is, not live
+      md = this.advance(cut.restAt, cut.restLead);
+    }
+    const first = this.segments === 0;
+    const { content } = segmentContent(md, this.ctx.target, first);
+    if (content === undefined) return;
+    const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
+    this.segments += 1;
+    const before = await this.ctx.store.claim(key); // a run again after a restart continues its message
+    if (this.closed && before === undefined) {
+      this.segments -= 1; // finished meanwhile: finish() posts the whole text at once, not live
+      this.ctx.store.release(key);
+      return;
+    }
+    const initial = markLive(content);
+    await this.ctx.store.put({ key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, initial, text: md, msgtype: "m.text",
+      edits: before?.edits ?? 0, updatedAt: this.now(), ...(before?.eventId ? { eventId: before.eventId } : {}) });
+    const result = await this.ctx.send(initial, key);
+    if (!result.ok) {
+      this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not post a live message");
+      await this.ctx.store.remove(key);
+      return;
+    }
+    this.posted += 1;
+    checkpoint("reply-accepted");
+    const record: LiveRecord = { key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, eventId: result.eventId, initial,
+      text: md, msgtype: "m.text", edits: before?.edits ?? 0, updatedAt: this.now() };
+    this.segment = { key, eventId: result.eventId, edits: record.edits, record, shown: before ? shownBy(before) : md, sentAt: this.now(), first };
+    await this.ctx.store.put(record);
+  }
+
+  /** One live edit with the text so far; a message that would outgrow one event is frozen and continued. */
+  private async editLive(): Promise<void> {
+    const segment = this.segment;
+    if (segment === undefined) return;
+    const md = this.segmentText();
+    if (!this.fits(md)) {
+      const cut = cutToFit(md, (head) => this.fits(head), LIVE_EVENT_MAX_BYTES);
+      if (cut === undefined) return;
+      await this.settle(cut.head);
+      this.advance(cut.restAt, cut.restLead);
+      return this.post();
+    }
+    segment.sentAt = this.now();
+    // Out of edits: the text waits for the final edit (its size is still checked, above, once per interval).
+    if (segment.edits >= intermediateEdits(this.ctx.options)) {
+      segment.checked = md;
+      return;
+    }
+    const { content } = segmentContent(md, this.ctx.target, segment.first);
+    if (content === undefined) return;
+    segment.edits += 1;
+    if (segment.record) {
+      segment.record = { ...segment.record, text: md, edits: segment.edits, updatedAt: this.now() };
+      await this.ctx.store.put(segment.record);
+    }
+    const result = await (this.ctx.sendLive ?? this.ctx.send)(liveEdit(segment.eventId, content, true), `${segment.key}.e${segment.edits}`);
+    if (result.ok) {
+      segment.shown = md;
+      checkpoint("live-edit-accepted");
+    } else {
+      this.ctx.log.warn({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "a live edit was not delivered");
+    }
+  }
+
+  /** The final content of the current Matrix message (edit, not live), or a new message when none is open. */
+  private async settle(md: string): Promise<void> {
+    const segment = this.segment;
+    if (segment === undefined) {
+      const first = this.segments === 0;
+      const { content } = segmentContent(md, this.ctx.target, first);
+      const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
+      this.segments += 1;
+      if (content === undefined) return;
+      const result = await this.ctx.send(content, `${key}.final`);
+      if (result.ok) {
+        this.posted += 1;
+        checkpoint("reply-accepted");
+      } else {
+        this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not deliver an answer");
+      }
+      return;
+    }
+    this.segment = undefined;
+    // A message never ends empty once it showed text (a snapshot may have shrunk it): it keeps what it showed.
+    const { content } = segmentContent(md.trim() === "" ? segment.shown : md, this.ctx.target, segment.first);
+    if (content !== undefined) {
+      const result = await this.ctx.send(liveEdit(segment.eventId, content, false), `${segment.key}.final`);
+      if (result.ok) checkpoint("reply-accepted");
+      else this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not deliver the final text of a live message");
+    }
+    await this.ctx.store.remove(segment.key);
+  }
+}

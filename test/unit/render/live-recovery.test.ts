@@ -1,0 +1,89 @@
+// After a restart no message stays live: the final edit the outbox already holds is left to it; any other live
+// message gets an edit keeping its last text, with "(interrupted)"; a turn that runs again takes its message over.
+import Keyv from "keyv";
+import { LIVE_MARKER, markLive } from "../../../src/render/live-content";
+import { LiveMessage } from "../../../src/render/live-message";
+import { INTERRUPTED_RECORD_TTL_MS, recoverLiveMessages } from "../../../src/render/live-recovery";
+import { LiveStore, type LiveRecord } from "../../../src/render/live-store";
+import { liveContext, RecordingRoom, silent, waitUntil } from "./support";
+
+function record(key: string, over: Partial<LiveRecord> = {}): LiveRecord {
+  return { key, roomId: "!room:x", runId: "$run", eventId: `$orig-${key}`, initial: markLive({ msgtype: "m.text", body: "Hel", "m.mentions": { user_ids: ["@alice:x"] } }),
+    text: "Hello wor", msgtype: "m.text", edits: 3, updatedAt: 1, ...over };
+}
+
+function world(recorded: string[] = []) {
+  const room = new RecordingRoom();
+  const store = new LiveStore(new Keyv(), silent);
+  const deps = { store, log: silent, now: () => 10_000_000_000, isRecorded: async (txnId: string) => recorded.includes(txnId),
+    send: (_roomId: string, content: Record<string, unknown>, txnId: string) => room.send(content, txnId) };
+  return { room, store, deps };
+}
+
+test("a live message gets an edit keeping its last text plus \"(interrupted)\", unmarked, mentioning nobody anew", async () => {
+  const { room, store, deps } = world();
+  await store.put(record("k1"));
+  expect(await recoverLiveMessages(deps)).toBe(1);
+  expect(room.events).toHaveLength(1);
+  const edit = room.events[0]?.content ?? {};
+  expect(edit["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: "$orig-k1" });
+  expect(edit["m.new_content"]).toMatchObject({ body: "Hello wor\n\n(interrupted)", "m.mentions": { user_ids: ["@alice:x"] } });
+  expect(edit["m.new_content"]).not.toHaveProperty(LIVE_MARKER);
+  expect(edit["m.mentions"]).toEqual({});
+  expect(room.events[0]?.txnId).toBe("k1.interrupted");
+  // The record stays (a turn run again continues the message), marked: a second start does nothing more.
+  expect((await store.get("k1"))?.interruptedAt).toBeDefined();
+  expect(await recoverLiveMessages(deps)).toBe(0);
+  expect(room.events).toHaveLength(1);
+});
+
+test("a message whose final edit the outbox already holds is left to the outbox", async () => {
+  const { room, store, deps } = world(["k2.final"]);
+  await store.put(record("k2"));
+  expect(await recoverLiveMessages(deps)).toBe(0);
+  expect(room.events).toEqual([]);
+  expect(await store.get("k2")).toBeUndefined();
+});
+
+test("a first event never handed to the outbox showed nothing: its record goes; one still pending gets its event id first", async () => {
+  const { room, store, deps } = world(["k4"]);
+  await store.put(record("k3", { eventId: undefined }));
+  await store.put(record("k4", { eventId: undefined }));
+  expect(await recoverLiveMessages(deps)).toBe(1);
+  expect(await store.get("k3")).toBeUndefined();
+  // k4: its first event went out again under its txnId (a homeserver dedupes it), then the interrupted edit.
+  expect(room.events.map((e) => e.txnId)).toEqual(["k4", "k4.interrupted"]);
+  expect(room.events[1]?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: room.events[0]?.event_id });
+});
+
+test("records interrupted more than a day ago go", async () => {
+  const { store, deps } = world();
+  await store.put(record("old", { interruptedAt: deps.now() - INTERRUPTED_RECORD_TTL_MS - 1 }));
+  await store.put(record("recent", { interruptedAt: deps.now() - 1000 }));
+  await recoverLiveMessages(deps);
+  expect((await store.list()).map((r) => r.key)).toEqual(["recent"]);
+});
+
+test("a turn that runs again claims its message first: the recovery leaves it to the turn", async () => {
+  const { room, store, deps } = world();
+  const ctx = liveContext(room, { store, txn: (part) => `t.${part}` });
+  await store.put(record("t.m0.s0", { eventId: undefined, text: "Partial" }));
+  const again = new LiveMessage(ctx, 0);
+  again.update("Partial, then whole");
+  const recovery = recoverLiveMessages(deps);
+  await again.finish("Partial, then whole.");
+  await recovery;
+  expect(room.events.some((e) => e.txnId.endsWith(".interrupted"))).toBe(false);
+  expect(room.messages().map((m) => [m.live, m.content["body"]])).toEqual([[false, "Partial, then whole."]]);
+});
+
+test("a turn continuing a message the recovery marked interrupted edits it even when its text is the same so far", async () => {
+  const { room, store } = world();
+  const ctx = liveContext(room, { store, txn: (part) => `t.${part}` });
+  await store.put(record("t.m0.s0", { text: "Same start", interruptedAt: 5, edits: 2 }));
+  const again = new LiveMessage(ctx, 0);
+  again.update("Same start");
+  await waitUntil(() => room.events.some((e) => e.txnId === "t.m0.s0.e3"), "the edit that removes \"(interrupted)\"");
+  expect(room.events.find((e) => e.txnId === "t.m0.s0.e3")?.content["m.new_content"]).toMatchObject({ body: "Same start", [LIVE_MARKER]: {} });
+  await again.finish("Same start, and the rest.");
+});
