@@ -146,7 +146,7 @@ describe("log recipes, run as written against the test homeserver", () => {
     const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toContainEqual(expect.objectContaining({ msg: "could not start" }));
     expect(run.code).toBe(0);
-  }, 120_000);
+  }, scaled(120_000));
 
   const handledRecipes = LOG_RECIPES.filter((b) => b.code.includes("message handled"));
   it.each(handledRecipes.map((b) => [`${b.file}:${b.line}`, b] as const))("%s shows a handled message of a running bot; Ctrl-C ends it all", async (_where, recipe) => {
@@ -180,7 +180,7 @@ describe("log recipes, run as written against the test homeserver", () => {
       killGroup(terminal, "SIGKILL");
       for (const pid of sessionPids()) process.kill(pid, "SIGKILL");
     }
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 /** The processes of the terminal session `script` (pid `scriptPid`) opened: its child's session. */
