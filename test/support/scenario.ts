@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import pino from "pino";
 import { startHomeserver, type Homeserver, type HomeserverOptions } from "./homeserver";
 import { MatrixTestUser } from "./matrix-test-user";
-import { appserviceEnv, botEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { appserviceEnv, appserviceUrlOf, botEnv, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
 import { createEchoBrain, type AgentBrain } from "../../src/reference-agent/brain";
 import type { AppOverrides } from "../../src/app";
@@ -67,13 +67,13 @@ export class Scenario {
       s.botInbound = { syncUserId: account.userId };
       s.env = botEnv({ homeserverUrl: hs.url, accessToken: account.accessToken, dataDir: s.dataDir, extra });
     } else {
-      const port = await freePort();
-      const reg = writeRegistration(s.dataDir, { port });
+      // The bot listens where the OS says (port 0) at each start; startBot moves the registration there.
+      const reg = writeRegistration(s.dataDir, { port: 0 });
       const appservice = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
       s.botUserId = appservice.senderUserId;
       s.botInbound = { appserviceId: appservice.id };
       hs.setDisplayName(s.botUserId, "Agent Bot");
-      s.env = appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir: s.dataDir, extra });
+      s.env = appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, dataDir: s.dataDir, extra });
       s.secrets = [reg.asToken, reg.hsToken];
       s.botToken = reg.asToken;
     }
@@ -106,6 +106,7 @@ export class Scenario {
 
   async startBot(): Promise<void> {
     this.bot = await new InProcessBot(this.env, this.secrets, this.overrides).start();
+    if ("appserviceId" in this.botInbound) this.hs.moveAppservice(this.botInbound.appserviceId, appserviceUrlOf(this.bot));
   }
 
   /** The environment the bot runs with (for a child-process bot on the same world). */

@@ -312,6 +312,15 @@ export class Homeserver {
     this.appservices.restartTxnNumbering();
   }
 
+  /**
+   * The appservice listens at `url` from now on: pushes go there, a failing one is retried there at once. Tests
+   * that restart the bot let the OS pick its port each time and move the registration to it (a port given back
+   * and bound again later can be taken meanwhile by any process on a busy machine: EADDRINUSE).
+   */
+  moveAppservice(appserviceId: string, url: string): void {
+    this.appservices.moveAppservice(appserviceId, url);
+  }
+
   /** Whether every appservice has pushed everything queued (no transaction pending or in flight). */
   appserviceIdle(appserviceId: string): boolean {
     return this.appservices.idle(appserviceId);
