@@ -110,11 +110,12 @@ class BotApp implements App {
       request: <T>(...args: Parameters<MatrixHttp["request"]>) => (this.rejected ? Promise.reject(this.rejected) : observed.request<T>(...args)),
     };
     this.userId = await whoami(http);
-    // Client mode with MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
+    // MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
     let crypto: CryptoRuntime | undefined;
     if (config.e2ee) {
+      const appservice = config.mode === "appservice" ? { userId: this.userId, deviceDisplayName: config.botDisplayName ?? "matrix-agent-bot" } : undefined;
       crypto = await startCrypto({ homeserverUrl: config.homeserverUrl, accessToken, dataDir: config.dataDir,
-        passphrase: config.cryptoPassphrase ?? "", http, log: childLogger(log, "crypto") });
+        passphrase: config.cryptoPassphrase ?? "", http, log: childLogger(log, "crypto"), ...(appservice ? { appservice } : {}) });
       const started = crypto;
       this.cleanups.push(() => started.stop()); // pushed early: runs after the outbox and the sync loop stopped
     }
@@ -251,7 +252,7 @@ class BotApp implements App {
     void live.recover(outbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
-      ...(crypto ? { crypto: crypto.syncHook } : {}), intake,
+      ...(crypto ? { crypto } : {}), intake,
       onHomeserverOk: () => ops.readiness.homeserverAnswered() });
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());

@@ -1,8 +1,9 @@
-// Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart)
-// and the instructions an operator follows to give it to Synapse and to the bot. Never prints a token.
+// Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart, the
+// flags with which the homeserver puts encryption's data in transactions for MATRIX_E2EE=true) and the instructions an operator follows to give it to Synapse and to the bot. Never prints a token.
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
 import { registrationSchema, type Registration } from "../config";
+import { ENCRYPTION_REGISTRATION_FLAGS, SYNAPSE_ENCRYPTION_FEATURES } from "../matrix/appservice-crypto";
 
 export interface RegistrationRequest {
   /** Appservice id, unique on the homeserver. */
@@ -67,6 +68,8 @@ export function buildRegistration(request: RegistrationRequest): Registration {
     sender_localpart: request.localpart,
     rate_limited: false,
     namespaces: { users: [{ exclusive: true, regex: userRegex }], aliases: [], rooms: [] },
+    // Harmless without encryption: the bot ignores ephemeral events, and a homeserver without the features ignores them.
+    ...Object.fromEntries(ENCRYPTION_REGISTRATION_FLAGS.map((flag) => [flag, true])),
   });
 }
 
@@ -103,6 +106,11 @@ export function registrationInstructions(registration: Registration, request: Re
     "",
     "app_service_config_files:",
     `  - ${absolutePath}`,
+    "",
+    "   For encrypted rooms (MATRIX_E2EE=true) add these too (runbook/appservice-synapse.md):",
+    "",
+    "experimental_features:",
+    ...SYNAPSE_ENCRYPTION_FEATURES.map((feature) => `  ${feature}: true`),
     "",
     "2. Point the bot at the same file, in .env:",
     "",

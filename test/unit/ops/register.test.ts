@@ -26,6 +26,8 @@ describe("npm run register", () => {
     expect(registration?.sender_localpart).toBe("agentbot");
     expect(registration?.url).toBe("http://bot:9999");
     expect(registration?.namespaces.users).toEqual([{ exclusive: true, regex: "@agentbot:example\\.org" }]);
+    // What encryption in appservice mode needs (MATRIX_E2EE=true): to-device messages, device lists and key counts.
+    expect(registration).toMatchObject({ "de.sorunome.msc2409.push_ephemeral": true, receive_ephemeral: true, "org.matrix.msc3202": true });
     const userRegex = new RegExp(`^(?:${registration?.namespaces.users[0]?.regex ?? "$^"})`);
     expect(userRegex.test("@agentbot:example.org")).toBe(true);
     expect(userRegex.test("@agentbot:exampleXorg")).toBe(false);
@@ -42,6 +44,7 @@ describe("npm run register", () => {
     // What the operator has to copy: the Synapse lines and the .env line.
     expect(run.stdout).toContain("app_service_config_files:");
     expect(run.stdout).toContain(`  - ${file}`);
+    expect(run.stdout).toContain("experimental_features:\n  msc2409_to_device_messages_enabled: true\n  msc3202_device_masquerading: true\n  msc3202_transaction_extensions: true");
     expect(run.stdout).toContain(`MATRIX_REGISTRATION=${file}`);
     expect(run.stdout).toContain("APPSERVICE_BIND=0.0.0.0:9999");
   });
