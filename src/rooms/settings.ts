@@ -20,6 +20,12 @@ export const roomSettingsSchema = z.object({
   replyMode: z.enum(["mention", "all"]).default("mention"),
   /** `/stream on|off`: answers shown as they are written, or only when complete; unset: STREAMING decides. */
   streaming: z.enum(["on", "off"]).optional(),
+  /** Group rooms: a Matrix thread the bot was asked in addresses it for its later messages ("follow"), or not. */
+  threads: z.enum(["follow", "mention"]).default("follow"),
+  /** `/toollines on|off`: the agent's tool lines stay in the finished answer (default on). */
+  toolLines: z.enum(["on", "off"]).optional(),
+  /** `/details on|off`: tool arguments, results and the agent's thinking, folded (default off). */
+  details: z.enum(["on", "off"]).optional(),
 });
 export type RoomSettings = z.infer<typeof roomSettingsSchema>;
 export type ReplyMode = RoomSettings["replyMode"];
@@ -30,6 +36,9 @@ const patchSchema = z.object({
   threadGeneration: z.number().int().min(0).optional(),
   replyMode: z.enum(["mention", "all"]).optional(),
   streaming: z.enum(["on", "off"]).optional(),
+  threads: z.enum(["follow", "mention"]).optional(),
+  toolLines: z.enum(["on", "off"]).optional(),
+  details: z.enum(["on", "off"]).optional(),
 });
 const indexValueSchema = z.number();
 

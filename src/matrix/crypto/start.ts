@@ -10,7 +10,7 @@ import type { SyncCryptoHook } from "../client-sync";
 import { MatrixRequestError } from "../errors";
 import type { RoomEvent } from "../events";
 import type { MatrixHttp } from "../http";
-import type { RoomMessageSender, SendResult } from "../sender";
+import { REDACTION_TYPE, type RoomMessageSender, type SendResult } from "../sender";
 import { appserviceDevice } from "./appservice-device";
 import { cryptoStoreDir } from "./inspect";
 import { CryptoSession, type CryptoSessionOptions } from "./session";
@@ -106,7 +106,8 @@ export function cryptoSyncHook(session: Session): SyncCryptoHook {
 export function encryptingSender(sender: RoomMessageSender, session: Session, log: Logger): RoomMessageSender {
   return {
     sendEvent: async (roomId, type, content, txnId): Promise<SendResult> => {
-      if (!(await session.isEncrypted(roomId))) return sender.sendEvent(roomId, type, content, txnId);
+      // Redactions are never encrypted (the homeserver must read what they redact).
+      if (type === REDACTION_TYPE || !(await session.isEncrypted(roomId))) return sender.sendEvent(roomId, type, content, txnId);
       let encrypted: Record<string, unknown>;
       try {
         encrypted = await session.encrypt(roomId, type, content);

@@ -31,6 +31,7 @@ describe("loadConfig: defaults", () => {
       gapFillMaxEvents: 500, shutdownGraceMs: 10000, httpBodyLimitBytes: 65536, appserviceBodyLimitBytes: 10485760,
       homeserverStaleMs: 90000, maxConcurrentRuns: 8, maxRunsPerUser: 2, spacesMaxRooms: 100, newRoomsMaxPerUser: 20,
       logRepeatWindowMs: 60000, streamEditIntervalMs: 1000, streamSlowEditIntervalMs: 3000, streamMaxEdits: 50,
+      editReanswerMs: 600000, threadsFollowedMax: 200, answersRememberedMax: 100,
       mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
@@ -93,6 +94,13 @@ describe("loadConfig: defaults", () => {
     expect(new Set(config.secrets)).toEqual(
       new Set(["syt_client_token", "agent-token-1", "push-token-1", "correct horse", "sk-llm-key", "pg-pass"]),
     );
+  });
+
+  it("keeps the in-process reference agent's MCP header and env values among the secrets the log redacts", () => {
+    const config = expectOk(loadConfig({ ...clientEnv, LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m",
+      MCP_SERVERS: JSON.stringify({ web: { url: "http://127.0.0.1:2/mcp", headers: { Authorization: "Bearer mcp-header-secret" } },
+        files: { command: "node", env: { FILES_KEY: "mcp-env-secret" } } }) }, NO_FILES));
+    expect(config.secrets).toEqual(expect.arrayContaining(["Bearer mcp-header-secret", "mcp-env-secret"]));
   });
 
   it("accepts ALLOWED_USERS set to an empty string as unset (the bot's own server)", () => {
