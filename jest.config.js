@@ -1,3 +1,8 @@
+// TEST_TIME_SCALE (environment, default 1; e.g. 3 on a slow or busy machine) scales every deadline of the tests:
+// the waits of test/support/wait.ts and jest's own test timeout here.
+const timeScale = process.env.TEST_TIME_SCALE ? Number(process.env.TEST_TIME_SCALE) : 1;
+if (!(timeScale > 0)) throw new Error(`TEST_TIME_SCALE must be a positive number (e.g. 3), not ${JSON.stringify(process.env.TEST_TIME_SCALE)}`);
+
 /** @type {import('jest').Config} */
 module.exports = {
   // Node's environment, plus a safety net that kills the child process groups a test file left running.
@@ -9,6 +14,6 @@ module.exports = {
   // Transpile only: `npm test` typechecks everything once with tsc before jest runs.
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json", diagnostics: false }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/jest-setup.ts"],
-  testTimeout: 30000,
+  testTimeout: Math.ceil(60000 * timeScale),
   maxWorkers: 2,
 };

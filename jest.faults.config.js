@@ -7,6 +7,6 @@ module.exports = {
   ...base,
   roots: ["<rootDir>/test/faults"],
   testPathIgnorePatterns: ["/node_modules/"],
-  testTimeout: 120000,
+  testTimeout: Math.ceil(120000 * (Number(process.env.TEST_TIME_SCALE) > 0 ? Number(process.env.TEST_TIME_SCALE) : 1)),
   maxWorkers: 2,
 };

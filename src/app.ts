@@ -211,13 +211,15 @@ class BotApp implements App {
     const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
     const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
     const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
-    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), { // its own retry budget outlasts a 5xx burst
+    // Its own retry budget (ROOM_LOOKUP_RETRY_*), not MATRIX_RETRY_*: short test timings there made it give up inside a 5xx burst.
+    const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), {
+      memberFetchAttempts: t.roomLookupAttempts, retryBaseMs: t.roomLookupBaseMs, retryMaxMs: t.roomLookupMaxMs,
       isAllowedUser, isOwnUser: (userId) => ownUsers.some((re) => re.test(userId)) });
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
-      inboundRefusals: () => intake.stats(),
+      inboundRefusals: () => intake.stats(), work: () => ops.work(),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);
@@ -240,6 +242,7 @@ class BotApp implements App {
     });
     this.cleanups.push(async () => {
       router.stop();
+      directory.stop();
       await router.idle();
       await pipeline.drain(t.shutdownGraceMs);
     });
@@ -269,6 +272,9 @@ class BotApp implements App {
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
+    // From now on /metrics can report the bot idle (until then it is starting, never idle).
+    ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
+      outbox: outbox.pendingCount() + fanout.pendingCount() }));
     ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 

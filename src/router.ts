@@ -64,6 +64,8 @@ export interface RoomEventObserver {
 
 export class InboundRouter {
   private readonly roomChains = new Map<string, Promise<void>>();
+  /** Events scheduled and not yet routed (waiting behind their room's earlier events, routing, or retrying). */
+  private scheduled = 0;
   private readonly observers: RoomEventObserver[] = [];
   /** Aborted by stop(): retry waits end at once (shutdown must not wait out a backoff). */
   private readonly stopped = new AbortController();
@@ -150,8 +152,14 @@ export class InboundRouter {
     while (this.roomChains.size > 0) await Promise.allSettled([...this.roomChains.values()]);
   }
 
+  /** Events scheduled and not yet routed (the idle and work_in_flight metrics). */
+  pendingCount(): number {
+    return this.scheduled;
+  }
+
   /** Queues an event behind its room's earlier ones: routed (journaled), observed (state snapshot), or a stranger's redaction. */
   private schedule(event: RoomEvent, how: "route" | "observe" | "redaction" = "route"): void {
+    this.scheduled += 1;
     const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
     const work = (): Promise<void> => how === "route" ? this.routeWithRetries(event)
       : how === "observe" ? this.observe(event) : this.deps.changes?.redaction(event) ?? Promise.resolve();
@@ -159,6 +167,7 @@ export class InboundRouter {
       this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
     this.roomChains.set(event.room_id, next);
     void next.finally(() => {
+      this.scheduled -= 1;
       if (this.roomChains.get(event.room_id) === next) this.roomChains.delete(event.room_id);
     });
   }

@@ -86,6 +86,7 @@ function readTimings(env: Env, problems: ProblemList): Timings {
   const pairs: Array<[string, keyof Timings, string, keyof Timings]> = [
     ["MATRIX_RETRY_BASE_MS", "retryBaseMs", "MATRIX_RETRY_MAX_MS", "retryMaxMs"],
     ["AGENT_RECONNECT_BASE_MS", "reconnectBaseMs", "AGENT_RECONNECT_MAX_MS", "reconnectMaxMs"],
+    ["ROOM_LOOKUP_RETRY_BASE_MS", "roomLookupBaseMs", "ROOM_LOOKUP_RETRY_MAX_MS", "roomLookupMaxMs"],
     ["MEDIA_MAX_BYTES", "mediaMaxBytes", "MEDIA_MAX_INFLIGHT_BYTES", "mediaMaxInflightBytes"],
   ];
   for (const [baseName, baseKey, maxName, maxKey] of pairs) {

@@ -18,6 +18,9 @@ export interface Timings {
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   readonly sendMaxAttempts: number;
+  readonly roomLookupAttempts: number;
+  readonly roomLookupBaseMs: number;
+  readonly roomLookupMaxMs: number;
   readonly heartbeatMs: number;
   readonly pongTimeoutMs: number;
   readonly reconnectBaseMs: number;
@@ -77,6 +80,9 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("MATRIX_RETRY_BASE_MS", "retryBaseMs", 500, "first retry delay towards the homeserver"),
   ms("MATRIX_RETRY_MAX_MS", "retryMaxMs", 30_000, "largest retry delay towards the homeserver"),
   count("SEND_MAX_ATTEMPTS", "sendMaxAttempts", 8, "attempts to send one message before it is a dead letter"),
+  count("ROOM_LOOKUP_RETRY_ATTEMPTS", "roomLookupAttempts", 6, "attempts to look up a room's members while the homeserver fails transiently"),
+  ms("ROOM_LOOKUP_RETRY_BASE_MS", "roomLookupBaseMs", 250, "first retry delay of a room member look-up"),
+  ms("ROOM_LOOKUP_RETRY_MAX_MS", "roomLookupMaxMs", 5_000, "largest retry delay of a room member look-up"),
   ms("AGENT_HEARTBEAT_MS", "heartbeatMs", 25_000, "ping interval on the agent WebSocket"),
   ms("AGENT_PONG_TIMEOUT_MS", "pongTimeoutMs", 10_000, "how long to wait for a pong before dropping the link"),
   ms("AGENT_RECONNECT_BASE_MS", "reconnectBaseMs", 500, "first reconnect delay to the agent"),

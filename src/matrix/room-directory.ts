@@ -4,16 +4,17 @@
 // while fetching the members is retried (backoff, retry_after_ms), and in the end thrown, never taken as "no".
 // A DM is what the joined members say it is (DESIGN.md, one permission model): `is_direct` on an invite and the
 // `m.direct` account data are claims anyone can make, and grant nothing.
+// The look-up retry budget is its own (ROOM_LOOKUP_RETRY_*), longer than a 5xx burst, not the MATRIX_RETRY_* one.
 import type { Logger } from "pino";
-import { fullJitterBackoff } from "../util/timers";
+import { fullJitterBackoff, sleep } from "../util/timers";
 import { normalizeMatrixError } from "./errors";
 import type { RoomEvent } from "./events";
 import { enc, type MatrixHttp } from "./http";
 
 export interface RoomDirectoryOptions {
-  /** Attempts to fetch a room's members when the homeserver fails transiently (5xx, 429, network). Default 6. */
+  /** Attempts to fetch a room's members when the homeserver fails transiently (5xx, 429, network): ROOM_LOOKUP_RETRY_ATTEMPTS, default 6. */
   memberFetchAttempts?: number;
-  /** Full-jitter backoff between those attempts (e.g. MATRIX_RETRY_BASE_MS / MATRIX_RETRY_MAX_MS). Defaults 250 / 5,000. */
+  /** Full-jitter backoff between those attempts: ROOM_LOOKUP_RETRY_BASE_MS / ROOM_LOOKUP_RETRY_MAX_MS, defaults 250 / 5,000. */
   retryBaseMs?: number;
   retryMaxMs?: number;
   /** The bot's other users (its appservice namespace); the bot itself always is one. */
@@ -33,6 +34,8 @@ interface RoomInfo {
 
 export class RoomDirectory {
   private readonly rooms = new Map<string, RoomInfo>();
+  /** Aborted by stop(): a retry wait ends at once and the look-up fails (shutdown must not wait out a backoff). */
+  private readonly stopped = new AbortController();
 
   private readonly attempts: number;
   private readonly retryBaseMs: number;
@@ -81,6 +84,11 @@ export class RoomDirectory {
         break;
       }
     }
+  }
+
+  /** Ends retry waits in progress (their look-ups throw the last error) and every later one at once. */
+  stop(): void {
+    this.stopped.abort();
   }
 
   forget(roomId: string): void {
@@ -136,7 +144,7 @@ export class RoomDirectory {
         if (!error.transient) return;
         if (attempt >= attempts) throw error;
         const waitMs = error.retryAfterMs ?? Math.max(1, fullJitterBackoff(attempt, this.retryBaseMs, this.retryMaxMs));
-        await new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref()); // never holds the process open
+        if (!(await sleep(waitMs, this.stopped.signal))) throw error;
       }
     }
   }

@@ -97,6 +97,13 @@ export class TurnPipeline {
     return { kind: "running" };
   }
 
+  /** Runs in flight (with the notices of refused messages) plus messages queued for a thread's next run. */
+  pendingCount(): number {
+    let queued = 0;
+    for (const thread of this.threads.values()) queued += thread.queue.length;
+    return this.inFlight.size + queued;
+  }
+
   /**
    * Question `eventId` was edited by `edit.sender` into `edit.text` (the edit event `edit.editId`): a waiting message
    * waits in its new version; while it is being answered the run is cancelled and runs again with it. Once the answer

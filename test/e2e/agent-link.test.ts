@@ -9,17 +9,21 @@ import pino from "pino";
 import { AgentLink, type PersistedSession } from "../../src/agent/link";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
 import { FAILURE_TEXTS } from "../../src/turns/failure-text";
-import { pause, recordingBrain, say } from "../support/brains";
+import { recordingBrain, say } from "../support/brains";
 import { Scenario } from "../support/scenario";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
+import { waitFor as waitUntil } from "../support/wait";
 
 const silent = pino({ level: "silent" });
 
 /** A journal whose removals (what an ack causes) can be lost, as if the agent crashed before writing them. */
 class LossyJournal extends MemoryAgentJournal {
   loseRemovals = false;
+  /** Removals asked for (acks received) and lost. */
+  lost = 0;
   override async remove(ids: readonly string[]): Promise<void> {
     if (!this.loseRemovals) await super.remove(ids);
+    else this.lost += 1;
   }
 }
 
@@ -62,8 +66,9 @@ describe("the bot's agent link", () => {
     const [told] = await s.waitBotMessages(roomId, 1);
     expect(told?.content["body"]).toBe(FAILURE_TEXTS.link_lost);
     await s.hs.waitFor(() => agent.conns.length >= 2 && agent.latest().hello !== undefined, { what: "a new connection" });
-    await s.quiet(300);
-    expect(agent.runs().map((r) => r.runId)).toEqual([first]);
+    await s.bot.logs.waitFor((l) => l.msg === "agent link up" && s.bot.logs.lines().filter((m) => m.msg === "agent link up").length >= 2,
+      "the link up again on the new connection");
+    await s.expectSteady(() => expect(agent.runs().map((r) => r.runId)).toEqual([first]));
     const second = await s.alice.sendText(roomId, "next");
     const msgs = await s.waitBotMessages(roomId, 2);
     expect(msgs[1]?.content["body"]).toBe("fresh answer");
@@ -78,7 +83,7 @@ describe("the bot's agent link", () => {
     await s.waitBotMessages(roomId, 1);
     await s.restartAgent(async () => {
       await s.alice.sendText(roomId, "while down");
-      await pause(150);
+      await s.hs.waitFor(() => s.hs.syncCaughtUp(s.botUserId), { what: "the bot has the message while the agent is down" });
     });
     await s.waitBotMessages(roomId, 2);
     await s.alice.sendText(roomId, "after");
@@ -115,24 +120,23 @@ describe("agent-initiated runs replayed to the bot (client mode)", () => {
     journal.loseRemovals = true; // the agent will "forget" the bot's ack
     await agent.emitProactive("*", "Digest one");
     await s.hs.waitFor(() => copies(roomId, "Digest one") === 1, { what: "the digest posted" });
-    await s.quiet(300);
+    await s.hs.waitFor(() => journal.lost > 0, { what: "the bot's ack received (and lost)" });
     journal.loseRemovals = false;
     await restartAgent(); // replays the run it still has to a bot that already posted it
     await s.hs.waitFor(() => journal.size() === 0, { what: "the replay acked" });
-    await s.quiet(300);
-    expect(copies(roomId, "Digest one")).toBe(1);
+    await s.expectSteady(() => expect(copies(roomId, "Digest one")).toBe(1));
 
     journal.loseRemovals = true;
+    const lostBefore = journal.lost;
     await agent.emitProactive("*", "Digest two");
     await s.hs.waitFor(() => copies(roomId, "Digest two") === 1, { what: "the second digest posted" });
-    await s.quiet(300);
+    await s.hs.waitFor(() => journal.lost > lostBefore, { what: "the bot's second ack received (and lost)" });
     await s.stopBot(); // a new bot process remembers nothing in memory: only its store
     journal.loseRemovals = false;
     await restartAgent();
     await s.startBot();
     await s.hs.waitFor(() => journal.size() === 0, { what: "the replay to the new bot acked" });
-    await s.quiet(300);
-    expect(copies(roomId, "Digest two")).toBe(1);
+    await s.expectSteady(() => expect(copies(roomId, "Digest two")).toBe(1));
   });
 });
 
@@ -150,12 +154,16 @@ describe("agent-initiated runs across reconnects and agent restarts (link level)
     await agent.close();
     agent = await startReferenceAgent({ host: "127.0.0.1", port, token, logger: silent, journal });
   };
-  const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
-    const deadline = Date.now() + 5_000;
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await pause(5);
-    }
+  const waitFor = async (cond: () => boolean, what: string): Promise<void> => void (await waitUntil(cond, { what }));
+  /** A user run through the link: its answer comes after every frame the agent sent before it (one socket, in order). */
+  let barriers = 0;
+  const barrier = async (): Promise<void> => {
+    barriers += 1;
+    const runId = `barrier-${barriers}`;
+    const result = await link.run({ threadId: runId, runId, input: {
+      messages: [{ id: `$${runId}`, role: "user", content: "barrier", sender: "@alice:example.org" }],
+      context: { roomId: "!room:example.org", isDirect: true } } }, { onTextMessage: () => undefined });
+    expect(result).toEqual({ ok: true });
   };
 
   beforeAll(async () => {
@@ -185,7 +193,7 @@ describe("agent-initiated runs across reconnects and agent restarts (link level)
     await waitFor(() => delivered.length === 1, "the run delivered");
     await restartAgent(); // nothing was acked yet: the new agent replays the run from its journal
     await waitFor(() => link.state() === "up" && agent.connections() === 1, "the link back up");
-    await pause(200);
+    await barrier(); // the replay (sent right after ready) reached the link while the handler still holds the run
     release();
     // Only an ack on the new agent's session can empty its journal: the replay arrived and was acked.
     await waitFor(() => journal.size() === 0, "the replay acked");

@@ -7,6 +7,7 @@ import { MatrixTestUser } from "../support/matrix-test-user";
 import { appserviceEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { botMessagesIn } from "../support/bot-messages";
+import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 
 describe("a DM turn in appservice mode", () => {
   let hs: Homeserver;
@@ -50,8 +51,8 @@ describe("a DM turn in appservice mode", () => {
     // And the same event inside a new transaction id: the journal dedupes it by event id.
     const fresh = await hs.pushTransaction("matrix-agent-bot", pushed?.events ?? [], { txnId: "a-new-txn" });
     expect(fresh.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(answers()).toHaveLength(1);
+    const app = bot.app;
+    await expectSteady(() => waitForBotSettled(hs, { appserviceId: "matrix-agent-bot" }, app), () => expect(answers()).toHaveLength(1));
   });
 
   it("refuses a transaction with the wrong hs_token with the spec's 403 M_FORBIDDEN", async () => {

@@ -16,7 +16,7 @@ describe("SIGKILL in the message path, then restart", () => {
 
   it.each(CASES)("%s mode, killed at %s: the message is answered exactly once", async (mode, point) => {
     const { hs } = world;
-    const { env, botUserId } = await world.setUp(mode);
+    const { env, botUserId, inbound } = await world.setUp(mode);
     const first = await world.startBot({ ...env, MAB_TEST_CRASH_AT: point });
 
     const alice = new MatrixTestUser(hs.url, hs.addUser("alice", { displayName: "Alice" }));
@@ -25,11 +25,11 @@ describe("SIGKILL in the message path, then restart", () => {
     await alice.sendText(roomId, `survive ${point}`);
 
     expect(await first.exited).toEqual({ code: null, signal: "SIGKILL" });
-    await world.startBot(env);
+    const second = await world.startBot(env);
 
     const answers = () => botMessagesIn(hs, roomId, botUserId);
-    await hs.waitFor(() => answers().length >= 1, { what: "the answer after the restart", timeoutMs: 15_000 });
-    await new Promise((r) => setTimeout(r, 800)); // room for a duplicate to show up, if there were one
-    expect(answers().map((e) => e.content["body"])).toEqual([echoReplyFor(`survive ${point}`)]);
+    await hs.waitFor(() => answers().length >= 1, { what: "the answer after the restart" });
+    // Room for a duplicate to show up, if there were one.
+    await world.expectSteady(second, inbound, () => expect(answers().map((e) => e.content["body"])).toEqual([echoReplyFor(`survive ${point}`)]));
   });
 });

@@ -5,6 +5,7 @@ import { MatrixTestUser } from "../support/matrix-test-user";
 import { botEnv, ChildBot, InProcessBot, makeDataDir, removeDir, type RunningBot } from "../support/bot-harness";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { botMessagesIn } from "../support/bot-messages";
+import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 
 interface World {
   hs: Homeserver;
@@ -82,7 +83,8 @@ describe("a DM turn in client mode", () => {
   });
 
   it("answers each message once, even when several arrive quickly", async () => {
-    bot = await new InProcessBot(botEnv({ homeserverUrl: w.hs.url, accessToken: w.bot.accessToken, dataDir: w.dataDir })).start();
+    const inProcess = await new InProcessBot(botEnv({ homeserverUrl: w.hs.url, accessToken: w.bot.accessToken, dataDir: w.dataDir })).start();
+    bot = inProcess;
     const roomId = await openDm(w);
     const start = w.hs.now();
     await w.alice.sendText(roomId, "one");
@@ -91,9 +93,10 @@ describe("a DM turn in client mode", () => {
     await w.alice.sendText(roomId, "two");
     await w.hs.waitFor(() => botMessagesIn(w.hs, roomId, w.bot.userId)
       .filter((e) => (e.origin_server_ts ?? 0) >= start).length >= 2, { what: "second answer" });
-    await new Promise((r) => setTimeout(r, 300));
-    const bodies = botMessagesIn(w.hs, roomId, w.bot.userId)
-      .filter((e) => (e.origin_server_ts ?? 0) >= start).map((e) => e.content["body"]);
-    expect(bodies).toEqual([echoReplyFor("one"), echoReplyFor("two")]);
+    await expectSteady(() => waitForBotSettled(w.hs, { syncUserId: w.bot.userId }, inProcess.app), () => {
+      const bodies = botMessagesIn(w.hs, roomId, w.bot.userId)
+        .filter((e) => (e.origin_server_ts ?? 0) >= start).map((e) => e.content["body"]);
+      expect(bodies).toEqual([echoReplyFor("one"), echoReplyFor("two")]);
+    });
   });
 });

@@ -8,8 +8,9 @@ import { pngImage } from "../support/media-samples";
 import { closeScriptedAgents, type ScriptedAgent } from "../support/scripted-agent";
 import { decryptedAnswerWritten, decryptedAsSent, expectEncryptedLiveAnswer, LIVE_TEST_ENV, longAnswer, startStreamingAgent } from "./live/support";
 import { ALL_KINDS, partsOf } from "./media/support";
+import { scaled } from "../support/wait";
 
-jest.setTimeout(150_000);
+jest.setTimeout(scaled(150_000));
 
 describe("appservice mode, encrypted: live answers and attachments", () => {
   const world = new EncryptedAppserviceWorld();

@@ -6,8 +6,9 @@
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { UNDECRYPTABLE_NOTICE } from "../../src/matrix/crypto";
 import { EncryptedAppserviceWorld, WAIT_MS } from "../support/appservice-e2ee-world";
+import { scaled } from "../support/wait";
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.login.application_service", () => {
   const world = new EncryptedAppserviceWorld();

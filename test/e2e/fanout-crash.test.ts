@@ -1,6 +1,7 @@
 // SIGKILL of the bot process in the middle of a proactive fan-out, then a restart: every opted-in room holds
 // exactly one copy. The agent runs outside the bot (it survives the crash) and replays what was never acked.
 import { ChildBot } from "../support/bot-harness";
+import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 import { allExactlyOnce, copiesPerRoom, createJoinedRooms, MANY_ROOMS_POLL, optInDirectly } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
 
@@ -41,8 +42,9 @@ describe("SIGKILL during a proactive fan-out", () => {
     await second.ready();
     await s.hs.waitFor(() => allExactlyOnce(copiesPerRoom(s, rooms, "Crash-proof digest")),
       { what: "every room served once", timeoutMs: 30_000, ...MANY_ROOMS_POLL });
-    await s.quiet(500);
-    expect(allExactlyOnce(copiesPerRoom(s, rooms, "Crash-proof digest"))).toBe(true);
+    await s.hs.waitFor(() => s.agentJournal.size() === 0, { what: "the agent's replay acked" });
+    await expectSteady(() => waitForBotSettled(s.hs, s.botInbound, second),
+      () => expect(allExactlyOnce(copiesPerRoom(s, rooms, "Crash-proof digest"))).toBe(true));
   });
 
   it("killed after queuing but before acking the agent: the replayed run is not delivered twice", async () => {
@@ -58,7 +60,8 @@ describe("SIGKILL during a proactive fan-out", () => {
     await second.ready();
     await s.hs.waitFor(() => allExactlyOnce(copiesPerRoom(s, rooms, "Replayed once")),
       { what: "every room served once", timeoutMs: 20_000, ...MANY_ROOMS_POLL });
-    await s.quiet(800); // the agent's replay has arrived and been deduplicated by now
-    expect(allExactlyOnce(copiesPerRoom(s, rooms, "Replayed once"))).toBe(true);
+    await s.hs.waitFor(() => s.agentJournal.size() === 0, { what: "the agent's replay acked (handled and deduplicated)" });
+    await expectSteady(() => waitForBotSettled(s.hs, s.botInbound, second),
+      () => expect(allExactlyOnce(copiesPerRoom(s, rooms, "Replayed once"))).toBe(true));
   });
 });

@@ -25,7 +25,8 @@ describe("message log lines", () => {
     expect(line["ms"]).toEqual(expect.any(Number));
     const place = await s.alice.send(dm, "m.room.message", { msgtype: "m.location", body: "holiday.jpg", geo_uri: "geo:51.5,-0.1" });
     expect(await s.bot.logs.waitFor(handled(place), "the non-text line")).toMatchObject({ level: INFO, outcome: "non_text" });
-    expect(s.bot.logs.lines().filter(handled(first))).toHaveLength(1);
+    const logs = s.bot.logs;
+    await s.expectSteady(() => expect(logs.lines().filter(handled(first))).toHaveLength(1));
     const infoText = s.bot.logs.raw.filter((r) => (JSON.parse(r) as LogLine).level >= INFO).join("\n");
     for (const privateText of ["secret plans", "holiday.jpg", "Alice", "Agent Bot"]) expect(infoText).not.toContain(privateText);
   });
@@ -42,7 +43,10 @@ describe("message log lines", () => {
       [notice, "notice"]] as const) {
       expect(await s.bot.logs.waitFor(notAnswered(eventId), `the line about ${reason}`)).toMatchObject({ level: 20, roomId: group, reason });
     }
-    for (const eventId of [chatter, stranger, command, notice]) expect(s.bot.logs.find(handled(eventId))).toBeUndefined();
+    const logs = s.bot.logs;
+    await s.expectSteady(() => {
+      for (const eventId of [chatter, stranger, command, notice]) expect(logs.find(handled(eventId))).toBeUndefined();
+    });
     const lines = s.bot.logs.raw.filter((r) => r.includes("message not answered")).join("\n");
     for (const privateText of ["lunch", "hello", "Bob", "Alice"]) expect(lines).not.toContain(privateText);
   });

@@ -11,6 +11,7 @@ import { deploymentEnv, makeDeployment, runGroup } from "../support/deployment";
 import { LogCapture } from "../support/log-capture";
 import { Scenario } from "../support/scenario";
 import { startHomeserver, type Homeserver } from "../support/homeserver";
+import { scaled, waitFor } from "../support/wait";
 
 /** `npm start` (with `args`) in `dir`, in a process group of its own; stdout parsed as log lines. */
 class NpmStart {
@@ -69,11 +70,7 @@ function cmdline(pid: number): string {
 
 /** Waits (generously) until the process is gone; fails naming it otherwise. */
 async function gone(pid: number, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) throw new Error(`${what} (pid ${pid}) is still running`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => !isAlive(pid), { what: `${what} (pid ${pid}) to exit`, timeoutMs: 30_000, intervalMs: 50 });
 }
 
 describe("npm start in a deployment", () => {
@@ -114,7 +111,7 @@ describe("npm start in a deployment", () => {
 
     npm = await new NpmStart(dir, only).ready();
     expect(npm.logs.find((l) => l.msg === "signed in")).toMatchObject({ userId: "@newbot:localhost", homeserver: hs.url });
-  }, 180_000);
+  }, scaled(180_000));
 
   /** A deployment whose .env points at the double with the bot's token (what `npm start` reads). */
   async function configured(): Promise<void> {
@@ -138,11 +135,11 @@ describe("npm start in a deployment", () => {
 
   it("SIGTERM to npm: the bot stops gracefully, npm exits 0, and no process is left", async () => {
     await signalled("SIGTERM", false);
-  }, 120_000);
+  }, scaled(120_000));
 
   it("Ctrl-C (SIGINT to the whole group, as a terminal sends it): one graceful stop, npm exits 0", async () => {
     await signalled("SIGINT", true); // the bot gets it from the "terminal" and again forwarded by npm: one request
-  }, 120_000);
+  }, scaled(120_000));
 
   it("a closed stdout pipe (`npm start --silent | jq` and jq exits): the bot stops instead of running unseen", async () => {
     await configured();
@@ -153,7 +150,7 @@ describe("npm start in a deployment", () => {
     await s!.alice.createRoom({ is_direct: true, invite: [s!.botUserId], preset: "trusted_private_chat" });
     await gone(bot, "the bot");
     expect((await npm.exited).code).toBe(1);
-  }, 120_000);
+  }, scaled(120_000));
 
   it("npm killed outright (SIGKILL): the bot notices its parent is gone and stops", async () => {
     await configured();
@@ -161,5 +158,5 @@ describe("npm start in a deployment", () => {
     const bot = npm.botPid();
     process.kill(npm.pid, "SIGKILL");
     await gone(bot, "the bot");
-  }, 120_000);
+  }, scaled(120_000));
 });

@@ -1,9 +1,13 @@
 // What an operator sees: /readyz flips when the agent or the homeserver goes away, /metrics counts a turn,
-// POST /proactive feeds the fan-out, and SIGTERM during a turn lets it finish and exits 0.
+// /metrics and /status report the bot's work in hand and when it is idle, POST /proactive feeds the fan-out, and
+// SIGTERM during a turn lets it finish and exits 0.
 import type { AgentBrain } from "../../src/reference-agent/brain";
 import { FAILURE_TEXTS } from "../../src/turns/failure-text";
 import { ChildBot } from "../support/bot-harness";
+import { readBotWork, waitForBotIdle } from "../support/bot-idle";
+import { gatedBrain } from "../support/brains";
 import { Scenario } from "../support/scenario";
+import { waitFor } from "../support/wait";
 
 async function get(port: number | undefined, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -40,15 +44,12 @@ describe("operations", () => {
     return dm;
   }
 
-  /** /readyz until it stops answering 200 (at most 5 s), then its last answer. */
+  /** /readyz until it stops answering 200, then its last answer. */
   async function readyzAfterFailure(port: number | undefined): Promise<{ status: number; text: string }> {
-    const deadline = Date.now() + 5000;
-    let after = await get(port, "/readyz");
-    while (after.status === 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      after = await get(port, "/readyz");
-    }
-    return after;
+    return waitFor(async () => {
+      const after = await get(port, "/readyz");
+      return after.status !== 200 && after;
+    }, { what: "/readyz to stop answering 200", intervalMs: 50 });
   }
 
   it("/readyz is ready, then names the agent when it goes away", async () => {
@@ -79,19 +80,34 @@ describe("operations", () => {
     const dm = await s.openDm();
     await s.alice.sendText(dm, "count me");
     await s.waitBotMessages(dm, 1);
-    // The turn is counted when it ends (typing off), just after its answer is visible: poll briefly.
-    const counted = async (): Promise<{ status: number; text: string; turns: number }> => {
-      const m = await get(s.bot.app.httpPort, "/metrics");
-      return { ...m, turns: Number(/^matrix_agent_bot_turns_total\{outcome="ok"\} (\d+)/m.exec(m.text)?.[1] ?? 0) };
-    };
-    let metrics = await counted();
-    for (let i = 0; i < 50 && metrics.turns === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      metrics = await counted();
-    }
+    // The turn is counted when it ends (typing off), just after its answer is visible: the bot is idle then.
+    await waitForBotIdle(s.bot.app);
+    const m = await get(s.bot.app.httpPort, "/metrics");
+    const metrics = { ...m, turns: Number(/^matrix_agent_bot_turns_total\{outcome="ok"\} (\d+)/m.exec(m.text)?.[1] ?? 0) };
     expect(metrics.status).toBe(200);
     expect(metrics.text).toMatch(/^# HELP /m);
     expect(metrics.turns).toBe(1);
+  });
+
+  it("/metrics reports idle and the work in flight by kind, and /status shows the same", async () => {
+    const { brain, seen, release } = gatedBrain();
+    s = await Scenario.start({ mode: "client", brain });
+    const dm = await s.openDm();
+    await waitForBotIdle(s.bot.app);
+    expect(await readBotWork(s.bot.app)).toEqual({ idle: true, work: { router: 0, turns: 0, outbox: 0 } });
+    await s.alice.sendText(dm, "hold on");
+    await s.hs.waitFor(() => seen.length === 1, { what: "the run started" });
+    await s.alice.sendText(dm, "and this too");
+    await s.routed((work) => work["turns"] === 2); // the run in flight and the message queued behind it
+    expect(await readBotWork(s.bot.app)).toEqual({ idle: false, work: { router: 0, turns: 2, outbox: 0 } });
+    await s.alice.sendText(dm, "!status");
+    const [status] = await s.waitBotMessages(dm, 1, "the /status answer");
+    expect(String(status?.content["body"])).toContain(
+      "Whole bot: 1 room event being handled (this command included), 2 agent turns running or queued, 0 messages on the way out.");
+    release();
+    await s.waitBotMessages(dm, 3, "both answers");
+    await waitForBotIdle(s.bot.app);
+    expect(await readBotWork(s.bot.app)).toEqual({ idle: true, work: { router: 0, turns: 0, outbox: 0 } });
   });
 
   it("POST /proactive: 401 without the token, 400 with the reason, 202 and delivered when right", async () => {
@@ -110,8 +126,7 @@ describe("operations", () => {
     expect(ok.status).toBe(202);
     await post({ messages: ["Pushed from outside"], id: "push-1" }, "push-secret-token"); // same id: delivered once
     const msgs = await s.waitBotMessages(dm, 2);
-    await s.quiet();
-    expect(s.botMessages(dm).filter((e) => e.content["body"] === "Pushed from outside")).toHaveLength(1);
+    await s.expectSteady(() => expect(s.botMessages(dm).filter((e) => e.content["body"] === "Pushed from outside")).toHaveLength(1));
     expect(msgs[1]?.content["body"]).toBe("Pushed from outside");
   });
 

@@ -38,16 +38,19 @@ describe("proactive targets", () => {
     expect(await post({ target: threadKey, messages: ["by thread key"] })).toMatchObject({ status: 202, body: { rooms: 1 } });
     await s.hs.waitFor(() => copiesPerRoom(s, [opted], "to everyone").get(opted) === 1, { what: "* delivered" });
     await s.hs.waitFor(() => copiesPerRoom(s, [notOpted], "by thread key").get(notOpted) === 1, { what: "the thread key delivered" });
-    expect(copiesPerRoom(s, [notOpted], "by room id").get(notOpted)).toBe(1);
-    expect(copiesPerRoom(s, [notOpted], "to everyone").get(notOpted)).toBe(0);
+    await s.expectSteady(() => {
+      expect(copiesPerRoom(s, [notOpted], "by room id").get(notOpted)).toBe(1);
+      expect(copiesPerRoom(s, [notOpted], "to everyone").get(notOpted)).toBe(0);
+    });
 
     for (const target of [left, "!unknown:localhost", encodeThreadKey({ roomId: "!unknown:localhost", generation: 0 }), "hello"]) {
       const refused = await post({ target, messages: ["refused"] });
       expect(refused).toEqual({ status: 404, body: { errcode: "M_NOT_FOUND", error: expect.any(String) } });
     }
     expect((await post({ target: left, messages: ["refused"] })).body["error"]).toContain(left);
-    await s.quiet();
-    for (const roomId of [opted, notOpted, left]) expect(copiesPerRoom(s, [roomId], "refused").get(roomId)).toBe(0);
+    await s.expectSteady(() => {
+      for (const roomId of [opted, notOpted, left]) expect(copiesPerRoom(s, [roomId], "refused").get(roomId)).toBe(0);
+    });
   });
 
   it("agent-initiated runs: the same rule; an unjoined or unknown target is nacked for good and posted nowhere", async () => {
@@ -59,7 +62,8 @@ describe("proactive targets", () => {
       await s.bot.logs.waitFor((l) => l.runId === runId && /refused/.test(l.msg ?? ""), `the refusal of ${target}`);
     }
     await s.hs.waitFor(() => s.agentJournal.size() === 0, { what: "the agent dropped every run (acked or nacked for good)" });
-    await s.quiet();
-    for (const roomId of [opted, notOpted, left]) expect(copiesPerRoom(s, [roomId], "nowhere").get(roomId)).toBe(0);
+    await s.expectSteady(() => {
+      for (const roomId of [opted, notOpted, left]) expect(copiesPerRoom(s, [roomId], "nowhere").get(roomId)).toBe(0);
+    });
   });
 });

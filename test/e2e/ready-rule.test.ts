@@ -28,7 +28,7 @@ describe("the ready rule", () => {
     const starting = bot.start();
     try {
       await s.hs.waitFor(() => bot.app.httpPort !== undefined && s?.hs.requests.some((r) => r.path.endsWith("/sync") && r.status === 502),
-        { what: "a failed first /sync", timeoutMs: 15_000 });
+        { what: "a failed first /sync" });
       const during = await readyz(bot);
       expect(during.status).toBe(503);
       expect(during.body).toMatchObject({ ready: false, starting: true, notReady: [] }); // every check passes: only starting
@@ -60,7 +60,7 @@ describe("the ready rule", () => {
         expect(down.logs.find(isReady)).toBeUndefined();
       });
       const bot = down!;
-      const line = await bot.logs.waitFor(isReady, "the ready line once the agent is back", 15_000);
+      const line = await bot.logs.waitFor(isReady, "the ready line once the agent is back");
       expect(line.agent).toBe(s.botEnv["AGENT_URL"]);
       expect((await readyz(bot)).status).toBe(200);
     } finally {

@@ -12,6 +12,7 @@ import { startReferenceAgentFromConfig, type ConfiguredAgent } from "../../src/r
 import { copiesPerRoom } from "../support/fanout-world";
 import { ManualClock } from "../support/manual-clock";
 import { MODES, Scenario, type Mode } from "../support/scenario";
+import { waitFor } from "../support/wait";
 
 const PROMPT = "Good morning! Anything planned today?";
 
@@ -36,11 +37,7 @@ async function startAgent(port: number, token: string, clock: ManualClock): Prom
 
 /** The agent's journal of agent-initiated frames is empty: the bot acked everything. */
 async function untilNoUnackedFrames(what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while ((await agent?.unackedFrames()) !== 0) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(async () => (await agent?.unackedFrames()) === 0, { what, intervalMs: 20 });
 }
 
 async function optIn(world: Scenario, roomId: string): Promise<void> {
@@ -68,10 +65,11 @@ test.each(MODES)("%s mode: a scheduled check-in reaches every opted-in room; one
   await world.hs.waitFor(() => [...copiesPerRoom(world, optedIn, PROMPT).values()].every((n) => n === 1), {
     what: "the check-in in every opted-in room",
   });
-  await world.quiet();
-  expect([...copiesPerRoom(world, optedIn, PROMPT).values()]).toEqual([1, 1]);
-  expect(world.botMessages(quiet)).toHaveLength(quietBefore);
   await untilNoUnackedFrames("the bot acked the check-in");
+  await world.expectSteady(() => {
+    expect([...copiesPerRoom(world, optedIn, PROMPT).values()]).toEqual([1, 1]);
+    expect(world.botMessages(quiet)).toHaveLength(quietBefore);
+  });
 
   // The bot goes away; the next day's check-in is produced with nobody to receive it; the agent restarts.
   await world.stopBot();
@@ -88,9 +86,12 @@ test.each(MODES)("%s mode: a scheduled check-in reaches every opted-in room; one
     what: "the missed check-in after the reconnect",
   });
   await untilNoUnackedFrames("the replayed check-in acked");
+  const linkUps = (): number => world.bot.logs.lines().filter((l) => l.msg === "agent link up").length;
+  const upBefore = linkUps();
   agent.dropConnections(); // one more reconnect: nothing is replayed
-  await world.hs.waitFor(() => agent?.connections() === 1, { what: "the bot reconnected" });
-  await world.quiet();
-  expect([...copiesPerRoom(world, optedIn, PROMPT).values()]).toEqual([2, 2]);
-  expect(world.botMessages(quiet)).toHaveLength(quietBefore);
+  await world.hs.waitFor(() => linkUps() > upBefore && agent?.connections() === 1, { what: "the bot reconnected" });
+  await world.expectSteady(() => {
+    expect([...copiesPerRoom(world, optedIn, PROMPT).values()]).toEqual([2, 2]);
+    expect(world.botMessages(quiet)).toHaveLength(quietBefore);
+  });
 });

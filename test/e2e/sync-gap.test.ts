@@ -27,9 +27,8 @@ describe("a sync gap after downtime", () => {
     for (const text of missed) await s.alice.sendText(roomId, text);
     await s.startBot();
 
-    await s.hs.waitFor(() => received.length >= 71, { what: "all missed messages at the agent", timeoutMs: 15_000 });
-    await s.quiet();
-    expect(received).toEqual(["before the gap", ...missed]);
+    await s.hs.waitFor(() => received.length >= 71, { what: "all missed messages at the agent" });
+    await s.expectSteady(() => expect(received).toEqual(["before the gap", ...missed]));
     const paged = s.hs.requests.filter((r) => r.path.includes("/messages") && r.userId === s.botUserId);
     expect(paged.length).toBeGreaterThan(0);
   });

@@ -63,8 +63,7 @@ describe("failure replies", () => {
     s.agent?.dropConnections();
     await expectFailureReply(s, roomId, "link_lost");
     await s.bot.logs.waitFor((l) => l.msg === "agent link up" && l["resumed"] === true, "the link resumed its session");
-    await s.quiet(300);
-    expect(seen).toHaveLength(1); // the bot never resends a user run after a reconnect
+    await s.expectSteady(() => expect(seen).toHaveLength(1)); // the bot never resends a user run after a reconnect
     await s.alice.sendText(roomId, "again");
     const msgs = await s.waitBotMessages(roomId, 2);
     expect(msgs[1]?.content["body"]).toBe("answered: again");

@@ -63,7 +63,7 @@ describe("answer format", () => {
     // Written as it comes (live): done once the last paragraph is in a written message.
     const last = markers[markers.length - 1] ?? "";
     await s.hs.waitFor(() => s.botMessages(roomId).some((m) => String(m.content["body"]).includes(last)), { what: "the last part", timeoutMs: 30_000 });
-    await s.quiet(500);
+    await s.settled(); // every part sent and written: the turn is over and the outbox empty
     const parts: ClientEvent[] = s.botMessages(roomId);
     for (const part of parts) {
       expect(Buffer.byteLength(JSON.stringify(part), "utf8")).toBeLessThan(MATRIX_EVENT_LIMIT);

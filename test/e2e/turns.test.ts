@@ -4,6 +4,8 @@ import { FAILURE_TEXTS } from "../../src/turns/failure-text";
 import { AgentRunError } from "../../src/reference-agent/brain";
 import { gatedBrain, pause, recordingBrain, say } from "../support/brains";
 import type { ClientEvent } from "../support/homeserver/types";
+import { expectSteady } from "../support/bot-idle";
+import { scaled, waitFor } from "../support/wait";
 import { Scenario } from "../support/scenario";
 
 const bodies = (events: ClientEvent[]): unknown[] => events.map((e) => e.content["body"]);
@@ -25,11 +27,11 @@ describe("turns", () => {
     const roomId = await s.openDm();
     const asked = await s.alice.sendText(roomId, "stream please");
     const [answer] = await s.waitBotMessages(roomId, 1);
-    await s.quiet(200);
-    expect(bodies(s.botMessages(roomId))).toEqual(["The answer comes in pieces."]);
+    await s.expectSteady(() => expect(bodies(s.botMessages(roomId))).toEqual(["The answer comes in pieces."]));
     expect(answer?.content["msgtype"]).toBe("m.text");
-    // Picked up: a read receipt on the message.
-    expect(s.hs.receipts.some((r) => r.roomId === roomId && r.userId === s.botUserId && r.eventId === asked)).toBe(true);
+    // Picked up: a read receipt on the message (sent when the turn starts, on its own).
+    await s.hs.waitFor(() => s.hs.receipts.some((r) => r.roomId === roomId && r.userId === s.botUserId && r.eventId === asked),
+      { what: "the read receipt on the message" });
   });
 
   it("answers three messages sent during one run as ONE next run that sees all three", async () => {
@@ -41,11 +43,10 @@ describe("turns", () => {
     await s.alice.sendText(roomId, "one");
     await s.alice.sendText(roomId, "two");
     const last = await s.alice.sendText(roomId, "three");
-    await s.quiet(300);
+    await s.routed((work) => work["turns"] === 4); // the first run still going, the three queued behind it
     release();
     await s.waitBotMessages(roomId, 2);
-    await s.quiet(200);
-    expect(bodies(s.botMessages(roomId))).toEqual(["answered: first", "answered: one + two + three"]);
+    await s.expectSteady(() => expect(bodies(s.botMessages(roomId))).toEqual(["answered: first", "answered: one + two + three"]));
     expect(seen).toHaveLength(2);
     expect(seen[1]?.contents).toEqual(["one", "two", "three"]);
     expect(seen[1]?.info.runId).toBe(last);
@@ -66,8 +67,7 @@ describe("turns", () => {
     expect(notice?.content["m.relates_to"]).toBeUndefined(); // a DM: no reply relation
     release();
     await s.waitBotMessages(roomId, 3);
-    await s.quiet(200);
-    expect(bodies(s.botMessages(roomId))).toEqual([FAILURE_TEXTS.queue_full, "answered: first", "answered: q1 + q2"]);
+    await s.expectSteady(() => expect(bodies(s.botMessages(roomId))).toEqual([FAILURE_TEXTS.queue_full, "answered: first", "answered: q1 + q2"]));
     expect(seen.flatMap((r) => r.contents)).not.toContain("q3");
     expect(refused).toMatch(/^\$/);
   });
@@ -84,8 +84,7 @@ describe("turns", () => {
     const [placeholder] = await s.waitBotEvents(roomId, 1);
     expect(placeholder?.content["msgtype"]).toBe("m.notice");
     const [, edit] = await s.waitBotEvents(roomId, 2);
-    await s.quiet(200);
-    expect(s.botEvents(roomId)).toHaveLength(2); // the answer is the edit, not a third message
+    await s.expectSteady(() => expect(s.botEvents(roomId)).toHaveLength(2)); // the answer is the edit, not a third message
     expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
     const replaced = edit?.content["m.new_content"] as Record<string, unknown>;
     expect(replaced).toMatchObject({ msgtype: "m.text", body: "**Done** thinking." });
@@ -103,8 +102,7 @@ describe("turns", () => {
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "will this work?");
     const [placeholder, edit] = await s.waitBotEvents(roomId, 2);
-    await s.quiet(200);
-    expect(s.botEvents(roomId)).toHaveLength(2);
+    await s.expectSteady(() => expect(s.botEvents(roomId)).toHaveLength(2));
     expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
     expect(edit?.content["m.new_content"]).toMatchObject({ msgtype: "m.notice", body: FAILURE_TEXTS.agent_upstream_unavailable });
   });
@@ -119,8 +117,8 @@ describe("turns", () => {
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "long one, slowly");
     const lastLine = "Line 2999 of a long answer with **some** markdown in it.";
-    await s.hs.waitFor(() => String(s.botEvents(roomId).at(-1)?.content["body"]).endsWith(lastLine), { what: "the last part", timeoutMs: 10_000 });
-    await s.quiet(200);
+    await s.hs.waitFor(() => String(s.botEvents(roomId).at(-1)?.content["body"]).endsWith(lastLine), { what: "the last part" });
+    await s.settled();
     const [placeholder, edit, ...rest] = s.botEvents(roomId);
     expect(edit?.content["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: placeholder?.event_id });
     for (const event of [edit, ...rest]) expect(Buffer.byteLength(JSON.stringify(event), "utf8")).toBeLessThan(64 * 1024);
@@ -140,9 +138,10 @@ describe("turns", () => {
     await s.hs.waitFor(() => seen.length === 1, { what: "the long run started" });
     await s.alice.sendThreadReply(roomId, root, "a quick one in a thread");
     await s.waitBotMessages(roomId, 1, "the thread's answer");
-    await s.quiet(300);
     const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
-    expect(mine().filter((t) => !t.typing)).toHaveLength(0); // the main timeline's turn is still running
+    // The thread's turn is over (typing released) while the main timeline's turn is still running.
+    await expectSteady(() => s.routed((work) => work["turns"] === 1),
+      () => expect(mine().filter((t) => !t.typing)).toHaveLength(0));
     release();
     await s.waitBotMessages(roomId, 2);
     await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing off after the last turn" });
@@ -164,7 +163,8 @@ describe("turns", () => {
     await s.waitBotMessages(roomId, 1);
     const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
     await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing turned off" });
-    await s.quiet(300); // a renewal still in flight must not turn typing back on
+    // A renewal still in flight must not turn typing back on.
+    await s.expectSteady(() => expect(mine().at(-1)?.typing).toBe(false));
     const records = mine();
     expect(records.filter((t) => t.typing).length).toBeGreaterThanOrEqual(3);
     expect(records.every((t) => !t.typing || (t.timeout ?? Infinity) <= 30_000)).toBe(true);
@@ -173,17 +173,21 @@ describe("turns", () => {
   });
 
   it("with TYPING_DELAY_MS, a fast answer comes without any typing, a slow one with typing on then off", async () => {
+    // Fast and slow whatever the machine's load: the delay is long next to a quick echo answer, and the slow run
+    // lasts until typing went on.
+    const DELAY_MS = 3_000;
     const { brain } = recordingBrain(async (run, out, signal) => {
-      if (run.contents.some((c) => String(c).includes("slow"))) await pause(600, signal);
+      if (run.contents.some((c) => String(c).includes("slow"))) {
+        await waitFor(() => signal.aborted || s.hs.typing.some((t) => t.typing && t.userId === s.botUserId), { what: "typing on for the slow run" });
+      }
       say(out, "done");
     });
-    s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: "300" } });
+    s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: String(scaled(DELAY_MS)) } });
     const roomId = await s.openDm();
     const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
     await s.alice.sendText(roomId, "quick");
     await s.waitBotMessages(roomId, 1);
-    await s.quiet(400); // past the delay: nothing may come late
-    expect(mine()).toHaveLength(0);
+    await s.expectSteady(() => expect(mine()).toHaveLength(0), { windowMs: DELAY_MS }); // past the delay: nothing may come late
     await s.alice.sendText(roomId, "slow one");
     await s.waitBotMessages(roomId, 2);
     await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing turned off" });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import pino from "pino";
 import { parse } from "yaml";
 import { startHomeserver, type AppserviceE2eeOptions, type Homeserver, type TransactionRecord } from "./homeserver";
-import { appserviceEnv, ChildBot, freePort, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { appserviceEnv, appserviceUrlOf, ChildBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { JsSdkPeer, type PeerMessage } from "./js-sdk-peer";
 import { MatrixTestUser } from "./matrix-test-user";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
@@ -26,6 +26,7 @@ export class EncryptedAppserviceWorld {
   alice!: JsSdkPeer;
   aliceHttp!: MatrixTestUser;
   botUserId = "";
+  private appserviceId = "";
   env: Record<string, string> = {};
   readonly bots: ChildBot[] = [];
   readonly passphrase = `pp-${randomBytes(12).toString("hex")}`;
@@ -34,9 +35,12 @@ export class EncryptedAppserviceWorld {
   /** `agentUrl(hs, botUserId)`: the test's own agent (it may pace itself on the double); default the echo agent. */
   async start(e2ee: AppserviceE2eeOptions, agentUrl?: (hs: Homeserver, botUserId: string) => Promise<string>): Promise<void> {
     this.hs = await startHomeserver({ serverName: "localhost", appserviceE2ee: e2ee });
-    const port = await freePort();
-    const reg = writeRegistration(this.dataDir, { port, flags: ENCRYPTION_FLAGS });
-    this.botUserId = this.hs.addAppservice(parse(readFileSync(reg.path, "utf8"))).senderUserId;
+    // Each bot listens where the OS says (port 0); startBot moves the registration there (no port given back and
+    // bound again later, which another process may take meanwhile on a busy machine).
+    const reg = writeRegistration(this.dataDir, { port: 0, flags: ENCRYPTION_FLAGS });
+    const appservice = this.hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+    this.appserviceId = appservice.id;
+    this.botUserId = appservice.senderUserId;
     let agent: Record<string, string>;
     if (agentUrl) agent = { AGENT_URL: await agentUrl(this.hs, this.botUserId) };
     else {
@@ -45,7 +49,7 @@ export class EncryptedAppserviceWorld {
         mode: { kind: "custom", brain: createEchoBrain() }, journal: new MemoryAgentJournal() });
       agent = { AGENT_URL: this.agent.url, AGENT_TOKEN: token };
     }
-    this.env = appserviceEnv({ homeserverUrl: this.hs.url, registrationPath: reg.path, port, dataDir: this.dataDir,
+    this.env = appserviceEnv({ homeserverUrl: this.hs.url, registrationPath: reg.path, dataDir: this.dataDir,
       extra: { MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: this.passphrase, ...agent, LOG_REPEAT_WINDOW_MS: "0", BOT_DISPLAY_NAME: "Agent Bot" } });
     const aliceCreds = this.hs.addUser("alice", { displayName: "Alice" });
     this.aliceHttp = new MatrixTestUser(this.hs.url, aliceCreds);
@@ -56,6 +60,8 @@ export class EncryptedAppserviceWorld {
   async startBot(extra: Record<string, string> = {}, wait = true): Promise<ChildBot> {
     const bot = new ChildBot({ ...this.env, ...extra });
     this.bots.push(bot);
+    await bot.logs.waitFor((l) => l.msg === "appservice server listening", "the appservice listener", WAIT_MS);
+    this.hs.moveAppservice(this.appserviceId, appserviceUrlOf(bot));
     return wait ? bot.ready(WAIT_MS) : bot;
   }
 

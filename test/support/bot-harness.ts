@@ -131,7 +131,7 @@ export class ScriptProcess {
     return this.child.pid;
   }
 
-  async ready(timeoutMs = 15_000): Promise<this> {
+  async ready(timeoutMs?: number): Promise<this> {
     await this.logs.waitFor((l) => l.msg === this.readyLine.msg, this.readyLine.what, timeoutMs);
     return this;
   }
@@ -158,6 +158,18 @@ export class ChildBot extends ScriptProcess implements RunningBot {
     this.secrets = secretsOf(env);
   }
 
+  /** The port of its HTTP server (/metrics), from its log; undefined before it listens. */
+  get httpPort(): number | undefined {
+    const line = this.logs.find((l) => typeof l.msg === "string" && l.msg.startsWith("HTTP server listening"));
+    return typeof line?.["port"] === "number" ? line["port"] : undefined;
+  }
+
+  /** The port of its appservice listener, from its log; undefined before it listens (or in client mode). */
+  get appservicePort(): number | undefined {
+    const line = this.logs.find((l) => l.msg === "appservice server listening");
+    return typeof line?.["port"] === "number" ? line["port"] : undefined;
+  }
+
   override async stop(): Promise<void> {
     await super.stop();
     assertNoSecrets([...this.logs.raw, ...this.stderr], this.secrets);
@@ -168,6 +180,16 @@ export class ChildBot extends ScriptProcess implements RunningBot {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Where a started bot's appservice listener is (APPSERVICE_BIND port 0: the OS picked it), for hs.moveAppservice.
+ * A port asked for first and bound later (or again, after a restart) can be taken meanwhile on a busy machine.
+ */
+export function appserviceUrlOf(bot: { readonly appservicePort: number | undefined } | { readonly app: { readonly appservicePort: number | undefined } }): string {
+  const port = "app" in bot ? bot.app.appservicePort : bot.appservicePort;
+  if (port === undefined) throw new Error("the bot's appservice listener is not listening (start the bot in appservice mode first)");
+  return `http://127.0.0.1:${port}`;
 }
 
 /** A port free at the moment of asking (for registrations that must name the bot's URL before it starts). */
@@ -205,12 +227,12 @@ export function writeRegistration(dir: string, opts: { port: number; localpart?:
   return { path: file, asToken, hsToken, senderLocalpart, url };
 }
 
-export function appserviceEnv(opts: { homeserverUrl: string; registrationPath: string; port: number; dataDir: string;
+export function appserviceEnv(opts: { homeserverUrl: string; registrationPath: string; port?: number; dataDir: string;
   extra?: Record<string, string> }): Record<string, string> {
   return {
     MATRIX_HOMESERVER_URL: opts.homeserverUrl,
     MATRIX_REGISTRATION: opts.registrationPath,
-    APPSERVICE_BIND: `127.0.0.1:${opts.port}`,
+    APPSERVICE_BIND: `127.0.0.1:${opts.port ?? 0}`, // 0: the OS picks (see appserviceUrlOf)
     DATA_DIR: opts.dataDir,
     HTTP_BIND: "127.0.0.1:0",
     LOG_LEVEL: "trace",

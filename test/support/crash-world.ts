@@ -3,7 +3,8 @@
 // a first bot with MAB_TEST_CRASH_AT (it SIGKILLs itself there), then a second one on the same env.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { appserviceEnv, botEnv, ChildBot, freePort, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { appserviceEnv, appserviceUrlOf, botEnv, ChildBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { expectSteady, waitForBotSettled, type BotInbound } from "./bot-idle";
 import { startHomeserver, type Homeserver } from "./homeserver";
 
 export type CrashMode = "client" | "appservice";
@@ -11,6 +12,7 @@ export type CrashMode = "client" | "appservice";
 export class CrashWorld {
   private current: { hs: Homeserver; dataDir: string } | undefined;
   private readonly children: ChildBot[] = [];
+  private appserviceId: string | undefined;
 
   /** A world whose homeserver and data dir are made in beforeEach and torn down in afterEach of the caller's block. */
   static use(): CrashWorld {
@@ -23,6 +25,7 @@ export class CrashWorld {
       await world.current?.hs.close();
       if (world.current) removeDir(world.current.dataDir);
       world.current = undefined;
+      world.appserviceId = undefined;
     });
     return world;
   }
@@ -36,23 +39,36 @@ export class CrashWorld {
     return this.current;
   }
 
-  /** The bot's user on the homeserver and its environment in `mode`, with `extra` variables. */
-  async setUp(mode: CrashMode, extra?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string }> {
+  /** The bot's user on the homeserver, how it receives events, and its environment in `mode`, with `extra` variables. */
+  async setUp(mode: CrashMode, extra?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string; inbound: BotInbound }> {
     const { hs, dataDir } = this.now();
     if (mode === "client") {
       const bot = hs.addUser("bot", { displayName: "Agent Bot" });
-      return { env: botEnv({ homeserverUrl: hs.url, accessToken: bot.accessToken, dataDir, extra }), botUserId: bot.userId };
+      return { env: botEnv({ homeserverUrl: hs.url, accessToken: bot.accessToken, dataDir, extra }), botUserId: bot.userId,
+        inbound: { syncUserId: bot.userId } };
     }
-    const port = await freePort();
-    const reg = writeRegistration(dataDir, { port });
-    const { senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
-    return { env: appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir, extra }), botUserId: senderUserId };
+    // Each bot listens where the OS says (port 0); startBot moves the registration there.
+    const reg = writeRegistration(dataDir, { port: 0 });
+    const { id, senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+    this.appserviceId = id;
+    return { env: appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, dataDir, extra }), botUserId: senderUserId,
+      inbound: { appserviceId: id } };
   }
 
-  /** Starts the bot as a child process on `env` (stopped after the test) and waits for its ready line. */
+  /** "Exactly once" on a child bot: once it settled, `check`; after a short extra window and settling again, `check` again. */
+  async expectSteady(bot: ChildBot, inbound: BotInbound, check: () => void): Promise<void> {
+    await expectSteady(() => waitForBotSettled(this.hs, inbound, bot), check);
+  }
+
+  /**
+   * Starts the bot as a child process on `env` (stopped after the test) and waits for its ready line; in appservice
+   * mode the homeserver pushes to wherever it listens from then on.
+   */
   async startBot(env: Record<string, string>): Promise<ChildBot> {
     const child = new ChildBot(env);
     this.children.push(child);
-    return child.ready();
+    await child.ready();
+    if (this.appserviceId !== undefined) this.hs.moveAppservice(this.appserviceId, appserviceUrlOf(child));
+    return child;
   }
 }

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT } from "./bot-harness";
 import { killGroup, spawnGroup } from "./child-processes";
+import { scaled } from "./wait";
 
 export const BUILD_STUB = `// dist/ is built by \`npm test\` before jest runs
 export function needsBuild() { return false; }
@@ -52,9 +53,10 @@ export interface GroupRun {
   stderr: string;
 }
 
-/** Runs a command in its own process group to the end; past `timeoutMs` the group is killed and this rejects. */
+/** Runs a command in its own process group to the end; past `timeoutMs` (scaled by TEST_TIME_SCALE) the group is killed and this rejects. */
 export function runGroup(command: string, args: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number;
   input?: string }): Promise<GroupRun> {
+  const timeoutMs = scaled(opts.timeoutMs);
   return new Promise((resolve, reject) => {
     const child = spawnGroup(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -63,8 +65,8 @@ export function runGroup(command: string, args: string[], opts: { cwd: string; e
     child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       killGroup(child, "SIGKILL");
-      reject(new Error(`${command} ${args.join(" ")} did not end within ${opts.timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs);
+      reject(new Error(`${command} ${args.join(" ")} did not end within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);
       reject(error);

@@ -10,7 +10,9 @@ export type FakeBehaviour =
       /** Streamed first, as `reasoning_content` deltas (as DeepSeek, vLLM and llama.cpp send it). */
       reasoning?: string[];
       /** Streamed after the text as OpenAI `tool_calls` deltas (the arguments in two pieces); finish_reason tool_calls. */
-      toolCalls?: Array<{ id: string; name: string; arguments: string }> }
+      toolCalls?: Array<{ id: string; name: string; arguments: string }>
+      /** The chunks after the first wait for this (a model answer held until the test releases it). */
+      hold?: Promise<void> }
   | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "context_length" }
   /** Never answers (or stops after `chunks`), holding the connection open until the client leaves. */
@@ -144,6 +146,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     for (const [i, c] of chunks.entries()) {
       if (res.destroyed) return;
       res.write(`data: ${chunkJson(id, model, c, null)}\n\n`);
+      if (b.kind === "stream" && i === 0 && b.hold) await b.hold;
       if (b.kind === "stream" && (b.gapMs ?? 0) > 0 && i < chunks.length - 1) await sleep(b.gapMs ?? 0);
     }
     if (b.kind === "hang") return; // the client has to give up

@@ -85,6 +85,24 @@ export class FaultyStoreAdapter extends EventEmitter implements KeyvStoreAdapter
     return this.calls.get + this.calls.set + this.calls.delete;
   }
 
+  /** Operations begun and not finished (delayed, or running on the inner adapter). */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  private running = 0;
+
+  /** Runs one operation: counted in flight until it settles. */
+  private async op<T>(op: StoreOp, run: () => Promise<T>): Promise<T> {
+    this.running += 1;
+    try {
+      await this.enter(op);
+      return await run();
+    } finally {
+      this.running -= 1;
+    }
+  }
+
   private async enter(op: StoreOp): Promise<void> {
     this.calls[op] += 1;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs).unref());
@@ -102,42 +120,41 @@ export class FaultyStoreAdapter extends EventEmitter implements KeyvStoreAdapter
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
-    await this.enter("get");
-    return this.inner.get<Value>(key);
+    return this.op("get", () => this.inner.get<Value>(key));
   }
 
   async getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>> {
-    await this.enter("get");
-    if (this.inner.getMany) return this.inner.getMany<Value>(keys);
-    return Promise.all(keys.map((k) => this.inner.get<Value>(k))) as Promise<Array<StoredData<Value | undefined>>>;
+    return this.op("get", () => {
+      if (this.inner.getMany) return this.inner.getMany<Value>(keys);
+      return Promise.all(keys.map((k) => this.inner.get<Value>(k))) as Promise<Array<StoredData<Value | undefined>>>;
+    });
   }
 
   async has(key: string): Promise<boolean> {
-    await this.enter("get");
-    if (this.inner.has) return this.inner.has(key);
-    return (await this.inner.get(key)) !== undefined;
+    return this.op("get", async () => {
+      if (this.inner.has) return this.inner.has(key);
+      return (await this.inner.get(key)) !== undefined;
+    });
   }
 
   async set(key: string, value: any, ttl?: number): Promise<any> {
-    await this.enter("set");
-    return this.inner.set(key, value, ttl);
+    return this.op("set", () => this.inner.set(key, value, ttl));
   }
 
   async delete(key: string): Promise<boolean> {
-    await this.enter("delete");
-    return this.inner.delete(key);
+    return this.op("delete", () => this.inner.delete(key));
   }
 
   async deleteMany(keys: string[]): Promise<boolean> {
-    await this.enter("delete");
-    if (this.inner.deleteMany) return this.inner.deleteMany(keys);
-    const results = await Promise.all(keys.map((k) => this.inner.delete(k)));
-    return results.some(Boolean);
+    return this.op("delete", async () => {
+      if (this.inner.deleteMany) return this.inner.deleteMany(keys);
+      const results = await Promise.all(keys.map((k) => this.inner.delete(k)));
+      return results.some(Boolean);
+    });
   }
 
   async clear(): Promise<void> {
-    await this.enter("delete");
-    return this.inner.clear();
+    return this.op("delete", () => this.inner.clear());
   }
 
   async *iterator<Value>(namespace?: string): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {

@@ -4,6 +4,7 @@ import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { ROOT } from "./bot-harness";
+import { DEFAULT_WAIT_MS, scaled, TEST_TIME_SCALE, waitFor } from "./wait";
 import { killGroup, spawnGroup } from "./child-processes";
 
 const PEER_SCRIPT = path.join(ROOT, "test", "support", "js-sdk-peer", "peer.mjs");
@@ -40,7 +41,8 @@ export class JsSdkPeer {
 
   constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string }) {
     this.child = spawnGroup(process.execPath, [PEER_SCRIPT], { cwd: path.dirname(PEER_SCRIPT), stdio: ["pipe", "pipe", "pipe"],
-      env: { PATH: process.env["PATH"] ?? "", ...(process.env["PEER_LOG_LEVEL"] ? { PEER_LOG_LEVEL: process.env["PEER_LOG_LEVEL"] } : {}) } });
+      env: { PATH: process.env["PATH"] ?? "", TEST_TIME_SCALE: String(TEST_TIME_SCALE),
+        ...(process.env["PEER_LOG_LEVEL"] ? { PEER_LOG_LEVEL: process.env["PEER_LOG_LEVEL"] } : {}) } });
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
     this.child.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on("exit", () => {
@@ -81,8 +83,8 @@ export class JsSdkPeer {
     return (await this.call<{ roomId: string }>("createEncryptedRoom", opts)).roomId;
   }
 
-  async waitMember(roomId: string, userId: string, membership = "join", timeoutMs = 10_000): Promise<void> {
-    await this.call("waitMember", { roomId, userId, membership, timeoutMs });
+  async waitMember(roomId: string, userId: string, membership = "join", timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    await this.call("waitMember", { roomId, userId, membership, timeoutMs: scaled(timeoutMs) });
   }
 
   async send(roomId: string, body: string): Promise<string> {
@@ -105,16 +107,13 @@ export class JsSdkPeer {
   }
 
   /** Polls this client's timeline until `probe` finds what it wants. */
-  async waitMessages<T>(roomId: string, probe: (messages: PeerMessage[]) => T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
+  async waitMessages<T>(roomId: string, probe: (messages: PeerMessage[]) => T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
     let last: PeerMessage[] = [];
-    for (;;) {
+    return waitFor(async () => {
       last = await this.messages(roomId);
-      const found = probe(last);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the client shows ${JSON.stringify(last.map((m) => [m.sender, m.wireType, m.content["body"]]))}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return probe(last) || undefined;
+    }, { what, intervalMs: 50, ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      describe: () => `the client shows ${JSON.stringify(last.map((m) => [m.sender, m.wireType, m.content["body"]]))}` });
   }
 
   async stop(): Promise<void> {

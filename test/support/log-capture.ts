@@ -1,6 +1,7 @@
 // Captures the bot's JSON log lines (in-process destination or a child's stdout) for assertions, and checks
 // that no secret ever reached a line.
 import { Writable } from "node:stream";
+import { waitFor } from "./wait";
 
 export interface LogLine {
   level: number;
@@ -41,14 +42,10 @@ export class LogCapture extends Writable {
     return this.lines().find(predicate);
   }
 
-  async waitFor(predicate: (line: LogLine) => boolean, what: string, timeoutMs = 10_000): Promise<LogLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.find(predicate);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for log: ${what}\n--- last lines ---\n${this.raw.slice(-15).join("\n")}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  /** Waits for a line matching `predicate` (deadline: DEFAULT_WAIT_MS or `timeoutMs`, scaled by TEST_TIME_SCALE). */
+  async waitFor(predicate: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine> {
+    return waitFor(() => this.find(predicate), { what: `log: ${what}`, ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      describe: () => `\n--- last lines ---\n${this.raw.slice(-15).join("\n")}` });
   }
 }
 

@@ -6,13 +6,15 @@ import { parse } from "yaml";
 import pino from "pino";
 import { startHomeserver, type Homeserver, type HomeserverOptions } from "./homeserver";
 import { MatrixTestUser } from "./matrix-test-user";
-import { appserviceEnv, botEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
+import { appserviceEnv, appserviceUrlOf, botEnv, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
 import { createEchoBrain, type AgentBrain } from "../../src/reference-agent/brain";
 import type { AppOverrides } from "../../src/app";
 import type { ClientEvent } from "./homeserver/types";
 import { botMessagesIn, isIntroduction } from "./bot-messages";
 import { assertNoSecrets, LogCapture } from "./log-capture";
+import { botCaughtUp, expectSteady, waitForBotSettled, waitForBotWork, type BotInbound } from "./bot-idle";
+import { waitFor } from "./wait";
 
 export type Mode = "client" | "appservice";
 export const MODES: Mode[] = ["client", "appservice"];
@@ -33,6 +35,8 @@ export class Scenario {
   botUserId = "";
   /** The token the bot authenticates with: its access token, or the appservice's as_token. */
   botToken = "";
+  /** How the bot receives room events from the double (its /sync, or the appservice's pushes). */
+  botInbound!: BotInbound;
   alice!: MatrixTestUser;
   private env: Record<string, string> = {};
   private secrets: string[] = [];
@@ -63,13 +67,16 @@ export class Scenario {
       const account = hs.addUser("bot", { displayName: "Agent Bot" });
       s.botUserId = account.userId;
       s.botToken = account.accessToken;
+      s.botInbound = { syncUserId: account.userId };
       s.env = botEnv({ homeserverUrl: hs.url, accessToken: account.accessToken, dataDir: s.dataDir, extra });
     } else {
-      const port = await freePort();
-      const reg = writeRegistration(s.dataDir, { port });
-      s.botUserId = hs.addAppservice(parse(readFileSync(reg.path, "utf8"))).senderUserId;
+      // The bot listens where the OS says (port 0) at each start; startBot moves the registration there.
+      const reg = writeRegistration(s.dataDir, { port: 0 });
+      const appservice = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+      s.botUserId = appservice.senderUserId;
+      s.botInbound = { appserviceId: appservice.id };
       hs.setDisplayName(s.botUserId, "Agent Bot");
-      s.env = appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir: s.dataDir, extra });
+      s.env = appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, dataDir: s.dataDir, extra });
       s.secrets = [reg.asToken, reg.hsToken];
       s.botToken = reg.asToken;
     }
@@ -102,6 +109,7 @@ export class Scenario {
 
   async startBot(): Promise<void> {
     this.bot = await new InProcessBot(this.env, this.secrets, this.overrides).start();
+    if ("appserviceId" in this.botInbound) this.hs.moveAppservice(this.botInbound.appserviceId, appserviceUrlOf(this.bot));
   }
 
   /** The environment the bot runs with (for a child-process bot on the same world). */
@@ -175,12 +183,37 @@ export class Scenario {
     return this.hs.waitFor(() => {
       const msgs = this.botMessages(roomId);
       return msgs.length >= count ? msgs : undefined;
-    }, { what, timeoutMs: 10_000 });
+    }, { what });
   }
 
-  /** Lets in-flight work settle, so a message that should NOT come has had its chance to appear. */
+  /**
+   * Waits until the bot has been handed everything the homeserver holds and reports itself idle in /metrics:
+   * whatever it was going to do about the events so far is done (a message that should NOT come had its chance).
+   */
+  async settled(): Promise<void> {
+    await waitForBotSettled(this.hs, this.botInbound, this.bot.app);
+  }
+
+  /**
+   * Lets time pass. Only for the fault suite (test/faults), where the passing time is the point (a run-start
+   * timeout); unit and end-to-end tests wait on settled() / expectSteady(), never on the clock.
+   */
   async quiet(ms = 400): Promise<void> {
     await new Promise((r) => setTimeout(r, ms));
+  }
+
+  /** "Exactly once" / "never": after the bot settled, `check`; after a short extra window and settling again, `check` again. */
+  async expectSteady(check: () => void | Promise<void>, opts: { windowMs?: number } = {}): Promise<void> {
+    await expectSteady(() => this.settled(), check, opts);
+  }
+
+  /**
+   * Waits until the bot was handed every event so far and routed them (they are answered, queued for a turn or
+   * running one), and its work counts satisfy `ready` (default: anything).
+   */
+  async routed(ready: (work: Record<string, number>) => boolean = () => true): Promise<void> {
+    await waitFor(() => botCaughtUp(this.hs, this.botInbound), { what: "the bot caught up with the homeserver" });
+    await waitForBotWork(this.bot.app, (work) => work["router"] === 0 && ready(work));
   }
 
   async stop(): Promise<void> {

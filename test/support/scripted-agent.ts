@@ -15,6 +15,8 @@ export interface ScriptedConn {
   hello: Record<string, unknown> | undefined;
   /** Whether pings get a pong; false makes the connection look half-open to the bot. */
   answerPings: boolean;
+  /** Pings received (the bot's heartbeats). */
+  pings: number;
   /** The protocol of this connection: 2 once the ready picked matrix-agent/2. */
   version: 1 | 2;
   /**
@@ -66,6 +68,7 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
       frames: [],
       hello: undefined,
       answerPings: typeof pongs === "function" ? pongs(conns.length) : pongs,
+      pings: 0,
       version: 1,
       seq: 0,
       threadOf(runId) {
@@ -93,6 +96,7 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
     };
     conns.push(conn);
     ws.on("ping", (data) => {
+      conn.pings += 1;
       if (conn.answerPings && ws.readyState === WebSocket.OPEN) ws.pong(data);
     });
     ws.on("message", (data) => {

@@ -2,6 +2,7 @@
 // the bot runs (WAL: a reader sees every committed write).
 import path from "node:path";
 import sqlite3 from "sqlite3";
+import { waitFor } from "./wait";
 
 /** A read-only connection to `<dataDir>/bot.sqlite` for `use`, closed afterwards. */
 async function withStore<T>(dataDir: string, use: (db: sqlite3.Database) => Promise<T>): Promise<T> {
@@ -43,10 +44,7 @@ export function rowWritten(dataDir: string, keyContains: string): Promise<void> 
   return pollUntil(async () => (await storeRows(dataDir, keyContains)) > 0, `a store row with ${keyContains}`);
 }
 
-async function pollUntil(probe: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Polls the store (deadline scaled by TEST_TIME_SCALE, see test/support/wait.ts). */
+async function pollUntil(probe: () => Promise<boolean>, what: string): Promise<void> {
+  await waitFor(probe, { what, intervalMs: 20 });
 }

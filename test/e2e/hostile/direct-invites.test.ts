@@ -34,8 +34,7 @@ describe.each(MODES)("%s mode", (mode) => {
     await bob.sendText(group, "just talking among ourselves");
     await s.alice.sendText(group, `${s.botUserId}: are you there?`);
     await s.hs.waitFor(() => seen.length >= 1, { what: "the addressed message reaches the agent" });
-    await s.quiet();
-    expect(seen.flatMap((r) => r.contents)).toEqual([`${s.botUserId}: are you there?`]);
+    await s.expectSteady(() => expect(seen.flatMap((r) => r.contents)).toEqual([`${s.botUserId}: are you there?`]));
   });
 
   it("in a real DM the one person there may change settings and /reset", async () => {

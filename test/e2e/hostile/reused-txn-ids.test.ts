@@ -4,8 +4,9 @@
 // after its own restart (the ids it recorded are on disk), and a true retry is still acknowledged without work.
 import type { ClientEvent, TransactionRecord } from "../../support/homeserver/types";
 import { Scenario } from "../../support/scenario";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 const APPSERVICE_ID = "matrix-agent-bot"; // writeRegistration's id
 
@@ -54,7 +55,6 @@ describe("appservice transaction ids used again by the homeserver", () => {
     // A true retry (same id, same events) is still acknowledged without processing, and answered nothing new.
     const retry = await s.hs.pushTransaction(APPSERVICE_ID, firstTxn?.events ?? [], { txnId: firstTxn?.txnId ?? "" });
     expect(retry.status).toBe(200);
-    await s.quiet(300);
-    expect(s.botMessages(dm)).toHaveLength(3);
+    await s.expectSteady(() => expect(s.botMessages(dm)).toHaveLength(3));
   });
 });

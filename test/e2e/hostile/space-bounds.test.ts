@@ -2,6 +2,7 @@
 // inviter's space and its sub-spaces; a child is joined only when public or restricted to a space the inviter is
 // joined to; the bot introduces itself only where an allowed user is a member; /new is capped per user.
 import { MODES, Scenario } from "../../support/scenario";
+import { scaled } from "../../support/wait";
 import { addChild, createChild, createSpace, introductions, provisionedRooms, waitProvisioned } from "../lifecycle/support";
 
 describe.each(MODES)("%s mode", (mode) => {
@@ -27,12 +28,13 @@ describe.each(MODES)("%s mode", (mode) => {
     const reached = (): string[] => [sub, ...children].filter((r) => hs.membership(r, botUserId) === "join");
     await hs.waitFor(() => reached().length >= 10, { what: "the rooms within the cap joined", timeoutMs: 30_000 });
     await s.bot.logs.waitFor((l) => l.msg === "space children reconciled" && l["spaceId"] === sub, "the sub-space is reconciled", 30_000);
-    await s.quiet();
-    const joined = [sub, ...children].filter((r) => hs.membership(r, botUserId) === "join");
-    expect(joined.length).toBeGreaterThan(0);
-    expect(joined.length).toBeLessThanOrEqual(10);
-    expect(joined.flatMap((r) => introductions(hs, r, botUserId))).toHaveLength(0); // no allowed user in any of them
-  }, 60_000);
+    await s.expectSteady(() => {
+      const joined = [sub, ...children].filter((r) => hs.membership(r, botUserId) === "join");
+      expect(joined.length).toBeGreaterThan(0);
+      expect(joined.length).toBeLessThanOrEqual(10);
+      expect(joined.flatMap((r) => introductions(hs, r, botUserId))).toHaveLength(0); // no allowed user in any of them
+    });
+  }, scaled(60_000));
 
   it("joins children that are public or restricted to a space the inviter is in; introduces itself only where an allowed user is", async () => {
     s = await Scenario.start({ mode, env: { ALLOWED_USERS: "@alice:localhost" } });
@@ -59,7 +61,7 @@ describe.each(MODES)("%s mode", (mode) => {
     await s.bot.logs.waitFor((l) => l["roomId"] === forSpaceMembers &&
       (l.msg === "introduction posted" || l.msg === "no introduction: no allowed user is a member of the room"), "the introduction decided");
     expect(introductions(hs, forSpaceMembers, botUserId)).toHaveLength(0);
-  }, 60_000);
+  }, scaled(60_000));
 
   it("/new is capped per user (NEW_ROOMS_MAX_PER_USER)", async () => {
     s = await Scenario.start({ mode, env: { PROVISION_SPACE: "true", NEW_ROOMS_MAX_PER_USER: "2" } });
@@ -74,5 +76,5 @@ describe.each(MODES)("%s mode", (mode) => {
     expect(replies[1]).toMatch(/^Created “two”/);
     expect(replies[2]).toBe("You already have 2 rooms I created with /new, the most I make per person. Use one of them, or ask the operator to raise NEW_ROOMS_MAX_PER_USER.");
     expect(provisionedRooms(s.hs, s.alice.userId, "chat")).toHaveLength(3); // the first room of the space and two from /new
-  }, 60_000);
+  }, scaled(60_000));
 });

@@ -15,7 +15,7 @@ describe("SIGKILL during provisioning, then restart", () => {
 
   it.each(CASES)("%s mode, killed at %s: exactly one space and one chat room for the user", async (mode, point) => {
     const { hs } = world;
-    const { env, botUserId } = await world.setUp(mode, { PROVISION_SPACE: "true" });
+    const { env, botUserId, inbound } = await world.setUp(mode, { PROVISION_SPACE: "true" });
     const first = await world.startBot({ ...env, MAB_TEST_CRASH_AT: point });
 
     const alice = new MatrixTestUser(hs.url, hs.addUser("alice", { displayName: "Alice" }));
@@ -24,13 +24,14 @@ describe("SIGKILL during provisioning, then restart", () => {
     // The room that was being created exists, unrecorded.
     expect(provisionedRooms(hs, alice.userId, point === "provision-space-created" ? "space" : "chat")).toHaveLength(1);
 
-    await world.startBot(env);
-    const { spaceId, roomId } = await waitProvisioned(hs, botUserId, alice.userId, 15_000);
-    await new Promise((r) => setTimeout(r, 800)); // room for a duplicate to show up, if there were one
-
-    expect(provisionedRooms(hs, alice.userId, "space")).toEqual([spaceId]);
-    expect(provisionedRooms(hs, alice.userId, "chat")).toEqual([roomId]);
-    expect(spacesCreatedBy(hs, botUserId)).toEqual([spaceId]);
+    const second = await world.startBot(env);
+    const { spaceId, roomId } = await waitProvisioned(hs, botUserId, alice.userId);
+    // Room for a duplicate to show up, if there were one.
+    await world.expectSteady(second, inbound, () => {
+      expect(provisionedRooms(hs, alice.userId, "space")).toEqual([spaceId]);
+      expect(provisionedRooms(hs, alice.userId, "chat")).toEqual([roomId]);
+      expect(spacesCreatedBy(hs, botUserId)).toEqual([spaceId]);
+    });
     expect(hs.getState(spaceId, "m.space.child", roomId)?.content["via"]).toEqual(["localhost"]);
     expect(hs.membership(spaceId, alice.userId)).toBe("invite");
     expect(hs.membership(roomId, alice.userId)).toBe("invite");

@@ -55,12 +55,12 @@ export function joinAttempts(hs: Homeserver, botUserId: string, roomIdPrefix: st
 }
 
 /** Waits until `userId` has a provisioned space and chat room, both with an invite for them and the chat introduced. */
-export async function waitProvisioned(hs: Homeserver, botUserId: string, userId: string, timeoutMs = 10_000): Promise<{ spaceId: string; roomId: string }> {
+export async function waitProvisioned(hs: Homeserver, botUserId: string, userId: string, timeoutMs?: number): Promise<{ spaceId: string; roomId: string }> {
   return hs.waitFor(() => {
     const [spaceId] = provisionedRooms(hs, userId, "space");
     const [roomId] = provisionedRooms(hs, userId, "chat");
     if (!spaceId || !roomId) return undefined;
     const invited = hs.membership(spaceId, userId) !== undefined && hs.membership(roomId, userId) !== undefined;
     return invited && introductions(hs, roomId, botUserId).length > 0 ? { spaceId, roomId } : undefined;
-  }, { what: `the space provisioned for ${userId}`, timeoutMs });
+  }, { what: `the space provisioned for ${userId}`, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
 }

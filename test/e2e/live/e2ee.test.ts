@@ -8,8 +8,9 @@ import { startHomeserver, type Homeserver } from "../../support/homeserver";
 import { JsSdkPeer, type PeerMessage } from "../../support/js-sdk-peer";
 import { closeScriptedAgents } from "../../support/scripted-agent";
 import { decryptedAnswerWritten, decryptedAsSent, expectEncryptedLiveAnswer, LIVE_TEST_ENV, longAnswer, startStreamingAgent } from "./support";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 describe("a live answer in an encrypted room", () => {
   let hs: Homeserver;

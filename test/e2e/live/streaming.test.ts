@@ -7,9 +7,10 @@ import { LIVE_MARKER } from "../../../src/render/live-content";
 import { foldEdits } from "../../support/bot-messages";
 import { Scenario } from "../../support/scenario";
 import { closeScriptedAgents, type ScriptedAgent } from "../../support/scripted-agent";
+import { scaled } from "../../support/wait";
 import { answered, botEvents, expectStreamedAnswer, liveEdits, LIVE_TEST_ENV, longAnswer, startStreamingAgent, type StreamingAgentOptions } from "./support";
 
-jest.setTimeout(90_000);
+jest.setTimeout(scaled(90_000));
 
 describe("live answers", () => {
   let s: Scenario | undefined;
@@ -37,7 +38,7 @@ describe("live answers", () => {
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "tell me a long story");
     await s.hs.waitFor(() => answered(s.hs, roomId, s.botUserId, answer), { what: "the whole answer written", timeoutMs: 60_000 });
-    await s.quiet(200);
+    await s.settled();
     const events = botEvents(s.hs, roomId, s.botUserId);
     const msgs = expectStreamedAnswer(events, answer);
     expect(msgs.length).toBeGreaterThanOrEqual(2); // 5,000 words outgrow one event: frozen and continued
@@ -53,14 +54,14 @@ describe("live answers", () => {
     s.hs.failNext({ method: "PUT", pathIncludes: "/send/m.room.message/", userId: s.botUserId },
       { status: 429, errcode: "M_LIMIT_EXCEEDED", retry_after_ms: 60 }, 25);
     await s.hs.waitFor(() => answered(s.hs, roomId, s.botUserId, answer), { what: "the whole answer written", timeoutMs: 60_000 });
-    await s.quiet(300);
+    await s.expectSteady(() => {
+      const msgs = expectStreamedAnswer(botEvents(s.hs, roomId, s.botUserId), answer);
+      for (const m of msgs) {
+        const finals = m.edits.filter((e) => !(LIVE_MARKER in (e.content["m.new_content"] as Record<string, unknown>)));
+        expect(finals).toHaveLength(1); // the final text, once
+      }
+    });
     expect(s.hs.pendingFaults).toBe(0);
-    const events = botEvents(s.hs, roomId, s.botUserId);
-    const msgs = expectStreamedAnswer(events, answer);
-    for (const m of msgs) {
-      const finals = m.edits.filter((e) => !(LIVE_MARKER in (e.content["m.new_content"] as Record<string, unknown>)));
-      expect(finals).toHaveLength(1); // the final text, once
-    }
     // After a 429 the bot's next send came no sooner than retry_after_ms.
     const sends = s.hs.requests.filter((r) => r.userId === s.botUserId && r.method === "PUT" && r.path.includes("/send/"));
     sends.forEach((r, i) => {
@@ -85,6 +86,7 @@ describe("live answers", () => {
     const roomId = await s.openDm();
     await s.alice.sendText(roomId, "think first");
     await s.hs.waitFor(() => answered(s.hs, roomId, s.botUserId, answer), { what: "the answer written", timeoutMs: 30_000 });
+    await s.settled();
     const events = botEvents(s.hs, roomId, s.botUserId);
     expect(events[0]?.content).toMatchObject({ msgtype: "m.notice", body: "…", [LIVE_MARKER]: {} });
     const [only] = expectStreamedAnswer(events, answer);
@@ -99,6 +101,7 @@ describe("live answers", () => {
     const root = await s.alice.sendText(room, "a thread");
     await s.alice.sendThreadReply(room, root, "@bot tell me, in the thread", { "m.mentions": { user_ids: [s.botUserId] } });
     await s.hs.waitFor(() => answered(s.hs, room, s.botUserId, answer), { what: "the answer written", timeoutMs: 60_000 });
+    await s.settled();
     const events = botEvents(s.hs, room, s.botUserId);
     const msgs = expectStreamedAnswer(events, answer);
     expect(msgs.length).toBeGreaterThanOrEqual(2);
@@ -127,9 +130,8 @@ describe("live answers", () => {
     const before = botEvents(s.hs, roomId, s.botUserId).length;
     await s.alice.sendText(roomId, "just the answer, please");
     await s.hs.waitFor(() => botEvents(s.hs, roomId, s.botUserId).length > before, { what: "the answer" });
-    await s.quiet(300);
+    await s.expectSteady(() => expect(botEvents(s.hs, roomId, s.botUserId).slice(before)).toHaveLength(1));
     const events = botEvents(s.hs, roomId, s.botUserId).slice(before);
-    expect(events).toHaveLength(1);
     expect(events[0]?.content).not.toHaveProperty([LIVE_MARKER]);
     expect(foldEdits(events)[0]?.content["body"]).toBe(answer);
   });

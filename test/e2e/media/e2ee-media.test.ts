@@ -9,9 +9,11 @@ import { startHomeserver, type Homeserver } from "../../support/homeserver";
 import { JsSdkPeer, type PeerMessage } from "../../support/js-sdk-peer";
 import { pngImage } from "../../support/media-samples";
 import { closeScriptedAgents, startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
+import { expectSteady, waitForBotSettled } from "../../support/bot-idle";
+import { scaled } from "../../support/wait";
 import { ALL_KINDS, partsOf } from "./support";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 describe("encrypted attachments with a real matrix-js-sdk client", () => {
   let hs: Homeserver;
@@ -64,7 +66,7 @@ describe("encrypted attachments with a real matrix-js-sdk client", () => {
     await alice.sendEncryptedFile(dm, { msgtype: "m.image", filename: "altered.png", mimetype: "image/png", bytes: pngImage(10, 10), tamper: true });
     const told = await alice.waitMessages(dm, (ms) => fromBot(ms).find((m) => m.content["body"] === MEDIA_TEXTS.integrity), "the integrity notice");
     expect(told).toMatchObject({ wireType: "m.room.encrypted", decryptionFailure: false });
-    expect(agent.runs()).toHaveLength(1);
+    await expectSteady(() => waitForBotSettled(hs, { syncUserId: botUserId }, bot), () => expect(agent.runs()).toHaveLength(1));
     await hs.waitFor(() => bot.logs.lines().some((l) => l.msg === "attachment not passed to the agent" && /SHA-256 mismatch/.test(String(l["reason"]))),
       { what: "the refusal logged" });
   });

@@ -86,6 +86,11 @@ export class AppserviceRegistry {
     return { status: result.status, body: result.body };
   }
 
+  /** Pushes go to `url` from now on (the appservice listens somewhere else). */
+  moveAppservice(appserviceId: string, url: string): void {
+    this.link(appserviceId).moveTo(url);
+  }
+
   /** Whether the appservice has pushed everything queued (no transaction pending or in flight). */
   idle(appserviceId: string): boolean {
     const link = this.link(appserviceId);

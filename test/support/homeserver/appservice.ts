@@ -144,6 +144,16 @@ export class AppserviceLink {
     this.retryTimer.unref();
   }
 
+  /**
+   * The appservice now listens at `url` (as when the registration's url is edited and the homeserver restarted):
+   * pushes go there from now on, a failing transaction is retried there at once.
+   */
+  moveTo(url: string): void {
+    this.registration.url = url;
+    this.retryNow();
+    this.kick();
+  }
+
   /** Skip a pending retry wait and retry now (no-op when nothing is failing). */
   retryNow(): void {
     if (!this.retryTimer) return;

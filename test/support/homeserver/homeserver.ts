@@ -15,8 +15,9 @@ import { MediaRepository, type MediaServed } from "./media";
 import { mediaRoutes } from "./routes-media";
 import { roomWriteRoutes } from "./routes-rooms";
 import { startHttpServer, type RunningServer } from "./server";
-import { clientEvent } from "./sync";
+import { clientEvent, streamToken } from "./sync";
 import { TxnCache } from "./txn-cache";
+import { waitFor, type WaitOptions } from "../wait";
 import type {
   AppserviceAuthStyle, AppserviceRegistration, ClientEvent, HomeserverObserver, HomeserverOptions, JsonObject, Membership,
   ReceiptRecord, RequestRecord, RoomVersion, TransactionRecord, TypingRecord,
@@ -225,15 +226,30 @@ export class Homeserver {
     return Date.now();
   }
 
-  /** Polls `probe` until it returns something other than undefined/false; rejects naming `what` on timeout. */
-  async waitFor<T>(probe: () => T | undefined | false, opts: { timeoutMs?: number; what?: string; intervalMs?: number } = {}): Promise<T> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 5000);
-    for (;;) {
-      const value = probe();
-      if (value !== undefined && value !== false) return value;
-      if (Date.now() >= deadline) throw new Error(`timed out after ${opts.timeoutMs ?? 5000} ms waiting for ${opts.what ?? "condition"}`);
-      await new Promise<void>((resolve) => setTimeout(resolve, opts.intervalMs ?? 10).unref());
+  /**
+   * Polls `probe` until it returns something other than undefined/false; rejects naming `what` past the deadline
+   * (default 20 s; every deadline is scaled by TEST_TIME_SCALE, see test/support/wait.ts).
+   */
+  async waitFor<T>(probe: () => T | undefined | false, opts: WaitOptions = {}): Promise<T> {
+    return waitFor(probe, opts);
+  }
+
+  /** The current stream position, as a /sync token. */
+  get streamToken(): string {
+    return streamToken(this.model.pos);
+  }
+
+  /**
+   * Whether `userId`'s latest /sync asked from the current stream position: that user has been handed every event
+   * up to now (and a client that asks for its next batch only once it handled the last one, as the bot does, has
+   * handled them).
+   */
+  syncCaughtUp(userId: string): boolean {
+    for (let i = this.requests.length - 1; i >= 0; i -= 1) {
+      const r = this.requests[i];
+      if (r?.userId === userId && r.method === "GET" && r.path.endsWith("/sync")) return r.query["since"]?.[0] === this.streamToken;
     }
+    return false;
   }
 
   /** Benchmark instrumentation: `observer` sees requests and transaction pushes as they happen. Returns the unsubscribe. */
@@ -298,6 +314,15 @@ export class Homeserver {
   /** Transaction ids restart as after a Synapse 1.67 restart on SQLite: from the highest still queued, or from 1. */
   restartAppserviceTxnNumbering(): void {
     this.appservices.restartTxnNumbering();
+  }
+
+  /**
+   * The appservice listens at `url` from now on: pushes go there, a failing one is retried there at once. Tests
+   * that restart the bot let the OS pick its port each time and move the registration to it (a port given back
+   * and bound again later can be taken meanwhile by any process on a busy machine: EADDRINUSE).
+   */
+  moveAppservice(appserviceId: string, url: string): void {
+    this.appservices.moveAppservice(appserviceId, url);
   }
 
   /** Whether every appservice has pushed everything queued (no transaction pending or in flight). */

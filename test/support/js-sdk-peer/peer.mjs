@@ -19,7 +19,10 @@ let client;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntil(probe, what, timeoutMs = 10_000) {
+/** TEST_TIME_SCALE scales the default deadline, as in test/support/wait.ts (the caller scales the ones it passes). */
+const DEFAULT_WAIT_MS = 20_000 * (Number(process.env.TEST_TIME_SCALE) > 0 ? Number(process.env.TEST_TIME_SCALE) : 1);
+
+async function waitUntil(probe, what, timeoutMs = DEFAULT_WAIT_MS) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -2,7 +2,7 @@
 // after a reconnect while unacked, never delivered twice.
 import { MemoryAgentJournal, type ReferenceAgent } from "../../../src/reference-agent/server";
 import type { AgentInitiatedRun } from "../../../src/agent/link";
-import { linkOptions, MemorySessionStore, newLink, referenceAgent, runRequest, sleep, tearDown, waitFor } from "./support";
+import { barrier, expectSteady, linkOptions, MemorySessionStore, newLink, referenceAgent, runRequest, tearDown, waitFor } from "./support";
 import { startScriptedAgent } from "../../support/scripted-agent";
 
 afterEach(tearDown);
@@ -38,15 +38,17 @@ test("delivered once with its text, acked only after the handler resolved and la
     messages: ["Daily digest: all quiet"],
     seqs: Array.from({ length: frames }, (_, i) => i + 1),
   });
-  await sleep(30);
-  expect(journal.size()).toBe(frames); // handler still busy: nothing acked
-  expect(link.stats().acksSent).toBe(0);
+  // (No barrier run here: its frames would move the cumulative ack past the run's, which this test pins.)
+  await expectSteady(() => waitFor(() => runs.length === 1, "delivery"), () => {
+    expect(journal.size()).toBe(frames); // handler still busy: nothing acked
+    expect(link.stats().acksSent).toBe(0);
+  });
 
   let releaseSave!: () => void;
   store.gate = new Promise<void>((r) => (releaseSave = r));
   releaseHandler();
-  await sleep(30);
-  expect(journal.size()).toBe(frames); // handled, but not yet persisted: still no ack
+  await expectSteady(() => waitFor(() => store.held === 1, "lastSeq being persisted"),
+    () => expect(journal.size()).toBe(frames)); // handled, but not yet persisted: still no ack
   store.gate = undefined;
   releaseSave();
   await waitFor(() => journal.size() === 0, "the agent forgot the acked frames");
@@ -67,8 +69,7 @@ test("a handler that throws gets no ack; the run is replayed after a reconnect a
   await link.start();
   await agent.emitProactive("t-room", "Reminder: standup", { proactive: false });
   await waitFor(() => calls.length === 1, "first delivery");
-  await sleep(20);
-  expect(journal.size()).toBeGreaterThan(0);
+  await expectSteady(() => barrier(link), () => expect(journal.size()).toBeGreaterThan(0));
   agent.dropConnections();
   await waitFor(() => calls.length === 2, "redelivery after reconnect");
   expect(calls[1]).toMatchObject({ runId: calls[0]?.runId, threadId: "t-room", proactive: false, messages: ["Reminder: standup"] });
@@ -88,8 +89,7 @@ test("a replay of a run already handled (its ack was lost) is acked again, not d
   store.failSaves = 1; // the ack's persist fails: no ack goes out
   await agent.emitProactive("*", "News");
   await waitFor(() => calls.length === 1 && store.failSaves === 0, "handled, persist failed");
-  await sleep(20);
-  expect(journal.size()).toBeGreaterThan(0);
+  await expectSteady(() => barrier(link), () => expect(journal.size()).toBeGreaterThan(0));
   agent.dropConnections();
   await waitFor(() => journal.size() === 0, "acked after the replay");
   expect(calls).toHaveLength(1);
@@ -125,8 +125,7 @@ test("a permanent nack makes the agent drop the run; a transient one gets it red
   await waitFor(() => journal.size() === 0, "permanent nack dropped the run");
   await agent.emitProactive("t", "later");
   await waitFor(() => link.stats().nacksSent === 2, "transient nack sent");
-  await sleep(20);
-  expect(journal.size()).toBeGreaterThan(0);
+  await expectSteady(() => barrier(link), () => expect(journal.size()).toBeGreaterThan(0));
   agent.dropConnections();
   await waitFor(() => journal.size() === 0, "redelivered and handled");
   expect(calls).toEqual(["gone", "later", "later"]);
@@ -174,10 +173,9 @@ test("the ack is cumulative: it never passes an agent-initiated run that is stil
     return "handled";
   });
   await link.start();
-  await waitFor(() => handled.includes("B"), "B handled");
-  await sleep(30);
   const acks = (): unknown[] => agent.latest().frames.filter((f) => f.op === "ack");
-  expect(acks()).toEqual([]);
+  // A still being handled: no ack (not even for B), however long one waits.
+  await expectSteady(() => waitFor(() => handled.includes("B"), "B handled"), () => expect(acks()).toEqual([]));
   releaseA();
   await waitFor(() => acks().length === 1, "ack after A");
   expect(acks()).toEqual([{ op: "ack", seq: 10 }]);

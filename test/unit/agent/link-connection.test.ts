@@ -1,7 +1,7 @@
 // The link's connection: handshake, resume, heartbeat (half-open), backoff and policy closes.
 import type { LinkState } from "../../../src/agent/link";
 import {
-  capturingLogger, linkOptions, type LogLine, MemorySessionStore, newLink, referenceAgent, runRequest, sleep, tearDown, waitFor,
+  capturingLogger, expectSteady, linkOptions, type LogLine, MemorySessionStore, newLink, referenceAgent, runRequest, tearDown, waitFor,
 } from "./support";
 import { startScriptedAgent } from "../../support/scripted-agent";
 
@@ -71,12 +71,14 @@ test("a half-open connection (no pong) is detected, dropped and replaced", async
 
 test("an agent that keeps sending frames is alive even when its pongs are late (the pong waits behind them)", async () => {
   const agent = await startScriptedAgent({ autoPong: false });
-  const link = newLink(linkOptions(agent.url, { heartbeatMs: 20, pongTimeoutMs: 40 }));
+  const link = newLink(linkOptions(agent.url, { heartbeatMs: 20, pongTimeoutMs: 200 }));
   await link.start();
   await waitFor(() => agent.conns.length === 1 && agent.latest().hello !== undefined, "connected");
   const chatter = setInterval(() => agent.latest().raw(JSON.stringify({ op: "error", code: "noise", message: "still here" })), 10);
+  const conn = agent.latest();
   try {
-    await sleep(300); // many heartbeats without a pong, never without a frame
+    // Many heartbeats without a pong (longer than the pong timeout), never without a frame.
+    await waitFor(() => conn.pings >= 15 || agent.conns.length > 1, "15 heartbeats");
   } finally {
     clearInterval(chatter);
   }
@@ -109,12 +111,12 @@ test("backoff grows per attempt and resets only after the link stayed up", async
       random: () => 1,
       reconnectBaseMs: 10,
       reconnectMaxMs: 10_000,
-      reconnectResetMs: 300,
+      reconnectResetMs: 1_500, // far above a quick drop's lifetime, even on a busy machine
     }),
   );
   await link.start();
   await waitFor(() => reconnectLogs(lines).length >= 3, "three quick drops");
-  holdMs = 700; // the next connection stays up longer than reconnectResetMs
+  holdMs = 3_000; // the next connection stays up longer than reconnectResetMs
   await waitFor(() => reconnectLogs(lines).length >= 4, "a drop after staying up");
   expect(reconnectLogs(lines).map((l) => l.delayMs)).toEqual([10, 20, 40, 10]);
 });
@@ -148,9 +150,8 @@ test("close code 1008 is not retried in a tight loop: max backoff, logged as an 
   const { logger, lines } = capturingLogger();
   const link = newLink(linkOptions(agent.url, { logger, reconnectMaxMs: 5_000 }));
   await link.start();
-  await waitFor(() => reconnectLogs(lines).length >= 1, "the close is logged");
-  await sleep(100);
-  expect(agent.conns).toHaveLength(1);
+  await expectSteady(() => waitFor(() => reconnectLogs(lines).length >= 1, "the close is logged"),
+    () => expect(agent.conns).toHaveLength(1)); // the next attempt waits the maximum backoff
   const line = reconnectLogs(lines)[0];
   expect(line).toMatchObject({ level: 50, code: 1008, reason: "token revoked", delayMs: 5_000 });
 });

@@ -9,6 +9,9 @@ import { AgentLink, type AgentLinkOptions, type PersistedSession, type SessionSt
 import type { RunRequest } from "../../../src/agent/link";
 import { startReferenceAgent, type ReferenceAgent, type ReferenceAgentOptions } from "../../../src/reference-agent/server";
 import { closeScriptedAgents } from "../../support/scripted-agent";
+import { waitFor as waitUntil } from "../../support/wait";
+
+export { expectSteady } from "../../support/wait";
 
 export const silent: Logger = pino({ level: "silent" });
 
@@ -30,12 +33,18 @@ export class MemorySessionStore implements SessionStore {
   failSaves = 0;
   /** When set, save() waits for this before completing. */
   gate: Promise<void> | undefined;
+  /** Saves waiting at the gate now. */
+  held = 0;
   constructor(public value?: PersistedSession) {}
   async load(): Promise<PersistedSession | undefined> {
     return this.value ? { ...this.value } : undefined;
   }
   async save(s: PersistedSession): Promise<void> {
-    if (this.gate) await this.gate;
+    if (this.gate) {
+      this.held += 1;
+      await this.gate;
+      this.held -= 1;
+    }
     if (this.failSaves > 0) {
       this.failSaves -= 1;
       throw new Error("store down");
@@ -138,16 +147,22 @@ export function runRequest(runId: string, text = "hi", threadId = "t1"): RunRequ
   };
 }
 
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Waits until `cond` holds (deadline: DEFAULT_WAIT_MS or `timeoutMs`, scaled by TEST_TIME_SCALE). */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs?: number): Promise<void> {
+  await waitUntil(cond, { what, intervalMs: 5, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * A user run through the link, answered by an echo agent: once it is over, every frame the link sent before it
+ * has reached the agent (one socket, in order) and everything the agent sent before its answer has reached the
+ * link. What a negative check ("no ack yet") waits on instead of the clock.
+ */
+let barriers = 0;
+export async function barrier(link: AgentLink): Promise<void> {
+  barriers += 1;
+  const runId = `barrier-${barriers}`;
+  const result = await link.run(runRequest(runId, "barrier", runId), { onTextMessage: () => undefined });
+  if (!result.ok) throw new Error(`the barrier run failed: ${JSON.stringify(result)}`);
 }
 
 /** A port nothing listens on (bound then released). */

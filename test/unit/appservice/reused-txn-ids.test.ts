@@ -2,15 +2,13 @@
 // (from the highest id still queued, or 1), so a known id may carry new events. The server keeps a digest of each
 // transaction's event ids: the same id with the same events is acknowledged without processing, the same id with
 // other events is processed (the journal drops what it saw already) and logged once.
+import { waitFor } from "../../support/wait";
 import { AppserviceFixture, message } from "./support";
 
 /** Waits until the server recorded the id (it writes the record after the 200). */
 async function recorded(as: AppserviceFixture, txnId: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((await as.store.namespace("appservice-txn").get(txnId)) === undefined) {
-    if (Date.now() > deadline) throw new Error(`transaction ${txnId} never recorded`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor(async () => (await as.store.namespace("appservice-txn").get(txnId)) !== undefined,
+    { what: `transaction ${txnId} recorded`, intervalMs: 5 });
 }
 
 const reuseLine = (as: AppserviceFixture): unknown[] =>

@@ -3,6 +3,7 @@
 // again), a transaction answered 200 is not fed twice, and a reused id with other to-device messages is.
 import type { TransactionCrypto } from "../../../src/matrix/appservice-crypto";
 import type { RoomEvent } from "../../../src/matrix/events";
+import { waitFor as waitUntil } from "../../support/wait";
 import { AppserviceFixture, BOT, HS_TOKEN, expectNoSecretIn, message } from "./support";
 
 const DEVICE = "MABDEVICE";
@@ -35,12 +36,9 @@ class RecordingCrypto implements TransactionCrypto {
   }
 }
 
+/** Polls `probe` until it holds (deadline scaled by TEST_TIME_SCALE). */
 async function waitFor(probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for the transaction record");
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(probe, { what: "the transaction record" });
 }
 
 const toDevice = (type: string, n: number, to = DEVICE): Record<string, unknown> =>

@@ -2,6 +2,7 @@
 // works) when it fails, each txnId processed once (retries, restarts, concurrent duplicates), bad events skipped.
 import { FaultyStoreAdapter } from "../../support/faulty-store";
 import { AppserviceFixture, BOT, expectNoSecretIn, gate, HS_TOKEN, message } from "./support";
+import { expectSteady, waitFor } from "../../support/wait";
 
 const ids = (as: AppserviceFixture): string[] =>
   as.items.map((i) => (i.kind === "event" ? i.event.event_id : i.kind === "invite" ? `invite:${i.invite.roomId}` : "direct-rooms"));
@@ -28,9 +29,7 @@ describe("appservice server: transactions", () => {
           answered = true;
           return r;
         });
-      await waitUntil(() => as.batches.length === 1);
-      await new Promise((r) => setTimeout(r, 20));
-      expect(answered).toBe(false);
+      await expectSteady(() => waitUntil(() => as.batches.length === 1), () => expect(answered).toBe(false));
       held.open();
       expect(await pending).toEqual({ status: 200, body: {} });
       expect(ids(as)).toEqual(["$1:example.org", "$2:example.org"]);
@@ -119,7 +118,7 @@ describe("appservice server: transactions", () => {
       const first = as.put("t-conc", body);
       await waitUntil(() => as.batches.length === 1);
       const second = as.put("t-conc", body, { auth: "query" });
-      await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => as.logLines.some((l) => l.includes("transaction already in progress; waiting for it")));
       held.open();
       expect(await Promise.all([first, second])).toEqual([{ status: 200, body: {} }, { status: 200, body: {} }]);
       expect(as.batches).toHaveLength(1);
@@ -174,10 +173,6 @@ describe("appservice server: transactions", () => {
   });
 });
 
-async function waitUntil(probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 5));
-  }
+async function waitUntil(probe: () => boolean): Promise<void> {
+  await waitFor(probe, { what: "the condition", intervalMs: 5 });
 }

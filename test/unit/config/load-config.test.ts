@@ -23,6 +23,7 @@ describe("loadConfig: defaults", () => {
     expect(config.streaming).toBe("edits");
     expect(config.timings).toEqual({
       syncTimeoutMs: 30000, requestTimeoutMs: 60000, retryBaseMs: 500, retryMaxMs: 30000, sendMaxAttempts: 8,
+      roomLookupAttempts: 6, roomLookupBaseMs: 250, roomLookupMaxMs: 5000,
       heartbeatMs: 25000, pongTimeoutMs: 10000, reconnectBaseMs: 500, reconnectMaxMs: 30000, reconnectResetMs: 10000,
       maxFrameBytes: 1048576, runStartTimeoutMs: 15000, runIdleTimeoutMs: 60000, runDeadlineMs: 300000,
       typingTimeoutMs: 30000, typingDelayMs: 300, placeholderDelayMs: 5000, turnQueueLimit: 20, busyRetries: 3, busyRetryDelayMs: 1000,
@@ -158,6 +159,10 @@ describe("loadConfig: problems", () => {
       loadConfig({ ...clientEnv, AGENT_RECONNECT_BASE_MS: "5000", AGENT_RECONNECT_MAX_MS: "1000" }, NO_FILES),
     );
     expect(lineAbout(message, "AGENT_RECONNECT_BASE_MS")).toMatch(/more than AGENT_RECONNECT_MAX_MS/);
+    const lookup = expectProblems(
+      loadConfig({ ...clientEnv, ROOM_LOOKUP_RETRY_BASE_MS: "6000", ROOM_LOOKUP_RETRY_MAX_MS: "5000" }, NO_FILES),
+    );
+    expect(lineAbout(lookup.message, "ROOM_LOOKUP_RETRY_BASE_MS")).toMatch(/more than ROOM_LOOKUP_RETRY_MAX_MS/);
   });
 
   it("lists every problem at once, not only the first", () => {

@@ -5,6 +5,7 @@ import path from "node:path";
 import pino from "pino";
 import { LOCK_FILE, PersistentCryptoStore, SNAPSHOT_FILE } from "../../../src/matrix/crypto/persistent-store";
 import { StoreLockedError } from "../../../src/matrix/crypto/store-lock";
+import { waitFor } from "../../support/wait";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const bridge = require("@matrix-org/matrix-sdk-crypto-nodejs");
@@ -54,7 +55,7 @@ describe("the persistent crypto store", () => {
   it("saves changes by itself within the debounce bound, without an explicit flush", async () => {
     const { store, machine } = await openMachine();
     const file = path.join(dir, SNAPSHOT_FILE);
-    for (let i = 0; i < 200 && !readdirSync(dir).includes(SNAPSHOT_FILE); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => readdirSync(dir).includes(SNAPSHOT_FILE), { what: "the snapshot saved" });
     expect(readFileSync(file).length).toBeGreaterThan(0);
     machine.close();
     await store.close();

@@ -7,6 +7,7 @@ import path from "node:path";
 import { removeDir, ROOT, ScriptProcess } from "../../support/bot-harness";
 import { isAlive } from "../../support/child-processes";
 import { runGroup } from "../../support/deployment";
+import { scaled } from "../../support/wait";
 
 describe("child processes of the tests", () => {
   let dir = "";
@@ -49,5 +50,5 @@ describe("child processes of the tests", () => {
     const grandchild = Number(readFileSync(pidFile, "utf8"));
     expect(grandchild).toBeGreaterThan(0);
     expect(isAlive(grandchild)).toBe(false);
-  }, 90_000);
+  }, scaled(90_000));
 });

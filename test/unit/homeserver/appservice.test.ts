@@ -94,10 +94,10 @@ describe("homeserver double: appservice", () => {
     const roomId = hs.createRoom(alice.userId, { preset: "public_chat" });
     hs.join(senderUserId, roomId);
     as.holdMs = 30;
-    for (let i = 0; i < 6; i += 1) {
-      hs.sendEvent(alice.userId, roomId, "m.room.message", { body: `n${i}` });
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    hs.sendEvent(alice.userId, roomId, "m.room.message", { body: "n0" });
+    // The rest arrive once the first transaction was pushed (and is held by the appservice for a while).
+    await hs.waitFor(() => as.received.length === 1, { what: "the first transaction pushed" });
+    for (let i = 1; i < 6; i += 1) hs.sendEvent(alice.userId, roomId, "m.room.message", { body: `n${i}` });
     await hs.waitFor(() => as.bodies().length === 6 && hs.appserviceIdle("agent-bridge"), { what: "all six messages" });
     expect(as.bodies()).toEqual(["n0", "n1", "n2", "n3", "n4", "n5"]);
     expect(as.maxConcurrent).toBe(1);

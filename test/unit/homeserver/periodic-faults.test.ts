@@ -30,7 +30,7 @@ describe("homeserver double: periodic faults and lost replies", () => {
     const untilMs = Date.now() + 1_000;
     hs.failEvery({ pathIncludes: "/send/" }, { status: 503, errcode: "M_UNKNOWN" }, { every: 1, untilMs });
     expect((await send("during")).status).toBe(503);
-    await new Promise((resolve) => setTimeout(resolve, untilMs - Date.now() + 10));
+    await hs.waitFor(() => Date.now() > untilMs, { what: "the fault's deadline passed" });
     expect((await send("after")).status).toBe(200);
     expect(hs.pendingFaults).toBe(0);
   });

@@ -4,6 +4,7 @@ import pino from "pino";
 import { MatrixRequestError } from "../../../src/matrix/errors";
 import type { MatrixHttp } from "../../../src/matrix/http";
 import { RoomDirectory } from "../../../src/matrix/room-directory";
+import { waitFor } from "../../support/wait";
 
 const BOT = "@bot:example.org";
 const ROOM = "!dm:example.org";
@@ -43,6 +44,16 @@ describe("RoomDirectory.isDirect", () => {
     await expect(directory.isDirect(ROOM)).rejects.toMatchObject({ kind: "server" });
     expect(hs.calls).toBe(4);
     await expect(directory.isDirect(ROOM)).resolves.toBe(true); // the next attempt finds the members
+  });
+
+  it("stop() ends a retry wait at once: the look-up fails with the last error instead of waiting out its backoff", async () => {
+    const hs = http([new MatrixRequestError("rate_limited", 429, "M_LIMIT_EXCEEDED", "slow down", 3_600_000)]);
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), options);
+    const lookup = directory.isDirect(ROOM);
+    await waitFor(() => hs.calls === 1, { what: "the first look-up" });
+    directory.stop();
+    await expect(lookup).rejects.toMatchObject({ kind: "rate_limited" });
+    expect(hs.calls).toBe(1);
   });
 
   it("a permanent failure (not in the room) is not retried and reads as not a DM", async () => {

@@ -3,6 +3,7 @@ import { HttpError } from "../../../src/http/request";
 import { PreparedMedia } from "../../../src/media/prepared";
 import { MediaUrls } from "../../../src/media/served";
 import pino from "pino";
+import { waitFor } from "../../support/wait";
 
 const silent = pino({ level: "silent" });
 
@@ -52,8 +53,7 @@ describe("one-time signed attachment URLs", () => {
     expect(statusOf(() => urls.handle(get(url)))).toBe(410);
     const short = new MediaUrls({ baseUrl: () => "http://x", ttlMs: 1, log: silent });
     const expiring = short.offer(media());
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => short.pending === 0, { what: "the URL expired" });
     expect(statusOf(() => short.handle(get(expiring)))).toBe(410);
-    expect(short.pending).toBe(0);
   });
 });

@@ -16,6 +16,7 @@ import { removeDir, ROOT } from "../../support/bot-harness";
 import { isAlive, killGroup, spawnGroup } from "../../support/child-processes";
 import { deploymentEnv, makeDeployment, runGroup } from "../../support/deployment";
 import { Scenario } from "../../support/scenario";
+import { scaled } from "../../support/wait";
 
 interface ShellBlock {
   file: string;
@@ -94,9 +95,9 @@ describe.each(PAGES.map((p) => [path.relative(ROOT, p), p] as const))("shell com
 
   if (runnable.length > 0) {
     it.each(runnable.map((b) => [`line ${b.line}`, b] as const))("runs the block at %s", async (_where, block) => {
-      const result = await runShell(block.code, deployment, 90_000);
+      const result = await runShell(block.code, deployment, scaled(90_000));
       if (result.code !== 0) throw new Error(`${block.file}:${block.line} exited ${String(result.code)}:\n${block.code}\n---\n${result.output}`);
-    }, 120_000);
+    }, scaled(120_000));
   }
 });
 
@@ -145,7 +146,7 @@ describe("log recipes, run as written against the test homeserver", () => {
     const lines = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toContainEqual(expect.objectContaining({ msg: "could not start" }));
     expect(run.code).toBe(0);
-  }, 120_000);
+  }, scaled(120_000));
 
   const handledRecipes = LOG_RECIPES.filter((b) => b.code.includes("message handled"));
   it.each(handledRecipes.map((b) => [`${b.file}:${b.line}`, b] as const))("%s shows a handled message of a running bot; Ctrl-C ends it all", async (_where, recipe) => {
@@ -179,7 +180,7 @@ describe("log recipes, run as written against the test homeserver", () => {
       killGroup(terminal, "SIGKILL");
       for (const pid of sessionPids()) process.kill(pid, "SIGKILL");
     }
-  }, 120_000);
+  }, scaled(120_000));
 });
 
 /** The processes of the terminal session `script` (pid `scriptPid`) opened: its child's session. */

@@ -1,6 +1,6 @@
 import type { SendResult } from "../../../src/matrix/sender";
 import type { DeadLetter } from "../../../src/outbox";
-import { accepted, entry, failed, FakeSender, pause, TestStores, waitUntil } from "./support";
+import { accepted, entry, expectSteady, failed, FakeSender, outboxIdle, TestStores, waitUntil } from "./support";
 
 const ERROR = 50;
 const DAY = 24 * 3600 * 1000;
@@ -106,8 +106,7 @@ describe("outbox dead letters", () => {
     await waitUntil(() => sender.txnIds().includes("o1"), "other room served");
     release();
     await waitUntil(() => outbox.stats("!kicked:x").pending === 0, "r1 finished");
-    await pause(10);
-    expect(sender.txnIds().sort()).toEqual(["o1", "r1"]);
+    await expectSteady(() => outboxIdle(outbox), () => expect(sender.txnIds().sort()).toEqual(["o1", "r1"]));
     expect(await outbox.failRoom("!nothing:x", "left")).toBe(0);
   });
 

@@ -1,5 +1,5 @@
 import type { SendResult } from "../../../src/matrix/sender";
-import { accepted, entry, FakeSender, pause, TestStores, waitUntil, type SendCall } from "./support";
+import { accepted, entry, expectSteady, FakeSender, outboxIdle, pause, TestStores, waitUntil, type SendCall } from "./support";
 
 /** A promise the test resolves when it wants. */
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -44,8 +44,7 @@ describe("outbox delivery", () => {
     await waitUntil(() => outbox.stats().sent === 1, "sent");
     await outbox.enqueue([dup]); // after it was sent
     const again = await outbox.send("!a:x", "m.room.message", { body: "x" }, "same");
-    await pause(10);
-    expect(sender.txnIds()).toEqual(["same"]);
+    await expectSteady(() => outboxIdle(outbox), () => expect(sender.txnIds()).toEqual(["same"]));
     expect(again).toMatchObject({ ok: true, eventId: "$ev-same" });
     expect(outbox.stats()).toMatchObject({ pending: 0, sent: 1 });
   });
@@ -101,13 +100,29 @@ describe("outbox delivery", () => {
     }
   });
 
+  it("pendingCount counts what is queued, being sent or being recorded, and reads 0 once all is delivered", async () => {
+    const hold = gate();
+    const sender = new FakeSender(async (call) => {
+      await hold.wait;
+      return accepted(call);
+    });
+    const outbox = stores.outbox(await stores.open(), sender, { concurrency: 1 });
+    expect(outbox.pendingCount()).toBe(0);
+    await outbox.enqueue([entry("!a:x", "t1"), entry("!b:x", "t2")]);
+    expect(outbox.pendingCount()).toBe(2); // one being sent, one queued
+    hold.open();
+    await waitUntil(() => outbox.stats().sent === 2, "both sent");
+    expect(outbox.pendingCount()).toBe(0);
+  });
+
   it("a reply does not wait behind a 1,000-room fan-out", async () => {
     const fanOut = gate();
     const sender = new FakeSender(async (call) => {
       if (call.txnId.startsWith("fan")) await fanOut.wait;
       return accepted(call);
     });
-    const outbox = stores.outbox(await stores.open(), sender, { concurrency: 2 });
+    // 2,000 commits: no fsync each (see TestStores.open); the order of the sends is what this test is about.
+    const outbox = stores.outbox(await stores.open(undefined, { synchronous: "normal" }), sender, { concurrency: 2 });
     await outbox.enqueue(Array.from({ length: 1000 }, (_, i) =>
       entry(`!fan${i}:x`, `fan-${i}`, { origin: { kind: "proactive", runId: "run-1" } })));
     await waitUntil(() => sender.calls.length === 2, "fan-out started"); // both slots busy
@@ -129,9 +144,8 @@ describe("outbox delivery", () => {
     const outbox = stores.outbox(await stores.open(), sender, { concurrency: 4, proactiveConcurrency: 3 });
     await outbox.enqueue(Array.from({ length: 50 }, (_, i) =>
       entry(`!fan${i}:x`, `fan-${i}`, { origin: { kind: "proactive", runId: "run-1" } })));
-    await waitUntil(() => sender.calls.length === 3, "fan-out started");
-    await pause(10);
-    expect(sender.calls).toHaveLength(3); // the fourth slot is kept for replies
+    // The fourth slot is kept for replies: no fourth fan-out send, however long one waits.
+    await expectSteady(() => waitUntil(() => sender.calls.length >= 3, "fan-out started"), () => expect(sender.calls).toHaveLength(3));
     const reply = await outbox.send("!dm:x", "m.room.message", { body: "answer" }, "reply-1", { kind: "reply" });
     expect(reply).toMatchObject({ ok: true }); // sent while all three fan-out sends still hang
     expect(sender.maxInFlight).toBe(4);
@@ -168,8 +182,7 @@ describe("outbox delivery", () => {
     let drained = false;
     const draining = outbox.drain().then(() => (drained = true));
     expect(await queued).toMatchObject({ ok: false, permanent: false }); // stays pending for the next start
-    await pause(5);
-    expect(drained).toBe(false);
+    await expectSteady(() => waitUntil(() => sender.inFlight === 1, "t1 in flight"), () => expect(drained).toBe(false));
     release.open();
     await draining;
     expect(sender.txnIds()).toEqual(["t1"]);

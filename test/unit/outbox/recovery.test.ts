@@ -1,7 +1,7 @@
 import type { SendResult } from "../../../src/matrix/sender";
 import { OutboxStoreError } from "../../../src/outbox";
 import type { FaultyStoreAdapter } from "../../support/faulty-store";
-import { accepted, entry, failed, FakeSender, pause, TestStores, waitUntil } from "./support";
+import { accepted, entry, expectSteady, failed, FakeSender, outboxIdle, TestStores, waitUntil } from "./support";
 
 const never = new Promise<SendResult>(() => undefined); // a send the "crash" interrupts
 
@@ -34,8 +34,7 @@ describe("outbox durability", () => {
     // Recovering again, or enqueueing the same entries again, sends nothing more.
     expect(await outbox2.recover()).toBe(0);
     await outbox2.enqueue([entry("!a:x", "sent-1"), entry("!c:x", "hang-1")]);
-    await pause(10);
-    expect(second.calls).toHaveLength(4);
+    await expectSteady(() => outboxIdle(outbox2), () => expect(second.calls).toHaveLength(4));
   });
 
   it("a crash between the homeserver accepting a send and marking it sent resends with the same txnId", async () => {
@@ -67,9 +66,10 @@ describe("outbox durability", () => {
     faulty.failAll(true);
     const entries = [entry("!a:x", "t1"), entry("!b:x", "t2")];
     await expect(outbox.enqueue(entries)).rejects.toBeInstanceOf(OutboxStoreError);
-    await pause(10);
-    expect(sender.calls).toHaveLength(0);
-    expect(outbox.stats().pending).toBe(0);
+    await expectSteady(() => outboxIdle(outbox), () => {
+      expect(sender.calls).toHaveLength(0);
+      expect(outbox.stats().pending).toBe(0);
+    });
 
     faulty.failAll(false);
     await outbox.enqueue(entries);
@@ -93,8 +93,7 @@ describe("outbox durability", () => {
     await expect(outbox.enqueue(entries)).rejects.toBeInstanceOf(OutboxStoreError);
     await outbox.enqueue(entries);
     await waitUntil(() => outbox.stats().sent === 4, "all four sent");
-    await pause(10);
-    expect(sender.txnIds()).toEqual(["t1", "t2", "t3", "t4"]);
+    await expectSteady(() => outboxIdle(outbox), () => expect(sender.txnIds()).toEqual(["t1", "t2", "t3", "t4"]));
   });
 
   it("send() still delivers when the store is down (without a durable record), and says so in the log", async () => {
@@ -163,9 +162,11 @@ describe("outbox durability", () => {
     const result = await outbox1.send("!a:x", "m.room.message", { body: "a" }, "t1");
     expect(result).toMatchObject({ ok: false });
     await outbox1.enqueue([entry("!b:x", "t2")]);
-    await pause(10);
-    expect(first.txnIds()).toEqual(["t1"]);
-    expect(outbox1.stats()).toMatchObject({ pending: 2, dead: 0 });
+    // Halted: both stay pending, and nothing is being sent.
+    await expectSteady(() => waitUntil(() => outbox1.pendingCount() === 2 && first.inFlight === 0, "both pending, no send in flight"), () => {
+      expect(first.txnIds()).toEqual(["t1"]);
+      expect(outbox1.stats()).toMatchObject({ pending: 2, dead: 0 });
+    });
     await outbox1.drain();
     await store1.close();
 

@@ -10,6 +10,9 @@ import { Outbox, type OutboxEntryInput, type OutboxOptions } from "../../../src/
 import { openStore, type Store } from "../../../src/store";
 import { FaultyStoreAdapter } from "../../support/faulty-store";
 import { LogCapture } from "../../support/log-capture";
+import { waitFor } from "../../support/wait";
+
+export { expectSteady } from "../../support/wait";
 
 export interface SendCall {
   roomId: string;
@@ -53,16 +56,19 @@ export class FakeSender {
   }
 }
 
+/** A slow sender's latency (stimulus). Tests never assert after it: they wait on a condition (waitUntil, idle). */
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await pause(2);
-  }
+/** Waits until `condition` holds (deadline: DEFAULT_WAIT_MS or `timeoutMs`, scaled by TEST_TIME_SCALE). */
+export async function waitUntil(condition: () => boolean, what: string, timeoutMs?: number): Promise<void> {
+  await waitFor(condition, { what, intervalMs: 2, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+}
+
+/** Waits until the outbox has nothing pending, being recorded or being announced. */
+export function outboxIdle(outbox: Outbox): Promise<void> {
+  return waitUntil(() => outbox.pendingCount() === 0, "the outbox idle");
 }
 
 export function entry(roomId: string, txnId: string, extra: Partial<OutboxEntryInput> = {}): OutboxEntryInput {
@@ -78,9 +84,14 @@ export class TestStores {
   readonly logs = new LogCapture();
   readonly log: Logger = pino({ level: "debug" }, this.logs);
 
-  async open(faulty?: (adapter: FaultyStoreAdapter) => void): Promise<Store> {
+  /**
+   * `synchronous: "normal"` (no fsync per commit; what a process crash cannot lose is the same) for tests about
+   * scheduling with many writes, which are not about power loss: fsync time on a busy shared disk is not theirs.
+   */
+  async open(faulty?: (adapter: FaultyStoreAdapter) => void, opts: { synchronous?: "normal" | "full" } = {}): Promise<Store> {
     const store = await openStore(this.url, {
       logger: pino({ level: "silent" }),
+      ...(opts.synchronous ? { sqliteSynchronous: opts.synchronous } : {}),
       ...(faulty ? { wrapAdapter: (a) => { const f = new FaultyStoreAdapter(a); faulty(f); return f; } } : {}),
     });
     this.opened.push(store);

@@ -1,7 +1,11 @@
 // Scheduled proactive check-ins: PROACTIVE_SCHEDULE + PROACTIVE_PROMPT produce an agent-initiated run for
 // `*` (echo mode: the prompt text; LLM mode: the model's answer); an empty answer or the no-op marker sends
 // nothing; a run nobody acked survives an agent restart and reaches the reconnecting bot once.
-import { botLink, cleanup, fakeOpenAI, hello, llmEnv, ManualClock, rawClient, sleep, startAgent, stopAgent, tempDataDir, waitFor, type Frame } from "./support";
+import {
+  barrier, botLink, cleanup, expectSteady, fakeOpenAI, hello, llmEnv, ManualClock, rawClient, runRequest, startAgent, stopAgent, tempDataDir, waitFor,
+  type Frame,
+} from "./support";
+import { waitFor as waitUntil } from "../../support/wait";
 import { MemorySessionStore } from "../agent/support";
 
 afterEach(cleanup);
@@ -13,22 +17,29 @@ const echoEnv = (dataDir: string, extra: Record<string, string> = {}) => ({
 test("at the scheduled time (injected clock) echo mode posts the prompt as a proactive run for *", async () => {
   const clock = new ManualClock(Date.parse("2030-01-01T08:59:00Z"));
   const agent = await startAgent(echoEnv(tempDataDir()), { clock });
-  const { delivered } = await botLink(agent.url);
+  const { delivered, link } = await botLink(agent.url);
+  // The agent's check-ins are done, and everything it sent has reached the bot.
+  const settled = async (): Promise<void> => {
+    await agent.checkIns?.idle();
+    await barrier(link);
+  };
   expect(agent.checkIns?.nextRun()?.toISOString()).toBe("2030-01-01T09:00:00.000Z");
   await clock.advanceTo("2030-01-01T08:59:59Z");
-  await sleep(50);
-  expect(delivered).toEqual([]);
+  await expectSteady(settled, () => {
+    expect(delivered).toEqual([]);
+    expect(agent.checkIns?.stats().sent).toBe(0);
+  });
   await clock.advanceTo("2030-01-01T09:00:00Z");
   await waitFor(() => delivered.length === 1, "the check-in");
   expect(delivered[0]).toMatchObject({ threadId: "*", proactive: true, messages: ["Good morning, everyone!"] });
   expect(agent.checkIns?.nextRun()?.toISOString()).toBe("2030-01-02T09:00:00.000Z");
-  await waitFor(() => delivered.length === 1, "no second run");
+  await expectSteady(settled, () => expect(delivered).toHaveLength(1)); // no second run
 });
 
 test("a cron pattern with seconds fires on the real clock (every second)", async () => {
   const agent = await startAgent(echoEnv(tempDataDir(), { PROACTIVE_SCHEDULE: "* * * * * *", PROACTIVE_PROMPT: "tick" }));
   const { delivered } = await botLink(agent.url);
-  await waitFor(() => delivered.length >= 1, "a check-in within a few seconds", 5_000);
+  await waitFor(() => delivered.length >= 1, "a check-in within a few seconds");
   expect(delivered[0]).toMatchObject({ threadId: "*", proactive: true, messages: ["tick"] });
 });
 
@@ -60,7 +71,7 @@ test("the no-op marker, an empty answer or a failed request send nothing; the sc
   );
   const clock = new ManualClock(Date.parse("2030-01-01T09:00:00Z"));
   const agent = await startAgent(llmEnv(fake, tempDataDir(), { PROACTIVE_SCHEDULE: "*/10 * * * * *", PROACTIVE_PROMPT: "News?" }), { clock });
-  const { delivered } = await botLink(agent.url);
+  const { delivered, link } = await botLink(agent.url);
   for (const [i, at] of ["09:00:10", "09:00:20", "09:00:30", "09:00:40", "09:00:50"].entries()) {
     await clock.advanceTo(`2030-01-01T${at}Z`);
     await waitFor(() => fake.requests.length === i + 1, `check-in ${i + 1}`);
@@ -68,8 +79,10 @@ test("the no-op marker, an empty answer or a failed request send nothing; the sc
   }
   expect(agent.checkIns?.stats()).toEqual({ sent: 1, nothing: 3, failed: 1, skipped: 0 });
   await waitFor(() => delivered.length === 1, "the one real check-in");
-  await sleep(50);
-  expect(delivered.map((r) => r.messages)).toEqual([["Real news."]]);
+  await expectSteady(async () => {
+    await agent.checkIns?.idle();
+    await barrier(link);
+  }, () => expect(delivered.map((r) => r.messages)).toEqual([["Real news."]]));
   expect(await agent.unackedFrames()).toBe(0);
 });
 
@@ -102,7 +115,7 @@ test("a check-in produced while no bot is connected survives an agent restart, a
   expect(bot.delivered[0]).toMatchObject({ threadId: "*", proactive: true, messages: ["Good morning, everyone!"] });
   await waitFor(() => bot.link.stats().acksSent > 0, "the ack");
   await waitFor(() => sessions.value !== undefined && sessions.value.lastSeq > 0, "the saved session");
-  await waitForAsync(async () => (await second.unackedFrames()) === 0, "the journal emptied by the ack");
+  await waitUntil(async () => (await second.unackedFrames()) === 0, { what: "the journal emptied by the ack" });
 
   // The bot reconnects (to a restarted agent): nothing is delivered again.
   await bot.link.stop();
@@ -112,9 +125,19 @@ test("a check-in produced while no bot is connected survives an agent restart, a
   const raw = await rawClient(third.url);
   raw.send(hello()); // an unknown session would get every unacked frame
   await waitFor(() => raw.frames.length >= 1, "ready");
-  await sleep(100);
-  expect(again.delivered).toEqual([]);
-  expect(raw.events()).toEqual([]);
+  // A run on each connection: its answer comes after anything replayed on that connection.
+  const replayed = (): Frame[] => raw.events().filter((f) => !String(f.runId).startsWith("raw-barrier"));
+  let rawBarriers = 0;
+  await expectSteady(async () => {
+    await barrier(again.link);
+    const before = raw.events().length;
+    const runId = `raw-barrier-${(rawBarriers += 1)}`;
+    raw.send({ op: "run", ...runRequest(runId, "barrier", runId) });
+    await waitFor(() => raw.events().slice(before).some((f) => (f.event as Frame).type === "RUN_FINISHED"), "the raw client's barrier run");
+  }, () => {
+    expect(again.delivered).toEqual([]);
+    expect(replayed()).toEqual([]);
+  });
 });
 
 test("a bot resuming its session after an agent restart keeps its seqs: the frames it handled are not replayed", async () => {
@@ -140,16 +163,8 @@ test("a bot resuming its session after an agent restart keeps its seqs: the fram
   expect(b.events().map((f) => f.seq)).toEqual([7, 8, 9, 10, 11, 12]);
   expect(b.events().map((f) => (f.event as Frame).delta ?? "").join("")).toBe("two");
   b.send({ op: "ack", seq: 12 });
-  await waitForAsync(async () => (await second.unackedFrames()) === 0, "acked");
+  await waitUntil(async () => (await second.unackedFrames()) === 0, { what: "acked" });
   await second.emitProactive("*", "three");
   await waitFor(() => b.events().length === 12, "the next run");
   expect(b.events()[6]?.seq).toBe(13);
 });
-
-async function waitForAsync(cond: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}

@@ -112,7 +112,10 @@ test("the bot going away aborts the provider calls of its runs", async () => {
 
 test("many threads at once, one run per thread: a second run on a busy thread gets thread_busy", async () => {
   const fake = await fakeOpenAI();
-  fake.setDefault((req) => ({ kind: "stream", chunks: ["re: ", String(req.body.messages?.at(-1)?.content)], gapMs: 60 }));
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  // The model's answers are held until the busy run was refused: the four runs are in flight until then.
+  fake.setDefault((req) => ({ kind: "stream", chunks: ["re: ", String(req.body.messages?.at(-1)?.content)], hold: held }));
   const agent = await startAgent(llmEnv(fake, tempDataDir()));
   const { link } = await botLink(agent.url);
   const answers = new Map<string, string>();
@@ -122,6 +125,7 @@ test("many threads at once, one run per thread: a second run on a busy thread ge
   await waitFor(() => fake.requests.length === 4, "four provider requests in flight together");
   const busy = await link.run(runRequest("r-t1-again", "more", "t1"), { onTextMessage: () => undefined });
   expect(busy).toMatchObject({ ok: false, failure: { kind: "agent_error", code: "thread_busy" } });
+  release();
   expect(await Promise.all(runs)).toEqual([{ ok: true }, { ok: true }, { ok: true }, { ok: true }]);
   expect(Object.fromEntries(answers)).toEqual({
     t1: "re: Alice: to t1", t2: "re: Alice: to t2", t3: "re: Alice: to t3", t4: "re: Alice: to t4",

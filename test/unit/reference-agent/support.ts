@@ -11,7 +11,7 @@ import type { SchedulerClock } from "../../../src/reference-agent/schedule";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { linkOptions, MemorySessionStore, newLink, silent, tearDown, waitFor } from "../agent/support";
 
-export { runRequest, silent, waitFor, sleep, freePort, MemorySessionStore, rawClient, hello, type Frame } from "../agent/support";
+export { barrier, expectSteady, runRequest, silent, waitFor, freePort, MemorySessionStore, rawClient, hello, type Frame } from "../agent/support";
 export { ManualClock } from "../../support/manual-clock";
 
 const dirs: string[] = [];

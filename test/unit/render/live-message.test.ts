@@ -4,6 +4,7 @@ import { LiveMessage } from "../../../src/render/live-message";
 import { LIVE_MARKER } from "../../../src/render/live-content";
 import { RateLimitGate } from "../../../src/render/pacing";
 import { liveContext, RecordingRoom, waitUntil } from "./support";
+import { expectSteady } from "../../support/wait";
 
 const paragraphs = (n: number, words = 60): string =>
   Array.from({ length: n }, (_, i) => `P${i} ${"word ".repeat(words).trim()}.`).join("\n\n");
@@ -81,13 +82,13 @@ test("edits wait for the edit interval and for the last retry_after_ms (a clock 
   message.update("one");
   await waitUntil(() => room.events.length === 1, "the first post");
   message.update("one two");
-  await new Promise((r) => setTimeout(r, 50));
-  expect(room.events).toHaveLength(1); // the interval has not passed
+  await expectSteady(() => waitUntil(() => message.held, "the edit held"),
+    () => expect(room.events).toHaveLength(1)); // the interval has not passed
   now += 10_000_000;
   ctx.gate.note(5_000); // the homeserver said: retry after 5 s
   message.update("one two three");
-  await new Promise((r) => setTimeout(r, 50));
-  expect(room.events).toHaveLength(1); // interval passed, retry_after_ms not
+  await expectSteady(() => waitUntil(() => message.held, "the edit held"),
+    () => expect(room.events).toHaveLength(1)); // interval passed, retry_after_ms not
   now += 5_000;
   message.update("one two three four");
   await waitUntil(() => room.events.length === 2, "the edit");

@@ -8,6 +8,7 @@ import { LiveStore } from "../../../src/render/live-store";
 import { LIVE_DEFAULTS, RateLimitGate, type LiveOptions } from "../../../src/render/pacing";
 import type { ReplyTarget } from "../../../src/turns/reply-content";
 import { foldEdits } from "../../support/bot-messages";
+import { waitFor } from "../../support/wait";
 
 export const silent = pino({ level: "silent" });
 export const dm: ReplyTarget = { roomId: "!room:x", eventId: "$asked", sender: "@alice:x", isDirect: true };
@@ -51,14 +52,7 @@ export function liveContext(room: RecordingRoom, over: Partial<Omit<LiveContext,
   };
 }
 
-export function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (cond()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
+/** Polls `cond` until it holds (deadline scaled by TEST_TIME_SCALE). */
+export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  await waitFor(cond, { what, timeoutMs, intervalMs: 5 });
 }

@@ -8,6 +8,7 @@ import { RoomSettingsStore, SettingsUnavailableError, type RoomSettings } from "
 import { openStore, type Store } from "../../../src/store";
 import { FaultyStoreAdapter } from "../../support/faulty-store";
 import { LogCapture } from "../../support/log-capture";
+import { waitFor } from "../../support/wait";
 
 const ROOM = "!room:example.org";
 const V12_ROOM = "!AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcde";
@@ -118,7 +119,7 @@ describe("RoomSettingsStore", () => {
     const { store, settings } = await open();
     await settings.setProactive(ROOM, true);
     const first = await store.namespace<number>("proactive-rooms").get(ROOM);
-    await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => Date.now() > (first ?? Number.POSITIVE_INFINITY), { what: "the clock past the first opt-in" });
     await settings.setProactive(ROOM, true);
     expect(await store.namespace<number>("proactive-rooms").get(ROOM)).toBe(first);
     expect(typeof first).toBe("number");

@@ -6,6 +6,7 @@ import pino from "pino";
 import { openStore, StoreUnavailableError, type Store } from "../../../src/store";
 import { FaultyStoreAdapter, InjectedStoreFault } from "../../support/faulty-store";
 import { storeKeys } from "../../support/store-rows";
+import { waitFor } from "../../support/wait";
 
 const logger = pino({ level: "silent" });
 
@@ -234,9 +235,10 @@ describe("store failures surface as errors, never as missing data", () => {
     });
     try {
       slow.delay(200);
+      const callsBefore = slow.totalCalls;
       await expect(impatient.healthCheck()).rejects.toThrow(/no answer within 20 ms/);
-      // Let the slowed-down probe finish before the store closes.
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Let the slowed-down probe (write, read back, delete) finish before the store closes.
+      await waitFor(() => slow.totalCalls >= callsBefore + 3 && slow.inFlight === 0, { what: "the slowed-down probe finished" });
     } finally {
       slow.heal();
       await impatient.close();

@@ -5,22 +5,30 @@ import pino from "pino";
 import type { RoomMessageSender } from "../../../src/matrix/sender";
 import { TurnRun, type AgentRunner, type TurnMessage } from "../../../src/turns/turn-run";
 import { RoomTyping } from "../../../src/turns/typing";
+import { expectSteady, waitFor } from "../../support/wait";
 
+/** The agent's or the homeserver's latency (stimulus); no assertion waits on it. */
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function slowTypingSender(landAfterMs: number): { sender: RoomMessageSender; landed: boolean[] } {
+function slowTypingSender(landAfterMs: number): { sender: RoomMessageSender; landed: boolean[]; onTheWay: () => number } {
   const landed: boolean[] = [];
+  let onTheWay = 0;
   const sender: RoomMessageSender = {
     sendEvent: async () => ({ ok: true, eventId: "$answer", attempts: 1 }),
     sendReadReceipt: async () => undefined,
     async setTyping(_roomId, typing) {
+      onTheWay += 1;
       // "on" requests are slow to land; "off" lands at once: the order the homeserver sees is what counts.
       if (typing) await sleep(landAfterMs);
       landed.push(typing);
+      onTheWay -= 1;
     },
   };
-  return { sender, landed };
+  return { sender, landed, onTheWay: () => onTheWay };
 }
+
+/** Every typing request sent so far has landed. */
+const allLanded = (onTheWay: () => number) => () => waitFor(() => onTheWay() === 0, { what: "every typing request landed" });
 
 const message: TurnMessage = { roomId: "!r:x", eventId: "$e", sender: "@a:x", isDirect: true, threadKey: "k", text: "hi" };
 
@@ -34,16 +42,29 @@ function agentTaking(ms: number): AgentRunner {
   };
 }
 
+/** An agent that answers once `ready` holds: the turn lasts as long as the test needs, whatever the machine's load. */
+function agentAnsweringWhen(ready: () => boolean, what: string): AgentRunner {
+  return {
+    async run(_req, observer) {
+      await waitFor(ready, { what });
+      await observer.onTextMessage("m1", "done");
+      return { ok: true };
+    },
+  };
+}
+
 test("typing is renewed during the turn and the last word the homeserver hears is 'off'", async () => {
-  const { sender, landed } = slowTypingSender(80);
+  const { sender, landed, onTheWay } = slowTypingSender(80);
+  // The turn goes on until a renewal was sent (the first "on" and one more), and ends while it may still be on its way.
   const run = new TurnRun([message], {
-    agent: agentTaking(200), sender, log: pino({ level: "silent" }),
+    agent: agentAnsweringWhen(() => landed.length + onTheWay() >= 2, "typing renewed during the turn"), sender, log: pino({ level: "silent" }),
     options: { typingTimeoutMs: 50, placeholderDelayMs: 60_000 },
   });
   await run.execute();
-  await sleep(200); // anything still on its way lands now
-  expect(landed.filter((t) => t).length).toBeGreaterThanOrEqual(2);
-  expect(landed.at(-1)).toBe(false);
+  await expectSteady(allLanded(onTheWay), () => { // anything still on its way has landed
+    expect(landed.filter((t) => t).length).toBeGreaterThanOrEqual(2);
+    expect(landed.at(-1)).toBe(false);
+  });
 });
 
 test("a typing request that hangs does not pile up renewals behind it", async () => {
@@ -63,19 +84,22 @@ describe("RoomTyping: several turns in one room", () => {
   const log = pino({ level: "silent" });
 
   test("typing stays on until the last turn in the room ends, then goes off once", async () => {
-    const { sender, landed } = slowTypingSender(5);
+    const { sender, landed, onTheWay } = slowTypingSender(5);
     const typing = new RoomTyping(sender, 40, log);
     const endMain = typing.hold("!r:x");
     const endThread = typing.hold("!r:x");
-    await sleep(60);
+    await waitFor(() => landed.length >= 2, { what: "typing on and renewed" });
     await endThread();
     await endThread(); // twice: no effect
-    await sleep(60);
+    // Two more renewals landed after the thread's turn ended: an "off" sent then would have landed before them.
+    const landedAtEnd = landed.length;
+    await waitFor(() => landed.length >= landedAtEnd + 2, { what: "two renewals after the thread's turn ended" });
     expect(landed).not.toContain(false); // the main timeline's turn is still going
     await endMain();
-    await sleep(20);
-    expect(landed.filter((t) => !t)).toHaveLength(1);
-    expect(landed.at(-1)).toBe(false);
+    await expectSteady(allLanded(onTheWay), () => {
+      expect(landed.filter((t) => !t)).toHaveLength(1);
+      expect(landed.at(-1)).toBe(false);
+    });
   });
 
   test("a turn starting while 'off' is on its way turns typing on again after it", async () => {
@@ -85,7 +109,7 @@ describe("RoomTyping: several turns in one room", () => {
     const off = first();
     const second = typing.hold("!r:x");
     await off;
-    await sleep(80);
+    await waitFor(() => landed.length >= 3, { what: "the second turn's typing" });
     expect(landed).toEqual([true, false, true]);
     await second();
     expect(landed.at(-1)).toBe(false);
