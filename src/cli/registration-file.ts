@@ -1,5 +1,6 @@
-// Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart)
-// and the instructions an operator follows to give it to Synapse and to the bot. Never prints a token.
+// Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart and
+// for `<localpart>_*`, the flags appservice encryption needs) and the instructions an operator follows to give it
+// to Synapse and to the bot. Never prints a token.
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
 import { registrationSchema, type Registration } from "../config";
@@ -57,8 +58,20 @@ export function newToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
+/**
+ * What appservice encryption needs from the homeserver: ephemeral events (typing, receipts and, with
+ * `msc2409_to_device_messages_enabled`, to-device messages) pushed in transactions, under MSC2409's unstable
+ * and stable names, and MSC3202's device lists and one-time key counts in transactions.
+ */
+export const ENCRYPTION_FLAGS = {
+  "de.sorunome.msc2409.push_ephemeral": true,
+  receive_ephemeral: true,
+  "org.matrix.msc3202": true,
+} as const;
+
 export function buildRegistration(request: RegistrationRequest): Registration {
-  const userRegex = `@${escapeRegExp(request.localpart)}:${escapeRegExp(request.serverName)}`;
+  const localpart = escapeRegExp(request.localpart);
+  const server = escapeRegExp(request.serverName);
   return registrationSchema.parse({
     id: request.id,
     url: request.url.replace(/\/+$/, ""),
@@ -66,7 +79,13 @@ export function buildRegistration(request: RegistrationRequest): Registration {
     hs_token: newToken(),
     sender_localpart: request.localpart,
     rate_limited: false,
-    namespaces: { users: [{ exclusive: true, regex: userRegex }], aliases: [], rooms: [] },
+    ...ENCRYPTION_FLAGS,
+    namespaces: {
+      // The bot's own user, and `@<localpart>_<name>` for the users it will act through (one per agent).
+      users: [{ exclusive: true, regex: `@${localpart}:${server}` }, { exclusive: true, regex: `@${localpart}_.*:${server}` }],
+      aliases: [],
+      rooms: [],
+    },
   });
 }
 
@@ -96,6 +115,7 @@ export function registrationInstructions(registration: Registration, request: Re
     `Wrote ${absolutePath} (readable only by you: it holds the appservice's two tokens).`,
     `  appservice id: ${registration.id}`,
     `  bot user:      @${registration.sender_localpart}:${request.serverName}`,
+    `  also reserved: @${registration.sender_localpart}_*:${request.serverName} (for the bot's per-agent users)`,
     `  Synapse calls the bot at ${registration.url ?? request.url}`,
     "",
     "1. Give the file to Synapse: copy it where Synapse can read it, add these lines to homeserver.yaml",
