@@ -24,6 +24,15 @@ export interface PeerMessage {
   originalContent: Record<string, unknown>;
 }
 
+export interface PeerOptions {
+  /** Rust crypto (default true); false: a plain client, quicker to start. */
+  crypto?: boolean;
+  /** The /sync long-poll timeout (default 200 ms, for the double). */
+  pollTimeout?: number;
+  /** A sync filter keeping this many timeline events per room and sync (default: the server's). */
+  timelineLimit?: number;
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -37,7 +46,8 @@ export class JsSdkPeer {
   readonly stderr: string[] = [];
   private readonly exited: Promise<void>;
 
-  constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string }) {
+  constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string },
+    private readonly options: PeerOptions = {}) {
     this.child = spawn(process.execPath, [PEER_SCRIPT], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"],
       env: { PATH: process.env["PATH"] ?? "", ...(process.env["PEER_LOG_LEVEL"] ? { PEER_LOG_LEVEL: process.env["PEER_LOG_LEVEL"] } : {}) } });
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
@@ -71,9 +81,42 @@ export class JsSdkPeer {
     });
   }
 
-  /** Signs in, sets up Rust crypto (uploads its keys), first sync. */
-  start(): Promise<{ deviceId: string; curve25519: string }> {
-    return this.call("start", { baseUrl: this.creds.hsUrl, userId: this.creds.userId, accessToken: this.creds.accessToken, deviceId: this.creds.deviceId });
+  /** Signs in, sets up Rust crypto (uploads its keys) unless `crypto: false`, first sync. */
+  start(): Promise<{ deviceId: string; curve25519?: string }> {
+    return this.call("start", { baseUrl: this.creds.hsUrl, userId: this.creds.userId, accessToken: this.creds.accessToken,
+      deviceId: this.creds.deviceId, ...this.options });
+  }
+
+  /** POST /createRoom with a spec body; resolves once this client has the room. */
+  async createRoom(body: Record<string, unknown>): Promise<string> {
+    return (await this.call<{ roomId: string }>("createRoom", { body })).roomId;
+  }
+
+  async invite(roomId: string, userId: string): Promise<void> {
+    await this.call("invite", { roomId, userId });
+  }
+
+  async join(roomIdOrAlias: string, via: string[] = []): Promise<string> {
+    return (await this.call<{ roomId: string }>("join", { roomIdOrAlias, via })).roomId;
+  }
+
+  /** Any room event content (mentions, replies, formatted bodies); `type` defaults to m.room.message. */
+  async sendContent(roomId: string, content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
+    return (await this.call<{ eventId: string }>("sendContent", { roomId, type, content })).eventId;
+  }
+
+  async sendState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
+    return (await this.call<{ eventId: string }>("sendState", { roomId, type, stateKey, content })).eventId;
+  }
+
+  /** Sends `body`, waits until the timeline shows `expect` from `from`; the milliseconds in between. */
+  async timedTurn(roomId: string, body: string, from: string, expect: string, timeoutMs = 30_000): Promise<number> {
+    return (await this.call<{ ms: number }>("timedTurn", { roomId, body, from, expect, timeoutMs })).ms;
+  }
+
+  /** The room's whole history as the homeserver serves it (every /messages page), oldest first, decrypted. */
+  async history(roomId: string): Promise<PeerMessage[]> {
+    return (await this.call<{ messages: PeerMessage[] }>("history", { roomId })).messages;
   }
 
   async createEncryptedRoom(opts: { invite?: string[]; isDirect?: boolean } = {}): Promise<string> {

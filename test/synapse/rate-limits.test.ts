@@ -1,0 +1,85 @@
+// Synapse's own rate limits: the run's second Synapse start (SYNAPSE_RATE_LIMITS=default: rc_message 0.2/s, burst
+// 10), a server of this file's own, so the other files run on meanwhile. In client mode the bot is an ordinary,
+// rate-limited account: an answer of twelve messages right after its introduction meets real 429s (M_LIMIT_EXCEEDED
+// with retry_after_ms); the bot waits them out and every part arrives once, in order. (An appservice registered with
+// `rate_limited: false`, as `npm run register` writes it, is not limited at all.)
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { freePort } from "../support/bot-harness";
+import { MatrixTestUser } from "../support/matrix-test-user";
+import { JsSdkPeer } from "../support/js-sdk-peer";
+import type { LogLine } from "../support/log-capture";
+import { BotUnderTest, botEnvFor } from "./support/bot";
+import { partText, ScenarioAgent } from "./support/brain";
+import { botLogDir, synapseRun, type SynapseRun } from "./support/run";
+import { registerUsers, startSynapse, stopOnExit, stopSynapse, type SynapseServer } from "./support/synapse";
+import { isIntroduction } from "./support/world";
+
+const PARTS = 12;
+
+describe("Synapse's own rate limits (second start, SYNAPSE_RATE_LIMITS=default)", () => {
+  const first = synapseRun();
+  const agent = new ScenarioAgent();
+  let server: SynapseServer;
+  let run: SynapseRun;
+  let bot: BotUnderTest;
+  let botUserId = "";
+  let alice: JsSdkPeer;
+
+  /** Synapse's answers to the bot's message sends, in order: the transaction id and the status. */
+  const synapseSends = (): Array<{ txnId: string; status: number }> => readFileSync(path.join(server.state, "homeserver.log"), "utf8").split("\n")
+    .filter((l) => l.includes(`{${botUserId}}`))
+    .flatMap((l) => {
+      const m = / (\d{3}) "PUT \/_matrix\/client\/v3\/rooms\/[^ ]+\/send\/m\.room\.message\/([^ ]+) HTTP/.exec(l);
+      return m ? [{ status: Number(m[1]), txnId: decodeURIComponent(m[2] ?? "") }] : [];
+    });
+
+  beforeAll(async () => {
+    const state = path.join(first.root, "hs-default-limits");
+    stopOnExit({ state });
+    server = await startSynapse({ state, port: await freePort(), registrations: [], rateLimits: "default" });
+    // Two logins from 127.0.0.1 (register.sh's): within Synapse's default rc_login burst of 3.
+    const { limitbot: botToken, alice: aliceToken } = await registerUsers(server,
+      [{ name: "limitbot", password: "limitbot-pw" }, { name: "alice", password: "alice-pw" }]);
+    run = { ...first, url: server.url, port: server.port, state: server.state };
+    botUserId = "@limitbot:localhost";
+    bot = new BotUnderTest((dataDir) => botEnvFor(run, "client", dataDir, agent, { accessToken: botToken }),
+      { logs: { dir: botLogDir(first), label: "rate-limits" } });
+    const aliceHttp = new MatrixTestUser(server.url, { userId: "@alice:localhost", accessToken: aliceToken });
+    const { device_id: deviceId } = await aliceHttp.whoami();
+    alice = new JsSdkPeer({ hsUrl: server.url, userId: aliceHttp.userId, accessToken: aliceToken, deviceId: deviceId ?? "" },
+      { crypto: false, pollTimeout: 5000, timelineLimit: 100 });
+    await agent.start();
+    await bot.start();
+    await alice.start();
+  });
+  afterAll(async () => {
+    await alice?.stop();
+    await bot?.stop();
+    await agent.close();
+    if (server) await stopSynapse(server);
+  });
+
+  it("waits out Synapse's 429s (retry_after_ms) and delivers every part of a long answer once, in order", async () => {
+    const dm = await alice.createRoom({ is_direct: true, invite: [botUserId], preset: "trusted_private_chat" });
+    await alice.waitMessages(dm, (ms) => ms.some((m) => m.sender === botUserId && isIntroduction(m)), "the introduction", 30_000);
+    await alice.send(dm, `parts:${PARTS} please`);
+    await alice.waitMessages(dm, (ms) => ms.some((m) => m.sender === botUserId && m.content["body"] === partText(PARTS, PARTS)),
+      "the last part", 90_000);
+    await bot.waitForIdle();
+    const parts = (await alice.history(dm)).filter((m) => m.sender === botUserId && !isIntroduction(m)).map((m) => m.content["body"]);
+    expect(parts).toEqual(Array.from({ length: PARTS }, (_, i) => partText(i + 1, PARTS)));
+
+    // Synapse answered some sends 429; the bot waited as told each time: the next try of that send was accepted.
+    const sends = synapseSends();
+    const limited = sends.filter((s) => s.status === 429);
+    expect(limited.length).toBeGreaterThan(0);
+    for (const [i, send] of sends.entries()) {
+      if (send.status === 429) expect(sends.slice(i + 1).find((later) => later.txnId === send.txnId)?.status).toBe(200);
+    }
+    const waits = bot.child.logs.lines().filter((l) => l.msg === "send failed, retrying");
+    const reason = (l: LogLine): string => String((l["error"] as { message?: unknown } | undefined)?.message).split(":")[0] ?? "";
+    expect(waits.map((l) => [l["txnId"], reason(l)])).toEqual(limited.map((s) => [s.txnId, "rate_limited 429 M_LIMIT_EXCEEDED"]));
+    expect(await bot.metrics()).toMatch(new RegExp(`^matrix_agent_bot_rate_limit_waits_total ${limited.length}$`, "m"));
+  });
+});

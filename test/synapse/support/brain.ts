@@ -1,0 +1,87 @@
+// The agent of the Synapse scenarios: the reference agent (src/reference-agent) outside the bot, over a real
+// WebSocket, with a brain steered by what the person writes:
+//   "fail:<code>"   RUN_ERROR with that code            "cut the line"  the agent drops every connection mid-run
+//   "hold:<tag>"    the first run of that text waits until the bot goes away (a SIGKILL mid-turn); later ones answer
+//   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"      anything else   the echo answer, streamed in two chunks
+import { randomBytes } from "node:crypto";
+import pino from "pino";
+import type { RunErrorCode } from "../../../src/agent/protocol";
+import { AgentRunError, echoReply, twoChunks, type AgentBrain } from "../../../src/reference-agent/brain";
+import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
+import { pause, say, type SeenRun } from "../../support/brains";
+
+/** What the brain puts in an agent error's message: it must never reach the room. */
+export const AGENT_ERROR_DETAIL = "upstream said: key sk-test-do-not-show at /srv/llm.js:10:5";
+
+export function partText(i: number, n: number): string {
+  return `part ${i} of ${n}`;
+}
+
+export class ScenarioAgent implements AgentBrain {
+  readonly seen: SeenRun[] = [];
+  readonly token = randomBytes(16).toString("hex");
+  private readonly held = new Set<string>();
+  private server: ReferenceAgent | undefined;
+  /** Kept across restarts of the agent: agent-initiated runs the bot has not acked yet. */
+  private readonly journal = new MemoryAgentJournal();
+
+  async start(): Promise<this> {
+    this.server = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: this.token, logger: pino({ level: "silent" }),
+      mode: { kind: "custom", brain: this }, journal: this.journal });
+    return this;
+  }
+
+  get url(): string {
+    return this.need().url;
+  }
+
+  /** Runs whose last message is `text`. */
+  runsOf(text: string): SeenRun[] {
+    return this.seen.filter((r) => r.contents.at(-1) === text);
+  }
+
+  emitProactive(threadId: string, text: string): Promise<{ runId: string }> {
+    return this.need().emitProactive(threadId, text);
+  }
+
+  connections(): number {
+    return this.need().connections();
+  }
+
+  async close(): Promise<void> {
+    await this.server?.close();
+  }
+
+  private need(): ReferenceAgent {
+    if (!this.server) throw new Error("the agent is not started");
+    return this.server;
+  }
+
+  async run(...[input, out, signal, info]: Parameters<AgentBrain["run"]>): Promise<void> {
+    const contents = input.messages.map((m) => m.content);
+    this.seen.push({ input, info, contents });
+    const text = contents.at(-1) ?? "";
+    if (text.startsWith("fail:")) throw new AgentRunError(text.slice("fail:".length) as RunErrorCode, AGENT_ERROR_DETAIL);
+    if (text === "cut the line") {
+      setImmediate(() => this.server?.dropConnections());
+      await untilAborted(signal);
+    }
+    if (text.startsWith("hold:") && !this.held.has(text)) {
+      this.held.add(text);
+      await untilAborted(signal);
+    }
+    const parts = /^parts:(\d+)\b/.exec(text);
+    if (parts) {
+      const n = Number(parts[1]);
+      for (let i = 1; i <= n; i += 1) say(out, partText(i, n));
+      return;
+    }
+    say(out, ...twoChunks(echoReply(text)));
+  }
+}
+
+/** Waits until the run is aborted (the bot cancelled it or went away), then fails it as aborted. */
+async function untilAborted(signal: AbortSignal): Promise<never> {
+  await pause(10 * 60_000, signal);
+  throw new Error("still running after ten minutes");
+}

@@ -1,0 +1,159 @@
+// The end-to-end scenarios on Synapse, the same in both modes, in one order on one world per mode: what the person
+// sees in matrix-js-sdk, waited on with a deadline; "exactly once" checked on the homeserver's history after the bot
+// reports idle. The bot restarts come last: after a SIGKILL Synapse backs off from an appservice (2 s, 4 s, …), and
+// the scenarios after them need nothing pushed to it (the bot recovers its journal; fan-out is outbound).
+import { writeFileSync } from "node:fs";
+import { echoReply } from "../../../src/reference-agent/brain";
+import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
+import type { Mode } from "./bot";
+import { AGENT_ERROR_DETAIL } from "./brain";
+import { ModeWorld } from "./world";
+
+const HELP = /^Commands:\n[\s\S]*\/proactive/;
+const count = (bodies: string[], body: string): number => bodies.filter((b) => b === body).length;
+
+async function waitUntil(probe: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !probe();) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN);
+}
+
+export function describeModeScenarios(mode: Mode): void {
+  describe(`${mode} mode on Synapse`, () => {
+    let w: ModeWorld;
+    let dm = "";
+    let group = "";
+    let digestRoom = "";
+
+    beforeAll(async () => {
+      w = await ModeWorld.open(mode);
+    });
+    afterAll(async () => {
+      await w?.close(); // ChildBot.stop checks each bot process's output for secrets and unhandled rejections
+    });
+
+    it("DM: a message is answered once", async () => {
+      dm = await w.openDm();
+      await w.alice.peer.send(dm, "hello from Element");
+      await w.waitAnswer(dm, echoReply("hello from Element"));
+      expect(await w.settledBotBodies(dm)).toEqual([echoReply("hello from Element")]);
+    });
+
+    it("group: answers only a message that mentions it, as a reply to it", async () => {
+      group = await w.openGroup();
+      await w.alice.peer.send(group, "just chatting with Bob");
+      await w.bob.sendText(group, "sure, Alice");
+      const asked = await w.alice.peer.sendContent(group, w.mention("what time is it?"));
+      const answer = await w.waitAnswer(group, echoReply("Agent Bot: what time is it?"));
+      expect(answer.content["m.relates_to"]).toEqual({ "m.in_reply_to": { event_id: asked } });
+      expect(answer.content["m.mentions"]).toEqual({ user_ids: [w.aliceId] });
+      expect(await w.settledBotBodies(group)).toEqual([echoReply("Agent Bot: what time is it?")]);
+      expect(w.agent.runsOf("just chatting with Bob")).toEqual([]);
+    });
+
+    it("commands in the /, ! and @bot forms are answered and never reach the agent", async () => {
+      const runsBefore = w.agent.seen.length;
+      await w.alice.peer.send(dm, "/help");
+      await w.alice.peer.send(dm, "!help");
+      await w.alice.peer.sendContent(group, w.mention("help"));
+      await w.alice.peer.waitMessages(dm, (ms) => ms.filter((m) => m.sender === w.botUserId && HELP.test(String(m.content["body"]))).length >= 2,
+        "two help texts in the DM");
+      await w.alice.peer.waitMessages(group, (ms) => ms.some((m) => m.sender === w.botUserId && HELP.test(String(m.content["body"]))),
+        "the help text in the group");
+      const dmBodies = await w.settledBotBodies(dm);
+      expect(dmBodies.slice(1).map((b) => HELP.test(b))).toEqual([true, true]);
+      expect((await w.settledBotBodies(group)).slice(1).map((b) => HELP.test(b))).toEqual([true]);
+      expect(w.agent.seen.length).toBe(runsBefore);
+    });
+
+    it("/proactive on: a proactive result reaches the opted-in rooms once and no other", async () => {
+      digestRoom = await w.openGroup("Digests");
+      await w.alice.peer.send(dm, "/proactive on");
+      await w.alice.peer.send(digestRoom, "!proactive on");
+      await w.waitAnswer(dm, "Proactive messages are now on in this room.");
+      await w.waitAnswer(digestRoom, "Proactive messages are now on in this room.");
+      const digest = `Digest (${mode} mode): all quiet.`;
+      await w.agent.emitProactive("*", digest);
+      await w.waitAnswer(dm, digest);
+      await w.waitAnswer(digestRoom, digest);
+      expect(count(await w.settledBotBodies(dm), digest)).toBe(1);
+      expect(count(await w.settledBotBodies(digestRoom), digest)).toBe(1);
+      expect(count(await w.settledBotBodies(group), digest)).toBe(0);
+    });
+
+    it("an agent error is told in words, once, and nothing of the agent's message reaches the room", async () => {
+      await w.alice.peer.send(dm, "fail:rate_limited");
+      await w.waitAnswer(dm, FAILURE_TEXTS.agent_rate_limited);
+      const bodies = await w.settledBotBodies(dm);
+      expect(count(bodies, FAILURE_TEXTS.agent_rate_limited)).toBe(1);
+      expect(bodies.join("\n")).not.toContain(AGENT_ERROR_DETAIL.slice(0, 20));
+      expect(w.agent.runsOf("fail:rate_limited")).toHaveLength(1); // the bot never retries a user turn by itself
+    });
+
+    it("the agent connection cut mid-run is told in words, the run is not resent, and the next turn works", async () => {
+      await w.alice.peer.send(dm, "cut the line");
+      await w.waitAnswer(dm, FAILURE_TEXTS.link_lost);
+      await w.alice.peer.send(dm, "still there?");
+      await w.waitAnswer(dm, echoReply("still there?"));
+      const bodies = await w.settledBotBodies(dm);
+      expect(count(bodies, FAILURE_TEXTS.link_lost)).toBe(1);
+      expect(count(bodies, echoReply("still there?"))).toBe(1);
+      expect(w.agent.runsOf("cut the line")).toHaveLength(1);
+    });
+
+    it("invited to a space, joins its two child rooms (public and restricted to the space) and answers there", async () => {
+      const peer = w.alice.peer;
+      const space = await peer.createRoom({ name: "Team space", preset: "private_chat", creation_content: { type: "m.space" } });
+      const open = await peer.createRoom({ name: "Open child", preset: "public_chat" });
+      const restricted = await peer.createRoom({ name: "Restricted child", preset: "private_chat", initial_state: [
+        { type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } }] });
+      for (const child of [open, restricted]) await peer.sendState(space, "m.space.child", child, { via: ["localhost"] });
+      await peer.invite(space, w.botUserId);
+      await peer.waitMember(space, w.botUserId, "join", 30_000);
+      await w.waitIntroduced(open);
+      await w.waitIntroduced(restricted);
+      await peer.send(restricted, "hello from the restricted child");
+      await w.waitAnswer(restricted, echoReply("hello from the restricted child"));
+      expect(await w.settledBotBodies(restricted)).toEqual([echoReply("hello from the restricted child")]);
+      expect(await w.settledBotBodies(open)).toEqual([]);
+    });
+
+    it("latency: 20 sequential DM turns (p50/p90 printed for the record, not asserted)", async () => {
+      const times: number[] = [];
+      for (let i = 1; i <= 20; i += 1) times.push(await w.alice.peer.timedTurn(dm, `turn ${i}`, w.botUserId, echoReply(`turn ${i}`)));
+      const bodies = await w.settledBotBodies(dm);
+      for (let i = 1; i <= 20; i += 1) expect(count(bodies, echoReply(`turn ${i}`))).toBe(1);
+      const sorted = [...times].sort((a, b) => a - b);
+      const record = { mode, turns: times.length, p50: percentile(sorted, 50), p90: percentile(sorted, 90), max: Math.round(sorted.at(-1) ?? NaN) };
+      writeFileSync(w.run.latencyFile, `${JSON.stringify(record)}\n`, { flag: "a" });
+    });
+
+    it("SIGKILL mid-turn, then again right after Synapse accepted the answer: answered once, nothing replayed", async () => {
+      await w.alice.peer.send(dm, "hold:through two kills");
+      await waitUntil(() => w.agent.runsOf("hold:through two kills").length === 1, "the run at the agent");
+      await w.bot.kill(); // mid-turn: the agent holds the run
+      await w.bot.start({ MAB_TEST_CRASH_AT: "reply-accepted" }); // recovers the turn, answers, dies once Synapse accepted it
+      expect(await w.bot.exited()).toEqual({ code: null, signal: "SIGKILL" });
+      await w.bot.start();
+      await w.waitAnswer(dm, echoReply("hold:through two kills"));
+      expect(count(await w.settledBotBodies(dm), echoReply("hold:through two kills"))).toBe(1);
+    });
+
+    it("a proactive result emitted while the bot is down is delivered once to each opted-in room after the restart", async () => {
+      await w.bot.kill();
+      const missed = `While you were away (${mode} mode): one thing happened.`;
+      await w.agent.emitProactive("*", missed);
+      await w.bot.start();
+      await w.waitAnswer(dm, missed);
+      await w.waitAnswer(digestRoom, missed);
+      expect(count(await w.settledBotBodies(dm), missed)).toBe(1);
+      expect(count(await w.settledBotBodies(digestRoom), missed)).toBe(1);
+      expect(count(await w.settledBotBodies(group), missed)).toBe(0);
+    });
+  });
+}

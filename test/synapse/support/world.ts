@@ -1,0 +1,113 @@
+// One mode's world on this run's Synapse: the scenario agent, the built bot in `mode`, Alice on matrix-js-sdk (the
+// client people use through Element) and Bob, a second person for group rooms (plain HTTP: he only joins).
+import { MatrixTestUser } from "../../support/matrix-test-user";
+import { JsSdkPeer, type PeerMessage } from "../../support/js-sdk-peer";
+import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
+import { BOT_DISPLAY_NAME, BotUnderTest, botEnvFor, type Mode } from "./bot";
+import { ScenarioAgent } from "./brain";
+import { botLogDir, synapseRun, type SynapseRun } from "./run";
+
+export interface PersonOnSynapse {
+  peer: JsSdkPeer;
+  http: MatrixTestUser;
+}
+
+/** Alice (or anyone) on matrix-js-sdk with a new device; `crypto` turns on its Rust crypto. */
+export async function signInPerson(run: SynapseRun, name: "alice" | "bob", opts: { crypto?: boolean } = {}): Promise<PersonOnSynapse> {
+  const http = await MatrixTestUser.login(run.url, name, run.users[name].password);
+  const peer = new JsSdkPeer({ hsUrl: run.url, userId: http.userId, accessToken: http.accessToken, deviceId: http.deviceId },
+    { crypto: opts.crypto ?? false, pollTimeout: 5000, timelineLimit: 100 });
+  await peer.start();
+  return { peer, http };
+}
+
+export const isIntroduction = (m: PeerMessage): boolean => m.content[INTRO_MARKER] === true;
+
+export class ModeWorld {
+  readonly run = synapseRun();
+  readonly agent = new ScenarioAgent();
+  readonly botUserId: string;
+  readonly bot: BotUnderTest;
+  alice!: PersonOnSynapse;
+  bob!: MatrixTestUser;
+
+  private constructor(readonly mode: Mode) {
+    this.botUserId = mode === "appservice" ? this.run.appserviceUserId : this.run.users.clientbot.userId;
+    const account = mode === "client" ? this.run.users.clientbot : undefined;
+    this.bot = new BotUnderTest((dataDir) => botEnvFor(this.run, mode, dataDir, this.agent, account), {
+      secrets: mode === "appservice" ? [this.run.asToken, this.run.hsToken] : [], logs: { dir: botLogDir(this.run), label: mode },
+    });
+  }
+
+  /** The agent, then the bot (its appservice listener up before any traffic for it), then the people. */
+  static async open(mode: Mode): Promise<ModeWorld> {
+    const world = new ModeWorld(mode);
+    await world.agent.start();
+    await world.bot.start();
+    world.alice = await signInPerson(world.run, "alice");
+    world.bob = await MatrixTestUser.login(world.run.url, "bob", world.run.users.bob.password);
+    return world;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.alice?.peer.stop();
+      await this.bot.stop();
+    } finally {
+      await this.agent.close();
+    }
+  }
+
+  get aliceId(): string {
+    return this.alice.peer.userId;
+  }
+
+  /** A direct chat Alice opens with the bot, once the bot joined and introduced itself. */
+  async openDm(): Promise<string> {
+    const roomId = await this.alice.peer.createRoom({ is_direct: true, invite: [this.botUserId], preset: "trusted_private_chat" });
+    await this.waitIntroduced(roomId);
+    return roomId;
+  }
+
+  /** A group room of Alice and Bob with the bot invited, once the bot joined and introduced itself. */
+  async openGroup(name = "Group"): Promise<string> {
+    const roomId = await this.alice.peer.createRoom({ preset: "private_chat", name, invite: [this.bob.userId] });
+    await this.bob.join(roomId);
+    await this.alice.peer.waitMember(roomId, this.bob.userId, "join", 30_000);
+    await this.alice.peer.invite(roomId, this.botUserId);
+    await this.waitIntroduced(roomId);
+    return roomId;
+  }
+
+  async waitIntroduced(roomId: string, timeoutMs = 30_000): Promise<void> {
+    await this.alice.peer.waitMember(roomId, this.botUserId, "join", timeoutMs);
+    await this.alice.peer.waitMessages(roomId, (ms) => ms.some((m) => m.sender === this.botUserId && isIntroduction(m)),
+      `the bot's introduction in ${roomId}`, timeoutMs);
+  }
+
+  /** Alice's message that mentions the bot the way Element writes a pill. */
+  mention(text: string): Record<string, unknown> {
+    return {
+      msgtype: "m.text", body: `${BOT_DISPLAY_NAME}: ${text}`, format: "org.matrix.custom.html",
+      formatted_body: `<a href="https://matrix.to/#/${this.botUserId}">${BOT_DISPLAY_NAME}</a>: ${text}`,
+      "m.mentions": { user_ids: [this.botUserId] },
+    };
+  }
+
+  /** Waits until Alice's client shows a message from the bot with this body; returns it. */
+  async waitAnswer(roomId: string, body: string, timeoutMs = 30_000): Promise<PeerMessage> {
+    return this.alice.peer.waitMessages(roomId, (ms) => ms.find((m) => m.sender === this.botUserId && m.content["body"] === body),
+      `"${body}" from the bot in ${roomId}`, timeoutMs);
+  }
+
+  /**
+   * The bodies of the bot's messages in the room (its introduction left out), from the homeserver's whole history,
+   * after the bot reports idle: what "exactly once" is checked on.
+   */
+  async settledBotBodies(roomId: string): Promise<string[]> {
+    await this.bot.waitForIdle();
+    const history = await this.alice.peer.history(roomId);
+    return history.filter((m) => m.sender === this.botUserId && m.type === "m.room.message" && !isIntroduction(m))
+      .map((m) => String(m.content["body"]));
+  }
+}
