@@ -1,8 +1,8 @@
 /** @type {import('jest').Config} */
 // The Synapse tier (`npm run test:synapse`): the end-to-end scenarios against a real Synapse 1.67 from
 // ../shared/synapse (SYNAPSE_DIR overrides), the built bot as a child process, matrix-js-sdk as the person's client.
-// One Synapse per run (global setup; the rate-limit file makes the second start, a server of its own), two files at
-// a time in a fixed order (sequencer.js).
+// One Synapse per run and a second start with Synapse's own rate limits (both in global setup), two files at a time
+// in a fixed order (sequencer.js).
 const base = require("./jest.config.js");
 
 module.exports = {

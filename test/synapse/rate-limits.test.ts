@@ -1,29 +1,29 @@
 // Synapse's own rate limits: the run's second Synapse start (SYNAPSE_RATE_LIMITS=default: rc_message 0.2/s, burst
-// 10), a server of this file's own, so the other files run on meanwhile. In client mode the bot is an ordinary,
-// rate-limited account: an answer of twelve messages right after its introduction meets real 429s (M_LIMIT_EXCEEDED
-// with retry_after_ms); the bot waits them out and every part arrives once, in order. (An appservice registered with
-// `rate_limited: false`, as `npm run register` writes it, is not limited at all.)
+// 10; global-setup.ts starts it beside the main one). In client mode the bot is an ordinary, rate-limited account: an
+// answer of twelve messages right after its introduction meets real 429s (M_LIMIT_EXCEEDED with retry_after_ms);
+// the bot waits them out and every part arrives once, in order. (An appservice registered with `rate_limited: false`,
+// as `npm run register` writes it, is not limited at all.)
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { freePort } from "../support/bot-harness";
 import { MatrixTestUser } from "../support/matrix-test-user";
 import { JsSdkPeer } from "../support/js-sdk-peer";
 import type { LogLine } from "../support/log-capture";
 import { BotUnderTest, botEnvFor } from "./support/bot";
 import { partText, ScenarioAgent } from "./support/brain";
-import { botLogDir, synapseRun, type SynapseRun } from "./support/run";
-import { registerUsers, startSynapse, stopOnExit, stopSynapse, type SynapseServer } from "./support/synapse";
+import { botLogDir, synapseRun } from "./support/run";
+import { stopSynapse } from "./support/synapse";
 import { isIntroduction } from "./support/world";
 
 const PARTS = 12;
 
 describe("Synapse's own rate limits (second start, SYNAPSE_RATE_LIMITS=default)", () => {
   const first = synapseRun();
+  const server = first.defaultLimits;
+  const run = { ...first, url: server.url, port: server.port, state: server.state };
+  const botUserId = server.users.limitbot.userId;
   const agent = new ScenarioAgent();
-  let server: SynapseServer;
-  let run: SynapseRun;
-  let bot: BotUnderTest;
-  let botUserId = "";
+  const bot = new BotUnderTest((dataDir) => botEnvFor(run, "client", dataDir, agent, server.users.limitbot),
+    { logs: { dir: botLogDir(first), label: "rate-limits" } });
   let alice: JsSdkPeer;
 
   /** Synapse's answers to the bot's message sends, in order: the transaction id and the status. */
@@ -35,19 +35,10 @@ describe("Synapse's own rate limits (second start, SYNAPSE_RATE_LIMITS=default)"
     });
 
   beforeAll(async () => {
-    const state = path.join(first.root, "hs-default-limits");
-    stopOnExit({ state });
-    server = await startSynapse({ state, port: await freePort(), registrations: [], rateLimits: "default" });
-    // Two logins from 127.0.0.1 (register.sh's): within Synapse's default rc_login burst of 3.
-    const { limitbot: botToken, alice: aliceToken } = await registerUsers(server,
-      [{ name: "limitbot", password: "limitbot-pw" }, { name: "alice", password: "alice-pw" }]);
-    run = { ...first, url: server.url, port: server.port, state: server.state };
-    botUserId = "@limitbot:localhost";
-    bot = new BotUnderTest((dataDir) => botEnvFor(run, "client", dataDir, agent, { accessToken: botToken }),
-      { logs: { dir: botLogDir(first), label: "rate-limits" } });
-    const aliceHttp = new MatrixTestUser(server.url, { userId: "@alice:localhost", accessToken: aliceToken });
+    // Alice signs in with register.sh's token: no further login (Synapse's default rc_login allows 3 in a burst).
+    const aliceHttp = new MatrixTestUser(server.url, server.users.alice);
     const { device_id: deviceId } = await aliceHttp.whoami();
-    alice = new JsSdkPeer({ hsUrl: server.url, userId: aliceHttp.userId, accessToken: aliceToken, deviceId: deviceId ?? "" },
+    alice = new JsSdkPeer({ hsUrl: server.url, userId: aliceHttp.userId, accessToken: aliceHttp.accessToken, deviceId: deviceId ?? "" },
       { crypto: false, pollTimeout: 5000, timelineLimit: 100 });
     await agent.start();
     await bot.start();
@@ -55,9 +46,9 @@ describe("Synapse's own rate limits (second start, SYNAPSE_RATE_LIMITS=default)"
   });
   afterAll(async () => {
     await alice?.stop();
-    await bot?.stop();
+    await bot.stop();
     await agent.close();
-    if (server) await stopSynapse(server);
+    await stopSynapse(server); // not needed any more; global-teardown.ts would stop it too
   });
 
   it("waits out Synapse's 429s (retry_after_ms) and delivers every part of a long answer once, in order", async () => {

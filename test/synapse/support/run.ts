@@ -12,8 +12,16 @@ export interface RunUser {
   accessToken: string;
 }
 
+/** The second start: a Synapse with its own rate limits (SYNAPSE_RATE_LIMITS=default), no appservice. */
+export interface SecondSynapse {
+  url: string;
+  port: number;
+  state: string;
+  users: Record<"alice" | "limitbot", RunUser>;
+}
+
 export interface SynapseRun {
-  /** Temp directory of this run: Synapse's STATE, the registration, the latency records. */
+  /** Temp directory of this run: both Synapses' STATE, the registration, the bots' logs, the latency records. */
   root: string;
   state: string;
   port: number;
@@ -27,6 +35,7 @@ export interface SynapseRun {
   appserviceUserId: string;
   /** alice (an admin), bob, and an account per client-mode bot (the scenarios', the encrypted one). */
   users: Record<"alice" | "bob" | "clientbot" | "cryptobot", RunUser>;
+  defaultLimits: SecondSynapse;
   /** JSON lines of latency figures, printed by the summary reporter. */
   latencyFile: string;
 }

@@ -65,7 +65,12 @@ export async function startSynapse(opts: { state: string; port: number; registra
     await run(path.join(dir, "start.sh"), [opts.state, String(opts.port), ...opts.registrations],
       opts.rateLimits === "default" ? { SYNAPSE_RATE_LIMITS: "default" } : {});
   } catch (error) {
-    throw new Error(`Synapse did not come up on ${server.url}: ${(error as Error).message}\n--- end of homeserver.log ---\n${logTail(server)}`);
+    // start.sh prints the log's tail when Synapse does not answer in time; other failures (apt, pip) do not.
+    const message = (error as Error).message;
+    const tail = logTail(server);
+    const lastLine = tail.trim().split("\n").at(-1) ?? "";
+    const shown = lastLine !== "" && message.includes(lastLine) ? "" : `\n--- end of homeserver.log ---\n${tail}`;
+    throw new Error(`Synapse did not come up on ${server.url}: ${message}${shown}`);
   }
   return server;
 }
@@ -89,17 +94,13 @@ export function stopAllUnder(root: string): void {
 }
 
 /**
- * However this process ends (normally, Ctrl-C, a signal, a crash), the Synapse in `state` is stopped; with `root`,
- * every Synapse under it, and then `root` is removed unless SYNAPSE_KEEP_STATE=1.
+ * However this process ends (normally, Ctrl-C, a signal, a crash), every Synapse under `root` is stopped and `root`
+ * removed (unless SYNAPSE_KEEP_STATE=1).
  */
-export function stopOnExit(opts: { state: string } | { root: string }): void {
+export function stopOnExit(root: string): void {
   const cleanUp = (): void => {
-    if ("state" in opts) {
-      stopSynapseNow(opts.state);
-      return;
-    }
-    stopAllUnder(opts.root);
-    if (process.env["SYNAPSE_KEEP_STATE"] !== "1") rmSync(opts.root, { recursive: true, force: true });
+    stopAllUnder(root);
+    if (process.env["SYNAPSE_KEEP_STATE"] !== "1") rmSync(root, { recursive: true, force: true });
   };
   process.once("exit", cleanUp);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
