@@ -22,7 +22,8 @@ describe("Synapse's own rate limits (second start, SYNAPSE_RATE_LIMITS=default)"
   const run = { ...first, url: server.url, port: server.port, state: server.state };
   const botUserId = server.users.limitbot.userId;
   const agent = new ScenarioAgent();
-  const bot = new BotUnderTest((dataDir) => botEnvFor(run, "client", dataDir, agent, server.users.limitbot),
+  // LOG_REPEAT_WINDOW_MS=0: every "send failed, retrying" line is written (the test counts them).
+  const bot = new BotUnderTest((dataDir) => ({ ...botEnvFor(run, "client", dataDir, agent, server.users.limitbot), LOG_REPEAT_WINDOW_MS: "0" }),
     { logs: { dir: botLogDir(first), label: "rate-limits" } });
   let alice: JsSdkPeer;
 
