@@ -11,7 +11,7 @@ import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "..
 import { pause, say, type SeenRun } from "../../support/brains";
 
 /** What the brain puts in an agent error's message: it must never reach the room. */
-export const AGENT_ERROR_DETAIL = "upstream said: key sk-test-do-not-show at /srv/llm.js:10:5";
+const AGENT_ERROR_DETAIL = "upstream said: key sk-test-do-not-show at /srv/llm.js:10:5";
 
 export function partText(i: number, n: number): string {
   return `part ${i} of ${n}`;

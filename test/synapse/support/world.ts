@@ -30,6 +30,8 @@ export class ModeWorld {
   readonly bot: BotUnderTest;
   alice!: PersonOnSynapse;
   bob!: MatrixTestUser;
+  /** How many bot messages each room held when last looked at (newBotBodies). */
+  private readonly settledCount = new Map<string, number>();
 
   private constructor(readonly mode: Mode) {
     this.botUserId = mode === "appservice" ? this.run.appserviceUserId : this.run.users.clientbot.userId;
@@ -107,7 +109,15 @@ export class ModeWorld {
   async settledBotBodies(roomId: string): Promise<string[]> {
     await this.bot.waitForIdle();
     const history = await this.alice.peer.history(roomId);
-    return history.filter((m) => m.sender === this.botUserId && m.type === "m.room.message" && !isIntroduction(m))
+    const bodies = history.filter((m) => m.sender === this.botUserId && m.type === "m.room.message" && !isIntroduction(m))
       .map((m) => String(m.content["body"]));
+    this.settledCount.set(roomId, bodies.length);
+    return bodies;
+  }
+
+  /** Like settledBotBodies, but only what the bot posted there since the last look: each scenario checks all of it. */
+  async newBotBodies(roomId: string): Promise<string[]> {
+    const before = this.settledCount.get(roomId) ?? 0;
+    return (await this.settledBotBodies(roomId)).slice(before);
   }
 }
