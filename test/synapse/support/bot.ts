@@ -32,7 +32,7 @@ export const BOT_DISPLAY_NAME = "Agent Bot";
 export function botEnvFor(run: SynapseRun, mode: Mode, dataDir: string, agent: { url: string; token: string },
   account?: { accessToken: string }): Record<string, string> {
   const common = {
-    MATRIX_HOMESERVER_URL: run.url, DATA_DIR: dataDir, HTTP_BIND: "127.0.0.1:0", LOG_LEVEL: "debug",
+    MATRIX_HOMESERVER_URL: run.url, DATA_DIR: dataDir, HTTP_BIND: "127.0.0.1:0", LOG_LEVEL: "debug", ALLOWED_USERS: "@*:localhost",
     BOT_DISPLAY_NAME: BOT_DISPLAY_NAME, AGENT_URL: agent.url, AGENT_TOKEN: agent.token, ...SYNAPSE_TIMINGS,
   };
   if (mode === "appservice") {
