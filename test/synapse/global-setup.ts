@@ -6,7 +6,7 @@
 // run ends early (Ctrl-C, a crash): none stays running.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
@@ -27,6 +27,7 @@ function writeRegistration(out: string, asPort: number): Promise<void> {
   });
 }
 
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const seconds = (since: number): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
 /** Starts Synapse and makes the users (password → register.sh), reporting how long each part took. */
@@ -43,6 +44,17 @@ async function startWithUsers<N extends string>(what: string, opts: Parameters<t
   return { server, users: users as Record<N, RunUser> };
 }
 
+/**
+ * Resolves once start.sh is past its first step for `state` (installing the Debian packages, on first use on a
+ * machine: it then unpacks Synapse into STATE/src), or has ended. Two apt-get runs at once fail on dpkg's lock, so
+ * the second start waits for this.
+ */
+async function pastPackageStep(state: string, start: Promise<unknown>): Promise<void> {
+  let ended = false;
+  start.then(() => (ended = true), () => (ended = true));
+  while (!ended && !existsSync(path.join(state, "src"))) await delay(200);
+}
+
 /** Ports free now and distinct from each other. */
 async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
@@ -57,14 +69,15 @@ export default async function globalSetup(): Promise<void> {
   const [asPort = 0, port = 0, secondPort = 0] = await freePorts(3);
   const registrationPath = path.join(root, "registration.yaml");
   await writeRegistration(registrationPath, asPort);
+  const mainState = path.join(root, "hs");
+  const starting = startWithUsers("main", { state: mainState, port, registrations: [registrationPath] },
+    ["alice", "bob", "clientbot", "cryptobot"] as const, ["alice"] as const);
+  await pastPackageStep(mainState, starting);
+  const startingSecond = startWithUsers("second start (SYNAPSE_RATE_LIMITS=default)",
+    { state: path.join(root, "hs-default-limits"), port: secondPort, registrations: [], rateLimits: "default" },
+    ["limitbot", "alice"] as const);
   // Both starts run to their end before a failure is reported, so that the exit hooks find and stop both.
-  const [main, second] = await Promise.allSettled([
-    startWithUsers("main", { state: path.join(root, "hs"), port, registrations: [registrationPath] },
-      ["alice", "bob", "clientbot", "cryptobot"] as const, ["alice"] as const),
-    startWithUsers("second start (SYNAPSE_RATE_LIMITS=default)",
-      { state: path.join(root, "hs-default-limits"), port: secondPort, registrations: [], rateLimits: "default" },
-      ["limitbot", "alice"] as const),
-  ]);
+  const [main, second] = await Promise.allSettled([starting, startingSecond]);
   if (main.status === "rejected") throw main.reason;
   if (second.status === "rejected") throw second.reason;
   const registration = parse(readFileSync(registrationPath, "utf8")) as { as_token: string; hs_token: string; sender_localpart: string };
