@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { LIVE_MARKER } from "../../src/render/live-content";
 import { ROOT } from "./bot-harness";
 
 const PEER_SCRIPT = path.join(ROOT, "test", "support", "js-sdk-peer", "peer.mjs");
@@ -109,9 +110,9 @@ export class JsSdkPeer {
     return (await this.call<{ eventId: string }>("sendState", { roomId, type, stateKey, content })).eventId;
   }
 
-  /** Sends `body`, waits until the timeline shows `expect` from `from`; the milliseconds in between. */
+  /** Sends `body`, waits until the timeline shows `expect` from `from`, written to its end; the milliseconds in between. */
   async timedTurn(roomId: string, body: string, from: string, expect: string, timeoutMs = 30_000): Promise<number> {
-    return (await this.call<{ ms: number }>("timedTurn", { roomId, body, from, expect, timeoutMs })).ms;
+    return (await this.call<{ ms: number }>("timedTurn", { roomId, body, from, expect, liveMarker: LIVE_MARKER, timeoutMs })).ms;
   }
 
   /** The room's whole history as the homeserver serves it (every /messages page), oldest first, decrypted. */

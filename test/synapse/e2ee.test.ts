@@ -8,7 +8,7 @@ import { megolmKeysUsed } from "../support/megolm";
 import { BotUnderTest, botEnvFor } from "./support/bot";
 import { ScenarioAgent } from "./support/brain";
 import { botLogDir, synapseRun } from "./support/run";
-import { isIntroduction, signInPerson, type PersonOnSynapse } from "./support/world";
+import { messagesBy, signInPerson, type PersonOnSynapse } from "./support/world";
 
 describe("an encrypted DM on Synapse (client mode, Rust crypto on Alice's client)", () => {
   const run = synapseRun();
@@ -27,13 +27,15 @@ describe("an encrypted DM on Synapse (client mode, Rust crypto on Alice's client
     const { chunk } = await alice.http.messages(dm, { limit: 1000 });
     const wire = (chunk as Array<{ sender: string; type: string; state_key?: string; content: Record<string, unknown> }>)
       .filter((e) => e.sender === botUserId && e.state_key === undefined).reverse();
-    const bodies = (await alice.peer.history(dm)).filter((m) => m.sender === botUserId && m.type === "m.room.message" && !isIntroduction(m))
-      .map((m) => String(m.content["body"]));
+    const bodies = messagesBy(await alice.peer.history(dm), botUserId).map((m) => m.body);
     return { wire, bodies };
   };
   /** Waits until Alice's client shows (decrypted) this answer from the bot. */
-  const answerFromBot = (body: string): Promise<PeerMessage> =>
-    alice.peer.waitMessages(dm, (ms) => ms.find((m) => m.sender === botUserId && m.content["body"] === body), `"${body}", decrypted`, 30_000);
+  const answerFromBot = (body: string): Promise<PeerMessage | undefined> =>
+    alice.peer.waitMessages(dm, (ms) => {
+      const answer = messagesBy(ms, botUserId).find((m) => m.body === body && !m.live);
+      return answer && ms.find((m) => m.eventId === answer.eventId);
+    }, `"${body}", decrypted`, 30_000);
   const botDevices = async (): Promise<Record<string, unknown>> =>
     (await alice.http.call<{ device_keys: Record<string, Record<string, unknown>> }>("POST", "keys/query",
       { body: { device_keys: { [botUserId]: [] } } })).device_keys[botUserId] ?? {};

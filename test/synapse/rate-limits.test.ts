@@ -12,7 +12,7 @@ import { BotUnderTest, botEnvFor } from "./support/bot";
 import { partText, ScenarioAgent } from "./support/brain";
 import { botLogDir, synapseRun } from "./support/run";
 import { stopSynapse } from "./support/synapse";
-import { isIntroduction } from "./support/world";
+import { isIntroduction, messagesBy } from "./support/world";
 
 const PARTS = 12;
 
@@ -56,10 +56,9 @@ describe("Synapse's own rate limits (second start, SYNAPSE_RATE_LIMITS=default)"
     const dm = await alice.createRoom({ is_direct: true, invite: [botUserId], preset: "trusted_private_chat" });
     await alice.waitMessages(dm, (ms) => ms.some((m) => m.sender === botUserId && isIntroduction(m)), "the introduction", 30_000);
     await alice.send(dm, `parts:${PARTS} please`);
-    await alice.waitMessages(dm, (ms) => ms.some((m) => m.sender === botUserId && m.content["body"] === partText(PARTS, PARTS)),
-      "the last part", 90_000);
+    await alice.waitMessages(dm, (ms) => messagesBy(ms, botUserId).some((m) => m.body === partText(PARTS, PARTS) && !m.live), "the last part", 90_000);
     await bot.waitForIdle();
-    const parts = (await alice.history(dm)).filter((m) => m.sender === botUserId && !isIntroduction(m)).map((m) => m.content["body"]);
+    const parts = messagesBy(await alice.history(dm), botUserId).map((m) => m.body);
     expect(parts).toEqual(Array.from({ length: PARTS }, (_, i) => partText(i + 1, PARTS)));
 
     // Synapse answered some sends 429; the bot waited as told each time: the next try of that send was accepted.

@@ -95,15 +95,19 @@ const commands = {
   },
 
   /**
-   * Sends `body` and waits until this client's timeline shows a message from `from` whose body is `expect`;
-   * returns the milliseconds from just before the send to that moment.
+   * Sends `body` and waits until this client's timeline shows a message from `from` that reads `expect` written to
+   * its end: an event with that body, or an edit (m.replace) to it, without `liveMarker` (a live answer, MSC4357,
+   * is written by edits). Returns the milliseconds from just before the send to that moment.
    */
-  async timedTurn({ roomId, body, from, expect, timeoutMs = 30_000 }) {
+  async timedTurn({ roomId, body, from, expect, liveMarker, timeoutMs = 30_000 }) {
     const c = need();
     let seen;
     const arrived = new Promise((resolve) => (seen = resolve));
     const onTimeline = (event, room) => {
-      if (room?.roomId === roomId && event.getSender() === from && event.getType() === "m.room.message" && event.getContent().body === expect) seen();
+      if (room?.roomId !== roomId || event.getSender() !== from || event.getType() !== "m.room.message") return;
+      const content = event.getOriginalContent();
+      const written = content["m.relates_to"]?.rel_type === "m.replace" ? content["m.new_content"] : content;
+      if (written?.body === expect && !(liveMarker in written)) seen();
     };
     c.on(sdk.RoomEvent.Timeline, onTimeline);
     const started = performance.now();

@@ -7,7 +7,7 @@ import { echoReply } from "../../../src/reference-agent/brain";
 import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
 import type { Mode } from "./bot";
 import type { PeerMessage } from "../../support/js-sdk-peer";
-import { ModeWorld } from "./world";
+import { messagesBy, ModeWorld } from "./world";
 
 const HELP = /^Commands:\n[\s\S]*\/proactive/;
 const OPTED_IN = "Proactive messages are now on in this room.";
@@ -61,7 +61,7 @@ export function describeModeScenarios(mode: Mode): void {
       await w.alice.peer.send(dm, "/help");
       await w.alice.peer.send(dm, "!help");
       await w.alice.peer.sendContent(group, w.mention("help"));
-      const helpFromBot = (ms: PeerMessage[]): number => ms.filter((m) => m.sender === w.botUserId && HELP.test(String(m.content["body"]))).length;
+      const helpFromBot = (ms: PeerMessage[]): number => messagesBy(ms, w.botUserId).filter((m) => HELP.test(m.body)).length;
       await w.alice.peer.waitMessages(dm, (ms) => helpFromBot(ms) >= 2, "two help texts in the DM");
       await w.alice.peer.waitMessages(group, (ms) => helpFromBot(ms) >= 1, "the help text in the group");
       expect((await w.newBotBodies(dm)).map((b) => HELP.test(b))).toEqual([true, true]);

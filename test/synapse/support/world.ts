@@ -3,6 +3,7 @@
 import { MatrixTestUser } from "../../support/matrix-test-user";
 import { JsSdkPeer, type PeerMessage } from "../../support/js-sdk-peer";
 import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
+import { foldEdits } from "../../support/bot-messages";
 import { BOT_DISPLAY_NAME, BotUnderTest, botEnvFor, type Mode } from "./bot";
 import { ScenarioAgent } from "./brain";
 import { botLogDir, synapseRun, type SynapseRun } from "./run";
@@ -22,6 +23,27 @@ export async function signInPerson(run: SynapseRun, name: "alice" | "bob", opts:
 }
 
 export const isIntroduction = (m: PeerMessage): boolean => m.content[INTRO_MARKER] === true;
+
+/** A message of the bot as a person reads it: once, with its latest edit applied. */
+export interface ReadMessage {
+  eventId: string;
+  body: string;
+  /** The content after its latest edit (the first event's relation kept). */
+  content: Record<string, unknown>;
+  /** Still being written (MSC4357 live marker on its latest content). */
+  live: boolean;
+}
+
+/**
+ * The messages `sender` wrote among `messages` (a client's timeline or the room's history), its introduction left
+ * out: each message once, with its edits (live answers are written by edits) folded in as clients show them.
+ */
+export function messagesBy(messages: PeerMessage[], sender: string): ReadMessage[] {
+  const written = messages.filter((m) => m.sender === sender && m.type === "m.room.message")
+    .map((m) => ({ event_id: m.eventId, sender: m.sender, content: m.originalContent }));
+  return foldEdits(written).filter((m) => m.content[INTRO_MARKER] !== true)
+    .map((m) => ({ eventId: m.event_id, body: String(m.content["body"]), content: m.content, live: m.live }));
+}
 
 export class ModeWorld {
   readonly run = synapseRun();
@@ -96,21 +118,22 @@ export class ModeWorld {
     };
   }
 
-  /** Waits until Alice's client shows a message from the bot with this body; returns it. */
-  async waitAnswer(roomId: string, body: string, timeoutMs = 30_000): Promise<PeerMessage> {
-    return this.alice.peer.waitMessages(roomId, (ms) => ms.find((m) => m.sender === this.botUserId && m.content["body"] === body),
+  /** Waits until Alice's client shows a message from the bot that reads `body`, written to its end; returns it. */
+  async waitAnswer(roomId: string, body: string, timeoutMs = 30_000): Promise<ReadMessage> {
+    return this.alice.peer.waitMessages(roomId, (ms) => messagesBy(ms, this.botUserId).find((m) => m.body === body && !m.live),
       `"${body}" from the bot in ${roomId}`, timeoutMs);
   }
 
   /**
-   * The bodies of the bot's messages in the room (its introduction left out), from the homeserver's whole history,
-   * after the bot reports idle: what "exactly once" is checked on.
+   * The bodies of the bot's messages in the room (its introduction left out, edits folded in), from the homeserver's
+   * whole history, after the bot reports idle: what "exactly once" is checked on. None may still be live then.
    */
   async settledBotBodies(roomId: string): Promise<string[]> {
     await this.bot.waitForIdle();
-    const history = await this.alice.peer.history(roomId);
-    const bodies = history.filter((m) => m.sender === this.botUserId && m.type === "m.room.message" && !isIntroduction(m))
-      .map((m) => String(m.content["body"]));
+    const messages = messagesBy(await this.alice.peer.history(roomId), this.botUserId);
+    const live = messages.filter((m) => m.live);
+    if (live.length > 0) throw new Error(`the bot is idle, yet messages in ${roomId} are still live: ${JSON.stringify(live)}`);
+    const bodies = messages.map((m) => m.body);
     this.settledCount.set(roomId, bodies.length);
     return bodies;
   }
