@@ -3,6 +3,7 @@
 //   "fail:<code>"   RUN_ERROR with that code            "cut the line"  the agent drops every connection mid-run
 //   "hold:<tag>"    the first run of that text waits until the bot goes away (a SIGKILL mid-turn); later ones answer
 //   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"      anything else   the echo answer, streamed in two chunks
+//   "stream:<tag>"  STREAM_FIRST, then waits for release(text) before the rest of STREAM_TEXT
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { RunErrorCode } from "../../../src/agent/protocol";
@@ -13,6 +14,10 @@ import { pause, say, type SeenRun } from "../../support/brains";
 /** What the brain puts in an agent error's message: it must never reach the room. */
 const AGENT_ERROR_DETAIL = "upstream said: key sk-test-do-not-show at /srv/llm.js:10:5";
 
+/** What a "stream:" run writes: its first part at once, the rest once released. */
+export const STREAM_FIRST = "Part one, written at once; ";
+export const STREAM_TEXT = `${STREAM_FIRST}part two, once released.`;
+
 export function partText(i: number, n: number): string {
   return `part ${i} of ${n}`;
 }
@@ -21,6 +26,7 @@ export class ScenarioAgent implements AgentBrain {
   readonly seen: SeenRun[] = [];
   readonly token = randomBytes(16).toString("hex");
   private readonly held = new Set<string>();
+  private readonly gates = new Map<string, () => void>();
   private server: ReferenceAgent | undefined;
   /** Kept across restarts of the agent: agent-initiated runs the bot has not acked yet. */
   private readonly journal = new MemoryAgentJournal();
@@ -38,6 +44,18 @@ export class ScenarioAgent implements AgentBrain {
   /** Runs whose last message is `text`. */
   runsOf(text: string): SeenRun[] {
     return this.seen.filter((r) => r.contents.at(-1) === text);
+  }
+
+  /** Lets the "stream:" run of `text` write the rest of its answer. */
+  release(text: string): void {
+    const open = this.gates.get(text);
+    if (!open) throw new Error(`no "${text}" run is waiting`);
+    open();
+  }
+
+  /** Whether a "stream:" run of `text` is waiting for release(). */
+  waiting(text: string): boolean {
+    return this.gates.has(text);
   }
 
   emitProactive(threadId: string, text: string): Promise<{ runId: string }> {
@@ -69,6 +87,17 @@ export class ScenarioAgent implements AgentBrain {
     if (text.startsWith("hold:") && !this.held.has(text)) {
       this.held.add(text);
       await untilAborted(signal);
+    }
+    if (text.startsWith("stream:")) {
+      const id = out.startMessage();
+      out.delta(id, STREAM_FIRST);
+      await new Promise<void>((resolve, reject) => {
+        this.gates.set(text, resolve);
+        signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+      }).finally(() => this.gates.delete(text));
+      out.delta(id, STREAM_TEXT.slice(STREAM_FIRST.length));
+      out.endMessage(id);
+      return;
     }
     const parts = /^parts:(\d+)\b/.exec(text);
     if (parts) {

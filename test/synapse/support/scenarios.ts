@@ -7,6 +7,7 @@ import { echoReply } from "../../../src/reference-agent/brain";
 import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
 import type { Mode } from "./bot";
 import type { PeerMessage } from "../../support/js-sdk-peer";
+import { STREAM_FIRST, STREAM_TEXT } from "./brain";
 import { messagesBy, ModeWorld } from "./world";
 
 const HELP = /^Commands:\n[\s\S]*\/proactive/;
@@ -82,6 +83,21 @@ export function describeModeScenarios(mode: Mode): void {
       expect(await w.newBotBodies(dm)).toEqual([OPTED_IN, digest]);
       expect(await w.newBotBodies(digestRoom)).toEqual([OPTED_IN, digest]);
       expect(await w.newBotBodies(group)).toEqual([]);
+    });
+
+    it("streaming: the answer is shown as it is written (a live message, then edits) and ends as one message", async () => {
+      await w.alice.peer.send(dm, "stream:please");
+      const live = await w.alice.peer.waitMessages(dm, (ms) => messagesBy(ms, w.botUserId).find((m) => m.live && m.body.startsWith(STREAM_FIRST.trim())),
+        "the first part, live, in Alice's client");
+      await waitUntil(() => w.agent.waiting("stream:please"), "the agent holding the rest");
+      w.agent.release("stream:please");
+      const done = await w.waitAnswer(dm, STREAM_TEXT);
+      expect(done.eventId).toBe(live.eventId); // the same message, edited: Alice's client shows the edit in place
+      expect(await w.newBotBodies(dm)).toEqual([STREAM_TEXT]);
+      const edits = (await w.alice.peer.history(dm)).filter((m) =>
+        (m.originalContent["m.relates_to"] as { rel_type?: string; event_id?: string } | undefined)?.event_id === live.eventId);
+      expect(edits.length).toBeGreaterThan(0);
+      expect(edits.every((m) => m.sender === w.botUserId)).toBe(true);
     });
 
     it("an agent error is told in words, once, and nothing of the agent's message reaches the room", async () => {
