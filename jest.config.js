@@ -1,6 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: "node",
+  // Node's environment, plus a safety net that kills the child process groups a test file left running.
+  testEnvironment: "<rootDir>/test/support/jest-environment.js",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   // The fault suite and the Synapse tier run on their own: `npm run test:faults` (jest.faults.config.js),

@@ -29,6 +29,7 @@ import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { keepPrivate } from "./util/private-files";
 import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/user-glob";
+import { createMediaRuntime } from "./media";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
 import { TurnPipeline } from "./turns/pipeline";
@@ -165,8 +166,11 @@ class BotApp implements App {
       roomId: lifecycle ? await lifecycle.threadRoomFor(roomId) : roomId,
       generation: (await settings.get(roomId)).threadGeneration, ...(threadRootId ? { threadRootId } : {}) });
 
-    // The agent, and what it produces on its own.
-    const agent = await startAgent(config, store, log, this.embeddedAgentToken);
+    // The agent, and what it produces on its own; attachments for it (src/media) served once at GET /media.
+    const media = createMediaRuntime(config, { accessToken, httpPort: () => ops.port ?? config.http.port, log: childLogger(log, "media") });
+    ops.serveMedia(media.route);
+    this.cleanups.push(() => media.close());
+    const agent = await startAgent(config, store, log, this.embeddedAgentToken, media.parts);
     this.cleanups.push(() => agent.stop());
     const fanout = new ProactiveFanout({
       proactiveRooms: () => settings.proactiveRooms(), isJoined: (roomId) => isJoined(http, roomId),
@@ -186,7 +190,10 @@ class BotApp implements App {
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       onSettled: async (settled) => {
-        for (const m of settled) await journal.complete(m.roomId, m.eventId);
+        for (const m of settled) {
+          m.media?.release();
+          await journal.complete(m.roomId, m.eventId);
+        }
       },
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
@@ -208,6 +215,7 @@ class BotApp implements App {
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
       threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
+      media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: isAllowedUser,
@@ -245,7 +253,7 @@ class BotApp implements App {
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
-    log.info({ agent: config.agent.url ?? "embedded reference agent" }, "ready");
+    ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 
   async stop(): Promise<void> {

@@ -120,6 +120,21 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   return destination ? pino(loggerOptions, destination) : pino(loggerOptions);
 }
 
+/**
+ * Stdout as pino writes it by default (asynchronous, flushed at exit), plus `onClosed`, called once when a write
+ * fails with EPIPE: whoever read the log (a pipe to `jq`, a log collector) is gone. Later lines are dropped.
+ */
+export function stdoutDestination(onClosed: () => void): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 0 });
+  let told = false;
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE" || told) return;
+    told = true;
+    onClosed();
+  });
+  return stream;
+}
+
 export function childLogger(logger: Logger, module: string): Logger {
   return logger.child({ module });
 }

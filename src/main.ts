@@ -1,14 +1,18 @@
 // The only file that touches `process`: reads the environment (and .env when present), starts the app,
-// and turns signals into a graceful stop. Exit codes: 0 stopped, 1 failed, 2 configuration problem.
-import { existsSync } from "node:fs";
+// and turns signals into a graceful stop. Exit codes: 0 stopped on a signal, 1 failed (or stdout was closed),
+// 2 configuration problem.
 import { createApp, type App } from "./app";
-import { loadConfig } from "./config";
+import { loadConfig, loadDotEnv } from "./config";
+import { stdoutDestination } from "./log";
 import { installCheckpointHook } from "./util/checkpoints";
 import { PRIVATE_UMASK } from "./util/private-files";
 
-function loadDotEnv(): void {
-  if (existsSync(".env")) process.loadEnvFile(".env");
-}
+/**
+ * A repeat of the first signal within this time is the same request: a Ctrl-C reaches the bot from the terminal
+ * and again forwarded by `npm start`. A signal after that exits at once.
+ */
+const SAME_REQUEST_MS = 1000;
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 
 /** Test-only: MAB_TEST_CRASH_AT=<checkpoint> kills this process (SIGKILL) the first time it is reached. */
 function installCrashPoint(): void {
@@ -21,14 +25,27 @@ function installCrashPoint(): void {
 
 async function main(): Promise<void> {
   process.umask(PRIVATE_UMASK); // everything the bot writes (DATA_DIR: store, crypto, agent memory) is its user's only
-  loadDotEnv();
+  loadDotEnv(process.cwd(), (file) => process.loadEnvFile(file));
   installCrashPoint();
   const loaded = loadConfig(process.env);
   if (!loaded.ok) {
     process.stderr.write(`${loaded.message}\n`);
     process.exit(2);
   }
-  const app: App = createApp(loaded.config, { logPretty: process.stdout.isTTY === true });
+
+  let stopping: Promise<void> | undefined;
+  let firstSignal: { signal: NodeJS.Signals; at: number } | undefined;
+  const stop = (why: Record<string, unknown>, exitCode: number): void => {
+    if (stopping) return;
+    app.log.info(why, "stopping");
+    stopping = app.stop().then(() => process.exit(exitCode), (e: unknown) => {
+      app.log.error({ err: String(e) }, "stop failed");
+      process.exit(1);
+    });
+  };
+  // A pipe on stdout (`npm start --silent | jq …`) whose reader went away: nobody sees the bot any more, so it stops.
+  const logDestination = process.stdout.isTTY === true ? undefined : stdoutDestination(() => stop({ reason: "stdout closed" }, 1));
+  const app: App = createApp(loaded.config, { logPretty: process.stdout.isTTY === true, ...(logDestination ? { logDestination } : {}) });
   process.on("unhandledRejection", (reason) => {
     app.log.error({ err: reason instanceof Error ? reason.message : String(reason) }, "unhandledRejection (a bug: please report it)");
   });
@@ -37,21 +54,17 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    const now = Date.now();
+    if (firstSignal) {
+      if (signal === firstSignal.signal && now - firstSignal.at < SAME_REQUEST_MS) return;
       app.log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
-    stopping = true;
-    app.log.info({ signal }, "stopping");
-    app.stop().then(() => process.exit(0), (e: unknown) => {
-      app.log.error({ err: String(e) }, "stop failed");
-      process.exit(1);
-    });
+    firstSignal = { signal, at: now };
+    stop({ signal }, 0);
   };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 
   try {
     await app.start();

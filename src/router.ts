@@ -11,6 +11,8 @@ import { FAILURE_TEXTS } from "./turns/failure-text";
 import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
+import type { MediaIntake } from "./media/intake";
+import { mediaForTurn } from "./media/turn-media";
 import { checkpoint } from "./util/checkpoints";
 import { fullJitterBackoff, sleep } from "./util/timers";
 
@@ -38,6 +40,8 @@ export interface RouterDeps {
    * journal for the next start. Defaults: 8 attempts, 500 ms rising to 30 s.
    */
   retry?: { attempts?: number; baseMs?: number; maxMs?: number };
+  /** Pictures, files, voice: downloaded for the agent (src/media); without it they get the non-text notice. */
+  media?: MediaIntake;
 }
 
 /**
@@ -72,7 +76,9 @@ export class InboundRouter {
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else if (item.snapshot) {
         this.schedule(item.event, false); // current state, not news: room facts and observers only
-      } else if (!this.isOwnTimelineEvent(item.event) && !this.isStrangerTimelineEvent(item.event)) {
+      } else if (this.isStrangerTimelineEvent(item.event)) {
+        if (item.event.type === "m.room.message") this.ignored(item.event, "not allowed (ALLOWED_USERS)");
+      } else if (!this.isOwnTimelineEvent(item.event)) {
         events.push(item.event);
       }
     }
@@ -173,31 +179,29 @@ export class InboundRouter {
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
     }
-    if (turn === "non_text") {
+    if ("notice" in turn) {
+      const startedAt = Date.now();
       const target = await this.target(event, undefined, "");
-      await TurnRun.notify(this.deps, target, FAILURE_TEXTS.non_text, "non-text");
+      await TurnRun.notify(this.deps, target, turn.notice, turn.part);
       await this.deps.journal.complete(event.room_id, event.event_id);
+      this.deps.log.info({ roomId: event.room_id, threadKey: target.threadKey, eventId: event.event_id,
+        outcome: turn.part === "media" ? "media_notice" : "non_text",
+        ms: Date.now() - startedAt }, "message handled");
       return;
     }
     this.deps.pipeline.submit(turn);
   }
 
-  private async toTurn(event: RoomEvent): Promise<TurnMessage | "non_text" | undefined> {
+  private async toTurn(event: RoomEvent): Promise<TurnMessage | { notice: string; part: string } | undefined> {
     const { botUserId, directory, log } = this.deps;
-    if (event.sender === botUserId) return undefined;
-    if (!this.deps.isAllowedSender(event.sender)) {
-      log.debug({ roomId: event.room_id, sender: event.sender }, "message from a user not in ALLOWED_USERS ignored");
-      return undefined;
-    }
-    if (!(await directory.isJoined(event.room_id))) {
-      log.warn({ roomId: event.room_id, eventId: event.event_id }, "message in a room the bot is not joined to ignored");
-      return undefined;
-    }
+    if (event.sender === botUserId) return this.ignored(event, "own event");
+    if (!this.deps.isAllowedSender(event.sender)) return this.ignored(event, "not allowed (ALLOWED_USERS)");
+    if (!(await directory.isJoined(event.room_id))) return this.ignored(event, "not joined");
     const isDirect = await directory.isDirect(event.room_id);
     if (this.deps.commands) {
       const relation = relationOf(event);
       const threadKey = await this.deps.threadKeyFor(event.room_id, relation.relType === "m.thread" ? relation.eventId : undefined);
-      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return undefined; // never sent to the agent
+      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return this.ignored(event, "command"); // never sent to the agent
     }
     const replyTo = relationOf(event).inReplyTo;
     const replied = replyTo !== undefined && relationOf(event).relType !== "m.thread"
@@ -208,14 +212,29 @@ export class InboundRouter {
       ...(roomName ? { botRoomDisplayName: roomName } : {}),
       ...(replied ? { repliedToSender: replied.sender } : {}),
     });
-    if (classified.kind === "ignore") return undefined;
-    // Images and files: told "text only" when addressed; "all" mode does not make every picture a question.
-    if (classified.kind === "non_text") return classified.addressed ? "non_text" : undefined;
+    if (classified.kind === "ignore") return this.ignored(event, classified.reason);
+    // Locations, polls and the like: a notice when addressed. Attachments: passed on (src/media), or told why not;
+    // in "all" mode an unaddressed one the agent cannot read is not a question.
+    const nonText = { notice: FAILURE_TEXTS.non_text, part: "non-text" };
+    if (classified.kind === "non_text" || (classified.kind === "media" && !this.deps.media)) {
+      return classified.addressed ? nonText : this.ignored(event, "not addressed (not text)");
+    }
     const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
-    if (!classified.addressed && !answerAll) return undefined;
-    const target = await this.target(event, classified.threadRootId, classified.text, isDirect);
+    if (!classified.addressed && !answerAll) return this.ignored(event, "not addressed");
+    const media = classified.kind === "media" && this.deps.media
+      ? await mediaForTurn(this.deps.media, event, classified.addressed, log, this.stopped.signal) : undefined;
+    if (media && "notice" in media) return { notice: media.notice, part: "media" };
+    if (classified.kind === "media" && !media) return this.ignored(event, "not addressed (attachment the agent cannot read)");
+    const text = classified.kind === "media" ? classified.caption ?? "" : classified.text;
+    const target = await this.target(event, classified.threadRootId, text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
-    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}) };
+    return { ...target, ...(quoted ? { inReplyTo: quoted } : {}), ...(media ? { media: media.media } : {}) };
+  }
+
+  /** One debug line per message the agent does not get, with the reason (never its text or a display name). */
+  private ignored(event: RoomEvent, reason: string): undefined {
+    this.deps.log.debug({ roomId: event.room_id, eventId: event.event_id, sender: event.sender, reason }, "message not answered");
+    return undefined;
   }
 
   private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean): Promise<TurnMessage> {

@@ -1,5 +1,6 @@
 // Public types of the bot's link to the agent (see link.ts).
 import type { Logger } from "pino";
+import type { MediaPartOptions } from "../media/parts";
 import type { RunErrorCode, RunInput } from "./protocol";
 
 export type LinkState = "connecting" | "up" | "down" | "stopped";
@@ -45,6 +46,8 @@ export interface AgentLinkOptions {
   maxAgentRunTextBytes?: number;
   /** How many handled agent-initiated runIds (and finished bot runIds) are remembered for dedupe. Default 10,000. */
   rememberedRunIds?: number;
+  /** Attachments of v2 runs: inline up to this size (and the frame limit), else by the bot's one-time URL. */
+  media?: MediaPartOptions;
 }
 
 export const LINK_DEFAULTS = {

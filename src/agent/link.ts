@@ -20,7 +20,8 @@ import { LINK_DEFAULTS } from "./link-types";
 import { BoundedSet, clipForLog, unrefTimer } from "./link-util";
 import { RunFrameSchema, RunFrameV2Schema, versionOf } from "./protocol";
 import type { EventFrame, EventFrameV2, ReadyFrame } from "./protocol";
-import { toRunAgentInput, type AgentCapabilities, type ProtocolVersion } from "./protocol-v2";
+import type { AgentCapabilities, ProtocolVersion } from "./protocol-v2";
+import { runFrameV2, v1Frame } from "./run-input";
 import { LinkDecoding, type WireEvent } from "./link-decode";
 
 export * from "./link-types";
@@ -194,10 +195,10 @@ export class AgentLink {
       if (signal?.aborted) return fail("cancelled", "cancelled before it started");
       if (!up) return fail("unreachable", "the agent could not be reached");
     }
-    // v1 agents get the input as it is; v2 agents an AG-UI RunAgentInput.
-    let text = JSON.stringify(v1.data);
+    // v1 agents get the input as it is (attachments as placeholders); v2 agents an AG-UI RunAgentInput.
+    let text = JSON.stringify(v1Frame(v1.data));
     if (this.version === 2) {
-      const v2 = { op: "run", threadId: req.threadId, runId: req.runId, input: toRunAgentInput(req.threadId, req.runId, v1.data.input) };
+      const v2 = runFrameV2(req.threadId, req.runId, v1.data.input, this.opts.maxFrameBytes, this.opts.media);
       const checked = RunFrameV2Schema.safeParse(v2);
       if (!checked.success) return fail("bad_frame", `invalid run input: ${checked.error.issues[0]?.message ?? "?"}`);
       text = JSON.stringify(v2);

@@ -47,8 +47,14 @@ export function envelopeMismatch(event: V2Event, threadId: string, runId: string
 /** Context entries of a v2 run (`RunAgentInput.context`): their descriptions, as agents look them up. */
 export const CONTEXT_KEYS = { roomId: "roomId", isDirect: "isDirect", threadRootId: "threadRootId", inReplyTo: "inReplyTo" } as const;
 
-/** The bot's run input (the v1 shape, protocol-neutral) as an AG-UI RunAgentInput. */
-export function toRunAgentInput(threadId: string, runId: string, input: RunInput): RunAgentInput {
+type MessageContent = RunAgentInput["messages"][number] extends infer M ? M extends { role: "user"; content: infer C } ? C : never : never;
+
+/**
+ * The bot's run input (the v1 shape, protocol-neutral) as an AG-UI RunAgentInput; `contentOf` gives a message's
+ * content (content parts for an attachment), default its text.
+ */
+export function toRunAgentInput(threadId: string, runId: string, input: RunInput,
+  contentOf: (message: RunInput["messages"][number]) => MessageContent = (m) => m.content): RunAgentInput {
   const ctx = input.context;
   const context = [
     { description: CONTEXT_KEYS.roomId, value: ctx.roomId },
@@ -60,7 +66,7 @@ export function toRunAgentInput(threadId: string, runId: string, input: RunInput
     threadId,
     runId,
     messages: input.messages.map((m) => ({
-      id: m.id, role: "user" as const, content: m.content,
+      id: m.id, role: "user" as const, content: contentOf(m),
       ...(m.senderName !== undefined ? { name: m.senderName } : {}),
       metadata: { sender: m.sender },
     })),
@@ -71,15 +77,48 @@ export function toRunAgentInput(threadId: string, runId: string, input: RunInput
 
 type ParsedRunAgentInput = z.output<typeof RunAgentInputSchema>;
 
-/** An AG-UI RunAgentInput as the v1 shape (what the reference agent's brains read): user messages, text only. */
+/** An attachment of a user message, as a text-only brain sees it (never its bytes). */
+export interface InputAttachment {
+  /** "image", "audio", "voice message", "video" or "file" (a document part). */
+  label: string;
+  filename: string;
+  mimeType?: string;
+  size?: number;
+  /** What a text-only history keeps: "[image: cat.png]". */
+  placeholder: string;
+}
+
+type ParsedContent = Exclude<Extract<ParsedRunAgentInput["messages"][number], { role: "user" }>["content"], string>;
+
+/** The attachments of a message's content parts, described (never their bytes). */
+export function attachmentsOf(parts: ParsedContent): InputAttachment[] {
+  return parts.flatMap((part): InputAttachment[] => {
+    if (part.type === "text") return [];
+    const meta = (typeof part.metadata === "object" && part.metadata !== null ? part.metadata : {}) as Record<string, unknown>;
+    const label = meta["voice"] === true ? "voice message" : part.type === "document" ? "file" : part.type;
+    const filename = typeof meta["filename"] === "string" && meta["filename"] !== "" ? meta["filename"] : label;
+    const source = part.source;
+    const size = source.type === "data" ? Buffer.byteLength(source.value, "base64") : typeof meta["size"] === "number" ? meta["size"] : undefined;
+    return [{ label, filename, ...(source.mimeType !== undefined ? { mimeType: source.mimeType } : {}), ...(size !== undefined ? { size } : {}),
+      placeholder: `[${label}: ${filename}]` }];
+  });
+}
+
+/**
+ * An AG-UI RunAgentInput as the v1 shape (what the reference agent's brains read): user messages as text, each
+ * attachment a placeholder in the text and described in `attachments` (with `caption`, the text parts alone).
+ */
 export function fromRunAgentInput(input: ParsedRunAgentInput): RunInput | undefined {
   const messages = input.messages.flatMap((m) => {
     if (m.role !== "user") return [];
-    const content = typeof m.content === "string" ? m.content
+    const caption = typeof m.content === "string" ? m.content
       : m.content.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("\n");
+    const attachments = typeof m.content === "string" ? [] : attachmentsOf(m.content);
+    const content = [caption, ...attachments.map((a) => a.placeholder)].filter((t) => t !== "").join("\n");
     const meta = m["metadata"] as Record<string, unknown> | undefined;
     const sender = typeof meta?.["sender"] === "string" && meta["sender"] !== "" ? meta["sender"] : "unknown";
-    return [{ id: m.id === "" ? "message" : m.id, role: "user" as const, content, sender, ...(m.name !== undefined ? { senderName: m.name } : {}) }];
+    return [{ id: m.id === "" ? "message" : m.id, role: "user" as const, content, sender, ...(m.name !== undefined ? { senderName: m.name } : {}),
+      ...(attachments.length > 0 ? { attachments, caption } : {}) }];
   });
   if (messages.length === 0) return undefined;
   const value = (key: string): string | undefined => input.context.find((c) => c.description === key)?.value;

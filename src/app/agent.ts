@@ -5,6 +5,7 @@ import type { Config } from "../config";
 import { childLogger } from "../log";
 import { startReferenceAgentFromConfig } from "../reference-agent/from-config";
 import { startReferenceAgent } from "../reference-agent/server";
+import type { MediaPartOptions } from "../media/parts";
 import type { Store } from "../store";
 
 export const CLIENT_NAME = "matrix-agent-bot/0.1.0";
@@ -14,7 +15,8 @@ export interface StartedAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(config: Config, store: Store, log: Logger, embeddedToken: string | undefined): Promise<StartedAgent> {
+export async function startAgent(config: Config, store: Store, log: Logger, embeddedToken: string | undefined,
+  media?: MediaPartOptions): Promise<StartedAgent> {
   const t = config.timings;
   let url = config.agent.url;
   let token = config.agent.token;
@@ -24,8 +26,9 @@ export async function startAgent(config: Config, store: Store, log: Logger, embe
     const logger = childLogger(log, "reference-agent");
     // With its settings (LLM, schedule, its own store in DATA_DIR) when loaded; plain echo otherwise.
     const agent = config.referenceAgent
-      ? await startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, token: token ?? null })
-      : await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger });
+      ? await startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, token: token ?? null,
+        maxFrameBytes: t.maxFrameBytes })
+      : await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger, maxFrameBytes: t.maxFrameBytes });
     closeEmbedded = () => agent.close();
     url = agent.url;
   }
@@ -39,6 +42,7 @@ export async function startAgent(config: Config, store: Store, log: Logger, embe
     heartbeatMs: t.heartbeatMs, pongTimeoutMs: t.pongTimeoutMs, reconnectBaseMs: t.reconnectBaseMs,
     reconnectMaxMs: t.reconnectMaxMs, reconnectResetMs: t.reconnectResetMs, maxFrameBytes: t.maxFrameBytes,
     runStartTimeoutMs: t.runStartTimeoutMs, runIdleTimeoutMs: t.runIdleTimeoutMs, runDeadlineMs: t.runDeadlineMs,
+    ...(media ? { media } : {}),
   });
   return {
     link,

@@ -1,10 +1,12 @@
-// What operators watch: metrics, readiness, and the bot's own HTTP server (/healthz, /readyz, /metrics,
-// POST /proactive). Started first, so /healthz answers while the bot is still connecting; stopped last.
+// What operators watch: metrics, readiness (/readyz and the `ready` log line), and the bot's own HTTP server
+// (/healthz, /readyz, /metrics, POST /proactive). Started first, so /healthz answers while the bot is still
+// connecting (/readyz says 503, starting); stopped last.
 import type { Logger } from "pino";
 import type { Config } from "../config";
 import { observeHomeserver, whoamiProbe } from "../http/homeserver-watch";
 import { ReadinessTracker } from "../http/readiness";
-import { HttpServer } from "../http/server";
+import { ReadyLog } from "../http/ready-log";
+import { HttpServer, type RouteHandler } from "../http/server";
 import { childLogger } from "../log";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
@@ -19,14 +21,16 @@ export class Operations {
   private readonly server: HttpServer;
   private store: Store | undefined;
   private observed: MatrixHttp | undefined;
+  private readyLog: ReadyLog | undefined;
   port: number | undefined;
 
-  constructor(private readonly config: Config, log: Logger) {
+  constructor(private readonly config: Config, private readonly log: Logger) {
     this.readiness = new ReadinessTracker({
       homeserverStaleMs: config.timings.homeserverStaleMs,
       storeHealthCheck: () => (this.store ? this.store.healthCheck() : Promise.reject(new Error("the store is not open yet"))),
       probeHomeserver: () => (this.observed ? whoamiProbe(this.observed)() : Promise.reject(new Error("not signed in yet"))),
     });
+    this.readiness.starting(); // /readyz says 503 until start-up is over
     this.server = new HttpServer({
       host: config.http.host, port: config.http.port, bodyLimitBytes: config.timings.httpBodyLimitBytes,
       log: childLogger(log, "http"), readiness: () => this.readiness.report(), metrics: this.metrics,
@@ -59,11 +63,24 @@ export class Operations {
       const reply = await handleProactivePush(
         { authorization: req.headers.authorization, readBody: () => req.json() },
         { token: this.config.http.proactiveToken, fanout });
-      return { status: reply.status, body: reply.body };
+      return reply;
     });
   }
 
+  /** GET /media: attachments served once to the agent by their signed URL (src/media/served.ts). */
+  serveMedia(route: { path: string; handle: RouteHandler }): void {
+    this.server.route("GET", route.path, route.handle);
+  }
+
+  /** Start-up is over: /readyz and the `ready` log line (with `fields`) follow the checks from now on, one rule. */
+  started(fields: Record<string, unknown>): void {
+    this.readyLog ??= new ReadyLog({ tracker: this.readiness, log: this.log, fields });
+    this.readiness.started();
+    this.readyLog.start();
+  }
+
   stopping(): void {
+    this.readyLog?.stop();
     this.readiness.stopping();
   }
 

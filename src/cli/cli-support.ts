@@ -60,11 +60,7 @@ export function parseCommandLine<T extends CommandOptions>(argv: string[], optio
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** Loads ./.env like the bot does (variables already set win). */
-export function loadDotEnv(cwd: string, load: (file: string) => void): void {
-  const file = path.join(cwd, ".env");
-  if (fs.existsSync(file)) load(file);
-}
+export { loadDotEnv } from "../config/dotenv";
 
 /**
  * Writes `data` to `file` so that readers see the old file or the new one, never a half-written one: a temp

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
 import { credentialsSchema, type Credentials } from "../config";
+import { readVariable } from "../config/problems";
 import { CliFailure, EXIT, firstLine, isUsageError, loadDotEnv, parseCommandLine, processIo, UsageError, writeFileAtomic, type CliIo } from "./cli-support";
 import { matrixFetch, UnreachableError, type MatrixAnswer } from "./matrix-fetch";
 import { pipedPrompter, PromptCancelled, terminalPrompter, type Prompter } from "./prompt";
@@ -47,14 +48,16 @@ export async function runLogin(argv: string[], io: CliIo, context: LoginEnvironm
     const timeoutMs = Number(values["timeout-ms"]);
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout-ms must be a positive whole number");
     const { env, prompter } = context;
-    const homeserverUrl = normalizeHomeserverUrl(values.homeserver ?? (await prompter.ask("Homeserver URL", env["MATRIX_HOMESERVER_URL"] ?? "")));
+    // An empty value is unset, as for the bot (an option given as "" too).
+    const homeserverUrl = normalizeHomeserverUrl(nonEmpty(values.homeserver)
+      ?? (await prompter.ask("Homeserver URL", readVariable(env, "MATRIX_HOMESERVER_URL") ?? "")));
     const user = (values.user ?? (await prompter.ask("Bot account (e.g. @bot:example.org)"))).trim();
     if (user === "") throw new UsageError("no user name given");
     const password = await prompter.askSecret("Password");
     if (password === "") throw new UsageError("no password given");
 
     const credentials = await logIn(homeserverUrl, user, password, values["device-name"], timeoutMs);
-    const dataDir = path.resolve(context.cwd, values["data-dir"] ?? env["DATA_DIR"] ?? "./data");
+    const dataDir = path.resolve(context.cwd, nonEmpty(values["data-dir"]) ?? readVariable(env, "DATA_DIR") ?? "./data");
     const file = path.join(dataDir, "credentials.json");
     const previous = readPrevious(file);
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -72,6 +75,10 @@ export async function runLogin(argv: string[], io: CliIo, context: LoginEnvironm
   } finally {
     context.prompter.close();
   }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
 
 function normalizeHomeserverUrl(raw: string): string {
@@ -168,14 +175,17 @@ async function handlePrevious(previous: Credentials, now: Credentials, logout: b
 }
 
 function printNextSteps(credentials: Credentials, env: Record<string, string | undefined>, io: CliIo): void {
-  const configured = env["MATRIX_HOMESERVER_URL"]?.trim().replace(/\/+$/, "");
-  if (configured !== credentials.homeserverUrl) {
-    io.out(`Set MATRIX_HOMESERVER_URL=${credentials.homeserverUrl} in .env: the bot uses these credentials only for that homeserver.`);
+  const configured = readVariable(env, "MATRIX_HOMESERVER_URL")?.replace(/\/+$/, "");
+  if (configured === undefined) {
+    io.out(`The bot takes the homeserver (${credentials.homeserverUrl}) from there too: MATRIX_HOMESERVER_URL may stay unset.`);
+  } else if (configured !== credentials.homeserverUrl) {
+    io.out(`MATRIX_HOMESERVER_URL is ${configured}: set it to ${credentials.homeserverUrl} (or remove it) in .env; ` +
+      "the bot uses these credentials only for the homeserver they were saved for.");
   }
-  if ((env["MATRIX_ACCESS_TOKEN"] ?? "").trim() !== "") {
+  if (readVariable(env, "MATRIX_ACCESS_TOKEN") !== undefined) {
     io.out("MATRIX_ACCESS_TOKEN is set, and it takes precedence over credentials.json: remove it from the environment and .env.");
   }
-  if ((env["MATRIX_REGISTRATION"] ?? "").trim() !== "" && (env["MATRIX_MODE"] ?? "").trim().toLowerCase() !== "client") {
+  if (readVariable(env, "MATRIX_REGISTRATION") !== undefined && readVariable(env, "MATRIX_MODE")?.toLowerCase() !== "client") {
     io.out("MATRIX_REGISTRATION is set, so the bot would start in appservice mode: set MATRIX_MODE=client to use this account.");
   }
   io.out("Next: npm run doctor, then npm start.");

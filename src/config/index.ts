@@ -14,3 +14,4 @@ export {
   type MatrixMode,
   type Registration,
 } from "./schema";
+export { loadDotEnv } from "./dotenv";

@@ -3,7 +3,7 @@ import { loadAgentConfig, type AgentConfig } from "../reference-agent/config";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatProblems, ProblemList, readVariable, type ConfigProblem, type Env, type LoadResult } from "./problems";
-import { loadCredentials, loadRegistration, type FileAccess } from "./registration";
+import { loadRegistration, resolveClientCredentials, type FileAccess } from "./registration";
 import {
   bindVar,
   booleanVar,
@@ -40,7 +40,7 @@ export interface Config {
   readonly agent: { readonly url?: string; readonly token?: string };
   readonly dataDir: string;
   readonly storeUrl: string;
-  readonly http: { readonly host: string; readonly port: number; readonly proactiveToken?: string };
+  readonly http: { readonly host: string; readonly port: number; readonly proactiveToken?: string; readonly mediaPublicUrl?: string };
   /** undefined: the bot's own server (resolved at runtime). */
   readonly allowedUsers?: string[];
   readonly botAdmins: string[];
@@ -86,6 +86,7 @@ function readTimings(env: Env, problems: ProblemList): Timings {
   const pairs: Array<[string, keyof Timings, string, keyof Timings]> = [
     ["MATRIX_RETRY_BASE_MS", "retryBaseMs", "MATRIX_RETRY_MAX_MS", "retryMaxMs"],
     ["AGENT_RECONNECT_BASE_MS", "reconnectBaseMs", "AGENT_RECONNECT_MAX_MS", "reconnectMaxMs"],
+    ["MEDIA_MAX_BYTES", "mediaMaxBytes", "MEDIA_MAX_INFLIGHT_BYTES", "mediaMaxInflightBytes"],
   ];
   for (const [baseName, baseKey, maxName, maxKey] of pairs) {
     if (result[baseKey] > result[maxKey]) {
@@ -95,6 +96,12 @@ function readTimings(env: Env, problems: ProblemList): Timings {
         `make ${baseName} at most ${maxName}`,
       );
     }
+  }
+  // An inline attachment travels base64-encoded (4/3) inside a run frame, with the rest of the run.
+  const inlineFrame = 4 * Math.ceil(result.mediaInlineMaxBytes / 3) + 65_536;
+  if (result.maxFrameBytes < inlineFrame) {
+    problems.add("AGENT_MAX_FRAME_BYTES", `is ${result.maxFrameBytes}, too small for a run carrying MEDIA_INLINE_MAX_BYTES (${result.mediaInlineMaxBytes}) inline`,
+      `make AGENT_MAX_FRAME_BYTES at least ${inlineFrame} (and the agent's frame limit too), or lower MEDIA_INLINE_MAX_BYTES`);
   }
   return result;
 }
@@ -113,57 +120,16 @@ function urlPasswords(url: string | undefined): string[] {
   return [match[1], decoded];
 }
 
-function resolveClientCredentials(
-  env: Env,
-  dataDir: string,
-  homeserverUrl: string | undefined,
-  files: FileAccess,
-  problems: ProblemList,
-): { accessToken?: string; userId?: string; deviceId?: string } {
-  const token = readVariable(env, "MATRIX_ACCESS_TOKEN");
-  if (token !== undefined) return { accessToken: token };
-  const credentialsPath = path.join(dataDir, "credentials.json");
-  const before = problems.items.length;
-  const saved = loadCredentials(credentialsPath, files, problems);
-  if (saved === undefined) {
-    if (problems.items.length === before) {
-      problems.add(
-        "MATRIX_ACCESS_TOKEN",
-        `is not set, and there is no ${credentialsPath}; in client mode the bot needs an access token`,
-        "set MATRIX_ACCESS_TOKEN or run `npm run login`",
-      );
-    }
-    return {};
-  }
-  const savedFor = saved.homeserverUrl.replace(/\/+$/, "");
-  if (homeserverUrl !== undefined && savedFor !== homeserverUrl) {
-    problems.add(
-      "MATRIX_ACCESS_TOKEN",
-      `is not set, and ${credentialsPath} was saved for ${savedFor}, not for MATRIX_HOMESERVER_URL ${homeserverUrl}`,
-      "run `npm run login` again for this homeserver, set MATRIX_ACCESS_TOKEN, or correct MATRIX_HOMESERVER_URL",
-    );
-    return {};
-  }
-  return { accessToken: saved.accessToken, userId: saved.userId, deviceId: saved.deviceId };
-}
-
 export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
   const files = defaultFiles(options);
   const problems = new ProblemList();
 
-  const homeserverUrl = problems.parse(
+  const configuredHomeserver = problems.parse(
     env,
     "MATRIX_HOMESERVER_URL",
     httpUrlVar,
     "set MATRIX_HOMESERVER_URL to the homeserver's client-server URL, e.g. https://matrix.example.org",
   );
-  if (readVariable(env, "MATRIX_HOMESERVER_URL") === undefined) {
-    problems.add(
-      "MATRIX_HOMESERVER_URL",
-      "is not set, and the bot needs to know the URL of the homeserver it belongs to",
-      "set MATRIX_HOMESERVER_URL=https://matrix.example.org in the environment or in .env (copy .env.example to .env)",
-    );
-  }
 
   const registrationValue = readVariable(env, "MATRIX_REGISTRATION");
   const mode =
@@ -190,8 +156,19 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     problems.parse(env, "APPSERVICE_BIND", bindVar, "set APPSERVICE_BIND to host:port, e.g. 127.0.0.1:9999") ??
     DEFAULT_APPSERVICE_BIND;
 
-  const credentials =
-    mode === "client" ? resolveClientCredentials(env, dataDir, homeserverUrl, files, problems) : {};
+  const { homeserverUrl: savedHomeserver, ...credentials } =
+    mode === "client" ? resolveClientCredentials(env, dataDir, configuredHomeserver, files, problems) : {};
+  const homeserverUrl = configuredHomeserver ?? savedHomeserver;
+  const homeserverProblem = problems.items.some((p) => p.variable === "MATRIX_HOMESERVER_URL");
+  if (readVariable(env, "MATRIX_HOMESERVER_URL") === undefined && savedHomeserver === undefined && !homeserverProblem) {
+    const setIt = "set MATRIX_HOMESERVER_URL=https://matrix.example.org in the environment or in .env (copy .env.example to .env)";
+    problems.items.unshift({ // first: the one setting every start needs
+      variable: "MATRIX_HOMESERVER_URL",
+      problem: `is not set${mode === "client" ? `, and no usable ${path.join(dataDir, "credentials.json")} (from \`npm run login\`) names it` : ""}; ` +
+        "the bot needs to know the URL of the homeserver it belongs to",
+      fix: mode === "client" ? `run \`npm run login\` (it saves the homeserver URL and a token in DATA_DIR), or ${setIt}` : setIt,
+    });
+  }
 
   const e2ee = problems.parse(env, "MATRIX_E2EE", booleanVar, "set MATRIX_E2EE to true or false") ?? false;
   const cryptoPassphrase = readVariable(env, "CRYPTO_PASSPHRASE", true);
@@ -222,6 +199,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
   const httpBind =
     problems.parse(env, "HTTP_BIND", bindVar, "set HTTP_BIND to host:port, e.g. 127.0.0.1:8080") ?? DEFAULT_HTTP_BIND;
   const proactiveToken = readVariable(env, "PROACTIVE_TOKEN");
+  const mediaPublicUrl = problems.parse(env, "MEDIA_PUBLIC_URL", httpUrlVar,
+    "set MEDIA_PUBLIC_URL to where the agent reaches the bot's HTTP server, e.g. https://bot.example.org, or leave it unset (HTTP_BIND's address)");
 
   const globFix = (name: string): string =>
     `set ${name} to comma-separated user ids or globs, e.g. @alice:example.org,@*:example.org`;
@@ -281,7 +260,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     agent: { ...(agentUrl !== undefined ? { url: agentUrl } : {}), ...(agentToken !== undefined ? { token: agentToken } : {}) },
     dataDir,
     storeUrl,
-    http: { ...httpBind, ...(proactiveToken !== undefined ? { proactiveToken } : {}) },
+    http: { ...httpBind, ...(proactiveToken !== undefined ? { proactiveToken } : {}), ...(mediaPublicUrl !== undefined ? { mediaPublicUrl } : {}) },
     ...(allowedUsers !== undefined ? { allowedUsers } : {}),
     botAdmins,
     ...(adminRoom !== undefined ? { adminRoom } : {}),

@@ -48,6 +48,11 @@ export interface Timings {
   readonly streamEditIntervalMs: number;
   readonly streamSlowEditIntervalMs: number;
   readonly streamMaxEdits: number;
+  readonly mediaMaxBytes: number;
+  readonly mediaMaxInflightBytes: number;
+  readonly mediaInlineMaxBytes: number;
+  readonly mediaDownloadTimeoutMs: number;
+  readonly mediaUrlTtlMs: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -100,6 +105,11 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("STREAM_EDIT_INTERVAL_MS", "streamEditIntervalMs", 1_000, "shortest time between two edits of a live answer"),
   ms("STREAM_SLOW_EDIT_INTERVAL_MS", "streamSlowEditIntervalMs", 3_000, "the same once an answer is long (over 4,000 characters)"),
   count("STREAM_MAX_EDITS", "streamMaxEdits", 50, "edits of one live message at most, its final edit included"),
+  count("MEDIA_MAX_BYTES", "mediaMaxBytes", 20_971_520, "largest attachment (picture, file, voice message) the bot downloads for the agent"),
+  count("MEDIA_MAX_INFLIGHT_BYTES", "mediaMaxInflightBytes", 67_108_864, "bytes of attachments held in memory at once (downloads and turns waiting)"),
+  count("MEDIA_INLINE_MAX_BYTES", "mediaInlineMaxBytes", 262_144, "largest attachment sent inside the run frame; larger ones go by a one-time URL"),
+  ms("MEDIA_DOWNLOAD_TIMEOUT_MS", "mediaDownloadTimeoutMs", 60_000, "longest one attachment download may take"),
+  ms("MEDIA_URL_TTL_MS", "mediaUrlTtlMs", 300_000, "how long a one-time attachment URL for the agent stays valid"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
@@ -126,5 +136,6 @@ export const ENV_VARIABLES: readonly string[] = [
   "PROVISION_SPACE",
   "STREAMING",
   "LLM_API_KEY",
+  "MEDIA_PUBLIC_URL",
   ...TIMING_VARIABLES.map((t) => t.name),
 ];

@@ -1,4 +1,5 @@
-// What GET /readyz reports: the bot is ready only when the homeserver answered recently, the agent link is
+// What GET /readyz reports, and the one rule the `ready` log line follows too (ready-log.ts): the bot is ready
+// only when it has started (messages are being received), the homeserver answered recently, the agent link is
 // up, the store reads and writes, the homeserver has not rejected the bot's token, and inbound batches have not
 // all been refused for HOMESERVER_STALE_MS (one event that cannot be stored is skipped, it refuses nothing).
 export type ReadinessCheckName = "homeserver" | "agent" | "store" | "token" | "inbound";
@@ -14,6 +15,8 @@ export interface ReadinessReport {
   readonly checks: Readonly<Record<ReadinessCheckName, ReadinessCheck>>;
   /** The names of the checks that failed, in a fixed order. */
   readonly notReady: ReadinessCheckName[];
+  /** Present (true) while the bot is still starting (not yet receiving messages): not ready whatever the checks say. */
+  readonly starting?: boolean;
   /** Present (true) once shutdown began: not ready whatever the checks say. */
   readonly stopping?: boolean;
 }
@@ -54,6 +57,8 @@ interface CachedStore {
 export class ReadinessTracker {
   private lastHomeserverAnswer: number | undefined;
   private stoppingSince: number | undefined;
+  private startingNow = false;
+  private readonly listeners = new Set<() => void>();
   private agentState = "down";
   private tokenProblem: string | undefined;
   /** Since when every inbound batch has been refused (undefined: the last one was accepted). */
@@ -74,7 +79,9 @@ export class ReadinessTracker {
 
   /** The agent link's state: "up" is ready; anything else ("connecting", "down", "stopped") is not. */
   agentLinkState(state: string): void {
+    if (state === this.agentState) return;
     this.agentState = state;
+    this.changed();
   }
 
   /** Follows a link's state changes; returns the unsubscribe function. */
@@ -85,12 +92,27 @@ export class ReadinessTracker {
 
   /** The homeserver rejected the bot's token (M_UNKNOWN_TOKEN). `detail`: what the operator should do. */
   tokenRejected(detail = "the homeserver rejected the bot's access token (M_UNKNOWN_TOKEN)"): void {
+    if (this.tokenProblem === detail) return;
     this.tokenProblem = detail;
+    this.changed();
+  }
+
+  /** The bot is starting: not ready until started(), whatever the checks say. */
+  starting(): void {
+    this.startingNow = true;
+  }
+
+  /** Start-up is over (messages are being received): the checks alone decide from now on. */
+  started(): void {
+    this.startingNow = false;
+    this.changed();
   }
 
   /** Shutdown began: from now on the bot reports not ready (load balancers stop sending it work). */
   stopping(): void {
-    this.stoppingSince ??= this.now();
+    if (this.stoppingSince !== undefined) return;
+    this.stoppingSince = this.now();
+    this.changed();
   }
 
   /** An inbound batch was refused (the homeserver sends it again). */
@@ -105,7 +127,19 @@ export class ReadinessTracker {
 
   /** The token works again (e.g. whoami succeeded after a fix). */
   tokenAccepted(): void {
+    if (this.tokenProblem === undefined) return;
     this.tokenProblem = undefined;
+    this.changed();
+  }
+
+  /** Calls `cb` after each change of what the report depends on, other than time (the ready log listens). */
+  onChange(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private changed(): void {
+    for (const cb of this.listeners) cb();
   }
 
   async report(): Promise<ReadinessReport> {
@@ -119,7 +153,9 @@ export class ReadinessTracker {
     const checks = { homeserver, agent, store, token, inbound: this.inboundCheck() };
     const notReady = CHECK_ORDER.filter((name) => !checks[name].ok);
     const stopping = this.stoppingSince !== undefined;
-    return { ready: notReady.length === 0 && !stopping, checks, notReady, ...(stopping ? { stopping } : {}) };
+    const starting = this.startingNow && !stopping;
+    return { ready: notReady.length === 0 && !stopping && !starting, checks, notReady,
+      ...(starting ? { starting } : {}), ...(stopping ? { stopping } : {}) };
   }
 
   private async homeserverCheck(): Promise<ReadinessCheck> {

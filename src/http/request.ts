@@ -4,17 +4,35 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { z } from "zod";
 
-/** Thrown by a handler (or a helper) to answer `status` with `{ error: code, message }`. */
+/**
+ * The one shape of every error body of the bot's HTTP server, as Matrix has it: a machine-readable `errcode`
+ * (M_NOT_FOUND, M_UNRECOGNIZED, M_MISSING_TOKEN, M_UNKNOWN_TOKEN, M_NOT_JSON, M_BAD_JSON, M_TOO_LARGE, M_UNKNOWN)
+ * and a sentence for people in `error`.
+ */
+export interface ErrorBody {
+  readonly errcode: string;
+  readonly error: string;
+}
+
+export function errorBody(errcode: string, error: string): ErrorBody {
+  return { errcode, error };
+}
+
+/** Thrown by a handler (or a helper) to answer `status` with `{ errcode, error }`. */
 export class HttpError extends Error {
   override readonly name = "HttpError";
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly errcode: string,
     /** Safe to show to the caller: no stack, no secrets. */
     readonly publicMessage: string,
     readonly headers: Record<string, string> = {},
   ) {
-    super(`${status} ${code}: ${publicMessage}`);
+    super(`${status} ${errcode}: ${publicMessage}`);
+  }
+
+  get body(): ErrorBody {
+    return errorBody(this.errcode, this.publicMessage);
   }
 }
 
@@ -58,11 +76,19 @@ export function tokensMatch(presented: string | undefined, expected: string): bo
   return timingSafeEqual(a, b);
 }
 
+/** The 401 for a presented bearer token that is not `expected` (missing or wrong); undefined when it matches. */
+export function bearerRefusal(presented: string | undefined, expected: string): HttpError | undefined {
+  if (tokensMatch(presented, expected)) return undefined;
+  const challenge = { "www-authenticate": "Bearer" };
+  return presented === undefined
+    ? new HttpError(401, "M_MISSING_TOKEN", "missing bearer token (Authorization: Bearer …)", challenge)
+    : new HttpError(401, "M_UNKNOWN_TOKEN", "wrong bearer token", challenge);
+}
+
 /** Throws 401 unless the request carries `Authorization: Bearer <expected>`. */
 export function requireBearer(request: HttpRequest, expected: string): void {
-  if (!tokensMatch(request.bearerToken(), expected)) {
-    throw new HttpError(401, "unauthorized", "missing or wrong bearer token", { "www-authenticate": "Bearer" });
-  }
+  const refusal = bearerRefusal(request.bearerToken(), expected);
+  if (refusal) throw refusal;
 }
 
 export function bearerFrom(headers: IncomingHttpHeaders): string | undefined {
@@ -98,25 +124,25 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on("error", (error) => {
       if (failed) return;
       failed = true;
-      reject(new HttpError(400, "bad_request", `the request body could not be read (${error.message})`));
+      reject(new HttpError(400, "M_UNKNOWN", `the request body could not be read (${error.message})`));
     });
   });
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, "too_large", `the request body is larger than ${limit} bytes`, { connection: "close" });
+  return new HttpError(413, "M_TOO_LARGE", `the request body is larger than ${limit} bytes`, { connection: "close" });
 }
 
 export function parseJsonBody(buffer: Buffer, contentType: string | undefined): unknown {
   const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
   if (type !== "" && type !== "application/json" && !type.endsWith("+json")) {
-    throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
+    throw new HttpError(415, "M_NOT_JSON", "send the body as application/json");
   }
-  if (buffer.length === 0) throw new HttpError(400, "bad_request", "the request body is empty; send a JSON object");
+  if (buffer.length === 0) throw new HttpError(400, "M_NOT_JSON", "the request body is empty; send a JSON object");
   try {
     return JSON.parse(buffer.toString("utf8")) as unknown;
   } catch {
-    throw new HttpError(400, "bad_request", "the request body is not valid JSON");
+    throw new HttpError(400, "M_NOT_JSON", "the request body is not valid JSON");
   }
 }
 
@@ -126,5 +152,5 @@ export function checkWithSchema<T>(value: unknown, schema: z.ZodType<T>): T {
   const problems = result.error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.map(String).join(".") || "body"}: ${issue.message}`);
-  throw new HttpError(400, "bad_request", `invalid body: ${problems.join("; ")}`);
+  throw new HttpError(400, "M_BAD_JSON", `invalid body: ${problems.join("; ")}`);
 }

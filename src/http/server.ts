@@ -1,5 +1,6 @@
 // The bot's own HTTP server (node:http, not the SDK's express app) on HTTP_BIND: GET /healthz, GET /readyz,
-// GET /metrics, and routes others register (POST /proactive) with a body size limit and JSON helpers.
+// GET /metrics, and routes others register (POST /proactive) with a body size limit and JSON helpers. Every error
+// answer has one shape, as Matrix's: {"errcode": "M_…", "error": "…"} (request.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
@@ -8,6 +9,7 @@ import type { ReadinessReport } from "./readiness";
 import {
   bearerFrom,
   checkWithSchema,
+  errorBody,
   HttpError,
   parseJsonBody,
   readBody,
@@ -16,7 +18,7 @@ import {
   type RouteHandler,
 } from "./request";
 
-export { HttpError, json, requireBearer, tokensMatch, type HttpReply, type HttpRequest, type RouteHandler } from "./request";
+export { errorBody, HttpError, json, requireBearer, tokensMatch, type ErrorBody, type HttpReply, type HttpRequest, type RouteHandler } from "./request";
 
 export interface HttpServerOptions {
   host: string;
@@ -110,7 +112,7 @@ export class HttpServer {
       report = await this.opts.readiness();
     } catch (error) {
       this.opts.log.error({ err: error }, "readiness check failed");
-      return { status: 503, body: { ready: false, error: "the readiness check itself failed; see the bot's log" } };
+      return { status: 503, body: { ready: false, errcode: "M_UNKNOWN", error: "the readiness check itself failed; see the bot's log" } };
     }
     return { status: report.ready ? 200 : 503, body: report };
   }
@@ -121,20 +123,20 @@ export class HttpServer {
       const method = (req.method ?? "GET").toUpperCase();
       const byMethod = this.routes.get(url.pathname);
       const handler = byMethod?.get(method === "HEAD" ? "GET" : method);
-      if (!byMethod) throw new HttpError(404, "not_found", `nothing here: ${url.pathname}`);
+      if (!byMethod) throw new HttpError(404, "M_UNRECOGNIZED", `nothing here: ${url.pathname}`);
       if (!handler) {
         const allow = [...byMethod.keys()].join(", ");
-        throw new HttpError(405, "method_not_allowed", `use ${allow} for ${url.pathname}`, { allow });
+        throw new HttpError(405, "M_UNRECOGNIZED", `use ${allow} for ${url.pathname}`, { allow });
       }
       const reply = await handler(this.request(req, method, url));
       send(res, reply);
     } catch (error) {
       if (error instanceof HttpError) {
-        send(res, { status: error.status, body: { error: error.code, message: error.publicMessage }, headers: error.headers });
+        send(res, { status: error.status, body: error.body, headers: error.headers });
         return;
       }
       this.opts.log.error({ err: error, method: req.method, path: safePath(req.url) }, "HTTP handler failed");
-      send(res, { status: 500, body: { error: "internal", message: "internal error; see the bot's log" } });
+      send(res, { status: 500, body: errorBody("M_UNKNOWN", "internal error; see the bot's log") });
     }
   }
 

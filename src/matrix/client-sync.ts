@@ -88,10 +88,13 @@ export class ClientSync {
   private async run(firstDone: () => void): Promise<void> {
     let since = await this.tokens.load();
     let failures = 0;
+    // The first batch of a start catches up at once (timeout 0): start() waits for it, and a long poll would hold
+    // the start (and readiness) until something happened in some room, or for the whole MATRIX_SYNC_TIMEOUT_MS.
+    let caughtUp = false;
     while (!this.stopping.signal.aborted) {
       try {
         const res = await this.http.request<SyncResponse>("GET", "/_matrix/client/v3/sync", {
-          query: { since, timeout: since === undefined ? 0 : this.opts.syncTimeoutMs, filter: this.filter },
+          query: { since, timeout: since === undefined || !caughtUp ? 0 : this.opts.syncTimeoutMs, filter: this.filter },
           timeoutMs: this.opts.syncTimeoutMs + this.opts.requestTimeoutMs,
         });
         if (this.stopping.signal.aborted) return;
@@ -105,6 +108,7 @@ export class ClientSync {
           since = res.next_batch;
         }
         failures = 0;
+        caughtUp = true;
         firstDone();
       } catch (e) {
         if (e instanceof MatrixRequestError && e.kind === "unknown_token") {

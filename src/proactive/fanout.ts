@@ -1,8 +1,9 @@
-// Results the agent produces on its own (agent-initiated runs, and POST /proactive) delivered into rooms:
-// `*` → every room opted in when the bot records the run, and no other; a thread key → that room, if the bot
-// is still joined. The room set is recorded before anything is queued, so a replay after a crash reaches the
-// same rooms; every (run, room, part) is one outbox entry with a txnId derived from them, all committed
-// before the agent is acked, so a resend after a crash is deduplicated by the homeserver.
+// Results the agent produces on its own (agent-initiated runs, and POST /proactive) delivered into rooms, by one
+// rule on both paths (DESIGN.md): `*` → every room opted in when the bot records the run; a room id or a thread
+// key → that room if the bot is joined to it, opted in or not (a reminder asked for there); any other target is
+// refused (a permanent nack; 404 for POST). The room set is recorded before anything is queued, so a replay after a
+// crash reaches the same rooms; every (run, room, part) is one outbox entry with a txnId derived from them, all
+// committed before the agent is acked, so a resend after a crash is deduplicated by the homeserver.
 import { createHash } from "node:crypto";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
@@ -29,6 +30,13 @@ export interface ProactiveResult {
   messages: number;
 }
 
+/** Why a target was refused: it names no room (`unknown_target`), or a room the bot is not in (`not_joined`). */
+export interface RefusedTarget {
+  refused: "unknown_target" | "not_joined";
+  /** For the caller (POST /proactive's 404 body); no secrets. */
+  detail: string;
+}
+
 export function proactiveTxnId(runId: string, roomId: string, message: number, part: number): string {
   const digest = createHash("sha256").update(`${runId}\n${roomId}`).digest("base64url").slice(0, 32);
   return `mab.p.${digest}.${message}.${part}`;
@@ -44,14 +52,14 @@ export class ProactiveFanout {
       return "handled";
     }
     const result = await this.deliver(run.runId, run.threadId, run.messages);
-    if (result === "unknown_thread") return { nack: true, reason: "unknown_thread", permanent: true };
+    if ("refused" in result) return { nack: true, reason: result.refused, permanent: true };
     return "handled";
   }
 
   /** Queues `messages` for the target. Throws if the store fails (the caller must then not ack). */
-  async deliver(runId: string, threadId: string, messages: string[]): Promise<ProactiveResult | "unknown_thread"> {
+  async deliver(runId: string, threadId: string, messages: string[]): Promise<ProactiveResult | RefusedTarget> {
     const rooms = await this.roomsFor(runId, threadId);
-    if (rooms === undefined) return "unknown_thread";
+    if (!Array.isArray(rooms)) return rooms;
     const contents = messages.map((text) => buildMessageContents(text, { msgtype: "m.text" }));
     const entries: OutboxEntryInput[] = [];
     for (const roomId of rooms) {
@@ -67,7 +75,8 @@ export class ProactiveFanout {
     return { rooms: rooms.length, messages: messages.length };
   }
 
-  private async roomsFor(runId: string, threadId: string): Promise<string[] | undefined> {
+  /** The rooms of a run: recorded ones for a replay; else by the rule, recorded before anything is queued. */
+  private async roomsFor(runId: string, threadId: string): Promise<string[] | RefusedTarget> {
     const recorded = await this.deps.recordedRuns.get(runId);
     if (recorded !== undefined) return recorded;
     let rooms: string[];
@@ -76,11 +85,14 @@ export class ProactiveFanout {
     } else {
       const roomId = decodeThreadKey(threadId)?.roomId ?? (threadId.startsWith("!") ? threadId : undefined);
       if (roomId === undefined) {
-        this.deps.log.warn({ runId }, "agent-initiated run names an unknown thread; dropped");
-        return undefined;
+        this.deps.log.warn({ runId }, "proactive result for a target that names no room or thread; refused");
+        return { refused: "unknown_target", detail: "the target is neither *, a room id (!…) nor a thread key" };
       }
-      rooms = (await this.deps.isJoined(roomId)) ? [roomId] : [];
-      if (rooms.length === 0) this.deps.log.warn({ runId, roomId }, "agent-initiated run for a room the bot is not in; dropped");
+      if (!(await this.deps.isJoined(roomId))) {
+        this.deps.log.warn({ runId, roomId }, "proactive result for a room the bot is not in; refused");
+        return { refused: "not_joined", detail: `the bot is not in the room ${roomId}` };
+      }
+      rooms = [roomId];
     }
     await this.deps.recordedRuns.set(runId, rooms, this.deps.recordTtlMs ?? 30 * 24 * 3600 * 1000);
     return rooms;

@@ -27,11 +27,14 @@ interface Session {
 
 type UnsentFrame = Omit<EventFrame, "seq">;
 
-/** What the reference agent tells a v2 bot it can do (AG-UI AgentCapabilities): text in, text out. */
+/**
+ * What the reference agent tells a v2 bot it can do (AG-UI AgentCapabilities): text out; every kind of attachment
+ * in, which its brains read as a description (the echo brain names it, the LLM's history keeps "[image: cat.png]").
+ */
 export const REFERENCE_AGENT_CAPABILITIES: AgentCapabilities = {
   identity: { name: "matrix-agent-bot reference agent", type: "reference" },
   transport: { streaming: true, websocket: true, resumable: true },
-  multimodal: { input: { image: false, audio: false, video: false, pdf: false, file: false }, output: { image: false, audio: false } },
+  multimodal: { input: { image: true, audio: true, video: true, pdf: true, file: true }, output: { image: false, audio: false } },
   humanInTheLoop: { interrupts: false },
 };
 

@@ -1,12 +1,24 @@
 // What answers a run inside the reference agent. The echo brain is the default; an LLM brain can plug
 // in through the same interface (startReferenceAgent's `mode: { kind: "custom", brain }`).
 import type { RunErrorCode, RunInput } from "../agent/protocol";
+import type { InputAttachment } from "../agent/protocol-v2";
 
 /** The echo reply: exactly `You said: ` followed by the content of the run's last user message. */
 export const ECHO_PREFIX = "You said: ";
 
 export function echoReply(text: string): string {
   return `${ECHO_PREFIX}${text}`;
+}
+
+/** "You sent an image: cat.png (image/png, 1234 bytes)", one line per attachment, then the caption echoed. */
+export function describeAttachments(message: RunInput["messages"][number]): string {
+  const attachments = (message["attachments"] ?? []) as InputAttachment[];
+  const lines = attachments.map((a) => {
+    const details = [a.mimeType, a.size !== undefined ? `${a.size} bytes` : undefined].filter((d) => d !== undefined).join(", ");
+    return `You sent ${/^[aeiou]/.test(a.label) ? "an" : "a"} ${a.label}: ${a.filename}${details ? ` (${details})` : ""}`;
+  });
+  const caption = typeof message["caption"] === "string" ? message["caption"] : "";
+  return [...lines, ...(caption.trim() !== "" ? [echoReply(caption)] : [])].join("\n");
 }
 
 /** Alias of echoReply (the name some tests use). */
@@ -79,7 +91,7 @@ export function createEchoBrain(delayMs = 0): AgentBrain {
     async run(input, out, signal) {
       if (delayMs > 0) await delay(delayMs, signal);
       const last = input.messages[input.messages.length - 1];
-      const reply = echoReply(last?.content ?? "");
+      const reply = last && Array.isArray(last["attachments"]) ? describeAttachments(last) : echoReply(last?.content ?? "");
       const id = out.startMessage();
       for (const chunk of twoChunks(reply)) {
         if (signal.aborted) throw new Error("aborted");

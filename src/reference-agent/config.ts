@@ -14,6 +14,8 @@ export const AGENT_CONFIG_DEFAULTS = {
   historyTtlDays: 30,
   /** A proactive answer containing this sends nothing. */
   noopMarker: "[[nothing]]",
+  /** The bot's AGENT_MAX_FRAME_BYTES default. */
+  maxFrameBytes: 1_048_576,
 } as const;
 
 export interface AgentConfig {
@@ -23,6 +25,8 @@ export interface AgentConfig {
   readonly token?: string;
   readonly dataDir: string;
   readonly logLevel: LogLevel;
+  /** AGENT_MAX_FRAME_BYTES: largest frame accepted from the bot (the bot's limit and MEDIA_INLINE_MAX_BYTES follow it). */
+  readonly maxFrameBytes: number;
   /** Unset baseUrl: the agent echoes. */
   readonly llm: {
     readonly baseUrl?: string;
@@ -56,6 +60,7 @@ export const AGENT_ENV_VARIABLES: readonly string[] = [
   "AGENT_TOKEN",
   "DATA_DIR",
   "LOG_LEVEL",
+  "AGENT_MAX_FRAME_BYTES",
   "LLM_BASE_URL",
   "LLM_MODEL",
   "LLM_API_KEY",
@@ -116,6 +121,8 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
   const historyTtlDays =
     problems.parse(env, "LLM_HISTORY_TTL_DAYS", positiveIntVar(36_500), "set LLM_HISTORY_TTL_DAYS to a number of days, e.g. 30") ??
     AGENT_CONFIG_DEFAULTS.historyTtlDays;
+  const maxFrameBytes = problems.parse(env, "AGENT_MAX_FRAME_BYTES", positiveIntVar(),
+    "set AGENT_MAX_FRAME_BYTES to the same number of bytes as the bot's (default 1048576)") ?? AGENT_CONFIG_DEFAULTS.maxFrameBytes;
   const schedule = readVariable(env, "PROACTIVE_SCHEDULE");
   const prompt = readVariable(env, "PROACTIVE_PROMPT", true);
   const noopMarker = readVariable(env, "PROACTIVE_NOOP_MARKER") ?? AGENT_CONFIG_DEFAULTS.noopMarker;
@@ -148,6 +155,7 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
       ...(token !== undefined ? { token } : {}),
       dataDir,
       logLevel,
+      maxFrameBytes,
       llm: {
         ...(baseUrl !== undefined ? { baseUrl } : {}),
         ...(model !== undefined ? { model } : {}),

@@ -25,6 +25,8 @@ export interface ConfiguredAgentOptions {
   /** Default sqlite://<config.dataDir>/agent.sqlite. */
   storeUrl?: string;
   heartbeatMs?: number;
+  /** Default config.maxFrameBytes. */
+  maxFrameBytes?: number;
   /** Test hook for the proactive schedule and the memory's expiry (LLM_HISTORY_TTL_DAYS). */
   clock?: SchedulerClock;
   /** Time zone of PROACTIVE_SCHEDULE; default the process's. */
@@ -87,6 +89,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       journal,
       ...(token !== undefined ? { token } : {}),
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
+      maxFrameBytes: opts.maxFrameBytes ?? config.maxFrameBytes,
     });
     const { schedule, prompt, noopMarker } = config.proactive;
     if (schedule !== undefined && prompt !== undefined) {

@@ -1,5 +1,6 @@
-// `npm run agent`: the reference agent as its own process. Reads its environment through
+// `npm run agent`: the reference agent as its own process. Reads its environment (and .env, like the bot) through
 // loadAgentConfig (echo mode unless LLM_BASE_URL is set); a bad configuration prints every problem and exits 2.
+import { loadDotEnv } from "../config/dotenv";
 import { createLogger } from "../log";
 import { loadAgentConfig } from "./config";
 import { startReferenceAgentFromConfig } from "./from-config";
@@ -7,6 +8,7 @@ import { PRIVATE_UMASK } from "../util/private-files";
 
 async function main(): Promise<void> {
   process.umask(PRIVATE_UMASK); // its memory (DATA_DIR/agent.sqlite) is readable by its own user only
+  loadDotEnv(process.cwd(), (file) => process.loadEnvFile(file));
   const loaded = loadAgentConfig(process.env);
   if (!loaded.ok) {
     process.stderr.write(`${loaded.message}\n`);

@@ -1,6 +1,7 @@
 // Decides what an inbound room message is for the bot: ignored, a turn for the agent, or a non-text message.
 // Pure: everything it needs about the room comes in `room`.
 import type { RoomEvent } from "../matrix/events";
+import { isMediaMsgtype } from "../media/attachment";
 
 export interface RoomFacts {
   botUserId: string;
@@ -15,7 +16,9 @@ export interface RoomFacts {
 export type Classified =
   | { kind: "ignore"; reason: string }
   | { kind: "text"; text: string; addressed: boolean; threadRootId?: string; replyToEventId?: string }
-  | { kind: "non_text"; addressed: boolean; threadRootId?: string };
+  | { kind: "non_text"; addressed: boolean; threadRootId?: string }
+  /** m.image, m.file, m.audio, m.video: `caption` is MSC2530's (a body that differs from the filename). */
+  | { kind: "media"; addressed: boolean; caption?: string; threadRootId?: string; replyToEventId?: string };
 
 const TEXT_TYPES = new Set(["m.text", "m.emote"]);
 
@@ -72,6 +75,15 @@ export function classifyMessage(event: RoomEvent, facts: RoomFacts): Classified 
   if (relation.relType === "m.replace") return { kind: "ignore", reason: "edit" };
   const threadRootId = relation.relType === "m.thread" ? relation.eventId : undefined;
   const repliedToBot = facts.repliedToSender === facts.botUserId;
+  if (isMediaMsgtype(msgtype)) {
+    const { body, filename } = event.content;
+    const caption = typeof body === "string" && typeof filename === "string" && body !== filename && body.trim() !== "" ? body : undefined;
+    const addressed = facts.isDirect || repliedToBot || isMentioned(event, caption ?? "", facts);
+    return {
+      kind: "media", addressed, ...(caption !== undefined ? { caption } : {}), ...(threadRootId ? { threadRootId } : {}),
+      ...(relation.inReplyTo ? { replyToEventId: relation.inReplyTo } : {}),
+    };
+  }
   if (typeof msgtype !== "string" || !TEXT_TYPES.has(msgtype) || typeof event.content["body"] !== "string") {
     const addressed = facts.isDirect || repliedToBot || isMentioned(event, "", facts);
     return { kind: "non_text", addressed, ...(threadRootId ? { threadRootId } : {}) };

@@ -20,7 +20,7 @@ export const FAILURE_TEXTS = {
   agent_internal: "⚠️ Something went wrong inside my agent. Please try again; if it keeps happening, tell the operator.",
   waiting: "⏳ I'm answering other messages right now; I'll get to yours in a moment.",
   queue_full: "⏳ I'm still working through earlier messages here, so I skipped this one. Please send it again when I've answered.",
-  non_text: "I can only read text for now.",
+  non_text: "I can't read this kind of message. Send me text, a picture, a file or a voice message instead.",
   shutdown: "🔄 I'm restarting and couldn't finish this answer in time. I'll answer your message as soon as I'm back.",
 } as const;
 

@@ -36,6 +36,8 @@ export class TurnPipeline {
   private accepting = true;
   private readonly typing: RoomTyping;
   private readonly limiter: RunLimiter;
+  /** When each message was submitted: the `ms` of its `message handled` line. */
+  private readonly submittedAt = new WeakMap<TurnMessage, number>();
 
   constructor(private readonly deps: PipelineDeps) {
     this.typing = new RoomTyping(deps.sender, deps.options.typingTimeoutMs, deps.log, deps.options.typingDelayMs);
@@ -47,6 +49,7 @@ export class TurnPipeline {
   /** Queues a message for its thread. Resolves once it is queued or running, not when it is answered. */
   submit(message: TurnMessage): void {
     if (!this.accepting) return;
+    this.submittedAt.set(message, Date.now());
     const thread = this.threads.get(message.threadKey) ?? { running: undefined, queue: [] };
     this.threads.set(message.threadKey, thread);
     if (thread.running === undefined) {
@@ -73,7 +76,7 @@ export class TurnPipeline {
     for (const thread of this.threads.values()) {
       const index = thread.queue.findIndex((m) => m.roomId === roomId && m.eventId === eventId);
       if (index >= 0) {
-        thread.queue.splice(index, 1);
+        thread.queue.splice(index, 1)[0]?.media?.release();
         return true;
       }
     }
@@ -113,6 +116,7 @@ export class TurnPipeline {
         const result = await run.execute().finally(release);
         this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
         if (run.abortedFor !== "shutdown") await this.settle(batch);
+        this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
         thread.running = undefined;
         const next = thread.queue.splice(0);
         // At shutdown, queued messages stay pending in the journal and are answered after the restart.
@@ -147,6 +151,19 @@ export class TurnPipeline {
     this.deps.log.warn({ roomId: message.roomId, threadKey: message.threadKey }, "turn queue full; message refused");
     await TurnRun.notify(this.deps, message, FAILURE_TEXTS.queue_full, "queue-full");
     await this.settle([message]);
+    this.logHandled([message], "queue_full");
+  }
+
+  /**
+   * One info line per message: where (room, thread key, event), how it ended (`ok`, a failure kind, `stop`, or
+   * `shutdown`: left for the next start) and how long it took from its arrival. Never its text or a display name.
+   */
+  private logHandled(messages: TurnMessage[], outcome: string): void {
+    const now = Date.now();
+    for (const m of messages) {
+      this.deps.log.info({ roomId: m.roomId, threadKey: m.threadKey, eventId: m.eventId, outcome,
+        ms: now - (this.submittedAt.get(m) ?? now) }, "message handled");
+    }
   }
 
   private async settle(messages: TurnMessage[]): Promise<void> {

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
+import type { PreparedMedia } from "../media/prepared";
 import { FAILURE_TEXTS, failureText } from "./failure-text";
 import { answerContents, type ReplyTarget } from "./reply-content";
 import { RoomTyping } from "./typing";
@@ -16,6 +17,8 @@ export interface TurnMessage extends ReplyTarget {
   text: string;
   senderName?: string;
   inReplyTo?: string;
+  /** An attachment (src/media): its bytes in memory until the turn is settled. */
+  media?: PreparedMedia;
 }
 
 export interface TurnOptions {
@@ -138,6 +141,7 @@ export class TurnRun {
     return {
       messages: this.batch.map((m) => ({
         id: m.eventId, role: "user", content: m.text, sender: m.sender, ...(m.senderName ? { senderName: m.senderName } : {}),
+        ...(m.media ? { media: m.media } : {}),
       })),
       context: {
         roomId: this.last.roomId,

@@ -1,14 +1,30 @@
-// A newcomer runs `npm start` before configuring anything: one clear message, exit code 2, no stack trace.
-import { spawnSync } from "node:child_process";
-import { ROOT } from "../support/bot-harness";
+// A newcomer runs `npm start` before configuring anything: one clear message, exit code 2, no stack trace. It runs
+// in a throw-away deployment with a fixed environment: never in the project root, whose .env and data/ are the
+// user's (a filled-in .env there once made this test start the real bot against the user's homeserver).
+import { removeDir } from "../support/bot-harness";
+import { deploymentEnv, makeDeployment, runGroup } from "../support/deployment";
 
 describe("npm start without configuration", () => {
-  it("says the homeserver is missing and how to fix it, exits 2, and prints no stack trace", () => {
-    const env: Record<string, string> = { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/root" };
-    const result = spawnSync("npm", ["start", "--silent"], { cwd: ROOT, env, encoding: "utf8", timeout: 120_000 });
-    expect(result.status).toBe(2);
+  let dir = "";
+  afterEach(() => removeDir(dir));
+
+  it("says the homeserver is missing and how to fix it, exits 2, and prints no stack trace", async () => {
+    dir = makeDeployment();
+    const result = await runGroup("npm", ["start", "--silent"], { cwd: dir, env: deploymentEnv(dir), timeoutMs: 60_000 });
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain("MATRIX_HOMESERVER_URL");
+    expect(result.stderr).toContain("npm run login");
     expect(result.stderr).toMatch(/fix/i);
     expect(result.stderr + result.stdout).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+  });
+
+  it("with .env copied from .env.example (every value empty), says the same: an empty value is unset", async () => {
+    dir = makeDeployment();
+    const result = await runGroup("sh", ["-c", "cp .env.example .env && npm start --silent"],
+      { cwd: dir, env: deploymentEnv(dir), timeoutMs: 60_000 });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^MATRIX_HOMESERVER_URL: is not set, and no usable .*\/data\/credentials\.json/m);
+    expect(result.stderr).toMatch(/^MATRIX_ACCESS_TOKEN: is not set/m);
+    expect(result.stderr.split("\n").filter((l) => /^[A-Z_]+: /.test(l))).toHaveLength(2);
   });
 });

@@ -40,7 +40,7 @@ export interface FuzzTargets {
 }
 
 const messageContent = (t: FuzzTargets): fc.Arbitrary<unknown> => fc.record({
-  msgtype: mostly(fc.constantFrom("m.text", "m.emote", "m.notice", "m.image", "m.file", "m.bad")),
+  msgtype: mostly(fc.constantFrom("m.text", "m.emote", "m.notice", "m.image", "m.file", "m.audio", "m.video", "m.bad")),
   body: mostly(oddString),
   format: fc.constantFrom("org.matrix.custom.html", "text/plain", 7),
   formatted_body: mostly(oddString),
@@ -55,6 +55,42 @@ const messageContent = (t: FuzzTargets): fc.Arbitrary<unknown> => fc.record({
   url: mostly(fc.webUrl()),
 }, { requiredKeys: [] });
 
+const b64 = (bytes: number): fc.Arbitrary<string> => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((a) => Buffer.from(a).toString("base64").replace(/=+$/, ""));
+const mxcUri: fc.Arbitrary<unknown> = mostly(fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9_-]{1,24}$/).map((id) => `mxc://localhost/${id}`),
+  fc.constantFrom("mxc://", "mxc://localhost/", "mxc://localhost/a/b", "mxc://evil.example/../../x", "http://127.0.0.1/x", "mxc://[::1]:8448/x"),
+));
+
+/** An encrypted attachment's `file` (spec EncryptedFile): usually well-formed, with fields missing or wrong. */
+export const encryptedFileField: fc.Arbitrary<unknown> = mostly(fc.record({
+  url: mxcUri,
+  key: mostly(fc.record({
+    kty: mostly(fc.constant("oct")), alg: mostly(fc.constantFrom("A256CTR", "A128CTR")), key_ops: mostly(fc.constant(["encrypt", "decrypt"])),
+    k: mostly(fc.oneof(b64(32).map((k) => k.replace(/\+/g, "-").replace(/\//g, "_")), b64(16))), ext: mostly(fc.constant(true)),
+  }, { requiredKeys: [] })),
+  iv: mostly(fc.oneof(b64(16), b64(8), fc.constant("!!!"))),
+  hashes: mostly(fc.record({ sha256: mostly(b64(32)) }, { requiredKeys: [] })),
+  v: mostly(fc.constantFrom("v2", "v1")),
+}, { requiredKeys: [] }));
+
+/** `info` of a media message: declared type and size, sometimes absurd. */
+export const mediaInfoField: fc.Arbitrary<unknown> = mostly(fc.record({
+  mimetype: mostly(fc.constantFrom("image/png", "image/jpeg", "audio/ogg", "video/mp4", "application/pdf", "application/x-msdownload", "")),
+  size: mostly(fc.oneof(fc.nat({ max: 10_000_000 }), fc.constantFrom(-1, 1.5, 2 ** 60, Number.MAX_SAFE_INTEGER))),
+  w: junk, h: junk, duration: junk, thumbnail_info: junk, thumbnail_url: junk,
+}, { requiredKeys: [] }));
+
+/** m.image, m.file, m.audio (voice), m.video with malformed `url`, `file` and `info` among the good ones. */
+export const mediaMessageContent: fc.Arbitrary<unknown> = fc.record({
+  msgtype: mostly(fc.constantFrom("m.image", "m.file", "m.audio", "m.video")),
+  body: mostly(oddString),
+  filename: mostly(oddString),
+  url: mxcUri,
+  file: encryptedFileField,
+  info: mediaInfoField,
+  "org.matrix.msc3245.voice": junk,
+}, { requiredKeys: ["msgtype"] });
+
 const memberContent: fc.Arbitrary<unknown> = fc.record({
   membership: mostly(fc.constantFrom("join", "invite", "leave", "ban", "knock", "JOIN", "")),
   displayname: mostly(oddString),
@@ -64,6 +100,7 @@ const memberContent: fc.Arbitrary<unknown> = fc.record({
 
 const content = (t: FuzzTargets): fc.Arbitrary<unknown> => fc.oneof(
   { weight: 4, arbitrary: messageContent(t) },
+  { weight: 2, arbitrary: mediaMessageContent },
   { weight: 2, arbitrary: memberContent },
   { weight: 1, arbitrary: fc.dictionary(oddString, junk, { maxKeys: 6 }) },
   { weight: 1, arbitrary: junk },

@@ -1,11 +1,12 @@
 // Starts the real bot against the homeserver double: in-process through createApp, or as a child process
 // from dist/ (for crash tests). Every captured log line is checked for secrets when the bot stops.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createApp, type App, type AppOverrides } from "../../src/app";
 import { loadConfig } from "../../src/config";
+import { killGroup, spawnGroup } from "./child-processes";
 import { assertNoSecrets, LogCapture } from "./log-capture";
 
 /** The project root: the nearest directory above this file with a package.json (also from a compiled copy, e.g. dist-bench/). */
@@ -92,26 +93,34 @@ export class InProcessBot implements RunningBot {
 /**
  * A compiled script from dist/ as a child process that logs pino JSON lines on stdout: wait for its ready line,
  * signal it, stop it (SIGTERM unless it already exited). stderr goes to `stderr`, or into `logs` when asked.
+ * It runs in a process group of its own (killed by the test environment if the test leaves it running), with
+ * only PATH and `env` as its environment, in an empty working folder of its own: never the project root, whose
+ * .env and data/ are the user's.
  */
 export class ScriptProcess {
   readonly logs = new LogCapture();
   readonly stderr: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The child's working folder (empty, removed when it exits). */
+  readonly cwd = mkdtempSync(path.join(tmpdir(), "mab-cwd-"));
   protected readonly child: ChildProcess;
 
   /** `nodeArgs` go to node itself (e.g. `--cpu-prof` for benchmarks), `args` to the script. */
   constructor(script: string, env: Record<string, string>, private readonly readyLine: { msg: string; what: string },
     opts: { args?: string[]; nodeArgs?: string[]; stderrIntoLogs?: boolean } = {}) {
     if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` (npm test does it)`);
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...(opts.args ?? [])], {
-      cwd: ROOT,
+    this.child = spawnGroup(process.execPath, [...(opts.nodeArgs ?? []), script, ...(opts.args ?? [])], {
+      cwd: this.cwd,
       env: { PATH: process.env["PATH"] ?? "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout?.on("data", (chunk: Buffer) => this.logs.append(chunk.toString()));
     this.child.stderr?.on("data", (chunk: Buffer) =>
       opts.stderrIntoLogs === true ? this.logs.append(chunk.toString()) : this.stderr.push(chunk.toString()));
-    this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) => this.child.on("exit", (code, signal) => {
+      rmSync(this.cwd, { recursive: true, force: true });
+      resolve({ code, signal });
+    }));
   }
 
   get pid(): number | undefined {
@@ -123,12 +132,13 @@ export class ScriptProcess {
     return this;
   }
 
+  /** Signals the child's process group. */
   kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    this.child.kill(signal);
+    killGroup(this.child, signal);
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    if (this.child.exitCode === null && this.child.signalCode === null) killGroup(this.child, "SIGTERM");
     await this.exited;
   }
 }

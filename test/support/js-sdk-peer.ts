@@ -1,10 +1,11 @@
 // A person's real Matrix client in tests: matrix-js-sdk 34 with its Rust crypto, running in a child node process
 // (test/support/js-sdk-peer/peer.mjs; the SDK is ESM-only, jest here is CommonJS), driven over JSON lines.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { LIVE_MARKER } from "../../src/render/live-content";
 import { ROOT } from "./bot-harness";
+import { killGroup, spawnGroup } from "./child-processes";
 
 const PEER_SCRIPT = path.join(ROOT, "test", "support", "js-sdk-peer", "peer.mjs");
 const PREFIX = "@@peer ";
@@ -49,7 +50,7 @@ export class JsSdkPeer {
 
   constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string },
     private readonly options: PeerOptions = {}) {
-    this.child = spawn(process.execPath, [PEER_SCRIPT], { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"],
+    this.child = spawnGroup(process.execPath, [PEER_SCRIPT], { cwd: path.dirname(PEER_SCRIPT), stdio: ["pipe", "pipe", "pipe"],
       env: { PATH: process.env["PATH"] ?? "", ...(process.env["PEER_LOG_LEVEL"] ? { PEER_LOG_LEVEL: process.env["PEER_LOG_LEVEL"] } : {}) } });
     createInterface({ input: this.child.stdout! }).on("line", (line) => this.onLine(line));
     this.child.stderr?.on("data", (chunk: Buffer) => this.stderr.push(chunk.toString()));
@@ -132,6 +133,12 @@ export class JsSdkPeer {
     return (await this.call<{ eventId: string }>("send", { roomId, body })).eventId;
   }
 
+  /** Uploads `bytes` encrypted (as Element does) and sends the media event; `tamper` alters the uploaded ciphertext. */
+  async sendEncryptedFile(roomId: string, file: { msgtype: string; filename: string; mimetype: string; bytes: Buffer; caption?: string; tamper?: boolean }): Promise<string> {
+    const { bytes, ...rest } = file;
+    return (await this.call<{ eventId: string }>("sendEncryptedFile", { roomId, ...rest, data: bytes.toString("base64") })).eventId;
+  }
+
   /** Share room keys only with verified devices (the bot's device is not): the bot then cannot decrypt. */
   async onlyVerifiedDevices(on: boolean): Promise<void> {
     await this.call("onlyVerifiedDevices", { on });
@@ -157,7 +164,7 @@ export class JsSdkPeer {
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       await this.call("stop").catch(() => undefined);
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 2000);
+      const timer = setTimeout(() => killGroup(this.child, "SIGKILL"), 2000);
       await this.exited;
       clearTimeout(timer);
     }

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import pino from "pino";
-import { startHomeserver, type Homeserver } from "./homeserver";
+import { startHomeserver, type Homeserver, type HomeserverOptions } from "./homeserver";
 import { MatrixTestUser } from "./matrix-test-user";
 import { appserviceEnv, botEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
@@ -23,6 +23,8 @@ export interface ScenarioOptions {
   /** Run the reference agent (echo unless `brain`) outside the bot, so tests can emit proactive runs. */
   externalAgent?: boolean;
   overrides?: Omit<AppOverrides, "logDestination" | "logPretty">;
+  /** Options of the homeserver double (e.g. authenticatedMedia: false). */
+  homeserver?: HomeserverOptions;
 }
 
 export class Scenario {
@@ -44,7 +46,7 @@ export class Scenario {
   private constructor(readonly hs: Homeserver, readonly dataDir: string, readonly mode: Mode) {}
 
   static async start(opts: ScenarioOptions): Promise<Scenario> {
-    const hs = await startHomeserver({ serverName: "localhost" });
+    const hs = await startHomeserver({ serverName: "localhost", ...opts.homeserver });
     const s = new Scenario(hs, makeDataDir(), opts.mode);
     const extra: Record<string, string> = { ...opts.env };
     s.overrides = opts.overrides ?? {};

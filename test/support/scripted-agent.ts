@@ -33,6 +33,8 @@ export interface ScriptedConn {
 export interface ScriptedAgentOptions {
   /** 2: the default ready picks matrix-agent/2 (with AG-UI capabilities) when the bot's hello offers it. */
   protocol?: 1 | 2;
+  /** The AG-UI capabilities a v2 ready declares (default: streaming only, no attachments). */
+  capabilities?: Record<string, unknown>;
   /** Answer pings (default true); a function decides per connection (0 = the first). false = half-open. */
   autoPong?: boolean | ((connIndex: number) => boolean);
   /** Called on hello; default answers ready (sessionId "s-1", resumed when the bot resumed "s-1"). */
@@ -103,7 +105,7 @@ export async function startScriptedAgent(options: ScriptedAgentOptions = {}): Pr
           const offered = Array.isArray(frame.protocols) && frame.protocols.includes("matrix-agent/2");
           if (options.protocol === 2 && offered) conn.version = 2;
           conn.raw(JSON.stringify({ op: "ready", sessionId: "s-1", resumed: resume?.sessionId === "s-1",
-            ...(conn.version === 2 ? { protocol: "matrix-agent/2", capabilities: { transport: { streaming: true } } } : {}) }));
+            ...(conn.version === 2 ? { protocol: "matrix-agent/2", capabilities: options.capabilities ?? { transport: { streaming: true } } } : {}) }));
         }
         return;
       }

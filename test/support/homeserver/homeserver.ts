@@ -10,6 +10,8 @@ import type { RouteDeps } from "./route-deps";
 import { accountRoutes } from "./routes-account";
 import { readRoutes } from "./routes-read";
 import { keyRoutes } from "./routes-keys";
+import { MediaRepository, type MediaServed } from "./media";
+import { mediaRoutes } from "./routes-media";
 import { roomWriteRoutes } from "./routes-rooms";
 import { startHttpServer, type RunningServer } from "./server";
 import { clientEvent } from "./sync";
@@ -37,6 +39,7 @@ export class Homeserver {
   private server: RunningServer | undefined;
   private closing: Promise<void> | undefined;
   private readonly observers = new Set<HomeserverObserver>();
+  private readonly media: MediaRepository;
 
   constructor(private readonly options: HomeserverOptions = {}) {
     this.serverName = options.serverName ?? "localhost";
@@ -44,6 +47,7 @@ export class Homeserver {
     this.actions = new RoomActions(this.model);
     this.defaultRoomVersion = options.defaultRoomVersion ?? "10";
     this.appservices = new AppserviceRegistry(this.model, options, this.transactions, this.observers);
+    this.media = new MediaRepository(this.serverName);
   }
 
   /** @internal used by startHomeserver */
@@ -56,13 +60,15 @@ export class Homeserver {
       txnCache: new Map(),
       defaultTimelineLimit: this.options.defaultTimelineLimit ?? 10,
       defaultRoomVersion: this.defaultRoomVersion,
+      authenticatedMedia: this.options.authenticatedMedia ?? true,
     };
     this.server = await startHttpServer({
       model: this.model,
       faults: this.faults,
       appservices: this.appservices.links,
       requests: this.requests,
-      routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps)],
+      routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps),
+        ...mediaRoutes(this.media, { authenticated: deps.authenticatedMedia, maxUploadBytes: this.options.maxUploadBytes ?? 100 * 1024 * 1024 })],
       maxBodyBytes: this.options.maxBodyBytes ?? 1024 * 1024,
       onRequest: (record) => notifyObservers(this.observers, (o, now) => o.request?.(record, now)),
     });
@@ -147,6 +153,23 @@ export class Homeserver {
 
   redact(senderUserId: string, roomId: string, eventId: string, reason?: string): string {
     return this.actions.redact(senderUserId, roomId, eventId, reason).event.event_id;
+  }
+
+  // ---- media repository ------------------------------------------------------------------
+
+  /** Stores a file as POST /_matrix/media/v3/upload would; returns its mxc URI. */
+  uploadMedia(uploader: string, bytes: Buffer, contentType: string, filename?: string): string {
+    return this.media.add({ bytes, contentType, uploader, ...(filename !== undefined ? { filename } : {}) });
+  }
+
+  /** Changes a stored file's bytes (an attachment altered on the server). */
+  replaceMedia(mxc: string, bytes: Buffer): void {
+    this.media.replace(mxc, bytes);
+  }
+
+  /** Download requests answered for this file, and the bytes written to clients before they finished or left. */
+  mediaServed(mxc: string): MediaServed {
+    return this.media.servedOf(mxc);
   }
 
   // ---- inspection ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 export { Homeserver, startHomeserver } from "./homeserver";
 export type { TestUserCredentials } from "./homeserver";
 export type { CreateRoomOptions } from "./room-create";
+export type { MediaServed } from "./media";
 export type { FaultMatch, FaultReply, InFlightGauge, PeriodicFault } from "./faults";
 export type { PushResult } from "./appservice";
 export { MatrixHttpError } from "./types";

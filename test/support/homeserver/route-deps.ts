@@ -14,4 +14,6 @@ export interface RouteDeps {
   txnCache: Map<string, unknown>;
   defaultTimelineLimit: number;
   defaultRoomVersion: RoomVersion;
+  /** /versions lists v1.11 and later only with authenticated media. */
+  authenticatedMedia: boolean;
 }

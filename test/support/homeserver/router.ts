@@ -38,6 +38,8 @@ export interface Route {
   method: string;
   segments: string[];
   auth: boolean;
+  /** The handler reads the request body itself (media upload); otherwise POST/PUT bodies are parsed as JSON. */
+  rawBody?: boolean;
   handler: Handler;
 }
 
@@ -49,8 +51,8 @@ export function clientRoute(method: string, template: string, handler: Handler, 
   return { method, segments: [...CLIENT_PREFIX, ...template.split("/")], auth: opts.auth ?? true, handler };
 }
 
-export function rawRoute(method: string, path: string, handler: Handler, opts: { auth?: boolean } = {}): Route {
-  return { method, segments: path.split("/").filter((s) => s !== ""), auth: opts.auth ?? true, handler };
+export function rawRoute(method: string, path: string, handler: Handler, opts: { auth?: boolean; rawBody?: boolean } = {}): Route {
+  return { method, segments: path.split("/").filter((s) => s !== ""), auth: opts.auth ?? true, handler, ...(opts.rawBody ? { rawBody: true } : {}) };
 }
 
 export type MatchResult = { route: Route; params: Record<string, string> } | "method-not-allowed" | undefined;

@@ -5,6 +5,7 @@ import { clientRoute, me, objectBody, ok, param, rawRoute, stringField } from ".
 import type { JsonObject } from "./types";
 import { forbidden, isJsonObject, MatrixHttpError, notFound } from "./types";
 
+const VERSIONS_BEFORE_1_11 = ["r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10"];
 const VERSIONS = ["r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
 
 function requireSelf(ctx: RouteContext, what: string): string {
@@ -101,7 +102,7 @@ export function accountRoutes(deps: RouteDeps): Route[] {
   };
 
   return [
-    rawRoute("GET", "/_matrix/client/versions", () => ok({ versions: VERSIONS, unstable_features: {} }), { auth: false }),
+    rawRoute("GET", "/_matrix/client/versions", () => ok({ versions: deps.authenticatedMedia ? VERSIONS : VERSIONS_BEFORE_1_11, unstable_features: {} }), { auth: false }),
     clientRoute("GET", "capabilities", () =>
       ok({
         capabilities: {

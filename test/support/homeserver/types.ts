@@ -42,6 +42,10 @@ export interface HomeserverOptions {
   maxBodyBytes?: number;
   /** Most events in one appservice transaction (Synapse: 100); the rest wait for the next. Default unlimited. */
   maxEventsPerTransaction?: number;
+  /** Authenticated media (Matrix 1.11, MSC3916): /versions lists v1.11+ and /_matrix/client/v1/media exists. false: as Synapse 1.67. Default true. */
+  authenticatedMedia?: boolean;
+  /** Uploads larger than this are refused with 413 M_TOO_LARGE. Default 100 MiB. */
+  maxUploadBytes?: number;
 }
 
 /** Instrumentation for benchmarks: called synchronously, with high-resolution times (`performance.now()`). */

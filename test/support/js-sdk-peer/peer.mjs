@@ -10,6 +10,8 @@ for (const method of ["log", "info", "debug", "warn", "error", "trace"]) {
 }
 const sdk = await import("matrix-js-sdk");
 const { logger } = await import("matrix-js-sdk/lib/logger.js");
+const attachments = await import("matrix-encrypt-attachment");
+const encryptAttachment = attachments.encryptAttachment ?? attachments.default.encryptAttachment;
 logger.setLevel(process.env.PEER_LOG_LEVEL ?? "warn");
 
 /** @type {import("matrix-js-sdk").MatrixClient | undefined} */
@@ -143,6 +145,23 @@ const commands = {
   /** Sends a text message; the SDK encrypts it because the room is encrypted. */
   async send({ roomId, body }) {
     const { event_id: eventId } = await need().sendTextMessage(roomId, body);
+    return { eventId };
+  },
+
+  /**
+   * Sends a file as Element does in an encrypted room: encrypted with matrix-encrypt-attachment (AES-256-CTR, SHA-256
+   * of the ciphertext), the ciphertext uploaded, the event's `file` carrying key, iv and hash. `tamper`: one byte of
+   * the uploaded ciphertext changed after hashing (altered on the way).
+   */
+  async sendEncryptedFile({ roomId, msgtype, filename, mimetype, data, caption, tamper = false }) {
+    const c = need();
+    const plain = Buffer.from(data, "base64");
+    const { data: encrypted, info } = await encryptAttachment(plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.length));
+    const ciphertext = Buffer.from(encrypted);
+    if (tamper) ciphertext[ciphertext.length >> 1] ^= 1;
+    const { content_uri: url } = await c.uploadContent(ciphertext, { type: "application/octet-stream", name: filename, includeFilename: false });
+    const content = { msgtype, body: caption ?? filename, filename, info: { mimetype, size: plain.length }, file: { ...info, url } };
+    const { event_id: eventId } = await c.sendMessage(roomId, content);
     return { eventId };
   },
 

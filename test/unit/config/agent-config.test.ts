@@ -14,6 +14,7 @@ describe("loadAgentConfig", () => {
       port: 8790,
       dataDir: path.resolve("./data"),
       logLevel: "info",
+      maxFrameBytes: 1_048_576,
       llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30 },
       proactive: { noopMarker: "[[nothing]]" },
       secrets: [],

@@ -99,6 +99,32 @@ describe("loadConfig: client credentials", () => {
     expect(message).not.toContain("syt_saved_token");
   });
 
+  it("takes the homeserver from credentials.json when MATRIX_HOMESERVER_URL is unset or empty: login, then start, nothing else", () => {
+    for (const env of [{}, { MATRIX_HOMESERVER_URL: "", MATRIX_ACCESS_TOKEN: " ", DATA_DIR: "" }]) {
+      const config = expectOk(loadConfig(env, fakeFiles({ "data/credentials.json": credentials })));
+      expect(config).toMatchObject({ mode: "client", homeserverUrl: HS, accessToken: "syt_saved_token", userId: "@bot:example.org" });
+    }
+    const withToken = expectOk(loadConfig({ DATA_DIR: "/srv/bot", MATRIX_ACCESS_TOKEN: "syt_env" },
+      fakeFiles({ "/srv/bot/credentials.json": credentials })));
+    expect(withToken).toMatchObject({ homeserverUrl: HS, accessToken: "syt_env" });
+  });
+
+  it("without MATRIX_HOMESERVER_URL and credentials.json, says to run npm run login or set the URL, first", () => {
+    const { message, variables } = expectProblems(loadConfig({ MATRIX_HOMESERVER_URL: "", DATA_DIR: "/srv/bot" }, NO_FILES));
+    expect(variables[0]).toBe("MATRIX_HOMESERVER_URL");
+    expect(lineAbout(message, "MATRIX_HOMESERVER_URL")).toMatch(/no usable \/srv\/bot\/credentials\.json .*Fix: run `npm run login`.*or set MATRIX_HOMESERVER_URL=/);
+  });
+
+  it("refuses a credentials.json whose homeserver URL is not http(s) when it is the only one", () => {
+    const bad = JSON.stringify({ homeserverUrl: "matrix.example.org", userId: "@bot:example.org", accessToken: "syt_x", deviceId: "D" });
+    const { message } = expectProblems(loadConfig({ DATA_DIR: "/srv/bot" }, fakeFiles({ "/srv/bot/credentials.json": bad })));
+    expect(lineAbout(message, "MATRIX_HOMESERVER_URL")).toMatch(/names no http:\/\/ or https:\/\/ homeserver URL/);
+    expect(message).not.toContain("syt_x");
+    const withUrl = expectProblems(loadConfig({ MATRIX_HOMESERVER_URL: HS, DATA_DIR: "/srv/bot" }, fakeFiles({ "/srv/bot/credentials.json": bad })));
+    expect(withUrl.variables).toEqual(["MATRIX_ACCESS_TOKEN"]);
+    expect(lineAbout(withUrl.message, "MATRIX_ACCESS_TOKEN")).toContain('was saved for "matrix.example.org", not for MATRIX_HOMESERVER_URL');
+  });
+
   it("names the broken field of a damaged credentials.json", () => {
     const broken = JSON.stringify({ homeserverUrl: HS, userId: "@bot:example.org", deviceId: "D" });
     const { message } = expectProblems(

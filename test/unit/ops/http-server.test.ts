@@ -162,15 +162,23 @@ describe("HttpServer", () => {
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
 
     expect(await post(JSON.stringify({ messages: ["hi"] }))).toEqual({ status: 202, body: { accepted: 1 } });
-    expect(await post("{}", { authorization: "Bearer wrong" })).toMatchObject({ status: 401, body: { error: "unauthorized" } });
-    expect(await post("{not json")).toMatchObject({ status: 400, body: { message: "the request body is not valid JSON" } });
-    expect((await post(JSON.stringify({ messages: [] }))).body["message"]).toContain("messages");
-    expect(await post(JSON.stringify({ messages: ["x".repeat(2000)] }))).toMatchObject({ status: 413, body: { error: "too_large" } });
-    expect(await post("hello", { "content-type": "text/plain" })).toMatchObject({ status: 415 });
+    // Every error answer has one shape, as Matrix's: {errcode, error}, nothing else.
+    const errors = [
+      [await post("{}", { authorization: "Bearer wrong" }), 401, "M_UNKNOWN_TOKEN"],
+      [await post("{}", { authorization: "" }), 401, "M_MISSING_TOKEN"],
+      [await post("{not json"), 400, "M_NOT_JSON"],
+      [await post(JSON.stringify({ messages: [] })), 400, "M_BAD_JSON"],
+      [await post(JSON.stringify({ messages: ["x".repeat(2000)] })), 413, "M_TOO_LARGE"],
+      [await post("hello", { "content-type": "text/plain" }), 415, "M_NOT_JSON"],
+      [await get("/proactive"), 405, "M_UNRECOGNIZED"],
+      [await get("/nothing-here"), 404, "M_UNRECOGNIZED"],
+    ] as const;
+    for (const [answer, status, errcode] of errors) {
+      expect({ status: answer.status, body: answer.body }).toEqual({ status, body: { errcode, error: expect.any(String) } });
+    }
+    expect(String((errors[3][0].body as { error: string }).error)).toContain("messages");
+    expect(errors[0][0].body).toMatchObject({ error: "wrong bearer token" });
     expect(seen).toHaveLength(1);
-
-    expect((await get("/proactive")).status).toBe(405);
-    expect((await get("/nothing-here")).status).toBe(404);
     expect(() => server.route("GET", "/healthz", () => json(200, {}))).toThrow("already registered");
   });
 
@@ -180,14 +188,14 @@ describe("HttpServer", () => {
     });
     const boom = await get("/boom");
     expect(boom.status).toBe(500);
-    expect(JSON.stringify(boom.body)).not.toContain("secret internals");
+    expect(boom.body).toEqual({ errcode: "M_UNKNOWN", error: "internal error; see the bot's log" });
 
     const broken = new HttpServer({ host: "127.0.0.1", port: 0, bodyLimitBytes: 10, log: pino({ level: "silent" }),
       readiness: () => Promise.reject(new Error("nope")), metrics: new Metrics({ processMetrics: false }) });
     const { port } = await broken.start();
     const res = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(res.status).toBe(503);
-    await res.text();
+    expect(await res.json()).toMatchObject({ ready: false, errcode: "M_UNKNOWN", error: expect.stringContaining("readiness check") });
     await broken.stop();
   });
 

@@ -48,9 +48,27 @@ describe("npm run login", () => {
     expect(loaded.config.userId).toBe("@bot:localhost");
     expect(loaded.config.deviceId).toBe(saved.deviceId);
 
+    // The file names the homeserver too: nothing else needs setting.
+    const alone = loadConfig({ DATA_DIR: path.join(dir, "data") });
+    if (!alone.ok) throw new Error(alone.message);
+    expect(alone.config).toMatchObject({ homeserverUrl: hs.url, accessToken: saved.accessToken, mode: "client" });
+
     expect(run.stdout).toContain(`Logged in as @bot:localhost (device ${saved.deviceId})`);
-    expect(run.stdout).toContain(`MATRIX_HOMESERVER_URL=${hs.url}`);
+    expect(run.stdout).toContain(`The bot takes the homeserver (${hs.url}) from there too: MATRIX_HOMESERVER_URL may stay unset.`);
     expectNoSecrets(run, [saved.accessToken, PASSWORD]);
+  });
+
+  it("reads an empty DATA_DIR (as in .env.example) as unset, like the bot: ./data", async () => {
+    const run = await login(["--user", "bot"], `${PASSWORD}\n`, { DATA_DIR: "", MATRIX_HOMESERVER_URL: " " });
+    expect(run.code).toBe(0);
+    expect(existsSync(path.join(dir, "data", "credentials.json"))).toBe(true);
+    expect(existsSync(path.join(dir, "credentials.json"))).toBe(false);
+  });
+
+  it("says when MATRIX_HOMESERVER_URL names another homeserver than the one logged in to", async () => {
+    const run = await login(["--user", "bot"], `${PASSWORD}\n`, { MATRIX_HOMESERVER_URL: "https://other.example.org" });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`MATRIX_HOMESERVER_URL is https://other.example.org: set it to ${hs.url} (or remove it)`);
   });
 
   it("uses DATA_DIR from the environment and accepts a full user id", async () => {

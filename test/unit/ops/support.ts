@@ -1,9 +1,9 @@
 // Runs the operator commands the way an operator does: as child processes from dist/ (run `npm run build`
 // first; `npm test` does), with a clean environment and a temporary working directory.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../../support/bot-harness";
+import { runGroup } from "../../support/deployment";
 
 export const CLI_DIR = path.join(ROOT, "dist", "src", "cli");
 
@@ -22,32 +22,11 @@ export function cliPath(name: CliName): string {
 }
 
 /** Spawns (never blocks: the homeserver double runs in this process). `input` is written to stdin, then closed. */
-export function runCli(name: CliName, args: string[],
+export async function runCli(name: CliName, args: string[],
   opts: { cwd: string; env?: Record<string, string>; input?: string; timeoutMs?: number }): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath(name), ...args], {
-      cwd: opts.cwd,
-      env: { PATH: process.env["PATH"] ?? "", ...opts.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${name} did not exit within ${opts.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, opts.timeoutMs ?? 20_000);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? "");
-  });
+  const run = await runGroup(process.execPath, [cliPath(name), ...args], { cwd: opts.cwd, env: { PATH: process.env["PATH"] ?? "", ...opts.env },
+    timeoutMs: opts.timeoutMs ?? 20_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr };
 }
 
 /** Asserts no secret appears anywhere in a command's output. */

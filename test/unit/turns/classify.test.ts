@@ -48,8 +48,17 @@ describe("classifyMessage", () => {
     expect(classifyMessage(inThread, dm)).toMatchObject({ kind: "text", threadRootId: "$root" });
   });
 
-  it("marks images and files as non-text", () => {
-    expect(classifyMessage(msg({ msgtype: "m.image", body: "cat.png", url: "mxc://x/y" }), dm)).toMatchObject({ kind: "non_text", addressed: true });
+  it("marks images, files, voice and video as media, the caption (MSC2530) addressing the bot in a group", () => {
+    expect(classifyMessage(msg({ msgtype: "m.image", body: "cat.png", url: "mxc://x/y" }), dm)).toEqual({ kind: "media", addressed: true });
+    for (const msgtype of ["m.file", "m.audio", "m.video"]) expect(classifyMessage(msg({ msgtype, body: "f", url: "mxc://x/y" }), dm)).toMatchObject({ kind: "media" });
+    const group = { ...dm, isDirect: false };
+    const captioned = msg({ msgtype: "m.image", body: "Helper: what is this?", filename: "cat.png", url: "mxc://x/y" });
+    expect(classifyMessage(captioned, group)).toEqual({ kind: "media", addressed: true, caption: "Helper: what is this?" });
+    expect(classifyMessage(msg({ msgtype: "m.image", body: "cat.png", filename: "cat.png", url: "mxc://x/y" }), group)).toEqual({ kind: "media", addressed: false });
+  });
+
+  it("marks other message types (locations) as non-text", () => {
+    expect(classifyMessage(msg({ msgtype: "m.location", body: "here", geo_uri: "geo:1,2" }), dm)).toMatchObject({ kind: "non_text", addressed: true });
   });
 });
 
