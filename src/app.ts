@@ -206,7 +206,7 @@ class BotApp implements App {
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
-      inboundRefusals: () => intake.stats(),
+      inboundRefusals: () => intake.stats(), work: () => ops.work(),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);
@@ -253,6 +253,9 @@ class BotApp implements App {
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());
     await lifecycle.start();
+    // From now on /metrics can report the bot idle (until then it is starting, never idle).
+    ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
+      outbox: outbox.pendingCount() + fanout.pendingCount() }));
     ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 

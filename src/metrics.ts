@@ -40,7 +40,39 @@ export const METRIC_HELP = {
   inbound_events_total: "Room events received from the homeserver (sync or appservice transactions)",
   inbound_poisoned_events_total: "Inbound events skipped because they could not be stored (the rest of their batch went on)",
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
+  idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
+  work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
 } as const;
+
+/** What the bot has in hand, by kind (the labels of work_in_flight). */
+export interface WorkInFlight {
+  /** Room events scheduled, being routed or waiting for a routing retry, and background room work they started. */
+  router: number;
+  /** Agent runs in flight and messages queued for their thread's next run. */
+  turns: number;
+  /** Outbox entries pending (queued, being sent, being recorded) and agent results being queued for fan-out. */
+  outbox: number;
+}
+
+export const WORK_KINDS: ReadonlyArray<keyof WorkInFlight> = ["router", "turns", "outbox"];
+
+export function isIdle(work: WorkInFlight): boolean {
+  return WORK_KINDS.every((kind) => work[kind] === 0);
+}
+
+/**
+ * Node's process metrics (CPU, memory, event-loop lag, GC, handles) once per process, however many Metrics exist:
+ * prom-client's collector starts an event-loop-delay monitor (a timer every 10 ms) and a GC observer per call and
+ * never stops them, so one per bot instance (tests start hundreds) would pile up in the process.
+ */
+let processRegistry: Registry | undefined;
+function processMetricsRegistry(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: METRIC_PREFIX });
+  }
+  return processRegistry;
+}
 
 /** Keeps a label's distinct values bounded: past the limit, new values become "other". */
 class BoundedLabel {
@@ -57,7 +89,10 @@ class BoundedLabel {
 }
 
 export class Metrics {
+  /** This instance's own metrics (never prom-client's global registry). */
   readonly registry = new Registry();
+  /** What /metrics serves: the own metrics, and the process metrics unless turned off. */
+  private readonly exposed: Registry;
   private readonly turns: Counter<"outcome">;
   private readonly turnDuration: Histogram<"outcome">;
   private readonly linkUp: Gauge;
@@ -74,6 +109,8 @@ export class Metrics {
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
+  /** Reads the work in hand; until the bot is wired (watchWork), idle reads 0 and work_in_flight nothing. */
+  private workProbe: (() => WorkInFlight) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? METRICS_DEFAULTS.maxLabelValues;
@@ -106,11 +143,21 @@ export class Metrics {
     this.inbound = new Counter(name("inbound_events_total"));
     this.poisoned = new Counter(name("inbound_poisoned_events_total"));
     this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
+    // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
+    const probe = (): WorkInFlight | undefined => this.workProbe?.();
+    new Gauge({ ...name("idle"), collect() {
+      const work = probe();
+      this.set(work !== undefined && isIdle(work) ? 1 : 0);
+    } });
+    new Gauge({ ...name("work_in_flight"), labelNames: ["kind"], collect() {
+      const work = probe();
+      if (work === undefined) return;
+      for (const kind of WORK_KINDS) this.set({ kind }, work[kind]);
+    } });
     this.linkUp.set(0);
     this.outbox.set(0);
-    if (options.processMetrics ?? METRICS_DEFAULTS.processMetrics) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
-    }
+    this.exposed = options.processMetrics ?? METRICS_DEFAULTS.processMetrics
+      ? Registry.merge([this.registry, processMetricsRegistry()]) : this.registry;
   }
 
   /** A turn ended: `outcome` is "ok" or a failure kind (e.g. "unreachable", "agent_error"); `seconds` its latency. */
@@ -172,6 +219,11 @@ export class Metrics {
     this.commands.inc({ command: this.commandNames.value(name) });
   }
 
+  /** The bot's work in hand, read at every scrape (idle, work_in_flight). */
+  watchWork(probe: () => WorkInFlight): void {
+    this.workProbe = probe;
+  }
+
   /** `count` room events arrived from the homeserver. */
   inboundEvents(count = 1): void {
     if (count > 0) this.inbound.inc(count);
@@ -189,10 +241,10 @@ export class Metrics {
 
   /** The Prometheus text exposition of every metric. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.exposed.metrics();
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return this.exposed.contentType;
   }
 }

@@ -55,6 +55,8 @@ export interface RoomEventObserver {
 
 export class InboundRouter {
   private readonly roomChains = new Map<string, Promise<void>>();
+  /** Events scheduled and not yet routed (waiting behind their room's earlier events, routing, or retrying). */
+  private scheduled = 0;
   private readonly observers: RoomEventObserver[] = [];
   /** Aborted by stop(): retry waits end at once (shutdown must not wait out a backoff). */
   private readonly stopped = new AbortController();
@@ -125,12 +127,19 @@ export class InboundRouter {
     while (this.roomChains.size > 0) await Promise.allSettled([...this.roomChains.values()]);
   }
 
+  /** Events scheduled and not yet routed (the idle and work_in_flight metrics). */
+  pendingCount(): number {
+    return this.scheduled;
+  }
+
   private schedule(event: RoomEvent, journaled = true): void {
+    this.scheduled += 1;
     const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
     const next = previous.then(() => (journaled ? this.routeWithRetries(event) : this.observe(event))).catch((e: unknown) =>
       this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
     this.roomChains.set(event.room_id, next);
     void next.finally(() => {
+      this.scheduled -= 1;
       if (this.roomChains.get(event.room_id) === next) this.roomChains.delete(event.room_id);
     });
   }

@@ -7,6 +7,7 @@ import type { CommandDeps, CommandStatus } from "../commands/registry";
 import type { Config } from "../config";
 import { buildMessageContents, mentionsFor } from "../matrix/format";
 import type { MatrixHttp } from "../matrix/http";
+import type { WorkInFlight } from "../metrics";
 import type { RoomMessageSender } from "../matrix/sender";
 import type { Outbox } from "../outbox";
 import type { RoomSettingsStore } from "../rooms/settings";
@@ -18,6 +19,8 @@ export function createCommandHandler(deps: {
   config: Config; botUserId: string; http: MatrixHttp; settings: RoomSettingsStore; pipeline: TurnPipeline;
   link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
   onCommand?: (name: string) => void;
+  /** The whole bot's work in hand, for /status. */
+  work?: () => WorkInFlight | undefined;
   createChatRoom?: CommandDeps["createChatRoom"];
   inboundRefusals?: () => NonNullable<CommandStatus["inbound"]>;
   liveMessaging?: { roomAllows(roomId: string): Promise<boolean> };
@@ -38,8 +41,9 @@ export function createCommandHandler(deps: {
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);
+      const work = deps.work?.();
       return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead,
-        ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}) };
+        ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}), ...(work ? { work } : {}) };
     },
     reply: async (roomId, replyToEventId, text) => {
       const parts = buildMessageContents(text, { msgtype: "m.notice" });

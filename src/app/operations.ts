@@ -10,7 +10,7 @@ import { HttpServer, type RouteHandler } from "../http/server";
 import { childLogger } from "../log";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
-import { Metrics } from "../metrics";
+import { Metrics, type WorkInFlight } from "../metrics";
 import type { ProactiveFanout } from "../proactive/fanout";
 import { handleProactivePush } from "../proactive/http-push";
 import type { Store } from "../store";
@@ -21,6 +21,7 @@ export class Operations {
   private readonly server: HttpServer;
   private store: Store | undefined;
   private observed: MatrixHttp | undefined;
+  private workProbe: (() => WorkInFlight) | undefined;
   private readyLog: ReadyLog | undefined;
   port: number | undefined;
 
@@ -55,6 +56,17 @@ export class Operations {
   watchLink(link: { state(): string; onStateChange(cb: (state: string) => void): () => void }): void {
     this.readiness.watchLink(link);
     this.metrics.watchLink(link);
+  }
+
+  /** What the bot has in hand (router, turns, outbox): the idle and work_in_flight metrics, and /status. */
+  watchWork(probe: () => WorkInFlight): void {
+    this.workProbe = probe;
+    this.metrics.watchWork(probe);
+  }
+
+  /** The work in hand now; undefined until the bot is wired. */
+  work(): WorkInFlight | undefined {
+    return this.workProbe?.();
   }
 
   /** POST /proactive: the same pipeline as agent-initiated runs (disabled without PROACTIVE_TOKEN). */

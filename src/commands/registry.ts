@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { MatrixHttp } from "../matrix/http";
+import type { WorkInFlight } from "../metrics";
 import type { RoomSettingsStore } from "../rooms/settings";
 
 /** "anyone"; "settings": who may change this room's settings (see permissions.ts); "admin": BOT_ADMINS only. */
@@ -18,6 +19,8 @@ export interface CommandStatus {
   dead: number;
   /** Since start: inbound events skipped as unstorable, inbound batches refused for a retry. */
   inbound?: { poisonedEvents: number; refusedBatches: number };
+  /** The whole bot's work in hand (this /status command counts as one room event being routed). */
+  work?: WorkInFlight;
 }
 
 /** What the command handler needs from the rest of the bot (the lead wires these in app.ts). */

@@ -16,6 +16,10 @@ export const statusCommand = defineCommand({
     ];
     if (s.dead > 0) lines.push("A bot admin can send /outbox retry to try those again.");
     if (s.inbound) lines.push(`Incoming since start: ${plural(s.inbound.poisonedEvents, "event")} skipped as unstorable, ${plural(s.inbound.refusedBatches, "batch", "batches")} refused for a retry.`);
+    if (s.work) {
+      lines.push(`Whole bot: ${plural(s.work.router, "room event")} being handled (this command included), ${
+        plural(s.work.turns, "agent turn")} running or queued, ${plural(s.work.outbox, "message")} on the way out.`);
+    }
     return lines.join("\n");
   },
 });

@@ -23,6 +23,10 @@ export class OutboxLedger {
 
   constructor(private readonly deadTtlMs: number, private readonly now: () => number) {}
 
+  get pendingSize(): number {
+    return this.pending.size;
+  }
+
   isPending(txnId: string): boolean {
     return this.pending.has(txnId);
   }

@@ -27,6 +27,8 @@ export class Outbox {
   private readonly inFlight = new Set<Promise<void>>();
   /** Of those, proactive fan-out sends (bounded by `proactiveConcurrency`). */
   private proactiveInFlight = 0;
+  /** Dead-letter announcements on their way into the outbox (their entries are not pending yet). */
+  private announcing = 0;
   private lastSeq = 0;
   private stopping = false;
   /** Set when the homeserver rejected our token: nothing more is sent; pending entries wait for the next start. */
@@ -133,6 +135,13 @@ export class Outbox {
     this.opts.log.info({ pending: count, dead: state.dead.length }, "outbox recovered");
     this.pump();
     return count;
+  }
+
+  /** Entries pending (queued, being sent or held) or being recorded, and dead-letter announcements under way. */
+  pendingCount(): number {
+    let recording = 0;
+    for (const txnId of this.reserved.keys()) if (!this.ledger.isPending(txnId)) recording += 1;
+    return this.ledger.pendingSize + recording + this.announcing;
   }
 
   /** Whether an entry with this txnId was recorded (pending, sent or dead), as the store says. */
@@ -292,10 +301,13 @@ export class Outbox {
   }
 
   private async announce(letter: DeadLetter): Promise<void> {
+    this.announcing += 1;
     try {
       await this.opts.onDeadLetter?.(letter);
     } catch (error) {
       this.opts.log.warn({ roomId: letter.roomId, txnId: letter.txnId, err: describeError(error) }, "outbox dead-letter hook failed");
+    } finally {
+      this.announcing -= 1;
     }
   }
 

@@ -43,7 +43,14 @@ export function proactiveTxnId(runId: string, roomId: string, message: number, p
 }
 
 export class ProactiveFanout {
+  /** deliver() calls under way: results not yet queued in the outbox (the work_in_flight metric). */
+  private delivering = 0;
+
   constructor(private readonly deps: FanoutDeps) {}
+
+  pendingCount(): number {
+    return this.delivering;
+  }
 
   /** The link's handler for agent-initiated runs: "handled" only once every delivery is durably queued. */
   async onAgentInitiated(run: AgentInitiatedRun): Promise<AgentInitiatedOutcome> {
@@ -58,6 +65,15 @@ export class ProactiveFanout {
 
   /** Queues `messages` for the target. Throws if the store fails (the caller must then not ack). */
   async deliver(runId: string, threadId: string, messages: string[]): Promise<ProactiveResult | RefusedTarget> {
+    this.delivering += 1;
+    try {
+      return await this.queue(runId, threadId, messages);
+    } finally {
+      this.delivering -= 1;
+    }
+  }
+
+  private async queue(runId: string, threadId: string, messages: string[]): Promise<ProactiveResult | RefusedTarget> {
     const rooms = await this.roomsFor(runId, threadId);
     if (!Array.isArray(rooms)) return rooms;
     const contents = messages.map((text) => buildMessageContents(text, { msgtype: "m.text" }));

@@ -83,6 +83,11 @@ export class LiveMessage {
     return this.text;
   }
 
+  /** Whether newer text waits for its edit's time (the edit interval or a retry_after_ms), nothing being sent. */
+  get held(): boolean {
+    return this.timer !== undefined && this.busy === undefined;
+  }
+
   /** The text so far grew. */
   update(text: string): void {
     if (this.closed) return;

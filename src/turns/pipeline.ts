@@ -83,6 +83,13 @@ export class TurnPipeline {
     return false;
   }
 
+  /** Runs in flight (with the notices of refused messages) plus messages queued for a thread's next run. */
+  pendingCount(): number {
+    let queued = 0;
+    for (const thread of this.threads.values()) queued += thread.queue.length;
+    return this.inFlight.size + queued;
+  }
+
   isBusy(threadKey: string): boolean {
     return this.threads.get(threadKey)?.running !== undefined;
   }

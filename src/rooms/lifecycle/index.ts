@@ -79,6 +79,8 @@ export interface RoomLifecycle {
   threadRoomFor(roomId: string): Promise<string>;
   /** Resolves when the background work started so far is done (tests). */
   idle(): Promise<void>;
+  /** Background tasks running plus space children waiting to be joined (the work_in_flight metric). */
+  pendingCount(): number;
 }
 
 export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
@@ -188,6 +190,7 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
       await conversations.note(roomId);
       return successors.threadRoomFor(roomId);
     },
+    pendingCount: () => tasks.size + queue.size + queue.active,
     async idle() {
       for (;;) {
         await tasks.idle();

@@ -13,6 +13,11 @@ export class BackgroundTasks {
     return this.aborter.signal;
   }
 
+  /** Tasks running now. */
+  get size(): number {
+    return this.running.size;
+  }
+
   get stopping(): boolean {
     return this.aborter.signal.aborted;
   }

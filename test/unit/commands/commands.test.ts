@@ -89,6 +89,13 @@ describe("commands", () => {
     ].join("\n"));
   });
 
+  it("/status adds the whole bot's work in hand when it is known", async () => {
+    Object.assign(h.status, { work: { router: 1, turns: 2, outbox: 1 } });
+    await h.say(group, bob, "/status");
+    expect(h.lastReply()?.split("\n").at(-1)).toBe(
+      "Whole bot: 1 room event being handled (this command included), 2 agent turns running or queued, 1 message on the way out.");
+  });
+
   it("/reset bumps the room's thread generation and confirms; it needs the settings permission", async () => {
     await h.say(group, bob, "/reset");
     expect(h.lastReply()).toMatch(/^Sorry, changing this room's settings needs power level 50 here/);

@@ -141,6 +141,37 @@ describe("HttpServer", () => {
     expect(sampleValue(other, `${p}turns_total`, { outcome: "ok" })).toBeUndefined();
   });
 
+  it("/metrics reads the bot's work in hand at scrape time: idle only when every kind is at zero", async () => {
+    const p = METRIC_PREFIX;
+    const scrape = async () => parsePrometheusText(String((await get("/metrics")).body));
+    let text = await scrape();
+    expect(sampleValue(text, `${p}idle`)).toBe(0); // not wired yet (still starting): never idle
+    expect(sampleValue(text, `${p}work_in_flight`, { kind: "router" })).toBeUndefined();
+    const work = { router: 0, turns: 0, outbox: 0 };
+    metrics.watchWork(() => work);
+    text = await scrape();
+    expect(sampleValue(text, `${p}idle`)).toBe(1);
+    expect(text.types.get(`${p}idle`)).toBe("gauge");
+    for (const kind of ["router", "turns", "outbox"]) expect(sampleValue(text, `${p}work_in_flight`, { kind })).toBe(0);
+    for (const kind of ["router", "turns", "outbox"] as const) {
+      Object.assign(work, { router: 0, turns: 0, outbox: 0, [kind]: 2 });
+      text = await scrape();
+      expect(sampleValue(text, `${p}idle`)).toBe(0);
+      expect(sampleValue(text, `${p}work_in_flight`, { kind })).toBe(2);
+    }
+    Object.assign(work, { router: 0, turns: 0, outbox: 0 });
+    expect(sampleValue(await scrape(), `${p}idle`)).toBe(1);
+  });
+
+  it("collects the process metrics once per process: a bot instance leaves no event-loop timer behind", () => {
+    const uvTimers = (): number =>
+      (process.report.getReport() as unknown as { libuv: Array<{ type: string }> }).libuv.filter((h) => h.type === "timer").length;
+    void new Metrics();
+    const before = uvTimers();
+    for (let i = 0; i < 20; i += 1) void new Metrics();
+    expect(uvTimers()).toBe(before);
+  });
+
   it("bounds label values so a stream of odd command names cannot grow the series without end", async () => {
     const small = new Metrics({ processMetrics: false, maxLabelValues: 2 });
     for (const name of ["help", "reset", "x1", "x2", "help"]) small.commandRun(name);
