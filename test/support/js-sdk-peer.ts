@@ -139,6 +139,12 @@ export class JsSdkPeer {
     return (await this.call<{ eventId: string }>("sendEncryptedFile", { roomId, ...rest, data: bytes.toString("base64") })).eventId;
   }
 
+  /** Uploads `bytes` as they are (POST /_matrix/media/v3/upload) and sends the media event with their mxc:// `url`. */
+  async sendFile(roomId: string, file: { msgtype: string; filename: string; mimetype: string; bytes: Buffer; caption?: string }): Promise<{ eventId: string; url: string }> {
+    const { bytes, ...rest } = file;
+    return this.call<{ eventId: string; url: string }>("sendFile", { roomId, ...rest, data: bytes.toString("base64") });
+  }
+
   /** Share room keys only with verified devices (the bot's device is not): the bot then cannot decrypt. */
   async onlyVerifiedDevices(on: boolean): Promise<void> {
     await this.call("onlyVerifiedDevices", { on });

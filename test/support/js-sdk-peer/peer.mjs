@@ -165,6 +165,16 @@ const commands = {
     return { eventId };
   },
 
+  /** Sends a file as Element does in a room without encryption: the bytes uploaded as they are, the event's `url`. */
+  async sendFile({ roomId, msgtype, filename, mimetype, data, caption }) {
+    const c = need();
+    const bytes = Buffer.from(data, "base64");
+    const { content_uri: url } = await c.uploadContent(bytes, { type: mimetype, name: filename });
+    const content = { msgtype, body: caption ?? filename, filename, info: { mimetype, size: bytes.length }, url };
+    const { event_id: eventId } = await c.sendMessage(roomId, content);
+    return { eventId, url };
+  },
+
   /** true: room keys go only to verified devices (the bot's device is not verified), i.e. it cannot decrypt. */
   async onlyVerifiedDevices({ on }) {
     need().getCrypto().globalBlacklistUnverifiedDevices = on;

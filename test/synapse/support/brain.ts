@@ -1,13 +1,16 @@
 // The agent of the Synapse scenarios: the reference agent (src/reference-agent) outside the bot, over a real
 // WebSocket, with a brain steered by what the person writes:
-//   "fail:<code>"   RUN_ERROR with that code            "cut the line"  the agent drops every connection mid-run
+//   "fail:<code>"   RUN_ERROR with that code
+//   "cut the line"  the agent drops every connection mid-run
 //   "hold:<tag>"    the first run of that text waits until the bot goes away (a SIGKILL mid-turn); later ones answer
-//   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"      anything else   the echo answer, streamed in two chunks
+//   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"
 //   "stream:<tag>"  STREAM_FIRST, then waits for release(text) before the rest of STREAM_TEXT
+//   anything else   the reference agent's own echo brain: the echo answer in two chunks, or for an attachment
+//                   "You sent an image: cat.png (image/png, 1234 bytes)"
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { RunErrorCode } from "../../../src/agent/protocol";
-import { AgentRunError, echoReply, twoChunks, type AgentBrain } from "../../../src/reference-agent/brain";
+import { AgentRunError, createEchoBrain, type AgentBrain } from "../../../src/reference-agent/brain";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { pause, say, type SeenRun } from "../../support/brains";
 
@@ -30,6 +33,7 @@ export class ScenarioAgent implements AgentBrain {
   private server: ReferenceAgent | undefined;
   /** Kept across restarts of the agent: agent-initiated runs the bot has not acked yet. */
   private readonly journal = new MemoryAgentJournal();
+  private readonly echo = createEchoBrain();
 
   async start(): Promise<this> {
     this.server = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: this.token, logger: pino({ level: "silent" }),
@@ -105,7 +109,7 @@ export class ScenarioAgent implements AgentBrain {
       for (let i = 1; i <= n; i += 1) say(out, partText(i, n));
       return;
     }
-    say(out, ...twoChunks(echoReply(text)));
+    await this.echo.run(input, out, signal, info);
   }
 }
 

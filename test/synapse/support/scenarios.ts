@@ -7,7 +7,9 @@ import { echoReply } from "../../../src/reference-agent/brain";
 import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
 import type { Mode } from "./bot";
 import type { PeerMessage } from "../../support/js-sdk-peer";
+import { pngImage } from "../../support/media-samples";
 import { STREAM_FIRST, STREAM_TEXT } from "./brain";
+import { requestsServed } from "./synapse";
 import { messagesBy, ModeWorld } from "./world";
 
 const HELP = /^Commands:\n[\s\S]*\/proactive/;
@@ -98,6 +100,19 @@ export function describeModeScenarios(mode: Mode): void {
         (m.originalContent["m.relates_to"] as { rel_type?: string; event_id?: string } | undefined)?.event_id === live.eventId);
       expect(edits.length).toBeGreaterThan(0);
       expect(edits.every((m) => m.sender === w.botUserId)).toBe(true);
+    });
+
+    it("media: an image Alice uploads (Synapse 1.67: the legacy media API) reaches the reference agent, which says what it got", async () => {
+      const image = pngImage(8, 8);
+      const { url } = await w.alice.peer.sendFile(dm, { msgtype: "m.image", filename: "cat.png", mimetype: "image/png", bytes: image, caption: "look at this" });
+      const answer = `You sent an image: cat.png (image/png, ${image.length} bytes)\n${echoReply("look at this")}`;
+      await w.waitAnswer(dm, answer);
+      expect(await w.newBotBodies(dm)).toEqual([answer]);
+      expect(w.agent.runsOf("look at this\n[image: cat.png]")).toHaveLength(1);
+      const mediaId = url.replace("mxc://localhost/", "");
+      const served = requestsServed(w.run).filter((r) => r.includes(mediaId));
+      expect(served).toContain(`GET /_matrix/media/v3/download/localhost/${mediaId}`);
+      expect(served.filter((r) => r.includes("/_matrix/client/v1/media/"))).toEqual([]); // 1.67 has no authenticated media
     });
 
     it("an agent error is told in words, once, and nothing of the agent's message reaches the room", async () => {

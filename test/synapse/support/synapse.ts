@@ -53,6 +53,14 @@ export function logTail(server: Pick<SynapseServer, "state">, lines = 30): strin
   return readFileSync(file, "utf8").split("\n").slice(-lines - 1).join("\n");
 }
 
+/** The requests Synapse's access log recorded so far, as `METHOD /path?query` (the requester left out). */
+export function requestsServed(server: Pick<SynapseServer, "state">): string[] {
+  const file = path.join(server.state, "homeserver.log");
+  if (!existsSync(file)) return [];
+  return [...readFileSync(file, "utf8").matchAll(/synapse\.access\.http.* Processed request: .*"([A-Z]+ \S+) HTTP\/1\.[01]"/g)]
+    .map((m) => m[1] ?? "");
+}
+
 /**
  * Starts Synapse with these appservice registrations; `rateLimits: "default"` keeps Synapse's own rate limits.
  * The first start on a machine installs the Debian packages (about a minute). Throws with the log's tail.
