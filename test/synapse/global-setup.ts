@@ -46,13 +46,14 @@ async function startWithUsers<N extends string>(what: string, opts: Parameters<t
 
 /**
  * Resolves once start.sh is past its first step for `state` (installing the Debian packages, on first use on a
- * machine: it then unpacks Synapse into STATE/src), or has ended. Two apt-get runs at once fail on dpkg's lock, so
- * the second start waits for this.
+ * machine: it then unpacks Synapse into STATE/src), or has ended, or at once when STATE/venv is there before it
+ * (the cached install: the packages were installed with it). Two apt-get runs at once fail on dpkg's lock, so the
+ * second start waits for this.
  */
 async function pastPackageStep(state: string, start: Promise<unknown>): Promise<void> {
   let ended = false;
   start.then(() => (ended = true), () => (ended = true));
-  while (!ended && !existsSync(path.join(state, "src"))) await delay(200);
+  while (!ended && !existsSync(path.join(state, "src")) && !existsSync(path.join(state, "venv"))) await delay(200);
 }
 
 /** Ports free now and distinct from each other. */

@@ -5,6 +5,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { ROOT } from "../../support/bot-harness";
+import { cacheVenv, useCachedVenv } from "./venv-cache";
 
 /** The directory holding start.sh, register.sh and stop.sh. */
 export function synapseDir(): string {
@@ -63,12 +64,14 @@ export function requestsServed(server: Pick<SynapseServer, "state">): string[] {
 
 /**
  * Starts Synapse with these appservice registrations; `rateLimits: "default"` keeps Synapse's own rate limits.
- * The first start on a machine installs the Debian packages (about a minute). Throws with the log's tail.
+ * The first start on a machine installs the Debian packages (about a minute); Synapse itself is installed into
+ * STATE once and then cached (venv-cache.ts). Throws with the log's tail.
  */
 export async function startSynapse(opts: { state: string; port: number; registrations: string[]; rateLimits?: "relaxed" | "default" }):
   Promise<SynapseServer> {
   const dir = synapseDir();
   const server: SynapseServer = { dir, state: opts.state, port: opts.port, url: `http://127.0.0.1:${opts.port}` };
+  useCachedVenv(dir, opts.state);
   try {
     await run(path.join(dir, "start.sh"), [opts.state, String(opts.port), ...opts.registrations],
       opts.rateLimits === "default" ? { SYNAPSE_RATE_LIMITS: "default" } : {});
@@ -80,6 +83,7 @@ export async function startSynapse(opts: { state: string; port: number; registra
     const shown = lastLine !== "" && message.includes(lastLine) ? "" : `\n--- end of homeserver.log ---\n${tail}`;
     throw new Error(`Synapse did not come up on ${server.url}: ${message}${shown}`);
   }
+  cacheVenv(dir, opts.state);
   return server;
 }
 
