@@ -3,6 +3,8 @@
 //   "fail:<code>"   RUN_ERROR with that code
 //   "cut the line"  the agent drops every connection mid-run
 //   "hold:<tag>"    the first run of that text waits until the bot goes away (a SIGKILL mid-turn); later ones answer
+//   "halfway:<tag>" the first run writes the first half of the echo answer, then waits until the bot goes away; later
+//                   ones answer in full
 //   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"
 //   "stream:<tag>"  STREAM_FIRST, then waits for release(text) before the rest of STREAM_TEXT
 //   anything else   the reference agent's own echo brain: the echo answer in two chunks, or for an attachment
@@ -10,7 +12,7 @@
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { RunErrorCode } from "../../../src/agent/protocol";
-import { AgentRunError, createEchoBrain, type AgentBrain } from "../../../src/reference-agent/brain";
+import { AgentRunError, createEchoBrain, echoReply, twoChunks, type AgentBrain } from "../../../src/reference-agent/brain";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { pause, say, type SeenRun } from "../../support/brains";
 
@@ -90,6 +92,12 @@ export class ScenarioAgent implements AgentBrain {
     }
     if (text.startsWith("hold:") && !this.held.has(text)) {
       this.held.add(text);
+      await untilAborted(signal);
+    }
+    if (text.startsWith("halfway:") && !this.held.has(text)) {
+      this.held.add(text);
+      const [first = ""] = twoChunks(echoReply(text));
+      out.delta(out.startMessage(), first);
       await untilAborted(signal);
     }
     if (text.startsWith("stream:")) {

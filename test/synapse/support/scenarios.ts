@@ -174,6 +174,17 @@ export function describeModeScenarios(mode: Mode): void {
       expect(await w.newBotBodies(dm)).toEqual([echoReply("hold:through two kills")]);
     });
 
+    it("SIGKILL once Synapse accepted the first event of a live answer: after the restart that message is finished, once", async () => {
+      const text = "halfway:killed while live";
+      await w.bot.kill();
+      await w.bot.start({ MAB_TEST_CRASH_AT: "reply-accepted" }); // dies once the live message's first event is accepted
+      await w.alice.peer.send(dm, text);
+      expect(await w.bot.exited()).toEqual({ code: null, signal: "SIGKILL" });
+      await w.bot.start();
+      await w.waitAnswer(dm, echoReply(text));
+      expect(await w.newBotBodies(dm)).toEqual([echoReply(text)]);
+    });
+
     it("a proactive result emitted while the bot is down is delivered once to each opted-in room after the restart", async () => {
       await w.bot.kill();
       const missed = `While you were away (${mode} mode): one thing happened.`;

@@ -130,9 +130,14 @@ export class ModeWorld {
    */
   async settledBotBodies(roomId: string): Promise<string[]> {
     await this.bot.waitForIdle();
-    const messages = messagesBy(await this.alice.peer.history(roomId), this.botUserId);
+    const history = await this.alice.peer.history(roomId);
+    const messages = messagesBy(history, this.botUserId);
     const live = messages.filter((m) => m.live);
-    if (live.length > 0) throw new Error(`the bot is idle, yet messages in ${roomId} are still live: ${JSON.stringify(live)}`);
+    if (live.length > 0) {
+      const events = history.filter((m) => m.sender === this.botUserId && m.type === "m.room.message").map((m) => ({ eventId: m.eventId,
+        replaces: (m.originalContent["m.relates_to"] as { rel_type?: string; event_id?: string } | undefined)?.event_id, content: m.originalContent }));
+      throw new Error(`the bot is idle, yet messages in ${roomId} are still live: ${JSON.stringify(live)}; the bot's events there: ${JSON.stringify(events)}`);
+    }
     const bodies = messages.map((m) => m.body);
     this.settledCount.set(roomId, bodies.length);
     return bodies;
