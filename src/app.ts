@@ -25,6 +25,7 @@ import { ProactiveFanout } from "./proactive/fanout";
 import { EncryptedRoomNotice } from "./rooms/encrypted-notice";
 import { InviteHandler } from "./rooms/invites";
 import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
+import { rememberAnswer, RoomMemory } from "./rooms/room-memory";
 import { RoomSettingsStore } from "./rooms/settings";
 import { encodeThreadKey } from "./rooms/thread-key";
 import { keepPrivate } from "./util/private-files";
@@ -32,7 +33,10 @@ import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/use
 import { createMediaRuntime } from "./media";
 import { InboundRouter } from "./router";
 import { openStore, type Store } from "./store";
+import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
+import { journalIdsOf } from "./turns/turn-run";
+import { ThreadFollowing } from "./turns/thread-following";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -110,11 +114,12 @@ class BotApp implements App {
       request: <T>(...args: Parameters<MatrixHttp["request"]>) => (this.rejected ? Promise.reject(this.rejected) : observed.request<T>(...args)),
     };
     this.userId = await whoami(http);
-    // Client mode with MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
+    // MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
     let crypto: CryptoRuntime | undefined;
     if (config.e2ee) {
+      const appservice = config.mode === "appservice" ? { userId: this.userId, deviceDisplayName: config.botDisplayName ?? "matrix-agent-bot" } : undefined;
       crypto = await startCrypto({ homeserverUrl: config.homeserverUrl, accessToken, dataDir: config.dataDir,
-        passphrase: config.cryptoPassphrase ?? "", http, log: childLogger(log, "crypto") });
+        passphrase: config.cryptoPassphrase ?? "", http, log: childLogger(log, "crypto"), ...(appservice ? { appservice } : {}) });
       const started = crypto;
       this.cleanups.push(() => started.stop()); // pushed early: runs after the outbox and the sync loop stopped
     }
@@ -127,6 +132,8 @@ class BotApp implements App {
     const settings = new RoomSettingsStore({ settings: store.namespace("room-settings"),
       proactiveIndex: store.namespace<number>("proactive-rooms"), log: childLogger(log, "settings") });
     const live = wireLive(config, store, http, settings, childLogger(log, "render"));
+    const roomMemory = new RoomMemory({ kv: store.namespace("room-memory"), log: childLogger(log, "rooms"),
+      threadsMax: t.threadsFollowedMax, answersMax: t.answersRememberedMax });
 
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
@@ -192,9 +199,10 @@ class BotApp implements App {
       onSettled: async (settled) => {
         for (const m of settled) {
           m.media?.release();
-          await journal.complete(m.roomId, m.eventId);
+          for (const id of journalIdsOf(m)) await journal.complete(m.roomId, id);
         }
       },
+      onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
     const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
@@ -215,8 +223,13 @@ class BotApp implements App {
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
       threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
+      changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: messages, threadKeyFor, directory, log: childLogger(log, "turns"),
+        complete: (roomId, eventId) => journal.complete(roomId, eventId), fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
+        isCommand: (event) => commands.parse(event)?.prefix != null, reanswerWithinMs: t.editReanswerMs }),
       media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
+      threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
+        mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: isAllowedUser,
       encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms"),
@@ -248,7 +261,7 @@ class BotApp implements App {
     void live.recover(outbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
-      ...(crypto ? { crypto: crypto.syncHook } : {}), intake,
+      ...(crypto ? { crypto } : {}), intake,
       onHomeserverOk: () => ops.readiness.homeserverAnswered() });
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());

@@ -8,6 +8,8 @@ import type { RoomDirectory } from "./matrix/room-directory";
 import type { InviteHandler } from "./rooms/invites";
 import { classifyMessage, relationOf } from "./turns/classify";
 import { FAILURE_TEXTS } from "./turns/failure-text";
+import type { ConversationChanges } from "./turns/changes";
+import type { ThreadFollowing } from "./turns/thread-following";
 import { TurnRun } from "./turns/turn-run";
 import type { TurnMessage, TurnPipeline } from "./turns/pipeline";
 import type { RoomMessageSender } from "./matrix/sender";
@@ -15,6 +17,9 @@ import type { MediaIntake } from "./media/intake";
 import { mediaForTurn } from "./media/turn-media";
 import { checkpoint } from "./util/checkpoints";
 import { fullJitterBackoff, sleep } from "./util/timers";
+
+/** A notice instead of an answer (non-text input, an attachment the agent cannot take), in the message's thread. */
+type Notice = { notice: string; part: string; threadRootId?: string };
 
 export interface RouterDeps {
   botUserId: string;
@@ -34,6 +39,10 @@ export interface RouterDeps {
   commands?: { handle(event: RoomEvent, facts: { isDirect: boolean; threadKey: string }): Promise<boolean> };
   /** A group room's reply mode: "mention" (default) or "all" (every message is answered). */
   replyModeFor?: (roomId: string) => Promise<"mention" | "all">;
+  /** Edits and redactions of questions (src/turns/changes.ts); absent: both are ignored. */
+  changes?: Pick<ConversationChanges, "edit" | "redaction">;
+  /** Group rooms: threads the bot was asked in address it for their later messages (the room's /threads setting). */
+  threads?: Pick<ThreadFollowing, "addresses" | "asked">;
   /**
    * An event whose routing failed (the homeserver or the store kept failing) is tried again in place, holding back
    * its room's later events so the order stays, with full-jitter backoff. After the last attempt it stays in the
@@ -77,9 +86,12 @@ export class InboundRouter {
         await this.deps.invites.handle(item.invite).catch((e: unknown) =>
           this.deps.log.warn({ roomId: item.invite.roomId, err: String(e) }, "invite could not be handled"));
       } else if (item.snapshot) {
-        this.schedule(item.event, false); // current state, not news: room facts and observers only
+        this.schedule(item.event, "observe"); // current state, not news: room facts and observers only
       } else if (this.isStrangerTimelineEvent(item.event)) {
         if (item.event.type === "m.room.message") this.ignored(item.event, "not allowed (ALLOWED_USERS)");
+        // A moderator outside ALLOWED_USERS may redact an allowed user's question: the homeserver accepted it, so it
+        // counts. Like a room fact it is acted on and not journaled (a stranger's events cost no store write).
+        if (item.event.type === "m.room.redaction") this.schedule(item.event, "redaction");
       } else if (!this.isOwnTimelineEvent(item.event)) {
         events.push(item.event);
       }
@@ -92,8 +104,9 @@ export class InboundRouter {
 
   /**
    * A stranger's (a sender outside ALLOWED_USERS) non-state event: a message, reaction, redaction, poll or encrypted
-   * event. Nothing is done with it (only allowed senders are answered; the encrypted-room notice is for them too), so
-   * it costs nothing: not journaled, not routed. A stranger's state events still are (room facts, observers).
+   * event. It is not journaled and not routed (only allowed senders are answered; the encrypted-room notice is for them
+   * too), so it costs nothing; only a redaction is acted on (see onBatch). A stranger's state events still are routed
+   * (room facts, observers).
    */
   private isStrangerTimelineEvent(event: RoomEvent): boolean {
     return event.state_key === undefined && event.sender !== this.deps.botUserId && !this.deps.isAllowedSender(event.sender);
@@ -132,10 +145,13 @@ export class InboundRouter {
     return this.scheduled;
   }
 
-  private schedule(event: RoomEvent, journaled = true): void {
+  /** Queues an event behind its room's earlier ones: routed (journaled), observed (state snapshot), or a stranger's redaction. */
+  private schedule(event: RoomEvent, how: "route" | "observe" | "redaction" = "route"): void {
     this.scheduled += 1;
     const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
-    const next = previous.then(() => (journaled ? this.routeWithRetries(event) : this.observe(event))).catch((e: unknown) =>
+    const work = (): Promise<void> => how === "route" ? this.routeWithRetries(event)
+      : how === "observe" ? this.observe(event) : this.deps.changes?.redaction(event) ?? Promise.resolve();
+    const next = previous.then(work).catch((e: unknown) =>
       this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
     this.roomChains.set(event.room_id, next);
     void next.finally(() => {
@@ -175,22 +191,16 @@ export class InboundRouter {
       && (await this.deps.directory.isJoined(event.room_id))) {
       await this.deps.encryptedNotice.onUnreadable(event.room_id);
     }
-    if (event.type === "m.room.redaction" && typeof (event.redacts ?? event.content["redacts"]) === "string") {
-      const redacted = String(event.redacts ?? event.content["redacts"]);
-      const withdrawn = this.deps.pipeline.withdraw(event.room_id, redacted);
-      if (withdrawn) {
-        this.deps.log.info({ roomId: event.room_id, eventId: redacted }, "a queued message was redacted; it will not be answered");
-        await this.deps.journal.complete(event.room_id, redacted);
-      }
-    }
-    const turn = event.type === "m.room.message" ? await this.toTurn(event) : undefined;
+    if (event.type === "m.room.redaction") await this.deps.changes?.redaction(event);
+    const turn = event.type === "m.room.message" ? await this.messageTurn(event) : undefined;
+    if (turn === "taken") return; // an edit the turns took in: they settle it
     if (turn === undefined) {
       await this.deps.journal.complete(event.room_id, event.event_id);
       return;
     }
     if ("notice" in turn) {
       const startedAt = Date.now();
-      const target = await this.target(event, undefined, "");
+      const target = await this.target(event, turn.threadRootId, "");
       await TurnRun.notify(this.deps, target, turn.notice, turn.part);
       await this.deps.journal.complete(event.room_id, event.event_id);
       this.deps.log.info({ roomId: event.room_id, threadKey: target.threadKey, eventId: event.event_id,
@@ -201,13 +211,28 @@ export class InboundRouter {
     this.deps.pipeline.submit(turn);
   }
 
-  private async toTurn(event: RoomEvent): Promise<TurnMessage | { notice: string; part: string } | undefined> {
+  /** A message as a turn; an edit (m.replace) through the changes (it may change a turn, or ask anew). */
+  private async messageTurn(event: RoomEvent): Promise<TurnMessage | Notice | "taken" | undefined> {
+    if (relationOf(event).relType !== "m.replace") return this.toTurn(event, true);
+    if (!this.deps.changes || event.sender === this.deps.botUserId || !this.deps.isAllowedSender(event.sender)) {
+      return this.ignored(event, "edit");
+    }
+    const result = await this.deps.changes.edit(event, async (edited) => {
+      const turn = await this.toTurn(edited, false);
+      return turn && !("notice" in turn) ? turn : undefined;
+    });
+    if (result.kind === "ignored") return this.ignored(event, `edit: ${result.why}`);
+    return result.kind === "submit" ? result.turn : "taken";
+  }
+
+  /** `commands`: whether a command in it is run (an edited message never runs one). */
+  private async toTurn(event: RoomEvent, commands: boolean): Promise<TurnMessage | Notice | undefined> {
     const { botUserId, directory, log } = this.deps;
     if (event.sender === botUserId) return this.ignored(event, "own event");
     if (!this.deps.isAllowedSender(event.sender)) return this.ignored(event, "not allowed (ALLOWED_USERS)");
     if (!(await directory.isJoined(event.room_id))) return this.ignored(event, "not joined");
     const isDirect = await directory.isDirect(event.room_id);
-    if (this.deps.commands) {
+    if (this.deps.commands && commands) {
       const relation = relationOf(event);
       const threadKey = await this.deps.threadKeyFor(event.room_id, relation.relType === "m.thread" ? relation.eventId : undefined);
       if (await this.deps.commands.handle(event, { isDirect, threadKey })) return this.ignored(event, "command"); // never sent to the agent
@@ -223,17 +248,23 @@ export class InboundRouter {
     });
     if (classified.kind === "ignore") return this.ignored(event, classified.reason);
     // Locations, polls and the like: a notice when addressed. Attachments: passed on (src/media), or told why not;
-    // in "all" mode an unaddressed one the agent cannot read is not a question.
-    const nonText = { notice: FAILURE_TEXTS.non_text, part: "non-text" };
+    // in "all" mode an unaddressed one the agent cannot read is not a question. Notices go in the message's thread.
+    const root = classified.threadRootId;
+    const inThread = root !== undefined ? { threadRootId: root } : {};
+    const nonText = { notice: FAILURE_TEXTS.non_text, part: "non-text", ...inThread };
     if (classified.kind === "non_text" || (classified.kind === "media" && !this.deps.media)) {
       return classified.addressed ? nonText : this.ignored(event, "not addressed (not text)");
     }
     const answerAll = !isDirect && (await this.deps.replyModeFor?.(event.room_id)) === "all";
-    if (!classified.addressed && !answerAll) return this.ignored(event, "not addressed");
+    const inGroupThread = !isDirect && root !== undefined;
+    if (!classified.addressed && !answerAll && !(inGroupThread && (await this.deps.threads?.addresses(event.room_id, root)))) {
+      return this.ignored(event, "not addressed");
+    }
     const media = classified.kind === "media" && this.deps.media
       ? await mediaForTurn(this.deps.media, event, classified.addressed, log, this.stopped.signal) : undefined;
-    if (media && "notice" in media) return { notice: media.notice, part: "media" };
+    if (media && "notice" in media) return { notice: media.notice, part: "media", ...inThread };
     if (classified.kind === "media" && !media) return this.ignored(event, "not addressed (attachment the agent cannot read)");
+    if (inGroupThread) await this.deps.threads?.asked(event.room_id, root);
     const text = classified.kind === "media" ? classified.caption ?? "" : classified.text;
     const target = await this.target(event, classified.threadRootId, text, isDirect);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;

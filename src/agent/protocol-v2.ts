@@ -68,7 +68,7 @@ export function toRunAgentInput(threadId: string, runId: string, input: RunInput
     messages: input.messages.map((m) => ({
       id: m.id, role: "user" as const, content: contentOf(m),
       ...(m.senderName !== undefined ? { name: m.senderName } : {}),
-      metadata: { sender: m.sender },
+      metadata: { sender: m.sender, ...(m.replaces !== undefined ? { replaces: m.replaces } : {}) },
     })),
     tools: [],
     context,
@@ -117,8 +117,9 @@ export function fromRunAgentInput(input: ParsedRunAgentInput): RunInput | undefi
     const content = [caption, ...attachments.map((a) => a.placeholder)].filter((t) => t !== "").join("\n");
     const meta = m["metadata"] as Record<string, unknown> | undefined;
     const sender = typeof meta?.["sender"] === "string" && meta["sender"] !== "" ? meta["sender"] : "unknown";
+    const replaces = typeof meta?.["replaces"] === "string" && meta["replaces"] !== "" ? meta["replaces"] : undefined;
     return [{ id: m.id === "" ? "message" : m.id, role: "user" as const, content, sender, ...(m.name !== undefined ? { senderName: m.name } : {}),
-      ...(attachments.length > 0 ? { attachments, caption } : {}) }];
+      ...(attachments.length > 0 ? { attachments, caption } : {}), ...(replaces !== undefined ? { replaces } : {}) }];
   });
   if (messages.length === 0) return undefined;
   const value = (key: string): string | undefined => input.context.find((c) => c.description === key)?.value;

@@ -98,6 +98,9 @@ export const RunInputMessageSchema = z.looseObject({
   content: z.string(),
   sender: nonEmpty,
   senderName: z.string().optional(),
+  /** The id of an earlier message this one replaces (the user edited a question the agent was given before: answered,
+   *  or in a run cancelled for the edit): the agent answers this one instead, and keeps only this version in its history. */
+  replaces: nonEmpty.optional(),
 });
 export type RunInputMessage = z.infer<typeof RunInputMessageSchema>;
 

@@ -13,6 +13,7 @@ import type { Outbox } from "../outbox";
 import type { RoomSettingsStore } from "../rooms/settings";
 import type { Store } from "../store";
 import type { TurnPipeline } from "../turns/pipeline";
+import { relationFor } from "../turns/reply-content";
 import { txnIdFor } from "../turns/turn-run";
 
 export function createCommandHandler(deps: {
@@ -45,11 +46,13 @@ export function createCommandHandler(deps: {
       return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead,
         ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}), ...(work ? { work } : {}) };
     },
-    reply: async (roomId, replyToEventId, text) => {
+    reply: async (roomId, replyToEventId, text, threadRootId) => {
       const parts = buildMessageContents(text, { msgtype: "m.notice" });
+      // A reply to the command; inside its thread when it was sent in one (every part stays in the thread).
+      const relation = relationFor({ roomId, eventId: replyToEventId, sender: "", isDirect: false, ...(threadRootId ? { threadRootId } : {}) });
       for (const [i, part] of parts.entries()) {
         const content = { ...part, "m.mentions": mentionsFor({}),
-          ...(i === 0 ? { "m.relates_to": { "m.in_reply_to": { event_id: replyToEventId } } } : {}) };
+          ...(i === 0 || threadRootId !== undefined ? { "m.relates_to": relation } : {}) };
         const result = await messages.sendEvent(roomId, "m.room.message", content, txnIdFor(replyToEventId, roomId, `command.${i}`));
         if (!result.ok) log.error({ roomId, error: result.error.describe() }, "could not post a command reply");
       }

@@ -3,9 +3,11 @@
 import type { Logger } from "pino";
 import type { Config } from "../config";
 import { childLogger } from "../log";
+import { missingEncryptionFlags } from "../matrix/appservice-crypto";
 import { userNamespaceRegexes } from "../matrix/appservice-protocol";
 import { AppserviceServer, type AppserviceTxnRecord } from "../matrix/appservice-server";
-import { ClientSync, type SyncCryptoHook } from "../matrix/client-sync";
+import { ClientSync } from "../matrix/client-sync";
+import type { CryptoRuntime } from "../matrix/crypto";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
 import type { InboundItem } from "../matrix/events";
@@ -27,8 +29,8 @@ export interface InboundDeps {
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Each time the homeserver answered (readiness). */
   onHomeserverOk?: () => void;
-  /** Client mode with E2EE: decrypts inbound events and feeds the crypto machine around each batch. */
-  crypto?: SyncCryptoHook;
+  /** MATRIX_E2EE=true: decrypts inbound events and feeds the crypto machine around each batch or transaction. */
+  crypto?: Pick<CryptoRuntime, "syncHook" | "transactionCrypto">;
 }
 
 export interface Inbound {
@@ -70,7 +72,7 @@ async function startSync(deps: InboundDeps): Promise<Inbound> {
     isKnown: (roomId, eventId) => deps.journal.isDone(roomId, eventId),
     onBatch: (items) => deps.intake.onBatch(items), onTokenRejected: deps.onTokenRejected,
     ...(deps.onHomeserverOk ? { onSyncOk: deps.onHomeserverOk } : {}),
-    ...(deps.crypto ? { crypto: deps.crypto } : {}),
+    ...(deps.crypto ? { crypto: deps.crypto.syncHook } : {}),
   }, childLogger(deps.log, "sync"));
   await sync.start();
   return { stop: () => sync.stop() };
@@ -80,6 +82,11 @@ async function startAppservice(deps: InboundDeps): Promise<Inbound> {
   const { config } = deps;
   const registration = config.registration;
   if (!registration) throw new Error("appservice mode needs MATRIX_REGISTRATION");
+  const missing = deps.crypto ? missingEncryptionFlags(registration) : [];
+  if (missing.length > 0) {
+    deps.log.warn({ missing, registration: config.registrationPath },
+      "MATRIX_E2EE=true, but the registration lacks flags encryption needs: Synapse sends no room keys or key counts without them; add them set to true (npm run register writes them) and restart the homeserver");
+  }
   const server = new AppserviceServer({
     host: config.appserviceBind.host, port: config.appserviceBind.port,
     hsToken: registration.hs_token, botUserId: deps.botUserId,
@@ -89,6 +96,7 @@ async function startAppservice(deps: InboundDeps): Promise<Inbound> {
     onBatch: (items) => deps.intake.onBatch(items), onRefusedUnseen: () => deps.intake.refusedUnseen(),
     log: childLogger(deps.log, "appservice"),
     ...(deps.onHomeserverOk ? { onTransactionOk: deps.onHomeserverOk } : {}),
+    ...(deps.crypto?.transactionCrypto ? { crypto: deps.crypto.transactionCrypto } : {}),
   });
   const { port } = await server.start();
   deps.log.info({ host: config.appserviceBind.host, port }, "appservice listening for transactions");

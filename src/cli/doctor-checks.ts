@@ -6,6 +6,7 @@ import { openStore } from "../store";
 import { agentHandshake } from "./agent-handshake";
 import { firstLine } from "./cli-support";
 import { matrixFetch, UnreachableError } from "./matrix-fetch";
+import { missingEncryptionFlags } from "../matrix/appservice-crypto";
 import { inspectCrypto } from "../matrix/crypto/inspect";
 
 export type CheckStatus = "pass" | "fail" | "skip";
@@ -159,5 +160,13 @@ async function checkCrypto(config: Config): Promise<CheckResult> {
   const name = "crypto";
   if (!config.e2ee) return pass(name, "encryption off (MATRIX_E2EE=false): in encrypted rooms the bot posts one notice and does not answer");
   const result = await inspectCrypto(config.dataDir, config.cryptoPassphrase ?? "");
-  return result.ok ? pass(name, `MATRIX_E2EE=true: ${result.detail}`) : fail(name, `MATRIX_E2EE=true, but ${result.detail}`, result.fix);
+  if (!result.ok) return fail(name, `MATRIX_E2EE=true, but ${result.detail}`, result.fix);
+  const missing = config.mode === "appservice" && config.registration ? missingEncryptionFlags(config.registration) : [];
+  if (missing.length > 0) {
+    return fail(name, `MATRIX_E2EE=true, but the registration ${config.registrationPath ?? ""} lacks ${missing.map((f) => `${f}: true`).join(", ")}: ` +
+      "without them Synapse sends the bot no room keys, so it cannot read encrypted messages",
+    "add those lines to the registration file (`npm run register` writes them), give the homeserver the same file and restart it; " +
+      "Synapse also needs its experimental_features for appservice encryption (runbook/appservice-synapse.md)");
+  }
+  return pass(name, `MATRIX_E2EE=true: ${result.detail}${config.mode === "appservice" ? "; the registration asks for to-device messages and key counts" : ""}`);
 }

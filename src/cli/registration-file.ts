@@ -1,9 +1,10 @@
 // Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart and
-// for `<localpart>_*`, the flags appservice encryption needs) and the instructions an operator follows to give it
-// to Synapse and to the bot. Never prints a token.
+// for `<localpart>_*`, the flags with which the homeserver puts encryption's data in transactions for
+// MATRIX_E2EE=true) and the instructions an operator follows to give it to Synapse and to the bot. Never prints a token.
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
 import { registrationSchema, type Registration } from "../config";
+import { ENCRYPTION_REGISTRATION_FLAGS, SYNAPSE_ENCRYPTION_FEATURES } from "../matrix/appservice-crypto";
 
 export interface RegistrationRequest {
   /** Appservice id, unique on the homeserver. */
@@ -58,17 +59,6 @@ export function newToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
-/**
- * What appservice encryption needs from the homeserver: ephemeral events (typing, receipts and, with
- * `msc2409_to_device_messages_enabled`, to-device messages) pushed in transactions, under MSC2409's unstable
- * and stable names, and MSC3202's device lists and one-time key counts in transactions.
- */
-export const ENCRYPTION_FLAGS = {
-  "de.sorunome.msc2409.push_ephemeral": true,
-  receive_ephemeral: true,
-  "org.matrix.msc3202": true,
-} as const;
-
 export function buildRegistration(request: RegistrationRequest): Registration {
   const localpart = escapeRegExp(request.localpart);
   const server = escapeRegExp(request.serverName);
@@ -79,13 +69,14 @@ export function buildRegistration(request: RegistrationRequest): Registration {
     hs_token: newToken(),
     sender_localpart: request.localpart,
     rate_limited: false,
-    ...ENCRYPTION_FLAGS,
     namespaces: {
       // The bot's own user, and `@<localpart>_<name>` for the users it will act through (one per agent).
       users: [{ exclusive: true, regex: `@${localpart}:${server}` }, { exclusive: true, regex: `@${localpart}_.*:${server}` }],
       aliases: [],
       rooms: [],
     },
+    // Harmless without encryption: the bot ignores ephemeral events, and a homeserver without the features ignores them.
+    ...Object.fromEntries(ENCRYPTION_REGISTRATION_FLAGS.map((flag) => [flag, true])),
   });
 }
 
@@ -123,6 +114,11 @@ export function registrationInstructions(registration: Registration, request: Re
     "",
     "app_service_config_files:",
     `  - ${absolutePath}`,
+    "",
+    "   For encrypted rooms (MATRIX_E2EE=true) add these too (runbook/appservice-synapse.md):",
+    "",
+    "experimental_features:",
+    ...SYNAPSE_ENCRYPTION_FEATURES.map((feature) => `  ${feature}: true`),
     "",
     "2. Point the bot at the same file, in .env:",
     "",

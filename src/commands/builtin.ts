@@ -9,7 +9,8 @@ import { resetCommand } from "./reset";
 import { statusCommand } from "./status";
 import { stopCommand } from "./stop";
 import { streamCommand } from "./stream";
+import { threadsCommand } from "./threads";
 
 export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
-  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, streamCommand, proactiveCommand, outboxCommand, newCommand,
+  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, threadsCommand, streamCommand, proactiveCommand, outboxCommand, newCommand,
 ];

@@ -9,6 +9,7 @@
 //   unknown name, prefixed, group room, not addressed → ignored silently (it may be for another bot)
 // handle() never throws: failures become a short apology reply and an error log.
 import type { RoomEvent } from "../matrix/events";
+import { relationOf } from "../turns/classify";
 import { BUILTIN_COMMANDS } from "./builtin";
 import { parseCommand, type ParsedCommand } from "./parser";
 import { PermissionChecker } from "./permissions";
@@ -104,9 +105,11 @@ export class CommandHandler {
     await this.send(event, text);
   }
 
+  /** Replies in the thread the command was sent in (if any), to the command. */
   private async send(event: RoomEvent, text: string): Promise<void> {
+    const relation = relationOf(event);
     try {
-      await this.deps.reply(event.room_id, event.event_id, text);
+      await this.deps.reply(event.room_id, event.event_id, text, relation.relType === "m.thread" ? relation.eventId : undefined);
     } catch (e) {
       this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: e instanceof Error ? e.message : String(e) },
         "command reply could not be sent");

@@ -35,8 +35,11 @@ export interface CommandDeps {
   pipeline: { cancel(threadKey: string): boolean };
   status(roomId: string): Promise<CommandStatus>;
   outbox: { retryDead(roomId?: string): Promise<number> };
-  /** Posts a notice replying to the command (the lead maps it to the outbox with a deterministic txnId). */
-  reply(roomId: string, replyToEventId: string, text: string): Promise<void>;
+  /**
+   * Posts a notice replying to the command (the lead maps it to the outbox with a deterministic txnId), inside the
+   * Matrix thread `threadRootId` when the command was sent in one.
+   */
+  reply(roomId: string, replyToEventId: string, text: string, threadRootId?: string): Promise<void>;
   log: Logger;
   /** Observes each command that ran (metrics). */
   onCommand?: (name: string) => void;

@@ -172,10 +172,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
 
   const e2ee = problems.parse(env, "MATRIX_E2EE", booleanVar, "set MATRIX_E2EE to true or false") ?? false;
   const cryptoPassphrase = readVariable(env, "CRYPTO_PASSPHRASE", true);
-  if (e2ee && mode === "appservice") {
-    problems.add("MATRIX_E2EE", "end-to-end encryption works in client mode only, not in appservice mode",
-      "set MATRIX_E2EE=false, or run the bot in client mode (MATRIX_MODE=client with MATRIX_ACCESS_TOKEN or `npm run login`)");
-  } else if (e2ee && cryptoPassphrase === undefined) {
+  if (e2ee && cryptoPassphrase === undefined) {
     problems.add("CRYPTO_PASSPHRASE", "is required with MATRIX_E2EE=true: it encrypts the bot's encryption keys on disk",
       "set CRYPTO_PASSPHRASE to a long random secret (e.g. `openssl rand -hex 32`) and keep it: without it the bot's device is lost");
   }

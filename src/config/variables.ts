@@ -48,6 +48,9 @@ export interface Timings {
   readonly streamEditIntervalMs: number;
   readonly streamSlowEditIntervalMs: number;
   readonly streamMaxEdits: number;
+  readonly editReanswerMs: number;
+  readonly threadsFollowedMax: number;
+  readonly answersRememberedMax: number;
   readonly mediaMaxBytes: number;
   readonly mediaMaxInflightBytes: number;
   readonly mediaInlineMaxBytes: number;
@@ -105,6 +108,12 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("STREAM_EDIT_INTERVAL_MS", "streamEditIntervalMs", 1_000, "shortest time between two edits of a live answer"),
   ms("STREAM_SLOW_EDIT_INTERVAL_MS", "streamSlowEditIntervalMs", 3_000, "the same once an answer is long (over 4,000 characters)"),
   count("STREAM_MAX_EDITS", "streamMaxEdits", 50, "edits of one live message at most, its final edit included"),
+  ms("EDIT_REANSWER_MS", "editReanswerMs", 600_000,
+    "an edit of the last question answered in a conversation, this soon after the answer, is answered again by editing the answer (0: never)",
+    MAX_TIMER_MS, 0),
+  count("THREADS_FOLLOWED_MAX", "threadsFollowedMax", 200, "Matrix threads per room the bot remembers being asked in (the oldest are forgotten first)"),
+  count("ANSWERS_REMEMBERED_MAX", "answersRememberedMax", 100,
+    "answers per room the bot remembers, to redact one when its question is redacted (the oldest are forgotten first)"),
   count("MEDIA_MAX_BYTES", "mediaMaxBytes", 20_971_520, "largest attachment (picture, file, voice message) the bot downloads for the agent"),
   count("MEDIA_MAX_INFLIGHT_BYTES", "mediaMaxInflightBytes", 67_108_864, "bytes of attachments held in memory at once (downloads and turns waiting)"),
   count("MEDIA_INLINE_MAX_BYTES", "mediaInlineMaxBytes", 262_144, "largest attachment sent inside the run frame; larger ones go by a one-time URL"),

@@ -9,8 +9,8 @@ import type { Registration } from "../config/schema";
 import { inviteFromMemberEvent, parseRoomEvent, viaFor, type InboundItem, type InviteNotice } from "./events";
 
 /**
- * `PUT /transactions/{txnId}` body. Only `events` is read; ephemeral data (`ephemeral`,
- * `de.sorunome.msc2409.ephemeral`), to-device messages and device lists are accepted and ignored.
+ * `PUT /transactions/{txnId}` body. `events` is read here; to-device messages, device lists and key counts by
+ * appservice-crypto.ts (with MATRIX_E2EE=true); ephemeral data (`ephemeral`, `de.sorunome.msc2409.ephemeral`) is ignored.
  * Events are validated one by one later, so that one malformed event fails only itself.
  */
 export const transactionBodySchema = z.looseObject({

@@ -4,14 +4,19 @@
 // a digest of the event ids) and in memory while in flight (concurrent duplicates wait). A known id whose events
 // differ is processed: Synapse on SQLite numbers transactions afresh after its restart (from the highest id still
 // queued, or 1), and the journal drops whatever was seen already.
+// With encryption (`crypto`), the transaction's to-device messages, device lists and key counts feed the bot's device
+// before its events are decrypted and journaled, and the crypto store is saved before the 200 (appservice-crypto.ts).
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import {
   ROUTE_METHOD, digestOf, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
+  type TransactionBody,
 } from "./appservice-protocol";
+import { applyTransactionCrypto, cryptoDigestPart, type TransactionCrypto } from "./appservice-crypto";
 import type { InboundBatchResult, InboundItem } from "./events";
+import { checkpoint } from "../util/checkpoints";
 
 /** What txnStore keeps per completed transaction id. */
 export interface AppserviceTxnRecord {
@@ -48,11 +53,15 @@ export interface AppserviceServerOptions {
   requestTimeoutMs?: number;
   /** How long stop() waits for transactions being processed before cutting connections. Default 10 s. */
   stopGraceMs?: number;
+  /** End-to-end encryption (MATRIX_E2EE=true): the bot's device is fed from transactions. */
+  crypto?: TransactionCrypto;
 }
 
 interface Outcome {
   status: number;
   body: Record<string, unknown>;
+  /** Room keys the transaction brought to the bot's device (they are in the saved crypto store). */
+  roomKeys?: number;
 }
 
 const OK: Outcome = { status: 200, body: {} };
@@ -183,26 +192,29 @@ export class AppserviceServer {
     if (!parsed?.success) {
       return reply(res, 400, { errcode: "M_BAD_JSON", error: "The body must be an object with an events array" });
     }
-    const outcome = await this.runOnce(txnId, parsed.data.events);
+    const outcome = await this.runOnce(txnId, parsed.data);
+    if ((outcome.roomKeys ?? 0) > 0) res.once("finish", () => checkpoint("room-key-acknowledged"));
     reply(res, outcome.status, outcome.body);
     if (outcome.status === 200) this.transactionOk();
   }
 
   /** Processes txnId once: a duplicate (same id, same events) arriving while it is in flight shares its outcome. */
-  private runOnce(txnId: string, events: unknown[]): Promise<Outcome> {
-    const digest = digestOf(events);
+  private runOnce(txnId: string, body: TransactionBody): Promise<Outcome> {
+    const cryptoPart = cryptoDigestPart(body);
+    const digest = cryptoPart === "" ? digestOf(body.events) : `${digestOf(body.events)}.${cryptoPart}`;
     const key = `${txnId}\n${digest}`;
     const running = this.inFlight.get(key);
     if (running) {
       this.opts.log.debug({ txnId }, "transaction already in progress; waiting for it");
       return running;
     }
-    const run = this.process(txnId, digest, events).finally(() => this.inFlight.delete(key));
+    const run = this.process(txnId, digest, body).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, run);
     return run;
   }
 
-  private async process(txnId: string, digest: string, events: unknown[]): Promise<Outcome> {
+  private async process(txnId: string, digest: string, body: TransactionBody): Promise<Outcome> {
+    const { events } = body;
     const { log, txnStore } = this.opts;
     let seen = this.recentlyDone.get(txnId);
     if (seen === undefined) {
@@ -221,16 +233,20 @@ export class AppserviceServer {
     }
     if (seen !== undefined) this.reused(txnId, seen);
     let result: InboundBatchResult | void;
+    let crypto = { toDevice: 0, roomKeys: 0 };
     try {
-      const items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
+      let items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
+      if (this.opts.crypto) ({ items, ...crypto } = await applyTransactionCrypto(this.opts.crypto, body, items));
       result = await this.opts.onBatch(items);
-      log.debug({ txnId, events: events.length, items: items.length }, "transaction accepted");
+      // What the device took from this transaction (room keys, Olm sessions) is on disk before the 200.
+      await this.opts.crypto?.hook.afterBatch();
+      log.debug({ txnId, events: events.length, items: items.length, toDevice: crypto.toDevice }, "transaction accepted");
     } catch (error) {
       log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
       return NOT_STORED;
     }
-    if (result?.journaled !== 0) this.remember(txnId, digest);
-    return OK;
+    if (result?.journaled !== 0 || crypto.toDevice > 0) this.remember(txnId, digest);
+    return crypto.roomKeys > 0 ? { ...OK, roomKeys: crypto.roomKeys } : OK;
   }
 
   /** A known id with other events (or an old record without a digest): processed; the journal dedupes by event id. */

@@ -37,11 +37,14 @@ export function routeSdkLogsInto(logger: import("pino").Logger): void {
   routeSdkLogs(logger, { LogService, LogLevel });
 }
 
-/** What the bot needs of the SDK's CryptoClient (client mode with MATRIX_E2EE=true). Raw Matrix JSON in and out. */
+/** What the bot needs of the SDK's CryptoClient (MATRIX_E2EE=true). Raw Matrix JSON in and out. */
 export interface SdkCrypto {
   readonly deviceId: string | undefined;
+  /** Room keys (`m.room_key`) the device has received since it was created. */
+  readonly roomKeysReceived: number;
   prepare(joinedRoomIds: string[]): Promise<void>;
-  updateSyncData(toDevice: unknown[], otkCounts: Record<string, number>, unusedFallbackKeyTypes: string[],
+  /** `unusedFallbackKeyTypes` undefined: not known (the machine keeps what it believes). */
+  updateSyncData(toDevice: unknown[], otkCounts: Record<string, number>, unusedFallbackKeyTypes: string[] | undefined,
     changedDeviceLists: string[], leftDeviceLists: string[]): Promise<void>;
   onRoomEvent(roomId: string, event: Record<string, unknown>): Promise<void>;
   onRoomJoin(roomId: string): Promise<void>;
@@ -53,24 +56,45 @@ export interface SdkCrypto {
   close(): void;
 }
 
+/** Appservice mode: the device the crypto client acts as, with the as_token (MSC3202 / MSC4326 device masquerading). */
+export interface DeviceMasquerade {
+  userId: string;
+  deviceId: string;
+}
+
 /**
  * A MatrixClient with the SDK's crypto over our WASM bridge; its store is the IndexedDB named by the resolved
  * `cryptoDir` (open a PersistentCryptoStore with that storeName first) plus the SDK's `bot-sdk.json` there.
+ * With `masquerade` (appservice mode, `accessToken` the as_token) every request of the device names its user and
+ * device: `user_id`, `org.matrix.msc3202.device_id` (Synapse) and `device_id` (MSC4326).
  */
-export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryptoDir: string): SdkCrypto {
+export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryptoDir: string, masquerade?: DeviceMasquerade): SdkCrypto {
   // The SDK writes bot-sdk.json with the process's umask; created (or tightened) first, it keeps mode 0600.
   ensurePrivateDir(cryptoDir);
   ensurePrivateFile(path.join(cryptoDir, SDK_CRYPTO_FILE));
   const provider = new RustSdkCryptoStorageProvider(cryptoDir);
   const client = new MatrixClient(homeserverUrl, accessToken, undefined, provider);
+  if (masquerade) {
+    void provider.setDeviceId(masquerade.deviceId); // lowdb writes synchronously; prepare() reads it instead of whoami
+    client.impersonateUserId(masquerade.userId, masquerade.deviceId);
+    const request = client.doRequest.bind(client);
+    client.doRequest = (method, endpoint, qs, ...rest) => request(method, endpoint, { ...(qs ?? {}), device_id: masquerade.deviceId }, ...rest);
+  }
+  let roomKeys = 0;
+  client.on("to_device.decrypted", (message: { type?: unknown } | undefined) => {
+    if (message?.type === "m.room_key") roomKeys += 1;
+  });
   const crypto = client.crypto;
   return {
     get deviceId() {
       return crypto.clientDeviceId;
     },
+    get roomKeysReceived() {
+      return roomKeys;
+    },
     prepare: (rooms) => crypto.prepare(rooms),
     updateSyncData: (toDevice, counts, fallback, changed, left) =>
-      crypto.updateSyncData(toDevice as never[], counts as never, fallback as never[], changed, left),
+      crypto.updateSyncData(toDevice as never[], counts as never, fallback as never, changed, left),
     // Room encryption settings only. CryptoClient.onRoomEvent/onRoomJoin would also track members via
     // updateTrackedUsers + getMissingSessions without sending the keys query in between, and the Rust machine
     // then waits 5 s for that query on every membership event. Tracking is not needed to decrypt, and before

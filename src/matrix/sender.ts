@@ -8,6 +8,9 @@ import { MatrixRequestError } from "./errors";
 import { enc, type MatrixHttp } from "./http";
 import { fullJitterBackoff, sleep } from "../util/timers";
 
+/** Sent through sendEvent with content `{ redacts: <event id>, reason? }`: a redaction of that event. */
+export const REDACTION_TYPE = "m.room.redaction";
+
 export type SendResult =
   | { ok: true; eventId: string; attempts: number }
   | { ok: false; error: MatrixRequestError; permanent: boolean; attempts: number };
@@ -50,8 +53,15 @@ export class MatrixSender implements RoomMessageSender {
     return this.tokenRejected === undefined;
   }
 
+  /**
+   * Sends a room event. An `m.room.redaction` (content `{ redacts, reason? }`) goes to the redact endpoint, the same
+   * way: our txnId, the same retries.
+   */
   async sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string): Promise<SendResult> {
-    const path = `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`;
+    const redacts = type === REDACTION_TYPE && typeof content["redacts"] === "string" ? content["redacts"] : undefined;
+    const path = redacts === undefined ? `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`
+      : `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(redacts)}/${enc(txnId)}`;
+    const body = redacts === undefined ? content : (typeof content["reason"] === "string" ? { reason: content["reason"] } : {});
     let attempt = 0; // requests made
     let failures = 0; // failed attempts that count against maxAttempts (429s do not)
     let rateLimitedMs = 0;
@@ -60,7 +70,7 @@ export class MatrixSender implements RoomMessageSender {
       attempt += 1;
       if (this.tokenRejected) return { ok: false, error: this.tokenRejected, permanent: true, attempts: attempt - 1 };
       try {
-        const res = await this.http.request<{ event_id?: unknown }>("PUT", path, { body: content });
+        const res = await this.http.request<{ event_id?: unknown }>("PUT", path, { body });
         const eventId = typeof res?.event_id === "string" ? res.event_id : "";
         return { ok: true, eventId, attempts: attempt };
       } catch (e) {

@@ -7,7 +7,7 @@ import OpenAI from "openai";
 import type { Logger } from "pino";
 import type { AgentBrain, RunOutput } from "./brain";
 import { mapProviderError, ProviderRunError, timeoutError, USER_MESSAGES } from "./llm-errors";
-import { buildPrompt, userTurnsOf, type PromptMessage, type ThreadMemory } from "./memory";
+import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type PromptMessage, type ThreadMemory } from "./memory";
 
 export interface LlmBrainOptions {
   /** OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1. */
@@ -105,7 +105,9 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
   return {
     async run(input, out: RunOutput, signal, info) {
       const newTurns = userTurnsOf(input);
-      const history = await options.memory.history(info.threadId);
+      // An edited question answered before: its old version and that answer are not part of the conversation any more.
+      const replaced = replacedIdsOf(input);
+      const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
       const messages = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
       let messageId: string | undefined;
       let answer: string;
@@ -124,7 +126,7 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
       }
       out.endMessage(messageId);
       try {
-        await options.memory.append(info.threadId, [...newTurns, { role: "assistant", content: answer }]);
+        await options.memory.append(info.threadId, [...newTurns, { role: "assistant", content: answer }], replaced);
       } catch (err) {
         // The answer reached the user; only the memory of it is lost.
         log.error({ err, threadId: info.threadId }, "could not save the conversation history");

@@ -2,7 +2,9 @@
 // survives agent restarts). A new thread generation is a new thread key, so it starts empty, and the room's
 // older generations are deleted; a history unused for LLM_HISTORY_TTL_DAYS is deleted (memory-expiry.ts). What
 // is sent to the model is trimmed to a character budget (about 4 characters per token), oldest first; the
-// system prompt is always kept.
+// system prompt is always kept. A user turn keeps its Matrix message id (never sent to the model): a run whose message
+// `replaces` an earlier one (the user edited a question answered before) rewrites the history, the old question and
+// its answer giving way to the new version and its answer.
 import type Keyv from "keyv";
 import { z } from "zod";
 import type { RunInput } from "../agent/protocol";
@@ -11,9 +13,11 @@ import { MemoryExpiry, type MemoryExpiryOptions } from "./memory-expiry";
 export const ChatTurnSchema = z.object({
   role: z.enum(["user", "assistant"]),
   content: z.string(),
+  /** A user turn's Matrix message id (absent in records written before edits were followed). */
+  id: z.string().optional(),
 });
 export type ChatTurn = z.infer<typeof ChatTurnSchema>;
-export type PromptMessage = ChatTurn | { role: "system"; content: string };
+export type PromptMessage = { role: "user" | "assistant" | "system"; content: string };
 
 /** `at`: when the thread was last used (ms); absent in records written before expiry existed. */
 const StoredHistorySchema = z.object({ v: z.literal(1), turns: z.array(ChatTurnSchema), at: z.number().optional() });
@@ -32,8 +36,31 @@ export function userTurnsOf(input: RunInput): ChatTurn[] {
     const name = m.senderName !== undefined && m.senderName.trim() !== "" ? m.senderName : m.sender;
     const quote = i === last ? input.context.inReplyTo : undefined;
     const about = quote !== undefined && quote.trim() !== "" ? ` (replying to "${cut(quote.trim(), MAX_QUOTE_CHARS)}")` : "";
-    return { role: "user", content: `${name}${about}: ${m.content}` };
+    return { role: "user", content: `${name}${about}: ${m.content}`, id: m.id };
   });
+}
+
+/** The ids of the earlier messages a run's messages replace (edited questions answered before). */
+export function replacedIdsOf(input: RunInput): string[] {
+  return input.messages.flatMap((m) => (m.replaces !== undefined ? [m.replaces] : []));
+}
+
+/**
+ * `history` without the user turns `replacedIds` and the answer that followed each (the rest of its batch stays):
+ * the history as if the replaced questions had been asked in their new version (appended after it).
+ */
+export function withoutReplaced(history: readonly ChatTurn[], replacedIds: readonly string[]): ChatTurn[] {
+  let turns = [...history];
+  for (const id of replacedIds) {
+    const at = turns.findIndex((t) => t.role === "user" && t.id === id);
+    if (at < 0) continue;
+    let batchEnd = at + 1;
+    while (turns[batchEnd]?.role === "user") batchEnd += 1;
+    let answerEnd = batchEnd;
+    while (turns[answerEnd]?.role === "assistant") answerEnd += 1;
+    turns = [...turns.slice(0, at), ...turns.slice(at + 1, batchEnd), ...turns.slice(answerEnd)];
+  }
+  return turns;
 }
 
 function cut(text: string, max: number): string {
@@ -70,7 +97,8 @@ export function buildPrompt(
 ): PromptMessage[] {
   const fixed = (systemPrompt?.length ?? 0) + newTurns.reduce((n, t) => n + t.content.length, 0);
   const kept = trimHistory(history, Math.max(0, budgetChars - fixed));
-  return [...(systemPrompt !== undefined ? [{ role: "system" as const, content: systemPrompt }] : []), ...kept, ...newTurns];
+  const plain = ({ role, content }: ChatTurn): PromptMessage => ({ role, content }); // ids stay with us
+  return [...(systemPrompt !== undefined ? [{ role: "system" as const, content: systemPrompt }] : []), ...kept.map(plain), ...newTurns.map(plain)];
 }
 
 export interface ThreadMemoryOptions {
@@ -114,11 +142,14 @@ export class ThreadMemory {
     return this.current(threadId);
   }
 
-  /** After a successful run: append its user turns and the answer, trimmed to the budget. */
-  async append(threadId: string, turns: readonly ChatTurn[]): Promise<void> {
+  /**
+   * After a successful run: append its user turns and the answer, trimmed to the budget; the questions `replacedIds`
+   * (and their answers) leave the history first.
+   */
+  async append(threadId: string, turns: readonly ChatTurn[], replacedIds: readonly string[] = []): Promise<void> {
     if (await this.expiry?.isStale(threadId)) return; // reset while the run went on: nothing of it is kept
     const budget = Math.max(0, this.options.budgetChars - (this.options.systemPrompt?.length ?? 0));
-    const next = trimHistory([...(await this.current(threadId)), ...turns], budget);
+    const next = trimHistory([...withoutReplaced(await this.current(threadId), replacedIds), ...turns], budget);
     const at = this.now();
     await this.keyv.set(threadId, { v: 1, turns: next, at });
     await this.expiry?.used(threadId, at);

@@ -6,10 +6,11 @@ import type { RoomMessageSender, SendResult } from "../matrix/sender";
 import { answerContents, editContent } from "../turns/reply-content";
 import type { ReplyTarget } from "../turns/reply-content";
 import { checkpoint } from "../util/checkpoints";
-import { interruptedText, markLive, type Content } from "./live-content";
+import { interruptedText, liveEdit, markLive, type Content } from "./live-content";
 import { LiveMessage, shownBy, type LiveContext, type Segment } from "./live-message";
 import type { LiveStore } from "./live-store";
 import type { LiveOptions, RateLimitGate } from "./pacing";
+import { TakeOver } from "./takeover";
 
 /** What live answers need; absent: every answer is posted when complete. */
 export interface LiveRendering {
@@ -38,12 +39,18 @@ export class AnswerRenderer {
   private readonly finished = new Set<string>();
   private delivered = 0;
   private stopped = false;
+  /** The Matrix messages showing this answer, in the order they appeared (taken-over ones included). */
+  private readonly shownIds: string[] = [];
 
   private constructor(private readonly target: ReplyTarget, private readonly runId: string, private readonly deps: AnswerDeps,
-    private readonly txn: (part: string) => string, private readonly live: LiveContext | undefined) {}
+    private readonly txn: (part: string) => string, private readonly live: LiveContext | undefined, private readonly takeOver: TakeOver) {}
 
-  /** The renderer of one run; `runId` names its txnIds. Live when the room streams. */
-  static async create(target: ReplyTarget, runId: string, deps: AnswerDeps, txn: (part: string) => string): Promise<AnswerRenderer> {
+  /**
+   * The renderer of one run; `runId` names its txnIds. Live when the room streams. `takeOver`: an earlier answer's
+   * messages, edited into this answer (in order) instead of posting new ones.
+   */
+  static async create(target: ReplyTarget, runId: string, deps: AnswerDeps, txn: (part: string) => string,
+    takeOver = new TakeOver()): Promise<AnswerRenderer> {
     const live = deps.live;
     const sendLive = live?.sendLive;
     let context: LiveContext | undefined;
@@ -53,9 +60,11 @@ export class AnswerRenderer {
         options: live.options, log: deps.log, txn,
         send: (content, txnId) => deps.sender.sendEvent(target.roomId, "m.room.message", content, txnId),
         ...(sendLive ? { sendLive: (content: Content, txnId: string) => sendLive(target.roomId, content, txnId) } : {}),
+        takeOver: () => takeOver.take(),
       };
     }
-    const renderer = new AnswerRenderer(target, runId, deps, txn, context);
+    const renderer = new AnswerRenderer(target, runId, deps, txn, context, takeOver);
+    if (context) context.onShown = (eventId) => renderer.noteShown(eventId);
     // A run again after a restart whose placeholder was live: it is the live message again, at once.
     if (context) {
       if ((await context.store.claim(txn("placeholder"))) !== undefined) void renderer.postPlaceholder();
@@ -66,6 +75,21 @@ export class AnswerRenderer {
 
   get streaming(): boolean {
     return this.live !== undefined;
+  }
+
+  /** The Matrix messages showing this answer so far (placeholder and taken-over ones included), each once, in order. */
+  get eventIds(): string[] {
+    return [...this.shownIds];
+  }
+
+  /** The earlier answer's messages this answer did not take over (yet). */
+  get unusedTakeOver(): string[] {
+    return this.takeOver.unused;
+  }
+
+  /** A message of this answer appeared (a failure notice the run posted counts too). */
+  noteShown(eventId: string): void {
+    if (eventId !== "" && !this.shownIds.includes(eventId)) this.shownIds.push(eventId);
   }
 
   /** Matrix messages showing the answer so far (the placeholder counts once an answer took it over). */
@@ -106,10 +130,13 @@ export class AnswerRenderer {
     const parts = answerContents(text, this.target, "m.text", { forEdit: editsPlaceholder });
     for (const [p, content] of parts.entries()) {
       const edit = editsPlaceholder && p === 0;
-      const body = edit ? editContent(this.placeholderEventId ?? "", content) : content;
+      const reused = edit ? undefined : this.takeOver.take();
+      const body = edit ? editContent(this.placeholderEventId ?? "", content) : reused !== undefined ? liveEdit(reused, content, false) : content;
       const result = await this.deps.sender.sendEvent(this.target.roomId, "m.room.message", body, this.txn(`m${index}.${p}`));
-      if (result.ok) checkpoint("reply-accepted");
-      else this.deps.log.error({ roomId: this.target.roomId, error: result.error.describe(), permanent: result.permanent }, "could not deliver an answer");
+      if (result.ok) {
+        this.noteShown(edit ? this.placeholderEventId ?? "" : reused ?? result.eventId);
+        checkpoint("reply-accepted");
+      } else this.deps.log.error({ roomId: this.target.roomId, error: result.error.describe(), permanent: result.permanent }, "could not deliver an answer");
     }
   }
 
@@ -155,20 +182,26 @@ export class AnswerRenderer {
     const key = this.txn("placeholder");
     const content: Content = this.live ? markLive(plain) : plain;
     const before = this.live ? await this.live.store.claim(key) : undefined;
+    // An answer given again shows its placeholder in the earlier answer's first message.
+    const reused = this.takeOver.take();
+    const known = before?.eventId ?? reused;
     if (this.live) {
       await this.live.store.put({ key, roomId: this.target.roomId, runId: this.runId, initial: content, text: before?.text ?? "",
-        msgtype: "m.notice", edits: before?.edits ?? 0, updatedAt: Date.now(), ...(before?.eventId ? { eventId: before.eventId } : {}) });
+        msgtype: "m.notice", edits: before?.edits ?? 0, updatedAt: Date.now(), ...(known ? { eventId: known } : {}) });
     }
-    const result = await this.deps.sender.sendEvent(this.target.roomId, "m.room.message", content, key);
+    const sent = reused === undefined ? content : liveEdit(reused, plain, this.live !== undefined);
+    const result = await this.deps.sender.sendEvent(this.target.roomId, "m.room.message", sent, key);
     if (!result.ok) {
       if (this.live) await this.live.store.remove(key);
       return undefined;
     }
-    this.placeholderEventId = result.eventId;
+    const eventId = reused ?? result.eventId;
+    this.placeholderEventId = eventId;
+    this.noteShown(eventId);
     if (!this.live) return undefined;
-    const record = { key, roomId: this.target.roomId, runId: this.runId, eventId: result.eventId, initial: content, text: before?.text ?? "",
+    const record = { key, roomId: this.target.roomId, runId: this.runId, eventId, initial: content, text: before?.text ?? "",
       msgtype: "m.notice" as const, edits: before?.edits ?? 0, updatedAt: Date.now() };
     await this.live.store.put(record);
-    return { key, eventId: result.eventId, edits: record.edits, record, shown: before ? shownBy(before) : record.text, sentAt: 0, first: true };
+    return { key, eventId, edits: record.edits, record, shown: before ? shownBy(before) : record.text, sentAt: 0, first: true };
   }
 }

@@ -28,6 +28,10 @@ export interface LiveContext {
   /** The deterministic txnId of a part of this run's answer. */
   txn(part: string): string;
   now?: () => number;
+  /** An earlier answer's message to edit instead of posting a new one (an answer given again), if one is left. */
+  takeOver?: () => string | undefined;
+  /** Each Matrix message that shows part of the answer, once: posted, or taken over. */
+  onShown?: (eventId: string) => void;
 }
 
 /** The Matrix message being edited. */
@@ -178,6 +182,7 @@ export class LiveMessage {
       this.segment = placeholder;
       this.segments = 1;
       this.adopted = true;
+      this.ctx.onShown?.(placeholder.eventId);
     }
   }
 
@@ -202,19 +207,24 @@ export class LiveMessage {
       return;
     }
     const initial = markLive(content);
+    // An earlier answer's message is edited (live) instead of posting a new one: its event id is known at once.
+    const reused = this.ctx.takeOver?.();
+    const known = before?.eventId ?? reused;
     await this.ctx.store.put({ key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, initial, text: md, msgtype: "m.text",
-      edits: before?.edits ?? 0, updatedAt: this.now(), ...(before?.eventId ? { eventId: before.eventId } : {}) });
-    const result = await this.ctx.send(initial, key);
+      edits: before?.edits ?? 0, updatedAt: this.now(), ...(known ? { eventId: known } : {}) });
+    const result = await this.ctx.send(reused === undefined ? initial : liveEdit(reused, content, true), key);
     if (!result.ok) {
       this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not post a live message");
       await this.ctx.store.remove(key);
       return;
     }
+    const eventId = reused ?? result.eventId;
     this.posted += 1;
+    this.ctx.onShown?.(eventId);
     checkpoint("reply-accepted");
-    const record: LiveRecord = { key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, eventId: result.eventId, initial,
+    const record: LiveRecord = { key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, eventId, initial,
       text: md, msgtype: "m.text", edits: before?.edits ?? 0, updatedAt: this.now() };
-    this.segment = { key, eventId: result.eventId, edits: record.edits, record, shown: before ? shownBy(before) : md, sentAt: this.now(), first };
+    this.segment = { key, eventId, edits: record.edits, record, shown: before ? shownBy(before) : md, sentAt: this.now(), first };
     await this.ctx.store.put(record);
   }
 
@@ -261,9 +271,11 @@ export class LiveMessage {
       const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
       this.segments += 1;
       if (content === undefined) return;
-      const result = await this.ctx.send(content, `${key}.final`);
+      const reused = this.ctx.takeOver?.();
+      const result = await this.ctx.send(reused === undefined ? content : liveEdit(reused, content, false), `${key}.final`);
       if (result.ok) {
         this.posted += 1;
+        this.ctx.onShown?.(reused ?? result.eventId);
         checkpoint("reply-accepted");
       } else {
         this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not deliver an answer");

@@ -20,6 +20,8 @@ export const roomSettingsSchema = z.object({
   replyMode: z.enum(["mention", "all"]).default("mention"),
   /** `/stream on|off`: answers shown as they are written, or only when complete; unset: STREAMING decides. */
   streaming: z.enum(["on", "off"]).optional(),
+  /** Group rooms: a Matrix thread the bot was asked in addresses it for its later messages ("follow"), or not. */
+  threads: z.enum(["follow", "mention"]).default("follow"),
 });
 export type RoomSettings = z.infer<typeof roomSettingsSchema>;
 export type ReplyMode = RoomSettings["replyMode"];
@@ -30,6 +32,7 @@ const patchSchema = z.object({
   threadGeneration: z.number().int().min(0).optional(),
   replyMode: z.enum(["mention", "all"]).optional(),
   streaming: z.enum(["on", "off"]).optional(),
+  threads: z.enum(["follow", "mention"]).optional(),
 });
 const indexValueSchema = z.number();
 

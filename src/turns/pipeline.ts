@@ -1,17 +1,23 @@
 // Per-thread turns: one agent run in flight per thread; messages arriving meanwhile go together as the next
-// run; a bounded queue whose overflow is told to the user. Runs at the agent are bounded (run-limiter.ts): a run
-// beyond AGENT_MAX_CONCURRENT_RUNS or AGENT_MAX_RUNS_PER_USER waits its turn, and a user who starts waiting is
-// told once. Never throws: every failure becomes a reply.
+// run (an answer given again, for an edited question, runs alone); a bounded queue whose overflow is told to the
+// user. Runs at the agent are bounded (run-limiter.ts): a run beyond AGENT_MAX_CONCURRENT_RUNS or
+// AGENT_MAX_RUNS_PER_USER waits its turn, and a user who starts waiting is told once. A waiting message that is
+// edited waits in its new version; one redacted is dropped. A running batch that is edited or redacted while the
+// agent is at it is cancelled and run again as it now is: after an edit the new run takes over what the cancelled
+// one posted, after a redaction those messages are redacted. Never throws: every failure becomes a reply.
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import type { LiveRendering } from "../render/answer";
+import { retire } from "../render/takeover";
 import { FAILURE_TEXTS } from "./failure-text";
 import { RunLimiter, type RunLimits } from "./run-limiter";
-import { TurnRun, type AgentRunner, type TurnMessage, type TurnOptions } from "./turn-run";
+import { journalIdsOf, TurnRun, txnIdFor, type AgentRunner, type TurnMessage, type TurnOptions, type TurnRunOptions } from "./turn-run";
+import { findMessage, type BatchChange, type ChangeOutcome, type Found, type ThreadState } from "./batch-changes";
 import { RoomTyping } from "./typing";
 
 export type { AgentRunner, TurnMessage } from "./turn-run";
+export type { ChangeOutcome } from "./batch-changes";
 
 export interface PipelineDeps {
   agent: AgentRunner;
@@ -23,11 +29,8 @@ export interface PipelineDeps {
   /** Called once every message of a finished run (answered or told of the failure) is settled. */
   onSettled: (messages: TurnMessage[]) => Promise<void>;
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
-}
-
-interface ThreadState {
-  running: TurnRun | undefined;
-  queue: TurnMessage[];
+  /** A batch was answered (or told of its failure): the bot's messages showing the answer, in order. */
+  onAnswered?: (messages: TurnMessage[], eventIds: string[]) => Promise<void>;
 }
 
 export class TurnPipeline {
@@ -50,7 +53,7 @@ export class TurnPipeline {
   submit(message: TurnMessage): void {
     if (!this.accepting) return;
     this.submittedAt.set(message, Date.now());
-    const thread = this.threads.get(message.threadKey) ?? { running: undefined, queue: [] };
+    const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
     this.threads.set(message.threadKey, thread);
     if (thread.running === undefined) {
       this.launch(thread, [message]);
@@ -71,16 +74,27 @@ export class TurnPipeline {
     return true;
   }
 
-  /** Removes a still-queued message (it was redacted). Returns whether it was queued. */
-  withdraw(roomId: string, eventId: string): boolean {
-    for (const thread of this.threads.values()) {
-      const index = thread.queue.findIndex((m) => m.roomId === roomId && m.eventId === eventId);
-      if (index >= 0) {
-        thread.queue.splice(index, 1)[0]?.media?.release();
-        return true;
-      }
+  /**
+   * Question `eventId` was redacted (by `cause`): dropped while it waits; while it is being answered the run is
+   * cancelled, its messages redacted, and the rest of its batch runs again. Once the answer is out: "unknown" (after
+   * the answer was recorded, so that the caller finds it).
+   */
+  async redacted(roomId: string, eventId: string, cause: string): Promise<ChangeOutcome> {
+    const found = findMessage(this.threads, roomId, eventId);
+    if (!found) return { kind: "unknown" };
+    const [message] = found.list.slice(found.index, found.index + 1);
+    if (!message) return { kind: "unknown" };
+    if (found.where === "queue") {
+      found.list.splice(found.index, 1);
+      message.media?.release();
+      this.logHandled([message], "redacted");
+      return { kind: "waiting", dropped: [message] };
     }
-    return false;
+    const change = await this.changeRunning(found, cause, "redacted");
+    if (!change) return { kind: "unknown" };
+    change.batch.splice(change.batch.findIndex((m) => m.eventId === eventId), 1);
+    change.redacted.push(message);
+    return { kind: "running" };
   }
 
   /** Runs in flight (with the notices of refused messages) plus messages queued for a thread's next run. */
@@ -90,8 +104,46 @@ export class TurnPipeline {
     return this.inFlight.size + queued;
   }
 
-  isBusy(threadKey: string): boolean {
-    return this.threads.get(threadKey)?.running !== undefined;
+  /**
+   * Question `eventId` was edited by `edit.sender` into `edit.text` (the edit event `edit.editId`): a waiting message
+   * waits in its new version; while it is being answered the run is cancelled and runs again with it. Once the answer
+   * is out: "unknown" (after the answer was recorded).
+   */
+  async revised(roomId: string, eventId: string, edit: { editId: string; sender: string; text: string }): Promise<ChangeOutcome> {
+    const found = findMessage(this.threads, roomId, eventId);
+    const message = found?.list[found.index];
+    if (!found || !message) return { kind: "unknown" };
+    if (message.sender !== edit.sender) return { kind: "not_sender" };
+    // Once the agent was given it (the run may even have finished at the agent), the new text replaces the old one.
+    const next: TurnMessage = { ...message, text: edit.text, editId: edit.editId, supersedes: journalIdsOf(message),
+      ...(found.where === "queue" ? {} : { replaces: true }) };
+    this.submittedAt.set(next, this.submittedAt.get(message) ?? Date.now());
+    if (found.where === "queue") {
+      found.list[found.index] = next;
+      return { kind: "waiting", dropped: [] };
+    }
+    const change = await this.changeRunning(found, edit.editId, "edited");
+    if (!change) return { kind: "unknown" };
+    change.batch[change.batch.findIndex((m) => m.eventId === eventId)] = next;
+    return { kind: "running" };
+  }
+
+  /** Whether nothing runs or waits in the thread. */
+  isIdle(threadKey: string): boolean {
+    const thread = this.threads.get(threadKey);
+    return thread === undefined || (thread.running === undefined && thread.queue.length === 0);
+  }
+
+  /** The change of the running batch, made now (the run cancelled) if need be; undefined when the answer is out already. */
+  private async changeRunning(found: Found, cause: string, reason: "edited" | "redacted"): Promise<BatchChange | undefined> {
+    const { thread } = found;
+    if (found.where === "change" && thread.change) return thread.change;
+    if (!thread.running?.abort(reason)) {
+      await thread.done; // the answer is being recorded: the caller deals with it as an answer
+      return undefined;
+    }
+    thread.change = { batch: [...thread.batch], cause, redacted: [] };
+    return thread.change;
   }
 
   /**
@@ -114,23 +166,71 @@ export class TurnPipeline {
     }
   }
 
-  private launch(thread: ThreadState, batch: TurnMessage[]): void {
-    const run = new TurnRun(batch, { ...this.deps, typing: this.typing });
+  private launch(thread: ThreadState, batch: TurnMessage[], opts: TurnRunOptions = {}): void {
+    const run = new TurnRun(batch, { ...this.deps, typing: this.typing }, opts);
     const startedAt = Date.now();
+    let settled!: () => void;
     thread.running = run;
+    thread.batch = batch;
+    thread.done = new Promise<void>((resolve) => (settled = resolve));
     this.track(
       this.whenFree(run, batch).then(async (release) => {
-        const result = await run.execute().finally(release);
-        this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
-        if (run.abortedFor !== "shutdown") await this.settle(batch);
-        this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
-        thread.running = undefined;
-        const next = thread.queue.splice(0);
-        // At shutdown, queued messages stay pending in the journal and are answered after the restart.
-        if (next.length > 0 && this.accepting) this.launch(thread, next);
-        if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(batch[0]?.threadKey ?? "");
+        let again: { batch: TurnMessage[]; opts: TurnRunOptions } | undefined;
+        try {
+          const result = await run.execute().finally(release);
+          this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
+          const change = thread.change;
+          thread.change = undefined;
+          if (change) again = await this.afterChange(run, batch, change);
+          else {
+            if (run.abortedFor !== "shutdown") await this.finished(run, batch);
+            this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
+          }
+        } finally {
+          thread.running = undefined;
+          // At shutdown, queued messages stay pending in the journal and are answered after the restart.
+          const next = again ?? this.nextBatch(thread);
+          if (next && this.accepting) this.launch(thread, next.batch, next.opts);
+          if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(batch[0]?.threadKey ?? "");
+          settled();
+        }
       }),
     );
+  }
+
+  /** The next batch of a thread's queue: what waits up to an answer to give again, which runs alone. */
+  private nextBatch(thread: ThreadState): { batch: TurnMessage[]; opts: TurnRunOptions } | undefined {
+    const alone = thread.queue.findIndex((m) => m.replaces === true);
+    const batch = thread.queue.splice(0, alone === 0 ? 1 : alone > 0 ? alone : thread.queue.length);
+    return batch.length > 0 ? { batch, opts: {} } : undefined;
+  }
+
+  /** A run that went its course: its messages settled, its answer recorded. */
+  private async finished(run: TurnRun, batch: TurnMessage[]): Promise<void> {
+    await this.settle(batch);
+    if (!this.deps.onAnswered) return;
+    try {
+      await this.deps.onAnswered(batch, await run.answerEventIds());
+    } catch (e) {
+      this.deps.log.warn({ err: String(e), roomId: batch[0]?.roomId }, "could not remember an answer; a later edit or redaction of its question will not reach it");
+    }
+  }
+
+  /** A run cancelled because its batch changed: what it posted is redacted (a redaction) or taken over (an edit). */
+  private async afterChange(run: TurnRun, batch: TurnMessage[], change: BatchChange): Promise<{ batch: TurnMessage[]; opts: TurnRunOptions } | undefined> {
+    const roomId = batch[0]?.roomId ?? "";
+    const shown = [...(await run.answerEventIds()), ...(await run.unusedTakeOver())];
+    let takeOver: string[] = shown;
+    if (change.redacted.length > 0) {
+      this.deps.log.info({ roomId, redacted: change.redacted.length, left: change.batch.length }, "a question being answered was redacted: its answer is withdrawn");
+      await retire(this.deps.sender, this.deps.log, roomId, shown, txnIdFor(change.cause, roomId, "retired"), "redacted");
+      await this.settle(change.redacted);
+      this.logHandled(change.redacted, "redacted");
+      takeOver = [];
+    } else {
+      this.deps.log.info({ roomId, runId: change.cause }, "a question being answered was edited: answering it again");
+    }
+    return change.batch.length > 0 ? { batch: change.batch, opts: { runId: change.cause, takeOver } } : undefined;
   }
 
   /**

@@ -8,17 +8,42 @@ import type { RunFailure, RunResult } from "../agent/link";
 import type { RoomMessageSender } from "../matrix/sender";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
 import type { PreparedMedia } from "../media/prepared";
+import { retire, TakeOver } from "../render/takeover";
 import { FAILURE_TEXTS, failureText } from "./failure-text";
 import { answerContents, type ReplyTarget } from "./reply-content";
 import { RoomTyping } from "./typing";
 
+/** A message for the agent. `eventId` is the question as people see it (what the answer replies to). */
 export interface TurnMessage extends ReplyTarget {
   threadKey: string;
   text: string;
   senderName?: string;
   inReplyTo?: string;
+  /** The edit (m.replace) of `eventId` that carries `text`, when the question was edited. */
+  editId?: string;
+  /** Earlier versions (journal entries) that this message replaced while it waited: settled with it. */
+  supersedes?: string[];
+  /** The agent was given `eventId` before (answered, or in a run cancelled by this edit): this text replaces it. */
+  replaces?: boolean;
+  /** The bot's messages of the answer being replaced: edited into the new answer, the rest redacted. */
+  previousAnswer?: string[];
   /** An attachment (src/media): its bytes in memory until the turn is settled. */
   media?: PreparedMedia;
+}
+
+/** The journal entries a message settles: the event carrying its text, and the versions it replaced. */
+export function journalIdsOf(message: TurnMessage): string[] {
+  return [message.editId ?? message.eventId, ...(message.supersedes ?? [])];
+}
+
+/** Why a run was aborted: /stop, shutdown past its grace period, or its batch changed (an edit, a redaction). */
+export type AbortReason = "stop" | "shutdown" | "edited" | "redacted";
+
+export interface TurnRunOptions {
+  /** Names the run and its txnIds. Default: the event carrying the last message's text. */
+  runId?: string;
+  /** An earlier answer's messages to edit into this one (default: the last message's previousAnswer). */
+  takeOver?: string[];
 }
 
 export interface TurnOptions {
@@ -60,17 +85,33 @@ export class TurnRun {
   private readonly aborter = new AbortController();
   private readonly last: TurnMessage;
   private readonly render: Promise<AnswerRenderer>;
+  readonly runId: string;
+  /** The agent's part is over (its result is known): an edit or a redaction no longer cancels the run. */
+  private agentDone = false;
+  /** Failure notices posted outside the answer's messages (part of the answer all the same). */
+  private readonly notices: string[] = [];
 
-  constructor(private readonly batch: TurnMessage[], private readonly deps: RunDeps) {
+  constructor(private readonly batch: TurnMessage[], private readonly deps: RunDeps, opts: TurnRunOptions = {}) {
     const last = batch[batch.length - 1];
     if (!last) throw new Error("a run needs at least one message");
     this.last = last;
+    this.runId = opts.runId ?? last.editId ?? last.eventId;
     // Decided while the run starts (the room's settings and state may be read), not before it.
-    this.render = AnswerRenderer.create(last, last.eventId, {
+    this.render = AnswerRenderer.create(last, this.runId, {
       sender: deps.sender, log: deps.log,
       ...(deps.options.placeholderText !== undefined ? { placeholderText: deps.options.placeholderText } : {}),
       ...(deps.live ? { live: deps.live } : {}),
-    }, (part) => this.txn(part));
+    }, (part) => this.txn(part), new TakeOver(opts.takeOver ?? last.previousAnswer ?? []));
+  }
+
+  /** The messages of this run's answer (placeholder, taken-over ones, failure notices), once the run is over. */
+  async answerEventIds(): Promise<string[]> {
+    return [...(await this.render).eventIds, ...this.notices];
+  }
+
+  /** The earlier answer's messages this run did not take over. */
+  async unusedTakeOver(): Promise<string[]> {
+    return (await this.render).unusedTakeOver;
   }
 
   /** Aborted by /stop or at shutdown (also while the run waits for a slot). */
@@ -78,25 +119,33 @@ export class TurnRun {
     return this.aborter.signal;
   }
 
-  /** Why the run was aborted, if it was: /stop, or shutdown past its grace period. */
-  abortedFor: "stop" | "shutdown" | undefined;
+  /** Why the run was aborted, if it was. */
+  abortedFor: AbortReason | undefined;
 
-  abort(reason: "stop" | "shutdown" = "stop"): void {
+  /**
+   * Aborts the run. An edit or a redaction of its batch does so only while the agent is still at it (returns false
+   * after: the answer is out, and is dealt with as an answer).
+   */
+  abort(reason: AbortReason = "stop"): boolean {
+    if ((reason === "edited" || reason === "redacted") && this.agentDone) return false;
     this.abortedFor ??= reason;
     this.aborter.abort();
+    return true;
   }
 
   /** Posts one notice-like reply to a message outside any run (queue overflow, non-text input). */
-  static async notify(deps: Pick<RunDeps, "sender" | "log">, target: ReplyTarget, text: string, part: string): Promise<void> {
+  static async notify(deps: Pick<RunDeps, "sender" | "log">, target: ReplyTarget, text: string, part: string,
+    runId = target.eventId): Promise<string | undefined> {
     const [content] = answerContents(text, target, "m.notice");
-    if (!content) return;
-    const result = await deps.sender.sendEvent(target.roomId, "m.room.message", content, txnIdFor(target.eventId, target.roomId, part));
+    if (!content) return undefined;
+    const result = await deps.sender.sendEvent(target.roomId, "m.room.message", content, txnIdFor(runId, target.roomId, part));
     if (!result.ok) deps.log.error({ roomId: target.roomId, error: result.error.describe() }, "could not post a notice");
+    return result.ok ? result.eventId : undefined;
   }
 
   async execute(): Promise<RunResult> {
     const { sender, options } = this.deps;
-    void sender.sendReadReceipt(this.last.roomId, this.last.eventId);
+    void sender.sendReadReceipt(this.last.roomId, this.last.editId ?? this.last.eventId);
     const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log, options.typingDelayMs);
     const stopTyping = typing.hold(this.last.roomId);
     const placeholderTimer = setTimeout(() => void this.render.then((r) => (this.aborter.signal.aborted ? undefined : r.postPlaceholder())),
@@ -108,12 +157,18 @@ export class TurnRun {
       this.deps.log.error({ err: String(e), roomId: this.last.roomId }, "agent run threw");
       result = { ok: false, failure: { kind: "agent_error", code: "internal", message: "run threw", retryable: false } };
     } finally {
+      this.agentDone = true;
       clearTimeout(placeholderTimer);
     }
     const render = await this.render;
     await render.finish();
-    if (!result.ok) await this.tellFailure(result.failure, render);
-    else if (render.answered === 0) await render.replacePlaceholder("(no answer)");
+    const changed = this.abortedFor === "edited" || this.abortedFor === "redacted"; // the pipeline runs it again, or not at all
+    if (!result.ok && !changed) await this.tellFailure(result.failure, render);
+    else if (result.ok && render.answered === 0) await render.replacePlaceholder("(no answer)");
+    // An answer given again that came out shorter: the earlier answer's messages it did not need go.
+    if (!changed && this.abortedFor !== "shutdown") {
+      await retire(this.deps.sender, this.deps.log, this.last.roomId, render.unusedTakeOver, this.txn("retired"), "shorter");
+    }
     await stopTyping();
     return result;
   }
@@ -123,7 +178,7 @@ export class TurnRun {
     const render = this.render;
     for (let attempt = 0; ; attempt++) {
       const result = await this.deps.agent.run(
-        { threadId: this.last.threadKey, runId: this.last.eventId, input: this.input() },
+        { threadId: this.last.threadKey, runId: this.runId, input: this.input() },
         {
           onTextStart: (id) => void render.then((r) => r.onTextStart(id)),
           onTextProgress: (id, text) => void render.then((r) => r.onTextProgress(id, text)),
@@ -139,8 +194,10 @@ export class TurnRun {
 
   private input(): unknown {
     return {
+      // A question answered before and edited since: the edit's id, and the question it replaces.
       messages: this.batch.map((m) => ({
-        id: m.eventId, role: "user", content: m.text, sender: m.sender, ...(m.senderName ? { senderName: m.senderName } : {}),
+        id: m.replaces && m.editId ? m.editId : m.eventId, role: "user", content: m.text, sender: m.sender,
+        ...(m.senderName ? { senderName: m.senderName } : {}), ...(m.replaces ? { replaces: m.eventId } : {}),
         ...(m.media ? { media: m.media } : {}),
       })),
       context: {
@@ -160,10 +217,11 @@ export class TurnRun {
     }
     this.deps.log.warn({ roomId: this.last.roomId, threadKey: this.last.threadKey, failure }, "turn failed");
     if (await render.replacePlaceholder(failureText(failure))) return;
-    await TurnRun.notify(this.deps, this.last, failureText(failure), `failure.${render.answered}`);
+    const notice = await TurnRun.notify(this.deps, this.last, failureText(failure), `failure.${render.answered}`, this.runId);
+    if (notice !== undefined) this.notices.push(notice);
   }
 
   private txn(part: string): string {
-    return txnIdFor(this.last.eventId, this.last.roomId, part);
+    return txnIdFor(this.runId, this.last.roomId, part);
   }
 }

@@ -5,6 +5,7 @@ export type Checkpoint =
   | "message-journaled" // the batch is journaled but not acknowledged (no sync token saved / no 200)
   | "reply-accepted" // the homeserver accepted a reply (or the first event of a live one), the journal does not know yet
   | "live-edit-accepted" // the homeserver accepted an edit of a live answer still being written
+  | "room-key-acknowledged" // appservice E2EE: a transaction that brought a room key was answered 200
   | "proactive-queued" // a proactive run's deliveries are committed to the outbox, the agent is not acked yet
   | "provision-space-created" // createRoom made a user's space; the provisioning record does not know it yet
   | "provision-room-created"; // createRoom made the user's chat room; the provisioning record does not know it yet

@@ -176,8 +176,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Writes an appservice registration YAML into dir and returns its path and tokens. */
-export function writeRegistration(dir: string, opts: { port: number; localpart?: string; serverName?: string }): {
+/** Writes an appservice registration YAML into dir and returns its path and tokens; `flags` are extra top-level booleans. */
+export function writeRegistration(dir: string, opts: { port: number; localpart?: string; serverName?: string; flags?: Record<string, boolean> }): {
   path: string; asToken: string; hsToken: string; senderLocalpart: string; url: string;
 } {
   const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
@@ -189,7 +189,8 @@ export function writeRegistration(dir: string, opts: { port: number; localpart?:
   const file = path.join(dir, "registration.yaml");
   writeFileSync(file, [
     "id: matrix-agent-bot", `url: ${url}`, `as_token: ${asToken}`, `hs_token: ${hsToken}`,
-    `sender_localpart: ${senderLocalpart}`, "rate_limited: false", "namespaces:", "  users:",
+    `sender_localpart: ${senderLocalpart}`, "rate_limited: false",
+    ...Object.entries(opts.flags ?? {}).map(([flag, on]) => `${JSON.stringify(flag)}: ${on}`), "namespaces:", "  users:",
     `    - exclusive: true`, `      regex: "@${senderLocalpart}:${(opts.serverName ?? "localhost").replace(/\./g, "\\\\.")}"`,
     "  aliases: []", "  rooms: []", "",
   ].join("\n"));

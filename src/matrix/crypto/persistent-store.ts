@@ -66,6 +66,8 @@ export class PersistentCryptoStore {
   private saving: Promise<void> = Promise.resolve();
   private closed = false;
   private restoring = false;
+  /** Whether a snapshot was restored at open (false: a new device is being set up). */
+  restored = false;
   private readonly onWrite = (): void => this.markDirty();
 
   private constructor(private readonly factory: IdbFactory, private readonly lock: StoreLock,
@@ -116,6 +118,7 @@ export class PersistentCryptoStore {
     } finally {
       this.restoring = false;
     }
+    this.restored = true;
     this.log.info({ records: recordCount(snapshot) }, "crypto store restored from its snapshot");
   }
 

@@ -1,9 +1,11 @@
-// The bot's crypto device in client mode: the SDK's CryptoClient over the WASM bridge, its IndexedDB made
-// durable by PersistentCryptoStore (restored before the machine opens, flushed before a sync token is saved).
+// The bot's crypto device: the SDK's CryptoClient over the WASM bridge, its IndexedDB made durable by
+// PersistentCryptoStore (restored before the machine opens, flushed before a sync token is saved or an appservice
+// transaction is answered). Client mode: the device of the access token. Appservice mode: a device of the bot's user
+// that the as_token masquerades as (appservice-device.ts).
 // Every crypto call is wrapped: a failure is logged and answered (false / undefined / a thrown CryptoError
 // for encryption), never left as an unhandled rejection.
 import type { Logger } from "pino";
-import { createSdkCrypto, sdkCryptoStoreName, type SdkCrypto } from "../sdk";
+import { createSdkCrypto, sdkCryptoStoreName, type DeviceMasquerade, type SdkCrypto } from "../sdk";
 import { PersistentCryptoStore } from "./persistent-store";
 import { cryptoStoreDir } from "./inspect";
 
@@ -17,6 +19,11 @@ export interface CryptoSessionOptions {
   /** PersistentCryptoStore save timing (defaults there). */
   debounceMs?: number;
   maxDelayMs?: number;
+  /**
+   * Appservice mode: the device to masquerade as, given whether the store held a device (when it did not, a new
+   * device is made: a new store cannot take over an old device's keys).
+   */
+  masquerade?: (storeRestored: boolean) => Promise<DeviceMasquerade>;
 }
 
 /** The E2EE parts of a /sync response. */
@@ -49,7 +56,8 @@ export class CryptoSession {
     // Write-ahead for Olm: the store is saved before any to-device message it encrypted leaves (see the bridge).
     setBeforeToDeviceSend(() => store.flush());
     try {
-      const sdk = make(opts.homeserverUrl, opts.accessToken, dir);
+      const masquerade = opts.masquerade ? await opts.masquerade(store.restored) : undefined;
+      const sdk = make(opts.homeserverUrl, opts.accessToken, dir, masquerade);
       await sdk.prepare(opts.joinedRoomIds);
       await store.flush();
       log.info({ deviceId: sdk.deviceId }, "end-to-end encryption ready");
@@ -65,12 +73,18 @@ export class CryptoSession {
     return this.sdk.deviceId;
   }
 
+  get roomKeysReceived(): number {
+    return this.sdk.roomKeysReceived;
+  }
+
   /** Feeds to-device events, device-list changes and key counts to the machine (sends what it asks for). */
   async beforeBatch(res: SyncCryptoSections): Promise<void> {
     const counts: Record<string, number> = {};
     for (const [k, v] of Object.entries(res.device_one_time_keys_count ?? {})) if (typeof v === "number") counts[k] = v;
+    // Absent fallback key types are unknown, not "none unused" (which would make the machine upload a new one).
+    const fallback = res.device_unused_fallback_key_types === undefined ? undefined : strings(res.device_unused_fallback_key_types);
     await this.guard("sync changes", () => this.sdk.updateSyncData(res.to_device?.events ?? [], counts,
-      strings(res.device_unused_fallback_key_types), strings(res.device_lists?.changed), strings(res.device_lists?.left)), undefined);
+      fallback, strings(res.device_lists?.changed), strings(res.device_lists?.left)), undefined);
   }
 
   /** State and membership: tracks room encryption and the users whose devices must get room keys. */
@@ -101,7 +115,7 @@ export class CryptoSession {
     }
   }
 
-  /** Saves the crypto store now: call before the sync token moves past the batch. */
+  /** Saves the crypto store now: call before the sync token moves past the batch (or a transaction is answered). */
   async afterBatch(): Promise<void> {
     await this.store.flush();
   }

@@ -1,13 +1,18 @@
-// The one entry point the composition root calls for MATRIX_E2EE=true (client mode): opens the crypto session
-// and hands back what the rest of the bot plugs in: the sync hook, a sender wrapper that encrypts room events
-// for encrypted rooms (same txnId, so the outbox and its retries stay as they are), and the notice text for
-// messages the bot cannot decrypt.
+// The one entry point the composition root calls for MATRIX_E2EE=true: opens the crypto session and hands back what
+// the rest of the bot plugs in: the hooks that feed and save the device (client mode's sync loop; appservice mode's
+// transactions, with the device the as_token masquerades as), a sender wrapper that encrypts room events for encrypted
+// rooms (same txnId, so the outbox and its retries stay as they are), and the notice text for messages the bot cannot
+// decrypt.
+import path from "node:path";
 import type { Logger } from "pino";
+import type { TransactionCrypto } from "../appservice-crypto";
 import type { SyncCryptoHook } from "../client-sync";
 import { MatrixRequestError } from "../errors";
 import type { RoomEvent } from "../events";
 import type { MatrixHttp } from "../http";
-import type { RoomMessageSender, SendResult } from "../sender";
+import { REDACTION_TYPE, type RoomMessageSender, type SendResult } from "../sender";
+import { appserviceDevice } from "./appservice-device";
+import { cryptoStoreDir } from "./inspect";
 import { CryptoSession, type CryptoSessionOptions } from "./session";
 
 export const UNDECRYPTABLE_NOTICE =
@@ -24,10 +29,14 @@ export interface StartCryptoOptions {
   log: Logger;
   debounceMs?: number;
   maxDelayMs?: number;
+  /** Appservice mode (`accessToken` is the as_token): the bot's user, whose device the as_token masquerades as. */
+  appservice?: { userId: string; deviceDisplayName: string };
 }
 
 export interface CryptoRuntime {
   syncHook: SyncCryptoHook;
+  /** Appservice mode: what the transaction server feeds the device with (appservice-crypto.ts). */
+  transactionCrypto: TransactionCrypto | undefined;
   /** Encrypts `sendEvent` for encrypted rooms; typing and receipts pass through. */
   wrapSender<S extends RoomMessageSender>(sender: S): RoomMessageSender;
   /** Text of the once-per-room notice for undecryptable messages. */
@@ -46,9 +55,24 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     ...(opts.debounceMs !== undefined ? { debounceMs: opts.debounceMs } : {}),
     ...(opts.maxDelayMs !== undefined ? { maxDelayMs: opts.maxDelayMs } : {}),
   };
+  const as = opts.appservice;
+  if (as) {
+    const dir = path.resolve(cryptoStoreDir(opts.dataDir));
+    sessionOpts.masquerade = async (restored) => ({ userId: as.userId, deviceId: await appserviceDevice({
+      http: opts.http, userId: as.userId, dir, displayName: as.deviceDisplayName, log: opts.log }, restored) });
+  }
   const session = await CryptoSession.open(sessionOpts, opts.log);
+  const syncHook = cryptoSyncHook(session);
+  const deviceId = session.deviceId;
+  if (as && deviceId === undefined) {
+    await session.stop();
+    throw new Error("the crypto device has no device id after it opened");
+  }
   return {
-    syncHook: cryptoSyncHook(session),
+    syncHook,
+    transactionCrypto: as && deviceId !== undefined
+      ? { device: { userId: as.userId, deviceId }, hook: syncHook, roomKeysReceived: () => session.roomKeysReceived }
+      : undefined,
     wrapSender: (sender) => encryptingSender(sender, session, opts.log),
     undecryptableNotice: UNDECRYPTABLE_NOTICE,
     isEncrypted: (roomId) => session.isEncrypted(roomId),
@@ -82,7 +106,8 @@ export function cryptoSyncHook(session: Session): SyncCryptoHook {
 export function encryptingSender(sender: RoomMessageSender, session: Session, log: Logger): RoomMessageSender {
   return {
     sendEvent: async (roomId, type, content, txnId): Promise<SendResult> => {
-      if (!(await session.isEncrypted(roomId))) return sender.sendEvent(roomId, type, content, txnId);
+      // Redactions are never encrypted (the homeserver must read what they redact).
+      if (type === REDACTION_TYPE || !(await session.isEncrypted(roomId))) return sender.sendEvent(roomId, type, content, txnId);
       let encrypted: Record<string, unknown>;
       try {
         encrypted = await session.encrypt(roomId, type, content);

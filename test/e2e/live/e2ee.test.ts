@@ -3,14 +3,11 @@
 // size limit as ciphertext; the client decrypts the first event marked live, live edits, and a final edit that
 // is not marked and holds the whole answer.
 import { randomBytes } from "node:crypto";
-import { LIVE_MARKER } from "../../../src/render/live-content";
-import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
 import { botEnv, ChildBot, makeDataDir, removeDir } from "../../support/bot-harness";
-import { foldEdits, replacedEventId } from "../../support/bot-messages";
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
 import { JsSdkPeer, type PeerMessage } from "../../support/js-sdk-peer";
 import { closeScriptedAgents } from "../../support/scripted-agent";
-import { botEvents, LIVE_TEST_ENV, longAnswer, startStreamingAgent } from "./support";
+import { decryptedAnswerWritten, decryptedAsSent, expectEncryptedLiveAnswer, LIVE_TEST_ENV, longAnswer, startStreamingAgent } from "./support";
 
 jest.setTimeout(120_000);
 
@@ -46,29 +43,8 @@ describe("a live answer in an encrypted room", () => {
     await alice.waitMember(room, account.userId, "join");
     await alice.send(room, "a long answer, in secret");
 
-    // Each event as sent (the client shows an edited message with its latest edit applied).
-    const fromBot = (ms: PeerMessage[]): PeerMessage[] => ms.filter((m) => m.sender === account.userId && m.content[INTRO_MARKER] !== true)
-      .map((m) => ({ ...m, content: m.originalContent }));
-    const end = answer.slice(-40);
-    const seen = await alice.waitMessages(room, (ms) => {
-      const msgs = foldEdits(fromBot(ms).map((m) => ({ ...m, event_id: m.eventId })));
-      return msgs.length > 0 && msgs.every((m) => !m.live) && String(msgs.at(-1)?.content["body"]).endsWith(end) ? ms : undefined;
-    }, "the whole answer, decrypted", 90_000);
-
-    // On the homeserver: nothing in the clear, every event under the size limit as ciphertext.
-    const stored = botEvents(hs, room, account.userId);
-    expect(stored.map((e) => e.type).filter((t) => t !== "m.room.encrypted")).toEqual([]);
-    for (const e of stored) expect(Buffer.byteLength(JSON.stringify(e), "utf8")).toBeLessThan(65_536);
-    // In the client: first events marked live, live edits, the final edits not marked, the whole answer.
-    const mine = fromBot(seen);
-    expect(mine.every((m) => m.encrypted && !m.decryptionFailure)).toBe(true);
-    const msgs = foldEdits(mine.map((m) => ({ ...m, event_id: m.eventId })));
-    for (const m of msgs) {
-      expect(mine.find((x) => x.eventId === m.event_id)?.content).toHaveProperty([LIVE_MARKER]);
-      expect((m.edits.at(-1)?.content["m.new_content"] as Record<string, unknown>)).not.toHaveProperty([LIVE_MARKER]);
-    }
-    const liveEdits = mine.filter((m) => replacedEventId(m.content) !== undefined && LIVE_MARKER in (m.content["m.new_content"] as object));
-    expect(liveEdits.length).toBeGreaterThanOrEqual(3);
-    expect(msgs.map((m) => String(m.content["body"])).join("\n\n")).toBe(answer);
+    const fromBot = (ms: PeerMessage[]): PeerMessage[] => decryptedAsSent(ms, account.userId);
+    const seen = await alice.waitMessages(room, (ms) => decryptedAnswerWritten(fromBot(ms), answer) && ms, "the whole answer, decrypted", 90_000);
+    expectEncryptedLiveAnswer(hs, room, account.userId, fromBot(seen), answer);
   });
 });

@@ -3,9 +3,11 @@
 // its final delta until at least 3 intermediate edits are in), and checks on what the double stored.
 import { renderMarkdown } from "../../../src/matrix/format";
 import { LIVE_MARKER } from "../../../src/render/live-content";
+import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
 import { foldEdits, isIntroduction, replacedEventId } from "../../support/bot-messages";
 import type { Homeserver } from "../../support/homeserver";
 import type { ClientEvent } from "../../support/homeserver/types";
+import type { PeerMessage } from "../../support/js-sdk-peer";
 import { startScriptedAgent, type ScriptedAgent, type ScriptedConn } from "../../support/scripted-agent";
 
 /**
@@ -67,6 +69,8 @@ export interface StreamingAgentOptions {
   paced?: boolean;
   /** Before the first delta (e.g. wait for the placeholder). */
   before?(roomId: string): Promise<void>;
+  /** The AG-UI capabilities a v2 ready declares (default: the scripted agent's, streaming only). */
+  capabilities?: Record<string, unknown>;
 }
 
 /** A scripted agent streaming `answer` to every run, paced on the double (see the module comment). */
@@ -74,6 +78,7 @@ export async function startStreamingAgent(opts: StreamingAgentOptions): Promise<
   let runs = 0;
   return startScriptedAgent({
     protocol: opts.protocol,
+    ...(opts.capabilities ? { capabilities: opts.capabilities } : {}),
     onFrame: (conn, frame) => {
       if (frame.op !== "run") return;
       const index = runs++;
@@ -140,4 +145,35 @@ export function expectStreamedAnswer(events: readonly ClientEvent[], answer: str
   for (const e of events) expect(Buffer.byteLength(JSON.stringify(e), "utf8")).toBeLessThan(65_536);
   expect(msgs.map((m) => String(m.content["body"])).join("\n\n")).toBe(answer);
   return msgs;
+}
+
+/** The bot's messages as a real client decrypted them, its introduction left out, each as sent (no edit applied). */
+export function decryptedAsSent(messages: readonly PeerMessage[], botUserId: string): PeerMessage[] {
+  return messages.filter((m) => m.sender === botUserId && m.originalContent[INTRO_MARKER] !== true).map((m) => ({ ...m, content: m.originalContent }));
+}
+
+/** Whether the client shows the whole answer written (every message's latest edit no longer live, the end there). */
+export function decryptedAnswerWritten(mine: readonly PeerMessage[], answer: string): boolean {
+  const msgs = foldEdits(mine.map((m) => ({ ...m, event_id: m.eventId })));
+  return msgs.length > 0 && msgs.every((m) => !m.live) && String(msgs.at(-1)?.content["body"]).endsWith(answer.slice(-40));
+}
+
+/**
+ * A live answer in an encrypted room: the homeserver stored nothing in the clear, every event under the size limit
+ * as ciphertext; the client decrypted everything: first events marked live, at least 3 live edits, final edits not
+ * marked, the whole answer.
+ */
+export function expectEncryptedLiveAnswer(hs: Homeserver, roomId: string, botUserId: string, mine: readonly PeerMessage[], answer: string): void {
+  const stored = botEvents(hs, roomId, botUserId);
+  expect(stored.map((e) => e.type).filter((t) => t !== "m.room.encrypted")).toEqual([]);
+  for (const e of stored) expect(Buffer.byteLength(JSON.stringify(e), "utf8")).toBeLessThan(65_536);
+  expect(mine.every((m) => m.encrypted && !m.decryptionFailure)).toBe(true);
+  const msgs = foldEdits(mine.map((m) => ({ ...m, event_id: m.eventId })));
+  for (const m of msgs) {
+    expect(mine.find((x) => x.eventId === m.event_id)?.content).toHaveProperty([LIVE_MARKER]);
+    expect((m.edits.at(-1)?.content["m.new_content"] as Record<string, unknown>)).not.toHaveProperty([LIVE_MARKER]);
+  }
+  const edits = mine.filter((m) => replacedEventId(m.content) !== undefined && LIVE_MARKER in (m.content["m.new_content"] as object));
+  expect(edits.length).toBeGreaterThanOrEqual(3);
+  expect(msgs.map((m) => String(m.content["body"])).join("\n\n")).toBe(answer);
 }

@@ -2,9 +2,11 @@
 // as_tokens authenticating as their senders, every new event routed to the links interested in it, and raw
 // pushes on demand. The Homeserver control API delegates its appservice methods here.
 import { AppserviceLink, type PushResult } from "./appservice";
+import { e2eeDialect } from "./appservice-devices";
+import { AppserviceE2eeFeed } from "./appservice-e2ee";
 import type { HomeserverModel } from "./model";
 import type {
-  AppserviceAuthStyle, AppserviceRegistration, ClientEvent, HomeserverObserver, HomeserverOptions, TransactionRecord,
+  AppserviceAuthStyle, AppserviceRegistration, ClientEvent, HomeserverObserver, HomeserverOptions, JsonObject, TransactionRecord,
 } from "./types";
 import { clone } from "./types";
 
@@ -19,6 +21,8 @@ export function notifyObservers(observers: ReadonlySet<HomeserverObserver>,
 export class AppserviceRegistry {
   /** By appservice id; the HTTP server and the routes read it. */
   readonly links = new Map<string, AppserviceLink>();
+  /** By appservice id: what encryption adds to its transactions. */
+  private readonly feeds = new Map<string, AppserviceE2eeFeed>();
   private txnCounter = Date.now() * 1000;
 
   constructor(
@@ -31,11 +35,20 @@ export class AppserviceRegistry {
       const aliases = [...model.aliases.entries()].filter(([, id]) => id === room.roomId).map(([alias]) => alias);
       for (const link of this.links.values()) if (link.isInterested(stored, room, aliases)) link.enqueueStored(stored);
     });
+    model.keys.observe({
+      toDevice: (userId, deviceId, event) => this.feedEach((feed) => feed.onToDevice(userId, deviceId, event)),
+      deviceKeysChanged: (userId) => this.feedEach((feed) => feed.onDeviceKeysChanged(userId)),
+    });
   }
 
   add(reg: AppserviceRegistration, legacyAuth: AppserviceAuthStyle): { id: string; senderUserId: string } {
     if (this.links.has(reg.id)) throw new Error(`appservice ${reg.id} already registered`);
-    const link = new AppserviceLink(clone(reg), legacyAuth, {
+    const registration = clone(reg);
+    const senderUserId = `@${reg.sender_localpart}:${this.model.serverName}`;
+    const feed = new AppserviceE2eeFeed({ registration, senderUserId, ownsUser: (userId) => link.ownsUser(userId) }, this.model,
+      e2eeDialect(this.options.appserviceE2ee));
+    const link: AppserviceLink = new AppserviceLink(registration, legacyAuth, {
+      extras: feed,
       serverName: this.model.serverName,
       txnRetryMs: this.options.txnRetryMs ?? 50,
       txnTimeoutMs: this.options.txnTimeoutMs ?? 10_000,
@@ -48,6 +61,7 @@ export class AppserviceRegistry {
         notifyObservers(this.observers, (o, now) => o.transactionAnswered?.({ appserviceId: reg.id, txnId, events, status }, now)),
     });
     this.links.set(reg.id, link);
+    this.feeds.set(reg.id, feed);
     this.model.users.registerAppserviceToken(reg.as_token, reg.id);
     if (!this.model.users.get(link.senderUserId)) this.model.users.create(link.senderUserId, { appserviceId: reg.id });
     return { id: reg.id, senderUserId: link.senderUserId };
@@ -62,12 +76,12 @@ export class AppserviceRegistry {
 
   /** Push one raw transaction now (outside the serial queue); returns the appservice's answer. */
   async pushTransaction(appserviceId: string, events: ClientEvent[],
-    opts: { txnId?: string; hsToken?: string; auth?: AppserviceAuthStyle }): Promise<PushResult> {
+    opts: { txnId?: string; hsToken?: string; auth?: AppserviceAuthStyle; extras?: JsonObject }): Promise<PushResult> {
     const link = this.link(appserviceId);
     const result = await link.push(opts.txnId ?? this.nextTxnId(), events, {
       hsToken: opts.hsToken ?? link.registration.hs_token,
       auth: opts.auth ?? link.authStyle,
-    });
+    }, opts.extras);
     if (result.error !== undefined) throw new Error(`transaction push failed: ${result.error}`);
     return { status: result.status, body: result.body };
   }
@@ -89,6 +103,11 @@ export class AppserviceRegistry {
   restartTxnNumbering(): void {
     const queued = [...this.links.values()].map((link) => Number(link.currentTxnId ?? 0)).filter(Number.isFinite);
     this.txnCounter = Math.max(0, ...queued);
+  }
+
+  /** Offers a key change or to-device message to every appservice; the ones that queued it push. */
+  private feedEach(offer: (feed: AppserviceE2eeFeed) => boolean): void {
+    for (const [id, feed] of this.feeds) if (offer(feed)) this.links.get(id)?.kick();
   }
 
   private nextTxnId(): string {

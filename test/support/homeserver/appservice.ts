@@ -1,5 +1,6 @@
 // Application Service API, homeserver side: namespaces, masquerading, and transaction pushes
 // (serial per appservice; a failed push is retried with the same txnId and the same events).
+import type { TransactionExtras } from "./appservice-e2ee";
 import type { Room, StoredEvent } from "./room";
 import { clientEvent } from "./sync";
 import type { AppserviceAuthStyle, AppserviceRegistration, ClientEvent, JsonObject, TransactionRecord } from "./types";
@@ -17,6 +18,8 @@ export interface AppserviceLinkDeps {
   onPush?: (txnId: string, events: readonly ClientEvent[]) => void;
   /** Benchmark instrumentation: that attempt was answered (status 0: network error). */
   onAnswered?: (txnId: string, events: readonly ClientEvent[], status: number) => void;
+  /** The body's fields besides `events` (to-device messages, device lists, key counts: appservice-e2ee.ts). */
+  extras?: TransactionExtras;
 }
 
 export interface PushResult {
@@ -33,7 +36,7 @@ export class AppserviceLink {
   private readonly aliasRegexes: RegExp[];
   private readonly roomRegexes: RegExp[];
   private pending: ClientEvent[] = [];
-  private current: { txnId: string; events: ClientEvent[] } | undefined;
+  private current: { txnId: string; events: ClientEvent[]; extras?: JsonObject } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly aborts = new Set<AbortController>();
   private closed = false;
@@ -94,9 +97,11 @@ export class AppserviceLink {
   }
 
   kick(): void {
-    if (this.closed || this.current || this.pending.length === 0 || !this.registration.url) return;
+    if (this.closed || this.current || (this.pending.length === 0 && this.deps.extras?.pending !== true) || !this.registration.url) return;
     const take = this.pending.length <= this.deps.maxEventsPerTransaction ? this.pending.length : this.deps.maxEventsPerTransaction;
-    this.current = { txnId: this.deps.nextTxnId(), events: this.pending.splice(0, take) };
+    const events = this.pending.splice(0, take);
+    const extras = this.deps.extras?.take(events);
+    this.current = { txnId: this.deps.nextTxnId(), events, ...(extras ? { extras } : {}) };
     void this.attempt();
   }
 
@@ -104,12 +109,13 @@ export class AppserviceLink {
     const txn = this.current;
     if (!txn || this.closed) return;
     this.deps.onPush?.(txn.txnId, txn.events);
-    const result = await this.push(txn.txnId, txn.events, { hsToken: this.registration.hs_token, auth: this.authStyle });
+    const result = await this.push(txn.txnId, txn.events, { hsToken: this.registration.hs_token, auth: this.authStyle }, txn.extras);
     if (this.closed) return;
     this.deps.onAnswered?.(txn.txnId, txn.events, result.status);
     // The record shares the pushed events (the link never changes them; tests read them only).
     const record: TransactionRecord = { appserviceId: this.id, txnId: txn.txnId, events: txn.events, status: result.status, at: Date.now() };
     if (result.error !== undefined) record.error = result.error;
+    if (txn.extras) record.extras = txn.extras;
     this.deps.records.push(record);
     if (result.status >= 200 && result.status < 300) {
       this.current = undefined;
@@ -132,7 +138,8 @@ export class AppserviceLink {
   }
 
   /** One raw PUT of a transaction; never throws (network errors give status 0). */
-  async push(txnId: string, events: ClientEvent[], opts: { hsToken: string; auth: AppserviceAuthStyle }): Promise<PushResult & { error?: string }> {
+  async push(txnId: string, events: ClientEvent[], opts: { hsToken: string; auth: AppserviceAuthStyle },
+    extras?: JsonObject): Promise<PushResult & { error?: string }> {
     const base = this.registration.url;
     if (!base) return { status: 0, body: undefined, error: "registration has no url" };
     const url = new URL(`${base.replace(/\/$/, "")}/_matrix/app/v1/transactions/${encodeURIComponent(txnId)}`);
@@ -144,7 +151,7 @@ export class AppserviceLink {
     const timer = setTimeout(() => abort.abort(), this.deps.txnTimeoutMs);
     timer.unref();
     try {
-      const response = await fetch(url, { method: "PUT", headers, body: JSON.stringify({ events }), signal: abort.signal });
+      const response = await fetch(url, { method: "PUT", headers, body: JSON.stringify({ events, ...extras }), signal: abort.signal });
       const text = await response.text();
       let body: unknown = text;
       try {

@@ -2,6 +2,7 @@
 // inspecting what the bot did, faults, and close.
 import { RoomActions } from "./actions";
 import type { PushResult } from "./appservice";
+import { deviceRoutes, e2eeDialect } from "./appservice-devices";
 import { AppserviceRegistry, notifyObservers } from "./appservice-registry";
 import { Faults, type FaultMatch, type FaultReply, type InFlightGauge, type PeriodicFault } from "./faults";
 import { HomeserverModel } from "./model";
@@ -61,15 +62,17 @@ export class Homeserver {
       defaultTimelineLimit: this.options.defaultTimelineLimit ?? 10,
       defaultRoomVersion: this.defaultRoomVersion,
       authenticatedMedia: this.options.authenticatedMedia ?? true,
+      appserviceE2ee: e2eeDialect(this.options.appserviceE2ee),
     };
     this.server = await startHttpServer({
       model: this.model,
       faults: this.faults,
       appservices: this.appservices.links,
       requests: this.requests,
-      routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps),
+      routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps), ...deviceRoutes(deps, deps.appserviceE2ee),
         ...mediaRoutes(this.media, { authenticated: deps.authenticatedMedia, maxUploadBytes: this.options.maxUploadBytes ?? 100 * 1024 * 1024 })],
       maxBodyBytes: this.options.maxBodyBytes ?? 1024 * 1024,
+      appserviceE2ee: deps.appserviceE2ee,
       onRequest: (record) => notifyObservers(this.observers, (o, now) => o.request?.(record, now)),
     });
   }
@@ -282,11 +285,11 @@ export class Homeserver {
     this.appservices.pushEvents(appserviceId, events);
   }
 
-  /** Push one raw transaction now (outside the serial queue); returns the appservice's answer. */
+  /** Push one raw transaction now (outside the serial queue); `extras` are the body's other fields. Returns the answer. */
   async pushTransaction(
     appserviceId: string,
     events: ClientEvent[],
-    opts: { txnId?: string; hsToken?: string; auth?: AppserviceAuthStyle } = {},
+    opts: { txnId?: string; hsToken?: string; auth?: AppserviceAuthStyle; extras?: JsonObject } = {},
   ): Promise<PushResult> {
     return this.appservices.pushTransaction(appserviceId, events, opts);
   }

@@ -8,6 +8,7 @@ export type { PushResult } from "./appservice";
 export { MatrixHttpError } from "./types";
 export type {
   AppserviceAuthStyle,
+  AppserviceE2eeOptions,
   AppserviceRegistration,
   ClientEvent,
   HomeserverObserver,

@@ -22,11 +22,22 @@ interface DeviceRecord {
 
 const algorithmOf = (keyId: string): string => keyId.split(":")[0] ?? keyId;
 
+/** Sees key changes and to-device messages as they happen (appservice transactions carry them: appservice-e2ee.ts). */
+export interface KeyObserver {
+  toDevice?(userId: string, deviceId: string, event: JsonObject): void;
+  deviceKeysChanged?(userId: string): void;
+}
+
 export class KeyDirectory {
   private readonly devices = new Map<string, Map<string, DeviceRecord>>();
+  private readonly observers: KeyObserver[] = [];
 
   /** `bump` advances the homeserver's stream and wakes parked syncs. */
   constructor(private readonly bump: () => number) {}
+
+  observe(observer: KeyObserver): void {
+    this.observers.push(observer);
+  }
 
   private device(userId: string, deviceId: string): DeviceRecord {
     let byUser = this.devices.get(userId);
@@ -45,6 +56,7 @@ export class KeyDirectory {
     if (isJsonObject(body["device_keys"])) {
       record.keys = clone(body["device_keys"]);
       record.keysPos = this.bump();
+      for (const o of this.observers) o.deviceKeysChanged?.(userId);
     }
     if (isJsonObject(body["one_time_keys"])) {
       for (const [id, key] of Object.entries(body["one_time_keys"])) if (!record.oneTimeKeys.has(id)) record.oneTimeKeys.set(id, clone(key));
@@ -116,7 +128,9 @@ export class KeyDirectory {
       for (const [deviceId, content] of Object.entries(byDevice)) {
         const targets = deviceId === "*" ? [...(this.devices.get(userId)?.keys() ?? [])] : [deviceId];
         for (const target of targets) {
-          this.device(userId, target).inbox.push({ pos, event: { type, sender, content: clone(content) as JsonObject } });
+          const event = { type, sender, content: clone(content) as JsonObject };
+          this.device(userId, target).inbox.push({ pos, event });
+          for (const o of this.observers) o.toDevice?.(userId, target, clone(event));
         }
       }
     }

@@ -1,6 +1,7 @@
 // What every route handler may use.
 import type { RoomActions } from "./actions";
 import type { AppserviceLink } from "./appservice";
+import type { E2eeDialect } from "./appservice-devices";
 import type { Faults } from "./faults";
 import type { HomeserverModel } from "./model";
 import type { RoomVersion } from "./types";
@@ -16,4 +17,6 @@ export interface RouteDeps {
   defaultRoomVersion: RoomVersion;
   /** /versions lists v1.11 and later only with authenticated media. */
   authenticatedMedia: boolean;
+  /** What encrypted appservices get (appservice-devices.ts, appservice-e2ee.ts). */
+  appserviceE2ee: E2eeDialect;
 }

@@ -1,4 +1,5 @@
 // Account endpoints: versions, login/logout, appservice register, whoami, profile, filters, account data.
+import { checkAppserviceLogin } from "./appservice-devices";
 import type { RouteDeps } from "./route-deps";
 import type { Route, RouteContext } from "./router";
 import { clientRoute, me, objectBody, ok, param, rawRoute, stringField } from "./router";
@@ -32,6 +33,7 @@ export function accountRoutes(deps: RouteDeps): Route[] {
       const password = stringField(body, "password");
       if (!user || user.password === undefined || user.password !== password) throw forbidden("Invalid username or password");
     } else if (type === "m.login.application_service") {
+      checkAppserviceLogin(deps.appserviceE2ee);
       const auth = ctx.auth;
       const link = auth?.appserviceId !== undefined ? deps.appservices.get(auth.appserviceId) : undefined;
       if (!link) throw new MatrixHttpError(401, "M_MISSING_TOKEN", "Missing appservice access token");
@@ -112,7 +114,8 @@ export function accountRoutes(deps: RouteDeps): Route[] {
         },
       }),
     ),
-    clientRoute("GET", "login", () => ok({ flows: [{ type: "m.login.password" }, { type: "m.login.application_service" }] }), { auth: false }),
+    clientRoute("GET", "login", () => ok({ flows: [{ type: "m.login.password" },
+      ...(deps.appserviceE2ee.login ? [{ type: "m.login.application_service" }] : [])] }), { auth: false }),
     clientRoute("POST", "login", login, { auth: false }),
     clientRoute("POST", "logout", (ctx) => {
       users.revoke(me(ctx).accessToken);

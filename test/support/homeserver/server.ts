@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AppserviceLink } from "./appservice";
+import { masqueradedDevice, type E2eeDialect } from "./appservice-devices";
 import type { FaultReply, Faults } from "./faults";
 import { faultBody } from "./faults";
 import { USER_ID_RE } from "./ids";
@@ -19,6 +20,8 @@ export interface ServerDeps {
   requests: RequestRecord[];
   routes: Route[];
   maxBodyBytes: number;
+  /** Device masquerading for appservices (MSC3202 / MSC4326). */
+  appserviceE2ee: E2eeDialect;
   /** Benchmark instrumentation (Homeserver.observe). */
   onRequest?: (record: RequestRecord) => void;
 }
@@ -151,7 +154,10 @@ function resolveAuth(
     return { error: forbidden(`Application service cannot masquerade as this user (${target}).`) };
   }
   if (autoCreate && !deps.model.users.get(target)) deps.model.users.create(target, { appserviceId: link.id });
-  return { auth: { userId: target, accessToken: token, appserviceId: link.id, txnScope: `${token}|${target}` } };
+  const device = masqueradedDevice(deps.model.users.devices, query, target, deps.appserviceE2ee);
+  if (device.error) return { error: device.error };
+  const deviceId = device.deviceId !== undefined ? { deviceId: device.deviceId } : {};
+  return { auth: { userId: target, accessToken: token, appserviceId: link.id, txnScope: `${token}|${target}`, ...deviceId } };
 }
 
 async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {

@@ -46,6 +46,28 @@ export interface HomeserverOptions {
   authenticatedMedia?: boolean;
   /** Uploads larger than this are refused with 413 M_TOO_LARGE. Default 100 MiB. */
   maxUploadBytes?: number;
+  /** Appservice encryption: which homeserver the double plays (appservice-e2ee.ts). Default Synapse 1.67's. */
+  appserviceE2ee?: AppserviceE2eeOptions;
+}
+
+/**
+ * What the double offers encrypted appservices. The defaults are Synapse 1.67 with its experimental flags on
+ * (msc2409_to_device_messages_enabled, msc3202_device_masquerading, msc3202_transaction_extensions).
+ */
+export interface AppserviceE2eeOptions {
+  /**
+   * Transaction field names. "synapse-1.67": `de.sorunome.msc2409.to_device` (with the registration's
+   * `de.sorunome.msc2409.push_ephemeral`), `org.matrix.msc3202.device_lists`, `org.matrix.msc3202.device_one_time_key_counts`,
+   * `org.matrix.msc3202.device_unused_fallback_key_types` (with `org.matrix.msc3202: true`). "stable": `to_device`
+   * (MSC4203), `device_lists`, `device_one_time_keys_count`, `device_unused_fallback_key_types` (MSC3202), no opt-in.
+   */
+  fields?: "synapse-1.67" | "stable";
+  /** Device masquerading (`org.matrix.msc3202.device_id`; also `device_id` with stable fields). Default true. */
+  deviceMasquerading?: boolean;
+  /** MSC4190: an appservice creates its users' devices with `PUT /devices/{deviceId}`. Default false (Synapse 1.67). */
+  deviceManagement?: boolean;
+  /** `m.login.application_service`; false answers M_APPSERVICE_LOGIN_UNSUPPORTED, as under MAS. Default true. */
+  login?: boolean;
 }
 
 /** Instrumentation for benchmarks: called synchronously, with high-resolution times (`performance.now()`). */
@@ -97,6 +119,8 @@ export interface TransactionRecord {
   status: number;
   error?: string;
   at: number;
+  /** The body's fields besides `events` (ephemeral, to-device, device lists, key counts), when there were any. */
+  extras?: JsonObject;
 }
 
 export interface Namespace {
@@ -114,6 +138,12 @@ export interface AppserviceRegistration {
   namespaces: { users?: Namespace[]; aliases?: Namespace[]; rooms?: Namespace[] };
   rate_limited?: boolean;
   protocols?: string[];
+  /** MSC2409 (unstable): ephemeral events, and with Synapse 1.67 to-device messages, pushed in transactions. */
+  "de.sorunome.msc2409.push_ephemeral"?: boolean;
+  /** MSC2409 (stable name of the same opt-in). */
+  receive_ephemeral?: boolean;
+  /** MSC3202 opt-in (Synapse): device lists, one-time key counts and unused fallback key types in transactions. */
+  "org.matrix.msc3202"?: boolean;
 }
 
 /** How the double authenticates to the appservice: spec header, legacy query parameter, or both. */

@@ -1,4 +1,5 @@
 // Accounts: users, access tokens and devices, profiles, filters, account data.
+import { DeviceRegistry } from "./devices";
 import { localpartOf, newAccessToken, newDeviceId } from "./ids";
 import type { JsonObject } from "./types";
 import { MatrixHttpError } from "./types";
@@ -24,6 +25,8 @@ export interface AccountDataEntry {
 
 export class UserDirectory {
   readonly users = new Map<string, UserRecord>();
+  /** Every device of every user (a login makes one; an appservice may, with MSC4190). */
+  readonly devices = new DeviceRegistry();
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly revoked = new Set<string>();
   private nextFilterId = 0;
@@ -59,6 +62,7 @@ export class UserDirectory {
   issueToken(userId: string, deviceId?: string): { accessToken: string; deviceId: string } {
     const token = newAccessToken(localpartOf(userId));
     const device = deviceId ?? newDeviceId();
+    this.devices.add(userId, device);
     this.tokens.set(token, { kind: "user", token, userId, deviceId: device });
     return { accessToken: token, deviceId: device };
   }

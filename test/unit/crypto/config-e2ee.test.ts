@@ -1,5 +1,5 @@
-// MATRIX_E2EE is a client-mode feature that needs CRYPTO_PASSPHRASE: both are said at start, in the configuration
-// message, before anything runs.
+// MATRIX_E2EE works in both modes and needs CRYPTO_PASSPHRASE: a missing passphrase is said at start, in the
+// configuration message, before anything runs.
 import { loadConfig } from "../../../src/config";
 import { clientEnv, expectOk, expectProblems, fakeFiles, HS, lineAbout, REGISTRATION_YAML } from "../config/config-helpers";
 
@@ -23,12 +23,19 @@ describe("MATRIX_E2EE and the mode", () => {
     expect(expectOk(loadConfig({ ...clientEnv, MATRIX_E2EE: "false" }, fakeFiles({}))).e2ee).toBe(false);
   });
 
-  it("is refused in appservice mode with a message naming client mode", () => {
+  it("is accepted in appservice mode with a passphrase", () => {
+    const files = fakeFiles({ "/etc/bot/registration.yaml": REGISTRATION_YAML });
+    const config = expectOk(loadConfig(
+      { MATRIX_HOMESERVER_URL: HS, MATRIX_REGISTRATION: "/etc/bot/registration.yaml", MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: "pw" }, files));
+    expect(config).toMatchObject({ mode: "appservice", e2ee: true, cryptoPassphrase: "pw" });
+  });
+
+  it("requires CRYPTO_PASSPHRASE in appservice mode too", () => {
     const files = fakeFiles({ "/etc/bot/registration.yaml": REGISTRATION_YAML });
     const { message, variables } = expectProblems(loadConfig(
-      { MATRIX_HOMESERVER_URL: HS, MATRIX_REGISTRATION: "/etc/bot/registration.yaml", MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: "pw" }, files));
-    expect(variables).toEqual(["MATRIX_E2EE"]);
-    expect(lineAbout(message, "MATRIX_E2EE")).toMatch(/client mode only.*Fix: set MATRIX_E2EE=false/);
+      { MATRIX_HOMESERVER_URL: HS, MATRIX_REGISTRATION: "/etc/bot/registration.yaml", MATRIX_E2EE: "true" }, files));
+    expect(variables).toEqual(["CRYPTO_PASSPHRASE"]);
+    expect(lineAbout(message, "CRYPTO_PASSPHRASE")).toMatch(/required with MATRIX_E2EE=true/);
   });
 
   it("stays off in appservice mode without complaint by default", () => {

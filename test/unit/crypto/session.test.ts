@@ -95,6 +95,25 @@ describe("crypto session", () => {
     expect((await alice.decrypt(events.at(-1)!))?.["body"]).toBe("still here");
   });
 
+  it("takes the same to-device messages twice without harm (a crash between the save and the token or the 200)", async () => {
+    const session = await open();
+    await botSync(session);
+    await alice.start();
+    await alice.sync();
+    await alice.sendEncrypted(roomId, { msgtype: "m.text", body: "once" });
+    const res = (await bot.sync({ ...(since !== undefined ? { since } : {}) })) as Json;
+    since = res["next_batch"];
+    expect(res["to_device"].events).toHaveLength(1);
+    await session.beforeBatch(res);
+    await session.beforeBatch(res); // the homeserver sent the batch again
+    const event = (res["rooms"].join[roomId].timeline.events as Json[]).find((e) => e["type"] === "m.room.encrypted");
+    expect((await session.decrypt(roomId, { ...event, room_id: roomId }))?.content["body"]).toBe("once");
+    await alice.sendEncrypted(roomId, { msgtype: "m.text", body: "and on" });
+    expect(await botSync(session)).toEqual(["and on"]);
+    // No Olm session was re-made: the bot sent no to-device message of its own (no "unwedging" m.dummy).
+    expect(hs.requests.filter((r) => r.userId === bot.userId && r.path.includes("/sendToDevice/"))).toEqual([]);
+  });
+
   it("answers undefined, never throws, for a message whose key it never got", async () => {
     const session = await open();
     await botSync(session);

@@ -52,6 +52,7 @@ describe("npm run register", () => {
     // What the operator has to copy: the Synapse lines and the .env line.
     expect(run.stdout).toContain("app_service_config_files:");
     expect(run.stdout).toContain(`  - ${file}`);
+    expect(run.stdout).toContain("experimental_features:\n  msc2409_to_device_messages_enabled: true\n  msc3202_device_masquerading: true\n  msc3202_transaction_extensions: true");
     expect(run.stdout).toContain(`MATRIX_REGISTRATION=${file}`);
     expect(run.stdout).toContain("APPSERVICE_BIND=0.0.0.0:9999");
     expect(run.stdout).toContain("@agentbot_*:example.org");

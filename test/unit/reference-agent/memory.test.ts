@@ -1,7 +1,7 @@
 // Memory per thread key: kept across agent restarts, a new generation starts empty, trimmed to the
 // LLM_HISTORY_MAX_CHARS budget oldest first while the system prompt always stays.
 import { encodeThreadKey } from "../../../src/rooms/thread-key";
-import { buildPrompt, trimHistory, type ChatTurn } from "../../../src/reference-agent/memory";
+import { buildPrompt, trimHistory, withoutReplaced, type ChatTurn } from "../../../src/reference-agent/memory";
 import { botLink, cleanup, fakeOpenAI, llmEnv, runRequest, startAgent, stopAgent, tempDataDir } from "./support";
 
 afterEach(cleanup);
@@ -64,6 +64,36 @@ test("through the agent: a small budget keeps the system prompt and the newest t
     { role: "assistant", content: "answer-3" },
   ]);
   expect(sent.reduce((n, m) => n + m.content.length, 0)).toBeLessThanOrEqual(80);
+});
+
+test("a question edited after its answer replaces the old one and its answer in the history (metadata.replaces)", async () => {
+  const fake = await fakeOpenAI();
+  const agent = await startAgent(llmEnv(fake, tempDataDir()));
+  const { link } = await botLink(agent.url);
+  fake.next({ kind: "stream", chunks: ["It is Paris."] });
+  await link.run(runRequest("r0", "capital of France?"), quietly);
+  fake.next({ kind: "stream", chunks: ["4"] });
+  await link.run(runRequest("r1", "what is 2+2"), quietly);
+  fake.next({ kind: "stream", chunks: ["6"] });
+  const edited = runRequest("$edit", "what is 3+3");
+  edited.input.messages[0] = { ...edited.input.messages[0]!, id: "$edit", replaces: "$r1" };
+  await link.run(edited, quietly);
+  fake.next({ kind: "stream", chunks: ["Yes."] });
+  await link.run(runRequest("r2", "sure?"), quietly);
+  const paris = [{ role: "user", content: "Alice: capital of France?" }, { role: "assistant", content: "It is Paris." }];
+  expect(fake.requests[2]?.body.messages).toEqual([...paris, { role: "user", content: "Alice: what is 3+3" }]);
+  expect(fake.requests[3]?.body.messages).toEqual([
+    ...paris, { role: "user", content: "Alice: what is 3+3" }, { role: "assistant", content: "6" }, { role: "user", content: "Alice: sure?" },
+  ]);
+});
+
+test("a replaced question leaves with its answer; the rest of its batch stays; unknown ids change nothing", () => {
+  const user = (id: string, content: string): ChatTurn => ({ role: "user", content, id });
+  const answer = (content: string): ChatTurn => ({ role: "assistant", content });
+  const history = [user("$a", "a"), answer("A"), user("$b", "b"), user("$c", "c"), answer("BC"), user("$d", "d"), answer("D")];
+  expect(withoutReplaced(history, ["$c"])).toEqual([user("$a", "a"), answer("A"), user("$b", "b"), user("$d", "d"), answer("D")]);
+  expect(withoutReplaced(history, ["$d"])).toEqual(history.slice(0, 5));
+  expect(withoutReplaced(history, ["$unknown"])).toEqual(history);
 });
 
 describe("trimming", () => {

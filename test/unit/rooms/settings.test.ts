@@ -43,20 +43,20 @@ describe("RoomSettingsStore", () => {
 
   it("answers the defaults for a room it knows nothing about", async () => {
     const { settings } = await open();
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention", threads: "follow" });
     expect(await settings.isProactive(ROOM)).toBe(false);
   });
 
   it("keeps changes, generation bumps and opt-ins across closing and reopening the store", async () => {
     const first = await open();
-    await first.settings.update(ROOM, { replyMode: "all" });
+    await first.settings.update(ROOM, { replyMode: "all", threads: "follow" });
     expect(await first.settings.bumpThreadGeneration(ROOM)).toBe(1);
     expect(await first.settings.bumpThreadGeneration(ROOM)).toBe(2);
     await first.settings.setProactive(ROOM, true);
     await first.store.close();
 
     const second = await open();
-    expect(await second.settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 2, replyMode: "all" });
+    expect(await second.settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 2, replyMode: "all", threads: "follow" });
     expect(await second.settings.isProactive(ROOM)).toBe(true);
     expect(await second.settings.proactiveRooms()).toEqual([ROOM]);
   });
@@ -64,8 +64,8 @@ describe("RoomSettingsStore", () => {
   it("a partial update leaves the other fields alone (the generation is not reset by /mode)", async () => {
     const { settings } = await open();
     await settings.bumpThreadGeneration(ROOM);
-    expect(await settings.update(ROOM, { replyMode: "all" })).toEqual({ version: 1, threadGeneration: 1, replyMode: "all" });
-    expect(await settings.update(ROOM, {})).toEqual({ version: 1, threadGeneration: 1, replyMode: "all" });
+    expect(await settings.update(ROOM, { replyMode: "all", threads: "follow" })).toEqual({ version: 1, threadGeneration: 1, replyMode: "all", threads: "follow" });
+    expect(await settings.update(ROOM, {})).toEqual({ version: 1, threadGeneration: 1, replyMode: "all", threads: "follow" });
   });
 
   it("concurrent bumps in one room all count", async () => {
@@ -82,30 +82,30 @@ describe("RoomSettingsStore", () => {
     ["not an object", "secret-looking text 12345"],
   ])("replaces %s by the defaults for that room only, and logs the room but not the content", async (_what, corrupt) => {
     const { store, settings } = await open();
-    await settings.update("!other:example.org", { replyMode: "all" });
+    await settings.update("!other:example.org", { replyMode: "all", threads: "follow" });
     await store.namespace<unknown>("room-settings").set(ROOM, corrupt);
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention", threads: "follow" });
     const warning = capture.find((l) => l.level === 40 && l["roomId"] === ROOM);
     expect(warning?.msg).toMatch(/unreadable.*defaults/);
     expect(capture.raw.join("\n")).not.toContain(JSON.stringify(corrupt).slice(1, 12));
     // replaced in the store: the next read is clean and logs nothing new
     const warningsBefore = capture.lines().filter((l) => l.level === 40).length;
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention", threads: "follow" });
     expect(capture.lines().filter((l) => l.level === 40)).toHaveLength(warningsBefore);
-    expect(await settings.get("!other:example.org")).toMatchObject({ replyMode: "all" });
+    expect(await settings.get("!other:example.org")).toMatchObject({ replyMode: "all", threads: "follow" });
   });
 
   it("fills fields missing from an older value with their defaults", async () => {
     const { store, settings } = await open();
     await store.namespace<unknown>("room-settings").set(ROOM, { version: 1, threadGeneration: 4 });
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 4, replyMode: "mention" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 4, replyMode: "mention", threads: "follow" });
   });
 
   it("the opt-in index lists exactly the opted-in rooms (v12 ids included), never other settings", async () => {
     const { settings } = await open();
     const rooms = ["!a:example.org", "!b:example.org", V12_ROOM, "!c:other.example"];
     for (const room of rooms) await settings.setProactive(room, true);
-    await settings.update("!only-settings:example.org", { replyMode: "all" });
+    await settings.update("!only-settings:example.org", { replyMode: "all", threads: "follow" });
     await settings.setProactive("!b:example.org", false);
     await settings.forgetProactive("!c:other.example");
     await settings.setProactive("!never:example.org", false);
@@ -126,29 +126,29 @@ describe("RoomSettingsStore", () => {
 
   it("moveRoom carries settings and the opt-in to the upgraded room and clears the old one", async () => {
     const { settings } = await open();
-    await settings.update(ROOM, { replyMode: "all" });
+    await settings.update(ROOM, { replyMode: "all", threads: "follow" });
     await settings.bumpThreadGeneration(ROOM);
     await settings.setProactive(ROOM, true);
     await settings.moveRoom(ROOM, V12_ROOM);
-    expect(await settings.get(V12_ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 1, replyMode: "all" });
+    expect(await settings.get(V12_ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 1, replyMode: "all", threads: "follow" });
     expect(await settings.proactiveRooms()).toEqual([V12_ROOM]);
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention", threads: "follow" });
   });
 
   it("moveRoom never overwrites settings the replacement already has; the opt-in still moves", async () => {
     const { settings } = await open();
-    await settings.update(ROOM, { replyMode: "all" });
+    await settings.update(ROOM, { replyMode: "all", threads: "follow" });
     await settings.setProactive(ROOM, true);
     await settings.bumpThreadGeneration(V12_ROOM);
     await settings.moveRoom(ROOM, V12_ROOM);
-    expect(await settings.get(V12_ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 1, replyMode: "mention" });
-    expect(await settings.get(ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 0, replyMode: "all" });
+    expect(await settings.get(V12_ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 1, replyMode: "mention", threads: "follow" });
+    expect(await settings.get(ROOM)).toEqual<RoomSettings>({ version: 1, threadGeneration: 0, replyMode: "all", threads: "follow" });
     expect(await settings.proactiveRooms()).toEqual([V12_ROOM]);
   });
 
   it("reads a room's settings from the store once, then from memory; changes are seen by every store over the same data", async () => {
     const { store, settings } = await open();
-    await settings.update(ROOM, { replyMode: "all" });
+    await settings.update(ROOM, { replyMode: "all", threads: "follow" });
     const reads = faulty.calls.get;
     for (let i = 0; i < 5; i++) expect((await settings.get(ROOM)).replyMode).toBe("all");
     expect(faulty.calls.get).toBe(reads);
@@ -156,17 +156,17 @@ describe("RoomSettingsStore", () => {
     const other = new RoomSettingsStore({ settings: store.namespace<unknown>("room-settings"),
       proactiveIndex: store.namespace<number>("proactive-rooms"), log: pino({ level: "silent" }) });
     await other.bumpThreadGeneration(ROOM);
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 1, replyMode: "all" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 1, replyMode: "all", threads: "follow" });
     await other.moveRoom(ROOM, V12_ROOM);
-    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention" });
-    expect(await settings.get(V12_ROOM)).toEqual({ version: 1, threadGeneration: 1, replyMode: "all" });
+    expect(await settings.get(ROOM)).toEqual({ version: 1, threadGeneration: 0, replyMode: "mention", threads: "follow" });
+    expect(await settings.get(V12_ROOM)).toEqual({ version: 1, threadGeneration: 1, replyMode: "all", threads: "follow" });
   });
 
   it("a failed save leaves no stale value in memory", async () => {
     const { settings } = await open();
     expect((await settings.get(ROOM)).replyMode).toBe("mention");
     faulty.failNext("set", 3);
-    await expect(settings.update(ROOM, { replyMode: "all" })).rejects.toBeInstanceOf(SettingsUnavailableError);
+    await expect(settings.update(ROOM, { replyMode: "all", threads: "follow" })).rejects.toBeInstanceOf(SettingsUnavailableError);
     const reads = faulty.calls.get;
     expect((await settings.get(ROOM)).replyMode).toBe("mention"); // what the store has, read again
     expect(faulty.calls.get).toBe(reads + 1);
@@ -175,7 +175,7 @@ describe("RoomSettingsStore", () => {
   it("retries a failing store and succeeds when it recovers in time", async () => {
     const { settings } = await open();
     faulty.failNext("set", 2);
-    await settings.update(ROOM, { replyMode: "all" });
+    await settings.update(ROOM, { replyMode: "all", threads: "follow" });
     expect(faulty.failures.set).toBe(2);
     expect((await settings.get(ROOM)).replyMode).toBe("all");
   });
