@@ -64,6 +64,11 @@ export class BotRun {
       case "RUN_STARTED":
       case "UNKNOWN":
         return;
+      case "WORK": {
+        const obs = this.observer;
+        if (obs.onWork) this.enqueue(() => callSafely(this.deps.logger, "onWork", () => obs.onWork?.(event.work)));
+        return;
+      }
       case "TEXT_MESSAGE_START":
         this.streamed.add(event.messageId);
         this.openText(event.messageId);

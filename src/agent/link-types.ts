@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import type { MediaPartOptions } from "../media/parts";
 import type { RunErrorCode, RunInput } from "./protocol";
+import type { WorkEvent } from "./run-events";
 
 export type LinkState = "connecting" | "up" | "down" | "stopped";
 
@@ -83,6 +84,8 @@ export interface RunObserver {
   onTextDelta?(messageId: string, delta: string): void;
   /** The whole text of a message still being written, each time it grew (for live rendering). */
   onTextProgress?(messageId: string, text: string): void;
+  /** A tool call, step or reasoning event (v2 agents), in order with the text. */
+  onWork?(event: WorkEvent): void;
   /** Once per complete TEXT_MESSAGE, in order; awaited before the next one and before run() resolves. */
   onTextMessage(messageId: string, text: string): void | Promise<void>;
 }

@@ -2,7 +2,8 @@
 // (v2) go through a per-run decoder that expands `*_CHUNK` events as `@ag-ui/client`'s transformChunks does
 // (a chunk stream stays open in its lane, the subagent or the agent itself, until another event of that lane, a
 // chunk with another id, or a run-wide event closes it), keeps only assistant text, and reads the assistant
-// messages of a MESSAGES_SNAPSHOT that follow its last user message.
+// messages of a MESSAGES_SNAPSHOT that follow its last user message. Tool calls, steps and reasoning become WORK
+// events (shown as status lines, details on request: src/render/work*.ts).
 import { EventType } from "@ag-ui/core";
 import { RUN_ERROR_CODES, type AgentEvent, type RunErrorCode } from "./protocol";
 import type { AguiEvent } from "./protocol-v2";
@@ -16,8 +17,21 @@ export type RunEvent =
   | { type: "MESSAGES_SNAPSHOT"; texts: Array<{ messageId: string; text: string }> }
   | { type: "RUN_FINISHED"; outcome: "success" | "cancelled" | "interrupt" }
   | { type: "RUN_ERROR"; code: RunErrorCode; message: string; retryable: boolean }
+  /** What the agent is doing besides writing: tool calls, steps, reasoning. */
+  | { type: "WORK"; work: WorkEvent }
   /** Anything else: not shown, but it is activity (the idle timer restarts). */
   | { type: "UNKNOWN"; originalType: string };
+
+/** The agent's work as the bot shows it (AG-UI TOOL_CALL_*, STEP_*, REASONING_*, chunks expanded). */
+export type WorkEvent =
+  | { kind: "tool_start"; toolCallId: string; name: string }
+  | { kind: "tool_args"; toolCallId: string; delta: string }
+  | { kind: "tool_end"; toolCallId: string }
+  /** `error`: the tool failed (an `error` string on TOOL_CALL_RESULT, as AG-UI's tool messages carry it). */
+  | { kind: "tool_result"; toolCallId: string; content: string; error?: string }
+  | { kind: "step_start"; name: string }
+  | { kind: "step_end"; name: string }
+  | { kind: "reasoning"; messageId: string; delta: string };
 
 export function fromV1(event: AgentEvent): RunEvent {
   switch (event.type) {
@@ -67,9 +81,21 @@ export class AguiDecoder {
           if (e.delta !== undefined && e.delta !== "") out.push({ type: EventType.TEXT_MESSAGE_CONTENT, messageId: id, delta: e.delta });
         });
       case EventType.TOOL_CALL_CHUNK:
-        return this.chunk(lane, "tool", e.toolCallId, out, () => undefined);
+        if (e.toolCallId !== undefined && e.toolCallName === undefined && !this.continues(lane, "tool", e.toolCallId)) {
+          return "the first TOOL_CALL_CHUNK of a stream must name its tool";
+        }
+        return this.chunk(lane, "tool", e.toolCallId, out, (id, opened) => {
+          if (opened) {
+            out.push({ type: EventType.TOOL_CALL_START, toolCallId: id, toolCallName: e.toolCallName ?? "",
+              ...(e.parentMessageId !== undefined ? { parentMessageId: e.parentMessageId } : {}) });
+          }
+          if (e.delta !== undefined && e.delta !== "") out.push({ type: EventType.TOOL_CALL_ARGS, toolCallId: id, delta: e.delta });
+        });
       case EventType.REASONING_MESSAGE_CHUNK:
-        return this.chunk(lane, "reasoning", e.messageId, out, () => undefined);
+        return this.chunk(lane, "reasoning", e.messageId, out, (id, opened) => {
+          if (opened) out.push({ type: EventType.REASONING_MESSAGE_START, messageId: id, role: "reasoning" });
+          if (e.delta !== undefined && e.delta !== "") out.push({ type: EventType.REASONING_MESSAGE_CONTENT, messageId: id, delta: e.delta });
+        });
       case EventType.RUN_STARTED: case EventType.RUN_FINISHED: case EventType.RUN_ERROR: case EventType.MESSAGES_SNAPSHOT:
         for (const l of [...this.lanes.keys()]) this.close(l, out);
         break;
@@ -81,6 +107,12 @@ export class AguiDecoder {
     }
     out.push(e);
     return undefined;
+  }
+
+  /** Whether a chunk with this id continues the stream open in its lane. */
+  private continues(lane: Lane, kind: OpenStream["kind"], id: string): boolean {
+    const open = this.lanes.get(lane);
+    return open?.kind === kind && open.id === id;
   }
 
   private chunk(lane: Lane, kind: OpenStream["kind"], id: string | undefined, out: AguiEvent[],
@@ -102,6 +134,8 @@ export class AguiDecoder {
     if (!open) return;
     this.lanes.delete(lane);
     if (open.kind === "text") out.push({ type: EventType.TEXT_MESSAGE_END, messageId: open.id });
+    else if (open.kind === "tool") out.push({ type: EventType.TOOL_CALL_END, toolCallId: open.id });
+    else out.push({ type: EventType.REASONING_MESSAGE_END, messageId: open.id });
   }
 
   private map(e: AguiEvent): RunEvent[] {
@@ -128,10 +162,38 @@ export class AguiDecoder {
         const retryable = (e as { retryable?: unknown }).retryable;
         return [{ type: "RUN_ERROR", code: errorCodeOf(e.code), message: e.message, retryable: retryable === true }];
       }
-      default:
-        return [{ type: "UNKNOWN", originalType: e.type }];
+      default: {
+        const work = workOf(e);
+        return [work === undefined ? { type: "UNKNOWN", originalType: e.type } : { type: "WORK", work }];
+      }
     }
   }
+}
+
+/** A tool call, step or reasoning event as the bot shows it; undefined for other types and events not shown. */
+function workOf(e: AguiEvent): WorkEvent | undefined {
+  switch (e.type) {
+    case EventType.TOOL_CALL_START: return { kind: "tool_start", toolCallId: e.toolCallId, name: e.toolCallName };
+    case EventType.TOOL_CALL_ARGS: return { kind: "tool_args", toolCallId: e.toolCallId, delta: e.delta };
+    case EventType.TOOL_CALL_END: return { kind: "tool_end", toolCallId: e.toolCallId };
+    case EventType.TOOL_CALL_RESULT: {
+      const error = (e as { error?: unknown }).error;
+      return { kind: "tool_result", toolCallId: e.toolCallId, content: contentText(e.content),
+        ...(typeof error === "string" ? { error } : error === true ? { error: "" } : {}) };
+    }
+    case EventType.STEP_STARTED: return { kind: "step_start", name: e.stepName };
+    case EventType.STEP_FINISHED: return { kind: "step_end", name: e.stepName };
+    case EventType.REASONING_MESSAGE_CONTENT: return { kind: "reasoning", messageId: e.messageId, delta: e.delta };
+    default: return undefined;
+  }
+}
+
+type ToolResultContent = Extract<AguiEvent, { type: EventType.TOOL_CALL_RESULT }>["content"];
+
+/** A tool result's content as text: its text parts; other parts named by their type. */
+function contentText(content: ToolResultContent): string {
+  if (typeof content === "string") return content;
+  return content.map((part) => (part.type === "text" ? part.text : `[${part.type}]`)).join("\n");
 }
 
 type SnapshotMessage = Extract<AguiEvent, { type: EventType.MESSAGES_SNAPSHOT }>["messages"][number];

@@ -1,5 +1,6 @@
 // Live answers, wired: the rate-limit gate the sender feeds, the live-message records, the streaming policy
-// (STREAMING, /stream, the room's MSC4357 state) and the recovery of messages a crash left live.
+// (STREAMING, /stream, the room's MSC4357 state), what rooms show of the agent's work (/toollines, /details) and
+// the recovery of messages a crash left live.
 import type { Logger } from "pino";
 import type { Config } from "../config";
 import { normalizeMatrixError } from "../matrix/errors";
@@ -47,6 +48,10 @@ export function wireLive(config: Config, store: Store, http: MatrixHttp, setting
     rendering: (outbox, isEncrypted) => ({
       sendLive: (roomId, content, txnId) => outbox.send(roomId, "m.room.message", content, txnId, { kind: "live" }),
       streams: (roomId) => policy.streams(roomId),
+      workVisibility: async (roomId) => {
+        const { toolLines, details } = await settings.get(roomId);
+        return { toolLines: toolLines !== "off", details: details === "on" };
+      },
       encrypted: isEncrypted ?? (async () => false),
       store: records, gate,
       options: { ...LIVE_DEFAULTS, editIntervalMs: t.streamEditIntervalMs, slowEditIntervalMs: t.streamSlowEditIntervalMs, maxEdits: t.streamMaxEdits },

@@ -10,7 +10,9 @@ import { statusCommand } from "./status";
 import { stopCommand } from "./stop";
 import { streamCommand } from "./stream";
 import { threadsCommand } from "./threads";
+import { detailsCommand, toolLinesCommand } from "./work";
 
 export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
-  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, threadsCommand, streamCommand, proactiveCommand, outboxCommand, newCommand,
+  helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, threadsCommand, streamCommand, toolLinesCommand, detailsCommand,
+  proactiveCommand, outboxCommand, newCommand,
 ];

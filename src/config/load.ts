@@ -240,6 +240,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     proactiveToken,
     cryptoPassphrase,
     readVariable(env, "LLM_API_KEY"),
+    ...(referenceAgent?.secrets ?? []), // the in-process agent's (MCP header and env values)
     ...urlPasswords(storeUrl),
     ...urlPasswords(agentUrl),
   ];

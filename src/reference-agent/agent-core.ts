@@ -61,10 +61,20 @@ export class AgentCore {
 
   /** Send an event frame in the connection's session: it takes the session's next seq. */
   sendEvent(conn: CoreConnection, frame: UnsentFrame): number | undefined {
+    return this.numbered(conn, (seq) => conn.sendEvent({ ...frame, seq }));
+  }
+
+  /** An AG-UI event sent as it is (v2 connections only: tool calls, reasoning), with the session's next seq. */
+  sendAgui(conn: CoreConnection, frame: Omit<UnsentFrame, "event"> & { event: Record<string, unknown> }): number | undefined {
+    if (conn.version !== 2) return undefined;
+    return this.numbered(conn, (seq) => conn.sendJson({ ...frame, seq }));
+  }
+
+  private numbered(conn: CoreConnection, send: (seq: number) => void): number | undefined {
     const session = conn.sessionId === undefined ? undefined : this.sessions.get(conn.sessionId);
     if (!session || session.conn !== conn) return undefined;
     const seq = session.nextSeq++;
-    conn.sendEvent({ ...frame, seq });
+    send(seq);
     return seq;
   }
 

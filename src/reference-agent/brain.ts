@@ -43,6 +43,14 @@ export interface RunOutput {
   startMessage(): string;
   delta(messageId: string, text: string): void;
   endMessage(messageId: string): void;
+  /** The model's reasoning as it streams (v2 bots only; dropped for v1): REASONING_* events, never text. */
+  reasoning?(delta: string): void;
+  /** A tool call (v2 bots only): TOOL_CALL_START, its arguments as they stream, TOOL_CALL_END. */
+  toolCallStart?(toolCallId: string, name: string): void;
+  toolCallArgs?(toolCallId: string, delta: string): void;
+  toolCallEnd?(toolCallId: string): void;
+  /** The call's result (TOOL_CALL_RESULT); `error`: the tool failed, and why. */
+  toolCallResult?(toolCallId: string, content: string, error?: string): void;
 }
 
 export interface RunContextInfo {

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { Cron } from "croner";
 import { formatProblems, ProblemList, readVariable, type Env, type LoadResult } from "../config/problems";
 import { httpUrlVar, logLevelVar, MAX_TIMER_MS, portVar, positiveIntVar, textVar, type LogLevel } from "../config/schema";
+import { mcpSecrets, mcpServersVar, toolGlobListVar, type McpServerConfig } from "./tools/mcp-config";
 
 /** Defaults of the reference agent's tunables (see .env.example). */
 export const AGENT_CONFIG_DEFAULTS = {
@@ -16,6 +17,10 @@ export const AGENT_CONFIG_DEFAULTS = {
   noopMarker: "[[nothing]]",
   /** The bot's AGENT_MAX_FRAME_BYTES default. */
   maxFrameBytes: 1_048_576,
+  /** Model requests per run that may call tools; the last one must answer. */
+  maxToolRounds: 8,
+  /** Longest an MCP server may take to connect, list its tools, or answer one call. */
+  mcpTimeoutMs: 60_000,
 } as const;
 
 export interface AgentConfig {
@@ -39,6 +44,17 @@ export interface AgentConfig {
     readonly historyMaxChars: number;
     /** LLM_HISTORY_TTL_DAYS: a conversation's history is deleted after this many days unused. */
     readonly historyTtlDays: number;
+    /** LLM_MAX_TOOL_ROUNDS: model requests per run that may call tools. */
+    readonly maxToolRounds: number;
+  };
+  /** MCP servers whose allowed tools the model may call (LLM mode only). */
+  readonly mcp: {
+    /** MCP_SERVERS: name → stdio command or streamable HTTP URL. */
+    readonly servers: Readonly<Record<string, McpServerConfig>>;
+    /** MCP_TOOLS_ALLOW: globs over `<server>.<tool>`; none: no MCP tool is offered. */
+    readonly allow: readonly string[];
+    /** MCP_TIMEOUT_MS. */
+    readonly timeoutMs: number;
   };
   readonly proactive: {
     /** Cron pattern (5 fields, or 6 with seconds first), in the agent's local time zone. */
@@ -68,6 +84,10 @@ export const AGENT_ENV_VARIABLES: readonly string[] = [
   "LLM_TIMEOUT_MS",
   "LLM_HISTORY_MAX_CHARS",
   "LLM_HISTORY_TTL_DAYS",
+  "LLM_MAX_TOOL_ROUNDS",
+  "MCP_SERVERS",
+  "MCP_TOOLS_ALLOW",
+  "MCP_TIMEOUT_MS",
   "PROACTIVE_SCHEDULE",
   "PROACTIVE_PROMPT",
   "PROACTIVE_NOOP_MARKER",
@@ -123,6 +143,19 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
     AGENT_CONFIG_DEFAULTS.historyTtlDays;
   const maxFrameBytes = problems.parse(env, "AGENT_MAX_FRAME_BYTES", positiveIntVar(),
     "set AGENT_MAX_FRAME_BYTES to the same number of bytes as the bot's (default 1048576)") ?? AGENT_CONFIG_DEFAULTS.maxFrameBytes;
+  const maxToolRounds = problems.parse(env, "LLM_MAX_TOOL_ROUNDS", positiveIntVar(100, 0),
+    "set LLM_MAX_TOOL_ROUNDS to how many model requests of one answer may call tools, e.g. 8 (0: no tools)") ?? AGENT_CONFIG_DEFAULTS.maxToolRounds;
+  const servers = problems.parse(env, "MCP_SERVERS", mcpServersVar,
+    'set MCP_SERVERS to a JSON object, e.g. {"files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/srv"]},"web":{"url":"http://127.0.0.1:3001/mcp"}}',
+    { secret: true }) ?? {};
+  const allow = problems.parse(env, "MCP_TOOLS_ALLOW", toolGlobListVar,
+    "set MCP_TOOLS_ALLOW to comma-separated globs over <server>.<tool>, e.g. files.read_*,web.search") ?? [];
+  const mcpTimeoutMs = problems.parse(env, "MCP_TIMEOUT_MS", positiveIntVar(MAX_TIMER_MS),
+    "set MCP_TIMEOUT_MS to milliseconds, e.g. 60000") ?? AGENT_CONFIG_DEFAULTS.mcpTimeoutMs;
+  if (Object.keys(servers).length > 0 && readVariable(env, "LLM_BASE_URL") === undefined) {
+    problems.add("MCP_SERVERS", "is set, but LLM_BASE_URL is not: only a model calls tools (the echo agent does not)",
+      "set LLM_BASE_URL and LLM_MODEL, or unset MCP_SERVERS");
+  }
   const schedule = readVariable(env, "PROACTIVE_SCHEDULE");
   const prompt = readVariable(env, "PROACTIVE_PROMPT", true);
   const noopMarker = readVariable(env, "PROACTIVE_NOOP_MARKER") ?? AGENT_CONFIG_DEFAULTS.noopMarker;
@@ -146,7 +179,7 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
   if (problems.items.length > 0) {
     return { ok: false, problems: problems.items, message: formatProblems(PROGRAM, problems.items) };
   }
-  const secrets = [...new Set([token, apiKey].filter((s): s is string => s !== undefined))];
+  const secrets = [...new Set([token, apiKey, ...mcpSecrets(servers)].filter((s): s is string => s !== undefined))];
   return {
     ok: true,
     config: {
@@ -164,7 +197,9 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
         timeoutMs,
         historyMaxChars,
         historyTtlDays,
+        maxToolRounds,
       },
+      mcp: { servers, allow, timeoutMs: mcpTimeoutMs },
       proactive: {
         ...(schedule !== undefined ? { schedule } : {}),
         ...(prompt !== undefined ? { prompt } : {}),

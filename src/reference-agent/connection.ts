@@ -9,6 +9,7 @@ import type { AgentEvent, EventFrame, RunInput } from "../agent/protocol";
 import { PROTOCOL_V2, fromRunAgentInput, toAguiEvent, type ProtocolVersion } from "../agent/protocol-v2";
 import type { AgentCore, CoreConnection } from "./agent-core";
 import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
+import { WorkEmitter } from "./work-emitter";
 
 interface ActiveRun {
   threadId: string;
@@ -146,9 +147,13 @@ export class AgentConnection implements CoreConnection {
     this.core.threads.set(threadId, runId);
     this.emit(runId, threadId, { type: "RUN_STARTED" });
     const live = (): boolean => !run.ended && !run.controller.signal.aborted;
+    const work = new WorkEmitter((event) => {
+      if (live()) this.core.sendAgui(this, { op: "event", threadId, runId, event });
+    });
     const out: RunOutput = {
       startMessage: () => {
         const messageId = `m-${randomUUID()}`;
+        work.closeReasoning();
         if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_START", messageId });
         return messageId;
       },
@@ -158,15 +163,17 @@ export class AgentConnection implements CoreConnection {
       endMessage: (messageId) => {
         if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_END", messageId });
       },
+      ...work.output(),
     };
-    let work: Promise<void>;
+    let running: Promise<void>;
     try {
-      work = this.brain.run(input, out, run.controller.signal, { threadId, runId });
+      running = this.brain.run(input, out, run.controller.signal, { threadId, runId });
     } catch (err) {
-      work = Promise.reject(err);
+      running = Promise.reject(err);
     }
-    work.then(
+    running.then(
       () => {
+        work.closeReasoning();
         if (live()) this.emit(runId, threadId, { type: "RUN_FINISHED" });
       },
       (err: unknown) => {

@@ -1,6 +1,6 @@
-// The reference agent assembled from its configuration (loadAgentConfig): echo or LLM mode, memory and the
-// journal of unacked agent-initiated runs in its own store (default sqlite://<DATA_DIR>/agent.sqlite), and
-// the proactive check-in schedule. Used by `npm run agent` and by the bot when it embeds the agent.
+// The reference agent assembled from its configuration (loadAgentConfig): echo or LLM mode (with the built-in
+// tools and the allowed tools of MCP_SERVERS), memory and the journal of unacked agent-initiated runs in its own
+// store (default sqlite://<DATA_DIR>/agent.sqlite), and the proactive check-in schedule. Used by `npm run agent` and by the bot when it embeds the agent.
 import * as path from "node:path";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
@@ -13,6 +13,9 @@ import { MEMORY_DAYS_NAMESPACE, MEMORY_ROOMS_NAMESPACE } from "./memory-expiry";
 import { ProactiveCheckIns, checkInPrompt, type SchedulerClock } from "./schedule";
 import { startReferenceAgent, type ReferenceAgent, type ReferenceAgentMode } from "./server";
 import { JOURNAL_NAMESPACE, StoreAgentJournal } from "./store-journal";
+import { builtinTools } from "./tools/builtin";
+import { McpTools } from "./tools/mcp";
+import { Toolbox } from "./tools/toolbox";
 
 export interface ConfiguredAgentOptions {
   logger: Logger;
@@ -56,6 +59,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
   let agent: ReferenceAgent | undefined;
   let checkIns: ProactiveCheckIns | undefined;
   let sweeps: NodeJS.Timeout | undefined;
+  let mcp: McpTools | undefined;
   try {
     const journal = new StoreAgentJournal(store.namespace(JOURNAL_NAMESPACE), { logger: log });
     let brain: LlmBrain | undefined;
@@ -73,8 +77,16 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       await sweep();
       sweeps = setInterval(() => void sweep(), MEMORY_SWEEP_INTERVAL_MS);
       sweeps.unref();
+      const builtins = builtinTools();
+      const servers = config.mcp.servers;
+      if (Object.keys(servers).length > 0) {
+        mcp = new McpTools({ servers, allow: config.mcp.allow, log: log.child({ part: "mcp" }), timeoutMs: config.mcp.timeoutMs });
+        await mcp.start();
+      }
+      const toolbox = new Toolbox([{ tools: () => builtins }, ...(mcp ? [mcp] : [])], log, config.mcp.timeoutMs);
       brain = createLlmBrain({
         baseUrl: llm.baseUrl, model: llm.model, timeoutMs: llm.timeoutMs, memory, logger: log,
+        toolbox, maxToolRounds: llm.maxToolRounds,
         ...(llm.apiKey !== undefined ? { apiKey: llm.apiKey } : {}),
         ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
       });
@@ -122,6 +134,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
             clearInterval(sweeps);
             await stopCheckIns?.stop();
             await running.close();
+            await mcp?.close();
           } finally {
             await store.close();
           }
@@ -133,6 +146,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
     clearInterval(sweeps);
     await checkIns?.stop().catch(() => undefined);
     await agent?.close().catch(() => undefined);
+    await mcp?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
   }

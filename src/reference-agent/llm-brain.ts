@@ -1,13 +1,18 @@
 // The LLM brain: answers a run through any OpenAI-compatible chat-completions endpoint (OpenAI, OpenRouter,
-// Ollama, llama.cpp, ...) with the official `openai` client, streaming the deltas into ONE TEXT_MESSAGE.
-// The thread's history comes from ThreadMemory and grows after each successful run. Provider failures
-// become typed RUN_ERRORs (llm-errors.ts); a provider silent for `timeoutMs` is cut (`timeout`); the run's
-// abort signal (cancel, or the bot went away) aborts the HTTP request.
+// Ollama, llama.cpp, ...) with the official `openai` client, streaming the text as it comes (llm-stream.ts). With
+// tools (the built-in ones, allowed MCP tools: tools/), the model may call them: each call is shown to the bot
+// (TOOL_CALL_*), run, and its result (or its error, told to the model, never thrown) sent back, for at most
+// `maxToolRounds` rounds; the last round must answer in text. The text of each round is one TEXT_MESSAGE, so a
+// tool line reads above the text that follows from it. Reasoning the model streams goes out as REASONING_* only.
+// The thread's history (tool calls with their results) comes from ThreadMemory and grows after each successful
+// run. Provider failures become typed RUN_ERRORs (llm-errors.ts).
 import OpenAI from "openai";
 import type { Logger } from "pino";
 import type { AgentBrain, RunOutput } from "./brain";
-import { mapProviderError, ProviderRunError, timeoutError, USER_MESSAGES } from "./llm-errors";
-import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type PromptMessage, type ThreadMemory } from "./memory";
+import { ProviderRunError, USER_MESSAGES } from "./llm-errors";
+import { streamCompletion, type CompletionRequest } from "./llm-stream";
+import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type ChatTurn, type PromptMessage, type ThreadMemory } from "./memory";
+import type { Toolbox } from "./tools/toolbox";
 
 export interface LlmBrainOptions {
   /** OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1. */
@@ -20,6 +25,10 @@ export interface LlmBrainOptions {
   timeoutMs: number;
   memory: ThreadMemory;
   logger: Logger;
+  /** The tools offered to the model; none: plain chat. */
+  toolbox?: Toolbox;
+  /** Model requests per run that may call tools (LLM_MAX_TOOL_ROUNDS); default 8. */
+  maxToolRounds?: number;
 }
 
 /** An AgentBrain that can also answer a scheduled check-in prompt (no thread, no memory). */
@@ -33,6 +42,7 @@ export const NO_API_KEY = "no-key";
 
 export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
   const log = options.logger;
+  const maxToolRounds = options.maxToolRounds ?? 8;
   const client = new OpenAI({
     baseURL: options.baseUrl,
     apiKey: options.apiKey ?? NO_API_KEY,
@@ -40,58 +50,8 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     timeout: options.timeoutMs,
     logLevel: "off", // the client would log through console; failures are logged here instead
   });
-
-  /**
-   * Stream one completion; `onDelta` gets each non-empty piece of text. Resolves with the whole text.
-   * The watchdog aborts the request when the provider stays silent for `timeoutMs`.
-   */
-  async function complete(messages: PromptMessage[], signal: AbortSignal, onDelta: (text: string) => void): Promise<string> {
-    const controller = new AbortController();
-    const abort = (): void => controller.abort();
-    signal.addEventListener("abort", abort, { once: true });
-    let timedOut = false;
-    let watchdog: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      if (watchdog) clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, options.timeoutMs);
-      watchdog.unref();
-    };
-    const interrupted = (): ProviderRunError | undefined => {
-      if (timedOut) return timeoutError(options.timeoutMs);
-      if (signal.aborted) return new ProviderRunError("cancelled", "The run was cancelled.", false, { reason: "aborted" });
-      return undefined;
-    };
-    let text = "";
-    try {
-      if (signal.aborted) throw interrupted();
-      arm();
-      const stream = await client.chat.completions.create(
-        { model: options.model, messages, stream: true },
-        { signal: controller.signal },
-      );
-      arm();
-      for await (const chunk of stream) {
-        arm();
-        const delta = chunk.choices[0]?.delta?.content;
-        if (typeof delta === "string" && delta !== "") {
-          text += delta;
-          onDelta(delta);
-        }
-      }
-      // The client ends the iteration quietly when the request is aborted: that is not a complete answer.
-      const cut = interrupted();
-      if (cut) throw cut;
-      return text;
-    } catch (err) {
-      throw interrupted() ?? mapProviderError(err);
-    } finally {
-      if (watchdog) clearTimeout(watchdog);
-      signal.removeEventListener("abort", abort);
-    }
-  }
+  const complete = (request: CompletionRequest, signal: AbortSignal, on?: Parameters<typeof streamCompletion>[5]) =>
+    streamCompletion(client, options.model, options.timeoutMs, request, signal, on);
 
   function logFailure(err: unknown, context: Record<string, unknown>): void {
     if (err instanceof ProviderRunError) {
@@ -102,31 +62,70 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     }
   }
 
+  /** The rounds of one run: the turns it adds to the history (tool calls, results, answers), and whether it said anything. */
+  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal): Promise<{ turns: ChatTurn[]; answered: boolean }> {
+    const tools = options.toolbox?.list() ?? [];
+    const definitions = options.toolbox?.definitions(tools) ?? [];
+    const turns: ChatTurn[] = [];
+    let answered = false;
+    for (let round = 0; ; round += 1) {
+      const last = definitions.length === 0 || round >= maxToolRounds;
+      let messageId: string | undefined;
+      const completion = await complete({ messages: [...prompt, ...turns], ...(definitions.length > 0 ? { tools: definitions, toolChoice: last ? "none" : "auto" } : {}) },
+        signal, {
+          text: (delta) => {
+            messageId ??= out.startMessage();
+            out.delta(messageId, delta);
+          },
+          reasoning: (delta) => out.reasoning?.(delta),
+          toolStart: (call) => out.toolCallStart?.(call.id, call.name),
+          toolArgs: (id, delta) => out.toolCallArgs?.(id, delta),
+        });
+      if (messageId !== undefined) {
+        out.endMessage(messageId);
+        answered = true;
+      }
+      const calls = last ? [] : completion.toolCalls;
+      for (const call of completion.toolCalls) {
+        out.toolCallEnd?.(call.id);
+        if (last) out.toolCallResult?.(call.id, "", "not run: no more tool calls in this answer");
+      }
+      if (calls.length === 0) {
+        if (completion.text !== "") turns.push({ role: "assistant", content: completion.text });
+        return { turns, answered };
+      }
+      turns.push({ role: "assistant", content: completion.text, toolCalls: calls });
+      for (const call of calls) {
+        const outcome = options.toolbox ? await options.toolbox.call(tools, call.name, call.arguments, signal)
+          : { ok: false as const, error: "no tools are available" };
+        if (signal.aborted) throw new ProviderRunError("cancelled", "The run was cancelled.", false, { reason: "aborted" });
+        out.toolCallResult?.(call.id, outcome.ok ? outcome.content : "", outcome.ok ? undefined : outcome.error);
+        // The model is told of a failure in words, and goes on.
+        turns.push({ role: "tool", toolCallId: call.id, content: outcome.ok ? outcome.content : `Error: ${outcome.error}` });
+      }
+    }
+  }
+
   return {
     async run(input, out: RunOutput, signal, info) {
       const newTurns = userTurnsOf(input);
       // An edited question answered before: its old version and that answer are not part of the conversation any more.
       const replaced = replacedIdsOf(input);
       const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
-      const messages = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
-      let messageId: string | undefined;
-      let answer: string;
+      const prompt = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
+      let result: { turns: ChatTurn[]; answered: boolean };
       try {
-        answer = await complete(messages, signal, (delta) => {
-          messageId ??= out.startMessage();
-          out.delta(messageId, delta);
-        });
+        result = await converse(prompt, out, signal);
       } catch (err) {
         logFailure(err, { threadId: info.threadId, runId: info.runId });
         throw err;
       }
-      if (messageId === undefined) {
+      if (!result.answered) {
         log.warn({ threadId: info.threadId, runId: info.runId }, "the LLM returned an empty answer");
         throw new ProviderRunError("internal", USER_MESSAGES.empty, false, { reason: "empty answer" });
       }
-      out.endMessage(messageId);
       try {
-        await options.memory.append(info.threadId, [...newTurns, { role: "assistant", content: answer }], replaced);
+        await options.memory.append(info.threadId, [...newTurns, ...result.turns], replaced);
       } catch (err) {
         // The answer reached the user; only the memory of it is lost.
         log.error({ err, threadId: info.threadId }, "could not save the conversation history");
@@ -139,7 +138,7 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
         { role: "user", content: prompt },
       ];
       try {
-        return await complete(messages, signal, () => undefined);
+        return (await complete({ messages }, signal)).text;
       } catch (err) {
         logFailure(err, { checkIn: true });
         throw err;

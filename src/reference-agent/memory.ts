@@ -2,22 +2,27 @@
 // survives agent restarts). A new thread generation is a new thread key, so it starts empty, and the room's
 // older generations are deleted; a history unused for LLM_HISTORY_TTL_DAYS is deleted (memory-expiry.ts). What
 // is sent to the model is trimmed to a character budget (about 4 characters per token), oldest first; the
-// system prompt is always kept. A user turn keeps its Matrix message id (never sent to the model): a run whose message
-// `replaces` an earlier one (the user edited a question answered before) rewrites the history, the old question and
-// its answer giving way to the new version and its answer.
+// system prompt is always kept, and each tool call stays with its result. A user turn keeps its Matrix message id
+// (never sent to the model): a run whose message `replaces` an earlier one (the user edited a question answered
+// before) rewrites the history, the old question and its answer giving way to the new version and its answer.
 import type Keyv from "keyv";
 import { z } from "zod";
 import type { RunInput } from "../agent/protocol";
 import { MemoryExpiry, type MemoryExpiryOptions } from "./memory-expiry";
 
-export const ChatTurnSchema = z.object({
-  role: z.enum(["user", "assistant"]),
-  content: z.string(),
-  /** A user turn's Matrix message id (absent in records written before edits were followed). */
-  id: z.string().optional(),
-});
+/** A tool call the model made, as it made it (arguments: the JSON text it wrote). */
+export const ToolCallSchema = z.object({ id: z.string(), name: z.string(), arguments: z.string() });
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
+export const ChatTurnSchema = z.union([
+  /** `id`: the Matrix message id (absent in records written before edits were followed); never sent to the model. */
+  z.object({ role: z.literal("user"), content: z.string(), id: z.string().optional() }),
+  /** `toolCalls`: the tools the model called in this turn; the tool turns with their results follow it. */
+  z.object({ role: z.literal("assistant"), content: z.string(), toolCalls: z.array(ToolCallSchema).optional() }),
+  z.object({ role: z.literal("tool"), toolCallId: z.string(), content: z.string() }),
+]);
 export type ChatTurn = z.infer<typeof ChatTurnSchema>;
-export type PromptMessage = { role: "user" | "assistant" | "system"; content: string };
+export type PromptMessage = ChatTurn | { role: "system"; content: string };
 
 /** `at`: when the thread was last used (ms); absent in records written before expiry existed. */
 const StoredHistorySchema = z.object({ v: z.literal(1), turns: z.array(ChatTurnSchema), at: z.number().optional() });
@@ -57,7 +62,7 @@ export function withoutReplaced(history: readonly ChatTurn[], replacedIds: reado
     let batchEnd = at + 1;
     while (turns[batchEnd]?.role === "user") batchEnd += 1;
     let answerEnd = batchEnd;
-    while (turns[answerEnd]?.role === "assistant") answerEnd += 1;
+    while (turns[answerEnd]?.role === "assistant" || turns[answerEnd]?.role === "tool") answerEnd += 1; // its tool calls too
     turns = [...turns.slice(0, at), ...turns.slice(at + 1, batchEnd), ...turns.slice(answerEnd)];
   }
   return turns;
@@ -68,21 +73,51 @@ function cut(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
 }
 
+/** Characters a turn costs against the budget (its text and the arguments of its tool calls). */
+function sizeOf(turn: ChatTurn): number {
+  const calls = turn.role === "assistant" ? turn.toolCalls ?? [] : [];
+  return calls.reduce((n, c) => n + c.name.length + c.arguments.length, turn.content.length);
+}
+
 /**
- * The newest turns of `history` that fit in `budget` characters, oldest dropped first; never starts with
- * an assistant turn (an answer without its question).
+ * The history in units that are kept or dropped whole: an assistant turn that called tools with the tool turns
+ * answering it (providers reject a call without its result, and a result without its call), any other turn alone.
+ * A unit whose calls do not all have their result, and a tool turn without its call, are left out.
+ */
+function unitsOf(history: readonly ChatTurn[]): ChatTurn[][] {
+  const units: ChatTurn[][] = [];
+  for (let i = 0; i < history.length;) {
+    const turn = history[i] as ChatTurn;
+    let j = i + 1;
+    if (turn.role === "assistant" && (turn.toolCalls?.length ?? 0) > 0) {
+      while (j < history.length && history[j]?.role === "tool") j++;
+      const unit = history.slice(i, j);
+      const answered = new Set(unit.map((t) => (t.role === "tool" ? t.toolCallId : "")));
+      if ((turn.toolCalls ?? []).every((c) => answered.has(c.id))) units.push(unit);
+    } else if (turn.role !== "tool") {
+      units.push([turn]);
+    }
+    i = j;
+  }
+  return units;
+}
+
+/**
+ * The newest turns of `history` that fit in `budget` characters, oldest dropped first, each tool call kept with
+ * its result; never starts with an assistant or tool turn (an answer without its question).
  */
 export function trimHistory(history: readonly ChatTurn[], budget: number): ChatTurn[] {
+  const units = unitsOf(history);
   let used = 0;
-  let start = history.length;
-  for (let i = history.length - 1; i >= 0; i--) {
-    const size = history[i]?.content.length ?? 0;
+  let start = units.length;
+  for (let i = units.length - 1; i >= 0; i--) {
+    const size = (units[i] ?? []).reduce((n, t) => n + sizeOf(t), 0);
     if (used + size > budget) break;
     used += size;
     start = i;
   }
-  while (start < history.length && history[start]?.role === "assistant") start++;
-  return history.slice(start);
+  while (start < units.length && units[start]?.[0]?.role !== "user") start++;
+  return units.slice(start).flat();
 }
 
 /**
@@ -95,9 +130,9 @@ export function buildPrompt(
   newTurns: readonly ChatTurn[],
   budgetChars: number,
 ): PromptMessage[] {
-  const fixed = (systemPrompt?.length ?? 0) + newTurns.reduce((n, t) => n + t.content.length, 0);
+  const fixed = (systemPrompt?.length ?? 0) + newTurns.reduce((n, t) => n + sizeOf(t), 0);
   const kept = trimHistory(history, Math.max(0, budgetChars - fixed));
-  const plain = ({ role, content }: ChatTurn): PromptMessage => ({ role, content }); // ids stay with us
+  const plain = (t: ChatTurn): PromptMessage => (t.role === "user" ? { role: t.role, content: t.content } : t); // ids stay with us
   return [...(systemPrompt !== undefined ? [{ role: "system" as const, content: systemPrompt }] : []), ...kept.map(plain), ...newTurns.map(plain)];
 }
 

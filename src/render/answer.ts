@@ -1,16 +1,22 @@
 // A run's answer in the room: the placeholder, then one Matrix message per agent message: live (shown as it is
 // written, live-message.ts) where the room streams, else posted whole when complete (the placeholder edited into
-// the first). txnIds derive from the run, so a resend after a crash is deduplicated by the homeserver.
+// the first). The agent's work (tool calls, steps, reasoning) is shown above the text of the agent message it
+// leads to (work-slots.ts), as a status line while it runs and, as the room chose (/toollines, /details), in the
+// finished message. txnIds derive from the run, so a resend after a crash is deduplicated by the homeserver.
 import type { Logger } from "pino";
+import type { WorkEvent } from "../agent/run-events";
+import type { MessageContent } from "../matrix/format";
 import type { RoomMessageSender, SendResult } from "../matrix/sender";
 import { answerContents, editContent } from "../turns/reply-content";
 import type { ReplyTarget } from "../turns/reply-content";
 import { checkpoint } from "../util/checkpoints";
-import { interruptedText, liveEdit, markLive, type Content } from "./live-content";
+import { interruptedText, liveEdit, markLive, segmentContent, type Content } from "./live-content";
 import { LiveMessage, shownBy, type LiveContext, type Segment } from "./live-message";
 import type { LiveStore } from "./live-store";
 import type { LiveOptions, RateLimitGate } from "./pacing";
 import { TakeOver } from "./takeover";
+import { Slots, type Slot } from "./work-slots";
+import { DEFAULT_WORK_VISIBILITY, withWork, workView, type WorkView, type WorkVisibility } from "./work-view";
 
 /** What live answers need; absent: every answer is posted when complete. */
 export interface LiveRendering {
@@ -23,6 +29,8 @@ export interface LiveRendering {
   options: LiveOptions;
   /** Sends an intermediate edit (cosmetic: dropped when it cannot be delivered); default: the answer's sender. */
   sendLive?(roomId: string, content: Content, txnId: string): Promise<SendResult>;
+  /** What the room shows of the agent's work (/toollines, /details), live or not; default lines kept, no details. */
+  workVisibility?(roomId: string): Promise<WorkVisibility>;
 }
 
 export interface AnswerDeps {
@@ -35,15 +43,19 @@ export interface AnswerDeps {
 export class AnswerRenderer {
   private placeholderEventId: string | undefined;
   private placeholderPosting: Promise<Segment | undefined> | undefined;
-  private readonly messages = new Map<string, LiveMessage>();
-  private readonly finished = new Set<string>();
+  private readonly slots = new Slots();
+  /** Live messages created so far (the first takes over the placeholder). */
+  private lives = 0;
+  /** Messages finished when their work did (held text): finish() waits for them. */
+  private readonly completing: Array<Promise<void>> = [];
   private delivered = 0;
   private stopped = false;
   /** The Matrix messages showing this answer, in the order they appeared (taken-over ones included). */
   private readonly shownIds: string[] = [];
 
   private constructor(private readonly target: ReplyTarget, private readonly runId: string, private readonly deps: AnswerDeps,
-    private readonly txn: (part: string) => string, private readonly live: LiveContext | undefined, private readonly takeOver: TakeOver) {}
+    private readonly txn: (part: string) => string, private readonly live: LiveContext | undefined, private readonly takeOver: TakeOver,
+    private readonly visibility: WorkVisibility) {}
 
   /**
    * The renderer of one run; `runId` names its txnIds. Live when the room streams. `takeOver`: an earlier answer's
@@ -63,7 +75,8 @@ export class AnswerRenderer {
         takeOver: () => takeOver.take(),
       };
     }
-    const renderer = new AnswerRenderer(target, runId, deps, txn, context, takeOver);
+    const visibility = await live?.workVisibility?.(target.roomId).catch(() => undefined) ?? DEFAULT_WORK_VISIBILITY;
+    const renderer = new AnswerRenderer(target, runId, deps, txn, context, takeOver, visibility);
     if (context) context.onShown = (eventId) => renderer.noteShown(eventId);
     // A run again after a restart whose placeholder was live: it is the live message again, at once.
     if (context) {
@@ -95,13 +108,13 @@ export class AnswerRenderer {
   /** Matrix messages showing the answer so far (the placeholder counts once an answer took it over). */
   get answered(): number {
     let live = 0;
-    for (const m of this.messages.values()) live += m.shown;
+    for (const slot of this.slots.all) live += slot.live?.shown ?? 0;
     return this.delivered + live;
   }
 
   /** The run takes a while: a placeholder ("…", a notice) that the answer will replace. Once per run. */
   postPlaceholder(): Promise<void> {
-    if (this.placeholderPosting || this.stopped || this.answered > 0 || this.messages.size > 0) {
+    if (this.placeholderPosting || this.stopped || this.answered > 0 || this.lives > 0) {
       return this.placeholderPosting?.then(() => undefined) ?? Promise.resolve();
     }
     this.placeholderPosting = this.sendPlaceholder().catch((err: unknown) => {
@@ -112,22 +125,62 @@ export class AnswerRenderer {
   }
 
   onTextStart(messageId: string): void {
-    this.liveMessage(messageId);
+    this.liveOf(this.slots.forMessage(messageId));
   }
 
   onTextProgress(messageId: string, text: string): void {
-    this.liveMessage(messageId)?.update(text);
+    this.liveOf(this.slots.forMessage(messageId))?.update(text);
   }
 
-  /** A complete agent message. Resolves once it went through the outbox. */
+  /** A complete agent message. Resolves once it went through the outbox (or, while its work runs, is held). */
   async onTextMessage(messageId: string, text: string): Promise<void> {
-    this.finished.add(messageId);
-    const live = this.liveMessage(messageId);
-    if (live) return live.finish(text);
+    const slot = this.slots.forMessage(messageId);
+    if (slot.done) return;
+    if (slot.work.running) {
+      slot.held = text; // finished with its work (onWork), or at the end of the run
+      return;
+    }
+    await this.complete(slot, text);
+  }
+
+  /** A tool call, step or reasoning event: shown in the live message of the agent message it belongs to. */
+  onWork(event: WorkEvent): void {
+    const slot = this.slots.forWork(event);
+    if (!slot || slot.done || !slot.work.apply(event)) return;
+    const view = workView(slot.work, this.visibility.details);
+    if (view !== undefined || slot.live) this.liveOf(slot)?.setWork(view);
+    if (slot.held !== undefined && !slot.work.running) this.completing.push(this.complete(slot, slot.held));
+  }
+
+  /** What a finished message keeps of its work: as the room chose; a message without text keeps its lines. */
+  private finalView(slot: Slot, text: string): WorkView | undefined {
+    const { toolLines, details } = this.visibility;
+    return toolLines || details || text.trim() === "" ? workView(slot.work, details) : undefined;
+  }
+
+  private async complete(slot: Slot, text: string): Promise<void> {
+    if (slot.done) return;
+    slot.done = true;
+    slot.held = undefined;
+    const view = this.finalView(slot, text);
+    const live = this.liveOf(slot);
+    if (live) return live.finish(text, "complete", { work: view });
+    if (text.trim() !== "" || view !== undefined) await this.postWhole(text, view);
+  }
+
+  /** The message posted whole (rooms that do not stream): the placeholder edited into the first. */
+  private async postWhole(text: string, view: WorkView | undefined): Promise<void> {
     await this.placeholderPosting;
     const index = this.delivered++;
     const editsPlaceholder = index === 0 && this.placeholderEventId !== undefined;
-    const parts = answerContents(text, this.target, "m.text", { forEdit: editsPlaceholder });
+    const reserveBytes = view ? Buffer.byteLength(JSON.stringify(view), "utf8") : 0; // at most WORK_VIEW_LIMITS.viewBytes
+    const parts = answerContents(text, this.target, "m.text", { forEdit: editsPlaceholder, reserveBytes });
+    if (view) {
+      const [head] = parts;
+      const first = head ? { ...head, ...withWork(head as unknown as MessageContent, view, "m.text") }
+        : segmentContent("", this.target, true, "m.text", view).content;
+      if (first) parts.splice(0, 1, first);
+    }
     for (const [p, content] of parts.entries()) {
       const edit = editsPlaceholder && p === 0;
       const reused = edit ? undefined : this.takeOver.take();
@@ -141,14 +194,25 @@ export class AnswerRenderer {
   }
 
   /**
-   * The run is over: no more placeholder; live messages the agent left unfinished (the run failed or stopped)
-   * get their text so far and "(interrupted)", not live.
+   * The run is over (`ok`: it succeeded): no more placeholder; work still running is over (done, or failed
+   * unfinished); messages held for their work are finished; live messages the agent left unfinished (the run
+   * failed or stopped) get their text so far and "(interrupted)", not live; work that led to no message is shown
+   * on its own.
    */
-  async finish(): Promise<void> {
+  async finish(ok = true): Promise<void> {
     this.stopped = true;
     await this.placeholderPosting;
-    for (const [id, message] of this.messages) {
-      if (!this.finished.has(id)) await message.finish(interruptedText(message.textSoFar), "interrupted");
+    await Promise.all(this.completing);
+    for (const slot of this.slots.all) {
+      if (slot.done) continue;
+      slot.work.end(ok);
+      if (slot.held !== undefined || !slot.started || !slot.live) {
+        await this.complete(slot, slot.held ?? "");
+        continue;
+      }
+      slot.done = true;
+      const soFar = slot.live.textSoFar;
+      await slot.live.finish(soFar.trim() === "" ? "" : interruptedText(soFar), "interrupted", { work: this.finalView(slot, soFar) });
     }
   }
 
@@ -165,15 +229,14 @@ export class AnswerRenderer {
     return true;
   }
 
-  private liveMessage(messageId: string): LiveMessage | undefined {
+  /** The slot's live message (created now if needed; the first takes over the placeholder); none in final mode. */
+  private liveOf(slot: Slot): LiveMessage | undefined {
     if (!this.live) return undefined;
-    let message = this.messages.get(messageId);
-    if (!message) {
-      const first = this.messages.size === 0;
-      message = new LiveMessage(this.live, this.messages.size, first ? this.placeholderPosting : undefined);
-      this.messages.set(messageId, message);
+    if (!slot.live) {
+      slot.live = new LiveMessage(this.live, slot.index, this.lives === 0 ? this.placeholderPosting : undefined);
+      this.lives += 1;
     }
-    return message;
+    return slot.live;
   }
 
   private async sendPlaceholder(): Promise<Segment | undefined> {

@@ -4,6 +4,7 @@
 // on the wire, encrypted or not, so that a live message never outgrows one event.
 import { buildMessageContents, mentionsFor } from "../matrix/format";
 import { editContent, relationFor, type ReplyTarget } from "../turns/reply-content";
+import { withWork, type WorkView } from "./work-view";
 
 export type Content = Record<string, unknown>;
 
@@ -31,15 +32,17 @@ export function markLive(content: Content): Content {
 }
 
 /**
- * The content of one Matrix message of an answer, from its markdown: the first message of an answer replies (and
- * mentions the asker in a group room), later ones only stay in the thread. `content` is undefined when the text
- * shows nothing, and when it would not fit one event at all (`tooLarge`: the live renderer cuts it first).
+ * The content of one Matrix message of an answer, from its markdown (and the agent's work above it, work-view.ts):
+ * the first message of an answer replies (and mentions the asker in a group room), later ones only stay in the
+ * thread. `content` is undefined when it shows nothing, and when the text would not fit one event at all
+ * (`tooLarge`: the live renderer cuts it first).
  */
 export function segmentContent(text: string, target: ReplyTarget, first: boolean,
-  msgtype: "m.text" | "m.notice" = "m.text"): { content?: Content; tooLarge: boolean } {
+  msgtype: "m.text" | "m.notice" = "m.text", work?: WorkView): { content?: Content; tooLarge: boolean } {
   const parts = buildMessageContents(text, { msgtype, maxEventBytes: 65_536, overheadBytes: 0 });
-  const [part] = parts;
-  if (part === undefined || parts.length > 1) return { tooLarge: parts.length > 1 };
+  if (parts.length > 1) return { tooLarge: true };
+  const part = work === undefined ? parts[0] : withWork(parts[0], work, msgtype);
+  if (part === undefined) return { tooLarge: false };
   const content: Content = { ...part, "m.mentions": mentionsFor({ userIds: first && !target.isDirect ? [target.sender] : [] }) };
   const relation = first || target.threadRootId !== undefined ? relationFor(target) : undefined;
   if (relation) content["m.relates_to"] = relation;

@@ -3,57 +3,17 @@
 // (pacing.ts), at most `maxEdits` per Matrix message. A message about to outgrow one event is frozen at a block
 // boundary (cut.ts) and continues in a new one. The final edit carries the whole text and no live marker.
 // Every send goes through the outbox (durable, retried, in order per room); the record in the LiveStore is
-// written before each send, so that a restart can end the message (live-recovery.ts).
-import type { Logger } from "pino";
-import type { SendResult } from "../matrix/sender";
-import type { ReplyTarget } from "../turns/reply-content";
+// written before each send, so that a restart can end the message (live-recovery.ts). The agent's work for this
+// message (its tool lines, details on request: work-view.ts) sits above the text in its first Matrix message.
 import { checkpoint } from "../util/checkpoints";
 import { cutToFit } from "./cut";
-import { interruptedText, LIVE_EVENT_MAX_BYTES, liveEdit, markLive, segmentContent, sentBytes, type Content } from "./live-content";
-import type { LiveRecord, LiveStore } from "./live-store";
-import { intermediateEdits, nextEditAt, type LiveOptions, type RateLimitGate } from "./pacing";
+import { LIVE_EVENT_MAX_BYTES, liveEdit, markLive, segmentContent, sentBytes, type Content } from "./live-content";
+import type { LiveRecord } from "./live-store";
+import { shownBy, type LiveContext, type Segment } from "./live-types";
+import { intermediateEdits, nextEditAt } from "./pacing";
+import { viewKey, type WorkView } from "./work-view";
 
-export interface LiveContext {
-  target: ReplyTarget;
-  runId: string;
-  encrypted: boolean;
-  store: LiveStore;
-  gate: RateLimitGate;
-  options: LiveOptions;
-  log: Logger;
-  /** Sends an m.room.message content through the outbox. */
-  send(content: Content, txnId: string): Promise<SendResult>;
-  /** The same for an intermediate edit: dropped when it cannot be delivered (no dead letter). Default `send`. */
-  sendLive?(content: Content, txnId: string): Promise<SendResult>;
-  /** The deterministic txnId of a part of this run's answer. */
-  txn(part: string): string;
-  now?: () => number;
-  /** An earlier answer's message to edit instead of posting a new one (an answer given again), if one is left. */
-  takeOver?: () => string | undefined;
-  /** Each Matrix message that shows part of the answer, once: posted, or taken over. */
-  onShown?: (eventId: string) => void;
-}
-
-/** The Matrix message being edited. */
-export interface Segment {
-  key: string;
-  eventId: string;
-  edits: number;
-  /** Its record in the LiveStore, as last saved. */
-  record?: LiveRecord;
-  /** The markdown it shows (as last sent). */
-  shown: string;
-  /** Out of edits: the last text checked for size only (it waits for the final edit). */
-  checked?: string;
-  sentAt: number;
-  /** The first Matrix message of this agent message: it replies and mentions. */
-  first: boolean;
-}
-
-/** What the message of a record shows: its text, and "(interrupted)" once the recovery ended it. */
-export function shownBy(record: LiveRecord): string {
-  return record.interruptedAt === undefined ? record.text : interruptedText(record.text);
-}
+export { shownBy, type LiveContext, type Segment } from "./live-types";
 
 /** An event id as long as real ones, for sizing an edit before the real one is known. */
 const SIZING_EVENT_ID = `$${"x".repeat(43)}`;
@@ -71,6 +31,8 @@ export class LiveMessage {
   /** Matrix messages this agent message posted, and whether it took over the placeholder. */
   private posted = 0;
   private adopted = false;
+  /** The agent's work for this message, as shown above the text of its first Matrix message. */
+  private work: WorkView | undefined;
 
   /**
    * `index`: the agent message's place in the answer. `opening`: the placeholder this message takes over (its
@@ -99,18 +61,27 @@ export class LiveMessage {
     this.kick();
   }
 
+  /** The agent's work for this message changed (undefined: nothing to show of it). */
+  setWork(view: WorkView | undefined): void {
+    if (this.closed) return;
+    this.work = view;
+    this.kick();
+  }
+
   /**
    * The whole text: the final edit(s). Resolves once they went through the outbox. `interrupted`: the run ended
-   * without it (text and mark given), shown only where something of the message is shown already.
+   * without it (text and mark given), shown only where something of the message is shown already. `final`: the
+   * work view the finished message keeps (default: the last one set).
    */
-  async finish(text: string, how: "complete" | "interrupted" = "complete"): Promise<void> {
+  async finish(text: string, how: "complete" | "interrupted" = "complete", final?: { work: WorkView | undefined }): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.busy;
     if (how === "interrupted" && this.segment === undefined && this.posted === 0) return;
     this.text = text;
-    if (text.trim() !== "") await this.openPlaceholder();
+    if (final) this.work = final.work;
+    if (text.trim() !== "" || this.work !== undefined) await this.openPlaceholder();
     for (let md = this.segmentText(); ;) {
       if (this.fits(md)) {
         await this.settle(md);
@@ -137,10 +108,21 @@ export class LiveMessage {
     return this.segmentText();
   }
 
+  /** The work view shown in a Matrix message of this agent message: only its first has one. */
+  private workIn(first: boolean): WorkView | undefined {
+    return first ? this.work : undefined;
+  }
+
+  /** What a Matrix message shows: its markdown and, in the first, the work view. */
+  private keyOf(md: string, first: boolean): string {
+    const work = this.workIn(first);
+    return work === undefined ? md : `${md}\u0000${viewKey(work)}`;
+  }
+
   /** Whether `md` fits one event as an edit of a live message. Text that shows nothing fits. */
   private fits(md: string): boolean {
     const first = this.segment?.first ?? this.segments === 0;
-    const { content, tooLarge } = segmentContent(md, this.ctx.target, first);
+    const { content, tooLarge } = segmentContent(md, this.ctx.target, first, "m.text", this.workIn(first));
     if (content === undefined) return !tooLarge;
     const edit = liveEdit(this.segment?.eventId ?? SIZING_EVENT_ID, content, true);
     return sentBytes(this.ctx.target.roomId, edit, this.ctx.encrypted) <= LIVE_EVENT_MAX_BYTES;
@@ -150,10 +132,12 @@ export class LiveMessage {
     if (this.busy || this.closed) return;
     const md = this.segmentText();
     if (this.segment === undefined) {
-      if (md.trim() !== "") this.step(() => this.openPlaceholder().then(() => (this.segment ? this.editLive() : this.post())));
+      const shows = md.trim() !== "" || this.workIn(this.segments === 0) !== undefined;
+      if (shows) this.step(() => this.openPlaceholder().then(() => (this.segment ? this.editLive() : this.post())));
       return;
     }
-    if (md === this.segment.shown || md === this.segment.checked) return;
+    const key = this.keyOf(md, this.segment.first);
+    if (key === (this.segment.shownKey ?? this.segment.shown) || key === this.segment.checked) return;
     const wait = nextEditAt(this.segment.sentAt, this.text.length, this.ctx.options, this.ctx.gate) - this.now();
     if (wait > 0) {
       this.timer ??= setTimeout(() => {
@@ -196,7 +180,9 @@ export class LiveMessage {
       md = this.advance(cut.restAt, cut.restLead);
     }
     const first = this.segments === 0;
-    const { content } = segmentContent(md, this.ctx.target, first);
+    const work = this.workIn(first);
+    const shownKey = this.keyOf(md, first);
+    const { content } = segmentContent(md, this.ctx.target, first, "m.text", work);
     if (content === undefined) return;
     const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
     this.segments += 1;
@@ -211,7 +197,7 @@ export class LiveMessage {
     const reused = this.ctx.takeOver?.();
     const known = before?.eventId ?? reused;
     await this.ctx.store.put({ key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, initial, text: md, msgtype: "m.text",
-      edits: before?.edits ?? 0, updatedAt: this.now(), ...(known ? { eventId: known } : {}) });
+      edits: before?.edits ?? 0, updatedAt: this.now(), ...(known ? { eventId: known } : {}), ...(work ? { work } : {}) });
     const result = await this.ctx.send(reused === undefined ? initial : liveEdit(reused, content, true), key);
     if (!result.ok) {
       this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not post a live message");
@@ -223,8 +209,9 @@ export class LiveMessage {
     this.ctx.onShown?.(eventId);
     checkpoint("reply-accepted");
     const record: LiveRecord = { key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, eventId, initial,
-      text: md, msgtype: "m.text", edits: before?.edits ?? 0, updatedAt: this.now() };
-    this.segment = { key, eventId, edits: record.edits, record, shown: before ? shownBy(before) : md, sentAt: this.now(), first };
+      text: md, msgtype: "m.text", edits: before?.edits ?? 0, updatedAt: this.now(), ...(work ? { work } : {}) };
+    this.segment = { key, eventId, edits: record.edits, record, shown: before ? shownBy(before) : md, sentAt: this.now(), first,
+      ...(before ? {} : { shownKey }) };
     await this.ctx.store.put(record);
   }
 
@@ -241,21 +228,25 @@ export class LiveMessage {
       return this.post();
     }
     segment.sentAt = this.now();
+    const key = this.keyOf(md, segment.first);
     // Out of edits: the text waits for the final edit (its size is still checked, above, once per interval).
     if (segment.edits >= intermediateEdits(this.ctx.options)) {
-      segment.checked = md;
+      segment.checked = key;
       return;
     }
-    const { content } = segmentContent(md, this.ctx.target, segment.first);
+    const work = this.workIn(segment.first);
+    const { content } = segmentContent(md, this.ctx.target, segment.first, "m.text", work);
     if (content === undefined) return;
     segment.edits += 1;
     if (segment.record) {
-      segment.record = { ...segment.record, text: md, edits: segment.edits, updatedAt: this.now() };
+      const { work: _before, ...record } = segment.record;
+      segment.record = { ...record, text: md, edits: segment.edits, updatedAt: this.now(), ...(work ? { work } : {}) };
       await this.ctx.store.put(segment.record);
     }
     const result = await (this.ctx.sendLive ?? this.ctx.send)(liveEdit(segment.eventId, content, true), `${segment.key}.e${segment.edits}`);
     if (result.ok) {
       segment.shown = md;
+      segment.shownKey = key;
       checkpoint("live-edit-accepted");
     } else {
       this.ctx.log.warn({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "a live edit was not delivered");
@@ -267,7 +258,7 @@ export class LiveMessage {
     const segment = this.segment;
     if (segment === undefined) {
       const first = this.segments === 0;
-      const { content } = segmentContent(md, this.ctx.target, first);
+      const { content } = segmentContent(md, this.ctx.target, first, "m.text", this.workIn(first));
       const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
       this.segments += 1;
       if (content === undefined) return;
@@ -284,7 +275,8 @@ export class LiveMessage {
     }
     this.segment = undefined;
     // A message never ends empty once it showed text (a snapshot may have shrunk it): it keeps what it showed.
-    const { content } = segmentContent(md.trim() === "" ? segment.shown : md, this.ctx.target, segment.first);
+    const { content } = segmentContent(md.trim() === "" ? segment.shown : md, this.ctx.target, segment.first, "m.text",
+      this.workIn(segment.first));
     if (content !== undefined) {
       const result = await this.ctx.send(liveEdit(segment.eventId, content, false), `${segment.key}.final`);
       if (result.ok) checkpoint("reply-accepted");

@@ -59,7 +59,7 @@ async function endInterrupted(deps: LiveRecoveryDeps, record: LiveRecord, at: nu
   }
   // Relations and mentions stay those of the first event: an edit's new content never carries the relation.
   const target: ReplyTarget = { roomId, eventId: "", sender: "", isDirect: true };
-  const { content } = segmentContent(interruptedText(record.text), target, false, record.msgtype);
+  const { content } = segmentContent(interruptedText(record.text), target, false, record.msgtype, record.work);
   if (content === undefined) {
     await deps.store.remove(key);
     return false;

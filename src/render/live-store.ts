@@ -21,6 +21,8 @@ export const liveRecordSchema = z.object({
   /** Edits sent so far. */
   edits: z.number().int().nonnegative(),
   updatedAt: z.number(),
+  /** The agent's work shown above the text (the first Matrix message of an agent message only). */
+  work: z.object({ body: z.string(), html: z.string() }).optional(),
   /** Set by the recovery once it sent the "(interrupted)" edit; kept a day for a turn that runs again. */
   interruptedAt: z.number().optional(),
 });

@@ -22,6 +22,10 @@ export const roomSettingsSchema = z.object({
   streaming: z.enum(["on", "off"]).optional(),
   /** Group rooms: a Matrix thread the bot was asked in addresses it for its later messages ("follow"), or not. */
   threads: z.enum(["follow", "mention"]).default("follow"),
+  /** `/toollines on|off`: the agent's tool lines stay in the finished answer (default on). */
+  toolLines: z.enum(["on", "off"]).optional(),
+  /** `/details on|off`: tool arguments, results and the agent's thinking, folded (default off). */
+  details: z.enum(["on", "off"]).optional(),
 });
 export type RoomSettings = z.infer<typeof roomSettingsSchema>;
 export type ReplyMode = RoomSettings["replyMode"];
@@ -33,6 +37,8 @@ const patchSchema = z.object({
   replyMode: z.enum(["mention", "all"]).optional(),
   streaming: z.enum(["on", "off"]).optional(),
   threads: z.enum(["follow", "mention"]).optional(),
+  toolLines: z.enum(["on", "off"]).optional(),
+  details: z.enum(["on", "off"]).optional(),
 });
 const indexValueSchema = z.number();
 

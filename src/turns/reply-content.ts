@@ -33,10 +33,10 @@ const DEFAULT_OVERHEAD_BYTES = 2_000;
 
 /** The contents of one agent message: several when it must be split; only the first carries the reply. */
 export function answerContents(text: string, target: ReplyTarget, msgtype: "m.text" | "m.notice" = "m.text",
-  opts: { forEdit?: boolean } = {}): Content[] {
-  // Parts meant for an edit leave room for its fallback next to m.new_content.
-  const parts = buildMessageContents(text, { msgtype,
-    ...(opts.forEdit ? { overheadBytes: DEFAULT_OVERHEAD_BYTES + EDIT_FALLBACK_MAX_BYTES } : {}) });
+  opts: { forEdit?: boolean; reserveBytes?: number } = {}): Content[] {
+  // Parts meant for an edit leave room for its fallback next to m.new_content; `reserveBytes` for what is added.
+  const overheadBytes = DEFAULT_OVERHEAD_BYTES + (opts.forEdit ? EDIT_FALLBACK_MAX_BYTES : 0) + (opts.reserveBytes ?? 0);
+  const parts = buildMessageContents(text, { msgtype, overheadBytes });
   const mentions = mentionsFor({ userIds: target.isDirect ? [] : [target.sender] });
   return parts.map((part, i) => {
     const content: Content = { ...part, "m.mentions": i === 0 ? mentions : { user_ids: [] } };

@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
+import type { WorkEvent } from "../agent/run-events";
 import type { RoomMessageSender } from "../matrix/sender";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
 import type { PreparedMedia } from "../media/prepared";
@@ -62,6 +63,7 @@ export interface AgentRunner {
     onStarted?(): void;
     onTextStart?(messageId: string): void;
     onTextProgress?(messageId: string, text: string): void;
+    onWork?(event: WorkEvent): void;
     onTextMessage(messageId: string, text: string): void | Promise<void>;
   }, signal?: AbortSignal): Promise<RunResult>;
 }
@@ -161,7 +163,7 @@ export class TurnRun {
       clearTimeout(placeholderTimer);
     }
     const render = await this.render;
-    await render.finish();
+    await render.finish(result.ok);
     const changed = this.abortedFor === "edited" || this.abortedFor === "redacted"; // the pipeline runs it again, or not at all
     if (!result.ok && !changed) await this.tellFailure(result.failure, render);
     else if (result.ok && render.answered === 0) await render.replacePlaceholder("(no answer)");
@@ -182,6 +184,7 @@ export class TurnRun {
         {
           onTextStart: (id) => void render.then((r) => r.onTextStart(id)),
           onTextProgress: (id, text) => void render.then((r) => r.onTextProgress(id, text)),
+          onWork: (event) => void render.then((r) => r.onWork(event)),
           onTextMessage: (id, text) => render.then((r) => r.onTextMessage(id, text)),
         },
         this.aborter.signal,

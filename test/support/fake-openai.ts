@@ -1,12 +1,16 @@
 // A fake OpenAI-compatible server on 127.0.0.1 (node:http): POST /v1/chat/completions with `stream: true`
 // answers with SSE chunks. Each request takes the next queued behaviour (or the default): a streamed
-// answer, a status error (401, 403, 429, 500, ...), a context-length 400, a hang (before or after some
+// answer (with reasoning and OpenAI-style tool calls if scripted), a status error (401, 403, 429, 500, ...), a context-length 400, a hang (before or after some
 // chunks), or a dropped connection. Every request is recorded, with whether the client went away first.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
 export type FakeBehaviour =
-  | { kind: "stream"; chunks: string[]; /** ms between chunks; default 0 */ gapMs?: number }
+  | { kind: "stream"; chunks: string[]; /** ms between chunks; default 0 */ gapMs?: number;
+      /** Streamed first, as `reasoning_content` deltas (as DeepSeek, vLLM and llama.cpp send it). */
+      reasoning?: string[];
+      /** Streamed after the text as OpenAI `tool_calls` deltas (the arguments in two pieces); finish_reason tool_calls. */
+      toolCalls?: Array<{ id: string; name: string; arguments: string }> }
   | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "context_length" }
   /** Never answers (or stops after `chunks`), holding the connection open until the client leaves. */
@@ -17,7 +21,8 @@ export type FakeBehaviour =
 export interface FakeRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
-  body: { model?: string; stream?: boolean; messages?: Array<{ role: string; content: string }>; [k: string]: unknown };
+  body: { model?: string; stream?: boolean; messages?: Array<{ role: string; content: string | null; [k: string]: unknown }>;
+    tools?: Array<{ type: string; function: { name: string; description?: string; parameters?: unknown } }>; tool_choice?: string; [k: string]: unknown };
   /** The client closed the connection before the answer was complete (e.g. an aborted request). */
   closedEarly: boolean;
   /** Resolves when the exchange is over (answered, or the client went away). */
@@ -44,14 +49,29 @@ const CONTEXT_ERROR = {
   },
 };
 
-function chunkJson(id: string, model: string, content: string | undefined, finish: string | null): string {
+function chunkJson(id: string, model: string, content: string | undefined | Record<string, unknown>, finish: string | null): string {
+  const delta = content === undefined ? {} : typeof content === "string" ? { role: "assistant", content } : content;
   return JSON.stringify({
     id,
     object: "chat.completion.chunk",
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, delta: content === undefined ? {} : { role: "assistant", content }, finish_reason: finish }],
+    choices: [{ index: 0, delta, finish_reason: finish }],
   });
+}
+
+/** The deltas of a stream behaviour's reasoning and tool calls (text chunks go between them). */
+function workDeltas(b: Extract<FakeBehaviour, { kind: "stream" }>): { before: Array<Record<string, unknown>>; after: Array<Record<string, unknown>> } {
+  const before = (b.reasoning ?? []).map((r) => ({ role: "assistant", reasoning_content: r }));
+  const after = (b.toolCalls ?? []).flatMap((call, index) => {
+    const half = Math.ceil(call.arguments.length / 2);
+    return [
+      { tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: "" } }] },
+      { tool_calls: [{ index, function: { arguments: call.arguments.slice(0, half) } }] },
+      { tool_calls: [{ index, function: { arguments: call.arguments.slice(half) } }] },
+    ];
+  });
+  return { before, after };
 }
 
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
@@ -118,6 +138,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     const id = `chatcmpl-${requests.length}`;
     const model = record.body.model ?? "fake";
+    const work = b.kind === "stream" ? workDeltas(b) : { before: [], after: [] };
+    for (const d of work.before) res.write(`data: ${chunkJson(id, model, d, null)}\n\n`);
     const chunks = b.chunks ?? [];
     for (const [i, c] of chunks.entries()) {
       if (res.destroyed) return;
@@ -129,7 +151,8 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       res.socket?.destroy();
       return;
     }
-    res.write(`data: ${chunkJson(id, model, undefined, "stop")}\n\n`);
+    for (const d of work.after) res.write(`data: ${chunkJson(id, model, d, null)}\n\n`);
+    res.write(`data: ${chunkJson(id, model, undefined, work.after.length > 0 ? "tool_calls" : "stop")}\n\n`);
     res.write("data: [DONE]\n\n");
     end();
   }

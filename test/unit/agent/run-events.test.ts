@@ -1,5 +1,5 @@
 // The v2 event decoder: *_CHUNK expansion as @ag-ui/client's transformChunks does it, assistant text only,
-// MESSAGES_SNAPSHOT text, the RUN_FINISHED outcome and RUN_ERROR codes.
+// MESSAGES_SNAPSHOT text, the RUN_FINISHED outcome and RUN_ERROR codes, tool calls, steps and reasoning as WORK.
 import { EventSchema } from "@ag-ui/core/schemas";
 import { AguiDecoder, type RunEvent } from "../../../src/agent/run-events";
 
@@ -35,7 +35,7 @@ test("TEXT_MESSAGE_CHUNKs expand to start, content and an end when another event
     { type: "TEXT_MESSAGE_START", messageId: "b" },
     { type: "TEXT_MESSAGE_CONTENT", messageId: "b", delta: "Next" },
     { type: "TEXT_MESSAGE_END", messageId: "b" },
-    { type: "UNKNOWN", originalType: "STEP_STARTED" },
+    { type: "WORK", work: { kind: "step_start", name: "x" } },
     { type: "RUN_FINISHED", outcome: "success" },
   ]);
 });
@@ -66,7 +66,7 @@ test("the first chunk of a stream without an id breaks the protocol", () => {
     .toEqual({ ok: false, error: expect.stringContaining("must name its id") });
 });
 
-test("a tool call chunk closes an open text chunk stream of its lane (tool calls themselves are not shown)", () => {
+test("a tool call chunk closes an open text chunk stream of its lane, and is closed by the next text chunk", () => {
   expect(decodeAll(
     { type: "TEXT_MESSAGE_CHUNK", messageId: "a", delta: "Let me look" },
     { type: "TOOL_CALL_CHUNK", toolCallId: "c1", toolCallName: "search", delta: "{}" },
@@ -75,6 +75,9 @@ test("a tool call chunk closes an open text chunk stream of its lane (tool calls
     { type: "TEXT_MESSAGE_START", messageId: "a" },
     { type: "TEXT_MESSAGE_CONTENT", messageId: "a", delta: "Let me look" },
     { type: "TEXT_MESSAGE_END", messageId: "a" },
+    { type: "WORK", work: { kind: "tool_start", toolCallId: "c1", name: "search" } },
+    { type: "WORK", work: { kind: "tool_args", toolCallId: "c1", delta: "{}" } },
+    { type: "WORK", work: { kind: "tool_end", toolCallId: "c1" } },
     { type: "TEXT_MESSAGE_START", messageId: "b" },
     { type: "TEXT_MESSAGE_CONTENT", messageId: "b", delta: "Found it" },
   ]);
@@ -111,4 +114,51 @@ test("RUN_FINISHED carries its outcome; RUN_ERROR codes outside ours become inte
   expect(decodeAll({ type: "RUN_ERROR", message: "boom", code: "E_PROVIDER_42" }))
     .toEqual([{ type: "RUN_ERROR", code: "internal", message: "boom", retryable: false }]);
   expect(decodeAll({ type: "RUN_ERROR", message: "no code" })).toEqual([{ type: "RUN_ERROR", code: "internal", message: "no code", retryable: false }]);
+});
+
+test("tool calls, their results (an `error` string marks a failure), steps and reasoning become WORK events", () => {
+  expect(decodeAll(
+    { type: "STEP_STARTED", stepName: "research" },
+    { type: "REASONING_START", messageId: "r" },
+    { type: "REASONING_MESSAGE_START", messageId: "r", role: "reasoning" },
+    { type: "REASONING_MESSAGE_CONTENT", messageId: "r", delta: "I should search." },
+    { type: "REASONING_MESSAGE_END", messageId: "r" },
+    { type: "REASONING_END", messageId: "r" },
+    { type: "TOOL_CALL_START", toolCallId: "c1", toolCallName: "search_docs", parentMessageId: "m" },
+    { type: "TOOL_CALL_ARGS", toolCallId: "c1", delta: "{\"q\":1}" },
+    { type: "TOOL_CALL_END", toolCallId: "c1" },
+    { type: "TOOL_CALL_RESULT", messageId: "t1", toolCallId: "c1", content: [{ type: "text", text: "3 pages" }, { type: "image", source: { type: "url", value: "https://x/y.png" } }] },
+    { type: "TOOL_CALL_START", toolCallId: "c2", toolCallName: "fetch" },
+    { type: "TOOL_CALL_RESULT", messageId: "t2", toolCallId: "c2", content: "Error: timeout", error: "timeout" },
+    { type: "STEP_FINISHED", stepName: "research" },
+  ).filter((e) => e.type !== "UNKNOWN")).toEqual([
+    { type: "WORK", work: { kind: "step_start", name: "research" } },
+    { type: "WORK", work: { kind: "reasoning", messageId: "r", delta: "I should search." } },
+    { type: "WORK", work: { kind: "tool_start", toolCallId: "c1", name: "search_docs" } },
+    { type: "WORK", work: { kind: "tool_args", toolCallId: "c1", delta: "{\"q\":1}" } },
+    { type: "WORK", work: { kind: "tool_end", toolCallId: "c1" } },
+    { type: "WORK", work: { kind: "tool_result", toolCallId: "c1", content: "3 pages\n[image]" } },
+    { type: "WORK", work: { kind: "tool_start", toolCallId: "c2", name: "fetch" } },
+    { type: "WORK", work: { kind: "tool_result", toolCallId: "c2", content: "Error: timeout", error: "timeout" } },
+    { type: "WORK", work: { kind: "step_end", name: "research" } },
+  ]);
+});
+
+test("REASONING_MESSAGE_CHUNKs expand to reasoning deltas; a TOOL_CALL_CHUNK stream must name its tool first", () => {
+  expect(decodeAll(
+    { type: "REASONING_MESSAGE_CHUNK", messageId: "r", delta: "Hm, " },
+    { type: "REASONING_MESSAGE_CHUNK", delta: "let me think." },
+    { type: "TOOL_CALL_CHUNK", toolCallId: "c", toolCallName: "calc", delta: "{\"e\":" },
+    { type: "TOOL_CALL_CHUNK", toolCallId: "c", delta: "\"1+1\"}" },
+    FINISH,
+  ).filter((e) => e.type === "WORK")).toEqual([
+    { type: "WORK", work: { kind: "reasoning", messageId: "r", delta: "Hm, " } },
+    { type: "WORK", work: { kind: "reasoning", messageId: "r", delta: "let me think." } },
+    { type: "WORK", work: { kind: "tool_start", toolCallId: "c", name: "calc" } },
+    { type: "WORK", work: { kind: "tool_args", toolCallId: "c", delta: "{\"e\":" } },
+    { type: "WORK", work: { kind: "tool_args", toolCallId: "c", delta: "\"1+1\"}" } },
+    { type: "WORK", work: { kind: "tool_end", toolCallId: "c" } },
+  ]);
+  expect(new AguiDecoder().decode(EventSchema.parse({ type: "TOOL_CALL_CHUNK", toolCallId: "c", delta: "{}" })))
+    .toEqual({ ok: false, error: expect.stringContaining("must name its tool") });
 });

@@ -71,7 +71,7 @@ describe("commands", () => {
   it("/help lists every command on one line each, with the forms and the group-room rule", async () => {
     await h.say(dm, bob, "/help", { isDirect: true });
     const text = h.lastReply() ?? "";
-    for (const usage of ["/help", "/status", "/stop", "/reset", "/mode [mention|all]", "/stream [on|off]", "/proactive [on|off]", "/outbox retry [all]"]) {
+    for (const usage of ["/help", "/status", "/stop", "/reset", "/mode [mention|all]", "/stream [on|off]", "/toollines [on|off]", "/details [on|off]", "/proactive [on|off]", "/outbox retry [all]"]) {
       expect(text.split("\n").filter((line) => line.startsWith(`${usage} — `))).toHaveLength(1);
     }
     expect(text).toMatch(/!name/);
@@ -157,6 +157,28 @@ describe("commands", () => {
     expect(await fresh.streams(group)).toBe(false);
     await h.say(group, bob, "/stream");
     expect(h.lastReply()).toMatch(/^Live answers are on here: .* This room turned live messages off/);
+  });
+
+  it("/toollines and /details show and switch what the room sees of the agent's work (settings permission)", async () => {
+    await h.say(group, bob, "/details");
+    expect(h.lastReply()).toMatch(/^Details are off here \(the default\): only the tool lines are shown/);
+    await h.say(group, bob, "/details on");
+    expect(h.lastReply()).toMatch(/^Sorry, changing this room's settings needs power level/);
+    expect((await h.settings.get(group)).details).toBeUndefined();
+    await h.say(group, alice, "/details on");
+    expect(h.lastReply()).toMatch(/^Details are now on here: tool arguments and results and the agent's thinking are shown, folded/);
+    expect((await h.settings.get(group)).details).toBe("on");
+    await h.say(group, bob, "!details");
+    expect(h.lastReply()).toMatch(/^Details are on here: /);
+    await h.say(group, bob, "/toollines");
+    expect(h.lastReply()).toMatch(/^Tool lines are on here \(the default\): /);
+    await h.say(group, bob, "/toollines off");
+    expect(h.lastReply()).toMatch(/^Sorry, changing this room's settings needs power level/);
+    await h.say(group, alice, "/toollines off");
+    expect(h.lastReply()).toMatch(/^Tool lines are now off here/);
+    expect(await h.settings.get(group)).toMatchObject({ toolLines: "off", details: "on" });
+    await h.say(dm, bob, "/details on", { isDirect: true });
+    expect((await h.settings.get(dm)).details).toBe("on");
   });
 
   it("/outbox retry re-queues this room's dead letters, /outbox retry all everyone's (admins only)", async () => {

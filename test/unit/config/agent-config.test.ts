@@ -15,7 +15,8 @@ describe("loadAgentConfig", () => {
       dataDir: path.resolve("./data"),
       logLevel: "info",
       maxFrameBytes: 1_048_576,
-      llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30 },
+      llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30, maxToolRounds: 8 },
+      mcp: { servers: {}, allow: [], timeoutMs: 60_000 },
       proactive: { noopMarker: "[[nothing]]" },
       secrets: [],
     });
@@ -45,6 +46,7 @@ describe("loadAgentConfig", () => {
       timeoutMs: 45_000,
       historyMaxChars: 32_000,
       historyTtlDays: 30,
+      maxToolRounds: 8,
     });
     expect(config.proactive).toEqual({ schedule: "0 9 * * *", prompt: "Say good morning.", noopMarker: "[[nothing]]" });
     expect(new Set(config.secrets)).toEqual(new Set(["agent-secret", "sk-123"]));
@@ -57,5 +59,38 @@ describe("loadAgentConfig", () => {
     expect(result.message).toMatch(/^matrix-agent-bot reference agent cannot start: the configuration has 4 problems:/);
     expect(result.message).toMatch(/LLM_MODEL: is not set, but LLM_BASE_URL is.*Fix: set LLM_MODEL/);
     expect(result.message).toMatch(/AGENT_PORT: "http" is not a port number/);
+  });
+
+  it("reads MCP servers (stdio and streamable HTTP), the allowed tools, and keeps header and env values as secrets", () => {
+    const config = expectOk(loadAgentConfig({
+      LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m", LLM_MAX_TOOL_ROUNDS: "3", MCP_TIMEOUT_MS: "5000",
+      MCP_SERVERS: JSON.stringify({ files: { command: "node", args: ["server.js"], env: { FILES_TOKEN: "files-secret" } },
+        web: { url: "https://mcp.example.org/mcp", headers: { Authorization: "Bearer web-secret" } } }),
+      MCP_TOOLS_ALLOW: "files.read_*, web.search",
+    }));
+    expect(config.llm.maxToolRounds).toBe(3);
+    expect(config.mcp).toEqual({
+      servers: { files: { command: "node", args: ["server.js"], env: { FILES_TOKEN: "files-secret" } },
+        web: { url: "https://mcp.example.org/mcp", headers: { Authorization: "Bearer web-secret" } } },
+      allow: ["files.read_*", "web.search"], timeoutMs: 5000,
+    });
+    expect(new Set(config.secrets)).toEqual(new Set(["files-secret", "Bearer web-secret"]));
+  });
+
+  it("says what is wrong with MCP settings, never quoting MCP_SERVERS (it may hold tokens)", () => {
+    const result = loadAgentConfig({
+      LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m",
+      MCP_SERVERS: JSON.stringify({ "bad name": { command: "x" }, web: { url: "ftp://x", headers: { a: "token-123" } }, both: {} }),
+      MCP_TOOLS_ALLOW: "search",
+    });
+    if (result.ok) throw new Error("expected problems");
+    expect(result.problems.map((p) => p.variable)).toEqual(["MCP_SERVERS", "MCP_TOOLS_ALLOW"]);
+    expect(result.message).toMatch(/MCP_SERVERS: the value names a server "bad name": server names are letters/);
+    expect(result.message).toMatch(/at web\.url: url must be an http\(s\) URL/);
+    expect(result.message).toMatch(/at both: each server needs either command \(stdio\) or url \(streamable HTTP\)/);
+    expect(result.message).not.toContain("token-123");
+    expect(result.message).toMatch(/MCP_TOOLS_ALLOW: "search" contains "search", which is not <server>\.<tool>/);
+    const echo = loadAgentConfig({ MCP_SERVERS: JSON.stringify({ t: { command: "x" } }) });
+    expect(echo.ok ? [] : echo.problems.map((p) => p.problem)).toEqual([expect.stringMatching(/only a model calls tools/)]);
   });
 });

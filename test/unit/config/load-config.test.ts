@@ -95,6 +95,13 @@ describe("loadConfig: defaults", () => {
     );
   });
 
+  it("keeps the in-process reference agent's MCP header and env values among the secrets the log redacts", () => {
+    const config = expectOk(loadConfig({ ...clientEnv, LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m",
+      MCP_SERVERS: JSON.stringify({ web: { url: "http://127.0.0.1:2/mcp", headers: { Authorization: "Bearer mcp-header-secret" } },
+        files: { command: "node", env: { FILES_KEY: "mcp-env-secret" } } }) }, NO_FILES));
+    expect(config.secrets).toEqual(expect.arrayContaining(["Bearer mcp-header-secret", "mcp-env-secret"]));
+  });
+
   it("accepts ALLOWED_USERS set to an empty string as unset (the bot's own server)", () => {
     const config = expectOk(loadConfig({ ...clientEnv, ALLOWED_USERS: "" }, NO_FILES));
     expect(config.allowedUsers).toBeUndefined();

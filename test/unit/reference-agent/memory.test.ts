@@ -63,7 +63,7 @@ test("through the agent: a small budget keeps the system prompt and the newest t
     { role: "user", content: "Alice: msg 3" },
     { role: "assistant", content: "answer-3" },
   ]);
-  expect(sent.reduce((n, m) => n + m.content.length, 0)).toBeLessThanOrEqual(80);
+  expect(sent.reduce((n, m) => n + String(m.content).length, 0)).toBeLessThanOrEqual(80);
 });
 
 test("a question edited after its answer replaces the old one and its answer in the history (metadata.replaces)", async () => {
@@ -94,6 +94,10 @@ test("a replaced question leaves with its answer; the rest of its batch stays; u
   expect(withoutReplaced(history, ["$c"])).toEqual([user("$a", "a"), answer("A"), user("$b", "b"), user("$d", "d"), answer("D")]);
   expect(withoutReplaced(history, ["$d"])).toEqual(history.slice(0, 5));
   expect(withoutReplaced(history, ["$unknown"])).toEqual(history);
+  // An answer that called tools leaves whole: the calls, their results and the text.
+  const withTools: ChatTurn[] = [user("$a", "a"), { role: "assistant", content: "", toolCalls: [{ id: "c", name: "calculator", arguments: "{}" }] },
+    { role: "tool", toolCallId: "c", content: "4" }, answer("A"), user("$b", "b"), answer("B")];
+  expect(withoutReplaced(withTools, ["$a"])).toEqual([user("$b", "b"), answer("B")]);
 });
 
 describe("trimming", () => {
@@ -106,6 +110,23 @@ describe("trimming", () => {
     expect(trimHistory(history, 16)).toEqual(history.slice(2));
     expect(trimHistory(history, 8)).toEqual([]);
     expect(trimHistory(history, 0)).toEqual([]);
+  });
+
+  test("a tool call is kept or dropped with its results, never one without the other", () => {
+    const called: ChatTurn = { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "calculator", arguments: '{"expression":"2+2"}' },
+      { id: "c2", name: "current_time", arguments: "{}" }] };
+    const withTools: ChatTurn[] = [
+      turn("user", "u1-xxxxx"), called,
+      { role: "tool", toolCallId: "c1", content: "4" }, { role: "tool", toolCallId: "c2", content: "2026-12-07T06:00:00Z" },
+      turn("assistant", "a1-xxxxx"), turn("user", "u2-xxxxx"), turn("assistant", "a2-xxxxx"),
+    ];
+    expect(trimHistory(withTools, 1000)).toEqual(withTools);
+    // The budget fits the last tool result and what follows, but not its call: both go, and the answer after them.
+    expect(trimHistory(withTools, 50)).toEqual(withTools.slice(5));
+    // A call whose results are not all there (or a result without its call) is never sent.
+    expect(trimHistory([turn("user", "q"), called, { role: "tool", toolCallId: "c1", content: "4" }, turn("assistant", "a")], 1000))
+      .toEqual([turn("user", "q"), turn("assistant", "a")]);
+    expect(trimHistory([{ role: "tool", toolCallId: "c9", content: "x" }, turn("user", "q")], 1000)).toEqual([turn("user", "q")]);
   });
 
   test("the system prompt and the new turns are always sent, even over budget", () => {

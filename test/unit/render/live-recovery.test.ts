@@ -87,3 +87,18 @@ test("a turn continuing a message the recovery marked interrupted edits it even 
   expect(room.events.find((e) => e.txnId === "t.m0.s0.e3")?.content["m.new_content"]).toMatchObject({ body: "Same start", [LIVE_MARKER]: {} });
   await again.finish("Same start, and the rest.");
 });
+
+test("a live message with the agent's work above its text keeps the work when it is ended \"(interrupted)\"", async () => {
+  const room = new RecordingRoom();
+  const kv = new Keyv();
+  const ctx = liveContext(room, { txn: (part) => `w.${part}`, store: new LiveStore(kv, silent) });
+  const message = new LiveMessage(ctx, 0);
+  message.setWork({ body: "🔧 search…", html: "<p>🔧 search…</p>" });
+  message.update("Half");
+  await waitUntil(() => room.events.length === 1, "the live message posted");
+  const { deps } = world();
+  const recovery = { ...deps, store: new LiveStore(kv, silent), send: (_roomId: string, content: Record<string, unknown>, txnId: string) => room.send(content, txnId) };
+  expect(await recoverLiveMessages(recovery)).toBe(1);
+  expect(room.messages()[0]?.content).toMatchObject({ body: "🔧 search…\n\nHalf\n\n(interrupted)",
+    formatted_body: "<p>🔧 search…</p>\n<p>Half</p>\n<p>(interrupted)</p>" });
+});
