@@ -9,8 +9,9 @@ module.exports = {
   testEnvironment: "<rootDir>/test/support/jest-environment.js",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
-  // The fault suite runs on its own: `npm run test:faults` (jest.faults.config.js).
-  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/faults/"],
+  // The fault suite and the Synapse tier run on their own: `npm run test:faults` (jest.faults.config.js),
+  // `npm run test:synapse` (jest.synapse.config.js).
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/faults/", "<rootDir>/test/synapse/"],
   // Transpile only: `npm test` typechecks everything once with tsc before jest runs.
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json", diagnostics: false }] },
   setupFilesAfterEnv: ["<rootDir>/test/support/jest-setup.ts"],

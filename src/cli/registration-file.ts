@@ -1,5 +1,6 @@
-// Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart, the
-// flags with which the homeserver puts encryption's data in transactions for MATRIX_E2EE=true) and the instructions an operator follows to give it to Synapse and to the bot. Never prints a token.
+// Builds an appservice registration (fresh random tokens, an exclusive user namespace for the bot's localpart and
+// for `<localpart>_*`, the flags with which the homeserver puts encryption's data in transactions for
+// MATRIX_E2EE=true) and the instructions an operator follows to give it to Synapse and to the bot. Never prints a token.
 import { randomBytes } from "node:crypto";
 import { stringify } from "yaml";
 import { registrationSchema, type Registration } from "../config";
@@ -59,7 +60,8 @@ export function newToken(): string {
 }
 
 export function buildRegistration(request: RegistrationRequest): Registration {
-  const userRegex = `@${escapeRegExp(request.localpart)}:${escapeRegExp(request.serverName)}`;
+  const localpart = escapeRegExp(request.localpart);
+  const server = escapeRegExp(request.serverName);
   return registrationSchema.parse({
     id: request.id,
     url: request.url.replace(/\/+$/, ""),
@@ -67,7 +69,12 @@ export function buildRegistration(request: RegistrationRequest): Registration {
     hs_token: newToken(),
     sender_localpart: request.localpart,
     rate_limited: false,
-    namespaces: { users: [{ exclusive: true, regex: userRegex }], aliases: [], rooms: [] },
+    namespaces: {
+      // The bot's own user, and `@<localpart>_<name>` for the users it will act through (one per agent).
+      users: [{ exclusive: true, regex: `@${localpart}:${server}` }, { exclusive: true, regex: `@${localpart}_.*:${server}` }],
+      aliases: [],
+      rooms: [],
+    },
     // Harmless without encryption: the bot ignores ephemeral events, and a homeserver without the features ignores them.
     ...Object.fromEntries(ENCRYPTION_REGISTRATION_FLAGS.map((flag) => [flag, true])),
   });
@@ -99,6 +106,7 @@ export function registrationInstructions(registration: Registration, request: Re
     `Wrote ${absolutePath} (readable only by you: it holds the appservice's two tokens).`,
     `  appservice id: ${registration.id}`,
     `  bot user:      @${registration.sender_localpart}:${request.serverName}`,
+    `  also reserved: @${registration.sender_localpart}_*:${request.serverName} (for the bot's per-agent users)`,
     `  Synapse calls the bot at ${registration.url ?? request.url}`,
     "",
     "1. Give the file to Synapse: copy it where Synapse can read it, add these lines to homeserver.yaml",

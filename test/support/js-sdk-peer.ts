@@ -3,6 +3,7 @@
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { LIVE_MARKER } from "../../src/render/live-content";
 import { ROOT } from "./bot-harness";
 import { DEFAULT_WAIT_MS, scaled, TEST_TIME_SCALE, waitFor } from "./wait";
 import { killGroup, spawnGroup } from "./child-processes";
@@ -26,6 +27,15 @@ export interface PeerMessage {
   originalContent: Record<string, unknown>;
 }
 
+export interface PeerOptions {
+  /** Rust crypto (default true); false: a plain client, quicker to start. */
+  crypto?: boolean;
+  /** The /sync long-poll timeout (default 200 ms, for the double). */
+  pollTimeout?: number;
+  /** A sync filter keeping this many timeline events per room and sync (default: the server's). */
+  timelineLimit?: number;
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -39,7 +49,8 @@ export class JsSdkPeer {
   readonly stderr: string[] = [];
   private readonly exited: Promise<void>;
 
-  constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string }) {
+  constructor(private readonly creds: { hsUrl: string; userId: string; accessToken: string; deviceId: string },
+    private readonly options: PeerOptions = {}) {
     this.child = spawnGroup(process.execPath, [PEER_SCRIPT], { cwd: path.dirname(PEER_SCRIPT), stdio: ["pipe", "pipe", "pipe"],
       env: { PATH: process.env["PATH"] ?? "", TEST_TIME_SCALE: String(TEST_TIME_SCALE),
         ...(process.env["PEER_LOG_LEVEL"] ? { PEER_LOG_LEVEL: process.env["PEER_LOG_LEVEL"] } : {}) } });
@@ -74,9 +85,42 @@ export class JsSdkPeer {
     });
   }
 
-  /** Signs in, sets up Rust crypto (uploads its keys), first sync. */
-  start(): Promise<{ deviceId: string; curve25519: string }> {
-    return this.call("start", { baseUrl: this.creds.hsUrl, userId: this.creds.userId, accessToken: this.creds.accessToken, deviceId: this.creds.deviceId });
+  /** Signs in, sets up Rust crypto (uploads its keys) unless `crypto: false`, first sync. */
+  start(): Promise<{ deviceId: string; curve25519?: string }> {
+    return this.call("start", { baseUrl: this.creds.hsUrl, userId: this.creds.userId, accessToken: this.creds.accessToken,
+      deviceId: this.creds.deviceId, ...this.options });
+  }
+
+  /** POST /createRoom with a spec body; resolves once this client has the room. */
+  async createRoom(body: Record<string, unknown>): Promise<string> {
+    return (await this.call<{ roomId: string }>("createRoom", { body })).roomId;
+  }
+
+  async invite(roomId: string, userId: string): Promise<void> {
+    await this.call("invite", { roomId, userId });
+  }
+
+  async join(roomIdOrAlias: string, via: string[] = []): Promise<string> {
+    return (await this.call<{ roomId: string }>("join", { roomIdOrAlias, via })).roomId;
+  }
+
+  /** Any room event content (mentions, replies, formatted bodies); `type` defaults to m.room.message. */
+  async sendContent(roomId: string, content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
+    return (await this.call<{ eventId: string }>("sendContent", { roomId, type, content })).eventId;
+  }
+
+  async sendState(roomId: string, type: string, stateKey: string, content: Record<string, unknown>): Promise<string> {
+    return (await this.call<{ eventId: string }>("sendState", { roomId, type, stateKey, content })).eventId;
+  }
+
+  /** Sends `body`, waits until the timeline shows `expect` from `from`, written to its end; the milliseconds in between. */
+  async timedTurn(roomId: string, body: string, from: string, expect: string, timeoutMs = 30_000): Promise<number> {
+    return (await this.call<{ ms: number }>("timedTurn", { roomId, body, from, expect, liveMarker: LIVE_MARKER, timeoutMs })).ms;
+  }
+
+  /** The room's whole history as the homeserver serves it (every /messages page), oldest first, decrypted. */
+  async history(roomId: string): Promise<PeerMessage[]> {
+    return (await this.call<{ messages: PeerMessage[] }>("history", { roomId })).messages;
   }
 
   async createEncryptedRoom(opts: { invite?: string[]; isDirect?: boolean } = {}): Promise<string> {
@@ -95,6 +139,12 @@ export class JsSdkPeer {
   async sendEncryptedFile(roomId: string, file: { msgtype: string; filename: string; mimetype: string; bytes: Buffer; caption?: string; tamper?: boolean }): Promise<string> {
     const { bytes, ...rest } = file;
     return (await this.call<{ eventId: string }>("sendEncryptedFile", { roomId, ...rest, data: bytes.toString("base64") })).eventId;
+  }
+
+  /** Uploads `bytes` as they are (POST /_matrix/media/v3/upload) and sends the media event with their mxc:// `url`. */
+  async sendFile(roomId: string, file: { msgtype: string; filename: string; mimetype: string; bytes: Buffer; caption?: string }): Promise<{ eventId: string; url: string }> {
+    const { bytes, ...rest } = file;
+    return this.call<{ eventId: string; url: string }>("sendFile", { roomId, ...rest, data: bytes.toString("base64") });
   }
 
   /** Share room keys only with verified devices (the bot's device is not): the bot then cannot decrypt. */

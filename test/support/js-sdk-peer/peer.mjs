@@ -38,10 +38,14 @@ function need() {
 }
 
 const commands = {
-  /** Signs in with the given token and device, sets up Rust crypto, syncs until PREPARED. */
-  async start({ baseUrl, userId, accessToken, deviceId }) {
+  /**
+   * Signs in with the given token and device, sets up Rust crypto (unless `crypto: false`), syncs until PREPARED.
+   * `timelineLimit`: a sync filter keeping that many timeline events per room and sync (a busy room then shows
+   * no gap in the live timeline).
+   */
+  async start({ baseUrl, userId, accessToken, deviceId, crypto = true, pollTimeout = 200, timelineLimit }) {
     client = sdk.createClient({ baseUrl, userId, accessToken, deviceId, timelineSupport: true });
-    await client.initRustCrypto({ useIndexedDB: false });
+    if (crypto) await client.initRustCrypto({ useIndexedDB: false });
     const prepared = new Promise((resolve) => {
       const onSync = (state) => {
         if (state === sdk.SyncState.Prepared || state === sdk.SyncState.Syncing) {
@@ -51,10 +55,76 @@ const commands = {
       };
       client.on(sdk.ClientEvent.Sync, onSync);
     });
-    await client.startClient({ initialSyncLimit: 20, pollTimeout: 200 });
+    let filter;
+    if (timelineLimit !== undefined) {
+      filter = new sdk.Filter(userId);
+      filter.setDefinition({ room: { timeline: { limit: timelineLimit } } });
+    }
+    await client.startClient({ initialSyncLimit: 20, pollTimeout, ...(filter ? { filter } : {}) });
     await prepared;
+    if (!crypto) return { deviceId: client.getDeviceId() };
     const keys = await client.getCrypto().getOwnDeviceKeys();
     return { deviceId: client.getDeviceId(), curve25519: keys.curve25519 };
+  },
+
+  /** POST /createRoom with this body; resolves once this client has the room. */
+  async createRoom({ body }) {
+    const c = need();
+    const { room_id: roomId } = await c.createRoom(body);
+    await waitUntil(() => c.getRoom(roomId), "the new room in the client");
+    return { roomId };
+  },
+
+  async invite({ roomId, userId }) {
+    await need().invite(roomId, userId);
+    return {};
+  },
+
+  /** Joins; resolves once this client shows the room joined. */
+  async join({ roomIdOrAlias, via = [] }) {
+    const c = need();
+    const room = await c.joinRoom(roomIdOrAlias, { viaServers: via });
+    await waitUntil(() => c.getRoom(room.roomId)?.getMyMembership() === "join", "the joined room in the client");
+    return { roomId: room.roomId };
+  },
+
+  /** Any room event (a message with mentions, a reply, …); encrypted in an encrypted room. */
+  async sendContent({ roomId, type = "m.room.message", content }) {
+    const { event_id: eventId } = await need().sendEvent(roomId, type, content);
+    return { eventId };
+  },
+
+  async sendState({ roomId, type, stateKey = "", content }) {
+    const { event_id: eventId } = await need().sendStateEvent(roomId, type, content, stateKey);
+    return { eventId };
+  },
+
+  /**
+   * Sends `body` and waits until this client's timeline shows a message from `from` that reads `expect` written to
+   * its end: an event with that body, or an edit (m.replace) to it, without `liveMarker` (a live answer, MSC4357,
+   * is written by edits). Returns the milliseconds from just before the send to that moment.
+   */
+  async timedTurn({ roomId, body, from, expect, liveMarker, timeoutMs = 30_000 }) {
+    const c = need();
+    let seen;
+    const arrived = new Promise((resolve) => (seen = resolve));
+    const onTimeline = (event, room) => {
+      if (room?.roomId !== roomId || event.getSender() !== from || event.getType() !== "m.room.message") return;
+      const content = event.getOriginalContent();
+      const written = content["m.relates_to"]?.rel_type === "m.replace" ? content["m.new_content"] : content;
+      if (written?.body === expect && !(liveMarker in written)) seen();
+    };
+    c.on(sdk.RoomEvent.Timeline, onTimeline);
+    const started = performance.now();
+    try {
+      const { event_id: eventId } = await c.sendTextMessage(roomId, body);
+      let timer;
+      const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer "${expect}" within ${timeoutMs} ms`)), timeoutMs)));
+      await Promise.race([arrived, late]).finally(() => clearTimeout(timer));
+      return { eventId, ms: performance.now() - started };
+    } finally {
+      c.off(sdk.RoomEvent.Timeline, onTimeline);
+    }
   },
 
   /** Creates a room with m.room.encryption in its initial state; resolves once this client has the room. */
@@ -98,6 +168,16 @@ const commands = {
     return { eventId };
   },
 
+  /** Sends a file as Element does in a room without encryption: the bytes uploaded as they are, the event's `url`. */
+  async sendFile({ roomId, msgtype, filename, mimetype, data, caption }) {
+    const c = need();
+    const bytes = Buffer.from(data, "base64");
+    const { content_uri: url } = await c.uploadContent(bytes, { type: mimetype, name: filename });
+    const content = { msgtype, body: caption ?? filename, filename, info: { mimetype, size: bytes.length }, url };
+    const { event_id: eventId } = await c.sendMessage(roomId, content);
+    return { eventId, url };
+  },
+
   /** true: room keys go only to verified devices (the bot's device is not verified), i.e. it cannot decrypt. */
   async onlyVerifiedDevices({ on }) {
     need().getCrypto().globalBlacklistUnverifiedDevices = on;
@@ -109,18 +189,21 @@ const commands = {
     const c = need();
     const room = c.getRoom(roomId);
     if (!room) return { messages: [] };
-    const out = [];
-    for (const event of room.getLiveTimeline().getEvents()) {
-      if (event.isState()) continue;
-      if (event.isEncrypted()) await c.decryptEventIfNeeded(event);
-      out.push({
-        eventId: event.getId(), sender: event.getSender(), wireType: event.getWireType(), type: event.getType(),
-        encrypted: event.isEncrypted(), decryptionFailure: event.isDecryptionFailure(),
-        content: event.getContent(),
-        originalContent: event.getOriginalContent(),
-      });
+    return { messages: await describeAll(room.getLiveTimeline().getEvents()) };
+  },
+
+  /** The room's whole history as the homeserver serves it (GET /messages, every page), oldest first, decrypted. */
+  async history({ roomId }) {
+    const c = need();
+    const mapper = c.getEventMapper();
+    const raw = [];
+    for (let from = null; ;) {
+      const page = await c.createMessagesRequest(roomId, from, 100, sdk.Direction.Backward);
+      raw.push(...page.chunk);
+      if (!page.end || page.chunk.length === 0) break;
+      from = page.end;
     }
-    return { messages: out };
+    return { messages: await describeAll(raw.reverse().map((e) => mapper({ ...e, room_id: roomId }))) };
   },
 
   async stop() {
@@ -130,6 +213,22 @@ const commands = {
     return {};
   },
 };
+
+/** Messages (state events left out) as the tests read them. */
+async function describeAll(events) {
+  const out = [];
+  for (const event of events) {
+    if (event.isState()) continue;
+    if (event.isEncrypted()) await need().decryptEventIfNeeded(event);
+    out.push({
+      eventId: event.getId(), sender: event.getSender(), wireType: event.getWireType(), type: event.getType(),
+      encrypted: event.isEncrypted(), decryptionFailure: event.isDecryptionFailure(),
+      content: event.getContent(),
+      originalContent: event.getOriginalContent(),
+    });
+  }
+  return out;
+}
 
 function reply(message) {
   process.stdout.write(`${PREFIX}${JSON.stringify(message)}\n`);

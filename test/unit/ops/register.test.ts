@@ -4,7 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
 import { loadConfig } from "../../../src/config";
-import { makeDataDir, removeDir } from "../../support/bot-harness";
+import { makeDataDir, removeDir, ROOT } from "../../support/bot-harness";
 import { expectNoSecrets, runCli } from "./support";
 
 describe("npm run register", () => {
@@ -25,13 +25,21 @@ describe("npm run register", () => {
     expect(loaded.config.mode).toBe("appservice");
     expect(registration?.sender_localpart).toBe("agentbot");
     expect(registration?.url).toBe("http://bot:9999");
-    expect(registration?.namespaces.users).toEqual([{ exclusive: true, regex: "@agentbot:example\\.org" }]);
-    // What encryption in appservice mode needs (MATRIX_E2EE=true): to-device messages, device lists and key counts.
+    expect(registration?.namespaces.users).toEqual([
+      { exclusive: true, regex: "@agentbot:example\\.org" },
+      { exclusive: true, regex: "@agentbot_.*:example\\.org" },
+    ]);
+    // Applied as homeservers do (anchored at the start): the bot, its per-agent users, nobody else.
+    const inNamespace = (userId: string): boolean => (registration?.namespaces.users ?? [])
+      .some((ns) => new RegExp(`^(?:${ns.regex})`).test(userId));
+    expect(inNamespace("@agentbot:example.org")).toBe(true);
+    expect(inNamespace("@agentbot_research:example.org")).toBe(true);
+    expect(inNamespace("@agentbot:exampleXorg")).toBe(false);
+    expect(inNamespace("@agentbotx:example.org")).toBe(false);
+    expect(inNamespace("@agentbot_research:exampleXorg")).toBe(false);
+    expect(inNamespace("@alice:example.org")).toBe(false);
+    // Appservice encryption: ephemeral events (unstable and stable name) and MSC3202 in transactions.
     expect(registration).toMatchObject({ "de.sorunome.msc2409.push_ephemeral": true, receive_ephemeral: true, "org.matrix.msc3202": true });
-    const userRegex = new RegExp(`^(?:${registration?.namespaces.users[0]?.regex ?? "$^"})`);
-    expect(userRegex.test("@agentbot:example.org")).toBe(true);
-    expect(userRegex.test("@agentbot:exampleXorg")).toBe(false);
-    expect(userRegex.test("@alice:example.org")).toBe(false);
 
     const asToken = registration?.as_token ?? "";
     const hsToken = registration?.hs_token ?? "";
@@ -47,6 +55,7 @@ describe("npm run register", () => {
     expect(run.stdout).toContain("experimental_features:\n  msc2409_to_device_messages_enabled: true\n  msc3202_device_masquerading: true\n  msc3202_transaction_extensions: true");
     expect(run.stdout).toContain(`MATRIX_REGISTRATION=${file}`);
     expect(run.stdout).toContain("APPSERVICE_BIND=0.0.0.0:9999");
+    expect(run.stdout).toContain("@agentbot_*:example.org");
   });
 
   it("gives fresh tokens on every run and refuses to replace a file without --force", async () => {
@@ -85,5 +94,17 @@ describe("npm run register", () => {
     const unknown = await runCli("register", ["--server-name", "example.org", "--frobnicate"], { cwd: dir });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("--frobnicate");
+  });
+
+  it("writes the registration runbook/appservice-synapse.md shows, field for field (tokens aside)", async () => {
+    const run = await runCli("register", ["--server-name", "example.org", "--out", "reg.yaml"], { cwd: dir });
+    expect(run.code).toBe(0);
+    const written = parse(readFileSync(path.join(dir, "reg.yaml"), "utf8")) as Record<string, unknown>;
+    const page = readFileSync(path.join(ROOT, "runbook", "appservice-synapse.md"), "utf8");
+    const block = /The file looks like this[^\n]*\n\n```yaml\n([\s\S]*?)\n```/.exec(page)?.[1];
+    if (block === undefined) throw new Error("runbook/appservice-synapse.md shows no registration block");
+    const shown = parse(block) as Record<string, unknown>;
+    const withoutTokens = (r: Record<string, unknown>): Record<string, unknown> => ({ ...r, as_token: "…", hs_token: "…" });
+    expect(withoutTokens(shown)).toEqual(withoutTokens(written));
   });
 });
