@@ -16,15 +16,27 @@ export function synapseDir(): string {
     return dir;
   }
   // CI clones the project next to shared/: <project>/../shared/synapse. A git worktree one level deeper (e.g.
-  // <checkout>/wt/<name>) finds the same directory beside an ancestor.
+  // <checkout>/wt/<name>) finds the same directory beside an ancestor; a fresh clone of a local checkout made
+  // elsewhere (`git clone -q . "$(mktemp -d)"`) finds it beside the checkout it was cloned from.
   const tried: string[] = [];
-  for (let dir = path.dirname(ROOT); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, "shared", "synapse");
-    tried.push(candidate);
-    if (existsSync(path.join(candidate, "start.sh"))) return candidate;
-    if (path.dirname(dir) === dir) break;
+  for (const start of [ROOT, localOrigin()]) {
+    if (start === undefined) continue;
+    for (let dir = path.dirname(start); ; dir = path.dirname(dir)) {
+      const candidate = path.join(dir, "shared", "synapse");
+      tried.push(candidate);
+      if (existsSync(path.join(candidate, "start.sh"))) return candidate;
+      if (path.dirname(dir) === dir) break;
+    }
   }
   throw new Error(`no Synapse scripts found (looked for start.sh in ${tried.join(", ")}); set SYNAPSE_DIR to the directory of start.sh`);
+}
+
+/** The checkout this one was cloned from, when that was a local folder (remote "origin" a path or file:// URL). */
+function localOrigin(): string | undefined {
+  const url = spawnSync("git", ["-C", ROOT, "config", "--get", "remote.origin.url"], { encoding: "utf8" }).stdout?.trim();
+  if (!url) return undefined;
+  const local = url.startsWith("file://") ? url.slice("file://".length) : url;
+  return path.isAbsolute(local) && existsSync(local) ? path.resolve(local) : undefined;
 }
 
 /** One Synapse: its STATE directory (owned by start.sh) and its port on 127.0.0.1. */
