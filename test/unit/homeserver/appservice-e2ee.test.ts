@@ -2,47 +2,9 @@
 // PUT /devices/{id}; device masquerading (MSC3202's org.matrix.msc3202.device_id, MSC4326's device_id); transactions
 // carrying to-device messages (MSC2409 as Synapse 1.67 names them / MSC4203), device-list changes, one-time key
 // counts and unused fallback key types (MSC3202), with Synapse 1.67's opt-ins and shapes.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { startHomeserver, type AppserviceE2eeOptions, type AppserviceRegistration, type Homeserver, type JsonObject } from "../../support/homeserver";
 import { MatrixTestUser } from "../../support/matrix-test-user";
-
-/** Records every transaction body; answers with scripted statuses (200 by default). */
-class BodyRecorder {
-  readonly bodies: Array<{ txnId: string; body: JsonObject }> = [];
-  readonly statuses: number[] = [];
-  private server: Server | undefined;
-  url = "";
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        const txnId = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname.split("/").pop() ?? "");
-        this.bodies.push({ txnId, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as JsonObject });
-        const status = this.statuses.shift() ?? 200;
-        res.writeHead(status, { "content-type": "application/json" });
-        res.end(status === 200 ? "{}" : JSON.stringify({ errcode: "M_UNKNOWN", error: "later" }));
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server?.close(() => resolve());
-      this.server?.closeAllConnections();
-    });
-  }
-
-  /** Every value of `field` across the transactions received so far. */
-  values(field: string): unknown[] {
-    return this.bodies.map((b) => b.body[field]).filter((v) => v !== undefined);
-  }
-}
+import { FakeAppservice } from "./fake-appservice";
 
 const ENCRYPTION_FLAGS = { "de.sorunome.msc2409.push_ephemeral": true, receive_ephemeral: true, "org.matrix.msc3202": true } as const;
 
@@ -59,13 +21,13 @@ const deviceKeys = (userId: string, deviceId: string): JsonObject => ({
 
 describe("homeserver double: encrypted appservices", () => {
   let hs: Homeserver;
-  let as: BodyRecorder;
+  let as: FakeAppservice;
   let alice: MatrixTestUser;
   let bot: MatrixTestUser;
 
   const start = async (e2ee?: AppserviceE2eeOptions, flags?: Partial<AppserviceRegistration>): Promise<void> => {
     hs = await startHomeserver({ txnRetryMs: 20, ...(e2ee ? { appserviceE2ee: e2ee } : {}) });
-    as = await new BodyRecorder().start();
+    as = await new FakeAppservice().start();
     alice = new MatrixTestUser(hs.url, hs.addUser("alice"));
     const { senderUserId } = hs.addAppservice(registration(as.url, flags));
     bot = new MatrixTestUser(hs.url, { userId: senderUserId, accessToken: "as-secret" });
@@ -137,7 +99,7 @@ describe("homeserver double: encrypted appservices", () => {
     await botDevice("BOTDEV", 2);
     await alice.call("PUT", "sendToDevice/m.room.encrypted/t1", { body: { messages: { [bot.userId]: { BOTDEV: { algorithm: "m.olm.v1.curve25519-aes-sha2", ciphertext: {} } } } } });
     await hs.waitFor(() => as.values("de.sorunome.msc2409.to_device").some((v) => Array.isArray(v) && v.length > 0), { what: "the to-device push" });
-    const body = as.bodies.find((b) => (b.body["de.sorunome.msc2409.to_device"] as unknown[]).length > 0)?.body ?? {};
+    const body = as.received.find((b) => (b.body["de.sorunome.msc2409.to_device"] as unknown[]).length > 0)?.body ?? {};
     expect(body["de.sorunome.msc2409.to_device"]).toEqual([{ to_user_id: bot.userId, to_device_id: "BOTDEV", type: "m.room.encrypted",
       sender: alice.userId, content: { algorithm: "m.olm.v1.curve25519-aes-sha2", ciphertext: {} } }]);
     expect(body["de.sorunome.msc2409.ephemeral"]).toEqual([]);
@@ -149,8 +111,8 @@ describe("homeserver double: encrypted appservices", () => {
     await alice.call("POST", "keys/claim", { body: { one_time_keys: { [bot.userId]: { BOTDEV: "signed_curve25519" } } } });
     await alice.call("POST", "keys/claim", { body: { one_time_keys: { [bot.userId]: { BOTDEV: "signed_curve25519" } } } });
     await alice.call("PUT", "sendToDevice/m.room.encrypted/t2", { body: { messages: { [bot.userId]: { BOTDEV: { n: 2 } } } } });
-    await hs.waitFor(() => as.bodies.length >= 3 && hs.appserviceIdle("crypto-bridge"), { what: "the second to-device push" });
-    expect(as.bodies.at(-1)?.body["org.matrix.msc3202.device_one_time_key_counts"]).toEqual({ [bot.userId]: { BOTDEV: {} } });
+    await hs.waitFor(() => as.received.length >= 3 && hs.appserviceIdle("crypto-bridge"), { what: "the second to-device push" });
+    expect(as.received.at(-1)?.body["org.matrix.msc3202.device_one_time_key_counts"]).toEqual({ [bot.userId]: { BOTDEV: {} } });
   });
 
   it("sends device-list changes of people who share a room with the bot, and nobody else's", async () => {
@@ -175,8 +137,8 @@ describe("homeserver double: encrypted appservices", () => {
     await bot.call("POST", `join/${encodeURIComponent(roomId)}`, { body: {} }); // joined: the room's events concern it (invited is not enough)
     await alice.call("PUT", "sendToDevice/m.room.encrypted/t1", { body: { messages: { [bot.userId]: { BOTDEV: { n: 1 } } } } });
     hs.sendEvent(alice.userId, roomId, "m.room.message", { body: "after" });
-    await hs.waitFor(() => as.bodies.some((b) => JSON.stringify(b.body["events"]).includes("after")), { what: "the event push" });
-    for (const { body } of as.bodies) expect(Object.keys(body)).toEqual(["events"]);
+    await hs.waitFor(() => as.received.some((b) => JSON.stringify(b.body["events"]).includes("after")), { what: "the event push" });
+    for (const { body } of as.received) expect(Object.keys(body)).toEqual(["events"]);
   });
 
   it("with stable names: to_device, device_lists, device_one_time_keys_count, device_unused_fallback_key_types, no opt-in needed", async () => {
@@ -186,7 +148,7 @@ describe("homeserver double: encrypted appservices", () => {
       one_time_keys: { "signed_curve25519:A": { key: "a" } }, fallback_keys: { "signed_curve25519:F": { key: "f", fallback: true } } } });
     await alice.call("PUT", "sendToDevice/m.room_key_request/t1", { body: { messages: { [bot.userId]: { "*": { action: "request" } } } } });
     await hs.waitFor(() => as.values("to_device").length > 0 && hs.appserviceIdle("crypto-bridge"), { what: "the to-device push" });
-    const body = as.bodies.find((b) => b.body["to_device"] !== undefined)?.body ?? {};
+    const body = as.received.find((b) => b.body["to_device"] !== undefined)?.body ?? {};
     expect(body["to_device"]).toEqual([{ to_user_id: bot.userId, to_device_id: "BOTDEV", type: "m.room_key_request", sender: alice.userId, content: { action: "request" } }]);
     expect(body["device_one_time_keys_count"]).toEqual({ [bot.userId]: { BOTDEV: { signed_curve25519: 1 } } });
     expect(body["device_unused_fallback_key_types"]).toEqual({ [bot.userId]: { BOTDEV: ["signed_curve25519"] } });
@@ -201,7 +163,7 @@ describe("homeserver double: encrypted appservices", () => {
     as.statuses.push(500);
     await alice.call("PUT", "sendToDevice/m.room.encrypted/t1", { body: { messages: { [bot.userId]: { BOTDEV: { n: 1 } } } } });
     await hs.waitFor(() => hs.transactions.filter((t) => t.status === 200).length >= 2, { what: "the retry to succeed" });
-    const [failed, retried] = as.bodies.slice(-2);
+    const [failed, retried] = as.received.slice(-2);
     expect(retried?.txnId).toBe(failed?.txnId);
     expect(retried?.body).toEqual(failed?.body);
     expect(hs.transactions.at(-1)?.extras?.["de.sorunome.msc2409.to_device"]).toHaveLength(1);

@@ -2,10 +2,12 @@
 // pushed and answers with scripted statuses.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { AppserviceRegistration, ClientEvent } from "../../support/homeserver";
+import type { AppserviceRegistration, ClientEvent, JsonObject } from "../../support/homeserver";
 
 interface Received {
   txnId: string;
+  /** The whole transaction body: events and, for encrypted appservices, to-device messages, key counts, device lists. */
+  body: JsonObject;
   events: ClientEvent[];
   authorization: string | undefined;
   queryToken: string | null;
@@ -27,9 +29,10 @@ export class FakeAppservice {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const url = new URL(req.url ?? "/", "http://127.0.0.1");
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { events: ClientEvent[] };
+        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as JsonObject & { events: ClientEvent[] };
         this.received.push({
           txnId: decodeURIComponent(url.pathname.split("/").pop() ?? ""),
+          body,
           events: body.events,
           authorization: req.headers["authorization"],
           queryToken: url.searchParams.get("access_token"),
@@ -54,6 +57,11 @@ export class FakeAppservice {
       this.server?.close(() => resolve());
       this.server?.closeAllConnections();
     });
+  }
+
+  /** Every value of the transaction field `field` received so far. */
+  values(field: string): unknown[] {
+    return this.received.map((r) => r.body[field]).filter((v) => v !== undefined);
   }
 
   bodies(): unknown[] {
