@@ -15,10 +15,10 @@ import { RUN_ENV, type RunUser, type SecondSynapse, type SynapseRun } from "./su
 import { registerUsers, startSynapse, stopOnExit, synapseDir, type SynapseServer } from "./support/synapse";
 
 /** `npm run register` as an operator runs it (the built CLI). */
-function writeRegistration(out: string, asPort: number): Promise<void> {
+function writeRegistration(out: string, asPort: number, extra: string[] = []): Promise<void> {
   const cli = path.join(ROOT, "dist", "src", "cli", "register.js");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, "--server-name", "localhost", "--url", `http://127.0.0.1:${asPort}`, "--out", out],
+    const child = spawn(process.execPath, [cli, "--server-name", "localhost", "--url", `http://127.0.0.1:${asPort}`, "--out", out, ...extra],
       { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
@@ -67,11 +67,15 @@ export default async function globalSetup(): Promise<void> {
   synapseDir(); // fails at once, clearly, when the scripts are not there
   const root = mkdtempSync(path.join(tmpdir(), "mab-synapse-"));
   stopOnExit(root);
-  const [asPort = 0, port = 0, secondPort = 0] = await freePorts(3);
+  const [asPort = 0, port = 0, secondPort = 0, e2eeAsPort = 0] = await freePorts(4);
   const registrationPath = path.join(root, "registration.yaml");
   await writeRegistration(registrationPath, asPort);
+  // A second appservice for the encrypted appservice scenario (e2ee-appservice.test.ts): its own user namespace,
+  // listener and Synapse backoff, so it runs beside appservice.test.ts and is not held up by that file's SIGKILLs.
+  const e2eeRegistrationPath = path.join(root, "registration-e2ee.yaml");
+  await writeRegistration(e2eeRegistrationPath, e2eeAsPort, ["--localpart", "cryptoagent", "--id", "cryptoagent"]);
   const mainState = path.join(root, "hs");
-  const starting = startWithUsers("main", { state: mainState, port, registrations: [registrationPath] },
+  const starting = startWithUsers("main", { state: mainState, port, registrations: [registrationPath, e2eeRegistrationPath] },
     ["alice", "bob", "clientbot", "cryptobot"] as const, ["alice"] as const);
   await pastPackageStep(mainState, starting);
   const startingSecond = startWithUsers("second start (SYNAPSE_RATE_LIMITS=default)",
@@ -81,12 +85,16 @@ export default async function globalSetup(): Promise<void> {
   const [main, second] = await Promise.allSettled([starting, startingSecond]);
   if (main.status === "rejected") throw main.reason;
   if (second.status === "rejected") throw second.reason;
-  const registration = parse(readFileSync(registrationPath, "utf8")) as { as_token: string; hs_token: string; sender_localpart: string };
+  type Registration = { as_token: string; hs_token: string; sender_localpart: string };
+  const registration = parse(readFileSync(registrationPath, "utf8")) as Registration;
+  const e2ee = parse(readFileSync(e2eeRegistrationPath, "utf8")) as Registration;
   const defaultLimits: SecondSynapse = { url: second.value.server.url, port: secondPort, state: second.value.server.state, users: second.value.users };
   const run: SynapseRun = {
     root, state: main.value.server.state, port, url: main.value.server.url, registrationPath, asPort,
     asToken: registration.as_token, hsToken: registration.hs_token,
     appserviceUserId: `@${registration.sender_localpart}:localhost`,
+    e2eeAppservice: { registrationPath: e2eeRegistrationPath, asPort: e2eeAsPort, asToken: e2ee.as_token, hsToken: e2ee.hs_token,
+      userId: `@${e2ee.sender_localpart}:localhost` },
     users: main.value.users, defaultLimits,
     latencyFile: path.join(root, "latency.jsonl"),
   };

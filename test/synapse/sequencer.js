@@ -3,7 +3,7 @@
 const Sequencer = require("@jest/test-sequencer").default;
 const path = require("node:path");
 
-const ORDER = ["appservice.test.ts", "client.test.ts", "e2ee.test.ts", "rate-limits.test.ts"];
+const ORDER = ["appservice.test.ts", "client.test.ts", "e2ee-appservice.test.ts", "e2ee.test.ts", "rate-limits.test.ts"];
 const rank = (test) => {
   const i = ORDER.indexOf(path.basename(test.path));
   return i === -1 ? ORDER.length : i;

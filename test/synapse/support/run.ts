@@ -33,6 +33,8 @@ export interface SynapseRun {
   /** Where the registration says Synapse reaches the bot (APPSERVICE_BIND). */
   asPort: number;
   appserviceUserId: string;
+  /** The second appservice (`npm run register -- --localpart cryptoagent`), for the encrypted appservice scenario. */
+  e2eeAppservice: { registrationPath: string; asPort: number; asToken: string; hsToken: string; userId: string };
   /** alice (an admin), bob, and an account per client-mode bot (the scenarios', the encrypted one). */
   users: Record<"alice" | "bob" | "clientbot" | "cryptobot", RunUser>;
   defaultLimits: SecondSynapse;
