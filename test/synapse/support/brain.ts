@@ -7,8 +7,8 @@
 //                   ones answer in full
 //   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"
 //   "stream:<tag>"  STREAM_FIRST, then waits for release(text) before the rest of STREAM_TEXT
-//   anything else   the reference agent's own echo brain: the echo answer in two chunks, or for an attachment
-//                   "You sent an image: cat.png (image/png, 1234 bytes)"
+//   anything else   the brain given to the constructor, by default the reference agent's own echo brain: the echo
+//                   answer in two chunks, or for an attachment "You sent an image: cat.png (image/png, 1234 bytes)"
 import { randomBytes } from "node:crypto";
 import pino from "pino";
 import type { RunErrorCode } from "../../../src/agent/protocol";
@@ -35,7 +35,8 @@ export class ScenarioAgent implements AgentBrain {
   private server: ReferenceAgent | undefined;
   /** Kept across restarts of the agent: agent-initiated runs the bot has not acked yet. */
   private readonly journal = new MemoryAgentJournal();
-  private readonly echo = createEchoBrain();
+
+  constructor(private readonly otherwise: AgentBrain = createEchoBrain()) {}
 
   async start(): Promise<this> {
     this.server = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: this.token, logger: pino({ level: "silent" }),
@@ -117,7 +118,7 @@ export class ScenarioAgent implements AgentBrain {
       for (let i = 1; i <= n; i += 1) say(out, partText(i, n));
       return;
     }
-    await this.echo.run(input, out, signal, info);
+    await this.otherwise.run(input, out, signal, info);
   }
 }
 

@@ -35,8 +35,11 @@ export interface SynapseRun {
   appserviceUserId: string;
   /** The second appservice (`npm run register -- --localpart cryptoagent`), for the encrypted appservice scenario. */
   e2eeAppservice: { registrationPath: string; asPort: number; asToken: string; hsToken: string; userId: string };
-  /** alice (an admin), bob, and an account per client-mode bot (the scenarios', the encrypted one). */
-  users: Record<"alice" | "bob" | "clientbot" | "cryptobot", RunUser>;
+  /**
+   * alice (an admin), bob, mod (a room moderator who is not an allowed user), and an account per client-mode bot (the
+   * scenarios', the encrypted one, the one of threads, edits, redactions and tool lines).
+   */
+  users: Record<"alice" | "bob" | "mod" | "clientbot" | "cryptobot" | "threadbot", RunUser>;
   defaultLimits: SecondSynapse;
   /** JSON lines of latency figures, printed by the summary reporter. */
   latencyFile: string;

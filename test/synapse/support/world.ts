@@ -24,6 +24,15 @@ export async function signInPerson(run: SynapseRun, name: "alice" | "bob", opts:
 
 export const isIntroduction = (m: PeerMessage): boolean => m.content[INTRO_MARKER] === true;
 
+/** Whether the homeserver redacted the message: Synapse serves a redacted m.room.message with its content emptied. */
+export const isRedacted = (m: PeerMessage): boolean => m.type === "m.room.message" && Object.keys(m.originalContent).length === 0;
+
+/** The thread root a message is in (its m.thread relation), or undefined in the main timeline. */
+export function threadOf(content: Record<string, unknown>): string | undefined {
+  const relation = content["m.relates_to"] as { rel_type?: unknown; event_id?: unknown } | undefined;
+  return relation?.rel_type === "m.thread" && typeof relation.event_id === "string" ? relation.event_id : undefined;
+}
+
 /** A message of the bot as a person reads it: once, with its latest edit applied. */
 export interface ReadMessage {
   eventId: string;
@@ -45,9 +54,17 @@ export function messagesBy(messages: PeerMessage[], sender: string): ReadMessage
     .map((m) => ({ eventId: m.event_id, body: String(m.content["body"]), content: m.content, live: m.live }));
 }
 
+/** A world other than a mode's scenarios': its client-mode account, its agent, variables of its own, its logs' label. */
+export interface WorldOptions {
+  account?: "clientbot" | "threadbot";
+  agent?: ScenarioAgent;
+  env?: Record<string, string>;
+  label?: string;
+}
+
 export class ModeWorld {
   readonly run = synapseRun();
-  readonly agent = new ScenarioAgent();
+  readonly agent: ScenarioAgent;
   readonly botUserId: string;
   readonly bot: BotUnderTest;
   alice!: PersonOnSynapse;
@@ -55,17 +72,18 @@ export class ModeWorld {
   /** How many bot messages each room held when last looked at (newBotBodies). */
   private readonly settledCount = new Map<string, number>();
 
-  private constructor(readonly mode: Mode) {
-    this.botUserId = mode === "appservice" ? this.run.appserviceUserId : this.run.users.clientbot.userId;
-    const account = mode === "client" ? this.run.users.clientbot : undefined;
-    this.bot = new BotUnderTest((dataDir) => botEnvFor(this.run, mode, dataDir, this.agent, account), {
-      secrets: mode === "appservice" ? [this.run.asToken, this.run.hsToken] : [], logs: { dir: botLogDir(this.run), label: mode },
+  private constructor(readonly mode: Mode, opts: WorldOptions) {
+    this.agent = opts.agent ?? new ScenarioAgent();
+    const account = mode === "client" ? this.run.users[opts.account ?? "clientbot"] : undefined;
+    this.botUserId = account?.userId ?? this.run.appserviceUserId;
+    this.bot = new BotUnderTest((dataDir) => ({ ...botEnvFor(this.run, mode, dataDir, this.agent, account), ...opts.env }), {
+      secrets: mode === "appservice" ? [this.run.asToken, this.run.hsToken] : [], logs: { dir: botLogDir(this.run), label: opts.label ?? mode },
     });
   }
 
   /** The agent, then the bot (its appservice listener up before any traffic for it), then the people. */
-  static async open(mode: Mode): Promise<ModeWorld> {
-    const world = new ModeWorld(mode);
+  static async open(mode: Mode, opts: WorldOptions = {}): Promise<ModeWorld> {
+    const world = new ModeWorld(mode, opts);
     await world.agent.start();
     await world.bot.start();
     world.alice = await signInPerson(world.run, "alice");
@@ -129,8 +147,17 @@ export class ModeWorld {
    * whole history, after the bot reports idle: what "exactly once" is checked on. None may still be live then.
    */
   async settledBotBodies(roomId: string): Promise<string[]> {
+    const bodies = (await this.settledBotMessages(roomId)).map((m) => m.body);
+    this.settledCount.set(roomId, bodies.length);
+    return bodies;
+  }
+
+  /** The bot's messages behind settledBotBodies; redacted ones (and their edits) are gone, as a client shows them. */
+  async settledBotMessages(roomId: string): Promise<ReadMessage[]> {
     await this.bot.waitForIdle();
-    const history = await this.alice.peer.history(roomId);
+    const all = await this.alice.peer.history(roomId);
+    const redacted = new Set(all.filter(isRedacted).map((m) => m.eventId));
+    const history = all.filter((m) => !redacted.has(m.eventId));
     const messages = messagesBy(history, this.botUserId);
     const live = messages.filter((m) => m.live);
     if (live.length > 0) {
@@ -138,9 +165,7 @@ export class ModeWorld {
         replaces: (m.originalContent["m.relates_to"] as { rel_type?: string; event_id?: string } | undefined)?.event_id, content: m.originalContent }));
       throw new Error(`the bot is idle, yet messages in ${roomId} are still live: ${JSON.stringify(live)}; the bot's events there: ${JSON.stringify(events)}`);
     }
-    const bodies = messages.map((m) => m.body);
-    this.settledCount.set(roomId, bodies.length);
-    return bodies;
+    return messages;
   }
 
   /** Like settledBotBodies, but only what the bot posted there since the last look: each scenario checks all of it. */
