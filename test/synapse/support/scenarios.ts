@@ -1,7 +1,8 @@
 // The end-to-end scenarios on Synapse, the same in both modes, in one order on one world per mode: what the person
 // sees in matrix-js-sdk, waited on with a deadline; "exactly once" checked on the homeserver's history after the bot
-// reports idle. The bot restarts come last: after a SIGKILL Synapse backs off from an appservice (2 s, 4 s, …), and
-// the scenarios after them need nothing pushed to it (the bot recovers its journal; fan-out is outbound).
+// reports idle (threads.test.ts holds the rest of threads, edits and redactions, and tool lines, in client mode). The
+// bot restarts come last: after a SIGKILL Synapse backs off from an appservice (2 s, 4 s, …), and the scenarios after
+// them need nothing pushed to it (the bot recovers its journal; fan-out is outbound).
 import { writeFileSync } from "node:fs";
 import { echoReply } from "../../../src/reference-agent/brain";
 import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
@@ -10,7 +11,8 @@ import type { PeerMessage } from "../../support/js-sdk-peer";
 import { pngImage } from "../../support/media-samples";
 import { STREAM_FIRST, STREAM_TEXT } from "./brain";
 import { requestsServed } from "./synapse";
-import { messagesBy, ModeWorld } from "./world";
+import { edit } from "../../e2e/threads/changes-support";
+import { isRedacted, messagesBy, ModeWorld, threadOf } from "./world";
 
 const HELP = /^Commands:\n[\s\S]*\/proactive/;
 const OPTED_IN = "Proactive messages are now on in this room.";
@@ -132,6 +134,29 @@ export function describeModeScenarios(mode: Mode): void {
       await w.waitAnswer(dm, echoReply("still there?"));
       expect(await w.newBotBodies(dm)).toEqual([FAILURE_TEXTS.link_lost, echoReply("still there?")]);
       expect(w.agent.runsOf("cut the line")).toHaveLength(1);
+    });
+
+    it("threads: a command and a follow-up in a thread are answered there; an edited answered question is answered again in place; a redacted one loses its answer", async () => {
+      const room = await w.openGroup("Threads");
+      const root = await w.alice.http.sendText(room, "Let's plan the trip"); // not for the bot
+      const command = await w.alice.http.sendThreadReply(room, root, "!threads");
+      const notice = await w.alice.peer.waitMessages(room, (ms) => messagesBy(ms, w.botUserId).find((m) => /^Threads here: follow/.test(m.body)),
+        "the /threads notice");
+      expect(notice.content["m.relates_to"]).toEqual({ rel_type: "m.thread", event_id: root, is_falling_back: true, "m.in_reply_to": { event_id: command } });
+      await w.alice.http.sendThreadReply(room, root, "Agent Bot: where to?", w.mention("where to?"));
+      const asked = await w.waitAnswer(room, echoReply("Agent Bot: where to?"));
+      const followUp = await w.alice.http.sendThreadReply(room, root, "and when?"); // no mention: the thread is followed
+      const answer = await w.waitAnswer(room, echoReply("and when?"));
+      for (const m of [asked, answer]) expect(threadOf(m.content)).toBe(root);
+      await w.bot.waitForIdle(); // the run is over: the edit comes after the answer
+      await edit(w.alice.http, room, followUp, "and how?");
+      const again = await w.waitAnswer(room, echoReply("and how?"));
+      expect(again.eventId).toBe(answer.eventId);
+      expect(threadOf(again.content)).toBe(root);
+      await w.alice.http.redact(room, followUp);
+      await w.alice.peer.waitMessages(room, (ms) => ms.find((m) => m.eventId === answer.eventId && isRedacted(m)), "the answer redacted");
+      expect(await w.newBotBodies(room)).toEqual([notice.body, echoReply("Agent Bot: where to?")]);
+      expect(w.agent.runsOf("and how?")).toHaveLength(1);
     });
 
     it("invited to a space, joins its two child rooms (public and restricted to the space) and answers there", async () => {
