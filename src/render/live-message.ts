@@ -263,7 +263,7 @@ export class LiveMessage {
       this.segments += 1;
       if (content === undefined) return;
       const reused = this.ctx.takeOver?.();
-      const result = await this.ctx.send(reused === undefined ? content : liveEdit(reused, content, false), `${key}.final`);
+      const result = reused === undefined ? await this.postWhole(key, content) : await this.ctx.send(liveEdit(reused, content, false), `${key}.final`);
       if (result.ok) {
         this.posted += 1;
         this.ctx.onShown?.(reused ?? result.eventId);
@@ -283,5 +283,22 @@ export class LiveMessage {
       else this.ctx.log.error({ roomId: this.ctx.target.roomId, error: result.error.describe() }, "could not deliver the final text of a live message");
     }
     await this.ctx.store.remove(segment.key);
+  }
+
+  /**
+   * A whole message, never shown live: under the transaction id a live post of it would have (`key`), so that this
+   * run again after a crash ends up in the same message whichever way each attempt showed it. A message an earlier
+   * attempt began live (its record claimed) is finished by an edit instead.
+   */
+  private async postWhole(key: string, content: Content): ReturnType<LiveContext["send"]> {
+    const before = await this.ctx.store.claim(key);
+    if (before === undefined) {
+      this.ctx.store.release(key);
+      return this.ctx.send(content, key);
+    }
+    const first = await this.ctx.send(before.initial, key); // the homeserver and the outbox dedupe it: its event id
+    const result = first.ok ? await this.ctx.send(liveEdit(first.eventId, content, false), `${key}.final`) : first;
+    if (result.ok) await this.ctx.store.remove(key);
+    return first.ok && result.ok ? { ...result, eventId: first.eventId } : result;
   }
 }

@@ -5,6 +5,7 @@ import { LIVE_MARKER, markLive } from "../../../src/render/live-content";
 import { LiveMessage } from "../../../src/render/live-message";
 import { INTERRUPTED_RECORD_TTL_MS, recoverLiveMessages } from "../../../src/render/live-recovery";
 import { LiveStore, type LiveRecord } from "../../../src/render/live-store";
+import { waitFor } from "../../support/wait";
 import { liveContext, RecordingRoom, silent, waitUntil } from "./support";
 
 function record(key: string, over: Partial<LiveRecord> = {}): LiveRecord {
@@ -101,4 +102,26 @@ test("a live message with the agent's work above its text keeps the work when it
   expect(await recoverLiveMessages(recovery)).toBe(1);
   expect(room.messages()[0]?.content).toMatchObject({ body: "🔧 search…\n\nHalf\n\n(interrupted)",
     formatted_body: "<p>🔧 search…</p>\n<p>Half</p>\n<p>(interrupted)</p>" });
+});
+
+test("a turn run again after a crash ends in one message: answered whole the first time, live the second", async () => {
+  const { room, store } = world();
+  const ctx = liveContext(room, { store, txn: (part) => `t.${part}` });
+  await new LiveMessage(ctx, 0).finish("The whole answer."); // the first attempt: whole at once, then the crash
+  const again = new LiveMessage(ctx, 0);
+  again.update("The who");
+  const shown = await waitFor(async () => (await store.get("t.m0.s0"))?.eventId, { what: "the second attempt shown live" });
+  expect(shown).toBe(room.events[0]?.event_id); // the homeserver gave back the message the first attempt sent
+  await again.finish("The whole answer.");
+  expect(room.messages().map((m) => [m.live, m.content["body"]])).toEqual([[false, "The whole answer."]]);
+});
+
+test("a turn run again after a crash ends in one message: live the first time, whole the second", async () => {
+  const { room, store } = world();
+  const ctx = liveContext(room, { store, txn: (part) => `t.${part}` });
+  new LiveMessage(ctx, 0).update("Parti"); // the first attempt: its first event out live, then the crash
+  await waitUntil(() => room.events.length === 1, "the live message posted");
+  await new LiveMessage(ctx, 0).finish("Partial, then whole.");
+  expect(room.messages().map((m) => [m.live, m.content["body"]])).toEqual([[false, "Partial, then whole."]]);
+  expect(await store.get("t.m0.s0")).toBeUndefined();
 });
