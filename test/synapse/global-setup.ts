@@ -7,10 +7,11 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse } from "yaml";
-import { freePort, ROOT } from "../support/bot-harness";
+import { ROOT } from "../support/bot-harness";
 import { RUN_ENV, type RunUser, type SecondSynapse, type SynapseRun } from "./support/run";
 import { registerUsers, startSynapse, stopOnExit, synapseDir, type SynapseServer } from "./support/synapse";
 
@@ -56,11 +57,29 @@ async function pastPackageStep(state: string, start: Promise<unknown>): Promise<
   while (!ended && !existsSync(path.join(state, "src")) && !existsSync(path.join(state, "venv"))) await delay(200);
 }
 
-/** Ports free now and distinct from each other. */
+/**
+ * Ports free now, distinct from each other, and below the kernel's ephemeral range: they are fixed for the whole run
+ * (Synapse's listeners, the appservice listeners its registrations name), and a port the kernel hands out for a
+ * bind to port 0 (the bot's HTTP server, an agent, a client) could otherwise be one of them by then.
+ */
 async function freePorts(count: number): Promise<number[]> {
+  const range = "/proc/sys/net/ipv4/ip_local_port_range";
+  const [ephemeralLow = 32768] = existsSync(range) ? readFileSync(range, "utf8").trim().split(/\s+/).map(Number) : [];
+  const low = 20_000, high = Math.max(low + 1_000, ephemeralLow);
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
+  while (ports.size < count) {
+    const port = low + randomBytes(2).readUInt16BE(0) % (high - low);
+    if (!ports.has(port) && (await bindable(port))) ports.add(port);
+  }
   return [...ports];
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
 }
 
 export default async function globalSetup(): Promise<void> {
