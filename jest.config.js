@@ -17,4 +17,9 @@ module.exports = {
   setupFilesAfterEnv: ["<rootDir>/test/support/jest-setup.ts"],
   testTimeout: Math.ceil(60000 * timeScale),
   maxWorkers: 2,
+  // A worker is replaced once its heap passes this after a test file (the files that load matrix-js-sdk and the
+  // crypto wasm leave hundreds of MB each). Workers then stay small, and one that ends exits within the 500 ms
+  // jest gives it even on a busy machine: a worker near 1 GB was slow enough to be killed ("a worker process has
+  // failed to exit gracefully").
+  workerIdleMemoryLimit: "512MB",
 };

@@ -5,9 +5,10 @@ import { ChildBot } from "../support/bot-harness";
 import { botMessagesIn } from "../support/bot-messages";
 import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
+import { waitWhileProgressing } from "../support/wait";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import {
-  bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS, waitWhileProgressing,
+  bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS,
 } from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");

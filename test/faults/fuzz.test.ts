@@ -9,10 +9,11 @@
 import fc from "fast-check";
 import { MatrixHttpError, type ClientEvent } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
+import { waitWhileProgressing } from "../support/wait";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
 import { rawAgentFrame, rawRoomEvent } from "./fuzz-arbitraries";
 import { storeRows } from "../support/store-rows";
-import { errorLines, EVERY_LOG_LINE, printFigure, sleep, timing, waitWhileProgressing } from "./support";
+import { errorLines, EVERY_LOG_LINE, printFigure, sleep, timing } from "./support";
 
 const SEED = 20_261_122;
 const EVENTS = 10_000;

@@ -7,11 +7,12 @@ import { echoReplyFor } from "../../src/reference-agent/server";
 import { hostileContent } from "../support/hostile-content";
 import { MODES, Scenario } from "../support/scenario";
 import { printFigure } from "./support";
+import { scaled } from "../support/wait";
 
 const ANSWERED_WITHIN_MS = 1_000;
 const ROUNDS = 3;
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 describe.each(MODES)("a poison event in %s mode", (mode) => {
   let s: Scenario;

@@ -50,27 +50,6 @@ export function duplicatesIn(counts: readonly number[]): number {
   return counts.reduce((sum, n) => sum + Math.max(0, n - 1), 0);
 }
 
-/**
- * Waits until `done()`, for as long as the bot keeps making `progress()` (any change of the value counts): fails
- * only after `stallMs` without any. For the long waits of a busy machine (thousands of events routed in order,
- * a thousand rooms served), where a fixed deadline measures the machine's load rather than the bot.
- */
-export async function waitWhileProgressing(done: () => boolean, progress: () => unknown | Promise<unknown>,
-  opts: { what: string; stallMs: number; intervalMs?: number }): Promise<void> {
-  let last = JSON.stringify(await progress());
-  let lastChange = Date.now();
-  while (!done()) {
-    await sleep(opts.intervalMs ?? 100);
-    const now = JSON.stringify(await progress());
-    if (now !== last) {
-      last = now;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > opts.stallMs) {
-      throw new Error(`no progress for ${opts.stallMs} ms waiting for ${opts.what} (progress stuck at ${now})`);
-    }
-  }
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**

@@ -47,6 +47,27 @@ export async function waitFor<T>(probe: () => T | undefined | false | Promise<T 
   }
 }
 
+/**
+ * Waits until `done()`, for as long as the bot keeps making `progress()` (any change of the value counts): fails
+ * only after `stallMs` (scaled) without any. For the long waits of a busy machine (thousands of events routed in order,
+ * a thousand rooms served), where a fixed deadline measures the machine's load rather than the bot.
+ */
+export async function waitWhileProgressing(done: () => boolean, progress: () => unknown | Promise<unknown>,
+  opts: { what: string; stallMs: number; intervalMs?: number }): Promise<void> {
+  let last = JSON.stringify(await progress());
+  let lastChange = Date.now();
+  while (!done()) {
+    await tick(opts.intervalMs ?? 100);
+    const now = JSON.stringify(await progress());
+    if (now !== last) {
+      last = now;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > scaled(opts.stallMs)) {
+      throw new Error(`no progress for ${scaled(opts.stallMs)} ms waiting for ${opts.what} (progress stuck at ${now})`);
+    }
+  }
+}
+
 /** The pause between two probes of a wait (unref'd: a wait never holds the process open). Not for tests to sleep on. */
 function tick(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

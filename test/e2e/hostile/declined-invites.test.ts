@@ -3,8 +3,9 @@
 // transaction that carried it).
 import { MODES, Scenario } from "../../support/scenario";
 import { storeKeys, storeSettled } from "../../support/store-rows";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 describe.each(MODES)("declined invites in %s mode", (mode) => {
   let s: Scenario;

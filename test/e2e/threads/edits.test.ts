@@ -9,8 +9,9 @@ import { replacedEventId } from "../../support/bot-messages";
 import { MODES, Scenario } from "../../support/scenario";
 import { ANSWER, changesBrain, edit, type ChangesBrain } from "./changes-support";
 import { botBodiesIn, mention, replyOf, threadOf, visibleBotMessages, waitBotSays } from "./support";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 describe.each(MODES)("edits of questions (%s mode)", (mode) => {
   let s: Scenario | undefined;

@@ -9,8 +9,9 @@ import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
 import type { MatrixTestUser } from "../../support/matrix-test-user";
 import { MODES, Scenario } from "../../support/scenario";
 import { botBodiesIn, ECHO, mention, replyOf, threadOf, waitBotSays } from "./support";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 describe.each(MODES)("threads in a group room (%s mode)", (mode) => {
   let s: Scenario | undefined;

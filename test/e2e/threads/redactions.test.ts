@@ -8,8 +8,9 @@ import type { MatrixTestUser } from "../../support/matrix-test-user";
 import { MODES, Scenario } from "../../support/scenario";
 import { ANSWER, changesBrain, LONG_WORDS, type ChangesBrain } from "./changes-support";
 import { isRedacted, mention, visibleBotMessages, waitBotSays } from "./support";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 describe.each(MODES)("redactions of questions (%s mode)", (mode) => {
   let s: Scenario | undefined;

@@ -8,8 +8,9 @@ import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { startHttpMcpServer, STDIO_MCP_SERVER, type HttpMcpServer } from "../../support/mcp";
 import { Scenario } from "../../support/scenario";
 import { botEvents, LIVE_TEST_ENV } from "../live/support";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(90_000);
+jest.setTimeout(scaled(90_000));
 
 describe("the reference agent with tools", () => {
   let s: Scenario | undefined;

@@ -8,8 +8,9 @@ import { foldEdits } from "../../support/bot-messages";
 import { Scenario } from "../../support/scenario";
 import { closeScriptedAgents, startScriptedAgent, type ScriptedConn } from "../../support/scripted-agent";
 import { botEvents, LIVE_TEST_ENV } from "../live/support";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(90_000);
+jest.setTimeout(scaled(90_000));
 
 const MUSING = "secret-musing-42";
 

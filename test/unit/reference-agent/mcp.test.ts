@@ -7,8 +7,9 @@ import pino from "pino";
 import { McpTools } from "../../../src/reference-agent/tools/mcp";
 import { LogCapture } from "../../support/log-capture";
 import { startHttpMcpServer, STDIO_MCP_SERVER, type HttpMcpServer } from "../../support/mcp";
+import { scaled } from "../../support/wait";
 
-jest.setTimeout(30_000);
+jest.setTimeout(scaled(30_000));
 
 let http: HttpMcpServer | undefined;
 let tools: McpTools | undefined;
