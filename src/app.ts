@@ -37,6 +37,7 @@ import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
 import { journalIdsOf } from "./turns/turn-run";
 import { ThreadFollowing } from "./turns/thread-following";
+import { createUsage, DEFAULT_AGENT_NAME } from "./usage";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -46,6 +47,8 @@ export interface AppOverrides {
   logPretty?: boolean;
   /** Test hook: wrap the store adapter, e.g. with a fault injector. */
   wrapStoreAdapter?: (adapter: KeyvStoreAdapter) => KeyvStoreAdapter;
+  /** The wall clock usage days are counted on (src/usage); default Date.now. */
+  clock?: () => number;
 }
 
 export interface App {
@@ -194,8 +197,10 @@ class BotApp implements App {
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);
     const journal = this.journalOn(store, (item) => intake.poisoned(item));
+    const usage = createUsage({ store, limits: config.usageLimits, log: childLogger(log, "usage"),
+      ...(this.overrides.clock ? { now: this.overrides.clock } : {}), onUsage: (name, totals) => ops.metrics.agentUsage(name, totals) });
     const pipeline = new TurnPipeline({
-      agent: agent.link, sender: messages, log: childLogger(log, "turns"),
+      agent: usage.meter(agent.link, DEFAULT_AGENT_NAME), sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
@@ -219,7 +224,7 @@ class BotApp implements App {
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
-      inboundRefusals: () => intake.stats(), work: () => ops.work(),
+      inboundRefusals: () => intake.stats(), work: () => ops.work(), usage,
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);

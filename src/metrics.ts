@@ -42,6 +42,7 @@ export const METRIC_HELP = {
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
   store_expired_swept_total: "Expired store entries deleted by the store's sweep",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
+  agent_tokens_total: "Tokens the agent reported using (RUN_FINISHED/RUN_ERROR usage), by agent and direction (input, output); per agent only, never per room or user",
   work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
 } as const;
 
@@ -108,6 +109,8 @@ export class Metrics {
   private readonly poisoned: Counter;
   private readonly refusedBatches: Counter;
   private readonly swept: Counter;
+  private readonly agentTokens: Counter<"agent" | "direction">;
+  private readonly agentNames: BoundedLabel;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -119,6 +122,7 @@ export class Metrics {
     this.outcomes = new BoundedLabel(max);
     this.commandNames = new BoundedLabel(max);
     this.reasons = new BoundedLabel(max);
+    this.agentNames = new BoundedLabel(max);
     const registers = [this.registry];
     const name = (key: keyof typeof METRIC_HELP): { name: string; help: string; registers: Registry[] } => ({
       name: METRIC_PREFIX + key,
@@ -146,6 +150,7 @@ export class Metrics {
     this.poisoned = new Counter(name("inbound_poisoned_events_total"));
     this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
     this.swept = new Counter(name("store_expired_swept_total"));
+    this.agentTokens = new Counter({ ...name("agent_tokens_total"), labelNames: ["agent", "direction"] });
     // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
     const probe = (): WorkInFlight | undefined => this.workProbe?.();
     new Gauge({ ...name("idle"), collect() {
@@ -245,6 +250,13 @@ export class Metrics {
   /** The store's sweep deleted `count` expired entries. */
   storeSwept(count: number): void {
     if (count > 0) this.swept.inc(count);
+  }
+
+  /** An agent run reported its token usage (src/usage): counted per agent, nothing about its room or user. */
+  agentUsage(agent: string, totals: { inputTokens: number; outputTokens: number }): void {
+    const label = this.agentNames.value(agent);
+    if (totals.inputTokens > 0) this.agentTokens.inc({ agent: label, direction: "input" }, totals.inputTokens);
+    if (totals.outputTokens > 0) this.agentTokens.inc({ agent: label, direction: "output" }, totals.outputTokens);
   }
 
   /** The Prometheus text exposition of every metric. */

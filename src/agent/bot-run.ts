@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { RunFailure, RunObserver, RunResult } from "./link-types";
 import { awaitSafely, callSafely, unrefTimer } from "./link-util";
 import type { RunEvent } from "./run-events";
+import { usageField } from "../usage/token-usage";
 
 export interface BotRunDeps {
   /** The link's logger (not a child per run: creating one costs more than a whole turn's other logging); the run's
@@ -109,13 +110,13 @@ export class BotRun {
           this.deps.logger.warn({ runId: this.runId, threadId: this.deps.threadId }, "the run ended waiting for an answer (interrupt); interrupts are not supported yet");
         }
         const stopped = event.outcome === "cancelled";
-        this.settle(stopped ? { ok: false, failure: { kind: "agent_error", code: "cancelled", message: "the agent stopped the run", retryable: false } }
-          : { ok: true }, false);
+        this.settle({ ...(stopped ? { ok: false, failure: { kind: "agent_error", code: "cancelled", message: "the agent stopped the run", retryable: false } }
+          : { ok: true }), ...usageField(event.usage) }, false);
         return;
       }
       case "RUN_ERROR":
         this.settle(
-          { ok: false, failure: { kind: "agent_error", code: event.code, message: event.message, retryable: event.retryable } },
+          { ok: false, failure: { kind: "agent_error", code: event.code, message: event.message, retryable: event.retryable }, ...usageField(event.usage) },
           false,
         );
         return;

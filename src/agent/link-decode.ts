@@ -38,6 +38,9 @@ export class LinkDecoding {
       if (event.kind === "unknown") {
         events = [{ type: "UNKNOWN", originalType: event.type }];
       } else {
+        if (event.usageRejected !== undefined) {
+          this.log.warn({ runId: clipForLog(frame.runId), seq: frame.seq, error: clipForLog(event.usageRejected) }, "agent link: malformed usage left out (the event stands)");
+        }
         const decoded = this.decoderFor(frame.runId).decode(event.event);
         if (!decoded.ok) {
           this.stats.framesRejected += 1;

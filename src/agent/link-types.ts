@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { MediaPartOptions } from "../media/parts";
 import type { RunErrorCode, RunInput } from "./protocol";
 import type { WorkEvent } from "./run-events";
+import type { TokenUsage } from "../usage/token-usage";
 
 export type LinkState = "connecting" | "up" | "down" | "stopped";
 
@@ -95,9 +96,13 @@ export type RunFailure =
       kind: "unreachable" | "link_lost" | "no_start" | "idle" | "deadline" | "bad_frame" | "cancelled";
       detail: string;
     }
-  | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean };
+  | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean }
 
-export type RunResult = { ok: true } | { ok: false; failure: RunFailure };
+  /** Refused before it reached the agent: a usage limit (src/usage/); `text` tells the user when it resets. */
+  | { kind: "usage_limit"; detail: string; text: string };
+
+/** `usage`: the token usage the agent reported at the run's end (RUN_FINISHED or RUN_ERROR), when it did. */
+export type RunResult = ({ ok: true } | { ok: false; failure: RunFailure }) & { usage?: TokenUsage[] };
 
 export interface AgentInitiatedRun {
   runId: string;

@@ -2,6 +2,7 @@
 // `EventSchema` of `@ag-ui/core/schemas` (never a copy); `run.input` is an AG-UI `RunAgentInput`; a v2 `ready`
 // carries AG-UI `AgentCapabilities`. See runbook/agent-protocol.md ("Protocol v2").
 import { AgentCapabilitiesSchema, EventSchema, RunAgentInputSchema } from "@ag-ui/core/schemas";
+import { splitUsage } from "../usage/token-usage";
 import { EventType } from "@ag-ui/core";
 import { z } from "zod";
 import type { AgentEvent, RunInput } from "./protocol";
@@ -16,20 +17,25 @@ export type RunAgentInput = z.input<typeof RunAgentInputSchema>;
 
 const AGUI_TYPES: ReadonlySet<string> = new Set(Object.values(EventType));
 
-/** The event of a v2 `event` frame: an AG-UI 1.0 event, or a type AG-UI 1.0 does not define (ignored). */
-export type V2Event = { kind: "agui"; event: AguiEvent } | { kind: "unknown"; type: string };
+/**
+ * The event of a v2 `event` frame: an AG-UI 1.0 event, or a type AG-UI 1.0 does not define (ignored).
+ * `usageRejected`: the RUN_FINISHED/RUN_ERROR `usage` entries left out as malformed, and why (the event stands).
+ */
+export type V2Event = { kind: "agui"; event: AguiEvent; usageRejected?: string } | { kind: "unknown"; type: string };
 
 /** AG-UI 1.0 types must be valid by `EventSchema`; any other type string becomes `{ kind: "unknown" }`. */
 export const V2EventSchema = z.looseObject({ type: z.string() }).transform((raw, ctx): V2Event => {
   if (!AGUI_TYPES.has(raw.type)) return { kind: "unknown", type: raw.type };
-  const parsed = EventSchema.safeParse(raw);
+  // A malformed `usage` fails only itself: the event is checked without the entries that are not TokenUsage.
+  const { event: checked, rejected } = splitUsage(raw);
+  const parsed = EventSchema.safeParse(checked);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       ctx.addIssue({ code: "custom", message: issue.message, path: issue.path as (string | number)[] });
     }
     return z.NEVER;
   }
-  return { kind: "agui", event: parsed.data };
+  return { kind: "agui", event: parsed.data, ...(rejected !== undefined ? { usageRejected: rejected } : {}) };
 });
 
 /** RUN_STARTED and RUN_FINISHED name their run; in the envelope they must name the envelope's. */

@@ -25,6 +25,7 @@ export function createCommandHandler(deps: {
   createChatRoom?: CommandDeps["createChatRoom"];
   inboundRefusals?: () => NonNullable<CommandStatus["inbound"]>;
   liveMessaging?: { roomAllows(roomId: string): Promise<boolean> };
+  usage?: CommandDeps["usage"];
 }): CommandHandler {
   const { config, messages, log } = deps;
   return new CommandHandler({
@@ -38,6 +39,7 @@ export function createCommandHandler(deps: {
     log,
     ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
     ...(deps.liveMessaging ? { streaming: { defaultMode: config.streaming, roomAllows: (roomId: string) => deps.liveMessaging?.roomAllows(roomId) ?? Promise.resolve(true) } } : {}),
+    ...(deps.usage ? { usage: deps.usage } : {}),
     ...(config.provisionSpace && deps.createChatRoom ? { createChatRoom: deps.createChatRoom } : {}),
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);

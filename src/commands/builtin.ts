@@ -10,9 +10,10 @@ import { statusCommand } from "./status";
 import { stopCommand } from "./stop";
 import { streamCommand } from "./stream";
 import { threadsCommand } from "./threads";
+import { usageCommand } from "./usage";
 import { detailsCommand, toolLinesCommand } from "./work";
 
 export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
   helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, threadsCommand, streamCommand, toolLinesCommand, detailsCommand,
-  proactiveCommand, outboxCommand, newCommand,
+  proactiveCommand, outboxCommand, newCommand, usageCommand,
 ];

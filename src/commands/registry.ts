@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { MatrixHttp } from "../matrix/http";
 import type { WorkInFlight } from "../metrics";
 import type { RoomSettingsStore } from "../rooms/settings";
+import type { Usage } from "../usage";
 
 /** "anyone"; "settings": who may change this room's settings (see permissions.ts); "admin": BOT_ADMINS only. */
 export type Permission = "anyone" | "settings" | "admin";
@@ -47,6 +48,8 @@ export interface CommandDeps {
   streaming?: { defaultMode: "edits" | "final"; roomAllows(roomId: string): Promise<boolean> };
   /** `/new`: a chat room in the sender's private space; absent when PROVISION_SPACE is off. Errors carry userMessage. */
   createChatRoom?: (userId: string, title: string | undefined, opts: { requestId: string }) => Promise<{ roomId: string; title: string }>;
+  /** `/usage`: the token usage ledger, the daily limits and the clock days are counted on. */
+  usage?: Pick<Usage, "ledger" | "limits" | "now">;
 }
 
 export interface CommandContext {

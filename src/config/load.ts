@@ -54,6 +54,8 @@ export interface Config {
   readonly timings: Timings;
   /** Every configured secret value, for the log redactor. */
   readonly secrets: string[];
+  /** Daily token limits (USAGE_LIMIT_TOKENS_PER_USER_DAY, USAGE_LIMIT_TOKENS_PER_ROOM_DAY); unset: none. */
+  readonly usageLimits: { readonly perUserDay?: number; readonly perRoomDay?: number };
   /** The in-process reference agent's settings (only when AGENT_URL is unset). */
   readonly referenceAgent?: AgentConfig;
 }
@@ -220,6 +222,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     problems.parse(env, "PROVISION_SPACE", booleanVar, "set PROVISION_SPACE to true or false") ?? false;
   const streaming = problems.parse(env, "STREAMING", streamingVar, "set STREAMING to edits or final, or leave it unset") ?? "edits";
   const timings = readTimings(env, problems);
+  const limitFix = (name: string): string => `set ${name} to a positive whole number of tokens, or leave it unset for no limit`;
+  const perUserDay = problems.parse(env, "USAGE_LIMIT_TOKENS_PER_USER_DAY", positiveIntVar(), limitFix("USAGE_LIMIT_TOKENS_PER_USER_DAY"));
+  const perRoomDay = problems.parse(env, "USAGE_LIMIT_TOKENS_PER_ROOM_DAY", positiveIntVar(), limitFix("USAGE_LIMIT_TOKENS_PER_ROOM_DAY"));
 
   // Without AGENT_URL the reference agent runs in-process: its variables (LLM_*, PROACTIVE_*) count too.
   let referenceAgent: AgentConfig | undefined;
@@ -269,6 +274,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     provisionSpace,
     streaming,
     timings,
+    usageLimits: { ...(perUserDay !== undefined ? { perUserDay } : {}), ...(perRoomDay !== undefined ? { perRoomDay } : {}) },
     secrets,
     ...(referenceAgent !== undefined ? { referenceAgent } : {}),
   };

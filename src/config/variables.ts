@@ -156,5 +156,7 @@ export const ENV_VARIABLES: readonly string[] = [
   "STREAMING",
   "LLM_API_KEY",
   "MEDIA_PUBLIC_URL",
+  "USAGE_LIMIT_TOKENS_PER_USER_DAY",
+  "USAGE_LIMIT_TOKENS_PER_ROOM_DAY",
   ...TIMING_VARIABLES.map((t) => t.name),
 ];

@@ -22,6 +22,8 @@ export const FAILURE_TEXTS = {
   queue_full: "⏳ I'm still working through earlier messages here, so I skipped this one. Please send it again when I've answered.",
   non_text: "I can't read this kind of message. Send me text, a picture, a file or a voice message instead.",
   shutdown: "🔄 I'm restarting and couldn't finish this answer in time. I'll answer your message as soon as I'm back.",
+  /** The start of a usage-limit refusal; the rest (whose limit, when it resets) is src/usage/limits.ts's. */
+  usage_limit: "⛔ The daily usage limit is reached, so I didn't send this to my agent.",
 } as const;
 
 export type FailureTextKey = keyof typeof FAILURE_TEXTS;
@@ -31,5 +33,6 @@ export function failureKey(failure: RunFailure): FailureTextKey {
 }
 
 export function failureText(failure: RunFailure): string {
+  if (failure.kind === "usage_limit") return failure.text;
   return FAILURE_TEXTS[failureKey(failure)] ?? FAILURE_TEXTS.agent_internal;
 }
