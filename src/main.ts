@@ -23,6 +23,14 @@ function installCrashPoint(): void {
   });
 }
 
+/** Test-only: MAB_TEST_NOW=<ISO instant> starts the clock usage days are counted on there; it runs on from it. */
+function testClock(): (() => number) | undefined {
+  const start = Date.parse(process.env["MAB_TEST_NOW"] ?? "");
+  if (Number.isNaN(start)) return undefined;
+  const offset = start - Date.now();
+  return () => Date.now() + offset;
+}
+
 async function main(): Promise<void> {
   process.umask(PRIVATE_UMASK); // everything the bot writes (DATA_DIR: store, crypto, agent memory) is its user's only
   loadDotEnv(process.cwd(), (file) => process.loadEnvFile(file));
@@ -45,7 +53,9 @@ async function main(): Promise<void> {
   };
   // A pipe on stdout (`npm start --silent | jq …`) whose reader went away: nobody sees the bot any more, so it stops.
   const logDestination = process.stdout.isTTY === true ? undefined : stdoutDestination(() => stop({ reason: "stdout closed" }, 1));
-  const app: App = createApp(loaded.config, { logPretty: process.stdout.isTTY === true, ...(logDestination ? { logDestination } : {}) });
+  const clock = testClock();
+  const app: App = createApp(loaded.config, { logPretty: process.stdout.isTTY === true, ...(logDestination ? { logDestination } : {}),
+    ...(clock ? { clock } : {}) });
   process.on("unhandledRejection", (reason) => {
     app.log.error({ err: reason instanceof Error ? reason.message : String(reason) }, "unhandledRejection (a bug: please report it)");
   });
