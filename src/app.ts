@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from "pino";
 import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
+import { wireInterrupts } from "./app/interrupts";
 import { wireLive } from "./app/live";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
@@ -199,7 +200,9 @@ class BotApp implements App {
     const journal = this.journalOn(store, (item) => intake.poisoned(item));
     const usage = createUsage({ store, limits: config.usageLimits, log: childLogger(log, "usage"),
       ...(this.overrides.clock ? { now: this.overrides.clock } : {}), onUsage: (name, totals) => ops.metrics.agentUsage(name, totals) });
-    const pipeline = new TurnPipeline({
+    const prompts = wireInterrupts(config, { store, http, messages, log: childLogger(log, "interrupts"),
+      onOutcome: (outcome) => ops.metrics.promptSettled(outcome) });
+    const pipeline = new TurnPipeline({ interrupts: prompts.forPipeline,
       agent: usage.meter(agent.link, DEFAULT_AGENT_NAME), sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
@@ -220,6 +223,8 @@ class BotApp implements App {
     const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), {
       memberFetchAttempts: t.roomLookupAttempts, retryBaseMs: t.roomLookupBaseMs, retryMaxMs: t.roomLookupMaxMs,
       isAllowedUser, isOwnUser: (userId) => ownUsers.some((re) => re.test(userId)) });
+    const interrupts = prompts.bind({ pipeline, directory, threadKeyFor });
+    this.cleanups.push(() => interrupts.stop());
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
@@ -232,7 +237,7 @@ class BotApp implements App {
     const router = new InboundRouter({
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
-      threadKeyFor, commands, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
+      threadKeyFor, commands, interrupts, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
       changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: messages, threadKeyFor, directory, log: childLogger(log, "turns"),
         complete: (roomId, eventId) => journal.complete(roomId, eventId), fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
         isCommand: (event) => commands.parse(event)?.prefix != null, reanswerWithinMs: t.editReanswerMs }),
@@ -270,6 +275,7 @@ class BotApp implements App {
     await outbox.recover();
     // In the background: turns run again meanwhile (a turn that continues a message waits for that message's recovery).
     void live.recover(outbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
+    await interrupts.start(); // before the journal's events are routed: answers given while down find their prompts
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
       ...(crypto ? { crypto } : {}), intake,

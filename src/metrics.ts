@@ -41,6 +41,7 @@ export const METRIC_HELP = {
   inbound_poisoned_events_total: "Inbound events skipped because they could not be stored (the rest of their batch went on)",
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
   store_expired_swept_total: "Expired store entries deleted by the store's sweep",
+  prompts_total: "The agent's prompts (approvals, choices, questions) settled, by outcome",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
   agent_tokens_total: "Tokens the agent reported using (RUN_FINISHED/RUN_ERROR usage), by agent and direction (input, output); per agent only, never per room or user",
   work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
@@ -111,6 +112,7 @@ export class Metrics {
   private readonly swept: Counter;
   private readonly agentTokens: Counter<"agent" | "direction">;
   private readonly agentNames: BoundedLabel;
+  private readonly prompts: Counter<"outcome">;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -151,6 +153,7 @@ export class Metrics {
     this.refusedBatches = new Counter(name("inbound_batches_refused_total"));
     this.swept = new Counter(name("store_expired_swept_total"));
     this.agentTokens = new Counter({ ...name("agent_tokens_total"), labelNames: ["agent", "direction"] });
+    this.prompts = new Counter({ ...name("prompts_total"), labelNames: ["outcome"] });
     // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
     const probe = (): WorkInFlight | undefined => this.workProbe?.();
     new Gauge({ ...name("idle"), collect() {
@@ -220,6 +223,11 @@ export class Metrics {
   rateLimitWaited(ms: number): void {
     this.rateLimitWaits.inc();
     if (Number.isFinite(ms) && ms >= 0) this.rateLimitWait.observe(ms / 1000);
+  }
+
+  /** A prompt of the agent was settled: approved, denied, chosen, answered, expired or cancelled. */
+  promptSettled(outcome: "approved" | "denied" | "chosen" | "answered" | "expired" | "cancelled"): void {
+    this.prompts.inc({ outcome });
   }
 
   /** A command was handled. Pass registered command names only (unknown ones as "unknown"). */

@@ -51,6 +51,8 @@ export interface RouterDeps {
   retry?: { attempts?: number; baseMs?: number; maxMs?: number };
   /** Pictures, files, voice: downloaded for the agent (src/media); without it they get the non-text notice. */
   media?: MediaIntake;
+  /** Answers to pending prompts (src/interrupts/): reactions, votes, replies, !approve/!deny, free text. */
+  interrupts?: { onEvent(event: RoomEvent): Promise<boolean> };
 }
 
 /**
@@ -204,6 +206,11 @@ export class InboundRouter {
       await this.deps.encryptedNotice.onUnreadable(event.room_id);
     }
     if (event.type === "m.room.redaction") await this.deps.changes?.redaction(event);
+    if (this.deps.interrupts && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)
+      && (await this.deps.interrupts.onEvent(event))) {
+      await this.deps.journal.complete(event.room_id, event.event_id); // an answer: never a turn or a command
+      return;
+    }
     const turn = event.type === "m.room.message" ? await this.messageTurn(event) : undefined;
     if (turn === "taken") return; // an edit the turns took in: they settle it
     if (turn === undefined) {

@@ -106,12 +106,10 @@ export class BotRun {
         // Messages the agent left open are still complete text for the user.
         for (const [id, text] of this.open) this.deliverText(id, text);
         this.open.clear();
-        if (event.outcome === "interrupt") {
-          this.deps.logger.warn({ runId: this.runId, threadId: this.deps.threadId }, "the run ended waiting for an answer (interrupt); interrupts are not supported yet");
-        }
         const stopped = event.outcome === "cancelled";
+        const interrupts = event.outcome === "interrupt" ? event.interrupts ?? [] : [];
         this.settle({ ...(stopped ? { ok: false, failure: { kind: "agent_error", code: "cancelled", message: "the agent stopped the run", retryable: false } }
-          : { ok: true }), ...usageField(event.usage) }, false);
+          : interrupts.length > 0 ? { ok: true, interrupts } : { ok: true }), ...usageField(event.usage) }, false);
         return;
       }
       case "RUN_ERROR":

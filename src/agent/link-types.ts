@@ -2,6 +2,7 @@
 import type { Logger } from "pino";
 import type { MediaPartOptions } from "../media/parts";
 import type { RunErrorCode, RunInput } from "./protocol";
+import type { AgentInterrupt } from "./protocol-v2";
 import type { WorkEvent } from "./run-events";
 import type { TokenUsage } from "../usage/token-usage";
 
@@ -101,8 +102,11 @@ export type RunFailure =
   /** Refused before it reached the agent: a usage limit (src/usage/); `text` tells the user when it resets. */
   | { kind: "usage_limit"; detail: string; text: string };
 
-/** `usage`: the token usage the agent reported at the run's end (RUN_FINISHED or RUN_ERROR), when it did. */
-export type RunResult = ({ ok: true } | { ok: false; failure: RunFailure }) & { usage?: TokenUsage[] };
+/**
+ * `usage`: the token usage the agent reported at the run's end (RUN_FINISHED or RUN_ERROR), when it did.
+ * `interrupts`: the run paused, waiting for people's answers (RUN_FINISHED outcome `interrupt`, src/interrupts/).
+ */
+export type RunResult = ({ ok: true; interrupts?: AgentInterrupt[] } | { ok: false; failure: RunFailure }) & { usage?: TokenUsage[] };
 
 export interface AgentInitiatedRun {
   runId: string;

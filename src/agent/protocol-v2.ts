@@ -1,7 +1,7 @@
 // Agent protocol v2 ("matrix-agent/2"): AG-UI 1.0 inside the v1 envelope. Events are parsed with the official
 // `EventSchema` of `@ag-ui/core/schemas` (never a copy); `run.input` is an AG-UI `RunAgentInput`; a v2 `ready`
 // carries AG-UI `AgentCapabilities`. See runbook/agent-protocol.md ("Protocol v2").
-import { AgentCapabilitiesSchema, EventSchema, RunAgentInputSchema } from "@ag-ui/core/schemas";
+import { AgentCapabilitiesSchema, EventSchema, InterruptSchema, ResumeEntrySchema, RunAgentInputSchema } from "@ag-ui/core/schemas";
 import { splitUsage } from "../usage/token-usage";
 import { EventType } from "@ag-ui/core";
 import { z } from "zod";
@@ -10,7 +10,11 @@ import type { AgentEvent, RunInput } from "./protocol";
 export const PROTOCOL_V2 = "matrix-agent/2";
 export type ProtocolVersion = 1 | 2;
 
-export { AgentCapabilitiesSchema, RunAgentInputSchema };
+export { AgentCapabilitiesSchema, InterruptSchema, ResumeEntrySchema, RunAgentInputSchema };
+/** Something a paused run needs from people (RUN_FINISHED outcome `interrupt`, src/interrupts/). */
+export type AgentInterrupt = z.infer<typeof InterruptSchema>;
+/** The answer to one interrupt, sent in the run that continues from it (`RunAgentInput.resume`). */
+export type ResumeEntry = z.infer<typeof ResumeEntrySchema>;
 export type AguiEvent = z.infer<typeof EventSchema>;
 export type AgentCapabilities = z.infer<typeof AgentCapabilitiesSchema>;
 export type RunAgentInput = z.input<typeof RunAgentInputSchema>;
@@ -78,6 +82,7 @@ export function toRunAgentInput(threadId: string, runId: string, input: RunInput
     })),
     tools: [],
     context,
+    ...(input.resume !== undefined ? { resume: input.resume } : {}),
   };
 }
 

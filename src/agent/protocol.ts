@@ -3,7 +3,7 @@
 // the semantics (negotiation, seq, ack, resume, replay).
 import { z } from "zod";
 import {
-  AgentCapabilitiesSchema, PROTOCOL_V2, RunAgentInputSchema, V2EventSchema, envelopeMismatch, type ProtocolVersion,
+  AgentCapabilitiesSchema, PROTOCOL_V2, ResumeEntrySchema, RunAgentInputSchema, V2EventSchema, envelopeMismatch, type ProtocolVersion,
 } from "./protocol-v2";
 
 export const PROTOCOL = "matrix-agent/1";
@@ -112,9 +112,11 @@ export const RunContextSchema = z.looseObject({
 export type RunContext = z.infer<typeof RunContextSchema>;
 
 export const RunInputSchema = z.looseObject({
-  messages: z.array(RunInputMessageSchema).min(1),
+  messages: z.array(RunInputMessageSchema),
   context: RunContextSchema,
-});
+  /** v2: the answers to a paused run's interrupts (src/interrupts/); such a run may carry no new message. */
+  resume: z.array(ResumeEntrySchema).min(1).optional(),
+}).refine((input) => input.messages.length > 0 || input.resume !== undefined, { message: "a run needs a message or resume entries", path: ["messages"] });
 export type RunInput = z.infer<typeof RunInputSchema>;
 
 export const HelloFrameSchema = z.object({

@@ -6,7 +6,7 @@
 // events (shown as status lines, details on request: src/render/work*.ts).
 import { EventType } from "@ag-ui/core";
 import { RUN_ERROR_CODES, type AgentEvent, type RunErrorCode } from "./protocol";
-import type { AguiEvent } from "./protocol-v2";
+import type { AgentInterrupt, AguiEvent } from "./protocol-v2";
 import { usageField, type TokenUsage } from "../usage/token-usage";
 
 export type RunEvent =
@@ -16,8 +16,9 @@ export type RunEvent =
   | { type: "TEXT_MESSAGE_END"; messageId: string }
   /** Assistant messages as a MESSAGES_SNAPSHOT has them (their whole text so far). */
   | { type: "MESSAGES_SNAPSHOT"; texts: Array<{ messageId: string; text: string }> }
-  /** `usage`: AG-UI TokenUsage entries the run reported (v2), counted by src/usage/. */
-  | { type: "RUN_FINISHED"; outcome: "success" | "cancelled" | "interrupt"; usage?: TokenUsage[] }
+  /** `usage`: AG-UI TokenUsage entries the run reported (v2), counted by src/usage/. `interrupts`: with outcome
+   *  "interrupt", what the paused run asks of people (src/interrupts/). */
+  | { type: "RUN_FINISHED"; outcome: "success" | "cancelled" | "interrupt"; interrupts?: AgentInterrupt[]; usage?: TokenUsage[] }
   | { type: "RUN_ERROR"; code: RunErrorCode; message: string; retryable: boolean; usage?: TokenUsage[] }
   /** What the agent is doing besides writing: tool calls, steps, reasoning. */
   | { type: "WORK"; work: WorkEvent }
@@ -159,7 +160,8 @@ export class AguiDecoder {
       case EventType.MESSAGES_SNAPSHOT:
         return [{ type: "MESSAGES_SNAPSHOT", texts: snapshotTexts(e.messages) }];
       case EventType.RUN_FINISHED:
-        return [{ type: "RUN_FINISHED", outcome: e.outcome?.type ?? "success", ...usageField(e.usage) }];
+        return [e.outcome?.type === "interrupt" ? { type: "RUN_FINISHED", outcome: "interrupt", interrupts: e.outcome.interrupts, ...usageField(e.usage) }
+          : { type: "RUN_FINISHED", outcome: e.outcome?.type ?? "success", ...usageField(e.usage) }];
       case EventType.RUN_ERROR: {
         const retryable = (e as { retryable?: unknown }).retryable;
         return [{ type: "RUN_ERROR", code: errorCodeOf(e.code), message: e.message, retryable: retryable === true, ...usageField(e.usage) }];

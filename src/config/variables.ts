@@ -52,6 +52,7 @@ export interface Timings {
   readonly streamSlowEditIntervalMs: number;
   readonly streamMaxEdits: number;
   readonly editReanswerMs: number;
+  readonly approvalTimeoutMs: number;
   readonly threadsFollowedMax: number;
   readonly answersRememberedMax: number;
   readonly mediaMaxBytes: number;
@@ -119,6 +120,8 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("EDIT_REANSWER_MS", "editReanswerMs", 600_000,
     "an edit of the last question answered in a conversation, this soon after the answer, is answered again by editing the answer (0: never)",
     MAX_TIMER_MS, 0),
+  ms("APPROVAL_TIMEOUT_MS", "approvalTimeoutMs", 600_000,
+    "a prompt of the agent (an approval, a choice, a question) not answered this long expires, unless the agent set an earlier expiresAt"),
   count("THREADS_FOLLOWED_MAX", "threadsFollowedMax", 200, "Matrix threads per room the bot remembers being asked in (the oldest are forgotten first)"),
   count("ANSWERS_REMEMBERED_MAX", "answersRememberedMax", 100,
     "answers per room the bot remembers, to redact one when its question is redacted (the oldest are forgotten first)"),

@@ -79,6 +79,8 @@ export class MatrixSender implements RoomMessageSender {
           this.rejectToken(error);
           return { ok: false, error, permanent: true, attempts: attempt };
         }
+        // A reaction the homeserver already has (sent again after a crash under another txnId) is delivered.
+        if (type === "m.reaction" && isDuplicateAnnotation(error)) return { ok: true, eventId: "", attempts: attempt };
         if (!error.transient) return { ok: false, error, permanent: true, attempts: attempt };
         const limited = error.kind === "rate_limited";
         if (!limited) failures += 1;
@@ -132,4 +134,9 @@ export class MatrixSender implements RoomMessageSender {
     this.tokenRejected = error;
     this.opts.onTokenRejected(error);
   }
+}
+
+/** Synapse refuses a second identical reaction: 400 M_DUPLICATE_ANNOTATION (newer) or M_UNKNOWN "Can't send same reaction twice" (1.67). */
+export function isDuplicateAnnotation(error: MatrixRequestError): boolean {
+  return error.status === 400 && (error.errcode === "M_DUPLICATE_ANNOTATION" || /same reaction twice/i.test(error.message));
 }

@@ -22,6 +22,8 @@ export interface ThreadState {
   done: Promise<void>;
   /** The running batch changed while the agent was at it: the run is cancelled and this runs instead. */
   change?: BatchChange;
+  /** The last run paused for people's answers (src/interrupts/): messages wait until it is resumed or stopped. */
+  paused?: boolean;
 }
 
 export interface BatchChange {

@@ -7,6 +7,7 @@
 // one posted, after a redaction those messages are redacted. Never throws: every failure becomes a reply.
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
+import type { AgentInterrupt } from "../agent/protocol-v2";
 import type { RoomMessageSender } from "../matrix/sender";
 import type { LiveRendering } from "../render/answer";
 import { retire } from "../render/takeover";
@@ -31,6 +32,17 @@ export interface PipelineDeps {
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
   /** A batch was answered (or told of its failure): the bot's messages showing the answer, in order. */
   onAnswered?: (messages: TurnMessage[], eventIds: string[]) => Promise<void>;
+  /** Pending prompts (src/interrupts/): a run that paused for answers, a resume run done, /stop of a paused thread. */
+  interrupts?: PipelineInterrupts;
+}
+
+export interface PipelineInterrupts {
+  /** The run paused with these interrupts: record and post them. Called before its messages are settled. */
+  paused(messages: TurnMessage[], runId: string, interrupts: AgentInterrupt[]): Promise<void>;
+  /** A resume run went its course (its answer is out, or its failure told). */
+  resumed(message: TurnMessage): Promise<void>;
+  /** /stop in a paused thread: its prompts are cancelled. */
+  stopped(threadKey: string): Promise<void>;
 }
 
 export class TurnPipeline {
@@ -55,7 +67,7 @@ export class TurnPipeline {
     this.submittedAt.set(message, Date.now());
     const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
     this.threads.set(message.threadKey, thread);
-    if (thread.running === undefined) {
+    if (thread.running === undefined && !thread.paused) {
       this.launch(thread, [message]);
       return;
     }
@@ -68,10 +80,43 @@ export class TurnPipeline {
 
   /** Cancels the run in flight for a thread (the /stop command). Returns whether one was running. */
   cancel(threadKey: string): boolean {
-    const run = this.threads.get(threadKey)?.running;
+    const thread = this.threads.get(threadKey);
+    const run = thread?.running;
+    if (thread?.paused && !run && this.deps.interrupts) {
+      const interrupts = this.deps.interrupts;
+      this.track(interrupts.stopped(threadKey).then(() => this.unpause(threadKey)));
+      return true;
+    }
     if (!run) return false;
     run.abort();
     return true;
+  }
+
+  /** A thread whose run is paused for answers (src/interrupts/, at start): its messages wait. */
+  pause(threadKey: string): void {
+    const thread = this.threads.get(threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
+    thread.paused = true;
+    this.threads.set(threadKey, thread);
+  }
+
+  /** The paused thread goes on with `message` (a resume run): it runs before the messages that waited. */
+  resume(message: TurnMessage): void {
+    if (!this.accepting) return;
+    const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
+    this.threads.set(message.threadKey, thread);
+    thread.paused = false;
+    if (thread.running === undefined) this.launch(thread, [message]);
+    else thread.queue.unshift(message);
+  }
+
+  /** The paused thread goes on without a resume (its prompts were cancelled): what waited runs. */
+  private unpause(threadKey: string): void {
+    const thread = this.threads.get(threadKey);
+    if (!thread?.paused) return;
+    thread.paused = false;
+    const next = this.nextBatch(thread);
+    if (next && this.accepting && thread.running === undefined) this.launch(thread, next.batch, next.opts);
+    else if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(threadKey);
   }
 
   /**
@@ -97,10 +142,13 @@ export class TurnPipeline {
     return { kind: "running" };
   }
 
-  /** Runs in flight (with the notices of refused messages) plus messages queued for a thread's next run. */
+  /**
+   * Runs in flight (with the notices of refused messages) plus messages queued for a thread's next run; not those
+   * waiting behind a paused run (they wait for people, not for the bot).
+   */
   pendingCount(): number {
     let queued = 0;
-    for (const thread of this.threads.values()) queued += thread.queue.length;
+    for (const thread of this.threads.values()) if (!thread.paused) queued += thread.queue.length;
     return this.inFlight.size + queued;
   }
 
@@ -183,15 +231,19 @@ export class TurnPipeline {
           thread.change = undefined;
           if (change) again = await this.afterChange(run, batch, change);
           else {
+            if (result.ok && result.interrupts && this.deps.interrupts && run.abortedFor === undefined) {
+              await this.deps.interrupts.paused(batch, run.runId, result.interrupts);
+              thread.paused = true;
+            }
             if (run.abortedFor !== "shutdown") await this.finished(run, batch);
             this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
           }
         } finally {
           thread.running = undefined;
           // At shutdown, queued messages stay pending in the journal and are answered after the restart.
-          const next = again ?? this.nextBatch(thread);
+          const next = again ?? (thread.paused ? undefined : this.nextBatch(thread));
           if (next && this.accepting) this.launch(thread, next.batch, next.opts);
-          if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(batch[0]?.threadKey ?? "");
+          if (thread.running === undefined && thread.queue.length === 0 && !thread.paused) this.threads.delete(batch[0]?.threadKey ?? "");
           settled();
         }
       }),
@@ -208,6 +260,11 @@ export class TurnPipeline {
   /** A run that went its course: its messages settled, its answer recorded. */
   private async finished(run: TurnRun, batch: TurnMessage[]): Promise<void> {
     await this.settle(batch);
+    const resumed = batch.find((m) => m.resume);
+    if (resumed && this.deps.interrupts) {
+      await this.deps.interrupts.resumed(resumed).catch((e: unknown) =>
+        this.deps.log.error({ err: String(e), roomId: resumed.roomId }, "could not record that a paused run was resumed"));
+    }
     if (!this.deps.onAnswered) return;
     try {
       await this.deps.onAnswered(batch, await run.answerEventIds());

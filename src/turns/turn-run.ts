@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
+import type { ResumeEntry } from "../agent/protocol-v2";
 import type { WorkEvent } from "../agent/run-events";
 import type { RoomMessageSender } from "../matrix/sender";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
@@ -30,6 +31,8 @@ export interface TurnMessage extends ReplyTarget {
   previousAnswer?: string[];
   /** An attachment (src/media): its bytes in memory until the turn is settled. */
   media?: PreparedMedia;
+  /** A paused run continued (src/interrupts/): the run `runId` carries the answers and no new message. */
+  resume?: { runId: string; key: string; entries: ResumeEntry[] };
 }
 
 /** The journal entries a message settles: the event carrying its text, and the versions it replaced. */
@@ -97,7 +100,7 @@ export class TurnRun {
     const last = batch[batch.length - 1];
     if (!last) throw new Error("a run needs at least one message");
     this.last = last;
-    this.runId = opts.runId ?? last.editId ?? last.eventId;
+    this.runId = opts.runId ?? last.resume?.runId ?? last.editId ?? last.eventId;
     // Decided while the run starts (the room's settings and state may be read), not before it.
     this.render = AnswerRenderer.create(last, this.runId, {
       sender: deps.sender, log: deps.log,
@@ -166,7 +169,8 @@ export class TurnRun {
     await render.finish(result.ok);
     const changed = this.abortedFor === "edited" || this.abortedFor === "redacted"; // the pipeline runs it again, or not at all
     if (!result.ok && !changed) await this.tellFailure(result.failure, render);
-    else if (result.ok && render.answered === 0) await render.replacePlaceholder("(no answer)");
+    else if (result.ok && render.answered === 0 && result.interrupts === undefined) await render.replacePlaceholder("(no answer)");
+    else if (result.ok && result.interrupts !== undefined) await render.replacePlaceholder("Waiting for an answer…");
     // An answer given again that came out shorter: the earlier answer's messages it did not need go.
     if (!changed && this.abortedFor !== "shutdown") {
       await retire(this.deps.sender, this.deps.log, this.last.roomId, render.unusedTakeOver, this.txn("retired"), "shorter");
@@ -196,6 +200,11 @@ export class TurnRun {
   }
 
   private input(): unknown {
+    if (this.last.resume) {
+      const ctx = this.last;
+      return { messages: [], resume: ctx.resume?.entries,
+        context: { roomId: ctx.roomId, isDirect: ctx.isDirect, ...(ctx.threadRootId ? { threadRootId: ctx.threadRootId } : {}) } };
+    }
     return {
       // A question answered before and edited since: the edit's id, and the question it replaces.
       messages: this.batch.map((m) => ({

@@ -27,6 +27,7 @@ export class RoomActions {
     if (room.powerOf(sender) < room.powerForEvent(type, false)) {
       throw forbidden(`You don't have permission to post ${type} events`);
     }
+    if (type === "m.reaction") refuseDuplicateAnnotation(room, sender, content);
     return this.model.append(room, { type, sender, content }, txn);
   }
 
@@ -182,4 +183,23 @@ export function redactContent(type: string, content: JsonObject): JsonObject {
 
 function sameContent(a: JsonObject, b: JsonObject): boolean {
   return canonicalJson(a) === canonicalJson(b);
+}
+
+/**
+ * Synapse 1.67 (handlers/message.py) refuses a second unredacted annotation with the same key by the same sender on
+ * the same event: 400 M_UNKNOWN "Can't send same reaction twice" (newer Synapse: M_DUPLICATE_ANNOTATION). A resend
+ * under the same txnId never gets here (the send is idempotent).
+ */
+function refuseDuplicateAnnotation(room: Room, sender: string, content: JsonObject): void {
+  const relation = content["m.relates_to"];
+  if (!isJsonObject(relation) || relation["rel_type"] !== "m.annotation") return;
+  const { event_id: parent, key } = relation;
+  if (typeof key !== "string") throw new MatrixHttpError(400, "M_UNKNOWN", "Missing aggregation key");
+  if (key.length > 500) throw new MatrixHttpError(400, "M_UNKNOWN", "Aggregation key is too long");
+  const duplicate = room.events.some(({ event }) => {
+    const rel = event.content["m.relates_to"];
+    return event.type === "m.reaction" && event.sender === sender && event.unsigned?.["redacted_because"] === undefined
+      && isJsonObject(rel) && rel["rel_type"] === "m.annotation" && rel["event_id"] === parent && rel["key"] === key;
+  });
+  if (duplicate) throw new MatrixHttpError(400, "M_UNKNOWN", "Can't send same reaction twice");
 }
