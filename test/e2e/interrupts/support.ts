@@ -4,6 +4,10 @@ import type { ClientEvent } from "../../support/homeserver/types";
 import { Scenario } from "../../support/scenario";
 import { LIVE_TEST_ENV } from "../live/support";
 import { startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
+import { botMessagesIn } from "../../support/bot-messages";
+
+/** What the helpers read: the homeserver double and the bot's user (a Scenario, or a crash world's child bot). */
+export type World = Pick<Scenario, "hs" | "botUserId">;
 
 export const APPROVAL = { id: "i1", reason: "tool_approval", message: "Send the mail to Bob?", toolCallId: "c1",
   metadata: { toolCallName: "send_mail", arguments: { to: "bob@example.org", subject: "Hi" } } };
@@ -37,21 +41,21 @@ export function shown(e: ClientEvent): string {
 }
 
 /** The bot's prompt messages in a room (approval or question), as first posted. */
-export function prompts(s: Scenario, roomId: string, mark = "🔐"): ClientEvent[] {
+export function prompts(s: World, roomId: string, mark = "🔐"): ClientEvent[] {
   return s.hs.sent({ roomId, sender: s.botUserId, type: "m.room.message" })
     .filter((e) => e.content["m.relates_to"] === undefined || (e.content["m.relates_to"] as Record<string, unknown>)["rel_type"] !== "m.replace")
     .filter((e) => String(e.content["body"]).startsWith(mark));
 }
 
 /** Edits of a prompt (what it shows after its answer). */
-export function promptEdits(s: Scenario, roomId: string, promptId: string): string[] {
+export function promptEdits(s: World, roomId: string, promptId: string): string[] {
   return s.hs.sent({ roomId, sender: s.botUserId, type: "m.room.message" })
     .filter((e) => (e.content["m.relates_to"] as Record<string, unknown> | undefined)?.["event_id"] === promptId
       && (e.content["m.relates_to"] as Record<string, unknown>)["rel_type"] === "m.replace")
     .map(shown);
 }
 
-export function reactionsOn(s: Scenario, roomId: string, eventId: string, sender = s.botUserId): string[] {
+export function reactionsOn(s: World, roomId: string, eventId: string, sender = s.botUserId): string[] {
   return s.hs.sent({ roomId, sender, type: "m.reaction" })
     .filter((e) => (e.content["m.relates_to"] as Record<string, unknown> | undefined)?.["event_id"] === eventId)
     .map((e) => String((e.content["m.relates_to"] as Record<string, unknown>)["key"]));
@@ -62,11 +66,11 @@ export function react(content: { eventId: string; key: string }): Record<string,
 }
 
 /** Bot answers whose text starts with "resumed:". */
-export function resumedAnswers(s: Scenario, roomId: string): string[] {
-  return s.botMessages(roomId).map(shown).filter((b) => b.startsWith("resumed:"));
+export function resumedAnswers(s: World, roomId: string): string[] {
+  return botMessagesIn(s.hs, roomId, s.botUserId).map(shown).filter((b) => b.startsWith("resumed:"));
 }
 
-export async function waitPrompts(s: Scenario, roomId: string, count = 1, mark = "🔐"): Promise<ClientEvent[]> {
+export async function waitPrompts(s: World, roomId: string, count = 1, mark = "🔐"): Promise<ClientEvent[]> {
   return s.hs.waitFor(() => { const p = prompts(s, roomId, mark); return p.length >= count ? p : undefined; }, { what: `${count} prompt(s)` });
 }
 
