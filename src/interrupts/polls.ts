@@ -1,6 +1,6 @@
 // MSC3381 polls, in the form Element and Element X render: `org.matrix.msc3381.poll.start` with
 // `org.matrix.msc1767.text` question and answers. Votes are read in the unstable (`org.matrix.msc3381.poll.response`,
-// `answers`) and the stable (`m.poll.response`, `m.selections`) forms; the poll is ended with
+// `answers`) and the stable (`m.poll.response`, with `answers` or `m.selections`) forms; the poll is ended with
 // `org.matrix.msc3381.poll.end`.
 import type { RoomEvent } from "../matrix/events";
 import { relationOf } from "../turns/classify";
@@ -37,8 +37,10 @@ export function voteOf(event: RoomEvent): { pollEventId: string; answers: string
   if (event.type !== POLL_RESPONSE && event.type !== POLL_RESPONSE_STABLE) return undefined;
   const rel = relationOf(event);
   if (rel.relType !== "m.reference" || !rel.eventId) return undefined;
-  const unstable = event.content[POLL_RESPONSE] as { answers?: unknown } | undefined;
-  const raw = event.type === POLL_RESPONSE ? unstable?.answers : event.content["m.selections"];
+  // Unstable (`org.matrix.msc3381.poll.response.answers`), stable as matrix-js-sdk sends it (`m.poll.response.answers`)
+  // and as the spec has it (`m.selections`).
+  const inner = (event.content[event.type] ?? event.content[POLL_RESPONSE]) as { answers?: unknown } | undefined;
+  const raw = inner?.answers ?? event.content["m.selections"];
   const answers = Array.isArray(raw) ? raw.filter((a): a is string => typeof a === "string") : [];
   return { pollEventId: rel.eventId, answers };
 }

@@ -75,11 +75,11 @@ export async function waitPrompts(s: World, roomId: string, count = 1, mark = "
 }
 
 /** A pausing agent, the bot (client mode) and a DM where Alice asked "mail Bob": the world and the first prompt. */
-export async function dmWithPrompt(env: Record<string, string> = {}, interrupts?: Array<Record<string, unknown>>) {
+export async function dmWithPrompt(env: Record<string, string> = {}, interrupts?: Array<Record<string, unknown>>, mark = "üîê") {
   const agent = await startPausingAgent(interrupts);
   const s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, ...LIVE_TEST_ENV, ...env } });
   const roomId = await s.openDm();
   await s.alice.sendText(roomId, "mail Bob");
-  const [prompt] = await waitPrompts(s, roomId);
+  const [prompt] = await waitPrompts(s, roomId, 1, mark);
   return { agent, s, roomId, promptId: String(prompt?.event_id), prompt };
 }
