@@ -229,7 +229,7 @@ class BotApp implements App {
       async (invite) => lifecycle?.onJoined(invite));
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
-      inboundRefusals: () => intake.stats(), work: () => ops.work(), usage,
+      inboundRefusals: () => intake.stats(), work: () => ops.work(), usage, prompts: (roomId) => interrupts.pending(roomId),
       createChatRoom: (userId, title, opts) => {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);

@@ -26,6 +26,8 @@ export function createCommandHandler(deps: {
   inboundRefusals?: () => NonNullable<CommandStatus["inbound"]>;
   liveMessaging?: { roomAllows(roomId: string): Promise<boolean> };
   usage?: CommandDeps["usage"];
+  /** The agent's prompts waiting for an answer in a room (src/interrupts/). */
+  prompts?: (roomId: string) => NonNullable<CommandStatus["prompts"]>;
 }): CommandHandler {
   const { config, messages, log } = deps;
   return new CommandHandler({
@@ -46,7 +48,8 @@ export function createCommandHandler(deps: {
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);
       const work = deps.work?.();
       return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead,
-        ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}), ...(work ? { work } : {}) };
+        ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}), ...(work ? { work } : {}),
+        ...(deps.prompts ? { prompts: deps.prompts(roomId) } : {}) };
     },
     reply: async (roomId, replyToEventId, text, threadRootId) => {
       const parts = buildMessageContents(text, { msgtype: "m.notice" });

@@ -22,6 +22,8 @@ export interface CommandStatus {
   inbound?: { poisonedEvents: number; refusedBatches: number };
   /** The whole bot's work in hand (this /status command counts as one room event being routed). */
   work?: WorkInFlight;
+  /** The agent's prompts in this room still waiting for an answer (src/interrupts/). */
+  prompts?: Array<{ kind: "approval" | "choice" | "text"; text: string; asker: string; expiresAt: number }>;
 }
 
 /** What the command handler needs from the rest of the bot (the lead wires these in app.ts). */

@@ -15,6 +15,15 @@ export const statusCommand = defineCommand({
       `This room: ${plural(s.pending, "message")} waiting to be delivered, ${plural(s.dead, "message")} that could not be delivered.`,
     ];
     if (s.dead > 0) lines.push("A bot admin can send /outbox retry to try those again.");
+    if (s.prompts && s.prompts.length > 0) {
+      lines.push(`Waiting for an answer here: ${plural(s.prompts.length, "prompt")}.`);
+      const now = Date.now();
+      for (const p of s.prompts) {
+        const first = [...(p.text.split("\n")[0] ?? "")];
+        const minutes = Math.max(0, Math.ceil((p.expiresAt - now) / 60_000));
+        lines.push(`- ${KIND_WORDS[p.kind]} for ${p.asker}, expires in ${plural(minutes, "minute")}: ${first.length > 80 ? `${first.slice(0, 79).join("")}…` : first.join("")}`);
+      }
+    }
     if (s.inbound) lines.push(`Incoming since start: ${plural(s.inbound.poisonedEvents, "event")} skipped as unstorable, ${plural(s.inbound.refusedBatches, "batch", "batches")} refused for a retry.`);
     if (s.work) {
       lines.push(`Whole bot: ${plural(s.work.router, "room event")} being handled (this command included), ${
@@ -23,6 +32,8 @@ export const statusCommand = defineCommand({
     return lines.join("\n");
   },
 });
+
+const KIND_WORDS = { approval: "an approval", choice: "a choice", text: "a question" } as const;
 
 function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;

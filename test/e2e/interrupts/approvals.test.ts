@@ -5,7 +5,8 @@
 import { Scenario } from "../../support/scenario";
 import { closeScriptedAgents } from "../../support/scripted-agent";
 import { LIVE_TEST_ENV } from "../live/support";
-import { APPROVAL, dmWithPrompt, promptEdits, react, reactionsOn, resumedAnswers, resumeRuns, startPausingAgent, waitPrompts } from "./support";
+import { scrapeMetrics } from "../../support/bot-idle";
+import { APPROVAL, dmWithPrompt, promptEdits, react, reactionsOn, resumedAnswers, resumeRuns, shown, startPausingAgent, waitPrompts } from "./support";
 
 jest.setTimeout(90_000);
 
@@ -37,6 +38,7 @@ describe("approvals answered in the room", () => {
       expect(resumeRuns(agent)).toHaveLength(1);
       expect(promptEdits(w, roomId, promptId)).toHaveLength(1);
     });
+    expect(await scrapeMetrics(w.bot.app)).toContain('matrix_agent_bot_prompts_total{outcome="approved"} 1');
   });
 
   it("a group room: a non-asker's and a stranger's reactions are ignored; the asker's reply \"no\" denies", async () => {
@@ -60,6 +62,11 @@ describe("approvals answered in the room", () => {
       expect(resumeRuns(agent)).toHaveLength(0);
       expect(promptEdits(w, roomId, promptId)).toHaveLength(0);
     });
+    // /status lists the prompt still waiting.
+    await w.alice.sendText(roomId, "/status");
+    const status = await w.hs.waitFor(() => w.botMessages(roomId).map(shown).find((b) => b.startsWith("Agent link:")), { what: "the /status reply" });
+    expect(status).toContain("Waiting for an answer here: 1 prompt.");
+    expect(status).toMatch(/- an approval for @alice:localhost, expires in (9|10) minutes: 🔐 Send the mail to Bob\?/);
 
     await w.alice.sendText(roomId, "no", { "m.relates_to": { "m.in_reply_to": { event_id: promptId } } });
     await w.hs.waitFor(() => resumedAnswers(w, roomId).length === 1, { what: "the resumed run's answer" });
