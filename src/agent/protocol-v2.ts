@@ -132,7 +132,7 @@ export function fromRunAgentInput(input: ParsedRunAgentInput): RunInput | undefi
     return [{ id: m.id === "" ? "message" : m.id, role: "user" as const, content, sender, ...(m.name !== undefined ? { senderName: m.name } : {}),
       ...(attachments.length > 0 ? { attachments, caption } : {}), ...(replaces !== undefined ? { replaces } : {}) }];
   });
-  if (messages.length === 0) return undefined;
+  if (messages.length === 0 && input.resume === undefined) return undefined;
   const value = (key: string): string | undefined => input.context.find((c) => c.description === key)?.value;
   const inReplyTo = value(CONTEXT_KEYS.inReplyTo);
   const threadRootId = value(CONTEXT_KEYS.threadRootId);
@@ -144,6 +144,7 @@ export function fromRunAgentInput(input: ParsedRunAgentInput): RunInput | undefi
       ...(inReplyTo !== undefined ? { inReplyTo } : {}),
       ...(threadRootId !== undefined ? { threadRootId } : {}),
     },
+    ...(input.resume !== undefined ? { resume: input.resume } : {}),
   };
 }
 

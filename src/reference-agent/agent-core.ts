@@ -35,7 +35,7 @@ export const REFERENCE_AGENT_CAPABILITIES: AgentCapabilities = {
   identity: { name: "matrix-agent-bot reference agent", type: "reference" },
   transport: { streaming: true, websocket: true, resumable: true },
   multimodal: { input: { image: true, audio: true, video: true, pdf: true, file: true }, output: { image: false, audio: false } },
-  humanInTheLoop: { interrupts: false },
+  humanInTheLoop: { interrupts: true },
 };
 
 export class AgentCore {

@@ -1,7 +1,7 @@
 // What answers a run inside the reference agent. The echo brain is the default; an LLM brain can plug
 // in through the same interface (startReferenceAgent's `mode: { kind: "custom", brain }`).
 import type { RunErrorCode, RunInput } from "../agent/protocol";
-import type { InputAttachment } from "../agent/protocol-v2";
+import type { AgentInterrupt, InputAttachment } from "../agent/protocol-v2";
 
 /** The echo reply: exactly `You said: ` followed by the content of the run's last user message. */
 export const ECHO_PREFIX = "You said: ";
@@ -51,6 +51,8 @@ export interface RunOutput {
   toolCallEnd?(toolCallId: string): void;
   /** The call's result (TOOL_CALL_RESULT); `error`: the tool failed, and why. */
   toolCallResult?(toolCallId: string, content: string, error?: string): void;
+  /** The run pauses for people's answers (v2 bots only): it ends with RUN_FINISHED outcome `interrupt`. */
+  interrupt?(interrupts: AgentInterrupt[]): void;
 }
 
 export interface RunContextInfo {

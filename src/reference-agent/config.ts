@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { Cron } from "croner";
 import { formatProblems, ProblemList, readVariable, type Env, type LoadResult } from "../config/problems";
 import { httpUrlVar, logLevelVar, MAX_TIMER_MS, portVar, positiveIntVar, textVar, type LogLevel } from "../config/schema";
-import { mcpSecrets, mcpServersVar, toolGlobListVar, type McpServerConfig } from "./tools/mcp-config";
+import { approvalGlobListVar, mcpSecrets, mcpServersVar, toolGlobListVar, type McpServerConfig } from "./tools/mcp-config";
 
 /** Defaults of the reference agent's tunables (see .env.example). */
 export const AGENT_CONFIG_DEFAULTS = {
@@ -51,8 +51,10 @@ export interface AgentConfig {
   readonly mcp: {
     /** MCP_SERVERS: name → stdio command or streamable HTTP URL. */
     readonly servers: Readonly<Record<string, McpServerConfig>>;
-    /** MCP_TOOLS_ALLOW: globs over `<server>.<tool>`; none: no MCP tool is offered. */
+    /** MCP_TOOLS_ALLOW: globs over `<server>.<tool>`; unset: the MCP tools that require approval, else none. */
     readonly allow: readonly string[];
+    /** LLM_TOOLS_REQUIRE_APPROVAL: tools (built-in names, MCP `<server>.<tool>` globs) whose calls wait for a person's approval. */
+    readonly requireApproval: readonly string[];
     /** MCP_TIMEOUT_MS. */
     readonly timeoutMs: number;
   };
@@ -87,6 +89,7 @@ export const AGENT_ENV_VARIABLES: readonly string[] = [
   "LLM_MAX_TOOL_ROUNDS",
   "MCP_SERVERS",
   "MCP_TOOLS_ALLOW",
+  "LLM_TOOLS_REQUIRE_APPROVAL",
   "MCP_TIMEOUT_MS",
   "PROACTIVE_SCHEDULE",
   "PROACTIVE_PROMPT",
@@ -148,8 +151,12 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
   const servers = problems.parse(env, "MCP_SERVERS", mcpServersVar,
     'set MCP_SERVERS to a JSON object, e.g. {"files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/srv"]},"web":{"url":"http://127.0.0.1:3001/mcp"}}',
     { secret: true }) ?? {};
+  const requireApproval = problems.parse(env, "LLM_TOOLS_REQUIRE_APPROVAL", approvalGlobListVar,
+    "set LLM_TOOLS_REQUIRE_APPROVAL to comma-separated tool names or globs over <server>.<tool>, e.g. calculator,mail.send_*") ?? [];
+  // With approvals in place, MCP tools that need one are offered by default (each call is asked for first).
   const allow = problems.parse(env, "MCP_TOOLS_ALLOW", toolGlobListVar,
-    "set MCP_TOOLS_ALLOW to comma-separated globs over <server>.<tool>, e.g. files.read_*,web.search") ?? [];
+    "set MCP_TOOLS_ALLOW to comma-separated globs over <server>.<tool>, e.g. files.read_*,web.search")
+    ?? requireApproval.filter((g) => g.includes("."));
   const mcpTimeoutMs = problems.parse(env, "MCP_TIMEOUT_MS", positiveIntVar(MAX_TIMER_MS),
     "set MCP_TIMEOUT_MS to milliseconds, e.g. 60000") ?? AGENT_CONFIG_DEFAULTS.mcpTimeoutMs;
   if (Object.keys(servers).length > 0 && readVariable(env, "LLM_BASE_URL") === undefined) {
@@ -199,7 +206,7 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
         historyTtlDays,
         maxToolRounds,
       },
-      mcp: { servers, allow, timeoutMs: mcpTimeoutMs },
+      mcp: { servers, allow, requireApproval, timeoutMs: mcpTimeoutMs },
       proactive: {
         ...(schedule !== undefined ? { schedule } : {}),
         ...(prompt !== undefined ? { prompt } : {}),

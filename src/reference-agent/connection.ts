@@ -6,7 +6,7 @@ import WebSocket from "ws";
 import type { Logger } from "pino";
 import { PROTOCOL, parseBotFrame } from "../agent/protocol";
 import type { AgentEvent, EventFrame, RunInput } from "../agent/protocol";
-import { PROTOCOL_V2, fromRunAgentInput, toAguiEvent, type ProtocolVersion } from "../agent/protocol-v2";
+import { PROTOCOL_V2, fromRunAgentInput, toAguiEvent, type AgentInterrupt, type ProtocolVersion } from "../agent/protocol-v2";
 import type { AgentCore, CoreConnection } from "./agent-core";
 import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
 import { WorkEmitter } from "./work-emitter";
@@ -164,7 +164,10 @@ export class AgentConnection implements CoreConnection {
         if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_END", messageId });
       },
       ...work.output(),
+      // Only a v2 bot understands interrupts; for a v1 bot a tool that needs approval is refused (the model is told).
+      ...(this.version === 2 ? { interrupt: (list: AgentInterrupt[]) => { interrupts = list; } } : {}),
     };
+    let interrupts: AgentInterrupt[] | undefined;
     let running: Promise<void>;
     try {
       running = this.brain.run(input, out, run.controller.signal, { threadId, runId });
@@ -174,7 +177,12 @@ export class AgentConnection implements CoreConnection {
     running.then(
       () => {
         work.closeReasoning();
-        if (live()) this.emit(runId, threadId, { type: "RUN_FINISHED" });
+        if (!live()) return;
+        if (interrupts !== undefined && interrupts.length > 0) {
+          this.core.sendAgui(this, { op: "event", threadId, runId, event: { type: "RUN_FINISHED", threadId, runId, outcome: { type: "interrupt", interrupts } } });
+        } else {
+          this.emit(runId, threadId, { type: "RUN_FINISHED" });
+        }
       },
       (err: unknown) => {
         if (!live()) return;

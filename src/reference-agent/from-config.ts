@@ -16,6 +16,7 @@ import { JOURNAL_NAMESPACE, StoreAgentJournal } from "./store-journal";
 import { builtinTools } from "./tools/builtin";
 import { McpTools } from "./tools/mcp";
 import { Toolbox } from "./tools/toolbox";
+import { PAUSED_NAMESPACE, ToolApprovals } from "./tool-approvals";
 
 export interface ConfiguredAgentOptions {
   logger: Logger;
@@ -87,6 +88,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       brain = createLlmBrain({
         baseUrl: llm.baseUrl, model: llm.model, timeoutMs: llm.timeoutMs, memory, logger: log,
         toolbox, maxToolRounds: llm.maxToolRounds,
+        approvals: new ToolApprovals(config.mcp.requireApproval, store.namespace(PAUSED_NAMESPACE)),
         ...(llm.apiKey !== undefined ? { apiKey: llm.apiKey } : {}),
         ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
       });

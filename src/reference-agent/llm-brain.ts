@@ -13,6 +13,11 @@ import { ProviderRunError, USER_MESSAGES } from "./llm-errors";
 import { streamCompletion, type CompletionRequest } from "./llm-stream";
 import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type ChatTurn, type PromptMessage, type ThreadMemory } from "./memory";
 import type { Toolbox } from "./tools/toolbox";
+import type { AgentTool } from "./tools/types";
+import { decisionOf, type ToolApprovals } from "./tool-approvals";
+import type { ResumeEntry } from "../agent/protocol-v2";
+import type { ToolCall } from "./memory";
+import { AgentRunError } from "./brain";
 
 export interface LlmBrainOptions {
   /** OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1. */
@@ -29,7 +34,12 @@ export interface LlmBrainOptions {
   toolbox?: Toolbox;
   /** Model requests per run that may call tools (LLM_MAX_TOOL_ROUNDS); default 8. */
   maxToolRounds?: number;
+  /** Tools that wait for a person's approval (LLM_TOOLS_REQUIRE_APPROVAL), and the runs paused for it. */
+  approvals?: ToolApprovals;
 }
+
+/** How a conversation ended: answered (or not), or paused before calls that need approval. */
+type Conversed = { turns: ChatTurn[]; answered: boolean; pending?: undefined } | { turns: ChatTurn[]; pending: ToolCall[] };
 
 /** An AgentBrain that can also answer a scheduled check-in prompt (no thread, no memory). */
 export interface LlmBrain extends AgentBrain {
@@ -63,10 +73,31 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
   }
 
   /** The rounds of one run: the turns it adds to the history (tool calls, results, answers), and whether it said anything. */
-  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal): Promise<{ turns: ChatTurn[]; answered: boolean }> {
+  /**
+   * Runs the model's calls in order; a call that needs approval and has no decision pauses the run there (returns
+   * the calls left, from that one), when the bot can be asked; else the model is told it could not run.
+   */
+  async function runCalls(calls: readonly ToolCall[], tools: readonly AgentTool[], turns: ChatTurn[], out: RunOutput, signal: AbortSignal,
+    decisions?: ReadonlyMap<string, ResumeEntry>): Promise<ToolCall[]> {
+    for (const [i, call] of calls.entries()) {
+      const tool = tools.find((t) => t.name === call.name);
+      const gated = options.approvals?.requires(tool) === true;
+      if (gated && decisions?.has(call.id) !== true && out.interrupt) return calls.slice(i);
+      const decision = gated ? decisionOf(decisions?.get(call.id)) : "run";
+      const outcome = decision !== "run" ? decision : options.toolbox ? await options.toolbox.call(tools, call.name, call.arguments, signal)
+        : { ok: false as const, error: "no tools are available" };
+      if (signal.aborted) throw new ProviderRunError("cancelled", "The run was cancelled.", false, { reason: "aborted" });
+      out.toolCallResult?.(call.id, outcome.ok ? outcome.content : "", outcome.ok ? undefined : outcome.error);
+      // The model is told of a failure in words, and goes on.
+      turns.push({ role: "tool", toolCallId: call.id, content: outcome.ok ? outcome.content : `Error: ${outcome.error}` });
+    }
+    return [];
+  }
+
+  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal, earlier: ChatTurn[] = []): Promise<Conversed> {
     const tools = options.toolbox?.list() ?? [];
     const definitions = options.toolbox?.definitions(tools) ?? [];
-    const turns: ChatTurn[] = [];
+    const turns: ChatTurn[] = [...earlier];
     let answered = false;
     for (let round = 0; ; round += 1) {
       const last = definitions.length === 0 || round >= maxToolRounds;
@@ -95,30 +126,48 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
         return { turns, answered };
       }
       turns.push({ role: "assistant", content: completion.text, toolCalls: calls });
-      for (const call of calls) {
-        const outcome = options.toolbox ? await options.toolbox.call(tools, call.name, call.arguments, signal)
-          : { ok: false as const, error: "no tools are available" };
-        if (signal.aborted) throw new ProviderRunError("cancelled", "The run was cancelled.", false, { reason: "aborted" });
-        out.toolCallResult?.(call.id, outcome.ok ? outcome.content : "", outcome.ok ? undefined : outcome.error);
-        // The model is told of a failure in words, and goes on.
-        turns.push({ role: "tool", toolCallId: call.id, content: outcome.ok ? outcome.content : `Error: ${outcome.error}` });
-      }
+      const pending = await runCalls(calls, tools, turns, out, signal);
+      if (pending.length > 0) return { turns, pending };
     }
+  }
+
+  /** A resume run: the paused calls run or refused as the answers say, then the conversation goes on. */
+  async function resumed(threadId: string, entries: readonly ResumeEntry[], out: RunOutput, signal: AbortSignal):
+    Promise<{ newTurns: ChatTurn[]; result: Conversed }> {
+    const paused = await options.approvals?.take(threadId);
+    if (!paused) throw new AgentRunError("internal", "There was nothing here waiting for an answer.");
+    const tools = options.toolbox?.list() ?? [];
+    const turns = [...paused.turns];
+    await runCalls(paused.pending, tools, turns, out, signal, new Map(entries.map((e) => [e.interruptId, e])));
+    const history = await options.memory.history(threadId);
+    const prompt = buildPrompt(options.systemPrompt, history, paused.newTurns, options.memory.budgetChars);
+    return { newTurns: paused.newTurns, result: await converse(prompt, out, signal, turns) };
   }
 
   return {
     async run(input, out: RunOutput, signal, info) {
-      const newTurns = userTurnsOf(input);
+      let newTurns = userTurnsOf(input);
       // An edited question answered before: its old version and that answer are not part of the conversation any more.
       const replaced = replacedIdsOf(input);
-      const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
-      const prompt = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
-      let result: { turns: ChatTurn[]; answered: boolean };
+      let result: Conversed;
       try {
-        result = await converse(prompt, out, signal);
+        if (input.resume !== undefined && input.messages.length === 0) {
+          ({ newTurns, result } = await resumed(info.threadId, input.resume, out, signal));
+        } else {
+          await options.approvals?.take(info.threadId); // a new question abandons a paused run
+          const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
+          result = await converse(buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars), out, signal);
+        }
       } catch (err) {
         logFailure(err, { threadId: info.threadId, runId: info.runId });
         throw err;
+      }
+      if (result.pending !== undefined) {
+        const interrupts = options.approvals?.interruptsFor(result.pending, options.toolbox?.list() ?? []) ?? [];
+        await options.approvals?.save(info.threadId, { newTurns, turns: result.turns, pending: result.pending });
+        log.info({ threadId: info.threadId, runId: info.runId, calls: interrupts.length }, "run paused: tool calls wait for approval");
+        out.interrupt?.(interrupts);
+        return;
       }
       if (!result.answered) {
         log.warn({ threadId: info.threadId, runId: info.runId }, "the LLM returned an empty answer");

@@ -62,3 +62,14 @@ export const toolGlobListVar: z.ZodType<string[], string> = z.string().transform
   }
   return [...new Set(entries)];
 });
+
+/** LLM_TOOLS_REQUIRE_APPROVAL: comma-separated globs over a built-in tool's name or an MCP tool's `<server>.<tool>`. */
+export const approvalGlobListVar: z.ZodType<string[], string> = z.string().transform((value, ctx) => {
+  const entries = value.split(",").map((e) => e.trim()).filter((e) => e !== "");
+  const bad = entries.filter((e) => /\s/.test(e));
+  if (bad.length > 0) {
+    ctx.addIssue({ code: "custom", message: `contains ${bad.map((e) => JSON.stringify(e)).join(", ")}, which ${bad.length === 1 ? "is" : "are"} not a tool name or <server>.<tool>` });
+    return z.NEVER;
+  }
+  return [...new Set(entries)];
+});

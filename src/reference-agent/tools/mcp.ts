@@ -134,6 +134,7 @@ export class McpTools implements ToolSource {
     const timeout = this.options.timeoutMs;
     return {
       name: modelToolName(`${s.name}__${t.name}`),
+      qualifiedName: `${s.name}.${t.name}`,
       description: (t.description ?? `${t.name} (MCP server ${s.name})`).slice(0, 1_000),
       parameters: { type: "object", ...t.inputSchema },
       async call(args, signal): Promise<ToolOutcome> {

@@ -6,6 +6,8 @@ export type ToolOutcome = { ok: true; content: string } | { ok: false; error: st
 export interface AgentTool {
   /** The name the model sees: letters, digits, `_` and `-`, at most 64 characters (what providers accept). */
   name: string;
+  /** What configuration globs match: `<server>.<tool>` for an MCP tool; absent: `name`. */
+  qualifiedName?: string;
   description: string;
   /** JSON Schema of the arguments (an object schema). */
   parameters: Record<string, unknown>;

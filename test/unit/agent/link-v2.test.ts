@@ -155,7 +155,7 @@ test("the reference agent speaks v2 to a bot that offers it, with its capabiliti
   expect(await link.run(runRequest("r1", "over v2"), obs)).toEqual({ ok: true });
   expect(obs.texts).toEqual([echoReply("over v2")]);
   expect(link.protocol()).toBe(2);
-  expect(link.capabilities()).toMatchObject({ multimodal: { input: { image: true, audio: true, video: true, pdf: true, file: true } }, humanInTheLoop: { interrupts: false } });
+  expect(link.capabilities()).toMatchObject({ multimodal: { input: { image: true, audio: true, video: true, pdf: true, file: true } }, humanInTheLoop: { interrupts: true } });
 });
 
 test("the reference agent keeps speaking v1 to a bot whose hello offers only v1", async () => {

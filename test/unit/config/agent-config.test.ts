@@ -16,7 +16,7 @@ describe("loadAgentConfig", () => {
       logLevel: "info",
       maxFrameBytes: 1_048_576,
       llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30, maxToolRounds: 8 },
-      mcp: { servers: {}, allow: [], timeoutMs: 60_000 },
+      mcp: { servers: {}, allow: [], requireApproval: [], timeoutMs: 60_000 },
       proactive: { noopMarker: "[[nothing]]" },
       secrets: [],
     });
@@ -72,9 +72,19 @@ describe("loadAgentConfig", () => {
     expect(config.mcp).toEqual({
       servers: { files: { command: "node", args: ["server.js"], env: { FILES_TOKEN: "files-secret" } },
         web: { url: "https://mcp.example.org/mcp", headers: { Authorization: "Bearer web-secret" } } },
-      allow: ["files.read_*", "web.search"], timeoutMs: 5000,
+      allow: ["files.read_*", "web.search"], requireApproval: [], timeoutMs: 5000,
     });
     expect(new Set(config.secrets)).toEqual(new Set(["files-secret", "Bearer web-secret"]));
+  });
+
+  it("reads LLM_TOOLS_REQUIRE_APPROVAL; unset MCP_TOOLS_ALLOW then offers the MCP tools that require approval", () => {
+    const config = expectOk(loadAgentConfig({ LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m",
+      LLM_TOOLS_REQUIRE_APPROVAL: "calculator, mail.send_*" }));
+    expect(config.mcp.requireApproval).toEqual(["calculator", "mail.send_*"]);
+    expect(config.mcp.allow).toEqual(["mail.send_*"]);
+    const listed = expectOk(loadAgentConfig({ LLM_BASE_URL: "http://127.0.0.1:1/v1", LLM_MODEL: "m",
+      LLM_TOOLS_REQUIRE_APPROVAL: "mail.send_*", MCP_TOOLS_ALLOW: "files.read_*" }));
+    expect(listed.mcp.allow).toEqual(["files.read_*"]);
   });
 
   it("says what is wrong with MCP settings, never quoting MCP_SERVERS (it may hold tokens)", () => {
