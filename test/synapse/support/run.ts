@@ -39,7 +39,7 @@ export interface SynapseRun {
    * alice (an admin), bob, mod (a room moderator who is not an allowed user), and an account per client-mode bot (the
    * scenarios', the encrypted one, the one of threads, edits, redactions and tool lines).
    */
-  users: Record<"alice" | "bob" | "mod" | "clientbot" | "cryptobot" | "threadbot", RunUser>;
+  users: Record<"alice" | "bob" | "mod" | "clientbot" | "cryptobot" | "threadbot" | "promptbot", RunUser>;
   defaultLimits: SecondSynapse;
   /** JSON lines of latency figures, printed by the summary reporter. */
   latencyFile: string;
