@@ -2,13 +2,14 @@
 // (RUN_FINISHED outcome "interrupt"): the prompt shows the tool and its arguments, the bot adds ✅ and ❌, the
 // asker's reaction (with or without U+FE0F) or reply answers it, the prompt is edited to show the outcome, and the
 // run resumes once with the answer; a second reaction, a non-asker's and a stranger's change nothing.
+import { scaled } from "../../support/wait";
 import { Scenario } from "../../support/scenario";
 import { closeScriptedAgents } from "../../support/scripted-agent";
 import { LIVE_TEST_ENV } from "../live/support";
 import { scrapeMetrics } from "../../support/bot-idle";
 import { APPROVAL, dmWithPrompt, promptEdits, react, reactionsOn, resumedAnswers, resumeRuns, shown, startPausingAgent, waitPrompts } from "./support";
 
-jest.setTimeout(90_000);
+jest.setTimeout(scaled(90_000));
 
 describe("approvals answered in the room", () => {
   let s: Scenario | undefined;
@@ -74,6 +75,19 @@ describe("approvals answered in the room", () => {
     await w.hs.waitFor(() => promptEdits(w, roomId, promptId).some((b) => b.includes("❌ denied by Alice")), { what: "the prompt's outcome" });
     // "no" was an answer, never a question for the agent.
     await w.expectSteady(() => expect(agent.runs()).toHaveLength(2));
+  });
+
+  it("someone with the settings permission (the room's creator) may answer another person's prompt", async () => {
+    const agent = await startPausingAgent();
+    s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, ...LIVE_TEST_ENV } });
+    const w = s;
+    const bob = w.person("bob", "Bob");
+    const roomId = await w.openGroup(w.alice, [bob]); // Alice created it: power 100; Bob: 0
+    await bob.sendText(roomId, "Agent Bot: mail Carol");
+    const [prompt] = await waitPrompts(w, roomId);
+    await w.alice.send(roomId, "m.reaction", react({ eventId: String(prompt?.event_id), key: "✅" }));
+    await w.hs.waitFor(() => resumedAnswers(w, roomId).length === 1, { what: "the resumed run's answer" });
+    expect(promptEdits(w, roomId, String(prompt?.event_id)).some((b) => b.includes("✅ approved by Alice"))).toBe(true);
   });
 
   it("two interrupts in one run: one resume, after both are answered (a reaction and !deny on the replied-to prompt)", async () => {

@@ -2,6 +2,7 @@
 // support reads as Element does, the asker's vote (stable or unstable form) answers it and the bot ends the poll; a
 // later vote changes nothing. A question (string schema) takes the asker's next message as its answer, even one
 // that looks like a command.
+import { scaled } from "../../support/wait";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { ROOT } from "../../support/bot-harness";
@@ -10,7 +11,7 @@ import { Scenario } from "../../support/scenario";
 import { closeScriptedAgents } from "../../support/scripted-agent";
 import { dmWithPrompt, resumedAnswers, resumeRuns } from "./support";
 
-jest.setTimeout(90_000);
+jest.setTimeout(scaled(90_000));
 
 const CHOICE = { id: "day", reason: "choose", message: "Which day?", responseSchema: { type: "string", enum: ["Monday", "Tuesday", "Friday"] } };
 const QUESTION = { id: "subject", reason: "ask", message: "What subject?", responseSchema: { type: "string" } };

@@ -1,12 +1,13 @@
 // Pending prompts survive a crash: the built bot (a child process) posts an approval prompt and is killed with a
 // real SIGKILL; the asker approves while it is down; the restarted bot finds the answer (its /sync, or the
 // appservice transaction the homeserver retries), resumes the run exactly once, and shows the outcome once.
+import { scaled } from "../../support/wait";
 import { CrashWorld, type CrashMode } from "../../support/crash-world";
 import { MatrixTestUser } from "../../support/matrix-test-user";
 import { closeScriptedAgents } from "../../support/scripted-agent";
 import { promptEdits, prompts, react, reactionsOn, resumedAnswers, resumeRuns, startPausingAgent, waitPrompts } from "./support";
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 describe("a pending prompt across a SIGKILL", () => {
   const world = CrashWorld.use();

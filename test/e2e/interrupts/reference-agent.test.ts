@@ -3,13 +3,14 @@
 // the prompt names the tool and its arguments; approved, the call runs (an MCP tool over stdio, offered because it
 // requires approval, MCP_TOOLS_ALLOW being unset) even after the bot and its agent restarted in between; denied,
 // the model is told, and answers.
+import { scaled } from "../../support/wait";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { STDIO_MCP_SERVER } from "../../support/mcp";
 import { Scenario } from "../../support/scenario";
 import { LIVE_TEST_ENV } from "../live/support";
 import { prompts, promptEdits, react, shown, waitPrompts } from "./support";
 
-jest.setTimeout(120_000);
+jest.setTimeout(scaled(120_000));
 
 describe("the reference agent's tools that need approval", () => {
   let s: Scenario | undefined;
