@@ -189,7 +189,8 @@ class BotApp implements App {
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
     ops.watchLink(agent.link);
     ops.acceptProactivePushes(fanout);
-    await agent.link.start(); // resolves after the first attempt; keeps reconnecting in the background
+    // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
+    await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));
 
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);

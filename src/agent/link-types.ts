@@ -95,7 +95,10 @@ export type RunFailure =
       kind: "unreachable" | "link_lost" | "no_start" | "idle" | "deadline" | "bad_frame" | "cancelled";
       detail: string;
     }
-  | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean };
+  | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean }
+  /** An HTTP agent answered the run's POST with 401/403, 429 (with its Retry-After, when given) or 5xx. */
+  | { kind: "http_auth" | "http_unavailable"; status: number; detail: string }
+  | { kind: "http_rate_limited"; status: number; detail: string; retryAfterMs?: number };
 
 export type RunResult = { ok: true } | { ok: false; failure: RunFailure };
 

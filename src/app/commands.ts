@@ -1,7 +1,7 @@
 // The command handler's view of the bot: replies through the outbox (a notice replying to the command,
 // txnId derived from it), /status figures, /stop, /outbox retry.
 import type { Logger } from "pino";
-import type { AgentLink } from "../agent/link";
+import type { AgentTransport } from "../agent/transports/transport";
 import { CommandHandler } from "../commands";
 import type { CommandDeps, CommandStatus } from "../commands/registry";
 import type { Config } from "../config";
@@ -18,7 +18,7 @@ import { txnIdFor } from "../turns/turn-run";
 
 export function createCommandHandler(deps: {
   config: Config; botUserId: string; http: MatrixHttp; settings: RoomSettingsStore; pipeline: TurnPipeline;
-  link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
+  link: AgentTransport; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
   onCommand?: (name: string) => void;
   /** The whole bot's work in hand, for /status. */
   work?: () => WorkInFlight | undefined;
