@@ -46,7 +46,7 @@ export async function startAgent(config: Config, store: Store, log: Logger, embe
     const token = embeddedToken;
     // With its settings (LLM, schedule, its own store in DATA_DIR) when loaded; plain echo otherwise.
     const agent = config.referenceAgent
-      ? await startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, token: token ?? null,
+      ? await startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, httpPort: null, token: token ?? null,
         maxFrameBytes: t.maxFrameBytes })
       : await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger, maxFrameBytes: t.maxFrameBytes });
     closeEmbedded = () => agent.close();
