@@ -7,6 +7,7 @@ import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
 import { wireLive } from "./app/live";
+import { wireRoomAgents } from "./app/room-agents";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -187,6 +188,7 @@ class BotApp implements App {
       outbox, recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
+    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
     ops.watchLink(agent.link);
     ops.acceptProactivePushes(fanout);
     // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
@@ -196,7 +198,7 @@ class BotApp implements App {
     const intake = inboundIntake(ops, store, log, () => router);
     const journal = this.journalOn(store, (item) => intake.poisoned(item));
     const pipeline = new TurnPipeline({
-      agent: agent.link, sender: messages, log: childLogger(log, "turns"),
+      agent: agents.roomAgents, sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
@@ -218,7 +220,7 @@ class BotApp implements App {
       isAllowedUser, isOwnUser: (userId) => ownUsers.some((re) => re.test(userId)) });
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
-    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
+    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link, agents,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(), work: () => ops.work(),
       createChatRoom: (userId, title, opts) => {
@@ -275,7 +277,7 @@ class BotApp implements App {
     await lifecycle.start();
     // From now on /metrics can report the bot idle (until then it is starting, never idle).
     ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
-      outbox: outbox.pendingCount() + fanout.pendingCount() }));
+      outbox: outbox.pendingCount() + fanout.pendingCount() + agents.pendingCount() }));
     ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 

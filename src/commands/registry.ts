@@ -47,6 +47,15 @@ export interface CommandDeps {
   streaming?: { defaultMode: "edits" | "final"; roomAllows(roomId: string): Promise<boolean> };
   /** `/new`: a chat room in the sender's private space; absent when PROVISION_SPACE is off. Errors carry userMessage. */
   createChatRoom?: (userId: string, title: string | undefined, opts: { requestId: string }) => Promise<{ roomId: string; title: string }>;
+  /** `/agent`: the named agents and each room's choice (src/agent/room-agents.ts). */
+  agents?: {
+    readonly defaultAgent: string;
+    list(): Array<{ name: string; displayName?: string; description?: string }>;
+    current(roomId: string): Promise<{ name: string; source: "room" | "space" | "default" }>;
+    choose(roomId: string, name: string): Promise<void>;
+    /** The proactive opt-in of the room's current agent (it is per room and agent). */
+    proactiveSettings(roomId: string): Promise<Pick<RoomSettingsStore, "isProactive" | "setProactive">>;
+  };
 }
 
 export interface CommandContext {

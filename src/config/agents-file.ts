@@ -27,7 +27,8 @@ export interface AgentsSetup {
 
 /** The name the AGENT_URL shorthand (and the in-process reference agent) gets. */
 export const SHORTHAND_AGENT_NAME = "default";
-export const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** Lower-case letters, digits and single hyphens, starting with a letter, at most 32 (it also names store namespaces). */
+export const AGENT_NAME = /^(?=.{1,32}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function isAgentUrl(value: string): boolean {
@@ -81,7 +82,7 @@ export function loadAgentsFile(path: string, readFile: (p: string) => string, en
       const where = issue.path.length > 0 ? issue.path.join(".") : "the file";
       // Never the value itself: it may be a token.
       const text = issue.code === "unrecognized_keys" ? `has fields it does not know: ${issue.keys.join(", ")}`
-        : issue.code === "invalid_key" ? "is not an agent name (a-z, 0-9, - and _, at most 32)"
+        : issue.code === "invalid_key" ? "is not an agent name (a-z, 0-9 and single hyphens, starting with a letter, at most 32)"
         : issue.message.replace(/^Invalid input.*$/, "is not valid");
       problems.add(VARIABLE, `${path}: ${where} ${text}`, FIX);
     }

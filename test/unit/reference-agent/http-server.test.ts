@@ -3,7 +3,7 @@
 import { HttpAgent } from "@ag-ui/client";
 import Keyv from "keyv";
 import { ConversationHistory } from "../../../src/agent/history";
-import type { RunObserver } from "../../../src/agent/link-types";
+import type { RunObserver, RunRequest } from "../../../src/agent/link-types";
 import { HttpAgentTransport } from "../../../src/agent/transports/http";
 import { echoReply, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { silent } from "../agent/support";
@@ -19,7 +19,7 @@ function transport(url: string, token: string): HttpAgentTransport {
     runStartTimeoutMs: 10_000, runIdleTimeoutMs: 10_000, runDeadlineMs: 30_000, maxBodyBytes: 1_048_576 });
 }
 
-const input = (text: string, id: string) => ({ threadId: "v1.r~g0", runId: id, input: {
+const input = (text: string, id: string): RunRequest => ({ threadId: "v1.r~g0", runId: id, input: {
   messages: [{ id, role: "user", content: text, sender: "@alice:example.org" }], context: { roomId: "!r:example.org", isDirect: true } } });
 
 describe("reference agent over AG-UI HTTP", () => {
