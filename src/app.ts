@@ -7,6 +7,7 @@ import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
 import { wireLive } from "./app/live";
+import { wireRoomAgents } from "./app/room-agents";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -37,7 +38,7 @@ import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
 import { journalIdsOf } from "./turns/turn-run";
 import { ThreadFollowing } from "./turns/thread-following";
-import { createUsage, DEFAULT_AGENT_NAME } from "./usage";
+import { createUsage } from "./usage";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -190,9 +191,11 @@ class BotApp implements App {
       outbox, recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
+    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
     ops.watchLink(agent.link);
     ops.acceptProactivePushes(fanout);
-    await agent.link.start(); // resolves after the first attempt; keeps reconnecting in the background
+    // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
+    await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));
 
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);
@@ -200,7 +203,7 @@ class BotApp implements App {
     const usage = createUsage({ store, limits: config.usageLimits, log: childLogger(log, "usage"),
       ...(this.overrides.clock ? { now: this.overrides.clock } : {}), onUsage: (name, totals) => ops.metrics.agentUsage(name, totals) });
     const pipeline = new TurnPipeline({
-      agent: usage.meter(agent.link, DEFAULT_AGENT_NAME), sender: messages, log: childLogger(log, "turns"),
+      agent: usage.meter(agents.roomAgents, (req) => agents.roomAgents.agentFor(req)), sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
@@ -222,7 +225,7 @@ class BotApp implements App {
       isAllowedUser, isOwnUser: (userId) => ownUsers.some((re) => re.test(userId)) });
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
-    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
+    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link, agents,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(), work: () => ops.work(), usage,
       createChatRoom: (userId, title, opts) => {
@@ -279,7 +282,7 @@ class BotApp implements App {
     await lifecycle.start();
     // From now on /metrics can report the bot idle (until then it is starting, never idle).
     ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
-      outbox: outbox.pendingCount() + fanout.pendingCount() }));
+      outbox: outbox.pendingCount() + fanout.pendingCount() + agents.pendingCount() }));
     ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 

@@ -97,7 +97,9 @@ export type RunFailure =
       detail: string;
     }
   | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean }
-
+  /** An HTTP agent answered the run's POST with 401/403, 429 (with its Retry-After, when given) or 5xx. */
+  | { kind: "http_auth" | "http_unavailable"; status: number; detail: string }
+  | { kind: "http_rate_limited"; status: number; detail: string; retryAfterMs?: number }
   /** Refused before it reached the agent: a usage limit (src/usage/); `text` tells the user when it resets. */
   | { kind: "usage_limit"; detail: string; text: string };
 

@@ -61,6 +61,7 @@ export interface Timings {
   readonly mediaUrlTtlMs: number;
   readonly storeSweepIntervalMs: number;
   readonly storeSweepBatch: number;
+  readonly agentHistoryMaxMessages: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -129,6 +130,8 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("MEDIA_URL_TTL_MS", "mediaUrlTtlMs", 300_000, "how long a one-time attachment URL for the agent stays valid"),
   ms("STORE_SWEEP_INTERVAL_MS", "storeSweepIntervalMs", 600_000, "time between sweeps deleting expired store entries"),
   count("STORE_SWEEP_BATCH", "storeSweepBatch", 1_000, "expired store entries deleted per statement of a sweep"),
+  count("AGENT_HISTORY_MAX_MESSAGES", "agentHistoryMaxMessages", 50,
+    "messages of a conversation the bot keeps and sends to an HTTP agent (stateless AG-UI), the oldest dropped first"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
@@ -142,6 +145,7 @@ export const ENV_VARIABLES: readonly string[] = [
   "CRYPTO_PASSPHRASE",
   "AGENT_URL",
   "AGENT_TOKEN",
+  "AGENTS_FILE",
   "DATA_DIR",
   "STORE_URL",
   "HTTP_BIND",

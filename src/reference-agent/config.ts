@@ -26,6 +26,8 @@ export const AGENT_CONFIG_DEFAULTS = {
 export interface AgentConfig {
   readonly host: string;
   readonly port: number;
+  /** AGENT_HTTP_PORT: also serve AG-UI over HTTP + SSE there (`npm run agent` only). */
+  readonly httpPort?: number;
   /** Bearer token the bot must present; unset: no authentication (bind to localhost only). */
   readonly token?: string;
   readonly dataDir: string;
@@ -73,6 +75,7 @@ export type AgentConfigResult = LoadResult<AgentConfig>;
 export const AGENT_ENV_VARIABLES: readonly string[] = [
   "AGENT_HOST",
   "AGENT_PORT",
+  "AGENT_HTTP_PORT",
   "AGENT_TOKEN",
   "DATA_DIR",
   "LOG_LEVEL",
@@ -111,6 +114,8 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
     problems.parse(env, "AGENT_HOST", textVar.regex(/^\S+$/, { error: "contains spaces" }), "set AGENT_HOST to a host name or address, e.g. 127.0.0.1") ??
     "127.0.0.1";
   const port = problems.parse(env, "AGENT_PORT", portVar(), "set AGENT_PORT to a port from 0 to 65535 (default 8790)") ?? 8790;
+  const httpPort = problems.parse(env, "AGENT_HTTP_PORT", portVar(),
+    "set AGENT_HTTP_PORT to a port from 0 to 65535 to serve AG-UI over HTTP + SSE there, or leave it unset");
   const token = readVariable(env, "AGENT_TOKEN");
   const dataDir = path.resolve(readVariable(env, "DATA_DIR") ?? "./data");
   const logLevel =
@@ -185,6 +190,7 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
     config: {
       host,
       port,
+      ...(httpPort !== undefined ? { httpPort } : {}),
       ...(token !== undefined ? { token } : {}),
       dataDir,
       logLevel,

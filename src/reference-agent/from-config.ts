@@ -23,6 +23,8 @@ export interface ConfiguredAgentOptions {
   host?: string;
   /** Default config.port (0: any free port). */
   port?: number;
+  /** AG-UI over HTTP + SSE: default config.httpPort; null: not served (the bot's in-process agent). */
+  httpPort?: number | null;
   /** Default config.token; null: no authentication. */
   token?: string | null;
   /** Default sqlite://<config.dataDir>/agent.sqlite. */
@@ -93,6 +95,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       mode = { kind: "custom", brain };
     }
     const token = opts.token === null ? undefined : opts.token ?? config.token;
+    const httpPort = opts.httpPort === null ? undefined : opts.httpPort ?? config.httpPort;
     agent = await startReferenceAgent({
       host: opts.host ?? config.host,
       port: opts.port ?? config.port,
@@ -100,6 +103,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       mode,
       journal,
       ...(token !== undefined ? { token } : {}),
+      ...(httpPort !== undefined ? { httpPort } : {}),
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
       maxFrameBytes: opts.maxFrameBytes ?? config.maxFrameBytes,
     });
