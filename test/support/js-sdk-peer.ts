@@ -152,6 +152,11 @@ export class JsSdkPeer {
     await this.call("onlyVerifiedDevices", { on });
   }
 
+  /** What this client says of another device (a user it shares an encrypted room with), from the keys it tracks. */
+  async deviceTrust(userId: string, deviceId: string): Promise<{ known: boolean; signedByOwner: boolean; crossSigningVerified: boolean }> {
+    return this.call("deviceTrust", { userId, deviceId });
+  }
+
   async messages(roomId: string): Promise<PeerMessage[]> {
     return (await this.call<{ messages: PeerMessage[] }>("messages", { roomId })).messages;
   }

@@ -46,6 +46,17 @@ export async function hasCrossSigning(machine: CrossSigningMachine): Promise<boo
   return status.hasMaster && status.hasSelfSigning && status.hasUserSigning;
 }
 
+/** Whether the homeserver serves the device signed by the account's self-signing key (what other clients check). */
+export async function signedOnServer(http: TrustHttp, userId: string, deviceId: string): Promise<boolean> {
+  const answer = await http.post("/_matrix/client/v3/keys/query", { device_keys: { [userId]: [deviceId] } });
+  if (answer.status !== 200) throw new CrossSigningError(`reading the device's keys failed: ${describe(answer)}`);
+  const body = answer.body as { device_keys?: Record<string, Record<string, { signatures?: Record<string, Record<string, unknown>> }>>;
+    self_signing_keys?: Record<string, { keys?: Record<string, unknown> }> } | undefined;
+  const selfSigning = Object.values(body?.self_signing_keys?.[userId]?.keys ?? {})[0];
+  const signatures = body?.device_keys?.[userId]?.[deviceId]?.signatures?.[userId] ?? {};
+  return typeof selfSigning === "string" && signatures[`ed25519:${selfSigning}`] !== undefined;
+}
+
 /**
  * Makes (or re-sends) the cross-signing identity and signs the device. `password` is asked for only after the
  * homeserver asked for it; the password is sent to the homeserver and nowhere else.

@@ -12,6 +12,8 @@ interface ToDeviceEntry {
 
 interface DeviceRecord {
   keys?: JsonObject;
+  /** Signatures uploaded with /keys/signatures/upload: kept apart and merged into every answer, as Synapse does. */
+  crossSignatures?: JsonObject;
   keysPos: number;
   /** key id ("signed_curve25519:AAAA") → key */
   oneTimeKeys: Map<string, unknown>;
@@ -98,7 +100,10 @@ export class KeyDirectory {
       const out: JsonObject = {};
       const list = Array.isArray(wanted) ? wanted.filter((d): d is string => typeof d === "string") : [];
       for (const [deviceId, record] of this.devices.get(userId) ?? []) {
-        if (record.keys && (list.length === 0 || list.includes(deviceId))) out[deviceId] = clone(record.keys);
+        if (!record.keys || !(list.length === 0 || list.includes(deviceId))) continue;
+        const keys = clone(record.keys);
+        if (record.crossSignatures) mergeSignatures(keys, { signatures: record.crossSignatures });
+        out[deviceId] = keys;
       }
       deviceKeys[userId] = out;
     }
@@ -191,7 +196,9 @@ export class KeyDirectory {
           if (userId === uploader && record?.keys) {
             const selfSigning = publicKeyOf(this.crossSigning.get(userId, "self_signing"));
             if (selfSigning === undefined || !verifySignature(signed, userId, selfSigning)) throw new Error("Invalid signature");
-            mergeSignatures(record.keys, signed);
+            const holder: JsonObject = { signatures: record.crossSignatures ?? {} };
+            mergeSignatures(holder, signed);
+            record.crossSignatures = holder["signatures"] as JsonObject;
             record.keysPos = this.bump();
             for (const o of this.observers) o.deviceKeysChanged?.(userId);
           } else if (userId !== uploader) {
