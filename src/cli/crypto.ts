@@ -11,15 +11,20 @@ import { createMatrixHttp } from "../matrix/http";
 import { startCrypto, StoreLockedError, type CryptoRuntime } from "../matrix/crypto";
 import { PRIVATE_UMASK } from "../util/private-files";
 import { CliFailure, EXIT, firstLine, isUsageError, loadDotEnv, parseCommandLine, processIo, UsageError, type CliIo } from "./cli-support";
+import { restore } from "./crypto-restore";
+import { createBackup, type BackupMachine } from "../matrix/crypto/key-backup";
 import { pipedPrompter, PromptCancelled, terminalPrompter, type Prompter } from "./prompt";
 
-export const CRYPTO_USAGE = `Usage: npm run crypto -- setup [--reset]
+export const CRYPTO_USAGE = `Usage: npm run crypto -- setup [--reset] | restore
 
 Works on the bot's encryption device (MATRIX_E2EE=true), with the bot's configuration. Stop the bot first.
 
   setup     cross-signs the bot's device: makes its master, self-signing and user-signing keys, uploads them and
             signs the device, so clients show it as verified by its owner. The homeserver may ask for the bot
-            account's password: it is asked for once and never shown.
+            account's password: it is asked for once and never shown. Then starts the server-side key backup
+            and shows its backup key once: keep it, restore needs it.
+  restore   client mode, after DATA_DIR/crypto was lost: asks for the backup key and the password, logs in a new
+            device, cross-signs it, imports the backed-up room keys and deletes the old device.
   --reset   setup: make new cross-signing keys even if the device has some
   --help    show this text`;
 
@@ -38,7 +43,7 @@ export async function runCrypto(argv: string[], io: CliIo, context: CryptoComman
       io.out(CRYPTO_USAGE);
       return EXIT.ok;
     }
-    if (command !== "setup") throw new UsageError(command === undefined ? "name a command: setup" : `unknown command ${command}`);
+    if (command !== "setup" && command !== "restore") throw new UsageError(command === undefined ? "name a command: setup or restore" : `unknown command ${command}`);
     const values = parseCommandLine(rest, { reset: { type: "boolean", default: false } }, CRYPTO_USAGE, io);
     if (values === undefined) return EXIT.ok;
     const loaded = loadConfig(context.env);
@@ -48,6 +53,7 @@ export async function runCrypto(argv: string[], io: CliIo, context: CryptoComman
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
     const log = createLogger({ level: "warn", secrets: [accessToken, config.cryptoPassphrase ?? ""].filter((s) => s !== ""),
       destination: context.logDestination ?? pino.destination(2) });
+    if (command === "restore") return await restore(config, context.env, io, context.prompter, log);
     const http = createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: config.timings.requestTimeoutMs });
     const userId = await whoami(http);
     runtime = await startCrypto({ homeserverUrl: config.homeserverUrl, accessToken, dataDir: config.dataDir,
@@ -63,6 +69,21 @@ export async function runCrypto(argv: string[], io: CliIo, context: CryptoComman
 }
 
 async function setup(runtime: CryptoRuntime, userId: string, reset: boolean, io: CliIo, prompter: Prompter): Promise<number> {
+  const signed = await setupCrossSigning(runtime, userId, reset, io, prompter);
+  if (runtime.backup.enabled) {
+    io.out("Key backup: on; room keys are backed up as they arrive.");
+  } else {
+    const { version, backupKey } = await createBackup(runtime.trust.machine as BackupMachine, runtime.trust.http);
+    await runtime.backup.start();
+    await runtime.backup.idle();
+    io.out(`Key backup: on (version ${version}). The backup key, shown this once: keep it somewhere safe (a password manager);`);
+    io.out("`npm run crypto -- restore` needs it to bring back the bot's room keys if DATA_DIR/crypto is lost:");
+    io.out(`    ${backupKey}`);
+  }
+  return signed;
+}
+
+async function setupCrossSigning(runtime: CryptoRuntime, userId: string, reset: boolean, io: CliIo, prompter: Prompter): Promise<number> {
   const device = `${userId} (device ${runtime.deviceId ?? "?"})`;
   if (!reset && (await runtime.trust.isCrossSigned())) {
     io.out(`Cross-signing: already set up for ${device}; --reset makes new keys.`);

@@ -16,6 +16,7 @@ import { cryptoStoreDir } from "./inspect";
 import { CryptoSession, type CryptoSessionOptions } from "./session";
 import { createTrustHttp } from "./trust-http";
 import { crossSignAtStart, deviceTrust, type DeviceTrust } from "./trust";
+import { KeyBackupUploader, type BackupMachine } from "./key-backup";
 
 export const UNDECRYPTABLE_NOTICE =
   "🔒 I couldn't decrypt a message here: my device did not get its key. If your client only shares keys with " +
@@ -52,6 +53,8 @@ export interface CryptoRuntime {
   deviceId: string | undefined;
   /** Cross-signing (and the machine for key backup). */
   trust: DeviceTrust;
+  /** Uploads room keys to the server-side backup as they arrive (when a backup was set up). */
+  backup: KeyBackupUploader;
   stop(): Promise<void>;
 }
 
@@ -81,6 +84,12 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
   const trust = deviceTrust(session, createTrustHttp({ homeserverUrl: opts.homeserverUrl, accessToken: opts.accessToken,
     timeoutMs: opts.trustTimeoutMs ?? 30_000, ...(masqueradeQuery ? { query: masqueradeQuery } : {}) }));
   if (opts.crossSignAtStart !== false) await crossSignAtStart(trust, as ? "appservice" : "client", opts.log);
+  const backup = new KeyBackupUploader(session.machine as BackupMachine, trust.http, path.resolve(cryptoStoreDir(opts.dataDir)), opts.log);
+  await backup.start().catch((e: unknown) => opts.log.warn({ error: String(e).slice(0, 300) }, "key backup could not start; room keys are not backed up"));
+  // New room keys: backed up soon after (outside the machine's sync processing, which calls this).
+  (session.machine as RoomKeyCallbacks).registerRoomKeyUpdatedCallback(async () => {
+    setImmediate(() => backup.kick());
+  });
   return {
     syncHook,
     trust,
@@ -91,8 +100,16 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     undecryptableNotice: UNDECRYPTABLE_NOTICE,
     isEncrypted: (roomId) => session.isEncrypted(roomId),
     deviceId: session.deviceId,
-    stop: () => session.stop(),
+    backup,
+    stop: async () => {
+      await backup.idle();
+      await session.stop();
+    },
   };
+}
+
+interface RoomKeyCallbacks {
+  registerRoomKeyUpdatedCallback(callback: (info: unknown[]) => Promise<void>): void;
 }
 
 const CRYPTO_STATE_TYPES = new Set(["m.room.encryption", "m.room.history_visibility"]);

@@ -7,13 +7,17 @@ import pino from "pino";
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
 import { botEnv, ChildBot, makeDataDir, removeDir } from "../../support/bot-harness";
 import { JsSdkPeer } from "../../support/js-sdk-peer";
-import { runCryptoCli } from "../../support/crypto-cli";
+import { runCli } from "../../unit/ops/support";
 import { assertNoSecrets } from "../../support/log-capture";
 import { MemoryAgentJournal, echoReplyFor, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { createEchoBrain } from "../../../src/reference-agent/brain";
 import { scaled, waitFor } from "../../support/wait";
 
 jest.setTimeout(scaled(90_000));
+
+/** `npm run crypto` as an operator runs it, answers piped to stdin. */
+const crypto = (args: string[], env: Record<string, string>, input: string) =>
+  runCli("crypto", args, { cwd: env["DATA_DIR"] ?? ".", env, input, timeoutMs: 60_000 });
 
 describe("cross-signing: the bot's device verified by its owner", () => {
   let hs: Homeserver;
@@ -67,12 +71,12 @@ describe("cross-signing: the bot's device verified by its owner", () => {
     expect(await alice.deviceTrust(account.userId, account.deviceId)).toEqual({ known: true, signedByOwner: false, crossSigningVerified: false });
 
     const setupStart = hs.requests.length;
-    const whileRunning = await runCryptoCli(["setup"], env, `${password}\n`);
+    const whileRunning = await crypto(["setup"], env, `${password}\n`);
     expect(whileRunning.code).toBe(1);
     expect(whileRunning.stderr).toMatch(/the bot is running/);
     await bot.stop();
 
-    const run = await runCryptoCli(["setup"], env, `${password}\n`);
+    const run = await crypto(["setup"], env, `${password}\n`);
     expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(run.stdout).toMatch(/Cross-signing: set up for @bot:localhost/);
     assertNoSecrets([run.stdout, run.stderr], [password, passphrase, account.accessToken]);
@@ -87,7 +91,7 @@ describe("cross-signing: the bot's device verified by its owner", () => {
     await alice.waitMessages(dm, (ms) => ms.find((m) => m.sender === account.userId && m.content["body"] === echoReplyFor("signed now?")), "the answer");
     const again = await (async () => {
       await bot.stop();
-      return runCryptoCli(["setup"], env, "");
+      return crypto(["setup"], env, "");
     })();
     expect(again).toMatchObject({ code: 0, stdout: expect.stringMatching(/already set up/) });
   });

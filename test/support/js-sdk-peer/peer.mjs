@@ -184,6 +184,12 @@ const commands = {
     return {};
   },
 
+  /** Starts a new outbound Megolm session in the room with the next message (its key goes to the devices known then). */
+  async discardSession({ roomId }) {
+    await need().getCrypto().forceDiscardSession(roomId);
+    return {};
+  },
+
   /**
    * What this client says of another device (the shield a person sees), from the keys its crypto tracks: the user
    * must share an encrypted room with this client (an untracked user's keys are fetched but not checked).
