@@ -1,7 +1,7 @@
 // What answers a run inside the reference agent. The echo brain is the default; an LLM brain can plug
 // in through the same interface (startReferenceAgent's `mode: { kind: "custom", brain }`).
 import type { RunErrorCode, RunInput } from "../agent/protocol";
-import type { InputAttachment } from "../agent/protocol-v2";
+import type { AgentCapabilities, InputAttachment } from "../agent/protocol-v2";
 
 /** The echo reply: exactly `You said: ` followed by the content of the run's last user message. */
 export const ECHO_PREFIX = "You said: ";
@@ -64,6 +64,8 @@ export interface AgentBrain {
    * throw → RUN_ERROR internal. Stop promptly when `signal` aborts (cancel, or the bot went away).
    */
   run(input: RunInput, out: RunOutput, signal: AbortSignal, info: RunContextInfo): Promise<void>;
+  /** The attachment kinds it reads (its v2 capabilities' multimodal.input); default every kind (as a description). */
+  reads?: NonNullable<NonNullable<AgentCapabilities["multimodal"]>["input"]>;
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
