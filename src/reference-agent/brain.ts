@@ -51,6 +51,8 @@ export interface RunOutput {
   toolCallEnd?(toolCallId: string): void;
   /** The call's result (TOOL_CALL_RESULT); `error`: the tool failed, and why. */
   toolCallResult?(toolCallId: string, content: string, error?: string): void;
+  /** A file for the room (v2 bots only): CUSTOM `matrix.attachment`, the bytes base64 in the frame. */
+  attachment?(file: { filename: string; mimeType: string; bytes: Buffer }): void;
 }
 
 export interface RunContextInfo {
