@@ -61,7 +61,7 @@ export async function readAttachments(input: RunInput, reading: MediaReading, si
     const read: ReadMessage = { text: caption, images: [] };
     for (const a of attachments) {
       const piece = await readOne(a, reading, signal, read, out);
-      if (piece !== undefined) read.text = [read.text, piece].filter((t) => t !== "").join("\n\n");
+      if (piece !== undefined) read.text = [read.text, piece].filter((t) => t !== "").join("\n");
     }
     out.messages.push(read);
   }

@@ -38,7 +38,7 @@ describe("the reference agent reads attachments", () => {
     const [answer] = await w.waitBotMessages(roomId, 1);
     expect(answer?.content["body"]).toBe("A noisy square.");
     expect(userContent(llm)).toEqual([
-      { type: "text", text: "Alice: what is this?\n\n[image: pic.png]" },
+      { type: "text", text: "Alice: what is this?\n[image: pic.png]" },
       { type: "image_url", image_url: { url: `data:image/png;base64,${png.toString("base64")}` } },
     ]);
   });
@@ -68,7 +68,7 @@ describe("the reference agent reads attachments", () => {
     const csvMxc = await upload(w, w.alice, csv, "text/csv", "temps.csv");
     await w.alice.send(roomId, "m.room.message", mediaContent("m.file", csvMxc, "temps.csv", { caption: "which is coldest?", mimetype: "text/csv", size: csv.length }));
     await w.waitBotMessages(roomId, 1);
-    expect(userContent(llm)).toBe("Alice: which is coldest?\n\n[file: temps.csv (text/plain)]\n```\ncity,temp\nOslo,3\nRome,15\n```");
+    expect(userContent(llm)).toBe("Alice: which is coldest?\n[file: temps.csv (text/plain)]\n```\ncity,temp\nOslo,3\nRome,15\n```");
 
     const elf = elfExecutable();
     const elfMxc = await upload(w, w.alice, elf, "application/octet-stream", "tool.bin");
