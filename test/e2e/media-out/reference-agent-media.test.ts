@@ -7,9 +7,10 @@ import { MEDIA_TEXTS } from "../../../src/media/texts";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { elfExecutable, oggOpus, pngImage } from "../../support/media-samples";
 import { Scenario } from "../../support/scenario";
+import { scaled } from "../../support/wait";
 import { mediaContent, upload } from "../media/support";
 
-jest.setTimeout(60_000);
+jest.setTimeout(scaled(60_000));
 
 describe("the reference agent reads attachments", () => {
   let s: Scenario | undefined;
