@@ -207,6 +207,8 @@ class BotApp implements App {
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
+      attachments: media.posting({ isRecorded: (txnId) => outbox.isRecorded(txnId),
+        encrypted: crypto ? (roomId) => crypto.isEncrypted(roomId) : async () => false }),
       onSettled: async (settled) => {
         for (const m of settled) {
           m.media?.release();

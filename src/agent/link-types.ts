@@ -1,6 +1,7 @@
 // Public types of the bot's link to the agent (see link.ts).
 import type { Logger } from "pino";
 import type { MediaPartOptions } from "../media/parts";
+import type { AttachmentParse } from "../media/outgoing";
 import type { RunErrorCode, RunInput } from "./protocol";
 import type { WorkEvent } from "./run-events";
 import type { TokenUsage } from "../usage/token-usage";
@@ -89,6 +90,8 @@ export interface RunObserver {
   onWork?(event: WorkEvent): void;
   /** Once per complete TEXT_MESSAGE, in order; awaited before the next one and before run() resolves. */
   onTextMessage(messageId: string, text: string): void | Promise<void>;
+  /** A file the agent sent for the room (v2 CUSTOM `matrix.attachment`), in order with the text; awaited likewise. */
+  onAttachment?(attachment: AttachmentParse): void | Promise<void>;
 }
 
 export type RunFailure =

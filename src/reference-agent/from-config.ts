@@ -54,6 +54,9 @@ export function agentStoreUrl(dataDir: string): string {
 }
 
 /** Start the reference agent as configured; `close()` stops the schedule, the server and the store. */
+/** Largest attachment the agent fetches from the bot's one-time URL (the bot's MEDIA_MAX_BYTES default). */
+const MEDIA_FETCH_MAX_BYTES = 20_971_520;
+
 export async function startReferenceAgentFromConfig(config: AgentConfig, opts: ConfiguredAgentOptions): Promise<ConfiguredAgent> {
   const log = opts.logger;
   keepPrivate(config.dataDir, log);
@@ -89,6 +92,8 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       brain = createLlmBrain({
         baseUrl: llm.baseUrl, model: llm.model, timeoutMs: llm.timeoutMs, memory, logger: log,
         toolbox, maxToolRounds: llm.maxToolRounds,
+        media: { vision: llm.vision, fileMaxChars: llm.fileMaxChars, fetchMaxBytes: MEDIA_FETCH_MAX_BYTES,
+          ...(llm.transcribeModel !== undefined ? { transcribeModel: llm.transcribeModel } : {}) },
         ...(llm.apiKey !== undefined ? { apiKey: llm.apiKey } : {}),
         ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
       });

@@ -6,13 +6,14 @@
 // tool line reads above the text that follows from it. Reasoning the model streams goes out as REASONING_* only.
 // The thread's history (tool calls with their results) comes from ThreadMemory and grows after each successful
 // run. Provider failures become typed RUN_ERRORs (llm-errors.ts).
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import type { Logger } from "pino";
 import type { AgentBrain, RunOutput } from "./brain";
-import { ProviderRunError, USER_MESSAGES } from "./llm-errors";
+import { mapProviderError, ProviderRunError, USER_MESSAGES } from "./llm-errors";
 import { streamCompletion, type CompletionRequest } from "./llm-stream";
 import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type ChatTurn, type PromptMessage, type ThreadMemory } from "./memory";
 import type { Toolbox } from "./tools/toolbox";
+import { answerPreface, llmReads, readAttachments, type MediaReading } from "./llm-media";
 
 export interface LlmBrainOptions {
   /** OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1. */
@@ -29,6 +30,8 @@ export interface LlmBrainOptions {
   toolbox?: Toolbox;
   /** Model requests per run that may call tools (LLM_MAX_TOOL_ROUNDS); default 8. */
   maxToolRounds?: number;
+  /** Attachments: images to the model (LLM_VISION), audio transcribed (LLM_TRANSCRIBE_MODEL), text files read. */
+  media?: { vision: boolean; transcribeModel?: string; fileMaxChars: number; fetchMaxBytes: number };
 }
 
 /** An AgentBrain that can also answer a scheduled check-in prompt (no thread, no memory). */
@@ -50,6 +53,21 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     timeout: options.timeoutMs,
     logLevel: "off", // the client would log through console; failures are logged here instead
   });
+  const media = options.media ?? { vision: false, fileMaxChars: 20_000, fetchMaxBytes: 0 };
+  const transcribeModel = media.transcribeModel;
+  const reading: MediaReading = {
+    vision: media.vision, fileMaxChars: media.fileMaxChars, fetchMaxBytes: media.fetchMaxBytes,
+    ...(transcribeModel !== undefined ? {
+      transcribe: async (bytes: Buffer, filename: string, mimeType: string, signal: AbortSignal) => {
+        try {
+          const file = await toFile(bytes, filename, { type: mimeType });
+          return (await client.audio.transcriptions.create({ file, model: transcribeModel }, { signal })).text;
+        } catch (err) {
+          throw mapProviderError(err);
+        }
+      },
+    } : {}),
+  };
   const complete = (request: CompletionRequest, signal: AbortSignal, on?: Parameters<typeof streamCompletion>[5]) =>
     streamCompletion(client, options.model, options.timeoutMs, request, signal, on);
 
@@ -63,7 +81,7 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
   }
 
   /** The rounds of one run: the turns it adds to the history (tool calls, results, answers), and whether it said anything. */
-  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal): Promise<{ turns: ChatTurn[]; answered: boolean }> {
+  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal, preface = ""): Promise<{ turns: ChatTurn[]; answered: boolean }> {
     const tools = options.toolbox?.list() ?? [];
     const definitions = options.toolbox?.definitions(tools) ?? [];
     const turns: ChatTurn[] = [];
@@ -74,7 +92,11 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
       const completion = await complete({ messages: [...prompt, ...turns], ...(definitions.length > 0 ? { tools: definitions, toolChoice: last ? "none" : "auto" } : {}) },
         signal, {
           text: (delta) => {
-            messageId ??= out.startMessage();
+            if (messageId === undefined) {
+              messageId = out.startMessage();
+              if (preface !== "") out.delta(messageId, preface);
+              preface = "";
+            }
             out.delta(messageId, delta);
           },
           reasoning: (delta) => out.reasoning?.(delta),
@@ -107,15 +129,36 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
   }
 
   return {
+    reads: llmReads(reading),
+
     async run(input, out: RunOutput, signal, info) {
-      const newTurns = userTurnsOf(input);
+      let read;
+      try {
+        read = await readAttachments(input, reading, signal);
+      } catch (err) {
+        logFailure(err, { threadId: info.threadId, runId: info.runId, transcription: true });
+        throw err;
+      }
+      const preface = answerPreface(read);
+      if (!read.answerable) { // nothing the model could answer: say why, ask nothing
+        const id = out.startMessage();
+        out.delta(id, preface.trim());
+        out.endMessage(id);
+        return;
+      }
+      const newTurns = userTurnsOf({ ...input, messages: input.messages.map((m, i) => ({ ...m, content: read.messages[i]?.text ?? m.content })) });
       // An edited question answered before: its old version and that answer are not part of the conversation any more.
       const replaced = replacedIdsOf(input);
       const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
       const prompt = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
+      const first = prompt.length - newTurns.length;
+      read.messages.forEach((m, i) => {
+        const turn = prompt[first + i];
+        if (m.images.length > 0 && turn?.role === "user") prompt[first + i] = { role: "user", content: turn.content, images: m.images };
+      });
       let result: { turns: ChatTurn[]; answered: boolean };
       try {
-        result = await converse(prompt, out, signal);
+        result = await converse(prompt, out, signal, preface);
       } catch (err) {
         logFailure(err, { threadId: info.threadId, runId: info.runId });
         throw err;

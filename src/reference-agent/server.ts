@@ -7,7 +7,7 @@ import type { Duplex } from "node:stream";
 import { timingSafeEqual } from "node:crypto";
 import { WebSocketServer } from "ws";
 import type { Logger } from "pino";
-import { AgentCore } from "./agent-core";
+import { AgentCore, capabilitiesReading } from "./agent-core";
 import { createEchoBrain, type AgentBrain } from "./brain";
 import { AgentConnection } from "./connection";
 import { MemoryAgentJournal, type AgentJournal } from "./journal";
@@ -72,7 +72,7 @@ export async function startReferenceAgent(options: ReferenceAgentOptions): Promi
   const heartbeatMs = options.heartbeatMs ?? REFERENCE_AGENT_DEFAULTS.heartbeatMs;
   const mode = options.mode ?? { kind: "echo" };
   const brain = mode.kind === "custom" ? mode.brain : createEchoBrain(mode.delayMs ?? 0);
-  const core = new AgentCore(options.journal ?? new MemoryAgentJournal(), log, heartbeatMs);
+  const core = new AgentCore(options.journal ?? new MemoryAgentJournal(), log, heartbeatMs, capabilitiesReading(brain.reads));
   const conns = new Set<AgentConnection>();
   let counter = 0;
 

@@ -32,7 +32,7 @@ describe("loadConfig: defaults", () => {
       homeserverStaleMs: 90000, maxConcurrentRuns: 8, maxRunsPerUser: 2, spacesMaxRooms: 100, newRoomsMaxPerUser: 20,
       logRepeatWindowMs: 60000, streamEditIntervalMs: 1000, streamSlowEditIntervalMs: 3000, streamMaxEdits: 50,
       editReanswerMs: 600000, threadsFollowedMax: 200, answersRememberedMax: 100,
-      mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000,
+      mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000, mediaOutMaxBytes: 20_971_520,
       storeSweepIntervalMs: 600000, storeSweepBatch: 1000, agentHistoryMaxMessages: 50,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
