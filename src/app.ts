@@ -8,6 +8,7 @@ import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
 import { wireInterrupts } from "./app/interrupts";
 import { wireLive } from "./app/live";
+import { wireRoomAgents } from "./app/room-agents";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -38,7 +39,7 @@ import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
 import { journalIdsOf } from "./turns/turn-run";
 import { ThreadFollowing } from "./turns/thread-following";
-import { createUsage, DEFAULT_AGENT_NAME } from "./usage";
+import { createUsage } from "./usage";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -191,9 +192,11 @@ class BotApp implements App {
       outbox, recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
+    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
     ops.watchLink(agent.link);
     ops.acceptProactivePushes(fanout);
-    await agent.link.start(); // resolves after the first attempt; keeps reconnecting in the background
+    // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
+    await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));
 
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);
@@ -203,10 +206,12 @@ class BotApp implements App {
     const prompts = wireInterrupts(config, { store, http, messages, log: childLogger(log, "interrupts"),
       onOutcome: (outcome) => ops.metrics.promptSettled(outcome) });
     const pipeline = new TurnPipeline({ interrupts: prompts.forPipeline,
-      agent: usage.meter(agent.link, DEFAULT_AGENT_NAME), sender: messages, log: childLogger(log, "turns"),
+      agent: usage.meter(agents.roomAgents, (req) => agents.roomAgents.agentFor(req)), sender: messages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
+      attachments: media.posting({ isRecorded: (txnId) => outbox.isRecorded(txnId),
+        encrypted: crypto ? (roomId) => crypto.isEncrypted(roomId) : async () => false }),
       onSettled: async (settled) => {
         for (const m of settled) {
           m.media?.release();
@@ -227,7 +232,7 @@ class BotApp implements App {
     this.cleanups.push(() => interrupts.stop());
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
       async (invite) => lifecycle?.onJoined(invite));
-    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link,
+    const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link, agents,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(), work: () => ops.work(), usage, prompts: (roomId) => interrupts.pending(roomId),
       createChatRoom: (userId, title, opts) => {
@@ -285,7 +290,7 @@ class BotApp implements App {
     await lifecycle.start();
     // From now on /metrics can report the bot idle (until then it is starting, never idle).
     ops.watchWork(() => ({ router: router.pendingCount() + started.pendingCount(), turns: pipeline.pendingCount(),
-      outbox: outbox.pendingCount() + fanout.pendingCount() }));
+      outbox: outbox.pendingCount() + fanout.pendingCount() + agents.pendingCount() }));
     ops.started({ agent: config.agent.url ?? "embedded reference agent" }); // logs `ready` when /readyz says 200
   }
 

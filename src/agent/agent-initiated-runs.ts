@@ -136,6 +136,10 @@ export class AgentInitiatedRuns {
         this.buffers.delete(buf.runId);
         this.discard(buf, event.code);
         return;
+      case "ATTACHMENT":
+        this.deps.logger.warn({ runId: clipForLog(buf.runId), threadId: clipForLog(buf.threadId) },
+          "an agent-initiated run sent a file; files are posted only in answers to a person, so it is not posted");
+        return;
       default:
         return;
     }

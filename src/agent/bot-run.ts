@@ -70,6 +70,11 @@ export class BotRun {
         if (obs.onWork) this.enqueue(() => callSafely(this.deps.logger, "onWork", () => obs.onWork?.(event.work)));
         return;
       }
+      case "ATTACHMENT": {
+        const obs = this.observer;
+        if (obs.onAttachment) this.enqueue(() => awaitSafely(this.deps.logger, "onAttachment", () => obs.onAttachment?.(event.attachment)));
+        return;
+      }
       case "TEXT_MESSAGE_START":
         this.streamed.add(event.messageId);
         this.openText(event.messageId);

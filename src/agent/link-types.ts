@@ -1,6 +1,7 @@
 // Public types of the bot's link to the agent (see link.ts).
 import type { Logger } from "pino";
 import type { MediaPartOptions } from "../media/parts";
+import type { AttachmentParse } from "../media/outgoing";
 import type { RunErrorCode, RunInput } from "./protocol";
 import type { AgentInterrupt } from "./protocol-v2";
 import type { WorkEvent } from "./run-events";
@@ -90,6 +91,8 @@ export interface RunObserver {
   onWork?(event: WorkEvent): void;
   /** Once per complete TEXT_MESSAGE, in order; awaited before the next one and before run() resolves. */
   onTextMessage(messageId: string, text: string): void | Promise<void>;
+  /** A file the agent sent for the room (v2 CUSTOM `matrix.attachment`), in order with the text; awaited likewise. */
+  onAttachment?(attachment: AttachmentParse): void | Promise<void>;
 }
 
 export type RunFailure =
@@ -98,7 +101,9 @@ export type RunFailure =
       detail: string;
     }
   | { kind: "agent_error"; code: RunErrorCode; message: string; retryable: boolean }
-
+  /** An HTTP agent answered the run's POST with 401/403, 429 (with its Retry-After, when given) or 5xx. */
+  | { kind: "http_auth" | "http_unavailable"; status: number; detail: string }
+  | { kind: "http_rate_limited"; status: number; detail: string; retryAfterMs?: number }
   /** Refused before it reached the agent: a usage limit (src/usage/); `text` tells the user when it resets. */
   | { kind: "usage_limit"; detail: string; text: string };
 

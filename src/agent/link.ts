@@ -23,11 +23,12 @@ import type { EventFrame, EventFrameV2, ReadyFrame } from "./protocol";
 import type { AgentCapabilities, ProtocolVersion } from "./protocol-v2";
 import { runFrameV2, v1Frame } from "./run-input";
 import { LinkDecoding, type WireEvent } from "./link-decode";
+import type { AgentTransport } from "./transports/transport";
 
 export * from "./link-types";
 
 
-export class AgentLink {
+export class AgentLink implements AgentTransport {
   private readonly log: Logger;
   private readonly socket: AgentSocket;
   private started = false;

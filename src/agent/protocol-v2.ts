@@ -88,7 +88,7 @@ export function toRunAgentInput(threadId: string, runId: string, input: RunInput
 
 type ParsedRunAgentInput = z.output<typeof RunAgentInputSchema>;
 
-/** An attachment of a user message, as a text-only brain sees it (never its bytes). */
+/** An attachment of a user message: described for a text-only brain, with where its bytes are (`source`) for one that reads them. */
 export interface InputAttachment {
   /** "image", "audio", "voice message", "video" or "file" (a document part). */
   label: string;
@@ -97,11 +97,13 @@ export interface InputAttachment {
   size?: number;
   /** What a text-only history keeps: "[image: cat.png]". */
   placeholder: string;
+  /** Where the bytes are (base64 inline, or the bot's one-time URL), for a brain that reads them. */
+  source?: { type: "data" | "url"; value: string };
 }
 
 type ParsedContent = Exclude<Extract<ParsedRunAgentInput["messages"][number], { role: "user" }>["content"], string>;
 
-/** The attachments of a message's content parts, described (never their bytes). */
+/** The attachments of a message's content parts, described, with where their bytes are (a brain may read them). */
 export function attachmentsOf(parts: ParsedContent): InputAttachment[] {
   return parts.flatMap((part): InputAttachment[] => {
     if (part.type === "text") return [];
@@ -111,7 +113,7 @@ export function attachmentsOf(parts: ParsedContent): InputAttachment[] {
     const source = part.source;
     const size = source.type === "data" ? Buffer.byteLength(source.value, "base64") : typeof meta["size"] === "number" ? meta["size"] : undefined;
     return [{ label, filename, ...(source.mimeType !== undefined ? { mimeType: source.mimeType } : {}), ...(size !== undefined ? { size } : {}),
-      placeholder: `[${label}: ${filename}]` }];
+      placeholder: `[${label}: ${filename}]`, ...(source.type === "data" || source.type === "url" ? { source: { type: source.type, value: source.value } } : {}) }];
   });
 }
 

@@ -8,6 +8,7 @@ import { EventType } from "@ag-ui/core";
 import { RUN_ERROR_CODES, type AgentEvent, type RunErrorCode } from "./protocol";
 import type { AgentInterrupt, AguiEvent } from "./protocol-v2";
 import { usageField, type TokenUsage } from "../usage/token-usage";
+import { ATTACHMENT_EVENT_NAME, parseAttachmentValue, type AttachmentParse } from "../media/outgoing";
 
 export type RunEvent =
   | { type: "RUN_STARTED" }
@@ -22,6 +23,8 @@ export type RunEvent =
   | { type: "RUN_ERROR"; code: RunErrorCode; message: string; retryable: boolean; usage?: TokenUsage[] }
   /** What the agent is doing besides writing: tool calls, steps, reasoning. */
   | { type: "WORK"; work: WorkEvent }
+  /** A file for the room (CUSTOM `matrix.attachment`), or why it cannot be posted. */
+  | { type: "ATTACHMENT"; attachment: AttachmentParse }
   /** Anything else: not shown, but it is activity (the idle timer restarts). */
   | { type: "UNKNOWN"; originalType: string };
 
@@ -166,6 +169,9 @@ export class AguiDecoder {
         const retryable = (e as { retryable?: unknown }).retryable;
         return [{ type: "RUN_ERROR", code: errorCodeOf(e.code), message: e.message, retryable: retryable === true, ...usageField(e.usage) }];
       }
+      case EventType.CUSTOM:
+        if (e.name === ATTACHMENT_EVENT_NAME) return [{ type: "ATTACHMENT", attachment: parseAttachmentValue(e.value) }];
+        return [{ type: "UNKNOWN", originalType: e.type }];
       default: {
         const work = workOf(e);
         return [work === undefined ? { type: "UNKNOWN", originalType: e.type } : { type: "WORK", work }];

@@ -1,7 +1,8 @@
 // The command handler's view of the bot: replies through the outbox (a notice replying to the command,
 // txnId derived from it), /status figures, /stop, /outbox retry.
 import type { Logger } from "pino";
-import type { AgentLink } from "../agent/link";
+import type { AgentTransport } from "../agent/transports/transport";
+import type { WiredAgents } from "./room-agents";
 import { CommandHandler } from "../commands";
 import type { CommandDeps, CommandStatus } from "../commands/registry";
 import type { Config } from "../config";
@@ -18,7 +19,7 @@ import { txnIdFor } from "../turns/turn-run";
 
 export function createCommandHandler(deps: {
   config: Config; botUserId: string; http: MatrixHttp; settings: RoomSettingsStore; pipeline: TurnPipeline;
-  link: AgentLink; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
+  link: AgentTransport; agents?: WiredAgents; store: Store; outbox: Outbox; messages: RoomMessageSender; log: Logger;
   onCommand?: (name: string) => void;
   /** The whole bot's work in hand, for /status. */
   work?: () => WorkInFlight | undefined;
@@ -43,6 +44,7 @@ export function createCommandHandler(deps: {
     ...(deps.liveMessaging ? { streaming: { defaultMode: config.streaming, roomAllows: (roomId: string) => deps.liveMessaging?.roomAllows(roomId) ?? Promise.resolve(true) } } : {}),
     ...(deps.usage ? { usage: deps.usage } : {}),
     ...(config.provisionSpace && deps.createChatRoom ? { createChatRoom: deps.createChatRoom } : {}),
+    ...(deps.agents ? { agents: agentChoice(deps.agents) } : {}),
     status: async (roomId) => {
       const stats = deps.outbox.stats(roomId);
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);
@@ -63,4 +65,16 @@ export function createCommandHandler(deps: {
       }
     },
   });
+}
+
+/** `/agent` and `/proactive`'s view of the named agents: the choice per room, the opt-in per room and agent. */
+function agentChoice(wired: WiredAgents): NonNullable<CommandDeps["agents"]> {
+  const { roomAgents } = wired;
+  return {
+    defaultAgent: roomAgents.defaultAgent,
+    list: () => roomAgents.list(),
+    current: (roomId) => roomAgents.current(roomId),
+    choose: (roomId, name) => roomAgents.choose(roomId, name),
+    proactiveSettings: async (roomId) => wired.settingsFor((await roomAgents.current(roomId)).name),
+  };
 }

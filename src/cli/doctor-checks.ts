@@ -7,7 +7,8 @@ import { agentHandshake } from "./agent-handshake";
 import { firstLine } from "./cli-support";
 import { matrixFetch, UnreachableError } from "./matrix-fetch";
 import { missingEncryptionFlags } from "../matrix/appservice-crypto";
-import { inspectCrypto } from "../matrix/crypto/inspect";
+import { cryptoStoreDir, inspectCrypto } from "../matrix/crypto/inspect";
+import { describeBackup } from "../matrix/crypto/backup-status";
 
 export type CheckStatus = "pass" | "fail" | "skip";
 
@@ -168,5 +169,6 @@ async function checkCrypto(config: Config): Promise<CheckResult> {
     "add those lines to the registration file (`npm run register` writes them), give the homeserver the same file and restart it; " +
       "Synapse also needs its experimental_features for appservice encryption (runbook/appservice-synapse.md)");
   }
-  return pass(name, `MATRIX_E2EE=true: ${result.detail}${config.mode === "appservice" ? "; the registration asks for to-device messages and key counts" : ""}`);
+  return { ...pass(name, `MATRIX_E2EE=true: ${result.detail}${config.mode === "appservice" ? "; the registration asks for to-device messages and key counts" : ""}`),
+    more: [await describeBackup(cryptoStoreDir(config.dataDir))] };
 }

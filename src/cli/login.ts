@@ -95,7 +95,7 @@ function normalizeHomeserverUrl(raw: string): string {
   return withScheme.replace(/\/+$/, "");
 }
 
-async function logIn(homeserverUrl: string, user: string, password: string, deviceName: string,
+export async function logIn(homeserverUrl: string, user: string, password: string, deviceName: string,
   timeoutMs: number): Promise<Credentials> {
   const flows = await matrixFetch(homeserverUrl, "GET", "/_matrix/client/v3/login", { timeoutMs });
   if (flows.status === 200 && !offersPasswordLogin(flows.body)) {

@@ -1,4 +1,5 @@
 // The built-in commands, in the order /help lists them.
+import { agentCommand } from "./agent";
 import { newCommand } from "./new";
 import { helpCommand } from "./help";
 import { modeCommand } from "./mode";
@@ -15,5 +16,5 @@ import { detailsCommand, toolLinesCommand } from "./work";
 
 export const BUILTIN_COMMANDS: readonly CommandDefinition<unknown>[] = [
   helpCommand, statusCommand, stopCommand, resetCommand, modeCommand, threadsCommand, streamCommand, toolLinesCommand, detailsCommand,
-  proactiveCommand, outboxCommand, newCommand, usageCommand,
+  agentCommand, proactiveCommand, outboxCommand, newCommand, usageCommand,
 ];

@@ -8,7 +8,8 @@ export const proactiveCommand = defineCommand({
   args: optionalWord("on", "off"),
   permission: (choice) => (choice === undefined ? "anyone" : "settings"),
   async run(ctx, choice) {
-    const { settings } = ctx.deps;
+    // The opt-in is per room and agent: it concerns the agent answering here now.
+    const settings = ctx.deps.agents ? await ctx.deps.agents.proactiveSettings(ctx.roomId) : ctx.deps.settings;
     if (choice === undefined) {
       const on = await settings.isProactive(ctx.roomId);
       return on

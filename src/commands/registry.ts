@@ -52,6 +52,15 @@ export interface CommandDeps {
   createChatRoom?: (userId: string, title: string | undefined, opts: { requestId: string }) => Promise<{ roomId: string; title: string }>;
   /** `/usage`: the token usage ledger, the daily limits and the clock days are counted on. */
   usage?: Pick<Usage, "ledger" | "limits" | "now">;
+  /** `/agent`: the named agents and each room's choice (src/agent/room-agents.ts). */
+  agents?: {
+    readonly defaultAgent: string;
+    list(): Array<{ name: string; displayName?: string; description?: string }>;
+    current(roomId: string): Promise<{ name: string; source: "room" | "space" | "default" }>;
+    choose(roomId: string, name: string): Promise<void>;
+    /** The proactive opt-in of the room's current agent (it is per room and agent). */
+    proactiveSettings(roomId: string): Promise<Pick<RoomSettingsStore, "isProactive" | "setProactive">>;
+  };
 }
 
 export interface CommandContext {

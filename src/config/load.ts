@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatProblems, ProblemList, readVariable, type ConfigProblem, type Env, type LoadResult } from "./problems";
 import { loadRegistration, resolveClientCredentials, type FileAccess } from "./registration";
+import { loadAgentsFile, type AgentsSetup } from "./agents-file";
 import {
   bindVar,
   booleanVar,
@@ -16,7 +17,7 @@ import {
   streamingVar,
   textVar,
   userGlobListVar,
-  wsUrlVar,
+  agentUrlVar,
   type Bind,
   type LogLevel,
   type MatrixMode,
@@ -38,6 +39,8 @@ export interface Config {
   readonly e2ee: boolean;
   readonly cryptoPassphrase?: string;
   readonly agent: { readonly url?: string; readonly token?: string };
+  /** AGENTS_FILE: named agents and the global default (unset: AGENT_URL, or the reference agent, is the one agent). */
+  readonly agents?: AgentsSetup;
   readonly dataDir: string;
   readonly storeUrl: string;
   readonly http: { readonly host: string; readonly port: number; readonly proactiveToken?: string; readonly mediaPublicUrl?: string };
@@ -183,10 +186,14 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
   const agentUrl = problems.parse(
     env,
     "AGENT_URL",
-    wsUrlVar,
-    "set AGENT_URL to the agent's WebSocket, e.g. ws://127.0.0.1:8790, or leave it unset to run the reference agent in-process",
+    agentUrlVar,
+    "set AGENT_URL to the agent's WebSocket (ws://127.0.0.1:8790) or AG-UI HTTP endpoint (http://127.0.0.1:8000/agent), or leave it unset to run the reference agent in-process",
   );
   const agentToken = readVariable(env, "AGENT_TOKEN");
+  const agentsFile = readVariable(env, "AGENTS_FILE");
+  // AGENT_URL beside AGENTS_FILE is one more agent, named "default" (the global default unless the file names one).
+  const shorthand = agentUrl !== undefined ? { url: agentUrl, ...(agentToken !== undefined ? { token: agentToken } : {}) } : undefined;
+  const agents = agentsFile === undefined ? undefined : loadAgentsFile(path.resolve(agentsFile), files.readFile, env, problems, shorthand);
 
   const storeUrl =
     problems.parse(
@@ -228,7 +235,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
 
   // Without AGENT_URL the reference agent runs in-process: its variables (LLM_*, PROACTIVE_*) count too.
   let referenceAgent: AgentConfig | undefined;
-  if (agentUrl === undefined && readVariable(env, "AGENT_URL") === undefined) {
+  if (agentUrl === undefined && readVariable(env, "AGENT_URL") === undefined && agentsFile === undefined) {
     const agent = loadAgentConfig(env);
     if (agent.ok) referenceAgent = agent.config;
     else for (const p of agent.problems) if (!problems.items.some((q) => q.variable === p.variable)) problems.add(p.variable, p.problem, p.fix);
@@ -243,12 +250,14 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     registration?.as_token,
     registration?.hs_token,
     agentToken,
+    ...(agents?.agents.map((a) => a.token) ?? []),
     proactiveToken,
     cryptoPassphrase,
     readVariable(env, "LLM_API_KEY"),
     ...(referenceAgent?.secrets ?? []), // the in-process agent's (MCP header and env values)
     ...urlPasswords(storeUrl),
     ...urlPasswords(agentUrl),
+    ...(agents?.agents.flatMap((a) => urlPasswords(a.url)) ?? []),
   ];
   const secrets = [...new Set(secretValues.filter((s): s is string => s !== undefined && s !== ""))];
 
@@ -262,6 +271,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
     e2ee,
     ...(cryptoPassphrase !== undefined ? { cryptoPassphrase } : {}),
     agent: { ...(agentUrl !== undefined ? { url: agentUrl } : {}), ...(agentToken !== undefined ? { token: agentToken } : {}) },
+    ...(agents !== undefined ? { agents } : {}),
     dataDir,
     storeUrl,
     http: { ...httpBind, ...(proactiveToken !== undefined ? { proactiveToken } : {}), ...(mediaPublicUrl !== undefined ? { mediaPublicUrl } : {}) },

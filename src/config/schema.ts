@@ -59,9 +59,10 @@ export const httpUrlVar = z
   .refine((v) => urlWithProtocol(v, ["http:", "https:"]), { error: "is not an http:// or https:// URL" })
   .transform((v) => v.replace(/\/+$/, ""));
 
-export const wsUrlVar = z
+/** AGENT_URL: our WebSocket envelope (ws://, wss://) or plain AG-UI over HTTP + SSE (http://, https://). */
+export const agentUrlVar = z
   .string()
-  .refine((v) => urlWithProtocol(v, ["ws:", "wss:"]), { error: "is not a ws:// or wss:// URL" });
+  .refine((v) => urlWithProtocol(v, ["ws:", "wss:", "http:", "https:"]), { error: "is not a ws://, wss://, http:// or https:// URL" });
 
 export const modeVar = z
   .string()

@@ -60,8 +60,10 @@ export interface Timings {
   readonly mediaInlineMaxBytes: number;
   readonly mediaDownloadTimeoutMs: number;
   readonly mediaUrlTtlMs: number;
+  readonly mediaOutMaxBytes: number;
   readonly storeSweepIntervalMs: number;
   readonly storeSweepBatch: number;
+  readonly agentHistoryMaxMessages: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -128,10 +130,13 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   count("MEDIA_MAX_BYTES", "mediaMaxBytes", 20_971_520, "largest attachment (picture, file, voice message) the bot downloads for the agent"),
   count("MEDIA_MAX_INFLIGHT_BYTES", "mediaMaxInflightBytes", 67_108_864, "bytes of attachments held in memory at once (downloads and turns waiting)"),
   count("MEDIA_INLINE_MAX_BYTES", "mediaInlineMaxBytes", 262_144, "largest attachment sent inside the run frame; larger ones go by a one-time URL"),
-  ms("MEDIA_DOWNLOAD_TIMEOUT_MS", "mediaDownloadTimeoutMs", 60_000, "longest one attachment download may take"),
+  ms("MEDIA_DOWNLOAD_TIMEOUT_MS", "mediaDownloadTimeoutMs", 60_000, "longest one attachment download (or upload of an agent's file) may take"),
   ms("MEDIA_URL_TTL_MS", "mediaUrlTtlMs", 300_000, "how long a one-time attachment URL for the agent stays valid"),
+  count("MEDIA_OUT_MAX_BYTES", "mediaOutMaxBytes", 20_971_520, "largest file from the agent the bot uploads and posts (AGENT_MAX_FRAME_BYTES bounds it too)"),
   ms("STORE_SWEEP_INTERVAL_MS", "storeSweepIntervalMs", 600_000, "time between sweeps deleting expired store entries"),
   count("STORE_SWEEP_BATCH", "storeSweepBatch", 1_000, "expired store entries deleted per statement of a sweep"),
+  count("AGENT_HISTORY_MAX_MESSAGES", "agentHistoryMaxMessages", 50,
+    "messages of a conversation the bot keeps and sends to an HTTP agent (stateless AG-UI), the oldest dropped first"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
@@ -145,6 +150,7 @@ export const ENV_VARIABLES: readonly string[] = [
   "CRYPTO_PASSPHRASE",
   "AGENT_URL",
   "AGENT_TOKEN",
+  "AGENTS_FILE",
   "DATA_DIR",
   "STORE_URL",
   "HTTP_BIND",

@@ -54,6 +54,11 @@ export interface SdkCrypto {
   decryptRoomEvent(event: Record<string, unknown>, roomId: string): Promise<{ type: string; content: Record<string, unknown> }>;
   /** Closes the machine (its IndexedDB connections); the object is unusable afterwards. */
   close(): void;
+  /**
+   * The crypto-wasm OlmMachine under the SDK's engine (after prepare), for what the SDK does not do: cross-signing,
+   * key backup, room-key callbacks (crypto/cross-signing.ts, crypto/key-backup.ts). Typed by its users.
+   */
+  olmMachine(): unknown;
 }
 
 /** Appservice mode: the device the crypto client acts as, with the as_token (MSC3202 / MSC4326 device masquerading). */
@@ -113,6 +118,8 @@ export function createSdkCrypto(homeserverUrl: string, accessToken: string, cryp
       const engine = (crypto as unknown as { engine?: { machine?: { close(): void } } }).engine;
       engine?.machine?.close();
     },
+    // The bridge's OlmMachine (packages/matrix-sdk-crypto-nodejs) keeps the WASM machine as `inner`.
+    olmMachine: () => (crypto as unknown as { engine?: { machine?: { inner?: unknown } } }).engine?.machine?.inner,
   };
 }
 

@@ -8,6 +8,8 @@ import { MediaIntake } from "./intake";
 import type { MediaPartOptions } from "./parts";
 import { MEDIA_PATH, MediaUrls } from "./served";
 import type { HttpRequest, HttpReply } from "../http/request";
+import type { AttachmentPosting } from "../render/attachment-post";
+import { MediaUploader } from "./upload";
 
 export { MEDIA_PATH, MediaUrls } from "./served";
 export { MediaIntake } from "./intake";
@@ -20,6 +22,8 @@ export interface MediaRuntime {
   parts: MediaPartOptions;
   /** For the router, once the agent link exists. */
   intake(capabilities: () => AgentCapabilities | undefined): MediaIntake;
+  /** The agent's files for the rooms (issue 23): uploaded, encrypted where the room is, posted once. */
+  posting(room: Pick<AttachmentPosting, "isRecorded" | "encrypted">): AttachmentPosting;
   /** The route of the bot's HTTP server (GET /media). */
   route: { path: string; handle(request: HttpRequest): HttpReply };
   close(): void;
@@ -39,9 +43,12 @@ export function createMediaRuntime(config: Config, deps: { accessToken: string; 
   const budget = new ByteBudget(t.mediaMaxInflightBytes);
   const downloader = new MediaDownloader({ homeserverUrl: config.homeserverUrl, accessToken: deps.accessToken,
     timeoutMs: t.mediaDownloadTimeoutMs, log: deps.log });
+  const uploader = new MediaUploader({ homeserverUrl: config.homeserverUrl, accessToken: deps.accessToken, timeoutMs: t.mediaDownloadTimeoutMs,
+    maxAttempts: t.sendMaxAttempts, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, log: deps.log });
   return {
     urls,
     budget,
+    posting: (room) => ({ ...room, maxBytes: t.mediaOutMaxBytes, upload: (bytes, type, name) => uploader.upload(bytes, type, name) }),
     parts: { inlineMaxBytes: t.mediaInlineMaxBytes, offer: (media) => urls.offer(media) },
     intake: (capabilities) => new MediaIntake({ downloader, budget, maxBytes: t.mediaMaxBytes, log: deps.log, capabilities }),
     route: { path: MEDIA_PATH, handle: (request) => urls.handle(request) },

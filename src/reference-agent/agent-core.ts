@@ -38,6 +38,12 @@ export const REFERENCE_AGENT_CAPABILITIES: AgentCapabilities = {
   humanInTheLoop: { interrupts: true },
 };
 
+/** The reference agent's capabilities when its brain reads only some kinds of attachment (the LLM brain). */
+export function capabilitiesReading(input: NonNullable<NonNullable<AgentCapabilities["multimodal"]>["input"]> | undefined): AgentCapabilities {
+  return input === undefined ? REFERENCE_AGENT_CAPABILITIES
+    : { ...REFERENCE_AGENT_CAPABILITIES, multimodal: { ...REFERENCE_AGENT_CAPABILITIES.multimodal, input } };
+}
+
 export class AgentCore {
   private readonly sessions = new Map<string, Session>();
   /** threadId → runId of the run in progress there. */
@@ -50,6 +56,7 @@ export class AgentCore {
     private readonly journal: AgentJournal,
     private readonly log: Logger,
     private readonly heartbeatMs: number,
+    private readonly capabilities: AgentCapabilities = REFERENCE_AGENT_CAPABILITIES,
   ) {}
 
   /** Journal operations run one at a time, in order. */
@@ -98,7 +105,7 @@ export class AgentCore {
         entries = entries.filter((e) => !doneIds.has(e.id));
       }
       conn.sendJson({ op: "ready", sessionId: session.id, resumed: known !== undefined, heartbeatMs: this.heartbeatMs,
-        ...(conn.version === 2 ? { protocol: PROTOCOL_V2, capabilities: REFERENCE_AGENT_CAPABILITIES } : {}) });
+        ...(conn.version === 2 ? { protocol: PROTOCOL_V2, capabilities: this.capabilities } : {}) });
       if (session.conn !== conn) return; // replaced while we read the journal
       // Frames already numbered in this session keep their seq; all others are numbered now.
       const kept = entries

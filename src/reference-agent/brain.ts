@@ -1,7 +1,7 @@
 // What answers a run inside the reference agent. The echo brain is the default; an LLM brain can plug
 // in through the same interface (startReferenceAgent's `mode: { kind: "custom", brain }`).
 import type { RunErrorCode, RunInput } from "../agent/protocol";
-import type { AgentInterrupt, InputAttachment } from "../agent/protocol-v2";
+import type { AgentCapabilities, AgentInterrupt, InputAttachment } from "../agent/protocol-v2";
 
 /** The echo reply: exactly `You said: ` followed by the content of the run's last user message. */
 export const ECHO_PREFIX = "You said: ";
@@ -53,6 +53,8 @@ export interface RunOutput {
   toolCallResult?(toolCallId: string, content: string, error?: string): void;
   /** The run pauses for people's answers (v2 bots only): it ends with RUN_FINISHED outcome `interrupt`. */
   interrupt?(interrupts: AgentInterrupt[]): void;
+  /** A file for the room (v2 bots only): CUSTOM `matrix.attachment`, the bytes base64 in the frame. */
+  attachment?(file: { filename: string; mimeType: string; bytes: Buffer }): void;
 }
 
 export interface RunContextInfo {
@@ -66,6 +68,8 @@ export interface AgentBrain {
    * throw → RUN_ERROR internal. Stop promptly when `signal` aborts (cancel, or the bot went away).
    */
   run(input: RunInput, out: RunOutput, signal: AbortSignal, info: RunContextInfo): Promise<void>;
+  /** The attachment kinds it reads (its v2 capabilities' multimodal.input); default every kind (as a description). */
+  reads?: NonNullable<NonNullable<AgentCapabilities["multimodal"]>["input"]>;
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

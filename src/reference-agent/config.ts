@@ -2,7 +2,7 @@
 import * as path from "node:path";
 import { Cron } from "croner";
 import { formatProblems, ProblemList, readVariable, type Env, type LoadResult } from "../config/problems";
-import { httpUrlVar, logLevelVar, MAX_TIMER_MS, portVar, positiveIntVar, textVar, type LogLevel } from "../config/schema";
+import { booleanVar, httpUrlVar, logLevelVar, MAX_TIMER_MS, portVar, positiveIntVar, textVar, type LogLevel } from "../config/schema";
 import { approvalGlobListVar, mcpSecrets, mcpServersVar, toolGlobListVar, type McpServerConfig } from "./tools/mcp-config";
 
 /** Defaults of the reference agent's tunables (see .env.example). */
@@ -21,11 +21,15 @@ export const AGENT_CONFIG_DEFAULTS = {
   maxToolRounds: 8,
   /** Longest an MCP server may take to connect, list its tools, or answer one call. */
   mcpTimeoutMs: 60_000,
+  /** Characters of one text file the model reads (the rest is cut, and it is told so). */
+  fileMaxChars: 20_000,
 } as const;
 
 export interface AgentConfig {
   readonly host: string;
   readonly port: number;
+  /** AGENT_HTTP_PORT: also serve AG-UI over HTTP + SSE there (`npm run agent` only). */
+  readonly httpPort?: number;
   /** Bearer token the bot must present; unset: no authentication (bind to localhost only). */
   readonly token?: string;
   readonly dataDir: string;
@@ -46,6 +50,12 @@ export interface AgentConfig {
     readonly historyTtlDays: number;
     /** LLM_MAX_TOOL_ROUNDS: model requests per run that may call tools. */
     readonly maxToolRounds: number;
+    /** LLM_VISION: images go to the model (image_url data URLs). */
+    readonly vision: boolean;
+    /** LLM_TRANSCRIBE_MODEL: audio and voice messages are transcribed (POST /audio/transcriptions) with it. */
+    readonly transcribeModel?: string;
+    /** LLM_FILE_MAX_CHARS: characters of a text file the model reads. */
+    readonly fileMaxChars: number;
   };
   /** MCP servers whose allowed tools the model may call (LLM mode only). */
   readonly mcp: {
@@ -75,6 +85,7 @@ export type AgentConfigResult = LoadResult<AgentConfig>;
 export const AGENT_ENV_VARIABLES: readonly string[] = [
   "AGENT_HOST",
   "AGENT_PORT",
+  "AGENT_HTTP_PORT",
   "AGENT_TOKEN",
   "DATA_DIR",
   "LOG_LEVEL",
@@ -87,6 +98,9 @@ export const AGENT_ENV_VARIABLES: readonly string[] = [
   "LLM_HISTORY_MAX_CHARS",
   "LLM_HISTORY_TTL_DAYS",
   "LLM_MAX_TOOL_ROUNDS",
+  "LLM_VISION",
+  "LLM_TRANSCRIBE_MODEL",
+  "LLM_FILE_MAX_CHARS",
   "MCP_SERVERS",
   "MCP_TOOLS_ALLOW",
   "LLM_TOOLS_REQUIRE_APPROVAL",
@@ -114,6 +128,8 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
     problems.parse(env, "AGENT_HOST", textVar.regex(/^\S+$/, { error: "contains spaces" }), "set AGENT_HOST to a host name or address, e.g. 127.0.0.1") ??
     "127.0.0.1";
   const port = problems.parse(env, "AGENT_PORT", portVar(), "set AGENT_PORT to a port from 0 to 65535 (default 8790)") ?? 8790;
+  const httpPort = problems.parse(env, "AGENT_HTTP_PORT", portVar(),
+    "set AGENT_HTTP_PORT to a port from 0 to 65535 to serve AG-UI over HTTP + SSE there, or leave it unset");
   const token = readVariable(env, "AGENT_TOKEN");
   const dataDir = path.resolve(readVariable(env, "DATA_DIR") ?? "./data");
   const logLevel =
@@ -148,6 +164,10 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
     "set AGENT_MAX_FRAME_BYTES to the same number of bytes as the bot's (default 1048576)") ?? AGENT_CONFIG_DEFAULTS.maxFrameBytes;
   const maxToolRounds = problems.parse(env, "LLM_MAX_TOOL_ROUNDS", positiveIntVar(100, 0),
     "set LLM_MAX_TOOL_ROUNDS to how many model requests of one answer may call tools, e.g. 8 (0: no tools)") ?? AGENT_CONFIG_DEFAULTS.maxToolRounds;
+  const vision = problems.parse(env, "LLM_VISION", booleanVar, "set LLM_VISION to true (the model sees images) or false") ?? false;
+  const transcribeModel = readVariable(env, "LLM_TRANSCRIBE_MODEL");
+  const fileMaxChars = problems.parse(env, "LLM_FILE_MAX_CHARS", positiveIntVar(),
+    "set LLM_FILE_MAX_CHARS to how many characters of a text file the model reads, e.g. 20000") ?? AGENT_CONFIG_DEFAULTS.fileMaxChars;
   const servers = problems.parse(env, "MCP_SERVERS", mcpServersVar,
     'set MCP_SERVERS to a JSON object, e.g. {"files":{"command":"npx","args":["-y","@modelcontextprotocol/server-filesystem","/srv"]},"web":{"url":"http://127.0.0.1:3001/mcp"}}',
     { secret: true }) ?? {};
@@ -192,6 +212,7 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
     config: {
       host,
       port,
+      ...(httpPort !== undefined ? { httpPort } : {}),
       ...(token !== undefined ? { token } : {}),
       dataDir,
       logLevel,
@@ -205,6 +226,9 @@ export function loadAgentConfig(env: Env): AgentConfigResult {
         historyMaxChars,
         historyTtlDays,
         maxToolRounds,
+        vision,
+        ...(transcribeModel !== undefined ? { transcribeModel } : {}),
+        fileMaxChars,
       },
       mcp: { servers, allow, requireApproval, timeoutMs: mcpTimeoutMs },
       proactive: {

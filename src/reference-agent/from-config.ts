@@ -24,6 +24,8 @@ export interface ConfiguredAgentOptions {
   host?: string;
   /** Default config.port (0: any free port). */
   port?: number;
+  /** AG-UI over HTTP + SSE: default config.httpPort; null: not served (the bot's in-process agent). */
+  httpPort?: number | null;
   /** Default config.token; null: no authentication. */
   token?: string | null;
   /** Default sqlite://<config.dataDir>/agent.sqlite. */
@@ -53,6 +55,9 @@ export function agentStoreUrl(dataDir: string): string {
 }
 
 /** Start the reference agent as configured; `close()` stops the schedule, the server and the store. */
+/** Largest attachment the agent fetches from the bot's one-time URL (the bot's MEDIA_MAX_BYTES default). */
+const MEDIA_FETCH_MAX_BYTES = 20_971_520;
+
 export async function startReferenceAgentFromConfig(config: AgentConfig, opts: ConfiguredAgentOptions): Promise<ConfiguredAgent> {
   const log = opts.logger;
   keepPrivate(config.dataDir, log);
@@ -89,12 +94,15 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
         baseUrl: llm.baseUrl, model: llm.model, timeoutMs: llm.timeoutMs, memory, logger: log,
         toolbox, maxToolRounds: llm.maxToolRounds,
         approvals: new ToolApprovals(config.mcp.requireApproval, store.namespace(PAUSED_NAMESPACE)),
+        media: { vision: llm.vision, fileMaxChars: llm.fileMaxChars, fetchMaxBytes: MEDIA_FETCH_MAX_BYTES,
+          ...(llm.transcribeModel !== undefined ? { transcribeModel: llm.transcribeModel } : {}) },
         ...(llm.apiKey !== undefined ? { apiKey: llm.apiKey } : {}),
         ...(llm.systemPrompt !== undefined ? { systemPrompt: llm.systemPrompt } : {}),
       });
       mode = { kind: "custom", brain };
     }
     const token = opts.token === null ? undefined : opts.token ?? config.token;
+    const httpPort = opts.httpPort === null ? undefined : opts.httpPort ?? config.httpPort;
     agent = await startReferenceAgent({
       host: opts.host ?? config.host,
       port: opts.port ?? config.port,
@@ -102,6 +110,7 @@ export async function startReferenceAgentFromConfig(config: AgentConfig, opts: C
       mode,
       journal,
       ...(token !== undefined ? { token } : {}),
+      ...(httpPort !== undefined ? { httpPort } : {}),
       ...(opts.heartbeatMs !== undefined ? { heartbeatMs: opts.heartbeatMs } : {}),
       maxFrameBytes: opts.maxFrameBytes ?? config.maxFrameBytes,
     });

@@ -6,10 +6,10 @@
 // tool line reads above the text that follows from it. Reasoning the model streams goes out as REASONING_* only.
 // The thread's history (tool calls with their results) comes from ThreadMemory and grows after each successful
 // run. Provider failures become typed RUN_ERRORs (llm-errors.ts).
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import type { Logger } from "pino";
 import type { AgentBrain, RunOutput } from "./brain";
-import { ProviderRunError, USER_MESSAGES } from "./llm-errors";
+import { mapProviderError, ProviderRunError, USER_MESSAGES } from "./llm-errors";
 import { streamCompletion, type CompletionRequest } from "./llm-stream";
 import { buildPrompt, replacedIdsOf, userTurnsOf, withoutReplaced, type ChatTurn, type PromptMessage, type ThreadMemory } from "./memory";
 import type { Toolbox } from "./tools/toolbox";
@@ -18,6 +18,7 @@ import { decisionOf, type ToolApprovals } from "./tool-approvals";
 import type { ResumeEntry } from "../agent/protocol-v2";
 import type { ToolCall } from "./memory";
 import { AgentRunError } from "./brain";
+import { answerPreface, llmReads, readAttachments, type MediaReading } from "./llm-media";
 
 export interface LlmBrainOptions {
   /** OpenAI-compatible API base, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1. */
@@ -36,6 +37,8 @@ export interface LlmBrainOptions {
   maxToolRounds?: number;
   /** Tools that wait for a person's approval (LLM_TOOLS_REQUIRE_APPROVAL), and the runs paused for it. */
   approvals?: ToolApprovals;
+  /** Attachments: images to the model (LLM_VISION), audio transcribed (LLM_TRANSCRIBE_MODEL), text files read. */
+  media?: { vision: boolean; transcribeModel?: string; fileMaxChars: number; fetchMaxBytes: number };
 }
 
 /** How a conversation ended: answered (or not), or paused before calls that need approval. */
@@ -60,6 +63,21 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     timeout: options.timeoutMs,
     logLevel: "off", // the client would log through console; failures are logged here instead
   });
+  const media = options.media ?? { vision: false, fileMaxChars: 20_000, fetchMaxBytes: 0 };
+  const transcribeModel = media.transcribeModel;
+  const reading: MediaReading = {
+    vision: media.vision, fileMaxChars: media.fileMaxChars, fetchMaxBytes: media.fetchMaxBytes,
+    ...(transcribeModel !== undefined ? {
+      transcribe: async (bytes: Buffer, filename: string, mimeType: string, signal: AbortSignal) => {
+        try {
+          const file = await toFile(bytes, filename, { type: mimeType });
+          return (await client.audio.transcriptions.create({ file, model: transcribeModel }, { signal })).text;
+        } catch (err) {
+          throw mapProviderError(err);
+        }
+      },
+    } : {}),
+  };
   const complete = (request: CompletionRequest, signal: AbortSignal, on?: Parameters<typeof streamCompletion>[5]) =>
     streamCompletion(client, options.model, options.timeoutMs, request, signal, on);
 
@@ -72,7 +90,6 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     }
   }
 
-  /** The rounds of one run: the turns it adds to the history (tool calls, results, answers), and whether it said anything. */
   /**
    * Runs the model's calls in order; a call that needs approval and has no decision pauses the run there (returns
    * the calls left, from that one), when the bot can be asked; else the model is told it could not run.
@@ -94,10 +111,13 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     return [];
   }
 
-  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal, earlier: ChatTurn[] = []): Promise<Conversed> {
+  /** The rounds of one run: the turns it adds to the history (tool calls, results, answers), and whether it said anything. */
+  async function converse(prompt: PromptMessage[], out: RunOutput, signal: AbortSignal,
+    from: { earlier?: ChatTurn[]; preface?: string } = {}): Promise<Conversed> {
     const tools = options.toolbox?.list() ?? [];
     const definitions = options.toolbox?.definitions(tools) ?? [];
-    const turns: ChatTurn[] = [...earlier];
+    const turns: ChatTurn[] = [...(from.earlier ?? [])];
+    let preface = from.preface ?? "";
     let answered = false;
     for (let round = 0; ; round += 1) {
       const last = definitions.length === 0 || round >= maxToolRounds;
@@ -105,7 +125,11 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
       const completion = await complete({ messages: [...prompt, ...turns], ...(definitions.length > 0 ? { tools: definitions, toolChoice: last ? "none" : "auto" } : {}) },
         signal, {
           text: (delta) => {
-            messageId ??= out.startMessage();
+            if (messageId === undefined) {
+              messageId = out.startMessage();
+              if (preface !== "") out.delta(messageId, preface);
+              preface = "";
+            }
             out.delta(messageId, delta);
           },
           reasoning: (delta) => out.reasoning?.(delta),
@@ -141,27 +165,49 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
     await runCalls(paused.pending, tools, turns, out, signal, new Map(entries.map((e) => [e.interruptId, e])));
     const history = await options.memory.history(threadId);
     const prompt = buildPrompt(options.systemPrompt, history, paused.newTurns, options.memory.budgetChars);
-    return { newTurns: paused.newTurns, result: await converse(prompt, out, signal, turns) };
+    return { newTurns: paused.newTurns, result: await converse(prompt, out, signal, { earlier: turns }) };
+  }
+
+  /** A new question: its attachments read (images, transcripts, text files), then the conversation. */
+  async function asked(input: Parameters<AgentBrain["run"]>[0], out: RunOutput, signal: AbortSignal, threadId: string,
+    replaced: string[]): Promise<{ newTurns: ChatTurn[]; result: Conversed } | undefined> {
+    const read = await readAttachments(input, reading, signal);
+    const preface = answerPreface(read);
+    if (!read.answerable) { // nothing the model could answer: say why, ask nothing
+      const id = out.startMessage();
+      out.delta(id, preface.trim());
+      out.endMessage(id);
+      return undefined;
+    }
+    const newTurns = userTurnsOf({ ...input, messages: input.messages.map((m, i) => ({ ...m, content: read.messages[i]?.text ?? m.content })) });
+    await options.approvals?.take(threadId); // a new question abandons a paused run
+    const history = withoutReplaced(await options.memory.history(threadId), replaced);
+    const prompt = buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars);
+    const first = prompt.length - newTurns.length;
+    read.messages.forEach((m, i) => {
+      const turn = prompt[first + i];
+      if (m.images.length > 0 && turn?.role === "user") prompt[first + i] = { role: "user", content: turn.content, images: m.images };
+    });
+    return { newTurns, result: await converse(prompt, out, signal, { preface }) };
   }
 
   return {
+    reads: llmReads(reading),
+
     async run(input, out: RunOutput, signal, info) {
-      let newTurns = userTurnsOf(input);
       // An edited question answered before: its old version and that answer are not part of the conversation any more.
       const replaced = replacedIdsOf(input);
-      let result: Conversed;
+      let conversed: { newTurns: ChatTurn[]; result: Conversed } | undefined;
       try {
-        if (input.resume !== undefined && input.messages.length === 0) {
-          ({ newTurns, result } = await resumed(info.threadId, input.resume, out, signal));
-        } else {
-          await options.approvals?.take(info.threadId); // a new question abandons a paused run
-          const history = withoutReplaced(await options.memory.history(info.threadId), replaced);
-          result = await converse(buildPrompt(options.systemPrompt, history, newTurns, options.memory.budgetChars), out, signal);
-        }
+        conversed = input.resume !== undefined && input.messages.length === 0
+          ? await resumed(info.threadId, input.resume, out, signal)
+          : await asked(input, out, signal, info.threadId, replaced);
       } catch (err) {
         logFailure(err, { threadId: info.threadId, runId: info.runId });
         throw err;
       }
+      if (conversed === undefined) return;
+      const { newTurns, result } = conversed;
       if (result.pending !== undefined) {
         const interrupts = options.approvals?.interruptsFor(result.pending, options.toolbox?.list() ?? []) ?? [];
         await options.approvals?.save(info.threadId, { newTurns, turns: result.turns, pending: result.pending });

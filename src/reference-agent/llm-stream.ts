@@ -38,6 +38,9 @@ export function apiMessages(messages: readonly PromptMessage[]): ApiMessage[] {
       return { role: "assistant", content: m.content === "" ? null : m.content,
         tool_calls: (m.toolCalls ?? []).map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) };
     }
+    if (m.role === "user" && "images" in m && m.images.length > 0) {
+      return { role: "user", content: [{ type: "text", text: m.content }, ...m.images.map((url) => ({ type: "image_url" as const, image_url: { url } }))] };
+    }
     return { role: m.role, content: m.content };
   });
 }

@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   const config = loaded.config;
   const logger = createLogger({ level: config.logLevel, secrets: config.secrets, pretty: process.stdout.isTTY === true });
   const agent = await startReferenceAgentFromConfig(config, { logger });
-  logger.info({ url: agent.url, auth: config.token !== undefined, mode: agent.mode }, "reference agent ready");
+  logger.info({ url: agent.url, ...(agent.httpUrl ? { httpUrl: agent.httpUrl } : {}), auth: config.token !== undefined, mode: agent.mode },
+    "reference agent ready");
 
   let stopping = false;
   const shutdown = (signal: string): void => {

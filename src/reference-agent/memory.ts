@@ -22,7 +22,8 @@ export const ChatTurnSchema = z.union([
   z.object({ role: z.literal("tool"), toolCallId: z.string(), content: z.string() }),
 ]);
 export type ChatTurn = z.infer<typeof ChatTurnSchema>;
-export type PromptMessage = ChatTurn | { role: "system"; content: string };
+/** `images`: data: URLs the model sees with this user turn (this request only; never kept in the history). */
+export type PromptMessage = ChatTurn | { role: "system"; content: string } | { role: "user"; content: string; images: string[] };
 
 /** `at`: when the thread was last used (ms); absent in records written before expiry existed. */
 const StoredHistorySchema = z.object({ v: z.literal(1), turns: z.array(ChatTurnSchema), at: z.number().optional() });

@@ -7,10 +7,11 @@ import type { Duplex } from "node:stream";
 import { timingSafeEqual } from "node:crypto";
 import { WebSocketServer } from "ws";
 import type { Logger } from "pino";
-import { AgentCore } from "./agent-core";
+import { AgentCore, capabilitiesReading } from "./agent-core";
 import { createEchoBrain, type AgentBrain } from "./brain";
 import { AgentConnection } from "./connection";
 import { MemoryAgentJournal, type AgentJournal } from "./journal";
+import { startAguiHttpServer } from "./http-server";
 
 export { ECHO_PREFIX, echoReply, echoReplyFor, AgentRunError, createEchoBrain } from "./brain";
 export type { AgentBrain, RunOutput, RunContextInfo } from "./brain";
@@ -35,11 +36,15 @@ export interface ReferenceAgentOptions {
   maxFrameBytes?: number;
   /** Unacked agent-initiated frames. Default in memory. */
   journal?: AgentJournal;
+  /** AGENT_HTTP_PORT: also serve plain AG-UI over HTTP + SSE on this port (0: any free one). Default: not. */
+  httpPort?: number;
 }
 
 export interface ReferenceAgent {
   url: string;
   port: number;
+  /** Where it serves AG-UI over HTTP + SSE, when asked to (httpPort). */
+  httpUrl?: string;
   close(): Promise<void>;
   /** Start an agent-initiated run with one TEXT_MESSAGE (proactive: true unless told otherwise). */
   emitProactive(threadId: string, text: string, opts?: { proactive?: boolean }): Promise<{ runId: string }>;
@@ -67,7 +72,7 @@ export async function startReferenceAgent(options: ReferenceAgentOptions): Promi
   const heartbeatMs = options.heartbeatMs ?? REFERENCE_AGENT_DEFAULTS.heartbeatMs;
   const mode = options.mode ?? { kind: "echo" };
   const brain = mode.kind === "custom" ? mode.brain : createEchoBrain(mode.delayMs ?? 0);
-  const core = new AgentCore(options.journal ?? new MemoryAgentJournal(), log, heartbeatMs);
+  const core = new AgentCore(options.journal ?? new MemoryAgentJournal(), log, heartbeatMs, capabilitiesReading(brain.reads));
   const conns = new Set<AgentConnection>();
   let counter = 0;
 
@@ -105,11 +110,15 @@ export async function startReferenceAgent(options: ReferenceAgentOptions): Promi
   const hostPart = options.host.includes(":") ? `[${options.host}]` : options.host;
   const url = `ws://${hostPart}:${port}`;
   log.info({ url }, "reference agent listening");
+  const aguiHttp = options.httpPort === undefined ? undefined
+    : await startAguiHttpServer({ host: options.host, port: options.httpPort, ...(options.token !== undefined ? { token: options.token } : {}),
+      logger: log, brain, maxBodyBytes: options.maxFrameBytes ?? REFERENCE_AGENT_DEFAULTS.maxFrameBytes });
 
   let closed: Promise<void> | undefined;
   return {
     url,
     port,
+    ...(aguiHttp ? { httpUrl: aguiHttp.url } : {}),
     connections: () => conns.size,
     dropConnections: () => {
       for (const c of [...conns]) c.terminate();
@@ -122,6 +131,7 @@ export async function startReferenceAgent(options: ReferenceAgentOptions): Promi
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await serverClosed;
+        await aguiHttp?.close();
         await core.idle();
       })();
       return closed;

@@ -1,11 +1,12 @@
 // The agent's work as AG-UI events (v2 bots): reasoning as one REASONING_START / REASONING_MESSAGE_* /
 // REASONING_END block, opened by its first delta and closed before anything else is sent; tool calls as
 // TOOL_CALL_START / _ARGS / _END and TOOL_CALL_RESULT (an `error` string when the tool failed, as AG-UI tool
-// messages carry it).
+// messages carry it); a file as CUSTOM `matrix.attachment`.
 import { randomUUID } from "node:crypto";
 import type { RunOutput } from "./brain";
+import { ATTACHMENT_EVENT_NAME } from "../media/outgoing";
 
-type WorkOutput = Required<Pick<RunOutput, "reasoning" | "toolCallStart" | "toolCallArgs" | "toolCallEnd" | "toolCallResult">>;
+type WorkOutput = Required<Pick<RunOutput, "reasoning" | "toolCallStart" | "toolCallArgs" | "toolCallEnd" | "toolCallResult" | "attachment">>;
 
 export class WorkEmitter {
   private reasoningId: string | undefined;
@@ -44,6 +45,10 @@ export class WorkEmitter {
         this.closeReasoning();
         this.send({ type: "TOOL_CALL_RESULT", messageId: `t-${randomUUID()}`, toolCallId, content, role: "tool",
           ...(error !== undefined ? { error } : {}) });
+      },
+      attachment: (file) => {
+        this.closeReasoning();
+        this.send({ type: "CUSTOM", name: ATTACHMENT_EVENT_NAME, value: { filename: file.filename, mimeType: file.mimeType, data: file.bytes.toString("base64") } });
       },
     };
   }

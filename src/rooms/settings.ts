@@ -26,6 +26,8 @@ export const roomSettingsSchema = z.object({
   toolLines: z.enum(["on", "off"]).optional(),
   /** `/details on|off`: tool arguments, results and the agent's thinking, folded (default off). */
   details: z.enum(["on", "off"]).optional(),
+  /** `/agent <name>`: the agent of this room (and, for a space, the default of its child rooms); unset: the default. */
+  agent: z.string().optional(),
 });
 export type RoomSettings = z.infer<typeof roomSettingsSchema>;
 export type ReplyMode = RoomSettings["replyMode"];
@@ -39,6 +41,7 @@ const patchSchema = z.object({
   threads: z.enum(["follow", "mention"]).optional(),
   toolLines: z.enum(["on", "off"]).optional(),
   details: z.enum(["on", "off"]).optional(),
+  agent: z.string().optional(),
 });
 const indexValueSchema = z.number();
 

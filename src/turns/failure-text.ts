@@ -18,6 +18,9 @@ export const FAILURE_TEXTS = {
   agent_cancelled: "⏹️ Stopped.",
   agent_auth: "⚠️ The agent can't sign in to its AI service. The operator needs to check its API key.",
   agent_internal: "⚠️ Something went wrong inside my agent. Please try again; if it keeps happening, tell the operator.",
+  http_auth: "⚠️ My agent refused my credentials, so I couldn't answer. The operator needs to check the agent's token.",
+  http_rate_limited: "⚠️ My agent is rate-limiting me, so I couldn't answer.",
+  http_unavailable: "⚠️ My agent is unavailable right now. Please try again later.",
   waiting: "⏳ I'm answering other messages right now; I'll get to yours in a moment.",
   queue_full: "⏳ I'm still working through earlier messages here, so I skipped this one. Please send it again when I've answered.",
   non_text: "I can't read this kind of message. Send me text, a picture, a file or a voice message instead.",
@@ -34,5 +37,15 @@ export function failureKey(failure: RunFailure): FailureTextKey {
 
 export function failureText(failure: RunFailure): string {
   if (failure.kind === "usage_limit") return failure.text;
-  return FAILURE_TEXTS[failureKey(failure)] ?? FAILURE_TEXTS.agent_internal;
+  const text = FAILURE_TEXTS[failureKey(failure)] ?? FAILURE_TEXTS.agent_internal;
+  return failure.kind === "http_rate_limited" ? `${text} ${retryWhen(failure.retryAfterMs)}` : text;
+}
+
+/** When to try again, in words, from an HTTP agent's Retry-After (never retried by the bot itself). */
+export function retryWhen(retryAfterMs: number | undefined): string {
+  if (retryAfterMs === undefined) return "Please try again in a minute.";
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  if (seconds < 90) return `Please try again in ${seconds} second${seconds === 1 ? "" : "s"}.`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes < 90 ? `Please try again in ${minutes} minutes.` : `Please try again in ${Math.ceil(minutes / 60)} hours.`;
 }

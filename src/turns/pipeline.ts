@@ -10,6 +10,7 @@ import type { RunFailure, RunResult } from "../agent/link";
 import type { AgentInterrupt } from "../agent/protocol-v2";
 import type { RoomMessageSender } from "../matrix/sender";
 import type { LiveRendering } from "../render/answer";
+import type { AttachmentPosting } from "../render/attachment-post";
 import { retire } from "../render/takeover";
 import { FAILURE_TEXTS } from "./failure-text";
 import { RunLimiter, type RunLimits } from "./run-limiter";
@@ -27,6 +28,8 @@ export interface PipelineDeps {
   options: TurnOptions & { turnQueueLimit: number } & Partial<RunLimits>;
   /** Live answers (src/render/); absent: answers are posted when complete. */
   live?: LiveRendering;
+  /** The agent's files: uploaded and posted (src/render/attachment-post.ts). */
+  attachments?: AttachmentPosting;
   /** Called once every message of a finished run (answered or told of the failure) is settled. */
   onSettled: (messages: TurnMessage[]) => Promise<void>;
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;

@@ -7,6 +7,8 @@ import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
 import type { ResumeEntry } from "../agent/protocol-v2";
 import type { WorkEvent } from "../agent/run-events";
+import type { AttachmentParse } from "../media/outgoing";
+import { ATTACHMENT_TEXTS, postAttachment, type AttachmentPosting } from "../render/attachment-post";
 import type { RoomMessageSender } from "../matrix/sender";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
 import type { PreparedMedia } from "../media/prepared";
@@ -68,6 +70,7 @@ export interface AgentRunner {
     onTextProgress?(messageId: string, text: string): void;
     onWork?(event: WorkEvent): void;
     onTextMessage(messageId: string, text: string): void | Promise<void>;
+    onAttachment?(attachment: AttachmentParse): void | Promise<void>;
   }, signal?: AbortSignal): Promise<RunResult>;
 }
 
@@ -80,6 +83,8 @@ interface RunDeps {
   typing?: RoomTyping;
   /** Live answers (shown as they are written); absent: answers are posted when complete. */
   live?: LiveRendering;
+  /** Files the agent sends (upload, encryption); absent: they are refused in words. */
+  attachments?: AttachmentPosting;
 }
 
 export function txnIdFor(runId: string, roomId: string, part: string): string {
@@ -93,8 +98,11 @@ export class TurnRun {
   readonly runId: string;
   /** The agent's part is over (its result is known): an edit or a redaction no longer cancels the run. */
   private agentDone = false;
-  /** Failure notices posted outside the answer's messages (part of the answer all the same). */
+  /** Failure notices and the agent's files, posted outside the renderer's messages (part of the answer all the same). */
   private readonly notices: string[] = [];
+  /** The agent's files in this run so far (each one's place names its txnId), and those posted. */
+  private attachmentsSeen = 0;
+  private attachmentsPosted = 0;
 
   constructor(private readonly batch: TurnMessage[], private readonly deps: RunDeps, opts: TurnRunOptions = {}) {
     const last = batch[batch.length - 1];
@@ -169,7 +177,7 @@ export class TurnRun {
     await render.finish(result.ok);
     const changed = this.abortedFor === "edited" || this.abortedFor === "redacted"; // the pipeline runs it again, or not at all
     if (!result.ok && !changed) await this.tellFailure(result.failure, render);
-    else if (result.ok && render.answered === 0 && result.interrupts === undefined) await render.replacePlaceholder("(no answer)");
+    else if (result.ok && render.answered === 0 && this.attachmentsPosted === 0 && result.interrupts === undefined) await render.replacePlaceholder("(no answer)");
     else if (result.ok && result.interrupts !== undefined) await render.replacePlaceholder("Waiting for an answer…");
     // An answer given again that came out shorter: the earlier answer's messages it did not need go.
     if (!changed && this.abortedFor !== "shutdown") {
@@ -190,6 +198,7 @@ export class TurnRun {
           onTextProgress: (id, text) => void render.then((r) => r.onTextProgress(id, text)),
           onWork: (event) => void render.then((r) => r.onWork(event)),
           onTextMessage: (id, text) => render.then((r) => r.onTextMessage(id, text)),
+          onAttachment: (attachment) => this.postAttachment(attachment),
         },
         this.aborter.signal,
       );
@@ -230,6 +239,21 @@ export class TurnRun {
     this.deps.log.warn({ roomId: this.last.roomId, threadKey: this.last.threadKey, failure }, "turn failed");
     if (await render.replacePlaceholder(failureText(failure))) return;
     const notice = await TurnRun.notify(this.deps, this.last, failureText(failure), `failure.${render.answered}`, this.runId);
+    if (notice !== undefined) this.notices.push(notice);
+  }
+
+  /** An agent's file, posted in order with the answer's messages; a refusal is told in a notice. */
+  private async postAttachment(attachment: AttachmentParse): Promise<void> {
+    const index = this.attachmentsSeen++;
+    const posting = this.deps.attachments;
+    const outcome = posting ? await postAttachment({ ...posting, sender: this.deps.sender, log: this.deps.log }, this.last, attachment, this.txn(`file${index}`))
+      : { ok: false as const, userText: ATTACHMENT_TEXTS.failed };
+    if (outcome.ok) {
+      this.attachmentsPosted += 1;
+      if (outcome.eventId !== undefined) this.notices.push(outcome.eventId);
+      return;
+    }
+    const notice = await TurnRun.notify(this.deps, this.last, outcome.userText, `file${index}.refused`, this.runId);
     if (notice !== undefined) this.notices.push(notice);
   }
 

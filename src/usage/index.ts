@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { AgentRunner } from "../turns/turn-run";
 import { UsageLedger, type UsageStore } from "./ledger";
 import type { UsageLimits } from "./limits";
-import { meteredRunner } from "./meter";
+import { meteredRunner, type MeterOptions } from "./meter";
 import type { UsageTotals } from "./token-usage";
 
 export { DEFAULT_AGENT_NAME } from "./meter";
@@ -15,8 +15,8 @@ export interface Usage {
   limits: UsageLimits;
   /** The wall clock days are counted on. */
   now: () => number;
-  /** The runs of the agent `agentName`, counted and capped. */
-  meter(runner: AgentRunner, agentName: string): AgentRunner;
+  /** The runs of the agent `agentName` (or of the agent each run goes to), counted and capped. */
+  meter(runner: AgentRunner, agentName: MeterOptions["agentName"]): AgentRunner;
 }
 
 export function createUsage(opts: { store: UsageStore; limits: UsageLimits; log: Logger; now?: () => number;

@@ -15,8 +15,8 @@ export const DEFAULT_AGENT_NAME = "default";
 export interface MeterOptions {
   ledger: UsageLedger;
   limits: UsageLimits;
-  /** The agent the runs go to: records are keyed by it. */
-  agentName: string;
+  /** The agent the runs go to (or how to tell, per run, where runs are routed to several): records are keyed by it. */
+  agentName: string | ((req: { input: unknown }) => Promise<string>);
   /** The wall clock days are counted on (tests inject one). */
   now: () => number;
   log: Logger;
@@ -51,17 +51,18 @@ export function meteredRunner(inner: AgentRunner, opts: MeterOptions): AgentRunn
           return { ok: false, failure: { kind: "usage_limit", detail: `${reached.scope} limit reached`, text: limitText(reached, now) } };
         }
       }
+      const agent = typeof opts.agentName === "string" ? opts.agentName : await opts.agentName(req);
       const result = await inner.run(req, observer, signal);
-      if (who && result.usage !== undefined) await record(opts, who, totalsOf(result.usage));
+      if (who && result.usage !== undefined) await record(opts, { ...who, agent }, totalsOf(result.usage));
       return result;
     },
   };
 }
 
-async function record(opts: MeterOptions, who: { roomId: string; userId: string }, totals: UsageTotals): Promise<void> {
-  opts.onUsage?.(opts.agentName, totals);
+async function record(opts: MeterOptions, who: { roomId: string; userId: string; agent: string }, totals: UsageTotals): Promise<void> {
+  opts.onUsage?.(who.agent, totals);
   try {
-    await opts.ledger.record(utcDay(opts.now()), { ...who, agent: opts.agentName }, totals);
+    await opts.ledger.record(utcDay(opts.now()), who, totals);
   } catch (e) {
     opts.log.error({ err: String(e), roomId: who.roomId, totalTokens: totals.totalTokens }, "could not record a run's token usage");
   }

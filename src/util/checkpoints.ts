@@ -5,6 +5,7 @@ export type Checkpoint =
   | "message-journaled" // the batch is journaled but not acknowledged (no sync token saved / no 200)
   | "reply-accepted" // the homeserver accepted a reply (or the first event of a live one), the journal does not know yet
   | "live-edit-accepted" // the homeserver accepted an edit of a live answer still being written
+  | "attachment-uploaded" // an agent's file is uploaded (its mxc known), its message not recorded in the outbox yet
   | "room-key-acknowledged" // appservice E2EE: a transaction that brought a room key was answered 200
   | "proactive-queued" // a proactive run's deliveries are committed to the outbox, the agent is not acked yet
   | "provision-space-created" // createRoom made a user's space; the provisioning record does not know it yet

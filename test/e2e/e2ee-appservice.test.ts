@@ -36,6 +36,12 @@ describe("appservice mode, encrypted, Synapse 1.67's transaction fields and m.lo
     expect(world.acknowledgedKeyTransactions("de.sorunome.msc2409.to_device").length).toBeGreaterThan(0);
   });
 
+  it("has no cross-signing on Synapse 1.67: the upload is refused for the as_token (500), the bot says so and goes on", async () => {
+    const uploads = world.hs.requests.filter((r) => r.path === "/_matrix/client/v3/keys/device_signing/upload");
+    expect(uploads.map((r) => r.status)).toEqual([500]);
+    expect(world.bot.logs.lines().filter((l) => /no way to upload cross-signing keys/.test(l.msg ?? ""))).toHaveLength(1);
+  });
+
   it("fans a proactive message out into every opted-in encrypted room, encrypted", async () => {
     const { alice } = world;
     const agent = world.agent!;

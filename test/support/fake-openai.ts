@@ -2,6 +2,8 @@
 // answers with SSE chunks. Each request takes the next queued behaviour (or the default): a streamed
 // answer (with reasoning and OpenAI-style tool calls if scripted), a status error (401, 403, 429, 500, ...), a context-length 400, a hang (before or after some
 // chunks), or a dropped connection. Every request is recorded, with whether the client went away first.
+// POST /v1/audio/transcriptions (multipart, as OpenAI's and whisper servers' speech to text) answers
+// `{"text": <transcript>}`; each upload is recorded in `transcriptions`.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -31,7 +33,17 @@ export interface FakeRequest {
   done: Promise<void>;
 }
 
+export interface FakeTranscription {
+  model: string;
+  filename: string;
+  bytes: Buffer;
+}
+
 export interface FakeOpenAI {
+  /** Files sent to /v1/audio/transcriptions, in order. */
+  transcriptions: FakeTranscription[];
+  /** What the transcription endpoint answers (default "transcribed speech"). */
+  setTranscript(text: string): void;
   /** The API base, e.g. http://127.0.0.1:1234/v1 (what LLM_BASE_URL takes). */
   baseUrl: string;
   requests: FakeRequest[];
@@ -79,6 +91,8 @@ function workDeltas(b: Extract<FakeBehaviour, { kind: "stream" }>): { before: Ar
 export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   const queue: FakeBehaviour[] = [];
   const requests: FakeRequest[] = [];
+  const transcriptions: FakeTranscription[] = [];
+  let transcript = "transcribed speech";
   let fallback: (req: FakeRequest, n: number) => FakeBehaviour = (_req, n) => ({ kind: "stream", chunks: [`answer `, `${n}`] });
   const timers = new Set<NodeJS.Timeout>();
   const sleep = (ms: number): Promise<void> =>
@@ -91,10 +105,14 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     });
 
   const server = http.createServer((req, res) => {
-    let raw = "";
-    req.setEncoding("utf8");
-    req.on("data", (d: string) => (raw += d));
+    const body: Buffer[] = [];
+    req.on("data", (d: Buffer) => body.push(d));
     req.on("end", () => {
+      if (req.method === "POST" && req.url === "/v1/audio/transcriptions") {
+        void transcribe(Buffer.concat(body), req.headers["content-type"] ?? "", res);
+        return;
+      }
+      const raw = Buffer.concat(body).toString("utf8");
       let finish!: () => void;
       const record: FakeRequest = {
         path: req.url ?? "",
@@ -127,6 +145,17 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       void serve(behaviour, res, record, end).catch(() => res.destroy());
     });
   });
+
+  async function transcribe(body: Buffer, contentType: string, res: http.ServerResponse): Promise<void> {
+    const form = await new Response(body, { headers: { "content-type": contentType } }).formData();
+    const file = form.get("file");
+    if (typeof file === "string" || file === null) {
+      res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "no file" } }));
+      return;
+    }
+    transcriptions.push({ model: String(form.get("model")), filename: file.name, bytes: Buffer.from(await file.arrayBuffer()) });
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ text: transcript }));
+  }
 
   async function serve(b: FakeBehaviour, res: http.ServerResponse, record: FakeRequest, end: () => void): Promise<void> {
     if (b.kind === "status" || b.kind === "context_length") {
@@ -165,6 +194,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    transcriptions,
+    setTranscript: (text) => {
+      transcript = text;
+    },
     next: (...b) => void queue.push(...b),
     setDefault: (b) => {
       fallback = typeof b === "function" ? b : () => b;

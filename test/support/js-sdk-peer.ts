@@ -152,6 +152,16 @@ export class JsSdkPeer {
     await this.call("onlyVerifiedDevices", { on });
   }
 
+  /** The next message in the room starts a new Megolm session, its key shared with the devices known then. */
+  async discardSession(roomId: string): Promise<void> {
+    await this.call("discardSession", { roomId });
+  }
+
+  /** What this client says of another device (a user it shares an encrypted room with), from the keys it tracks. */
+  async deviceTrust(userId: string, deviceId: string): Promise<{ known: boolean; signedByOwner: boolean; crossSigningVerified: boolean }> {
+    return this.call("deviceTrust", { userId, deviceId });
+  }
+
   async messages(roomId: string): Promise<PeerMessage[]> {
     return (await this.call<{ messages: PeerMessage[] }>("messages", { roomId })).messages;
   }

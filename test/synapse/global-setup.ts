@@ -95,7 +95,7 @@ export default async function globalSetup(): Promise<void> {
   await writeRegistration(e2eeRegistrationPath, e2eeAsPort, ["--localpart", "cryptoagent", "--id", "cryptoagent"]);
   const mainState = path.join(root, "hs");
   const starting = startWithUsers("main", { state: mainState, port, registrations: [registrationPath, e2eeRegistrationPath] },
-    ["alice", "bob", "clientbot", "cryptobot", "threadbot", "promptbot", "mod"] as const, ["alice"] as const);
+    ["alice", "bob", "clientbot", "cryptobot", "threadbot", "agentsbot", "trustbot", "promptbot", "mod"] as const, ["alice"] as const);
   await pastPackageStep(mainState, starting);
   const startingSecond = startWithUsers("second start (SYNAPSE_RATE_LIMITS=default)",
     { state: path.join(root, "hs-default-limits"), port: secondPort, registrations: [], rateLimits: "default" },

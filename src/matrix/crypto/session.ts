@@ -73,6 +73,16 @@ export class CryptoSession {
     return this.sdk.deviceId;
   }
 
+  /** The WASM OlmMachine (cross-signing, key backup: see sdk.ts `olmMachine`). */
+  get machine(): unknown {
+    return this.sdk.olmMachine();
+  }
+
+  /** Saves the store now (after a change made outside a sync batch, e.g. new cross-signing keys). */
+  async save(): Promise<void> {
+    await this.store.flush();
+  }
+
   get roomKeysReceived(): number {
     return this.sdk.roomKeysReceived;
   }

@@ -14,6 +14,9 @@ import { REDACTION_TYPE, type RoomMessageSender, type SendResult } from "../send
 import { appserviceDevice } from "./appservice-device";
 import { cryptoStoreDir } from "./inspect";
 import { CryptoSession, type CryptoSessionOptions } from "./session";
+import { createTrustHttp } from "./trust-http";
+import { crossSignAtStart, deviceTrust, type DeviceTrust } from "./trust";
+import { KeyBackupUploader, type BackupMachine } from "./key-backup";
 
 export const UNDECRYPTABLE_NOTICE =
   "🔒 I couldn't decrypt a message here: my device did not get its key. If your client only shares keys with " +
@@ -31,6 +34,10 @@ export interface StartCryptoOptions {
   maxDelayMs?: number;
   /** Appservice mode (`accessToken` is the as_token): the bot's user, whose device the as_token masquerades as. */
   appservice?: { userId: string; deviceDisplayName: string };
+  /** Cross-sign the device at start where no password is needed (default true; `npm run crypto` passes false). */
+  crossSignAtStart?: boolean;
+  /** Timeout of the cross-signing and backup calls (default 30 s). */
+  trustTimeoutMs?: number;
 }
 
 export interface CryptoRuntime {
@@ -44,6 +51,10 @@ export interface CryptoRuntime {
   /** Whether room events sent into `roomId` are encrypted. */
   isEncrypted(roomId: string): Promise<boolean>;
   deviceId: string | undefined;
+  /** Cross-signing (and the machine for key backup). */
+  trust: DeviceTrust;
+  /** Uploads room keys to the server-side backup as they arrive (when a backup was set up). */
+  backup: KeyBackupUploader;
   stop(): Promise<void>;
 }
 
@@ -68,8 +79,20 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     await session.stop();
     throw new Error("the crypto device has no device id after it opened");
   }
+  const masqueradeQuery = as && deviceId !== undefined
+    ? { user_id: as.userId, "org.matrix.msc3202.device_id": deviceId, device_id: deviceId } : undefined;
+  const trust = deviceTrust(session, createTrustHttp({ homeserverUrl: opts.homeserverUrl, accessToken: opts.accessToken,
+    timeoutMs: opts.trustTimeoutMs ?? 30_000, ...(masqueradeQuery ? { query: masqueradeQuery } : {}) }));
+  if (opts.crossSignAtStart !== false) await crossSignAtStart(trust, as ? "appservice" : "client", opts.log);
+  const backup = new KeyBackupUploader(session.machine as BackupMachine, trust.http, path.resolve(cryptoStoreDir(opts.dataDir)), opts.log);
+  await backup.start().catch((e: unknown) => opts.log.warn({ error: String(e).slice(0, 300) }, "key backup could not start; room keys are not backed up"));
+  // New room keys: backed up soon after (outside the machine's sync processing, which calls this).
+  (session.machine as RoomKeyCallbacks).registerRoomKeyUpdatedCallback(async () => {
+    setImmediate(() => backup.kick());
+  });
   return {
     syncHook,
+    trust,
     transactionCrypto: as && deviceId !== undefined
       ? { device: { userId: as.userId, deviceId }, hook: syncHook, roomKeysReceived: () => session.roomKeysReceived }
       : undefined,
@@ -77,8 +100,16 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     undecryptableNotice: UNDECRYPTABLE_NOTICE,
     isEncrypted: (roomId) => session.isEncrypted(roomId),
     deviceId: session.deviceId,
-    stop: () => session.stop(),
+    backup,
+    stop: async () => {
+      await backup.idle();
+      await session.stop();
+    },
   };
+}
+
+interface RoomKeyCallbacks {
+  registerRoomKeyUpdatedCallback(callback: (info: unknown[]) => Promise<void>): void;
 }
 
 const CRYPTO_STATE_TYPES = new Set(["m.room.encryption", "m.room.history_visibility"]);

@@ -114,9 +114,28 @@ export function renderMarkdown(md: string): RenderedMarkdown {
 
 /** renderMarkdown without the shortcut for plain lines (tests check that both agree). */
 export function renderThroughMarkdownIt(md: string): RenderedMarkdown {
-  const html = sanitizeMatrixHtml(markdown.render(md)).trim();
+  const html = sanitizeMatrixHtml(foldDetails(markdown.render(md))).trim();
   if (html === "" || isPlainParagraphs(html, md)) return { body: md };
   return { body: md, formatted_body: html };
+}
+
+const DETAILS_OPEN = /<p>&lt;details&gt;&lt;summary&gt;([^<]*?)&lt;\/summary&gt;<\/p>/g;
+const DETAILS_CLOSE = /<p>&lt;\/details&gt;<\/p>/g;
+
+/**
+ * The one piece of raw HTML agent text may use: a fold. A paragraph that is exactly `<details><summary>text</summary>`
+ * and a later one that is exactly `</details>` become a `<details>` block (the summary stays escaped text); unbalanced
+ * or any other raw HTML stays text.
+ */
+function foldDetails(html: string): string {
+  const opens = html.match(DETAILS_OPEN)?.length ?? 0;
+  if (opens === 0 || opens !== (html.match(DETAILS_CLOSE)?.length ?? 0)) return html;
+  let depth = 0;
+  for (const m of html.matchAll(/<p>&lt;(\/?)details&gt;/g)) {
+    depth += m[1] === "/" ? -1 : 1;
+    if (depth < 0 || depth > 1) return html;
+  }
+  return html.replace(DETAILS_OPEN, "<details><summary>$1</summary>").replace(DETAILS_CLOSE, "</details>");
 }
 
 const ENTITIES: Record<string, string> = { "&lt;": "<", "&gt;": ">", "&quot;": '"', "&amp;": "&", "&#39;": "'" };

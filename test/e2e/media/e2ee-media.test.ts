@@ -2,6 +2,7 @@
 // Element's matrix-encrypt-attachment) to the built bot with MATRIX_E2EE=true: the image reaches the agent decrypted,
 // byte for byte; a ciphertext altered on the way fails its SHA-256 check and is refused and told, encrypted.
 import { randomBytes } from "node:crypto";
+import { decryptAttachment, type IEncryptedFile } from "matrix-encrypt-attachment";
 import { MEDIA_TEXTS } from "../../../src/media/texts";
 import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
 import { botEnv, ChildBot, makeDataDir, removeDir } from "../../support/bot-harness";
@@ -12,6 +13,12 @@ import { closeScriptedAgents, startScriptedAgent, type ScriptedAgent } from "../
 import { expectSteady, waitForBotSettled } from "../../support/bot-idle";
 import { scaled } from "../../support/wait";
 import { ALL_KINDS, partsOf } from "./support";
+import { answerWithFiles, downloadMxc } from "../media-out/support";
+
+type EncryptedFile = IEncryptedFile & { url: string };
+
+/** The agent's file (issue 23), posted encrypted. */
+const CHART = pngImage(32, 20, 3);
 
 jest.setTimeout(scaled(60_000));
 
@@ -29,7 +36,11 @@ describe("encrypted attachments with a real matrix-js-sdk client", () => {
   beforeAll(async () => {
     hs = await startHomeserver({ serverName: "localhost" });
     dataDir = makeDataDir();
-    agent = await startScriptedAgent({ protocol: 2, capabilities: ALL_KINDS, onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), "received") });
+    agent = await startScriptedAgent({ protocol: 2, capabilities: ALL_KINDS, onFrame: (conn, f) => {
+      if (f.op !== "run") return;
+      if (partsOf(f)[0]?.text === "send me the chart") answerWithFiles(conn, String(f.runId), [{ filename: "chart.png", mimeType: "image/png", bytes: CHART }]);
+      else conn.answer(String(f.runId), "received");
+    } });
     const account = hs.addUser("bot", { displayName: "Agent Bot" });
     botUserId = account.userId;
     bot = new ChildBot(botEnv({ homeserverUrl: hs.url, accessToken: account.accessToken, dataDir,
@@ -69,5 +80,18 @@ describe("encrypted attachments with a real matrix-js-sdk client", () => {
     await expectSteady(() => waitForBotSettled(hs, { syncUserId: botUserId }, bot), () => expect(agent.runs()).toHaveLength(1));
     await hs.waitFor(() => bot.logs.lines().some((l) => l.msg === "attachment not passed to the agent" && /SHA-256 mismatch/.test(String(l["reason"]))),
       { what: "the refusal logged" });
+  });
+
+  it("posts the agent's PNG encrypted: an m.image whose EncryptedFile the client decrypts to the same bytes", async () => {
+    await alice.send(dm, "send me the chart");
+    const image = await alice.waitMessages(dm, (ms) => fromBot(ms).find((m) => m.content["msgtype"] === "m.image"), "the encrypted image");
+    expect(image).toMatchObject({ wireType: "m.room.encrypted", decryptionFailure: false,
+      content: { body: "chart.png", info: { mimetype: "image/png", size: CHART.length, w: 32, h: 20 } } });
+    expect(image.content["url"]).toBeUndefined();
+    const file = image.content["file"] as EncryptedFile;
+    const ciphertext = await downloadMxc(hs.url, file.url);
+    expect(ciphertext.equals(CHART)).toBe(false); // the homeserver holds ciphertext only
+    const clear = Buffer.from(await decryptAttachment(ciphertext.buffer.slice(ciphertext.byteOffset, ciphertext.byteOffset + ciphertext.length) as ArrayBuffer, file));
+    expect(clear.equals(CHART)).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
 // `device_id`), the device endpoints with MSC4190's appservice device management, and whether
 // `m.login.application_service` is still offered (not under MAS: M_APPSERVICE_LOGIN_UNSUPPORTED).
 import type { DeviceRegistry } from "./devices";
+import { InteractiveAuth } from "./routes-trust";
 import type { RouteDeps } from "./route-deps";
 import type { Route } from "./router";
 import { clientRoute, me, objectBody, ok, param, stringField } from "./router";
@@ -47,6 +48,7 @@ export function checkAppserviceLogin(dialect: E2eeDialect): void {
 /** GET/PUT/DELETE /devices(/{deviceId}), with MSC4190: an appservice creates (201) and deletes its users' devices. */
 export function deviceRoutes(deps: RouteDeps, dialect: E2eeDialect): Route[] {
   const devices = deps.model.users.devices;
+  const uia = new InteractiveAuth(deps);
   const asDevice = (userId: string, deviceId: string) => {
     const device = devices.get(userId, deviceId);
     if (!device) throw notFound("Unknown device");
@@ -73,10 +75,12 @@ export function deviceRoutes(deps: RouteDeps, dialect: E2eeDialect): Route[] {
     }),
     clientRoute("DELETE", "devices/:deviceId", (ctx) => {
       const auth = me(ctx);
-      if (!managesDevices(auth.appserviceId)) {
-        return { status: 401, body: { flows: [{ stages: ["m.login.password"] }], params: {}, session: "double-uia" } };
-      }
-      if (!devices.remove(auth.userId, param(ctx, "deviceId"))) throw notFound("Unknown device");
+      // A person's own device goes after user-interactive auth (routes-trust.ts), with its tokens and keys.
+      if (!managesDevices(auth.appserviceId)) uia.require(ctx, objectBody(ctx));
+      const deviceId = param(ctx, "deviceId");
+      if (!devices.remove(auth.userId, deviceId)) throw notFound("Unknown device");
+      deps.model.users.revokeDevice(auth.userId, deviceId);
+      deps.model.keys.removeDevice(auth.userId, deviceId);
       return ok();
     }),
   ];

@@ -14,6 +14,7 @@ import { keyRoutes } from "./routes-keys";
 import { MediaRepository, type MediaServed } from "./media";
 import { mediaRoutes } from "./routes-media";
 import { roomWriteRoutes } from "./routes-rooms";
+import { trustRoutes } from "./routes-trust";
 import { startHttpServer, type RunningServer } from "./server";
 import { clientEvent, streamToken } from "./sync";
 import { TxnCache } from "./txn-cache";
@@ -72,6 +73,7 @@ export class Homeserver {
       appservices: this.appservices.links,
       requests: this.requests,
       routes: [...accountRoutes(deps), ...roomWriteRoutes(deps), ...readRoutes(deps), ...keyRoutes(deps), ...deviceRoutes(deps, deps.appserviceE2ee),
+        ...trustRoutes(deps, { firstUploadWithoutAuth: this.options.crossSigningFirstUploadWithoutAuth ?? false }),
         ...mediaRoutes(this.media, { authenticated: deps.authenticatedMedia, maxUploadBytes: this.options.maxUploadBytes ?? 100 * 1024 * 1024 })],
       maxBodyBytes: this.options.maxBodyBytes ?? 1024 * 1024,
       appserviceE2ee: deps.appserviceE2ee,

@@ -1,6 +1,7 @@
 // End-to-end encryption key distribution (Client-Server spec, "End-to-End Encryption" module): device keys,
 // one-time and fallback keys, to-device messages, and the device-list / key-count sections of /sync.
 // Positions share the model's stream, so a parked /sync wakes on a to-device message or a key change.
+import { CrossSigningDirectory, mergeSignatures, publicKeyOf, verifySignature } from "./cross-signing";
 import type { JsonObject } from "./types";
 import { clone, isJsonObject } from "./types";
 
@@ -11,6 +12,8 @@ interface ToDeviceEntry {
 
 interface DeviceRecord {
   keys?: JsonObject;
+  /** Signatures uploaded with /keys/signatures/upload: kept apart and merged into every answer, as Synapse does. */
+  crossSignatures?: JsonObject;
   keysPos: number;
   /** key id ("signed_curve25519:AAAA") → key */
   oneTimeKeys: Map<string, unknown>;
@@ -31,9 +34,15 @@ export interface KeyObserver {
 export class KeyDirectory {
   private readonly devices = new Map<string, Map<string, DeviceRecord>>();
   private readonly observers: KeyObserver[] = [];
+  /** Master, self-signing and user-signing keys (cross-signing.ts). */
+  readonly crossSigning: CrossSigningDirectory;
+  /** When a user last lost a device (a device-list change). */
+  private readonly removedPos = new Map<string, number>();
 
   /** `bump` advances the homeserver's stream and wakes parked syncs. */
-  constructor(private readonly bump: () => number) {}
+  constructor(private readonly bump: () => number) {
+    this.crossSigning = new CrossSigningDirectory(bump);
+  }
 
   observe(observer: KeyObserver): void {
     this.observers.push(observer);
@@ -84,18 +93,21 @@ export class KeyDirectory {
     return [...new Set([...record.fallbackKeys.keys()].map(algorithmOf))].filter((a) => !record.usedFallback.has(a));
   }
 
-  /** POST /keys/query: `{user: [device ids]}` (empty list: every device). */
-  query(request: JsonObject): JsonObject {
+  /** POST /keys/query: `{user: [device ids]}` (empty list: every device), with the users' cross-signing keys. */
+  query(request: JsonObject, requester = ""): JsonObject {
     const deviceKeys: JsonObject = {};
     for (const [userId, wanted] of Object.entries(request)) {
       const out: JsonObject = {};
       const list = Array.isArray(wanted) ? wanted.filter((d): d is string => typeof d === "string") : [];
       for (const [deviceId, record] of this.devices.get(userId) ?? []) {
-        if (record.keys && (list.length === 0 || list.includes(deviceId))) out[deviceId] = clone(record.keys);
+        if (!record.keys || !(list.length === 0 || list.includes(deviceId))) continue;
+        const keys = clone(record.keys);
+        if (record.crossSignatures) mergeSignatures(keys, { signatures: record.crossSignatures });
+        out[deviceId] = keys;
       }
       deviceKeys[userId] = out;
     }
-    return { device_keys: deviceKeys, failures: {} };
+    return { device_keys: deviceKeys, failures: {}, ...this.crossSigning.queryFields(requester, Object.keys(request)) };
   }
 
   /** POST /keys/claim: one key per requested device; the fallback key when the one-time keys ran out. */
@@ -158,9 +170,68 @@ export class KeyDirectory {
     const out: string[] = [];
     for (const userId of candidates) {
       const devices = this.devices.get(userId);
-      if (devices && [...devices.values()].some((d) => d.keysPos > since)) out.push(userId);
+      if ((devices && [...devices.values()].some((d) => d.keysPos > since)) || this.crossSigning.changedSince(userId, since)
+        || (this.removedPos.get(userId) ?? 0) > since) out.push(userId);
     }
     return out;
+  }
+
+  /**
+   * POST /keys/signatures/upload: `{user: {device id or master public key: signed object}}`. A device is signed by
+   * its owner's self-signing key; the owner's master key by one of the owner's devices; another user's master key
+   * by the uploader's user-signing key. Signatures that do not verify are reported in `failures`, as Synapse does.
+   */
+  uploadSignatures(uploader: string, body: JsonObject): JsonObject {
+    const failures: JsonObject = {};
+    const fail = (userId: string, keyId: string, error: string): void => {
+      ((failures[userId] ??= {}) as JsonObject)[keyId] = { errcode: "M_INVALID_SIGNATURE", error };
+    };
+    for (const [userId, byKey] of Object.entries(body)) {
+      if (!isJsonObject(byKey)) continue;
+      for (const [keyId, signed] of Object.entries(byKey)) {
+        if (!isJsonObject(signed)) continue;
+        try {
+          if (userId === uploader && this.crossSigning.signMaster(userId, keyId, signed, this.deviceSigningKeys(userId))) continue;
+          const record = this.devices.get(userId)?.get(keyId);
+          if (userId === uploader && record?.keys) {
+            const selfSigning = publicKeyOf(this.crossSigning.get(userId, "self_signing"));
+            if (selfSigning === undefined || !verifySignature(signed, userId, selfSigning)) throw new Error("Invalid signature");
+            const holder: JsonObject = { signatures: record.crossSignatures ?? {} };
+            mergeSignatures(holder, signed);
+            record.crossSignatures = holder["signatures"] as JsonObject;
+            record.keysPos = this.bump();
+            for (const o of this.observers) o.deviceKeysChanged?.(userId);
+          } else if (userId !== uploader) {
+            const userSigning = publicKeyOf(this.crossSigning.get(uploader, "user_signing"));
+            if (userSigning === undefined || !verifySignature(signed, uploader, userSigning)) throw new Error("Invalid signature");
+          } else {
+            throw new Error("Unknown key");
+          }
+        } catch (e) {
+          fail(userId, keyId, e instanceof Error ? e.message : "Invalid signature");
+        }
+      }
+    }
+    return { failures };
+  }
+
+  /** The ed25519 keys of the user's devices (what may sign the user's master key). */
+  private deviceSigningKeys(userId: string): string[] {
+    const out: string[] = [];
+    for (const [deviceId, record] of this.devices.get(userId) ?? []) {
+      const keys = record.keys?.["keys"];
+      const key = isJsonObject(keys) ? keys[`ed25519:${deviceId}`] : undefined;
+      if (typeof key === "string") out.push(key);
+    }
+    return out;
+  }
+
+  /** A deleted device's keys go with it (its owner's device list changes). */
+  removeDevice(userId: string, deviceId: string): void {
+    if (this.devices.get(userId)?.delete(deviceId)) {
+      this.removedPos.set(userId, this.bump());
+      for (const o of this.observers) o.deviceKeysChanged?.(userId);
+    }
   }
 
   /** Test helper: the device ids of a user that uploaded device keys. */

@@ -1,11 +1,11 @@
 // E2EE endpoints: keys/upload, keys/query, keys/claim, sendToDevice (idempotent per token + txnId), and the
-// reads a real encrypting client (matrix-js-sdk) makes at start: key backup, answered as "none", and push rules,
+// read a real encrypting client (matrix-js-sdk) makes at start: push rules,
 // answered as an empty rule set (matrix-js-sdk retries its start-up until it gets them).
 import type { RouteDeps } from "./route-deps";
 import type { Route } from "./router";
 import { clientRoute, me, objectBody, ok, param } from "./router";
 import { txnKeyOf } from "./txn-cache";
-import { isJsonObject, MatrixHttpError, notFound } from "./types";
+import { isJsonObject, MatrixHttpError } from "./types";
 
 export function keyRoutes(deps: RouteDeps): Route[] {
   const keys = deps.model.keys;
@@ -21,7 +21,7 @@ export function keyRoutes(deps: RouteDeps): Route[] {
     clientRoute("POST", "keys/query", (ctx) => {
       const body = objectBody(ctx);
       if (!isJsonObject(body["device_keys"])) throw new MatrixHttpError(400, "M_BAD_JSON", "device_keys must be an object");
-      return ok(keys.query(body["device_keys"]));
+      return ok(keys.query(body["device_keys"], me(ctx).userId));
     }),
     clientRoute("POST", "keys/claim", (ctx) => {
       const body = objectBody(ctx);
@@ -37,9 +37,6 @@ export function keyRoutes(deps: RouteDeps): Route[] {
       keys.send(auth.userId, param(ctx, "eventType"), body["messages"]);
       deps.txnCache.set(cacheKey, {});
       return ok({});
-    }),
-    clientRoute("GET", "room_keys/version", () => {
-      throw notFound("No current backup version");
     }),
     clientRoute("GET", "pushrules/", () => ok({ global: { override: [], content: [], room: [], sender: [], underride: [] } })),
   ];

@@ -95,7 +95,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     if (matched === undefined) throw new MatrixHttpError(404, "M_UNRECOGNIZED", "Unrecognized request");
     if (matched === "method-not-allowed") throw new MatrixHttpError(405, "M_UNRECOGNIZED", "Unrecognized request");
     if (matched.route.auth && authResult.error) throw authResult.error;
-    const body = (method === "POST" || method === "PUT") && matched.route.rawBody !== true ? await readJsonBody(req, deps.maxBodyBytes) : undefined;
+    const body = (method === "POST" || method === "PUT" || method === "DELETE") && matched.route.rawBody !== true ? await readJsonBody(req, deps.maxBodyBytes) : undefined;
     const ctx: RouteContext = { method, path, params: matched.params, query: url.searchParams, body, auth: authResult.auth, req, res };
     const reply = await matched.route.handler(ctx);
     if (res.writableEnded || res.destroyed) return;

@@ -50,6 +50,8 @@ export interface HomeserverOptions {
   txnCachePeriodMs?: number;
   /** The clock of the txnId memory. Default Date.now. */
   now?: () => number;
+  /** MSC3967: a user's first cross-signing key upload needs no user-interactive auth. Default false (Synapse 1.67). */
+  crossSigningFirstUploadWithoutAuth?: boolean;
   /** Appservice encryption: which homeserver the double plays (appservice-e2ee.ts). Default Synapse 1.67's. */
   appserviceE2ee?: AppserviceE2eeOptions;
 }

@@ -82,6 +82,13 @@ export class UserDirectory {
     this.tokens.delete(token);
   }
 
+  /** A deleted device's access tokens stop working. */
+  revokeDevice(userId: string, deviceId: string): void {
+    for (const record of [...this.tokens.values()]) {
+      if (record.kind === "user" && record.userId === userId && record.deviceId === deviceId) this.revoke(record.token);
+    }
+  }
+
   addFilter(userId: string, filter: JsonObject): string {
     const id = String(this.nextFilterId++);
     this.require(userId).filters.set(id, filter);

@@ -184,6 +184,24 @@ const commands = {
     return {};
   },
 
+  /** Starts a new outbound Megolm session in the room with the next message (its key goes to the devices known then). */
+  async discardSession({ roomId }) {
+    await need().getCrypto().forceDiscardSession(roomId);
+    return {};
+  },
+
+  /**
+   * What this client says of another device (the shield a person sees), from the keys its crypto tracks: the user
+   * must share an encrypted room with this client (an untracked user's keys are fetched but not checked).
+   */
+  async deviceTrust({ userId, deviceId }) {
+    const crypto = need().getCrypto();
+    const devices = await crypto.getUserDeviceInfo([userId]);
+    const status = await crypto.getDeviceVerificationStatus(userId, deviceId);
+    return { known: devices.get(userId)?.has(deviceId) ?? false, signedByOwner: status?.signedByOwner ?? false,
+      crossSigningVerified: status?.crossSigningVerified ?? false };
+  },
+
   /** The room's timeline as this client shows it, each event decrypted where possible. */
   async messages({ roomId }) {
     const c = need();

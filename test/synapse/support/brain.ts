@@ -7,6 +7,7 @@
 //                   ones answer in full
 //   "parts:<n> …"   n TEXT_MESSAGEs, "part i of n"
 //   "stream:<tag>"  STREAM_FIRST, then waits for release(text) before the rest of STREAM_TEXT
+//   "picture:<tag>" PICTURE_TEXT, then AGENT_PICTURE as a file (CUSTOM matrix.attachment, chart.png)
 //   anything else   the brain given to the constructor, by default the reference agent's own echo brain: the echo
 //                   answer in two chunks, or for an attachment "You sent an image: cat.png (image/png, 1234 bytes)"
 import { randomBytes } from "node:crypto";
@@ -15,6 +16,7 @@ import type { RunErrorCode } from "../../../src/agent/protocol";
 import { AgentRunError, createEchoBrain, echoReply, twoChunks, type AgentBrain } from "../../../src/reference-agent/brain";
 import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { pause, say, type SeenRun } from "../../support/brains";
+import { pngImage } from "../../support/media-samples";
 
 /** What the brain puts in an agent error's message: it must never reach the room. */
 const AGENT_ERROR_DETAIL = "upstream said: key sk-test-do-not-show at /srv/llm.js:10:5";
@@ -22,6 +24,10 @@ const AGENT_ERROR_DETAIL = "upstream said: key sk-test-do-not-show at /srv/llm.j
 /** What a "stream:" run writes: its first part at once, the rest once released. */
 export const STREAM_FIRST = "Part one, written at once; ";
 export const STREAM_TEXT = `${STREAM_FIRST}part two, once released.`;
+
+/** What a "picture:" run writes before its file, and the file. */
+export const PICTURE_TEXT = "Here is your chart.";
+export const AGENT_PICTURE = pngImage(48, 32, 5);
 
 export function partText(i: number, n: number): string {
   return `part ${i} of ${n}`;
@@ -110,6 +116,11 @@ export class ScenarioAgent implements AgentBrain {
       }).finally(() => this.gates.delete(text));
       out.delta(id, STREAM_TEXT.slice(STREAM_FIRST.length));
       out.endMessage(id);
+      return;
+    }
+    if (text.startsWith("picture:")) {
+      say(out, PICTURE_TEXT);
+      out.attachment?.({ filename: "chart.png", mimeType: "image/png", bytes: AGENT_PICTURE });
       return;
     }
     const parts = /^parts:(\d+)\b/.exec(text);

@@ -37,9 +37,10 @@ export interface SynapseRun {
   e2eeAppservice: { registrationPath: string; asPort: number; asToken: string; hsToken: string; userId: string };
   /**
    * alice (an admin), bob, mod (a room moderator who is not an allowed user), and an account per client-mode bot (the
-   * scenarios', the encrypted one, the one of threads, edits, redactions and tool lines).
+   * scenarios', the encrypted one, the one of threads, edits, redactions and tool lines, the one of named agents, the
+   * cross-signed and backed-up one, the one of prompts).
    */
-  users: Record<"alice" | "bob" | "mod" | "clientbot" | "cryptobot" | "threadbot" | "promptbot", RunUser>;
+  users: Record<"alice" | "bob" | "mod" | "clientbot" | "cryptobot" | "threadbot" | "agentsbot" | "trustbot" | "promptbot", RunUser>;
   defaultLimits: SecondSynapse;
   /** JSON lines of latency figures, printed by the summary reporter. */
   latencyFile: string;

@@ -9,7 +9,7 @@ import { FAILURE_TEXTS } from "../../../src/turns/failure-text";
 import type { Mode } from "./bot";
 import type { PeerMessage } from "../../support/js-sdk-peer";
 import { pngImage } from "../../support/media-samples";
-import { STREAM_FIRST, STREAM_TEXT } from "./brain";
+import { AGENT_PICTURE, PICTURE_TEXT, STREAM_FIRST, STREAM_TEXT } from "./brain";
 import { requestsServed } from "./synapse";
 import { edit } from "../../e2e/threads/changes-support";
 import { isRedacted, messagesBy, ModeWorld, threadOf } from "./world";
@@ -118,6 +118,19 @@ export function describeModeScenarios(mode: Mode): void {
       const served = requestsServed(w.run).filter((r) => r.includes(mediaId));
       expect(served).toContain(`GET /_matrix/media/v3/download/localhost/${mediaId}`);
       expect(served.filter((r) => r.includes("/_matrix/client/v1/media/"))).toEqual([]); // 1.67 has no authenticated media
+    });
+
+    it("media out: the agent's PNG is uploaded to Synapse and posted as one m.image that downloads identical", async () => {
+      await w.alice.peer.send(dm, "picture:chart");
+      await w.waitAnswer(dm, PICTURE_TEXT);
+      const image = await w.alice.peer.waitMessages(dm, (ms) => ms.find((m) => m.sender === w.botUserId && m.content["msgtype"] === "m.image"),
+        "the agent's image");
+      expect(image.content).toMatchObject({ body: "chart.png", info: { mimetype: "image/png", size: AGENT_PICTURE.length, w: 48, h: 32 } });
+      expect(await w.newBotBodies(dm)).toEqual([PICTURE_TEXT, "chart.png"]);
+      const mxc = String(image.content["url"]);
+      const res = await fetch(`${w.run.url}/_matrix/media/v3/download/${mxc.replace("mxc://", "")}`);
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(AGENT_PICTURE)).toBe(true);
     });
 
     it("an agent error is told in words, once, and nothing of the agent's message reaches the room", async () => {

@@ -56,7 +56,7 @@ export function messagesBy(messages: PeerMessage[], sender: string): ReadMessage
 
 /** A world other than a mode's scenarios': its client-mode account, its agent, variables of its own, its logs' label. */
 export interface WorldOptions {
-  account?: "clientbot" | "threadbot" | "promptbot";
+  account?: "clientbot" | "threadbot" | "agentsbot" | "promptbot";
   agent?: ScenarioAgent;
   env?: Record<string, string>;
   label?: string;

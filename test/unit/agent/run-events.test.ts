@@ -162,3 +162,15 @@ test("REASONING_MESSAGE_CHUNKs expand to reasoning deltas; a TOOL_CALL_CHUNK str
   expect(new AguiDecoder().decode(EventSchema.parse({ type: "TOOL_CALL_CHUNK", toolCallId: "c", delta: "{}" })))
     .toEqual({ ok: false, error: expect.stringContaining("must name its tool") });
 });
+
+test("CUSTOM matrix.attachment becomes an ATTACHMENT (malformed ones carry their problem); other CUSTOM events are not shown", () => {
+  expect(decodeAll(
+    { type: "CUSTOM", name: "matrix.attachment", value: { mimeType: "text/plain", filename: "a.txt", data: "aGk=" } },
+    { type: "CUSTOM", name: "matrix.attachment", value: { mimeType: "text/plain", filename: "a.txt", url: "http://127.0.0.1/a" } },
+    { type: "CUSTOM", name: "something.else", value: 1 },
+  )).toEqual([
+    { type: "ATTACHMENT", attachment: { ok: true, attachment: { mimeType: "text/plain", filename: "a.txt", bytes: Buffer.from("hi") } } },
+    { type: "ATTACHMENT", attachment: { ok: false, problem: expect.stringMatching(/^data:/) } },
+    { type: "UNKNOWN", originalType: "CUSTOM" },
+  ]);
+});

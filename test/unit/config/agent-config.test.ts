@@ -15,7 +15,7 @@ describe("loadAgentConfig", () => {
       dataDir: path.resolve("./data"),
       logLevel: "info",
       maxFrameBytes: 1_048_576,
-      llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30, maxToolRounds: 8 },
+      llm: { timeoutMs: 45_000, historyMaxChars: 32_000, historyTtlDays: 30, maxToolRounds: 8, vision: false, fileMaxChars: 20_000 },
       mcp: { servers: {}, allow: [], requireApproval: [], timeoutMs: 60_000 },
       proactive: { noopMarker: "[[nothing]]" },
       secrets: [],
@@ -32,6 +32,9 @@ describe("loadAgentConfig", () => {
         LLM_MODEL: "small-model",
         LLM_API_KEY: "sk-123",
         LLM_SYSTEM_PROMPT: "Be brief.",
+        LLM_VISION: "true",
+        LLM_TRANSCRIBE_MODEL: "whisper-1",
+        LLM_FILE_MAX_CHARS: "5000",
         PROACTIVE_SCHEDULE: "0 9 * * *",
         PROACTIVE_PROMPT: "Say good morning.",
       }),
@@ -47,9 +50,17 @@ describe("loadAgentConfig", () => {
       historyMaxChars: 32_000,
       historyTtlDays: 30,
       maxToolRounds: 8,
+      vision: true,
+      transcribeModel: "whisper-1",
+      fileMaxChars: 5_000,
     });
     expect(config.proactive).toEqual({ schedule: "0 9 * * *", prompt: "Say good morning.", noopMarker: "[[nothing]]" });
     expect(new Set(config.secrets)).toEqual(new Set(["agent-secret", "sk-123"]));
+  });
+
+  it("refuses an LLM_VISION that is not a strict boolean", () => {
+    const result = loadAgentConfig({ LLM_VISION: "yes" });
+    expect(result.ok ? [] : result.problems.map((p) => p.variable)).toEqual(["LLM_VISION"]);
   });
 
   it("lists every problem: bad port, bad URL, missing model", () => {

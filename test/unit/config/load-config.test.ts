@@ -32,8 +32,8 @@ describe("loadConfig: defaults", () => {
       homeserverStaleMs: 90000, maxConcurrentRuns: 8, maxRunsPerUser: 2, spacesMaxRooms: 100, newRoomsMaxPerUser: 20,
       logRepeatWindowMs: 60000, streamEditIntervalMs: 1000, streamSlowEditIntervalMs: 3000, streamMaxEdits: 50,
       editReanswerMs: 600000, approvalTimeoutMs: 600000, threadsFollowedMax: 200, answersRememberedMax: 100,
-      mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000,
-      storeSweepIntervalMs: 600000, storeSweepBatch: 1000,
+      mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000, mediaOutMaxBytes: 20_971_520,
+      storeSweepIntervalMs: 600000, storeSweepBatch: 1000, agentHistoryMaxMessages: 50,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
   });
@@ -135,7 +135,7 @@ describe("loadConfig: problems", () => {
     ["ALLOWED_USERS", "@alice:example.org,bob", /contains "bob", which is not @localpart:server\. Fix: .*@\*:example\.org/],
     ["BOT_ADMINS", "admin@example.org", /"admin@example\.org", which is not @localpart:server/],
     ["STORE_URL", "mysql://root:hunter2@db/bot", /has the scheme mysql:\/\/, which is not one of sqlite:\/\/, postgres:\/\/, postgresql:\/\/, redis:\/\/, rediss:\/\//],
-    ["AGENT_URL", "http://agent:8790", /is not a ws:\/\/ or wss:\/\/ URL/],
+    ["AGENT_URL", "ftp://agent:8790", /is not a ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/],
     ["HTTP_BIND", "8080", /"8080" is not host:port/],
     ["APPSERVICE_BIND", "127.0.0.1:70000", /is not host:port/],
     ["ADMIN_ROOM", "bot-admin", /is not a room id \(!…\) or alias/],

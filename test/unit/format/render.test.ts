@@ -166,3 +166,15 @@ describe("sanitizeMatrixHtml", () => {
     expect((html.match(/<div>/g) ?? []).length).toBeLessThanOrEqual(100);
   });
 });
+
+describe("folds in agent text", () => {
+  it("turns a paragraph <details><summary>…</summary> and a closing </details> into a fold, the summary as text", () => {
+    const { formatted_body: html } = renderMarkdown("<details><summary>Transcript of a <b>.ogg</summary>\n\nhello *there*\n\n</details>\n\nThe answer.");
+    expect(html).toBe("<details><summary>Transcript of a &lt;b&gt;.ogg</summary>\n<p>hello <em>there</em></p>\n</details>\n<p>The answer.</p>");
+  });
+
+  it("leaves an unbalanced or nested fold as text", () => {
+    expect(renderMarkdown("<details><summary>x</summary>\n\nno end").formatted_body).toBeUndefined();
+    expect(renderMarkdown("</details>\n\n<details><summary>x</summary>").formatted_body).toBeUndefined();
+  });
+});

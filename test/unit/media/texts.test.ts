@@ -2,12 +2,18 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { MEDIA_TEXTS, formatBytes, readsLabel } from "../../../src/media/texts";
+import { ATTACHMENT_TEXTS } from "../../../src/render/attachment-post";
 
 const page = readFileSync(path.join(__dirname, "..", "..", "..", "runbook", "troubleshooting.md"), "utf8").replace(/\\</g, "<").replace(/\\>/g, ">");
 
 describe("attachment texts", () => {
   it.each(Object.entries(MEDIA_TEXTS))("quotes %s in runbook/troubleshooting.md", (_key, text) => {
     const shown = typeof text === "string" ? text : text("\u0000", "\u0000");
+    for (const fixed of shown.split("\u0000")) expect(page).toContain(fixed);
+  });
+
+  it.each(Object.entries(ATTACHMENT_TEXTS))("quotes the agent-file text %s in runbook/troubleshooting.md", (_key, text) => {
+    const shown = typeof text === "string" ? text : text("\u0000");
     for (const fixed of shown.split("\u0000")) expect(page).toContain(fixed);
   });
 

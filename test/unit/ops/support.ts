@@ -7,7 +7,7 @@ import { runGroup } from "../../support/deployment";
 
 export const CLI_DIR = path.join(ROOT, "dist", "src", "cli");
 
-export type CliName = "register" | "login" | "doctor" | "store-copy";
+export type CliName = "register" | "login" | "doctor" | "store-copy" | "crypto";
 
 export interface CliRun {
   code: number | null;
