@@ -60,7 +60,7 @@ export async function runStoreCopy(argv: string[], io: CliIo, cwd: string): Prom
     if (from.backend === "sqlite" && from.file !== ":memory:" && !fs.existsSync(from.file)) {
       throw new CliFailure(`there is no sqlite store at ${from.file}: check --from (the bot's STORE_URL, or sqlite://<DATA_DIR>/bot.sqlite)`);
     }
-    const options = { logger: pino({ level: "silent" }), sqliteBusyTimeoutMs: 5000, postgresKeySize: 1024 };
+    const options = { logger: pino({ level: "silent" }), sqliteBusyTimeoutMs: 5000 };
     const source = await createAdapter(from, options);
     opened.push(source);
     const target = await createAdapter(to, options);
