@@ -4,9 +4,9 @@
 //   - listing a namespace is a range of the primary key (`key >= 'ns:' AND key < 'ns;'` in the "C" collation),
 //     paged by the last key seen, 1,000 rows a page (@keyv/postgres: `LIKE 'ns:%'`, 10 rows a page, and a failed
 //     page ends the listing silently: here it rejects);
-//   - keys of any length: a key longer than MAX_KEY_BYTES is stored under its first characters plus a SHA-256 of
-//     it, the whole key in `full_key` (Matrix ids alone may be 255 bytes; a key joins several; an index entry may
-//     not exceed ~2.7 kB);
+//   - any key: one longer than MAX_KEY_BYTES or holding a NUL is stored under its first characters plus a SHA-256
+//     of it, the whole key in `full_key` (Matrix ids alone may be 255 bytes; a key joins several; an index entry
+//     may not exceed ~2.7 kB; text cannot hold NUL);
 //   - its own connection pool (@keyv/postgres keeps one pool per process: two stores in one process, e.g.
 //     store-copy between two databases, would end each other's);
 //   - a delete is one `DELETE … RETURNING` (not a SELECT, then a DELETE).
@@ -106,7 +106,7 @@ export class ExpiringKeyvPostgres extends KeyvPostgres {
     const stored = storedKey(key);
     await this.query(`INSERT INTO keyv (key, value, expires, full_key) VALUES ($1, $2, $3, $4)
       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires, full_key = excluded.full_key`,
-    [stored, value, expires, stored === key ? null : key]);
+    [stored, value, expires, fullKeyText(key, stored)]);
   }
 
   override async setMany(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void> {
@@ -139,7 +139,10 @@ export class ExpiringKeyvPostgres extends KeyvPostgres {
       const rows = await this.query(`SELECT key, value, full_key FROM keyv WHERE key COLLATE "C" ${first ? ">=" : ">"} $1
         ${high === undefined ? "" : `AND key COLLATE "C" < $4`} AND (expires IS NULL OR expires > $2)
         ORDER BY key COLLATE "C" LIMIT $3`, params);
-      for (const row of rows) yield [String(row["full_key"] ?? row["key"]), String(row["value"])];
+      for (const row of rows) {
+        const full = row["full_key"];
+        yield [typeof full === "string" ? String(JSON.parse(full)) : String(row["key"]), String(row["value"])];
+      }
       const last = rows.at(-1);
       if (rows.length < PAGE_ROWS || last === undefined) return;
       low = String(last["key"]);
@@ -169,10 +172,20 @@ export class ExpiringKeyvPostgres extends KeyvPostgres {
   }
 }
 
-/** The primary key a key is stored under (itself, unless too long: see MAX_KEY_BYTES). */
+/**
+ * The primary key a key is stored under: itself, unless too long (see MAX_KEY_BYTES) or holding a NUL character
+ * (PostgreSQL's text cannot): then its beginning (without NULs, so it stays in its namespace's key range) and a
+ * SHA-256 of it, the whole key in `full_key` as JSON text (fullKeyText).
+ */
 export function storedKey(key: string): string {
-  if (Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES) return key;
-  return `${Array.from(key).slice(0, KEPT_PREFIX_CHARS).join("")}#sha256:${createHash("sha256").update(key).digest("hex")}`;
+  if (Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES && !key.includes("\0")) return key;
+  const kept = Array.from(key).slice(0, KEPT_PREFIX_CHARS).join("").replaceAll("\0", "");
+  return `${kept}#sha256:${createHash("sha256").update(key).digest("hex")}`;
+}
+
+/** What `full_key` holds for a key stored under another (JSON: NUL characters escaped); null for the others. */
+function fullKeyText(key: string, stored: string): string | null {
+  return stored === key ? null : JSON.stringify(key);
 }
 
 /**

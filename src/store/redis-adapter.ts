@@ -26,7 +26,10 @@ export class StoreKeyvRedis extends KeyvRedis<string> {
   }
 
   override async getClient(): Promise<never> {
-    if (this.client.isOpen) return this.client as never;
+    if ((this.client as { isReady?: boolean }).isReady === true) return this.client as never;
+    // The first connection: every statement waits for it. A connection lost later (the client open, not ready):
+    // statements fail at once while node-redis reconnects.
+    if (!this.connecting && this.client.isOpen) return this.client as never;
     this.connecting ??= super.getClient().finally(() => {
       this.connecting = undefined;
     });

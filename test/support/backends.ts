@@ -71,12 +71,17 @@ export async function freshStore(backend: BackendName, dir?: string): Promise<Te
 }
 
 async function postgresAdmin(sql: string): Promise<void> {
+  await withPostgres(SERVER_URLS.postgres, (query) => query(sql));
+}
+
+/** One PostgreSQL session on `url` for `use` (its statements share the session's settings), closed afterwards. */
+export async function withPostgres<T>(url: string, use: (query: (sql: string) => Promise<Array<Record<string, unknown>>>) => Promise<T>): Promise<T> {
   const { Client } = require("pg") as { Client: new (o: { connectionString: string }) => {
-    connect(): Promise<void>; query(sql: string): Promise<unknown>; end(): Promise<void>; } };
-  const client = new Client({ connectionString: SERVER_URLS.postgres });
+    connect(): Promise<void>; query(sql: string): Promise<{ rows: Array<Record<string, unknown>> }>; end(): Promise<void>; } };
+  const client = new Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(sql);
+    return await use(async (sql) => (await client.query(sql)).rows);
   } finally {
     await client.end();
   }
@@ -100,15 +105,8 @@ async function withRedis<T>(url: string, use: (client: RedisClient) => Promise<T
 export async function rawKeys(store: Pick<TestStore, "backend" | "url">): Promise<string[]> {
   let keys: string[];
   if (store.backend === "postgres") {
-    const { Client } = require("pg") as { Client: new (o: { connectionString: string }) => {
-      connect(): Promise<void>; query(sql: string): Promise<{ rows: Array<{ key: string }> }>; end(): Promise<void>; } };
-    const client = new Client({ connectionString: store.url });
-    await client.connect();
-    try {
-      keys = (await client.query("SELECT COALESCE(full_key, key) AS key FROM keyv")).rows.map((r) => r.key);
-    } finally {
-      await client.end();
-    }
+    keys = await withPostgres(store.url, async (query) =>
+      (await query("SELECT key, full_key FROM keyv")).map((r) => (typeof r["full_key"] === "string" ? String(JSON.parse(r["full_key"])) : String(r["key"]))));
   } else if (store.backend === "redis") {
     keys = await withRedis(store.url, (client) => client.keys("*"));
   } else {
