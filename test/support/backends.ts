@@ -33,6 +33,11 @@ function reachable(): Record<"postgres" | "redis", boolean> {
   return JSON.parse(out) as Record<"postgres" | "redis", boolean>;
 }
 
+/** Whether `backend`'s server answers (sqlite: always). */
+export function backendReachable(backend: BackendName): boolean {
+  return backend === "sqlite" || reachable()[backend];
+}
+
 /** A store of a test's own on `backend`: its STORE_URL, and how to remove it. */
 export interface TestStore {
   backend: BackendName;
@@ -114,6 +119,22 @@ export async function rawKeys(store: Pick<TestStore, "backend" | "url">): Promis
     keys = await storeKeys(path.dirname(store.url.slice("sqlite://".length)));
   }
   return keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** `it(title, fn)` when `backend`'s server answers; else skipped (failing under REQUIRE_SERVICES=1), saying how to start it. */
+export function itOnBackend(backend: BackendName, title: string, fn: () => Promise<void>, timeoutMs?: number): void {
+  if (backend === "sqlite" || reachable()[backend]) {
+    it(title, fn, timeoutMs);
+    return;
+  }
+  const where = new URL(SERVER_URLS[backend]).host;
+  if (process.env["REQUIRE_SERVICES"] === "1") {
+    it(title, () => {
+      throw new Error(`the ${backend} server at ${where} is not reachable and REQUIRE_SERVICES=1: ${START_HINT}`);
+    });
+  } else {
+    it.skip(`${title} (${backend}: no server at ${where}; ${START_HINT})`, () => undefined);
+  }
 }
 
 /**
