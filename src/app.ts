@@ -35,6 +35,7 @@ import { allowedUserGlobs, matchesAnyUserGlob, ownServerGlob } from "./rooms/use
 import { createMediaRuntime } from "./media";
 import { InboundRouter } from "./router";
 import { openStore, StoreSweeper, type Store } from "./store";
+import { HOLDER_NAMESPACE, StoreHolder, type StoreHolderRecord } from "./store/holder";
 import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
 import { journalIdsOf } from "./turns/turn-run";
@@ -111,6 +112,8 @@ class BotApp implements App {
     const sweeper = new StoreSweeper(store, { intervalMs: t.storeSweepIntervalMs, batch: t.storeSweepBatch, log: childLogger(log, "store"),
       onSwept: (deleted) => ops.metrics.storeSwept(deleted) }).start();
     this.cleanups.push(() => sweeper.stop());
+    const holder = await new StoreHolder(store.namespace<StoreHolderRecord>(HOLDER_NAMESPACE), childLogger(log, "store")).start();
+    this.cleanups.push(() => holder.stop()); // store-copy refuses a store while a bot holds it
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
     const observed = ops.observe(
       createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix(),

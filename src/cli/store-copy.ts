@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import type { KeyvStoreAdapter } from "keyv";
 import pino from "pino";
 import { createAdapter } from "../store/adapters";
+import { HOLDER_TTL_MS, readStoreHolder } from "../store/holder";
 import { parseStoreUrl, redactStoreUrl, type ParsedStoreUrl } from "../store/store-url";
 import { CliFailure, EXIT, firstLine, isUsageError, parseCommandLine, processIo, UsageError, type CliIo } from "./cli-support";
 import { PRIVATE_UMASK } from "../util/private-files";
@@ -14,7 +15,7 @@ export const STORE_COPY_USAGE = `Usage: node dist/src/cli/store-copy.js --from <
 
 Copies every record of the bot's store into another store, e.g.
   --from sqlite://data/bot.sqlite --to postgres://bot:secret@db.example.org/bot
-Stop the bot first. The target's adapter package must be installed (npm install @keyv/postgres or @keyv/redis).
+Stop the bot first: a store a running bot holds is refused (as source or target).
 
   --force   copy even when the target already holds records (records with the same key are replaced)
   --help    show this text`;
@@ -60,11 +61,18 @@ export async function runStoreCopy(argv: string[], io: CliIo, cwd: string): Prom
     if (from.backend === "sqlite" && from.file !== ":memory:" && !fs.existsSync(from.file)) {
       throw new CliFailure(`there is no sqlite store at ${from.file}: check --from (the bot's STORE_URL, or sqlite://<DATA_DIR>/bot.sqlite)`);
     }
-    const options = { logger: pino({ level: "silent" }), sqliteBusyTimeoutMs: 5000, postgresKeySize: 1024 };
+    const options = { logger: pino({ level: "silent" }), sqliteBusyTimeoutMs: 5000 };
     const source = await createAdapter(from, options);
     opened.push(source);
     const target = await createAdapter(to, options);
     opened.push(target);
+    for (const [adapter, url] of [[source, values.from], [target, values.to]] as const) {
+      const holder = await readStoreHolder(adapter);
+      if (holder) {
+        throw new CliFailure(`a bot is using ${redactStoreUrl(url)} (pid ${holder.pid} on ${holder.host}, since ${holder.since}): stop it first `
+          + `(a bot that was killed lets go of the store within ${HOLDER_TTL_MS / 1000} s)`);
+      }
+    }
     if (!values.force && !(await isEmpty(target, to))) {
       throw new CliFailure(`${redactStoreUrl(values.to)} already holds records; copy into an empty store, or add --force to merge into it`);
     }

@@ -11,8 +11,8 @@ export interface AdapterOptions {
   logger: Logger;
   /** How long SQLite waits on a locked database before failing a query. */
   sqliteBusyTimeoutMs: number;
-  /** Longest key postgres accepts (its adapter creates VARCHAR(n)); thread keys can be long. */
-  postgresKeySize: number;
+  /** How long a redis connection attempt may take before a statement fails. Default 5000. */
+  connectTimeoutMs?: number;
   /**
    * SQLite `synchronous` in WAL mode. "full" (default): one fsync per commit, so what the bot acknowledged (an
    * appservice transaction answered 200 after journaling) survives a power loss too. "normal": a commit is
@@ -24,18 +24,31 @@ export interface AdapterOptions {
   now?: () => number;
 }
 
+/** Our sqlite and postgres adapters: expired entries are deleted by the store's sweep, rows can be counted. */
+export interface ExpiringAdapter {
+  deleteExpired(limit: number): Promise<number>;
+  countRows(): Promise<{ total: number; live: number }>;
+}
+
+/** The adapter as an ExpiringAdapter, if it is one (redis expires entries itself). */
+export function expiringAdapter(adapter: KeyvStoreAdapter): ExpiringAdapter | undefined {
+  const candidate = adapter as Partial<ExpiringAdapter>;
+  return typeof candidate.deleteExpired === "function" && typeof candidate.countRows === "function" ? (adapter as unknown as ExpiringAdapter) : undefined;
+}
+
 /** Creates the one adapter (one connection / pool) that every namespace of the store shares. */
 export async function createAdapter(parsed: ParsedStoreUrl, opts: AdapterOptions): Promise<KeyvStoreAdapter> {
   switch (parsed.backend) {
     case "sqlite":
       return openSqlite(parsed.file, opts);
     case "postgres": {
-      const Ctor = loadAdapterClass("@keyv/postgres", "postgres://", ["KeyvPostgres", "default"]);
-      return logErrors(new Ctor({ uri: parsed.url, keySize: opts.postgresKeySize }), "postgres", opts.logger);
+      // Connects lazily (the store's health check says whether it works); keys of any length fit.
+      const { ExpiringKeyvPostgres } = loadAdapterModule<typeof import("./postgres-adapter")>("./postgres-adapter", "@keyv/postgres", "postgres://");
+      return logErrors(new ExpiringKeyvPostgres({ uri: parsed.url, logger: opts.logger, ...(opts.now ? { now: opts.now } : {}) }), "postgres", opts.logger);
     }
     case "redis": {
-      const Ctor = loadAdapterClass("@keyv/redis", "redis://", ["KeyvRedis", "default"]);
-      return logErrors(new Ctor(parsed.url), "redis", opts.logger);
+      const { StoreKeyvRedis } = loadAdapterModule<typeof import("./redis-adapter")>("./redis-adapter", "@keyv/redis", "redis://");
+      return logErrors(new StoreKeyvRedis(parsed.url, opts.connectTimeoutMs ?? 5000), "redis", opts.logger);
     }
   }
 }
@@ -87,13 +100,13 @@ async function openSqlite(file: string, opts: AdapterOptions): Promise<KeyvStore
   return adapter;
 }
 
-type AdapterClass = new (options: unknown) => KeyvStoreAdapter;
-
-/** `require` an optional adapter package; a missing package becomes an install hint. */
-function loadAdapterClass(pkg: string, scheme: string, exportNames: string[]): AdapterClass {
-  let mod: Record<string, unknown>;
+/**
+ * `require` our adapter module over an adapter package (a dependency, but a trimmed install may lack it); a
+ * missing package becomes an install hint.
+ */
+function loadAdapterModule<T>(module: string, pkg: string, scheme: string): T {
   try {
-    mod = require(pkg) as Record<string, unknown>;
+    return require(module) as T;
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (code === "MODULE_NOT_FOUND" && describe(error).includes(`'${pkg}'`)) {
@@ -104,11 +117,6 @@ function loadAdapterClass(pkg: string, scheme: string, exportNames: string[]): A
     }
     throw new StoreConfigError(`cannot load ${pkg} for STORE_URL ${scheme}: ${describe(error)}`, { cause: error });
   }
-  for (const name of exportNames) {
-    const candidate = mod[name];
-    if (typeof candidate === "function") return candidate as AdapterClass;
-  }
-  throw new StoreConfigError(`${pkg} does not export an adapter class (looked for ${exportNames.join(", ")})`);
 }
 
 function describe(error: unknown): string {

@@ -76,10 +76,9 @@ export class NamespaceView implements KeyvStoreAdapter {
   /** Yields `[key without prefix, raw stored value]`. On sqlite a range of the primary key (no table scan). */
   async *iterator<Value>(): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
     if (!this.shared.iterator) throw new Error(`the ${this.backend} store adapter cannot list keys`);
-    // sqlite lists the key range of `<ns>:`, postgres filters `LIKE '<ns>:%'` server-side; redis adapters use their
-    // own separator, so there we scan everything. The startsWith check below is exact either way (LIKE is not).
-    const hint = this.backend === "redis" ? undefined : this.name;
-    for await (const entry of this.shared.iterator<Value>(hint)) {
+    // Our adapters list the keys that start with `<ns>:`: sqlite and postgres a range of the primary key, redis a
+    // SCAN MATCH `<ns>:*`. The startsWith check below keeps any other adapter exact.
+    for await (const entry of this.shared.iterator<Value>(this.name)) {
       const [key, value] = entry;
       if (typeof key === "string" && key.startsWith(this.prefix)) yield [key.slice(this.prefix.length), value];
     }

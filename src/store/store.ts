@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import Keyv, { type KeyvStoreAdapter } from "keyv";
 import type { Logger } from "pino";
-import { createAdapter } from "./adapters";
+import { createAdapter, expiringAdapter, type ExpiringAdapter } from "./adapters";
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
 import { deserializeStoreValue, serializeStoreValue } from "./serialization";
@@ -34,11 +34,10 @@ export interface Store {
   namespace<T>(name: string): Keyv<T>;
   /**
    * Deletes at most `limit` entries whose ttl has passed; returns how many (the sweep, sweep.ts, calls it in
-   * batches). sqlite only: redis expires entries itself; other backends return 0 and keep expired entries
-   * until they are read again.
+   * batches). sqlite and postgres: redis expires entries itself (native ttls), 0 there.
    */
   deleteExpired(limit: number): Promise<number>;
-  /** Entries stored and how many have not expired (a count of the whole table: figures and tests). sqlite only. */
+  /** Entries stored and how many have not expired (a count of the whole table: figures and tests). sqlite and postgres. */
   countRows(): Promise<{ total: number; live: number } | undefined>;
   /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
   healthCheck(): Promise<void>;
@@ -56,8 +55,6 @@ export interface OpenStoreOptions {
   sqliteSynchronous?: "normal" | "full";
   /** healthCheck gives up after this many ms. Default 5000. */
   healthCheckTimeoutMs?: number;
-  /** Max key length for postgres (@keyv/postgres `keySize`, VARCHAR(n)). Default 1024. */
-  postgresKeySize?: number;
   /** The clock entry expiry is measured on. Default Date.now; benchmarks simulate days. */
   clock?: () => number;
 }
@@ -88,13 +85,12 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
     logger,
     sqliteBusyTimeoutMs: opts.sqliteBusyTimeoutMs ?? 5000,
     ...(opts.sqliteSynchronous ? { sqliteSynchronous: opts.sqliteSynchronous } : {}),
-    postgresKeySize: opts.postgresKeySize ?? 1024,
     ...(opts.clock ? { now: opts.clock } : {}),
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
   // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then.
   const inOrder = raw instanceof CoalescingKeyvSqlite && !opts.wrapAdapter;
-  const store = new KeyvStore(adapter, raw instanceof CoalescingKeyvSqlite ? raw : undefined, parsed.backend, redactStoreUrl(url), logger,
+  const store = new KeyvStore(adapter, expiringAdapter(raw), parsed.backend, redactStoreUrl(url), logger,
     opts.healthCheckTimeoutMs ?? 5000, inOrder);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
   return store;
@@ -109,8 +105,8 @@ class KeyvStore implements Store {
 
   constructor(
     private readonly adapter: KeyvStoreAdapter,
-    /** The sqlite adapter under any wrapper: expiry sweeps and counts. */
-    private readonly sqlite: CoalescingKeyvSqlite | undefined,
+    /** The sqlite or postgres adapter under any wrapper: expiry sweeps and counts. */
+    private readonly expiring: ExpiringAdapter | undefined,
     readonly backend: StoreBackend,
     readonly location: string,
     private readonly logger: Logger,
@@ -144,11 +140,11 @@ class KeyvStore implements Store {
 
   async deleteExpired(limit: number): Promise<number> {
     if (this.closing) throw new Error("store is closed");
-    return this.sqlite ? this.sqlite.deleteExpired(limit) : 0;
+    return this.expiring ? this.expiring.deleteExpired(limit) : 0;
   }
 
   async countRows(): Promise<{ total: number; live: number } | undefined> {
-    return this.sqlite?.countRows();
+    return this.expiring?.countRows();
   }
 
   async healthCheck(): Promise<void> {

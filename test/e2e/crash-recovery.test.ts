@@ -5,14 +5,15 @@ import { CrashWorld, type CrashMode } from "../support/crash-world";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import type { Checkpoint } from "../../src/util/checkpoints";
 import { botMessagesIn } from "../support/bot-messages";
+import { describeEachBackend } from "../support/backends";
 
 const CASES: Array<[CrashMode, Checkpoint]> = [
   ["client", "message-received"], ["client", "message-journaled"], ["client", "reply-accepted"],
   ["appservice", "message-received"], ["appservice", "message-journaled"], ["appservice", "reply-accepted"],
 ];
 
-describe("SIGKILL in the message path, then restart", () => {
-  const world = CrashWorld.use();
+describeEachBackend("SIGKILL in the message path, then restart", (backend) => {
+  const world = CrashWorld.use(backend);
 
   it.each(CASES)("%s mode, killed at %s: the message is answered exactly once", async (mode, point) => {
     const { hs } = world;

@@ -6,20 +6,28 @@ import { botEnv, ChildBot, InProcessBot, makeDataDir, removeDir, type RunningBot
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { botMessagesIn } from "../support/bot-messages";
 import { expectSteady, waitForBotSettled } from "../support/bot-idle";
+import { describeEachBackend, freshStore, type BackendName, type TestStore } from "../support/backends";
 
 interface World {
   hs: Homeserver;
   bot: { userId: string; accessToken: string };
   alice: MatrixTestUser;
   dataDir: string;
+  store: TestStore;
 }
 
-async function world(): Promise<World> {
+async function world(backend: BackendName): Promise<World> {
   const hs = await startHomeserver({ serverName: "localhost" });
   const bot = hs.addUser("bot", { displayName: "Agent Bot" });
   const aliceAccount = hs.addUser("alice", { displayName: "Alice" });
   const alice = new MatrixTestUser(hs.url, aliceAccount);
-  return { hs, bot, alice, dataDir: makeDataDir() };
+  const dataDir = makeDataDir();
+  return { hs, bot, alice, dataDir, store: await freshStore(backend, dataDir) };
+}
+
+/** The bot's environment in the world: client mode, its store on the world's backend. */
+function envOf(w: World): Record<string, string> {
+  return botEnv({ homeserverUrl: w.hs.url, accessToken: w.bot.accessToken, dataDir: w.dataDir, extra: { STORE_URL: w.store.url } });
 }
 
 async function openDm(w: World): Promise<string> {
@@ -35,22 +43,23 @@ async function answerIn(w: World, roomId: string, after: number): Promise<{ body
   return { body: String(reply.content["body"]), eventId: reply.event_id };
 }
 
-describe("a DM turn in client mode", () => {
+describeEachBackend("a DM turn in client mode", (backend) => {
   let w: World;
   let bot: RunningBot | undefined;
 
   beforeEach(async () => {
-    w = await world();
+    w = await world(backend);
   });
   afterEach(async () => {
     await bot?.stop();
     bot = undefined;
     await w.hs.close();
     removeDir(w.dataDir);
+    await w.store.drop();
   });
 
   it("answers a message with the agent's reply, with typing on during the turn and off at its end", async () => {
-    bot = await new InProcessBot(botEnv({ homeserverUrl: w.hs.url, accessToken: w.bot.accessToken, dataDir: w.dataDir })).start();
+    bot = await new InProcessBot(envOf(w)).start();
     const roomId = await openDm(w);
     const start = w.hs.now();
     const asked = await w.alice.sendText(roomId, "hello bot");
@@ -70,7 +79,7 @@ describe("a DM turn in client mode", () => {
   });
 
   it("works the same from the built bot running as its own process", async () => {
-    const child = new ChildBot(botEnv({ homeserverUrl: w.hs.url, accessToken: w.bot.accessToken, dataDir: w.dataDir }));
+    const child = new ChildBot(envOf(w));
     bot = child;
     await child.ready();
     const roomId = await openDm(w);
@@ -83,7 +92,7 @@ describe("a DM turn in client mode", () => {
   });
 
   it("answers each message once, even when several arrive quickly", async () => {
-    const inProcess = await new InProcessBot(botEnv({ homeserverUrl: w.hs.url, accessToken: w.bot.accessToken, dataDir: w.dataDir })).start();
+    const inProcess = await new InProcessBot(envOf(w)).start();
     bot = inProcess;
     const roomId = await openDm(w);
     const start = w.hs.now();

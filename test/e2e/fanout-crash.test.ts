@@ -4,8 +4,9 @@ import { ChildBot } from "../support/bot-harness";
 import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 import { allExactlyOnce, copiesPerRoom, createJoinedRooms, MANY_ROOMS_POLL, optInDirectly } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
+import { describeEachBackend } from "../support/backends";
 
-describe("SIGKILL during a proactive fan-out", () => {
+describeEachBackend("SIGKILL during a proactive fan-out", (backend) => {
   let s: Scenario;
   const children: ChildBot[] = [];
   afterEach(async () => {
@@ -14,12 +15,12 @@ describe("SIGKILL during a proactive fan-out", () => {
   });
 
   async function world(rooms: number): Promise<string[]> {
-    s = await Scenario.start({ mode: "client", externalAgent: true, env: { FANOUT_CONCURRENCY: "4" } });
+    s = await Scenario.start({ mode: "client", externalAgent: true, env: { FANOUT_CONCURRENCY: "4" }, backend });
     const ids = createJoinedRooms(s, rooms);
     await s.hs.waitFor(() => ids.every((r) => s.hs.sent({ roomId: r, sender: s.botUserId }).length > 0),
       { what: "introductions posted", timeoutMs: 30_000, ...MANY_ROOMS_POLL });
     await s.stopBot();
-    await optInDirectly(s.dataDir, ids);
+    await optInDirectly(s, ids);
     return ids;
   }
 

@@ -4,6 +4,7 @@ import { expectSteady, waitForBotWork } from "../support/bot-idle";
 import { FaultyStoreAdapter } from "../support/faulty-store";
 import { allExactlyOnce, copiesPerRoom, createJoinedRooms, MANY_ROOMS_POLL, optInDirectly } from "../support/fanout-world";
 import { MODES, Scenario } from "../support/scenario";
+import { describeEachBackend } from "../support/backends";
 
 async function optInByCommand(s: Scenario, roomId: string): Promise<void> {
   const before = s.botMessages(roomId).length;
@@ -11,12 +12,12 @@ async function optInByCommand(s: Scenario, roomId: string): Promise<void> {
   await s.waitBotMessages(roomId, before + 1, "the opt-in confirmation");
 }
 
-describe.each(MODES)("fan-out in %s mode", (mode) => {
+describeEachBackend("fan-out exactly once", (backend) => describe.each(MODES)("in %s mode", (mode) => {
   let s: Scenario;
   afterEach(async () => s?.stop());
 
   it("goes to every opted-in room once and to no other", async () => {
-    s = await Scenario.start({ mode, externalAgent: true });
+    s = await Scenario.start({ mode, externalAgent: true, backend });
     const rooms = [await s.openDm(), await s.openGroup(s.alice), await s.openGroup(s.alice)];
     const quietRooms = [await s.openGroup(s.alice), await s.openGroup(s.alice)];
     for (const roomId of rooms) await optInByCommand(s, roomId);
@@ -29,7 +30,7 @@ describe.each(MODES)("fan-out in %s mode", (mode) => {
       for (const roomId of quietRooms) expect(s.botMessages(roomId)).toHaveLength(before.get(roomId) ?? -1);
     });
   });
-});
+}));
 
 describe("fan-out at scale and under failure (client mode)", () => {
   let s: Scenario;

@@ -6,24 +6,30 @@ import { parse } from "yaml";
 import { appserviceEnv, appserviceUrlOf, botEnv, ChildBot, makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { expectSteady, waitForBotSettled, type BotInbound } from "./bot-idle";
 import { startHomeserver, type Homeserver } from "./homeserver";
+import { freshStore, type BackendName, type TestStore } from "./backends";
 
 export type CrashMode = "client" | "appservice";
 
 export class CrashWorld {
-  private current: { hs: Homeserver; dataDir: string } | undefined;
+  private current: { hs: Homeserver; dataDir: string; store: TestStore } | undefined;
   private readonly children: ChildBot[] = [];
   private appserviceId: string | undefined;
 
-  /** A world whose homeserver and data dir are made in beforeEach and torn down in afterEach of the caller's block. */
-  static use(): CrashWorld {
+  /**
+   * A world whose homeserver, data dir and store (on `backend`, default sqlite in the data dir) are made in
+   * beforeEach and torn down in afterEach of the caller's block.
+   */
+  static use(backend: BackendName = "sqlite"): CrashWorld {
     const world = new CrashWorld();
     beforeEach(async () => {
-      world.current = { hs: await startHomeserver({ serverName: "localhost" }), dataDir: makeDataDir() };
+      const dataDir = makeDataDir();
+      world.current = { hs: await startHomeserver({ serverName: "localhost" }), dataDir, store: await freshStore(backend, dataDir) };
     });
     afterEach(async () => {
       for (const child of world.children.splice(0)) await child.stop();
       await world.current?.hs.close();
       if (world.current) removeDir(world.current.dataDir);
+      await world.current?.store.drop();
       world.current = undefined;
       world.appserviceId = undefined;
     });
@@ -34,14 +40,15 @@ export class CrashWorld {
     return this.now().hs;
   }
 
-  private now(): { hs: Homeserver; dataDir: string } {
+  private now(): { hs: Homeserver; dataDir: string; store: TestStore } {
     if (!this.current) throw new Error("the crash world exists only during a test");
     return this.current;
   }
 
   /** The bot's user on the homeserver, how it receives events, and its environment in `mode`, with `extra` variables. */
-  async setUp(mode: CrashMode, extra?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string; inbound: BotInbound }> {
-    const { hs, dataDir } = this.now();
+  async setUp(mode: CrashMode, more?: Record<string, string>): Promise<{ env: Record<string, string>; botUserId: string; inbound: BotInbound }> {
+    const { hs, dataDir, store } = this.now();
+    const extra = { STORE_URL: store.url, ...more };
     if (mode === "client") {
       const bot = hs.addUser("bot", { displayName: "Agent Bot" });
       return { env: botEnv({ homeserverUrl: hs.url, accessToken: bot.accessToken, dataDir, extra }), botUserId: bot.userId,

@@ -16,8 +16,10 @@ export function createJoinedRooms(s: Scenario, count: number): string[] {
 }
 
 /** Writes the opt-in index the way `/proactive on` does. Call only while the bot is stopped. */
-export async function optInDirectly(dataDir: string, roomIds: string[]): Promise<void> {
-  const store = await openStore(`sqlite://${dataDir}/bot.sqlite`, { logger: pino({ level: "silent" }) });
+export async function optInDirectly(where: string | { store: { url: string } }, roomIds: string[]): Promise<void> {
+  // A data dir (the bot's default sqlite store in it), or a scenario (its store, on any backend).
+  const url = typeof where === "string" ? `sqlite://${where}/bot.sqlite` : where.store.url;
+  const store = await openStore(url, { logger: pino({ level: "silent" }) });
   try {
     const index = store.namespace<number>("proactive-rooms");
     for (const roomId of roomIds) await index.set(roomId, Date.now());

@@ -15,6 +15,7 @@ import { botMessagesIn, isIntroduction } from "./bot-messages";
 import { assertNoSecrets, LogCapture } from "./log-capture";
 import { botCaughtUp, expectSteady, waitForBotSettled, waitForBotWork, type BotInbound } from "./bot-idle";
 import { waitFor } from "./wait";
+import { freshStore, type BackendName, type TestStore } from "./backends";
 
 export type Mode = "client" | "appservice";
 export const MODES: Mode[] = ["client", "appservice"];
@@ -28,6 +29,8 @@ export interface ScenarioOptions {
   overrides?: Omit<AppOverrides, "logDestination" | "logPretty">;
   /** Options of the homeserver double (e.g. authenticatedMedia: false). */
   homeserver?: HomeserverOptions;
+  /** The store backend (a fresh store of the test's own, STORE_URL); default sqlite in the data dir. */
+  backend?: BackendName;
 }
 
 export class Scenario {
@@ -49,13 +52,16 @@ export class Scenario {
   /** The external agent's log lines (every start), checked for secrets at stop() like the bot's. */
   readonly agentLogs = new LogCapture();
   private overrides: Omit<AppOverrides, "logDestination" | "logPretty"> = {};
+  /** The bot's store: its backend and STORE_URL (sqlite: DATA_DIR/bot.sqlite). */
+  store!: TestStore;
 
   private constructor(readonly hs: Homeserver, readonly dataDir: string, readonly mode: Mode) {}
 
   static async start(opts: ScenarioOptions): Promise<Scenario> {
     const hs = await startHomeserver({ serverName: "localhost", ...opts.homeserver });
     const s = new Scenario(hs, makeDataDir(), opts.mode);
-    const extra: Record<string, string> = { ...opts.env };
+    s.store = await freshStore(opts.backend ?? "sqlite", s.dataDir);
+    const extra: Record<string, string> = { STORE_URL: s.store.url, ...opts.env };
     s.overrides = opts.overrides ?? {};
     if (opts.brain || opts.externalAgent) {
       s.agentToken = randomBytes(16).toString("hex");
@@ -223,6 +229,7 @@ export class Scenario {
       await this.agent?.close();
       await this.hs.close();
       removeDir(this.dataDir);
+      await this.store.drop();
     }
     assertNoSecrets(this.agentLogs.raw, this.secretValues);
   }

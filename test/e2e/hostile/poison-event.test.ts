@@ -8,6 +8,7 @@ import { echoReplyFor } from "../../../src/reference-agent/server";
 import { FaultyStoreAdapter, InjectedStoreFault } from "../../support/faulty-store";
 import { hostileContent } from "../../support/hostile-content";
 import { MODES, Scenario } from "../../support/scenario";
+import { describeEachBackend } from "../../support/backends";
 import { scaled } from "../../support/wait";
 import { parsePrometheusText } from "../../unit/ops/prometheus-text";
 
@@ -36,12 +37,12 @@ function counter(text: string, name: string): number {
 
 jest.setTimeout(scaled(60_000));
 
-describe.each(MODES)("hostile event content in %s mode", (mode) => {
+describeEachBackend("hostile event content", (backend) => describe.each(MODES)("in %s mode", (mode) => {
   let s: Scenario;
   afterEach(async () => s?.stop());
 
   it("holds up no room: the DM and an allowed sender's hostile message are answered, nothing is refused", async () => {
-    s = await Scenario.start({ mode, env: { ALLOWED_USERS: "@alice:localhost,@bob:localhost" } });
+    s = await Scenario.start({ mode, env: { ALLOWED_USERS: "@alice:localhost,@bob:localhost" }, backend });
     const bob = s.person("bob", "Bob");
     const mallory = s.person("mallory", "Mallory"); // not in ALLOWED_USERS
     const dm = await s.openDm();
@@ -64,7 +65,7 @@ describe.each(MODES)("hostile event content in %s mode", (mode) => {
 
   it("skips an event the store keeps refusing, answers the other rooms, and shows the refusals in /status, /metrics and /readyz", async () => {
     let store: RefusingMarker | undefined;
-    s = await Scenario.start({ mode, env: { ALLOWED_USERS: "@alice:localhost,@bob:localhost" },
+    s = await Scenario.start({ mode, env: { ALLOWED_USERS: "@alice:localhost,@bob:localhost" }, backend,
       overrides: { wrapStoreAdapter: (adapter: KeyvStoreAdapter) => (store = new RefusingMarker(adapter)) } });
     const bob = s.person("bob", "Bob");
     const dm = await s.openDm();
@@ -89,4 +90,4 @@ describe.each(MODES)("hostile event content in %s mode", (mode) => {
     expect(String(status?.content["body"])).toMatch(/^Incoming since start: 1 event skipped as unstorable, \d+ batches refused for a retry\.$/m);
     await s.expectSteady(() => expect(s.botMessages(group)).toHaveLength(0)); // the skipped message is not answered
   });
-});
+}));

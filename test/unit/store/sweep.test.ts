@@ -13,7 +13,7 @@ import { Outbox } from "../../../src/outbox";
 import { ProactiveFanout } from "../../../src/proactive/fanout";
 import type Keyv from "keyv";
 import { openStore, StoreSweeper, type Store } from "../../../src/store";
-import { storeKeys } from "../../support/store-rows";
+import { describeEachBackend, freshStore, rawKeys, type BackendName, type TestStore } from "../../support/backends";
 import { accepted, failed, FakeSender, waitUntil } from "../outbox/support";
 
 const DAY = 24 * 3600 * 1000;
@@ -30,12 +30,15 @@ class World {
   appservice!: AppserviceServer;
   port = 0;
   private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "mab-sweep-"));
-  private readonly file = path.join(this.dir, "bot.sqlite");
+  private test!: TestStore;
+
+  constructor(private readonly backend: BackendName) {}
   private readonly sender = new FakeSender((call) => (call.roomId === "!gone:x" ? failed("forbidden", 403, true) : accepted(call)));
   private seq = 0;
 
   async open(): Promise<this> {
-    this.store = await openStore(`sqlite://${this.file}`, { logger: silent, clock: () => this.now });
+    this.test = await freshStore(this.backend, this.dir);
+    this.store = await openStore(this.test.url, { logger: silent, clock: () => this.now });
     const pending = this.store.namespace<number>("journal-pending");
     this.journal = new Journal({ entries: this.store.namespace("journal"), pending, listPending: () => list(pending) }, silent);
     this.outbox = new Outbox({ store: this.store, sender: this.sender, log: silent, concurrency: 4, now: () => this.now });
@@ -65,7 +68,7 @@ class World {
   /** What the file holds now (expired or not), per namespace, keys sorted. */
   async keys(): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
-    for (const key of await storeKeys(this.dir)) {
+    for (const key of await rawKeys(this.test)) {
       const at = key.indexOf(":");
       (out[key.slice(0, at)] ??= []).push(key.slice(at + 1));
     }
@@ -76,6 +79,7 @@ class World {
     await this.appservice.stop();
     await this.outbox.drain();
     await this.store.close();
+    await this.test.drop();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -84,7 +88,8 @@ async function* list(keyv: Keyv<number>): AsyncGenerator<[string, unknown]> {
   if (keyv.iterator) for await (const [k, v] of keyv.iterator(undefined)) yield [String(k), v];
 }
 
-describe("the store's sweep", () => {
+// SQLite and PostgreSQL: expiry is a column the sweep deletes by (Redis expires entries itself, on its own clock).
+describeEachBackend("the store's sweep", (backend) => {
   let world: World | undefined;
   afterEach(async () => {
     await world?.close();
@@ -92,7 +97,7 @@ describe("the store's sweep", () => {
   });
 
   it("deletes each kind of record once its ttl has passed and keeps every record that has not expired", async () => {
-    const w = (world = await new World().open());
+    const w = (world = await new World(backend).open());
     await w.writeEachKind("old");
     w.now += 29 * DAY;
     await w.writeEachKind("new");
@@ -119,7 +124,7 @@ describe("the store's sweep", () => {
   });
 
   it("never deletes what has no ttl: events still being handled, room settings", async () => {
-    const w = (world = await new World().open());
+    const w = (world = await new World(backend).open());
     const event: RoomEvent = { event_id: "$p", room_id: "!r:x", sender: "@a:x", type: "m.room.message", origin_server_ts: 1, content: {} };
     await w.journal.record([event]); // not completed: stays pending
     await w.store.namespace("room-settings").set("!r:x", { proactive: true });
@@ -130,7 +135,7 @@ describe("the store's sweep", () => {
   });
 
   it("a sweep deletes a backlog larger than its batch, batch by batch, and reports it", async () => {
-    const w = (world = await new World().open());
+    const w = (world = await new World(backend).open());
     const kv = w.store.namespace<number>("journal");
     await Promise.all(Array.from({ length: 2_345 }, (_, i) => kv.set(`k${i}`, i, 1000)));
     await kv.set("forever", 1);
@@ -143,7 +148,7 @@ describe("the store's sweep", () => {
   });
 
   it("runs on its schedule once started, and stop() ends it", async () => {
-    const w = (world = await new World().open());
+    const w = (world = await new World(backend).open());
     const kv = w.store.namespace<number>("journal");
     await kv.set("soon", 1, 10);
     w.now += 11;
@@ -153,4 +158,4 @@ describe("the store's sweep", () => {
     await sweeper.stop();
     expect(await w.store.countRows()).toEqual({ total: 0, live: 0 });
   });
-});
+}, ["sqlite", "postgres"]);
