@@ -268,7 +268,7 @@ class BotApp implements App {
     router.addObserver(live.policy);
     lifecycle = installRoomLifecycle({
       config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
-      addObserver: (observer) => router.addObserver(observer), isAllowedUser,
+      addObserver: (observer) => router.addObserver(observer), isAllowedUser, prompts: interrupts,
     });
     const started = lifecycle;
     this.cleanups.push(() => started.stop());

@@ -22,7 +22,7 @@ export interface InterruptDeps {
   log: Logger;
   /** APPROVAL_TIMEOUT_MS: a prompt expires after this, or at its interrupt's expiresAt if that is earlier. */
   timeoutMs: number;
-  pipeline: { pause(threadKey: string): void; resume(message: TurnMessage): void };
+  pipeline: { pause(threadKey: string): void; resume(message: TurnMessage): void; release(threadKey: string): void };
   threadKeyFor(roomId: string, threadRootId: string | undefined): Promise<string>;
   /** Whether someone other than the asker may answer: the settings permission (DESIGN.md). */
   hasSettingsPermission(roomId: string, userId: string): Promise<boolean>;
@@ -136,6 +136,28 @@ export class InterruptManager {
         await this.runs.remove(key);
         this.deps.log.info({ roomId: run.roomId, threadKey }, "paused run stopped: its prompts are cancelled");
       }
+    });
+  }
+
+  /** The bot left (or was removed from) a room: its prompts are cancelled where they stand (nothing can be shown there). */
+  roomLeft(roomId: string): Promise<number> {
+    return this.serial(async () => {
+      let cancelled = 0;
+      for (const [key, run] of [...this.known]) {
+        if (run.roomId !== roomId || run.state === "resuming") continue;
+        for (const p of run.prompts) {
+          if (p.answer) continue;
+          p.answer = { status: "cancelled", shown: "⏹ cancelled (the bot left the room)" };
+          this.deps.onOutcome?.("cancelled");
+          cancelled += 1;
+        }
+        this.clearTimer(key);
+        this.known.delete(key);
+        await this.runs.remove(key);
+        this.deps.pipeline.release(run.threadKey);
+      }
+      if (cancelled > 0) this.deps.log.info({ roomId, cancelled }, "the bot left the room: its pending prompts are cancelled");
+      return cancelled;
     });
   }
 

@@ -87,7 +87,7 @@ export class TurnPipeline {
     const run = thread?.running;
     if (thread?.paused && !run && this.deps.interrupts) {
       const interrupts = this.deps.interrupts;
-      this.track(interrupts.stopped(threadKey).then(() => this.unpause(threadKey)));
+      this.track(interrupts.stopped(threadKey).then(() => this.release(threadKey)));
       return true;
     }
     if (!run) return false;
@@ -113,7 +113,7 @@ export class TurnPipeline {
   }
 
   /** The paused thread goes on without a resume (its prompts were cancelled): what waited runs. */
-  private unpause(threadKey: string): void {
+  release(threadKey: string): void {
     const thread = this.threads.get(threadKey);
     if (!thread?.paused) return;
     thread.paused = false;

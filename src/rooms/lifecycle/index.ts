@@ -23,7 +23,7 @@ import { ChatRooms, type ChatRoomResult } from "./chat-rooms";
 import { ChildJoiner } from "./child-joins";
 import { Introductions } from "./introductions";
 import { MatrixRooms } from "./matrix-rooms";
-import { isOwnJoin, MembershipWatcher } from "./membership";
+import { isOwnJoin, MembershipWatcher, type MembershipDeps } from "./membership";
 import { resolveLifecycleOptions, type LifecycleOptions } from "./options";
 import { RoomOrigins } from "./origins";
 import { syncDisplayName } from "./profile";
@@ -62,6 +62,8 @@ export interface LifecycleContext {
   settings?: LifecycleSettings;
   /** Bounds and retries (tests make them small); production defaults in options.ts. */
   options?: Partial<LifecycleOptions>;
+  /** Pending prompts: those of a room the bot left are cancelled. */
+  prompts?: MembershipDeps["prompts"];
 }
 
 export interface RoomLifecycle {
@@ -122,6 +124,7 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
     records: store.namespace(NAMESPACES.chatRooms), counts: store.namespace<number>(NAMESPACES.chatRoomCounts), maxPerUser: options.maxNewRoomsPerUser });
   const membership = new MembershipWatcher({
     botUserId, rooms, outbox: ctx.outbox, settings, origins, spaces, directory: ctx.directory, joined, leaveRoom, log,
+    ...(ctx.prompts ? { prompts: ctx.prompts } : {}),
   });
   const permissions = new PermissionChecker({ http: ctx.http, botAdmins: config.botAdmins, log });
   const conversations = new RoomConversations(store.namespace(NAMESPACES.conversations));

@@ -1,7 +1,7 @@
 // Membership changes that concern the bot. Kicked or banned (its own member event, leave/ban, sent by someone
 // else): the room's waiting deliveries become permanent failures and its proactive opt-in is cleared. The bot
-// left by itself: its waiting deliveries fail too. Someone else left and the bot is the only joined member
-// left: the bot leaves as well.
+// left by itself: its waiting deliveries fail too. Either way its pending prompts are cancelled. Someone else left
+// and the bot is the only joined member left: the bot leaves as well.
 import type { Logger } from "pino";
 import type { RoomEvent } from "../../matrix/events";
 import type { MatrixRooms } from "./matrix-rooms";
@@ -14,6 +14,8 @@ export interface MembershipDeps {
   rooms: MatrixRooms;
   outbox: { failRoom(roomId: string, reason: string): Promise<number> };
   settings: { forgetProactive(roomId: string): Promise<void> };
+  /** Pending prompts (src/interrupts/): those of a room the bot left are cancelled. */
+  prompts?: { roomLeft(roomId: string): Promise<number> };
   origins: RoomOrigins;
   spaces: SpaceFollower;
   directory: { forget(roomId: string): void };
@@ -50,6 +52,7 @@ export class MembershipWatcher {
     this.deps.joined.delete(roomId);
     this.deps.directory.forget(roomId);
     const failed = await this.deps.outbox.failRoom(roomId, reason);
+    await this.deps.prompts?.roomLeft(roomId);
     if (byOther || membership === "ban") {
       await this.deps.settings.forgetProactive(roomId);
       log.warn({ roomId, by: event.sender, reason, failedDeliveries: failed }, "the bot was removed from a room; its pending messages failed and its proactive opt-in was cleared");

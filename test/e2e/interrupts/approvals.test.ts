@@ -133,4 +133,19 @@ describe("approvals answered in the room", () => {
     expect(second.messages.map((m) => m.content)).toEqual(["and what time is it?"]);
     await w.expectSteady(() => expect(resumeRuns(agent)).toHaveLength(0));
   });
+
+  it("a prompt in a room the bot was removed from is cancelled: never resumed, counted as cancelled", async () => {
+    const agent = await startPausingAgent();
+    s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, ALLOWED_USERS: "@alice:localhost,@bob:localhost", ...LIVE_TEST_ENV } });
+    const w = s;
+    const bob = w.person("bob", "Bob");
+    const roomId = await w.openGroup(w.alice, [bob]);
+    await w.alice.sendText(roomId, "Agent Bot: mail Bob");
+    const [prompt] = await waitPrompts(w, roomId);
+    await w.hs.waitFor(() => reactionsOn(w, roomId, String(prompt?.event_id)).length === 2, { what: "the bot's ✅ and ❌" });
+    await w.alice.kick(roomId, w.botUserId, "enough");
+    await w.bot.logs.waitFor((l) => l.msg === "the bot left the room: its pending prompts are cancelled" && l["roomId"] === roomId, "the prompt cancelled");
+    await w.expectSteady(() => expect(resumeRuns(agent)).toHaveLength(0));
+    expect(await scrapeMetrics(w.bot.app)).toContain('matrix_agent_bot_prompts_total{outcome="cancelled"} 1');
+  });
 });
