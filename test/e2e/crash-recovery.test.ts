@@ -5,14 +5,14 @@ import { CrashWorld, type CrashMode } from "../support/crash-world";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import type { Checkpoint } from "../../src/util/checkpoints";
 import { botMessagesIn } from "../support/bot-messages";
-import { describeEachBackend } from "../support/backends";
+import { describeEachE2eBackend } from "../support/backends";
 
 const CASES: Array<[CrashMode, Checkpoint]> = [
   ["client", "message-received"], ["client", "message-journaled"], ["client", "reply-accepted"],
   ["appservice", "message-received"], ["appservice", "message-journaled"], ["appservice", "reply-accepted"],
 ];
 
-describeEachBackend("SIGKILL in the message path, then restart", (backend) => {
+describeEachE2eBackend("SIGKILL in the message path, then restart", (backend) => {
   const world = CrashWorld.use(backend);
 
   it.each(CASES)("%s mode, killed at %s: the message is answered exactly once", async (mode, point) => {

@@ -6,7 +6,7 @@ import { botEnv, ChildBot, InProcessBot, makeDataDir, removeDir, type RunningBot
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { botMessagesIn } from "../support/bot-messages";
 import { expectSteady, waitForBotSettled } from "../support/bot-idle";
-import { describeEachBackend, freshStore, type BackendName, type TestStore } from "../support/backends";
+import { describeEachE2eBackend, freshStore, type BackendName, type TestStore } from "../support/backends";
 
 interface World {
   hs: Homeserver;
@@ -43,7 +43,7 @@ async function answerIn(w: World, roomId: string, after: number): Promise<{ body
   return { body: String(reply.content["body"]), eventId: reply.event_id };
 }
 
-describeEachBackend("a DM turn in client mode", (backend) => {
+describeEachE2eBackend("a DM turn in client mode", (backend) => {
   let w: World;
   let bot: RunningBot | undefined;
 

@@ -4,9 +4,9 @@ import { ChildBot } from "../support/bot-harness";
 import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 import { allExactlyOnce, copiesPerRoom, createJoinedRooms, MANY_ROOMS_POLL, optInDirectly } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
-import { describeEachBackend } from "../support/backends";
+import { describeEachE2eBackend } from "../support/backends";
 
-describeEachBackend("SIGKILL during a proactive fan-out", (backend) => {
+describeEachE2eBackend("SIGKILL during a proactive fan-out", (backend) => {
   let s: Scenario;
   const children: ChildBot[] = [];
   afterEach(async () => {

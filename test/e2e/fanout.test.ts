@@ -4,7 +4,7 @@ import { expectSteady, waitForBotWork } from "../support/bot-idle";
 import { FaultyStoreAdapter } from "../support/faulty-store";
 import { allExactlyOnce, copiesPerRoom, createJoinedRooms, MANY_ROOMS_POLL, optInDirectly } from "../support/fanout-world";
 import { MODES, Scenario } from "../support/scenario";
-import { describeEachBackend } from "../support/backends";
+import { describeEachE2eBackend } from "../support/backends";
 
 async function optInByCommand(s: Scenario, roomId: string): Promise<void> {
   const before = s.botMessages(roomId).length;
@@ -12,7 +12,7 @@ async function optInByCommand(s: Scenario, roomId: string): Promise<void> {
   await s.waitBotMessages(roomId, before + 1, "the opt-in confirmation");
 }
 
-describeEachBackend("fan-out exactly once", (backend) => describe.each(MODES)("in %s mode", (mode) => {
+describeEachE2eBackend("fan-out exactly once", (backend) => describe.each(MODES)("in %s mode", (mode) => {
   let s: Scenario;
   afterEach(async () => s?.stop());
 

@@ -6,7 +6,7 @@ import type { KeyvStoreAdapter } from "keyv";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { createAdapter } from "../../src/store/adapters";
 import { parseStoreUrl } from "../../src/store/store-url";
-import { ALL_BACKENDS, describeEachBackend, freshStore, itOnBackend, type TestStore } from "../support/backends";
+import { ALL_BACKENDS, describeEachE2eBackend, freshStore, itOnBackend, type TestStore } from "../support/backends";
 import { Scenario } from "../support/scenario";
 import { runCli } from "../unit/ops/support";
 
@@ -22,7 +22,7 @@ async function liveRecords(url: string): Promise<Map<string, unknown>> {
   }
 }
 
-describeEachBackend("store-copy from a store the bot just used", (from) => {
+describeEachE2eBackend("store-copy from a store the bot just used", (from) => {
   let s: Scenario | undefined;
   let target: TestStore | undefined;
   afterEach(async () => {

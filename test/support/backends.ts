@@ -33,6 +33,15 @@ function reachable(): Record<"postgres" | "redis", boolean> {
   return JSON.parse(out) as Record<"postgres" | "redis", boolean>;
 }
 
+/**
+ * The backends the end-to-end files of the backend matrix run on in this tier: SQLite in `npm test`; PostgreSQL and
+ * Redis in `npm run test:backends` (jest.backends.config.js sets MAB_TEST_TIER=backends). The store's unit and
+ * contract tests run on all three in `npm test`.
+ */
+export function e2eBackends(): readonly BackendName[] {
+  return process.env["MAB_TEST_TIER"] === "backends" ? ["postgres", "redis"] : ["sqlite"];
+}
+
 /** Whether `backend`'s server answers (sqlite: always). */
 export function backendReachable(backend: BackendName): boolean {
   return backend === "sqlite" || reachable()[backend];
@@ -158,4 +167,9 @@ export function describeEachBackend(title: string, body: (backend: BackendName) 
       }
     });
   }
+}
+
+/** `describeEachBackend` over this tier's end-to-end backends (`e2eBackends`). */
+export function describeEachE2eBackend(title: string, body: (backend: BackendName) => void): void {
+  describeEachBackend(title, body, e2eBackends());
 }

@@ -8,7 +8,7 @@ import { echoReplyFor } from "../../../src/reference-agent/server";
 import { FaultyStoreAdapter, InjectedStoreFault } from "../../support/faulty-store";
 import { hostileContent } from "../../support/hostile-content";
 import { MODES, Scenario } from "../../support/scenario";
-import { describeEachBackend } from "../../support/backends";
+import { describeEachE2eBackend } from "../../support/backends";
 import { scaled } from "../../support/wait";
 import { parsePrometheusText } from "../../unit/ops/prometheus-text";
 
@@ -37,7 +37,7 @@ function counter(text: string, name: string): number {
 
 jest.setTimeout(scaled(60_000));
 
-describeEachBackend("hostile event content", (backend) => describe.each(MODES)("in %s mode", (mode) => {
+describeEachE2eBackend("hostile event content", (backend) => describe.each(MODES)("in %s mode", (mode) => {
   let s: Scenario;
   afterEach(async () => s?.stop());
 
