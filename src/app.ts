@@ -20,6 +20,7 @@ import { Journal, type PoisonItem } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
+import { agentFace, facedEnqueue, facedMessages, facedOutbox, roomFaces } from "./app/faces";
 import { userNamespaceRegexes } from "./matrix/appservice-protocol";
 import { Outbox } from "./outbox";
 import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
@@ -192,10 +193,12 @@ class BotApp implements App {
     this.cleanups.push(() => agent.stop());
     const fanout = new ProactiveFanout({
       proactiveRooms: () => settings.proactiveRooms(), isJoined: (roomId) => isJoined(http, roomId),
-      outbox, recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
+      outbox: facedEnqueue(outbox, agentFace(agent)), recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
     const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
+    const faceFor = roomFaces(agent, agents.roomAgents); // what agents send carries their face (src/app/faces.ts)
+    const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor), facedOutbox(outbox, faceFor)];
     ops.watchLink(agent.link);
     ops.acceptProactivePushes(fanout);
     // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
@@ -206,13 +209,13 @@ class BotApp implements App {
     const journal = this.journalOn(store, (item) => intake.poisoned(item));
     const usage = createUsage({ store, limits: config.usageLimits, log: childLogger(log, "usage"),
       ...(this.overrides.clock ? { now: this.overrides.clock } : {}), onUsage: (name, totals) => ops.metrics.agentUsage(name, totals) });
-    const prompts = wireInterrupts(config, { store, http, messages, log: childLogger(log, "interrupts"),
+    const prompts = wireInterrupts(config, { store, http, messages: agentMessages, log: childLogger(log, "interrupts"),
       onOutcome: (outcome) => ops.metrics.promptSettled(outcome) });
     const pipeline = new TurnPipeline({ interrupts: prompts.forPipeline,
-      agent: usage.meter(agents.roomAgents, (req) => agents.roomAgents.agentFor(req)), sender: messages, log: childLogger(log, "turns"),
+      agent: usage.meter(agents.roomAgents, (req) => agents.roomAgents.agentFor(req)), sender: agentMessages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
-      live: live.rendering(outbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
+      live: live.rendering(agentOutbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       attachments: media.posting({ isRecorded: (txnId) => outbox.isRecorded(txnId),
         encrypted: crypto ? (roomId) => crypto.isEncrypted(roomId) : async () => false }),
       onSettled: async (settled) => {
@@ -246,7 +249,7 @@ class BotApp implements App {
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
       threadKeyFor, commands, interrupts, retry: { baseMs: t.retryBaseMs, maxMs: t.retryMaxMs },
-      changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: messages, threadKeyFor, directory, log: childLogger(log, "turns"),
+      changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: agentMessages, threadKeyFor, directory, log: childLogger(log, "turns"),
         complete: (roomId, eventId) => journal.complete(roomId, eventId), fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
         isCommand: (event) => commands.parse(event)?.prefix != null, reanswerWithinMs: t.editReanswerMs }),
       media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
@@ -282,7 +285,7 @@ class BotApp implements App {
     }
     await outbox.recover();
     // In the background: turns run again meanwhile (a turn that continues a message waits for that message's recovery).
-    void live.recover(outbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
+    void live.recover(agentOutbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
     await interrupts.start(); // before the journal's events are routed: answers given while down find their prompts
     await router.recover();
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,

@@ -20,9 +20,9 @@ export interface LiveWiring {
   /** Follows the rooms' MSC4357 state (a router observer). */
   policy: LivePolicy;
   /** What the turns render with (intermediate edits go through `outbox` as "live": dropped, never dead letters). */
-  rendering(outbox: Outbox, isEncrypted: ((roomId: string) => Promise<boolean>) | undefined): LiveRendering;
+  rendering(outbox: Pick<Outbox, "send">, isEncrypted: ((roomId: string) => Promise<boolean>) | undefined): LiveRendering;
   /** Ends the live messages a crash left (after outbox.recover(), before the journal's turns run again). */
-  recover(outbox: Outbox, log: Logger): Promise<number>;
+  recover(outbox: Pick<Outbox, "send" | "isRecorded">, log: Logger): Promise<number>;
 }
 
 export function wireLive(config: Config, store: Store, http: MatrixHttp, settings: RoomSettingsStore, log: Logger): LiveWiring {

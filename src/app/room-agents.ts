@@ -9,7 +9,9 @@ import { ProactiveFanout } from "../proactive/fanout";
 import { LIFECYCLE_NAMESPACES } from "../rooms/lifecycle";
 import { RoomSettingsStore } from "../rooms/settings";
 import type { Store } from "../store";
+import { faceOf } from "../render/faces";
 import type { StartedAgent } from "./agent";
+import { facedEnqueue } from "./faces";
 
 export interface WiredAgents {
   roomAgents: RoomAgents;
@@ -41,10 +43,10 @@ export function wireRoomAgents(deps: { agent: StartedAgent; store: Store; settin
     return s;
   };
   const fanouts: ProactiveFanout[] = [];
-  for (const [name, { transport }] of agent.agents) {
+  for (const [name, { transport, definition }] of agent.agents) {
     if (name === agent.defaultAgent) continue; // app.ts wires the global default's fan-out (and POST /proactive)
     const fanout = new ProactiveFanout({ proactiveRooms: () => settingsFor(name).proactiveRooms(), isJoined: deps.isJoined,
-      outbox: deps.outbox, recordedRuns: store.namespace<string[]>(`proactive-runs-agent-${name}`), log: childLogger(log, "proactive").child({ agent: name }) });
+      outbox: facedEnqueue(deps.outbox, faceOf(definition, agent.defaultAgent)), recordedRuns: store.namespace<string[]>(`proactive-runs-agent-${name}`), log: childLogger(log, "proactive").child({ agent: name }) });
     transport.onAgentInitiated((run) => fanout.onAgentInitiated({ ...run, threadId: threadKeyOf(run.threadId) }));
     fanouts.push(fanout);
   }

@@ -44,8 +44,8 @@ describe("named agents", () => {
     expect(listing).toContain("Agent here: default, the default.");
     expect(listing).toMatch(/- coder: Coder, writes code/);
     expect(await say(s, dm, "/agent coder", 3)).toContain("Coder (coder) answers here from now on");
-    expect(await say(s, dm, "my name is Ada", 4)).toBe("You said: my name is Ada (I remember 0 earlier messages)");
-    expect(await say(s, dm, "what is my name?", 5)).toBe("You said: what is my name? (I remember 2 earlier messages)");
+    expect(await say(s, dm, "my name is Ada", 4)).toBe("Coder: You said: my name is Ada (I remember 0 earlier messages)");
+    expect(await say(s, dm, "what is my name?", 5)).toBe("Coder: You said: what is my name? (I remember 2 earlier messages)");
     const second = http.requests[1]?.body;
     expect(second?.messages.map((m) => m.content)).toEqual(["my name is Ada", "You said: my name is Ada (I remember 0 earlier messages)",
       "what is my name?"]);
@@ -55,9 +55,9 @@ describe("named agents", () => {
     await say(s, dm, "/agent default", 6);
     expect(await say(s, dm, "still there?", 7)).toBe(echoReply("still there?"));
     await say(s, dm, "/agent coder", 8);
-    expect(await say(s, dm, "and now?", 9)).toBe("You said: and now? (I remember 4 earlier messages)");
+    expect(await say(s, dm, "and now?", 9)).toBe("Coder: You said: and now? (I remember 4 earlier messages)");
     // Over HTTP as over the WebSocket: the tool line above the answer.
-    expect(await say(s, dm, "use a tool", 10)).toMatch(/✓ search_docs[\s\S]*You said: use a tool/);
+    expect(await say(s, dm, "use a tool", 10)).toMatch(/^Coder: ✓ search_docs[\s\S]*You said: use a tool/);
   });
 
   it("gives a new child room its space's agent", async () => {
@@ -74,14 +74,14 @@ describe("named agents", () => {
     await s.waitIntroduced(child);
     await alice.sendText(child, "Agent Bot: hi from the child");
     const [answer] = await s.waitBotMessages(child, 1, "the child room's answer");
-    expect(String(answer?.content["body"])).toBe("You said: Agent Bot: hi from the child (I remember 0 earlier messages)");
+    expect(String(answer?.content["body"])).toBe("Coder: You said: Agent Bot: hi from the child (I remember 0 earlier messages)");
     expect(http.requests).toHaveLength(1);
   });
 
   it.each([
-    ["401", 401, {}, "⚠️ My agent refused my credentials, so I couldn't answer. The operator needs to check the agent's token."],
-    ["429", 429, { "Retry-After": "120" }, "⚠️ My agent is rate-limiting me, so I couldn't answer. Please try again in 2 minutes."],
-    ["503", 503, {}, "⚠️ My agent is unavailable right now. Please try again later."],
+    ["401", 401, {}, "Coder: ⚠️ My agent refused my credentials, so I couldn't answer. The operator needs to check the agent's token."],
+    ["429", 429, { "Retry-After": "120" }, "Coder: ⚠️ My agent is rate-limiting me, so I couldn't answer. Please try again in 2 minutes."],
+    ["503", 503, {}, "Coder: ⚠️ My agent is unavailable right now. Please try again later."],
   ])("tells HTTP %s in words, once, never the body", async (_label, status, headers, text) => {
     const http = await startAguiHttpAgent((_req, res) => {
       res.writeHead(status, { "content-type": "text/plain", ...headers }).end("internal stack trace here");
