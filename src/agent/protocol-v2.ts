@@ -153,11 +153,17 @@ export function fromRunAgentInput(input: ParsedRunAgentInput): RunInput | undefi
 // ---------------------------------------------------------------- agents' side
 
 /** A v1 event as the AG-UI 1.0 event a v2 agent sends (RUN_STARTED/RUN_FINISHED name their run). */
+/** The `usage[]` a run's end carries along (AG-UI TokenUsage entries, as the reference agent adds them up). */
+function usageOf(event: Record<string, unknown>): { usage?: unknown[] } {
+  return Array.isArray(event["usage"]) && event["usage"].length > 0 ? { usage: event["usage"] } : {};
+}
+
 export function toAguiEvent(event: AgentEvent, threadId: string, runId: string): Record<string, unknown> | undefined {
   switch (event.type) {
     case "RUN_STARTED":
-    case "RUN_FINISHED":
       return { type: event.type, threadId, runId };
+    case "RUN_FINISHED":
+      return { type: event.type, threadId, runId, ...usageOf(event) };
     case "TEXT_MESSAGE_START":
       return { type: event.type, messageId: event.messageId, role: "assistant" };
     case "TEXT_MESSAGE_CONTENT":
@@ -166,7 +172,7 @@ export function toAguiEvent(event: AgentEvent, threadId: string, runId: string):
       return { type: event.type, messageId: event.messageId };
     case "RUN_ERROR":
       // `retryable` is ours, not AG-UI's: AG-UI events are open objects, so it travels along.
-      return { type: event.type, code: event.code, message: event.message, retryable: event.retryable };
+      return { type: event.type, code: event.code, message: event.message, retryable: event.retryable, ...usageOf(event) };
     case "UNKNOWN":
       return undefined;
   }

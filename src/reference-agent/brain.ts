@@ -2,6 +2,7 @@
 // in through the same interface (startReferenceAgent's `mode: { kind: "custom", brain }`).
 import type { RunErrorCode, RunInput } from "../agent/protocol";
 import type { AgentCapabilities, AgentInterrupt, InputAttachment } from "../agent/protocol-v2";
+import type { TokenUsage } from "../usage/token-usage";
 
 /** The echo reply: exactly `You said: ` followed by the content of the run's last user message. */
 export const ECHO_PREFIX = "You said: ";
@@ -53,6 +54,8 @@ export interface RunOutput {
   toolCallResult?(toolCallId: string, content: string, error?: string): void;
   /** The run pauses for people's answers (v2 bots only): it ends with RUN_FINISHED outcome `interrupt`. */
   interrupt?(interrupts: AgentInterrupt[]): void;
+  /** Tokens a model request used: added up and reported on the run's RUN_FINISHED or RUN_ERROR (`usage[]`). */
+  usage?(entry: TokenUsage): void;
   /** A file for the room (v2 bots only): CUSTOM `matrix.attachment`, the bytes base64 in the frame. */
   attachment?(file: { filename: string; mimeType: string; bytes: Buffer }): void;
 }

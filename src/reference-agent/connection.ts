@@ -9,6 +9,7 @@ import type { AgentEvent, EventFrame, RunInput } from "../agent/protocol";
 import { PROTOCOL_V2, fromRunAgentInput, toAguiEvent, type AgentInterrupt, type ProtocolVersion } from "../agent/protocol-v2";
 import type { AgentCore, CoreConnection } from "./agent-core";
 import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
+import { RunUsage } from "./run-usage";
 import { WorkEmitter } from "./work-emitter";
 
 interface ActiveRun {
@@ -16,6 +17,8 @@ interface ActiveRun {
   controller: AbortController;
   /** The run already ended for the bot (cancelled); whatever the brain does next is dropped. */
   ended: boolean;
+  /** Tokens its model requests used so far (v2 bots get them on RUN_FINISHED / RUN_ERROR). */
+  usage: RunUsage;
 }
 
 export class AgentConnection implements CoreConnection {
@@ -142,7 +145,8 @@ export class AgentConnection implements CoreConnection {
       });
       return;
     }
-    const run: ActiveRun = { threadId, controller: new AbortController(), ended: false };
+    const run: ActiveRun = { threadId, controller: new AbortController(), ended: false, usage: new RunUsage() };
+    const usage = (): ReturnType<RunUsage["field"]> => (this.version === 2 ? run.usage.field() : {});
     this.runs.set(runId, run);
     this.core.threads.set(threadId, runId);
     this.emit(runId, threadId, { type: "RUN_STARTED" });
@@ -164,6 +168,7 @@ export class AgentConnection implements CoreConnection {
         if (live()) this.emit(runId, threadId, { type: "TEXT_MESSAGE_END", messageId });
       },
       ...work.output(),
+      usage: (entry) => run.usage.add(entry),
       // Only a v2 bot understands interrupts; for a v1 bot a tool that needs approval is refused (the model is told).
       ...(this.version === 2 ? { interrupt: (list: AgentInterrupt[]) => { interrupts = list; } } : {}),
     };
@@ -179,18 +184,18 @@ export class AgentConnection implements CoreConnection {
         work.closeReasoning();
         if (!live()) return;
         if (interrupts !== undefined && interrupts.length > 0) {
-          this.core.sendAgui(this, { op: "event", threadId, runId, event: { type: "RUN_FINISHED", threadId, runId, outcome: { type: "interrupt", interrupts } } });
+          this.core.sendAgui(this, { op: "event", threadId, runId, event: { type: "RUN_FINISHED", threadId, runId, outcome: { type: "interrupt", interrupts }, ...usage() } });
         } else {
-          this.emit(runId, threadId, { type: "RUN_FINISHED" });
+          this.emit(runId, threadId, { type: "RUN_FINISHED", ...usage() });
         }
       },
       (err: unknown) => {
         if (!live()) return;
         if (err instanceof AgentRunError) {
-          this.emit(runId, threadId, { type: "RUN_ERROR", code: err.code, message: err.userMessage, retryable: err.retryable });
+          this.emit(runId, threadId, { type: "RUN_ERROR", code: err.code, message: err.userMessage, retryable: err.retryable, ...usage() });
         } else {
           this.log.error({ err, runId }, "reference agent: the run failed");
-          this.emit(runId, threadId, { type: "RUN_ERROR", code: "internal", message: "The agent failed to answer.", retryable: false });
+          this.emit(runId, threadId, { type: "RUN_ERROR", code: "internal", message: "The agent failed to answer.", retryable: false, ...usage() });
         }
       },
     )
@@ -207,7 +212,8 @@ export class AgentConnection implements CoreConnection {
   private cancelRun(runId: string): void {
     const run = this.runs.get(runId);
     if (!run || run.ended) return;
-    this.emit(runId, run.threadId, { type: "RUN_ERROR", code: "cancelled", message: "The run was cancelled.", retryable: false });
+    this.emit(runId, run.threadId, { type: "RUN_ERROR", code: "cancelled", message: "The run was cancelled.", retryable: false,
+      ...(this.version === 2 ? run.usage.field() : {}) });
     run.controller.abort();
     this.endRun(runId, run);
   }

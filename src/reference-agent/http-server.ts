@@ -9,6 +9,7 @@ import { EventEncoder } from "@ag-ui/encoder";
 import type { Logger } from "pino";
 import { fromRunAgentInput, RunAgentInputSchema } from "../agent/protocol-v2";
 import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
+import { RunUsage } from "./run-usage";
 import { WorkEmitter } from "./work-emitter";
 
 export interface AguiHttpServerOptions {
@@ -93,6 +94,7 @@ export async function startAguiHttpServer(opts: AguiHttpServerOptions): Promise<
     };
     send({ type: "RUN_STARTED", threadId, runId });
     const work = new WorkEmitter(send);
+    const usage = new RunUsage();
     const out: RunOutput = {
       startMessage: () => {
         work.closeReasoning();
@@ -103,16 +105,17 @@ export async function startAguiHttpServer(opts: AguiHttpServerOptions): Promise<
       delta: (messageId, delta) => send({ type: "TEXT_MESSAGE_CONTENT", messageId, delta }),
       endMessage: (messageId) => send({ type: "TEXT_MESSAGE_END", messageId }),
       ...work.output(),
+      usage: (entry) => usage.add(entry),
     };
     try {
       await brain.run(run, out, controller.signal, { threadId, runId });
       work.closeReasoning();
-      send({ type: "RUN_FINISHED", threadId, runId });
+      send({ type: "RUN_FINISHED", threadId, runId, ...usage.field() });
     } catch (err) {
-      if (err instanceof AgentRunError) send({ type: "RUN_ERROR", code: err.code, message: err.userMessage, retryable: err.retryable });
+      if (err instanceof AgentRunError) send({ type: "RUN_ERROR", code: err.code, message: err.userMessage, retryable: err.retryable, ...usage.field() });
       else if (!controller.signal.aborted) {
         log.error({ err, runId }, "reference agent: the run failed");
-        send({ type: "RUN_ERROR", code: "internal", message: "The agent failed to answer." });
+        send({ type: "RUN_ERROR", code: "internal", message: "The agent failed to answer.", ...usage.field() });
       }
     }
     res.end();

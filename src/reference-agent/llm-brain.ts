@@ -136,6 +136,7 @@ export function createLlmBrain(options: LlmBrainOptions): LlmBrain {
           toolStart: (call) => out.toolCallStart?.(call.id, call.name),
           toolArgs: (id, delta) => out.toolCallArgs?.(id, delta),
         });
+      if (completion.usage) out.usage?.(completion.usage);
       if (messageId !== undefined) {
         out.endMessage(messageId);
         answered = true;

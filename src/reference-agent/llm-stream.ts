@@ -7,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import { mapProviderError, ProviderRunError, timeoutError } from "./llm-errors";
 import type { PromptMessage, ToolCall } from "./memory";
 import type { FunctionTool } from "./tools/toolbox";
+import { tokenUsageOf } from "./run-usage";
+import type { TokenUsage } from "../usage/token-usage";
 
 export interface StreamHandlers {
   text?(delta: string): void;
@@ -19,6 +21,8 @@ export interface StreamHandlers {
 export interface Completion {
   text: string;
   toolCalls: ToolCall[];
+  /** The tokens the request used, when the server said (the last chunk's `usage`, asked for with include_usage). */
+  usage?: TokenUsage;
 }
 
 export interface CompletionRequest {
@@ -74,6 +78,7 @@ export async function streamCompletion(client: OpenAI, model: string, timeoutMs:
     return undefined;
   };
   let text = "";
+  let usage: TokenUsage | undefined;
   const calls: PendingCall[] = [];
   const startIfNamed = (call: PendingCall): void => {
     if (call.started || call.name === "") return;
@@ -86,13 +91,14 @@ export async function streamCompletion(client: OpenAI, model: string, timeoutMs:
     arm();
     const tools = request.tools && request.tools.length > 0 ? request.tools : undefined;
     const stream = await client.chat.completions.create(
-      { model, messages: apiMessages(request.messages), stream: true,
+      { model, messages: apiMessages(request.messages), stream: true, stream_options: { include_usage: true },
         ...(tools ? { tools: [...tools], tool_choice: request.toolChoice ?? "auto" } : {}) },
       { signal: controller.signal },
     );
     arm();
     for await (const chunk of stream) {
       arm();
+      usage = tokenUsageOf(chunk.usage, model) ?? usage; // the last chunk's (its choices are empty)
       const delta = chunk.choices[0]?.delta as (Record<string, unknown> & OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta) | undefined;
       if (!delta) continue;
       const reasoning = delta["reasoning_content"] ?? delta["reasoning"];
@@ -121,7 +127,7 @@ export async function streamCompletion(client: OpenAI, model: string, timeoutMs:
     if (cut) throw cut;
     const toolCalls = calls.filter((c): c is PendingCall => c !== undefined);
     for (const call of toolCalls) startIfNamed(call);
-    return { text, toolCalls: toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.args })) };
+    return { text, toolCalls: toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.args })), ...(usage ? { usage } : {}) };
   } catch (err) {
     throw interrupted() ?? mapProviderError(err);
   } finally {

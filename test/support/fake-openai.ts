@@ -14,7 +14,10 @@ export type FakeBehaviour =
       /** Streamed after the text as OpenAI `tool_calls` deltas (the arguments in two pieces); finish_reason tool_calls. */
       toolCalls?: Array<{ id: string; name: string; arguments: string }>
       /** The chunks after the first wait for this (a model answer held until the test releases it). */
-      hold?: Promise<void> }
+      hold?: Promise<void>;
+      /** Sent as OpenAI does when the request asked for it (`stream_options.include_usage`): a last chunk with no
+       *  choices and this `usage`. */
+      usage?: Record<string, unknown> }
   | { kind: "status"; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: "context_length" }
   /** Never answers (or stops after `chunks`), holding the connection open until the client leaves. */
@@ -185,6 +188,10 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     }
     for (const d of work.after) res.write(`data: ${chunkJson(id, model, d, null)}\n\n`);
     res.write(`data: ${chunkJson(id, model, undefined, work.after.length > 0 ? "tool_calls" : "stop")}\n\n`);
+    const options = record.body["stream_options"] as { include_usage?: unknown } | undefined;
+    if (b.kind === "stream" && b.usage && options?.include_usage === true) {
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model, choices: [], usage: b.usage })}\n\n`);
+    }
     res.write("data: [DONE]\n\n");
     end();
   }
