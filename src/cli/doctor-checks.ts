@@ -4,6 +4,7 @@ import pino from "pino";
 import { loadConfig, type Config, type Env } from "../config";
 import { openStore } from "../store";
 import { agentHandshake } from "./agent-handshake";
+import { checkAgentUsers } from "./doctor-agent-users";
 import { firstLine } from "./cli-support";
 import { matrixFetch, UnreachableError } from "./matrix-fetch";
 import { missingEncryptionFlags } from "../matrix/appservice-crypto";
@@ -51,7 +52,10 @@ export async function runDoctorChecks(env: Env, options: DoctorOptions, report: 
   const config = loaded.config;
   add(pass("configuration", describeConfig(config)));
   const homeserver = add(await checkHomeserver(config, options));
-  add(homeserver.status === "pass" ? await checkToken(config, options) : skip("token", "needs the homeserver to answer"));
+  const token: CheckResult & { userId?: string } = homeserver.status === "pass" ? await checkToken(config, options) : skip("token", "needs the homeserver to answer");
+  add(token);
+  const users = token.userId !== undefined ? checkAgentUsers(config, token.userId) : undefined;
+  if (users) add(users.status === "pass" ? pass("agent users", users.detail) : fail("agent users", users.detail, users.fix ?? ""));
   add(await checkAgent(config, options));
   add(await checkStore(config, options));
   add(await checkCrypto(config));
@@ -82,7 +86,7 @@ async function checkHomeserver(config: Config, options: DoctorOptions): Promise<
   }
 }
 
-async function checkToken(config: Config, options: DoctorOptions): Promise<CheckResult> {
+async function checkToken(config: Config, options: DoctorOptions): Promise<CheckResult & { userId?: string }> {
   const name = "token";
   const appservice = config.mode === "appservice";
   const token = appservice ? config.registration?.as_token : config.accessToken;
@@ -103,7 +107,7 @@ async function checkToken(config: Config, options: DoctorOptions): Promise<Check
         return fail(name, `${source} signs in as ${userId}, not as the registration's sender_localpart ${config.registration.sender_localpart}`,
           "make the homeserver load the same registration file as the bot");
       }
-      return pass(name, `${source} is valid: the bot is ${userId}${device}`);
+      return { ...pass(name, `${source} is valid: the bot is ${userId}${device}`), userId };
     }
     const code = answer.errcode ?? `HTTP ${answer.status}`;
     if (answer.status === 401 || answer.errcode === "M_UNKNOWN_TOKEN" || answer.errcode === "M_MISSING_TOKEN") {

@@ -1,9 +1,9 @@
 // `npm run doctor` on good and broken setups: one line per check, the fix under every ✗, exit 0 only when
 // everything passes, and no secret in its output.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { makeDataDir, removeDir } from "../../support/bot-harness";
 import { startHomeserver, type Homeserver } from "../../support/homeserver";
@@ -64,6 +64,34 @@ describe("npm run doctor", () => {
     expect(line(run, "agent")).toMatch(/^✓ agent: ws:\/\/127\.0\.0\.1:\d+ answered hello with ready/);
     expect(run.code).toBe(0);
     expectNoSecrets(run, [registration.as_token, registration.hs_token, "agent-secret-1"]);
+  });
+
+  it.each([
+    ["covers", false],
+    ["is narrower than", true],
+  ])("appservice mode with named agents: says whether the registration's users namespace %s the agents' own users", async (_label, narrow) => {
+    const reg = await runCli("register", ["--server-name", "localhost", "--out", "registration.yaml"], { cwd: dir });
+    expect(reg.code).toBe(0);
+    const file = path.join(dir, "registration.yaml");
+    const registration = parse(readFileSync(file, "utf8")) as { namespaces: { users: Array<{ regex: string }> } };
+    if (narrow) {
+      registration.namespaces.users = registration.namespaces.users.filter((u) => !u.regex.includes("_"));
+      writeFileSync(file, stringify(registration));
+    }
+    hs.addAppservice(parse(readFileSync(file, "utf8")));
+    agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: "agent-secret-1", logger: pino({ level: "silent" }) });
+    const agents = path.join(dir, "agents.yaml");
+    writeFileSync(agents, `agents:\n  coder:\n    url: ${agent.url}\n    token: agent-secret-1\n    displayName: Coder\n`);
+    const run = await doctor({ MATRIX_HOMESERVER_URL: hs.url, MATRIX_REGISTRATION: file, DATA_DIR: dir, AGENTS_FILE: agents });
+    if (!narrow) {
+      expect(line(run, "agent users")).toBe("✓ agent users: the registration's users namespace covers @agentbot_coder:localhost");
+      expect(run.code).toBe(0);
+      return;
+    }
+    expect(line(run, "agent users")).toBe("✗ agent users: the registration's users namespace is narrower than the agents' own users: " +
+      "it does not cover @agentbot_coder:localhost");
+    expect(fixAfter(run, "agent users")).toContain("run `npm run register` again (it reserves @agentbot_*)");
+    expect(run.code).toBe(1);
   });
 
   it("shows ✗ with the fix for a rejected token and a refused agent token, and exits 1", async () => {
