@@ -5,7 +5,7 @@ import Keyv from "keyv";
 import { ConversationHistory } from "../../../src/agent/history";
 import type { RunObserver, RunRequest } from "../../../src/agent/link-types";
 import { HttpAgentTransport } from "../../../src/agent/transports/http";
-import { echoReply, startReferenceAgent, type ReferenceAgent } from "../../../src/reference-agent/server";
+import { AgentRunError, echoReply, startReferenceAgent, type AgentBrain, type ReferenceAgent } from "../../../src/reference-agent/server";
 import { silent } from "../agent/support";
 
 let agent: ReferenceAgent | undefined;
@@ -44,6 +44,26 @@ describe("reference agent over AG-UI HTTP", () => {
     const wrong = transport(agent.httpUrl ?? "", "not-the-token");
     await wrong.start();
     expect(await wrong.run(input("third", "$3"), observer)).toMatchObject({ ok: false, failure: { kind: "http_auth", status: 401 } });
+  });
+
+  it("carries the usage its brain reports on RUN_FINISHED, and on RUN_ERROR what was used before a failure", async () => {
+    const brain: AgentBrain = {
+      async run(run, out) {
+        out.usage?.({ model: "m", inputTokens: 10, outputTokens: 2, totalTokens: 12 });
+        out.usage?.({ model: "m", inputTokens: 5, outputTokens: 1, totalTokens: 6 });
+        if (run.messages.at(-1)?.content === "fail") throw new AgentRunError("upstream_unavailable", "The model is down.");
+        const id = out.startMessage();
+        out.delta(id, "ok");
+        out.endMessage(id);
+      },
+    };
+    agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, httpPort: 0, logger: silent, mode: { kind: "custom", brain } });
+    const t = transport(agent.httpUrl ?? "", "");
+    await t.start();
+    const observer: RunObserver = { onTextMessage: () => undefined };
+    const usage = [{ model: "m", inputTokens: 15, outputTokens: 3, totalTokens: 18 }];
+    expect(await t.run(input("hi", "$u1"), observer)).toEqual({ ok: true, usage });
+    expect(await t.run(input("fail", "$u2"), observer)).toMatchObject({ ok: false, usage });
   });
 
   it("stops the run when the client closes the request", async () => {
