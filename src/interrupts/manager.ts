@@ -23,7 +23,7 @@ export interface InterruptDeps {
   log: Logger;
   /** APPROVAL_TIMEOUT_MS: a prompt expires after this, or at its interrupt's expiresAt if that is earlier. */
   timeoutMs: number;
-  pipeline: { pause(threadKey: string): void; resume(message: TurnMessage): void; release(threadKey: string): void };
+  pipeline: { pause(threadKey: string): void; resume(message: TurnMessage): void; release(threadKey: string, drop?: "room_left"): void };
   threadKeyFor(roomId: string, threadRootId: string | undefined): Promise<string>;
   /** Whether someone other than the asker may answer: the settings permission (DESIGN.md). */
   hasSettingsPermission(roomId: string, userId: string): Promise<boolean>;
@@ -144,7 +144,10 @@ export class InterruptManager {
     });
   }
 
-  /** The bot left (or was removed from) a room: its prompts are cancelled where they stand (nothing can be shown there). */
+  /**
+   * The bot left (or was removed from) a room: its prompts are cancelled where they stand (nothing can be shown there),
+   * and the messages that waited behind them are dropped.
+   */
   roomLeft(roomId: string): Promise<number> {
     return this.serial(async () => {
       let cancelled = 0;
@@ -159,7 +162,7 @@ export class InterruptManager {
         this.clearTimer(key);
         this.known.delete(key);
         await this.runs.remove(key);
-        this.deps.pipeline.release(run.threadKey);
+        this.deps.pipeline.release(run.threadKey, "room_left"); // what waited behind it cannot be answered there
       }
       if (cancelled > 0) this.deps.log.info({ roomId, cancelled }, "the bot left the room: its pending prompts are cancelled");
       return cancelled;

@@ -23,6 +23,8 @@ export interface PipelineDeps {
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
   /** A batch was answered (or told of its failure): the bot's messages showing the answer, in order. */
   onAnswered?: (messages: TurnMessage[], eventIds: string[]) => Promise<void>;
+  /** Messages dropped unanswered (they waited behind a prompt in a room the bot is no longer in), settled and logged. */
+  onDropped?: (messages: TurnMessage[], reason: "room_left") => void;
   /** Pending prompts (src/interrupts/): a run that paused for answers, a resume run done, /stop of a paused thread. */
   interrupts?: PipelineInterrupts;
 }

@@ -39,8 +39,7 @@ export class TurnPipeline {
   submit(message: TurnMessage): void {
     if (!this.accepting) return;
     this.submittedAt.set(message, Date.now());
-    const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
-    this.threads.set(message.threadKey, thread);
+    const thread = this.threadOf(message.threadKey);
     if (thread.running === undefined && !thread.paused) {
       this.launch(thread, [message]);
       return;
@@ -50,6 +49,13 @@ export class TurnPipeline {
       return;
     }
     thread.queue.push(message);
+  }
+
+  /** The thread's state, made (idle) if it has none. */
+  private threadOf(threadKey: string): ThreadState {
+    const thread = this.threads.get(threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
+    this.threads.set(threadKey, thread);
+    return thread;
   }
 
   /** Cancels the run in flight for a thread (the /stop command). Returns whether one was running. */
@@ -68,26 +74,27 @@ export class TurnPipeline {
 
   /** A thread whose run is paused for answers (src/interrupts/, at start): its messages wait. */
   pause(threadKey: string): void {
-    const thread = this.threads.get(threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
-    thread.paused = true;
-    this.threads.set(threadKey, thread);
+    this.threadOf(threadKey).paused = true;
   }
 
   /** The paused thread goes on with `message` (a resume run): it runs before the messages that waited. */
   resume(message: TurnMessage): void {
     if (!this.accepting) return;
-    const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
-    this.threads.set(message.threadKey, thread);
+    const thread = this.threadOf(message.threadKey);
     thread.paused = false;
     if (thread.running === undefined) this.launch(thread, [message]);
     else thread.queue.unshift(message);
   }
 
-  /** The paused thread goes on without a resume (its prompts were cancelled): what waited runs. */
-  release(threadKey: string): void {
+  /**
+   * The paused thread goes on without a resume (its prompts were cancelled): what waited runs; or, `drop` given (the
+   * bot is no longer in the room, where no answer can go), what waited is dropped: settled, logged and counted.
+   */
+  release(threadKey: string, drop?: "room_left"): void {
     const thread = this.threads.get(threadKey);
     if (!thread?.paused) return;
     thread.paused = false;
+    if (drop !== undefined && thread.queue.length > 0) this.track(this.dropWaiting(thread.queue.splice(0), drop));
     const next = this.nextBatch(thread);
     if (next && this.accepting && thread.running === undefined) this.launch(thread, next.batch, next.opts);
     else if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(threadKey);
@@ -246,6 +253,13 @@ export class TurnPipeline {
     } catch (e) {
       this.deps.log.warn({ err: String(e), roomId: batch[0]?.roomId }, "could not remember an answer; a later edit or redaction of its question will not reach it");
     }
+  }
+
+  private async dropWaiting(messages: TurnMessage[], reason: "room_left"): Promise<void> {
+    this.deps.log.info({ roomId: messages[0]?.roomId, count: messages.length, reason }, "messages waiting behind a cancelled prompt dropped");
+    await this.settle(messages);
+    this.logHandled(messages, reason);
+    this.deps.onDropped?.(messages, reason);
   }
 
   private async rejectOverflow(message: TurnMessage): Promise<void> {
