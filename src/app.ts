@@ -9,6 +9,7 @@ import { inboundIntake, startInbound } from "./app/inbound";
 import { wireInterrupts } from "./app/interrupts";
 import { wireLive } from "./app/live";
 import { wireRoomAgents } from "./app/room-agents";
+import { holdStoreLease } from "./app/standby";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -53,6 +54,8 @@ export interface AppOverrides {
   wrapStoreAdapter?: (adapter: KeyvStoreAdapter) => KeyvStoreAdapter;
   /** The wall clock usage days are counted on (src/usage); default Date.now. */
   clock?: () => number;
+  /** The store lease was lost (another instance may be active): src/main.ts exits at once. Default: stop(). */
+  onLeaseLost?: (why: string) => void;
 }
 
 export interface App {
@@ -113,8 +116,13 @@ class BotApp implements App {
     const sweeper = new StoreSweeper(store, { intervalMs: t.storeSweepIntervalMs, batch: t.storeSweepBatch, log: childLogger(log, "store"),
       onSwept: (deleted) => ops.metrics.storeSwept(deleted) }).start();
     this.cleanups.push(() => sweeper.stop());
-    const holder = await new StoreHolder(store.namespace<StoreHolderRecord>(HOLDER_NAMESPACE), childLogger(log, "store")).start();
+    const holder = await new StoreHolder(store.namespace<StoreHolderRecord>(HOLDER_NAMESPACE), childLogger(log, "store"))
+      .start({ exclusive: store.backend === "sqlite" });
     this.cleanups.push(() => holder.stop()); // store-copy refuses a store while a bot holds it
+    // PostgreSQL/Redis: wait as a standby until this process holds the store lease (src/app/standby.ts).
+    const lease = await holdStoreLease({ config, log, stopping: () => this.stopped, onLost: (why) => this.leaseLost(why) });
+    if (this.stopped) return;
+    if (lease) this.cleanups.push(() => lease.release()); // after everything that sends has stopped
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
     const observed = ops.observe(
       createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix(),
@@ -123,7 +131,12 @@ class BotApp implements App {
       });
     // Once the token is rejected nothing more is asked of the homeserver (no loop of 401s); /readyz probes on its own.
     const http: MatrixHttp = {
-      request: <T>(...args: Parameters<MatrixHttp["request"]>) => (this.rejected ? Promise.reject(this.rejected) : observed.request<T>(...args)),
+      request: <T>(...args: Parameters<MatrixHttp["request"]>) => {
+        if (this.rejected) return Promise.reject(this.rejected);
+        // Every send only while the lease holds (src/lease): waits for an overdue renewal, fails once it is lost.
+        if (args[0] !== "GET" && lease) return lease.whenHeld(`${args[0]} to the homeserver`).then(() => observed.request<T>(...args));
+        return observed.request<T>(...args);
+      },
     };
     this.userId = await whoami(http);
     // MATRIX_E2EE=true (runbook/encryption.md): the device opens before anything is sent or read.
@@ -206,7 +219,7 @@ class BotApp implements App {
 
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);
-    const journal = this.journalOn(store, (item) => intake.poisoned(item));
+    const journal = this.journalOn(store, (item) => intake.poisoned(item), lease ? (what) => lease.whenHeld(what) : undefined);
     const usage = createUsage({ store, limits: config.usageLimits, log: childLogger(log, "usage"),
       ...(this.overrides.clock ? { now: this.overrides.clock } : {}), onUsage: (name, totals) => ops.metrics.agentUsage(name, totals) });
     const prompts = wireInterrupts(config, { store, http, messages: agentMessages, log: childLogger(log, "interrupts"),
@@ -329,9 +342,14 @@ class BotApp implements App {
       : "create a new token (`npm run login`, or set MATRIX_ACCESS_TOKEN) and restart the bot";
   }
 
-  private journalOn(store: Store, onPoison: (item: PoisonItem) => void): Journal {
+  private journalOn(store: Store, onPoison: (item: PoisonItem) => void, guard: ((what: string) => Promise<void>) | undefined): Journal {
     const pending = store.namespace<number>("journal-pending");
     return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending),
-      writesInIssueOrder: store.writesInIssueOrder }, childLogger(this.log, "journal"), { onPoison });
+      writesInIssueOrder: store.writesInIssueOrder }, childLogger(this.log, "journal"), { onPoison, ...(guard ? { guard } : {}) });
+  }
+
+  private leaseLost(why: string): void {
+    if (this.overrides.onLeaseLost) this.overrides.onLeaseLost(why);
+    else void this.stop();
   }
 }

@@ -1,6 +1,6 @@
 // The only file that touches `process`: reads the environment (and .env when present), starts the app,
 // and turns signals into a graceful stop. Exit codes: 0 stopped on a signal, 1 failed (or stdout was closed),
-// 2 configuration problem.
+// 2 configuration problem, 3 lost the store lease (runbook/scale-out.md).
 import { createApp, type App } from "./app";
 import { loadConfig, loadDotEnv } from "./config";
 import { stdoutDestination } from "./log";
@@ -13,6 +13,7 @@ import { PRIVATE_UMASK } from "./util/private-files";
  */
 const SAME_REQUEST_MS = 1000;
 const STOP_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+const EXIT_LEASE_LOST = 3;
 
 /** Test-only: MAB_TEST_CRASH_AT=<checkpoint> kills this process (SIGKILL) the first time it is reached. */
 function installCrashPoint(): void {
@@ -55,7 +56,10 @@ async function main(): Promise<void> {
   const logDestination = process.stdout.isTTY === true ? undefined : stdoutDestination(() => stop({ reason: "stdout closed" }, 1));
   const clock = testClock();
   const app: App = createApp(loaded.config, { logPretty: process.stdout.isTTY === true, ...(logDestination ? { logDestination } : {}),
-    ...(clock ? { clock } : {}) });
+    ...(clock ? { clock } : {}),
+    // Another instance may be active now: no graceful stop (it would send), exit at once like a crash; the journal and
+    // the outbox resume elsewhere. A supervisor restarting the bot brings it back as the standby.
+    onLeaseLost: () => process.exit(EXIT_LEASE_LOST) });
   process.on("unhandledRejection", (reason) => {
     app.log.error({ err: reason instanceof Error ? reason.message : String(reason) }, "unhandledRejection (a bug: please report it)");
   });

@@ -64,6 +64,7 @@ export interface Timings {
   readonly storeSweepIntervalMs: number;
   readonly storeSweepBatch: number;
   readonly agentHistoryMaxMessages: number;
+  readonly leaseMs: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -137,6 +138,8 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   count("STORE_SWEEP_BATCH", "storeSweepBatch", 1_000, "expired store entries deleted per statement of a sweep"),
   count("AGENT_HISTORY_MAX_MESSAGES", "agentHistoryMaxMessages", 50,
     "messages of a conversation the bot keeps and sends to an HTTP agent (stateless AG-UI), the oldest dropped first"),
+  ms("LEASE_MS", "leaseMs", 10_000,
+    "PostgreSQL or Redis store: length of the lease that makes one of several bot processes active (renewed every third of it; a standby takes over within it)"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */

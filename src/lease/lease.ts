@@ -1,11 +1,15 @@
 // The lease that makes exactly one bot process of a shared store active. The active renews it every third of
 // LEASE_MS and keeps a local deadline: the time it sent its last successful renewal (or acquisition) plus LEASE_MS
-// minus a safety margin. The server's expiry is later than that (it counts from when the statement arrived), so
-// while the local deadline holds, no other process can hold the lease. Before every send and every journal claim
-// the active checks the deadline (assertHeld); when a renewal is refused, or the deadline passes without one, the
-// lease is lost: onLost runs at once (the process exits, see src/main.ts) and every later check throws.
+// minus a safety margin (a fifth). The server's expiry is later than that (it counts from when the statement
+// arrived), so while the local deadline holds, no other process can hold the lease. Before every send and every
+// journal claim the active waits for the lease (whenHeld): at once while the deadline holds; past it (a renewal late:
+// a busy event loop, a slow store) sends and claims wait until a renewal is confirmed by the server, which proves no
+// one else took it meanwhile. The lease is lost, and onLost runs at once (the process exits, see src/main.ts), when
+// the server refuses a renewal (it expired or another instance took it) or no renewal succeeds within LEASE_MS past
+// the deadline; every later check throws.
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import { processAlive } from "../util/process-alive";
 import { parseHolder, type LeaseHolder, type LeaseStore } from "./lease-store";
 
 export class LeaseLostError extends Error {
@@ -28,15 +32,6 @@ export interface LeaseOptions {
   isAlive?: (pid: number) => boolean;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: unknown }).code === "EPERM";
-  }
-}
-
 export class Lease {
   readonly holder: LeaseHolder;
   private readonly holderText: string;
@@ -45,6 +40,8 @@ export class Lease {
   private timer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private lost: string | undefined;
+  /** Sends and claims waiting for an overdue renewal. */
+  private waiters: Array<{ resolve: () => void; reject: () => void }> = [];
   private stopped = false;
   private readonly now: () => number;
   /** The safety margin under LEASE_MS of the local deadline: a fifth of the lease. */
@@ -67,11 +64,14 @@ export class Lease {
     return this.token !== undefined && this.lost === undefined && this.now() < this.deadline;
   }
 
-  /** Throws LeaseLostError (and reports the loss) unless the lease is held: called before every send and journal claim. */
-  assertHeld(what: string): void {
+  /**
+   * Resolves when this process may send or claim (before every send and journal claim): at once while the local
+   * deadline holds, else once a renewal is confirmed; rejects with LeaseLostError when the lease is lost.
+   */
+  async whenHeld(what: string): Promise<void> {
     if (this.held()) return;
-    if (this.token !== undefined) this.lose(`its local deadline passed before a ${what}`);
-    throw new LeaseLostError(what);
+    if (this.token === undefined || this.lost !== undefined) throw new LeaseLostError(what);
+    await new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject: () => reject(new LeaseLostError(what)) }));
   }
 
   /** The holder of the lease now, if another process holds it (read for logs and the e2ee check). */
@@ -91,6 +91,7 @@ export class Lease {
     for (;;) {
       if (cancelled()) throw new Error("stopped while waiting for the store lease");
       const sentAt = this.now();
+      let waitingFor: { holder: LeaseHolder | undefined; remainingMs: number } | undefined;
       try {
         let token = await this.opts.store.acquire(this.holderText, this.opts.leaseMs);
         if (token === undefined) {
@@ -101,7 +102,7 @@ export class Lease {
             if (token !== undefined) this.opts.log.info({ formerPid: holder.pid }, "store lease taken from this instance's previous process, which is gone");
           } else if (!told && current) {
             told = true;
-            onWaiting(holder, current.remainingMs);
+            waitingFor = { holder, remainingMs: current.remainingMs };
           }
         }
         if (token !== undefined) {
@@ -111,13 +112,14 @@ export class Lease {
       } catch (error) {
         this.opts.log.warn({ err: describe(error) }, "could not reach the store lease; trying again");
       }
+      if (waitingFor) onWaiting(waitingFor.holder, waitingFor.remainingMs); // may throw: this process will not wait
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   }
 
   private isFormerSelf(holder: LeaseHolder): boolean {
     if (holder.id === this.holder.id || holder.host !== this.holder.host || holder.instance !== this.holder.instance) return false;
-    return holder.pid === this.holder.pid || !(this.opts.isAlive ?? pidAlive)(holder.pid);
+    return holder.pid === this.holder.pid || !(this.opts.isAlive ?? processAlive)(holder.pid);
   }
 
   private took(token: number, sentAt: number): void {
@@ -129,10 +131,15 @@ export class Lease {
   private extend(sentAt: number): void {
     this.deadline = sentAt + this.opts.leaseMs - this.marginMs;
     clearTimeout(this.deadlineTimer);
+    // Past the deadline without a renewal: sends wait (whenHeld); past it by a whole lease: lost.
     this.deadlineTimer = setTimeout(() => {
-      if (!this.stopped && this.now() >= this.deadline) this.lose("it could not be renewed before its local deadline");
+      if (this.stopped || this.lost !== undefined) return;
+      this.opts.log.warn({ fencingToken: this.token }, "store lease renewal overdue: sends and journal claims wait for it");
+      this.deadlineTimer = setTimeout(() => this.lose(`no renewal succeeded within ${this.opts.leaseMs} ms past its local deadline`), this.opts.leaseMs);
+      this.deadlineTimer.unref();
     }, Math.max(0, this.deadline - this.now()) + 1);
     this.deadlineTimer.unref();
+    if (this.held()) for (const waiter of this.waiters.splice(0)) waiter.resolve();
   }
 
   private scheduleRenewal(): void {
@@ -153,7 +160,7 @@ export class Lease {
       }
       if (sentAt + this.opts.leaseMs - this.marginMs > this.deadline) this.extend(sentAt);
     } catch (error) {
-      this.opts.log.warn({ err: describe(error), token }, "could not renew the store lease; trying again until its deadline");
+      this.opts.log.warn({ err: describe(error), fencingToken: token }, "could not renew the store lease; trying again");
     }
     this.scheduleRenewal();
   }
@@ -163,7 +170,8 @@ export class Lease {
     this.lost = why;
     clearTimeout(this.timer);
     clearTimeout(this.deadlineTimer);
-    this.opts.log.fatal({ token: this.token, why }, "lost the store lease: this process stops processing at once");
+    this.opts.log.fatal({ fencingToken: this.token, why }, "lost the store lease: this process stops processing at once");
+    for (const waiter of this.waiters.splice(0)) waiter.reject();
     this.opts.onLost(why);
   }
 
@@ -178,6 +186,7 @@ export class Lease {
         this.opts.log.warn({ err: describe(error) }, "could not release the store lease; it expires by itself"));
     }
     this.token = undefined;
+    for (const waiter of this.waiters.splice(0)) waiter.reject();
     await this.opts.store.close().catch(() => undefined);
   }
 }

@@ -43,6 +43,8 @@ export interface JournalOptions {
   doneTtlMs?: number;
   /** An event skipped because it cannot be stored. Default: logged at warn. */
   onPoison?: (item: PoisonItem) => void;
+  /** Awaited before events are handed out for processing (a claim); rejects when this process may not (store lease lost). */
+  guard?: (what: string) => Promise<void>;
 }
 
 export class Journal {
@@ -54,10 +56,12 @@ export class Journal {
   private readonly handedOut = new Set<string>();
   private readonly doneTtlMs: number;
   private readonly onPoison: (item: PoisonItem) => void;
+  private readonly guard: (what: string) => Promise<void>;
 
   constructor(private readonly stores: JournalStores, private readonly log: Logger, options: JournalOptions = {}) {
     this.doneTtlMs = options.doneTtlMs ?? 7 * 24 * 3600 * 1000;
     this.onPoison = options.onPoison ?? ((item) => log.warn(item, "inbound event could not be stored; skipped"));
+    this.guard = options.guard ?? (async () => undefined);
   }
 
   static key(roomId: string, eventId: string): string {
@@ -90,6 +94,7 @@ export class Journal {
     });
     const fresh = [...texts.keys()];
     if (fresh.length === 0) return [];
+    await this.guard("journal claim");
     const receivedAt = Date.now();
     const indexed = Promise.all(fresh.map((key) => this.stores.pending.set(key, this.nextOrder())));
     if (!this.stores.writesInIssueOrder) await indexed;
@@ -124,6 +129,7 @@ export class Journal {
 
   /** The events recorded but not completed before the last stop, oldest first. */
   async unfinished(): Promise<RoomEvent[]> {
+    await this.guard("journal claim");
     const keys: Array<{ key: string; at: number }> = [];
     for await (const [key, at] of this.stores.listPending()) {
       keys.push({ key, at: typeof at === "number" ? at : 0 });

@@ -54,11 +54,12 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /**
  * Writes, into a stopped bot's store, what it would have recorded for rooms it already knows: their introduction
- * (so none is posted now) and, with `optIn`, the proactive opt-in (as `/proactive on` does).
+ * (so none is posted now) and, with `optIn`, the proactive opt-in (as `/proactive on` does). `storeUrl`: the
+ * scenario's store when it is not DATA_DIR's SQLite file.
  */
 export async function seedKnownRooms(dataDir: string, roomIds: readonly string[],
-  opts: { optIn?: boolean; syncToken?: string } = {}): Promise<void> {
-  const store = await openStore(`sqlite://${dataDir}/bot.sqlite`, { logger: pino({ level: "silent" }) });
+  opts: { optIn?: boolean; syncToken?: string; storeUrl?: string } = {}): Promise<void> {
+  const store = await openStore(opts.storeUrl ?? `sqlite://${dataDir}/bot.sqlite`, { logger: pino({ level: "silent" }) });
   try {
     const introductions = store.namespace<number>(NAMESPACES.introductions);
     const optIns = store.namespace<number>("proactive-rooms");
