@@ -1,32 +1,24 @@
 // Issue 30's wiring: with a PostgreSQL or Redis store a second bot process waits as a standby (no agent session, no
 // sync, nothing answered) until the active stops, then takes over at once (a clean stop releases the lease); with
 // MATRIX_E2EE it refuses to be a standby; on SQLite a second process on the same file stops with a clear error.
-import { ChildBot, makeDataDir, removeDir } from "../../support/bot-harness";
+import type { ChildBot } from "../../support/bot-harness";
 import { describeEachBackend } from "../../support/backends";
 import { botMessagesIn } from "../../support/bot-messages";
 import { Scenario } from "../../support/scenario";
+import { ACTIVE_LINE, ChildBots, STANDBY_LINE } from "../../support/standby";
 import { waitFor } from "../../support/wait";
 import { echoReplyFor } from "../../../src/reference-agent/server";
 
-const STANDBY_LINE = "standby: another instance holds the store lease; waiting to take over";
-
 describeEachBackend("a second bot process on the same store", (backend) => {
   let s: Scenario | undefined;
-  const children: ChildBot[] = [];
-  const dirs: string[] = [];
+  const bots = new ChildBots();
   afterEach(async () => {
-    for (const child of children.splice(0)) await child.stop();
+    await bots.stop();
     await s?.stop();
     s = undefined;
-    for (const dir of dirs.splice(0)) removeDir(dir);
   });
-  const second = (world: Scenario, extra: Record<string, string> = {}, ownDir = true): ChildBot => {
-    const dir = ownDir ? makeDataDir() : world.dataDir;
-    if (ownDir) dirs.push(dir);
-    const bot = new ChildBot({ ...world.botEnv, DATA_DIR: dir, ...extra });
-    children.push(bot);
-    return bot;
-  };
+  const second = (world: Scenario, extra: Record<string, string> = {}, ownDir = true): ChildBot =>
+    bots.start({ ...world.botEnv, ...extra }, ownDir ? undefined : world.dataDir);
   const answers = (world: Scenario, roomId: string): string[] =>
     botMessagesIn(world.hs, roomId, world.botUserId).map((e) => String(e.content["body"]));
 
@@ -53,10 +45,13 @@ describeEachBackend("a second bot process on the same store", (backend) => {
     await waitFor(() => answers(world, roomId).includes(echoReplyFor("before")), { what: "the active answers" });
     expect(world.agent?.connections()).toBe(1); // the standby opened no agent session
     expect(standby.logs.find((l) => l.msg === "ready")).toBeUndefined();
+    // A reverse proxy (or a monitor) sees the standby as not ready.
+    const readyz = await fetch(`http://127.0.0.1:${String(standby.httpPort)}/readyz`);
+    expect(readyz.status).toBe(503);
 
     await world.stopBot(); // a clean stop releases the lease: the standby takes it without waiting for it to expire
     await standby.ready();
-    const took = standby.logs.find((l) => l.msg === "holding the store lease: this instance is active");
+    const took = standby.logs.find((l) => l.msg === ACTIVE_LINE);
     expect(Number(took?.["waitedMs"])).toBeGreaterThan(0);
     await world.alice.sendText(roomId, "after");
     await waitFor(() => answers(world, roomId).includes(echoReplyFor("after")), { what: "the new active answers" });

@@ -1,0 +1,33 @@
+// Bot processes of a standby test (issue 30): child bots on one store, each with a DATA_DIR of its own unless told,
+// stopped (and their extra data dirs removed) after the test.
+import { ChildBot, makeDataDir, removeDir } from "./bot-harness";
+
+/** What a process waiting for the store lease logs, once. */
+export const STANDBY_LINE = "standby: another instance holds the store lease; waiting to take over";
+/** What a process logs when it holds the store lease. */
+export const ACTIVE_LINE = "holding the store lease: this instance is active";
+
+export class ChildBots {
+  readonly all: ChildBot[] = [];
+  private readonly dirs: string[] = [];
+  private readonly dirOf = new Map<ChildBot, string>();
+
+  /** A bot with `env`, in `dataDir` (default: a fresh one, removed at stop()). */
+  start(env: Record<string, string>, dataDir?: string): ChildBot {
+    const dir = dataDir ?? makeDataDir();
+    if (dataDir === undefined) this.dirs.push(dir);
+    const bot = new ChildBot({ ...env, DATA_DIR: dir });
+    this.all.push(bot);
+    this.dirOf.set(bot, dir);
+    return bot;
+  }
+
+  dataDirOf(bot: ChildBot): string | undefined {
+    return this.dirOf.get(bot);
+  }
+
+  async stop(): Promise<void> {
+    for (const bot of this.all.splice(0)) await bot.stop();
+    for (const dir of this.dirs.splice(0)) removeDir(dir);
+  }
+}
