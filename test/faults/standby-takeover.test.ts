@@ -38,7 +38,7 @@ describeEachBackend("fault: the active SIGKILLed under steady traffic, the stand
     s = undefined;
   });
 
-  it(`${KILLS} SIGKILLs of the active at 25 turns/s across ${ROOMS} rooms with fan-out: 0 lost, 0 doubled, takeover ≤ LEASE_MS + 2 s`, async () => {
+  it(`${KILLS} SIGKILLs of the active at 25 turns/s across ${ROOMS} rooms with fan-out: 0 lost, no fan-out copy doubled, no run answered twice, takeover ≤ LEASE_MS + 2 s`, async () => {
     // Turns that arrive while a room's run is in flight go to the agent together: its answer names every one of them.
     const { brain } = recordingBrain((run, out) => say(out, `${ANSWER_PREFIX}${run.contents.join(TURN_SEPARATOR)}`));
     const world = (s = await Scenario.start({ mode: "client", backend, externalAgent: true, brain,
