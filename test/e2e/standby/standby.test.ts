@@ -2,14 +2,14 @@
 // sync, nothing answered) until the active stops, then takes over at once (a clean stop releases the lease); with
 // MATRIX_E2EE it refuses to be a standby; on SQLite a second process on the same file stops with a clear error.
 import type { ChildBot } from "../../support/bot-harness";
-import { describeEachBackend } from "../../support/backends";
+import { describeEachE2eBackend } from "../../support/backends";
 import { botMessagesIn } from "../../support/bot-messages";
 import { Scenario } from "../../support/scenario";
 import { ACTIVE_LINE, ChildBots, STANDBY_LINE } from "../../support/standby";
 import { waitFor } from "../../support/wait";
 import { echoReplyFor } from "../../../src/reference-agent/server";
 
-describeEachBackend("a second bot process on the same store", (backend) => {
+describeEachE2eBackend("a second bot process on the same store", (backend) => {
   let s: Scenario | undefined;
   const bots = new ChildBots();
   afterEach(async () => {
