@@ -253,7 +253,7 @@ class BotApp implements App {
       changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: agentMessages, threadKeyFor, directory, log: childLogger(log, "turns"),
         complete: (roomId, eventId) => journal.complete(roomId, eventId), fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
         isCommand: (event) => commands.parse(event)?.prefix != null, reanswerWithinMs: t.editReanswerMs }),
-      media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
+      media: media.intake((roomId) => agents.roomAgents.capabilitiesFor(roomId)),
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
         mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),

@@ -5,6 +5,7 @@
 // was. RoomAgents is also the AgentRunner the turn pipeline runs turns through.
 import type { AgentTransport } from "./transports/transport";
 import type { RunObserver, RunRequest, RunResult } from "./link-types";
+import type { AgentCapabilities } from "./protocol-v2";
 
 export interface AgentInfo {
   readonly name: string;
@@ -67,9 +68,15 @@ export class RoomAgents {
     await this.deps.settings.update(roomId, { agent: name });
   }
 
-  /** The room's agent's transport (media capabilities, for one). */
+  /** The room's agent's transport. */
   async transportFor(roomId: string): Promise<AgentTransport> {
     return this.transport((await this.current(roomId)).name);
+  }
+
+  /** What the room's agent reads and does (AG-UI capabilities); undefined for a v1 agent (text only). */
+  async capabilitiesFor(roomId: string): Promise<AgentCapabilities | undefined> {
+    const transport = await this.transportFor(roomId);
+    return transport.protocol() === 2 ? transport.capabilities() : undefined;
   }
 
   /** The agent a turn goes to: the current one of the room it was asked in. */

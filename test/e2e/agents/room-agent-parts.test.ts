@@ -1,0 +1,55 @@
+// What follows the agent a room talks to, not the global default, end to end with two agents of different kinds:
+// the media a room's message may carry is what that room's agent reads (its capabilities).
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { MEDIA_TEXTS } from "../../../src/media/texts";
+import { aguiHttpAgents, startAguiHttpAgent, type AguiHttpAgent } from "../../support/agui-http-agent";
+import { pngImage } from "../../support/media-samples";
+import { Scenario } from "../../support/scenario";
+import { closeScriptedAgents, startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
+import { IMAGES_ONLY, mediaContent, partsOf, upload } from "../media/support";
+
+let s: Scenario | undefined;
+afterEach(async () => {
+  await s?.stop();
+  s = undefined;
+  await closeScriptedAgents();
+  await Promise.all(aguiHttpAgents.splice(0).map((a) => a.close()));
+});
+
+/** "default": a WebSocket v2 agent that reads images; "coder": an HTTP agent that, by the agents file, reads audio only. */
+async function twoKinds(env: Record<string, string> = {}): Promise<{ w: Scenario; ws: ScriptedAgent; http: AguiHttpAgent }> {
+  const ws = await startScriptedAgent({ protocol: 2, capabilities: IMAGES_ONLY, onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), "seen") });
+  const http = await startAguiHttpAgent();
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "agents2-kinds-")), "agents.yaml");
+  writeFileSync(file, `agents:\n  coder:\n    url: ${http.url}\n    capabilities:\n      multimodal:\n        input:\n          audio: true\n`);
+  const w = s = await Scenario.start({ mode: "client", env: { AGENT_URL: ws.url, AGENTS_FILE: file, ...env } });
+  return { w, ws, http };
+}
+
+async function sendImage(w: Scenario, roomId: string): Promise<void> {
+  const png = pngImage(8, 8);
+  const mxc = await upload(w, w.alice, png, "image/png", "cat.png");
+  await w.alice.send(roomId, "m.room.message", mediaContent("m.image", mxc, "cat.png", { mimetype: "image/png", size: png.length }));
+}
+
+describe("per room agent", () => {
+  it("media intake asks the room's agent what it reads: an image reaches the WebSocket agent, the HTTP agent's room is told", async () => {
+    const { w, ws, http } = await twoKinds();
+    const roomId = await w.openDm();
+    await sendImage(w, roomId);
+    await w.waitBotMessages(roomId, 1, "the WebSocket agent's answer");
+    expect(partsOf(ws.runs()[0])).toMatchObject([{ type: "image", source: { type: "data", mimeType: "image/png" } }]);
+
+    await w.alice.sendText(roomId, "/agent coder");
+    await w.waitBotMessages(roomId, 2, "the /agent reply");
+    await sendImage(w, roomId);
+    const all = await w.waitBotMessages(roomId, 3, "the notice");
+    expect(String(all[2]?.content["body"])).toContain(MEDIA_TEXTS.notRead("images", "text and audio"));
+    await w.expectSteady(() => {
+      expect(http.requests).toHaveLength(0);
+      expect(ws.runs()).toHaveLength(1);
+    });
+  });
+});
