@@ -271,7 +271,7 @@ class BotApp implements App {
 
     router.addObserver(live.policy);
     lifecycle = installRoomLifecycle({
-      config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
+      config, botUserId: this.userId, http, directory, messages, outbox, store, settings: agents.lifecycleSettings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer), isAllowedUser, prompts: interrupts,
     });
     const started = lifecycle;

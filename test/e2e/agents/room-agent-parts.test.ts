@@ -1,9 +1,12 @@
 // What follows the agent a room talks to, not the global default, end to end with two agents of different kinds:
-// the media a room's message may carry is what that room's agent reads (its capabilities).
+// the media a room's message may carry is what that room's agent reads (its capabilities); a room upgrade carries
+// the room's chosen agent and every agent's proactive opt-in to the replacement, a kick or ban removes every opt-in.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import pino from "pino";
 import { MEDIA_TEXTS } from "../../../src/media/texts";
+import { openStore } from "../../../src/store";
 import { aguiHttpAgents, startAguiHttpAgent, type AguiHttpAgent } from "../../support/agui-http-agent";
 import { pngImage } from "../../support/media-samples";
 import { Scenario } from "../../support/scenario";
@@ -51,5 +54,51 @@ describe("per room agent", () => {
       expect(http.requests).toHaveLength(0);
       expect(ws.runs()).toHaveLength(1);
     });
+  });
+});
+
+/** The rooms in a store namespace (the bot stopped), and a room's chosen agent. */
+async function readStore(w: Scenario, roomId: string): Promise<{ optedIn: Record<string, string[]>; agent: unknown }> {
+  const store = await openStore(w.store.url, { logger: pino({ level: "silent" }) });
+  try {
+    const keys = async (name: string): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const [key] of store.namespace<unknown>(name).iterator?.(undefined) ?? []) if (typeof key === "string") out.push(key);
+      return out.sort();
+    };
+    const settings = await store.namespace<{ agent?: unknown }>("room-settings").get(roomId);
+    return { optedIn: { default: await keys("proactive-rooms"), coder: await keys("proactive-rooms-agent-coder") }, agent: settings?.agent };
+  } finally {
+    await store.close();
+  }
+}
+
+describe("per room agent, room lifecycle", () => {
+  it("an upgrade carries the chosen agent and every agent's opt-in to the replacement; a kick removes every opt-in", async () => {
+    const { w, http } = await twoKinds();
+    const oldRoom = await w.openGroup(w.alice, [], { preset: "public_chat" });
+    const commands = ["/proactive on", "/agent coder", "/proactive on"]; // the default agent's opt-in, then coder's
+    for (const [i, command] of commands.entries()) {
+      await w.alice.sendText(oldRoom, command);
+      await w.waitBotMessages(oldRoom, i + 1, `the reply to ${command}`);
+    }
+    await w.alice.sendText(oldRoom, "Agent Bot: before the upgrade");
+    await w.hs.waitFor(() => http.requests.length === 1 || undefined, { what: "coder's first run" });
+
+    const newRoom = w.hs.upgradeRoom(w.alice.userId, oldRoom, "10");
+    await w.waitJoined(newRoom);
+    await w.alice.sendText(newRoom, "Agent Bot: after the upgrade");
+    await w.hs.waitFor(() => http.requests.length === 2 || undefined, { what: "coder answers in the replacement" });
+    expect(http.requests[1]?.body.threadId).toBe(http.requests[0]?.body.threadId); // the same conversation goes on
+    await w.settled();
+    await w.stopBot();
+    expect(await readStore(w, newRoom)).toEqual({ optedIn: { default: [newRoom], coder: [newRoom] }, agent: "coder" });
+
+    await w.startBot();
+    await w.alice.kick(newRoom, w.botUserId, "enough");
+    await w.bot.logs.waitFor((l) => String(l.msg).startsWith("the bot was removed from a room") && l["roomId"] === newRoom, "the kick is handled");
+    await w.settled();
+    await w.stopBot();
+    expect((await readStore(w, newRoom)).optedIn).toEqual({ default: [], coder: [] });
   });
 });
