@@ -199,7 +199,7 @@ class BotApp implements App {
     const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
     const faceFor = roomFaces(agent, agents.roomAgents); // what agents send carries their face (src/app/faces.ts)
     const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor), facedOutbox(outbox, faceFor)];
-    ops.watchLink(agent.link);
+    ops.watchAgents(agent.agents, agent.defaultAgent);
     ops.acceptProactivePushes(fanout);
     // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
     await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));

@@ -47,6 +47,11 @@ export class RoomAgents {
     return [...this.deps.agents.values()].map((a) => a.definition);
   }
 
+  /** Every agent's link state ("up", "connecting", "down", "stopped"), the global default first. */
+  linkStates(): Array<{ name: string; state: string }> {
+    return [...this.deps.agents].map(([name, a]) => ({ name, state: a.transport.state() }));
+  }
+
   get defaultAgent(): string {
     return this.deps.defaultAgent;
   }

@@ -3,18 +3,19 @@
 // POST carrying `resume` (AG-UI 1.0) and the conversation so far, and its answer arrives; the independent
 // @ag-ui/encoder server and the reference agent's own AGENT_HTTP_PORT endpoint (LLM_TOOLS_REQUIRE_APPROVAL) alike.
 // Answers stream by edits, and chunked events (TEXT_MESSAGE_CHUNK, TOOL_CALL_CHUNK) render like the start/end form.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { loadAgentConfig } from "../../../src/reference-agent/config";
 import { startReferenceAgentFromConfig, type ConfiguredAgent } from "../../../src/reference-agent/from-config";
-import { aguiHttpAgents, startAguiHttpAgent, type AguiRequest } from "../../support/agui-http-agent";
+import { startAguiHttpAgent, type AguiRequest } from "../../support/agui-http-agent";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { Scenario } from "../../support/scenario";
 import { scaled } from "../../support/wait";
 import { APPROVAL, promptEdits, react, reactionsOn, resumedAnswers, shown, waitPrompts } from "../interrupts/support";
 import { botEvents, liveEdits, LIVE_TEST_ENV } from "../live/support";
+import { agentsFile, stopAgentsWorld } from "./support";
 
 jest.setTimeout(scaled(120_000));
 
@@ -22,19 +23,17 @@ let s: Scenario | undefined;
 let fake: FakeOpenAI | undefined;
 let reference: ConfiguredAgent | undefined;
 afterEach(async () => {
-  await s?.stop();
+  await stopAgentsWorld(s);
   s = undefined;
   await reference?.close();
   reference = undefined;
   await fake?.close();
   fake = undefined;
-  await Promise.all(aguiHttpAgents.splice(0).map((a) => a.close()));
 });
 
 /** The bot with the embedded echo agent as "default" and `url` as the HTTP agent "coder"; a DM that chose coder. */
 async function dmWithCoder(url: string): Promise<{ w: Scenario; roomId: string }> {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "agents2-http-runs-")), "agents.yaml");
-  writeFileSync(file, `agents:\n  coder:\n    url: ${url}\n    displayName: Coder\n`);
+  const file = agentsFile(`agents:\n  coder:\n    url: ${url}\n    displayName: Coder\n`);
   const w = s = await Scenario.start({ mode: "client", externalAgent: true, env: { AGENTS_FILE: file, ...LIVE_TEST_ENV } });
   const roomId = await w.openDm();
   await w.alice.sendText(roomId, "/agent coder");

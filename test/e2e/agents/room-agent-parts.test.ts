@@ -1,32 +1,27 @@
 // What follows the agent a room talks to, not the global default, end to end with two agents of different kinds:
 // the media a room's message may carry is what that room's agent reads (its capabilities); a room upgrade carries
 // the room's chosen agent and every agent's proactive opt-in to the replacement, a kick or ban removes every opt-in.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import pino from "pino";
 import { MEDIA_TEXTS } from "../../../src/media/texts";
 import { openStore } from "../../../src/store";
-import { aguiHttpAgents, startAguiHttpAgent, type AguiHttpAgent } from "../../support/agui-http-agent";
+import { startAguiHttpAgent, type AguiHttpAgent } from "../../support/agui-http-agent";
 import { pngImage } from "../../support/media-samples";
 import { Scenario } from "../../support/scenario";
-import { closeScriptedAgents, startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
+import { startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
 import { IMAGES_ONLY, mediaContent, partsOf, upload } from "../media/support";
+import { agentsFile, stopAgentsWorld } from "./support";
 
 let s: Scenario | undefined;
 afterEach(async () => {
-  await s?.stop();
+  await stopAgentsWorld(s);
   s = undefined;
-  await closeScriptedAgents();
-  await Promise.all(aguiHttpAgents.splice(0).map((a) => a.close()));
 });
 
 /** "default": a WebSocket v2 agent that reads images; "coder": an HTTP agent that, by the agents file, reads audio only. */
 async function twoKinds(env: Record<string, string> = {}): Promise<{ w: Scenario; ws: ScriptedAgent; http: AguiHttpAgent }> {
   const ws = await startScriptedAgent({ protocol: 2, capabilities: IMAGES_ONLY, onFrame: (conn, f) => f.op === "run" && conn.answer(String(f.runId), "seen") });
   const http = await startAguiHttpAgent();
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "agents2-kinds-")), "agents.yaml");
-  writeFileSync(file, `agents:\n  coder:\n    url: ${http.url}\n    capabilities:\n      multimodal:\n        input:\n          audio: true\n`);
+  const file = agentsFile(`agents:\n  coder:\n    url: ${http.url}\n    capabilities:\n      multimodal:\n        input:\n          audio: true\n`);
   const w = s = await Scenario.start({ mode: "client", env: { AGENT_URL: ws.url, AGENTS_FILE: file, ...env } });
   return { w, ws, http };
 }
