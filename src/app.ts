@@ -212,7 +212,7 @@ class BotApp implements App {
     const prompts = wireInterrupts(config, { store, http, messages: agentMessages, log: childLogger(log, "interrupts"),
       onOutcome: (outcome) => ops.metrics.promptSettled(outcome) });
     const pipeline = new TurnPipeline({ interrupts: prompts.forPipeline,
-      agent: usage.meter(agents.roomAgents, (req) => agents.roomAgents.agentFor(req)), sender: agentMessages, log: childLogger(log, "turns"),
+      agent: agents.roomAgents.routed((name, runner) => usage.meter(runner, name)), sender: agentMessages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(agentOutbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),

@@ -27,6 +27,9 @@ export interface RoomAgentsDeps {
 
 export type AgentSource = "room" | "space" | "default";
 
+/** What runs a turn (RoomAgents itself, or RoomAgents.routed's runner). */
+export type TurnRunner = Pick<RoomAgents, "run">;
+
 const AGENT_MARK = "~~";
 
 /** The thread id an agent sees for a thread key (the global default's is the key itself). */
@@ -92,7 +95,23 @@ export class RoomAgents {
 
   /** One turn, at the agent of the room it was asked in, in that agent's own thread. */
   async run(req: RunRequest, observer: RunObserver, signal?: AbortSignal): Promise<RunResult> {
-    const name = await this.agentFor(req);
+    return this.runAt(await this.agentFor(req), req, observer, signal);
+  }
+
+  /**
+   * The turn pipeline's runner: each turn's agent looked up once, then `wrap` (the usage meter, keyed by the
+   * agent's name) around the run at that agent.
+   */
+  routed(wrap: (agent: string, runner: TurnRunner) => TurnRunner): TurnRunner {
+    return {
+      run: async (req, observer, signal) => {
+        const name = await this.agentFor(req);
+        return wrap(name, { run: (r, o, s) => this.runAt(name, r, o, s) }).run(req, observer, signal);
+      },
+    };
+  }
+
+  private runAt(name: string, req: RunRequest, observer: RunObserver, signal?: AbortSignal): Promise<RunResult> {
     return this.transport(name).run({ ...req, threadId: agentThreadId(req.threadId, name, this.deps.defaultAgent) }, observer, signal);
   }
 
