@@ -45,7 +45,7 @@ async function dmWithCoder(url: string): Promise<{ w: Scenario; roomId: string }
 const resumeOf = (r: AguiRequest | undefined): unknown => r?.body["resume"];
 
 describe("an AG-UI HTTP agent's runs", () => {
-  it("an interrupt outcome is a prompt; the approval by reaction resumes the run with one POST, and its answer arrives", async () => {
+  it("an interrupt outcome is a prompt; the approval by reaction (after a restart) resumes the run with one POST, and its answer arrives", async () => {
     const http = await startAguiHttpAgent((req, _res, open) => {
       const st = open();
       const { threadId, runId } = req.body;
@@ -69,6 +69,7 @@ describe("an AG-UI HTTP agent's runs", () => {
     await w.hs.waitFor(() => reactionsOn(w, roomId, promptId).length === 2, { what: "the bot's ✅ and ❌" });
     expect(http.requests).toHaveLength(1);
 
+    await w.restartBot(); // the prompt waits in the bot's store; the HTTP agent keeps nothing
     await w.alice.send(roomId, "m.reaction", react({ eventId: promptId, key: "✅" }));
     await w.hs.waitFor(() => resumedAnswers(w, roomId).length === 1, { what: "the resumed run's answer" });
     expect(resumedAnswers(w, roomId)[0]).toBe('resumed: [{"interruptId":"i1","status":"resolved","payload":{"approved":true}}]');
