@@ -10,10 +10,11 @@ import pino from "pino";
 import { loadAgentConfig } from "../../../src/reference-agent/config";
 import { startReferenceAgentFromConfig, type ConfiguredAgent } from "../../../src/reference-agent/from-config";
 import { startAguiHttpAgent, type AguiRequest } from "../../support/agui-http-agent";
+import { botMessagesIn } from "../../support/bot-messages";
 import { startFakeOpenAI, type FakeOpenAI } from "../../support/fake-openai";
 import { Scenario } from "../../support/scenario";
 import { scaled } from "../../support/wait";
-import { APPROVAL, promptEdits, react, reactionsOn, resumedAnswers, shown, waitPrompts } from "../interrupts/support";
+import { APPROVAL, promptEdits, react, reactionsOn, shown, waitPrompts } from "../interrupts/support";
 import { botEvents, LIVE_TEST_ENV } from "../live/support";
 import { agentsFile, stopAgentsWorld } from "./support";
 
@@ -46,6 +47,12 @@ async function dmWithCoder(url: string): Promise<{ w: Scenario; roomId: string }
 const shownBefore = (w: Scenario, roomId: string): string[] =>
   botEvents(w.hs, roomId, w.botUserId).map(shown).filter((b) => b.includes("First part,") && !b.includes("the rest"));
 
+/** Coder's prompts and answers carry its face: its name before the body (MSC4144's fallback). */
+const AS_CODER = "Coder: ";
+const PROMPT_MARK = `${AS_CODER}🔐`;
+const resumedAnswers = (w: Scenario, roomId: string): string[] =>
+  botMessagesIn(w.hs, roomId, w.botUserId).map(shown).filter((b) => b.startsWith(`${AS_CODER}resumed:`)).map((b) => b.slice(AS_CODER.length));
+
 const resumeOf = (r: AguiRequest | undefined): unknown => r?.body["resume"];
 
 describe("an AG-UI HTTP agent's runs", () => {
@@ -67,7 +74,7 @@ describe("an AG-UI HTTP agent's runs", () => {
     });
     const { w, roomId } = await dmWithCoder(http.url);
     await w.alice.sendText(roomId, "mail Bob");
-    const [prompt] = await waitPrompts(w, roomId);
+    const [prompt] = await waitPrompts(w, roomId, 1, PROMPT_MARK);
     const promptId = String(prompt?.event_id);
     expect(String(prompt?.content["body"])).toContain("Send the mail to Bob?");
     await w.hs.waitFor(() => reactionsOn(w, roomId, promptId).length === 2, { what: "the bot's ✅ and ❌" });
@@ -101,7 +108,7 @@ describe("an AG-UI HTTP agent's runs", () => {
       httpPort: 0, token: null });
     const { w, roomId } = await dmWithCoder(String(reference.httpUrl));
     await w.alice.sendText(roomId, "what is 6*7?");
-    const [prompt] = await waitPrompts(w, roomId);
+    const [prompt] = await waitPrompts(w, roomId, 1, PROMPT_MARK);
     expect(String(prompt?.content["body"])).toContain("May I run calculator?");
     await w.alice.send(roomId, "m.reaction", react({ eventId: String(prompt?.event_id), key: "✅" }));
     await w.hs.waitFor(() => w.botMessages(roomId).map(shown).some((b) => b.endsWith("It is 42.")), { what: "the answer after the approval" });
