@@ -212,7 +212,7 @@ class BotApp implements App {
     const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
     const faceFor = roomFaces(agent, agents.roomAgents); // what agents send carries their face (src/app/faces.ts)
     const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor), facedOutbox(outbox, faceFor)];
-    ops.watchLink(agent.link);
+    ops.watchAgents(agent.agents, agent.defaultAgent);
     ops.acceptProactivePushes(fanout);
     // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
     await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));
@@ -225,7 +225,7 @@ class BotApp implements App {
     const prompts = wireInterrupts(config, { store, http, messages: agentMessages, log: childLogger(log, "interrupts"),
       onOutcome: (outcome) => ops.metrics.promptSettled(outcome) });
     const pipeline = new TurnPipeline({ interrupts: prompts.forPipeline,
-      agent: usage.meter(agents.roomAgents, (req) => agents.roomAgents.agentFor(req)), sender: agentMessages, log: childLogger(log, "turns"),
+      agent: agents.roomAgents.routed((name, runner) => usage.meter(runner, name)), sender: agentMessages, log: childLogger(log, "turns"),
       options: { typingTimeoutMs: t.typingTimeoutMs, typingDelayMs: t.typingDelayMs, placeholderDelayMs: t.placeholderDelayMs, turnQueueLimit: t.turnQueueLimit,
         busyRetries: t.busyRetries, busyRetryDelayMs: t.busyRetryDelayMs, maxConcurrent: t.maxConcurrentRuns, maxPerUser: t.maxRunsPerUser },
       live: live.rendering(agentOutbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
@@ -266,7 +266,7 @@ class BotApp implements App {
       changes: new ConversationChanges({ pipeline, memory: roomMemory, sender: agentMessages, threadKeyFor, directory, log: childLogger(log, "turns"),
         complete: (roomId, eventId) => journal.complete(roomId, eventId), fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
         isCommand: (event) => commands.parse(event)?.prefix != null, reanswerWithinMs: t.editReanswerMs }),
-      media: media.intake(() => (agent.link.protocol() === 2 ? agent.link.capabilities() : undefined)),
+      media: media.intake((roomId) => agents.roomAgents.capabilitiesFor(roomId)),
       replyModeFor: async (roomId) => (await settings.get(roomId)).replyMode,
       threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
         mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
@@ -284,7 +284,7 @@ class BotApp implements App {
 
     router.addObserver(live.policy);
     lifecycle = installRoomLifecycle({
-      config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
+      config, botUserId: this.userId, http, directory, messages, outbox, store, settings: agents.lifecycleSettings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer), isAllowedUser, prompts: interrupts,
     });
     const started = lifecycle;

@@ -5,6 +5,7 @@
 // was. RoomAgents is also the AgentRunner the turn pipeline runs turns through.
 import type { AgentTransport } from "./transports/transport";
 import type { RunObserver, RunRequest, RunResult } from "./link-types";
+import type { AgentCapabilities } from "./protocol-v2";
 
 export interface AgentInfo {
   readonly name: string;
@@ -26,6 +27,9 @@ export interface RoomAgentsDeps {
 
 export type AgentSource = "room" | "space" | "default";
 
+/** What runs a turn (RoomAgents itself, or RoomAgents.routed's runner). */
+export type TurnRunner = Pick<RoomAgents, "run">;
+
 const AGENT_MARK = "~~";
 
 /** The thread id an agent sees for a thread key (the global default's is the key itself). */
@@ -44,6 +48,11 @@ export class RoomAgents {
 
   list(): AgentInfo[] {
     return [...this.deps.agents.values()].map((a) => a.definition);
+  }
+
+  /** Every agent's link state ("up", "connecting", "down", "stopped"), the global default first. */
+  linkStates(): Array<{ name: string; state: string }> {
+    return [...this.deps.agents].map(([name, a]) => ({ name, state: a.transport.state() }));
   }
 
   get defaultAgent(): string {
@@ -67,9 +76,15 @@ export class RoomAgents {
     await this.deps.settings.update(roomId, { agent: name });
   }
 
-  /** The room's agent's transport (media capabilities, for one). */
+  /** The room's agent's transport. */
   async transportFor(roomId: string): Promise<AgentTransport> {
     return this.transport((await this.current(roomId)).name);
+  }
+
+  /** What the room's agent reads and does (AG-UI capabilities); undefined for a v1 agent (text only). */
+  async capabilitiesFor(roomId: string): Promise<AgentCapabilities | undefined> {
+    const transport = await this.transportFor(roomId);
+    return transport.protocol() === 2 ? transport.capabilities() : undefined;
   }
 
   /** The agent a turn goes to: the current one of the room it was asked in. */
@@ -80,7 +95,23 @@ export class RoomAgents {
 
   /** One turn, at the agent of the room it was asked in, in that agent's own thread. */
   async run(req: RunRequest, observer: RunObserver, signal?: AbortSignal): Promise<RunResult> {
-    const name = await this.agentFor(req);
+    return this.runAt(await this.agentFor(req), req, observer, signal);
+  }
+
+  /**
+   * The turn pipeline's runner: each turn's agent looked up once, then `wrap` (the usage meter, keyed by the
+   * agent's name) around the run at that agent.
+   */
+  routed(wrap: (agent: string, runner: TurnRunner) => TurnRunner): TurnRunner {
+    return {
+      run: async (req, observer, signal) => {
+        const name = await this.agentFor(req);
+        return wrap(name, { run: (r, o, s) => this.runAt(name, r, o, s) }).run(req, observer, signal);
+      },
+    };
+  }
+
+  private runAt(name: string, req: RunRequest, observer: RunObserver, signal?: AbortSignal): Promise<RunResult> {
     return this.transport(name).run({ ...req, threadId: agentThreadId(req.threadId, name, this.deps.defaultAgent) }, observer, signal);
   }
 

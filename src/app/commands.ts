@@ -49,7 +49,8 @@ export function createCommandHandler(deps: {
       const stats = deps.outbox.stats(roomId);
       const store = await deps.store.healthCheck().then(() => "ok" as const, () => "unavailable" as const);
       const work = deps.work?.();
-      return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead,
+      const agents = deps.agents ? await agentLinks(deps.agents, roomId) : undefined;
+      return { link: deps.link.state(), store, pending: stats.pending, dead: stats.dead, ...(agents ? { agents } : {}),
         ...(deps.inboundRefusals ? { inbound: deps.inboundRefusals() } : {}), ...(work ? { work } : {}),
         ...(deps.prompts ? { prompts: deps.prompts(roomId) } : {}) };
     },
@@ -77,4 +78,12 @@ function agentChoice(wired: WiredAgents): NonNullable<CommandDeps["agents"]> {
     choose: (roomId, name) => roomAgents.choose(roomId, name),
     proactiveSettings: async (roomId) => wired.settingsFor((await roomAgents.current(roomId)).name),
   };
+}
+
+/** /status's list of agents and their links (with one agent, none: "Agent link" says it all). */
+async function agentLinks(wired: WiredAgents, roomId: string): Promise<CommandStatus["agents"]> {
+  const links = wired.roomAgents.linkStates();
+  if (links.length < 2) return undefined;
+  const here = (await wired.roomAgents.current(roomId)).name;
+  return links.map((l) => ({ ...l, here: l.name === here }));
 }

@@ -4,7 +4,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config";
 import { observeHomeserver, whoamiProbe } from "../http/homeserver-watch";
-import { ReadinessTracker } from "../http/readiness";
+import { ReadinessTracker, type WatchableLink } from "../http/readiness";
 import { ReadyLog } from "../http/ready-log";
 import { HttpServer, type RouteHandler } from "../http/server";
 import { childLogger } from "../log";
@@ -53,9 +53,16 @@ export class Operations {
     return this.observed;
   }
 
-  watchLink(link: { state(): string; onStateChange(cb: (state: string) => void): () => void }): void {
-    this.readiness.watchLink(link);
-    this.metrics.watchLink(link);
+  /** The agents' links: the global default's decides readiness (and the link metric); every one is shown in /readyz. */
+  watchAgents(agents: ReadonlyMap<string, { transport: WatchableLink }>, defaultAgent: string): void {
+    for (const [name, { transport }] of agents) {
+      if (name !== defaultAgent) {
+        this.readiness.watchOtherLink(name, transport);
+        continue;
+      }
+      this.readiness.watchLink(transport, name);
+      this.metrics.watchLink(transport);
+    }
   }
 
   /** What the bot has in hand (router, turns, outbox): the idle and work_in_flight metrics, and /status. */

@@ -6,7 +6,7 @@ import { RoomAgents, threadKeyOf } from "../agent/room-agents";
 import { childLogger } from "../log";
 import type { Outbox } from "../outbox";
 import { ProactiveFanout } from "../proactive/fanout";
-import { LIFECYCLE_NAMESPACES } from "../rooms/lifecycle";
+import { LIFECYCLE_NAMESPACES, type LifecycleSettings } from "../rooms/lifecycle";
 import { RoomSettingsStore } from "../rooms/settings";
 import type { Store } from "../store";
 import { faceOf } from "../render/faces";
@@ -19,6 +19,8 @@ export interface WiredAgents {
   settingsFor(agent: string): RoomSettingsStore;
   /** Fan-out work in hand of the agents other than the global default. */
   pendingCount(): number;
+  /** The room lifecycle's view: an upgrade moves, a kick or ban removes, every agent's opt-in (and the room's settings). */
+  lifecycleSettings: LifecycleSettings;
 }
 
 export function wireRoomAgents(deps: { agent: StartedAgent; store: Store; settings: RoomSettingsStore; outbox: Outbox;
@@ -50,5 +52,16 @@ export function wireRoomAgents(deps: { agent: StartedAgent; store: Store; settin
     transport.onAgentInitiated((run) => fanout.onAgentInitiated({ ...run, threadId: threadKeyOf(run.threadId) }));
     fanouts.push(fanout);
   }
-  return { roomAgents, settingsFor, pendingCount: () => fanouts.reduce((n, f) => n + f.pendingCount(), 0) };
+  const others = [...agent.agents.keys()].filter((name) => name !== agent.defaultAgent);
+  const lifecycleSettings: LifecycleSettings = {
+    // The room's settings (its chosen agent among them) and the global default's opt-in first, then each other agent's.
+    moveRoom: async (oldRoomId, newRoomId) => {
+      await settings.moveRoom(oldRoomId, newRoomId);
+      for (const name of others) await settingsFor(name).moveProactive(oldRoomId, newRoomId);
+    },
+    forgetProactive: async (roomId) => {
+      for (const name of [agent.defaultAgent, ...others]) await settingsFor(name).forgetProactive(roomId);
+    },
+  };
+  return { roomAgents, settingsFor, pendingCount: () => fanouts.reduce((n, f) => n + f.pendingCount(), 0), lifecycleSettings };
 }

@@ -13,6 +13,8 @@ export type Permission = "anyone" | "settings" | "admin";
 export interface CommandStatus {
   /** The agent link, in words ("connected", "reconnecting", ...). */
   link: string;
+  /** With several agents: each one's link state, and which one answers in this room. */
+  agents?: Array<{ name: string; state: string; here: boolean }>;
   store: "ok" | "unavailable";
   /** Deliveries for this room still queued in the outbox. */
   pending: number;

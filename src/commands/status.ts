@@ -11,6 +11,7 @@ export const statusCommand = defineCommand({
     const s = await ctx.deps.status(ctx.roomId);
     const lines = [
       `Agent link: ${s.link}.`,
+      ...(s.agents ? [`Agents: ${s.agents.map((a) => `${a.name} ${a.state}${a.here ? " (answers here)" : ""}`).join(", ")}.`] : []),
       `Storage: ${s.store === "ok" ? "ok" : "unavailable"}.`,
       `This room: ${plural(s.pending, "message")} waiting to be delivered, ${plural(s.dead, "message")} that could not be delivered.`,
     ];

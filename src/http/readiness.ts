@@ -19,6 +19,9 @@ export interface ReadinessReport {
   readonly starting?: boolean;
   /** Present (true) once shutdown began: not ready whatever the checks say. */
   readonly stopping?: boolean;
+  /** With several agents (AGENTS_FILE): each one's link state by name, the global default first. Only the global
+   *  default's decides the `agent` check; the others' are shown (a room whose agent is down is told when it asks). */
+  readonly agents?: Readonly<Record<string, string>>;
 }
 
 /** The part of AgentLink the tracker watches (AgentLink fits). */
@@ -60,6 +63,9 @@ export class ReadinessTracker {
   private startingNow = false;
   private readonly listeners = new Set<() => void>();
   private agentState = "down";
+  /** The global default's name and the other agents' states, when there are several. */
+  private defaultAgentName = "default";
+  private readonly otherAgents = new Map<string, string>();
   private tokenProblem: string | undefined;
   /** Since when every inbound batch has been refused (undefined: the last one was accepted). */
   private inboundRefusedSince: number | undefined;
@@ -84,10 +90,17 @@ export class ReadinessTracker {
     this.changed();
   }
 
-  /** Follows a link's state changes; returns the unsubscribe function. */
-  watchLink(link: WatchableLink): () => void {
+  /** Follows the (global default) agent's link state changes; returns the unsubscribe function. */
+  watchLink(link: WatchableLink, name?: string): () => void {
+    if (name !== undefined) this.defaultAgentName = name;
     this.agentLinkState(link.state());
     return link.onStateChange((state) => this.agentLinkState(state));
+  }
+
+  /** Follows another named agent's link: shown in the report's `agents`, not a readiness condition. */
+  watchOtherLink(name: string, link: WatchableLink): () => void {
+    this.otherAgents.set(name, link.state());
+    return link.onStateChange((state) => this.otherAgents.set(name, state));
   }
 
   /** The homeserver rejected the bot's token (M_UNKNOWN_TOKEN). `detail`: what the operator should do. */
@@ -144,9 +157,11 @@ export class ReadinessTracker {
 
   async report(): Promise<ReadinessReport> {
     const [homeserver, store] = await Promise.all([this.homeserverCheck(), this.storeCheck()]);
+    const others = [...this.otherAgents].filter(([, state]) => state !== "up").map(([name, state]) => `${name} is ${state}`);
+    const otherDetail = others.length > 0 ? `; of the other agents, ${others.join(", ")}` : "";
     const agent: ReadinessCheck = this.agentState === "up"
-      ? { ok: true, detail: "the agent link is up" }
-      : { ok: false, detail: `the agent link is ${this.agentState}` };
+      ? { ok: true, detail: `the agent link is up${otherDetail}` }
+      : { ok: false, detail: `the agent link is ${this.agentState}${otherDetail}` };
     const token: ReadinessCheck = this.tokenProblem === undefined
       ? { ok: true, detail: "not rejected by the homeserver" }
       : { ok: false, detail: this.tokenProblem };
@@ -154,8 +169,9 @@ export class ReadinessTracker {
     const notReady = CHECK_ORDER.filter((name) => !checks[name].ok);
     const stopping = this.stoppingSince !== undefined;
     const starting = this.startingNow && !stopping;
+    const agents = this.otherAgents.size > 0 ? { [this.defaultAgentName]: this.agentState, ...Object.fromEntries(this.otherAgents) } : undefined;
     return { ready: notReady.length === 0 && !stopping && !starting, checks, notReady,
-      ...(starting ? { starting } : {}), ...(stopping ? { stopping } : {}) };
+      ...(starting ? { starting } : {}), ...(stopping ? { stopping } : {}), ...(agents ? { agents } : {}) };
   }
 
   private async homeserverCheck(): Promise<ReadinessCheck> {

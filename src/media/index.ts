@@ -1,10 +1,9 @@
 // Pictures, files and voice messages in (issue 22): the parts wired together for the composition root.
 import type { Logger } from "pino";
-import type { AgentCapabilities } from "../agent/protocol-v2";
 import type { Config } from "../config";
 import { ByteBudget } from "./budget";
 import { MediaDownloader } from "./download";
-import { MediaIntake } from "./intake";
+import { MediaIntake, type MediaIntakeDeps } from "./intake";
 import type { MediaPartOptions } from "./parts";
 import { MEDIA_PATH, MediaUrls } from "./served";
 import type { HttpRequest, HttpReply } from "../http/request";
@@ -20,8 +19,8 @@ export interface MediaRuntime {
   budget: ByteBudget;
   /** For the agent link: inline or by URL. */
   parts: MediaPartOptions;
-  /** For the router, once the agent link exists. */
-  intake(capabilities: () => AgentCapabilities | undefined): MediaIntake;
+  /** For the router, once the agents exist: `capabilities` of the agent a room's turn goes to. */
+  intake(capabilities: MediaIntakeDeps["capabilities"]): MediaIntake;
   /** The agent's files for the rooms (issue 23): uploaded, encrypted where the room is, posted once. */
   posting(room: Pick<AttachmentPosting, "isRecorded" | "encrypted">): AttachmentPosting;
   /** The route of the bot's HTTP server (GET /media). */

@@ -1,5 +1,5 @@
-// A media message becomes an attachment for the agent, or a notice for the user: the agent must read its kind
-// (AG-UI capabilities from the v2 `ready`; v1 agents read text only), its declared size must be within
+// A media message becomes an attachment for the agent, or a notice for the user: the agent the room's turn goes to
+// must read its kind (AG-UI capabilities from the v2 `ready` or the agents file; v1 agents read text only), its declared size must be within
 // MEDIA_MAX_BYTES, the download reserves its share of MEDIA_MAX_INFLIGHT_BYTES and stops at the limit, an
 // encrypted file is checked (SHA-256) and decrypted, and the type is read from the bytes.
 import type { Logger } from "pino";
@@ -17,8 +17,8 @@ export interface MediaIntakeDeps {
   budget: ByteBudget;
   maxBytes: number;
   log: Logger;
-  /** What the connected agent declared; undefined for a v1 agent (text only). */
-  capabilities: () => AgentCapabilities | undefined;
+  /** What the agent of the room declared; undefined for a v1 agent (text only). */
+  capabilities: (roomId: string) => AgentCapabilities | undefined | Promise<AgentCapabilities | undefined>;
 }
 
 export type MediaOutcome =
@@ -30,15 +30,15 @@ const ALL_KINDS: readonly MediaKind[] = ["image", "audio", "video", "pdf", "file
 export class MediaIntake {
   constructor(private readonly deps: MediaIntakeDeps) {}
 
-  /** The kinds the agent reads now. */
-  readableKinds(): MediaKind[] {
-    const input = this.deps.capabilities()?.multimodal?.input;
+  /** The kinds the room's agent reads now. */
+  async readableKinds(roomId: string): Promise<MediaKind[]> {
+    const input = (await this.deps.capabilities(roomId))?.multimodal?.input;
     return ALL_KINDS.filter((k) => input?.[k] === true);
   }
 
-  /** Whether a message of this kind would be read (before anything is downloaded). */
-  wouldRead(ref: MediaRef): boolean {
-    return this.readableKinds().includes(hintedKind(ref));
+  /** Whether a message of this kind would be read in the room (before anything is downloaded). */
+  async wouldRead(ref: MediaRef, roomId: string): Promise<boolean> {
+    return (await this.readableKinds(roomId)).includes(hintedKind(ref));
   }
 
   async prepare(ref: MediaRef, where: { roomId: string; eventId: string }, signal?: AbortSignal): Promise<MediaOutcome> {
@@ -47,9 +47,10 @@ export class MediaIntake {
       log[level]({ ...where, reason, msgtype: ref.msgtype }, "attachment not passed to the agent");
       return { ok: false, notice, reason };
     };
+    const readable = await this.readableKinds(where.roomId);
     const unreadable = (kind: MediaKind): MediaOutcome =>
-      refuse(MEDIA_TEXTS.notRead(kindLabel(kind, ref.voice), readsLabel(this.readableKinds())), `the agent does not read ${kind}`);
-    if (!this.wouldRead(ref)) return unreadable(hintedKind(ref));
+      refuse(MEDIA_TEXTS.notRead(kindLabel(kind, ref.voice), readsLabel(readable)), `the agent does not read ${kind}`);
+    if (!readable.includes(hintedKind(ref))) return unreadable(hintedKind(ref));
     if (ref.declaredSize !== undefined && ref.declaredSize > maxBytes) return refuse(MEDIA_TEXTS.tooLarge(formatBytes(maxBytes)), "declared too large");
 
     const reservation = await this.deps.budget.reserve(ref.declaredSize ?? maxBytes, signal);
@@ -73,7 +74,7 @@ export class MediaIntake {
       }
       reservation.shrink(bytes.length);
       const type = await sniffType(bytes);
-      if (!this.readableKinds().includes(type.kind)) return unreadable(type.kind);
+      if (!readable.includes(type.kind)) return unreadable(type.kind);
       const media = new PreparedMedia(bytes, type.mimeType, type.kind, ref.filename, ref.voice);
       media.onRelease(() => reservation.release());
       kept = true;

@@ -16,7 +16,7 @@ export async function mediaForTurn(intake: MediaIntake, event: RoomEvent, addres
     log.warn({ ...where, problem: parsed.problem }, "malformed attachment message; not passed to the agent");
     return addressed ? { notice: MEDIA_TEXTS.malformed } : undefined;
   }
-  if (!addressed && !intake.wouldRead(parsed.ref)) return undefined;
+  if (!addressed && !(await intake.wouldRead(parsed.ref, event.room_id))) return undefined;
   const outcome = await intake.prepare(parsed.ref, where, signal);
   if (signal?.aborted) {
     if (outcome.ok) outcome.media.release();

@@ -1,13 +1,14 @@
 // The reference agent over plain AG-UI HTTP + SSE (AGENT_HTTP_PORT), so any AG-UI client can use it: POST a
 // RunAgentInput (checked with AG-UI's schema), get the run's events as server-sent events (@ag-ui/encoder). The
 // brain is the same as the WebSocket's and keeps its own memory per thread, so of the messages a (stateless)
-// client sends only those after the last assistant message are new. A closed connection stops the run.
+// client sends only those after the last assistant message are new (none in a resume run, which answers the paused
+// run's interrupts: RUN_FINISHED outcome "interrupt"). A closed connection stops the run.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import { EventEncoder } from "@ag-ui/encoder";
 import type { Logger } from "pino";
-import { fromRunAgentInput, RunAgentInputSchema } from "../agent/protocol-v2";
+import { fromRunAgentInput, RunAgentInputSchema, type AgentInterrupt } from "../agent/protocol-v2";
 import { AgentRunError, type AgentBrain, type RunOutput } from "./brain";
 import { RunUsage } from "./run-usage";
 import { WorkEmitter } from "./work-emitter";
@@ -79,7 +80,8 @@ export async function startAguiHttpServer(opts: AguiHttpServerOptions): Promise<
       return;
     }
     const input = parsed.data;
-    const lastAnswer = input.messages.map((m) => m.role).lastIndexOf("assistant");
+    // A resume run continues the paused run: the messages it carries are the conversation so far, all known.
+    const lastAnswer = input.resume !== undefined ? input.messages.length - 1 : input.messages.map((m) => m.role).lastIndexOf("assistant");
     const run = fromRunAgentInput({ ...input, messages: input.messages.slice(lastAnswer + 1) });
     if (!run) {
       res.writeHead(400, { "content-type": "text/plain" }).end("the run has no new user message\n");
@@ -95,6 +97,7 @@ export async function startAguiHttpServer(opts: AguiHttpServerOptions): Promise<
     send({ type: "RUN_STARTED", threadId, runId });
     const work = new WorkEmitter(send);
     const usage = new RunUsage();
+    let interrupts: AgentInterrupt[] = [];
     const out: RunOutput = {
       startMessage: () => {
         work.closeReasoning();
@@ -106,11 +109,13 @@ export async function startAguiHttpServer(opts: AguiHttpServerOptions): Promise<
       endMessage: (messageId) => send({ type: "TEXT_MESSAGE_END", messageId }),
       ...work.output(),
       usage: (entry) => usage.add(entry),
+      // The run pauses for people's answers: RUN_FINISHED outcome "interrupt"; the client's next POST carries `resume`.
+      interrupt: (list) => { interrupts = list; },
     };
     try {
       await brain.run(run, out, controller.signal, { threadId, runId });
       work.closeReasoning();
-      send({ type: "RUN_FINISHED", threadId, runId, ...usage.field() });
+      send({ type: "RUN_FINISHED", threadId, runId, ...usage.field(), ...(interrupts.length > 0 ? { outcome: { type: "interrupt", interrupts } } : {}) });
     } catch (err) {
       if (err instanceof AgentRunError) send({ type: "RUN_ERROR", code: err.code, message: err.userMessage, retryable: err.retryable, ...usage.field() });
       else if (!controller.signal.aborted) {

@@ -215,21 +215,33 @@ export class RoomSettingsStore {
       const existing = await this.retry("read room settings", newRoomId, () => this.settings.get(newRoomId));
       const moved = parsed?.success === true && existing === undefined;
       if (moved) await this.save(newRoomId, parsed.data);
-      const optedIn = await this.retry("read the proactive index", oldRoomId, () => this.index.get(oldRoomId));
-      if (optedIn !== undefined) {
-        if (!(await this.isProactive(newRoomId))) {
-          const at = indexValueSchema.safeParse(optedIn).success ? optedIn : this.now();
-          await this.retry("add to the proactive index", newRoomId, () => this.index.set(newRoomId, at));
-        }
-        await this.retry("remove from the proactive index", oldRoomId, () => this.index.delete(oldRoomId));
-      }
+      const optedIn = await this.moveOptIn(oldRoomId, newRoomId);
       if (moved || raw === undefined) {
         this.forget(oldRoomId);
         if (raw !== undefined) await this.retry("delete room settings", oldRoomId, () => this.settings.delete(oldRoomId));
       }
       if (existing !== undefined) this.log.info({ oldRoomId, newRoomId }, "the upgraded room has settings of its own; they were kept");
-      this.log.info({ oldRoomId, newRoomId, proactive: optedIn !== undefined }, "room settings moved to the upgraded room");
+      this.log.info({ oldRoomId, newRoomId, proactive: optedIn }, "room settings moved to the upgraded room");
     }));
+  }
+
+  /** Room upgrade, the opt-in only (of this store's index: another agent's, whose settings the room shares). */
+  async moveProactive(oldRoomId: string, newRoomId: string): Promise<void> {
+    if (oldRoomId === newRoomId) return;
+    const [first, second] = oldRoomId < newRoomId ? [oldRoomId, newRoomId] : [newRoomId, oldRoomId];
+    await this.locks.run(first, () => this.locks.run(second, () => this.moveOptIn(oldRoomId, newRoomId)));
+  }
+
+  /** Under both rooms' locks: the new room opted in (keeping the first time) before the old one leaves the index. */
+  private async moveOptIn(oldRoomId: string, newRoomId: string): Promise<boolean> {
+    const optedIn = await this.retry("read the proactive index", oldRoomId, () => this.index.get(oldRoomId));
+    if (optedIn === undefined) return false;
+    if (!(await this.isProactive(newRoomId))) {
+      const at = indexValueSchema.safeParse(optedIn).success ? optedIn : this.now();
+      await this.retry("add to the proactive index", newRoomId, () => this.index.set(newRoomId, at));
+    }
+    await this.retry("remove from the proactive index", oldRoomId, () => this.index.delete(oldRoomId));
+    return true;
   }
 
   /** The bot was kicked or banned: the room leaves the opt-in index (its settings stay, for a rejoin). */

@@ -15,7 +15,7 @@ export interface Usage {
   limits: UsageLimits;
   /** The wall clock days are counted on. */
   now: () => number;
-  /** The runs of the agent `agentName` (or of the agent each run goes to), counted and capped. */
+  /** The runs of the agent `agentName`, counted and capped. */
   meter(runner: AgentRunner, agentName: MeterOptions["agentName"]): AgentRunner;
 }
 

@@ -15,8 +15,8 @@ export const DEFAULT_AGENT_NAME = "default";
 export interface MeterOptions {
   ledger: UsageLedger;
   limits: UsageLimits;
-  /** The agent the runs go to (or how to tell, per run, where runs are routed to several): records are keyed by it. */
-  agentName: string | ((req: { input: unknown }) => Promise<string>);
+  /** The agent the runs go to (with several, RoomAgents.routed meters each turn under its room's agent): records are keyed by it. */
+  agentName: string;
   /** The wall clock days are counted on (tests inject one). */
   now: () => number;
   log: Logger;
@@ -51,7 +51,7 @@ export function meteredRunner(inner: AgentRunner, opts: MeterOptions): AgentRunn
           return { ok: false, failure: { kind: "usage_limit", detail: `${reached.scope} limit reached`, text: limitText(reached, now) } };
         }
       }
-      const agent = typeof opts.agentName === "string" ? opts.agentName : await opts.agentName(req);
+      const agent = opts.agentName;
       const result = await inner.run(req, observer, signal);
       if (who && result.usage !== undefined) await record(opts, { ...who, agent }, totalsOf(result.usage));
       return result;

@@ -2,10 +2,14 @@
 // client, checked with AG-UI's own schemas and decoded exactly as the WebSocket envelope's (AguiDecoder, BotRun),
 // so an answer looks the same whichever way it came. The run's AbortController is the request's: /stop, a
 // deadline or shutdown closes the connection, and the agent sees it closed. HTTP agents are usually stateless:
-// the bot sends the conversation so far (history.ts) and records each finished run in it.
+// the bot sends the conversation so far and the agent's last state (history.ts, agent-state.ts) and records each
+// finished run in it. The events go through AguiDecoder (which expands *_CHUNK events as @ag-ui/client's
+// transformChunks does), not through HttpAgent.runAgent's pipeline, which would keep its own copy of messages and
+// state in the HttpAgent: `agent.run` is the plain request and its event stream.
 import { HttpAgent } from "@ag-ui/client";
 import type { Logger } from "pino";
 import type { MediaPartOptions } from "../../media/parts";
+import { AgentState } from "../agent-state";
 import { BotRun } from "../bot-run";
 import type { ConversationHistory, HistoryMessage } from "../history";
 import type { AgentInitiatedHandler, LinkState, LinkStats, RunObserver, RunRequest, RunResult } from "../link-types";
@@ -99,7 +103,8 @@ export class HttpAgentTransport implements AgentTransport {
     const { name, history, logger } = this.opts;
     const past = await history.load(name, req.threadId);
     const frame = runFrameV2(req.threadId, req.runId, v1.data.input, this.opts.maxBodyBytes, this.opts.media);
-    const input = RunAgentInputSchema.safeParse({ ...frame.input, messages: [...past, ...frame.input.messages] });
+    const input = RunAgentInputSchema.safeParse({ ...frame.input, messages: [...past.messages, ...frame.input.messages],
+      ...(past.state !== undefined ? { state: past.state } : {}) });
     if (!input.success) return { ok: false, failure: { kind: "bad_frame", detail: `invalid run input: ${input.error.issues[0]?.message ?? "?"}` } };
 
     const controller = new AbortController();
@@ -121,6 +126,7 @@ export class HttpAgentTransport implements AgentTransport {
     const agent = new HttpAgent({ url: this.opts.url, headers: this.opts.token ? { Authorization: `Bearer ${this.opts.token}` } : {}, fetch: this.fetchFn });
     agent.abortController = controller;
     const decoder = new AguiDecoder();
+    const state = new AgentState(past.state, logger.child({ threadId: req.threadId, runId: req.runId }));
     run.sent();
     const subscription = agent.run(input.data).subscribe({
       next: (raw) => {
@@ -132,6 +138,7 @@ export class HttpAgentTransport implements AgentTransport {
         if (parsed.data.kind === "unknown") return run.onEvent({ type: "UNKNOWN", originalType: parsed.data.type });
         const mismatch = envelopeMismatch(parsed.data, req.threadId, req.runId);
         if (mismatch !== undefined) return run.failBadFrame(mismatch);
+        state.follow(parsed.data.event);
         const decoded = decoder.decode(parsed.data.event);
         if (!decoded.ok) return run.failBadFrame(decoded.error);
         for (const event of decoded.events) run.onEvent(event);
@@ -145,7 +152,7 @@ export class HttpAgentTransport implements AgentTransport {
         const asked: HistoryMessage[] = frame.input.messages.map((m) => ({ id: m.id, role: "user", content: textOf(m.content),
           ...(typeof m.name === "string" ? { name: m.name } : {}) }));
         const replaces = v1.data.input.messages.flatMap((m) => (typeof m["replaces"] === "string" ? [m["replaces"]] : []));
-        await history.append(name, req.threadId, [...asked, ...answers], replaces)
+        await history.append(name, req.threadId, [...asked, ...answers], replaces, state.updated)
           .catch((err: unknown) => logger.warn({ err: String(err), threadId: req.threadId }, "could not record the conversation history"));
       }
       return result;

@@ -15,17 +15,20 @@ function fakeTransport(seen: string[]): AgentTransport {
   };
 }
 
-function setup(): { agents: RoomAgents; seen: Record<string, string[]>; settings: Map<string, { agent?: string }>; spaces: Map<string, string[]> } {
+function setup(): { agents: RoomAgents; seen: Record<string, string[]>; settings: Map<string, { agent?: string }>; spaces: Map<string, string[]>;
+  reads: string[] } {
   const seen: Record<string, string[]> = { support: [], coder: [] };
   const settings = new Map<string, { agent?: string }>();
   const spaces = new Map<string, string[]>();
+  const reads: string[] = [];
   const agents = new RoomAgents({
     agents: new Map(["support", "coder"].map((name) => [name, { definition: { name }, transport: fakeTransport(seen[name] ?? []) }])),
     defaultAgent: "support",
-    settings: { get: async (roomId) => settings.get(roomId) ?? {}, update: async (roomId, patch) => void settings.set(roomId, { ...settings.get(roomId), ...patch }) },
+    settings: { get: async (roomId) => (reads.push(roomId), settings.get(roomId) ?? {}),
+      update: async (roomId, patch) => void settings.set(roomId, { ...settings.get(roomId), ...patch }) },
     spacesOf: async (roomId) => spaces.get(roomId) ?? [],
   });
-  return { agents, seen, settings, spaces };
+  return { agents, seen, settings, spaces, reads };
 }
 
 const req = (roomId: string, threadId = "v1.r~g0"): RunRequest => ({ threadId, runId: "$1",
@@ -53,5 +56,17 @@ describe("RoomAgents", () => {
     expect(seen).toEqual({ support: ["v1.r~g0"], coder: ["v1.r~g0~~coder"] });
     expect(threadKeyOf(agentThreadId("v1.r~g0~Rqnc", "coder", "support"))).toBe("v1.r~g0~Rqnc");
     expect(agentThreadId("v1.r~g0", "support", "support")).toBe("v1.r~g0");
+  });
+
+  it("routed: each turn's agent is looked up once and handed to the wrapper (the usage meter) with its run", async () => {
+    const { agents, seen, settings, spaces, reads } = setup();
+    spaces.set("!room", ["!space"]);
+    settings.set("!space", { agent: "coder" });
+    const wrapped: string[] = [];
+    const runner = agents.routed((name, inner) => ({ run: (r, o, sig) => (wrapped.push(name), inner.run(r, o, sig)) }));
+    expect(await runner.run(req("!room"), { onTextMessage: () => undefined })).toEqual({ ok: true });
+    expect(wrapped).toEqual(["coder"]);
+    expect(seen).toEqual({ support: [], coder: ["v1.r~g0~~coder"] });
+    expect(reads).toEqual(["!room", "!space"]); // one lookup: the room's settings, then its space's
   });
 });
