@@ -64,6 +64,8 @@ export interface Timings {
   readonly storeSweepIntervalMs: number;
   readonly storeSweepBatch: number;
   readonly agentHistoryMaxMessages: number;
+  readonly undecryptableKeepMax: number;
+  readonly undecryptableKeepMs: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -137,6 +139,9 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   count("STORE_SWEEP_BATCH", "storeSweepBatch", 1_000, "expired store entries deleted per statement of a sweep"),
   count("AGENT_HISTORY_MAX_MESSAGES", "agentHistoryMaxMessages", 50,
     "messages of a conversation the bot keeps and sends to an HTTP agent (stateless AG-UI), the oldest dropped first"),
+  count("UNDECRYPTABLE_KEEP_MAX", "undecryptableKeepMax", 1_000,
+    "encrypted messages the bot could not read that it keeps, to read and answer when their key comes late (the oldest dropped first)"),
+  ms("UNDECRYPTABLE_KEEP_MS", "undecryptableKeepMs", 86_400_000, "how long such a message is kept waiting for its key"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */
