@@ -289,6 +289,7 @@ class BotApp implements App {
     await interrupts.start(); // before the journal's events are routed: answers given while down find their prompts
     await router.recover();
     await lateKeys.start(router); // messages whose room key comes late (or came while the bot was down)
+    this.cleanups.push(() => lateKeys.stop());
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
       ...(crypto ? { crypto } : {}), intake,
       onHomeserverOk: () => ops.readiness.homeserverAnswered() });

@@ -18,6 +18,7 @@ export interface LateKeysWiring {
   onUnreadable(event: RoomEvent): Promise<RoomEvent | undefined>;
   /** After the journal's recovery: loads the held events, listens for room keys, retries what is held. */
   start(router: { routeLater(roomId: string, work: () => Promise<RoomEvent | undefined>): void }): Promise<void>;
+  stop(): void;
 }
 
 export function wireLateKeys(deps: { config: Config; store: Store; crypto: CryptoRuntime | undefined; messages: RoomMessageSender;
@@ -29,6 +30,7 @@ export function wireLateKeys(deps: { config: Config; store: Store; crypto: Crypt
   const notice = new EncryptedRoomNotice(store.namespace<NoticeRecord>("encrypted-notice"), deps.messages, log, crypto?.undecryptableNotice);
   let router: Parameters<LateKeysWiring["start"]>[0] | undefined;
   const lateKeys = new LateKeys({ crypto, held, notice, journal: deps.journal, log,
+    expiryCheckMs: Math.max(1_000, Math.min(config.timings.undecryptableKeepMs, 600_000)),
     routeLater: (roomId, work) => router?.routeLater(roomId, work),
     metrics: { undecryptable: (cause) => metrics.undecryptable(cause), lateDecrypted: () => metrics.lateDecrypted(),
       held: (count) => metrics.undecryptableHeld(count) } });
@@ -39,5 +41,6 @@ export function wireLateKeys(deps: { config: Config; store: Store; crypto: Crypt
       router = r;
       await lateKeys.start();
     },
+    stop: () => lateKeys.stop(),
   };
 }

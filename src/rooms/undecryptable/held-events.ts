@@ -70,9 +70,9 @@ export class HeldEvents {
     const sessionId = megolmSessionOf(event);
     if (sessionId === undefined) return false;
     const key = HeldEvents.key(event.room_id, event.event_id);
-    const ref: HeldRef = { roomId: event.room_id, eventId: event.event_id, sessionId, heldAt: this.now() };
-    await this.kv.set(key, { ...ref, json: JSON.stringify(event) }, this.opts.maxAgeMs);
-    this.index.delete(key); // (re-held: it moves to the end, the newest)
+    const heldAt = this.index.get(key)?.heldAt ?? this.now(); // held again (routed again after a restart): its age goes on
+    const ref: HeldRef = { roomId: event.room_id, eventId: event.event_id, sessionId, heldAt };
+    await this.kv.set(key, { ...ref, json: JSON.stringify(event) }, Math.max(1, heldAt + this.opts.maxAgeMs - this.now()));
     this.index.set(key, ref);
     await this.prune();
     return this.index.has(key);
@@ -112,6 +112,11 @@ export class HeldEvents {
     const key = HeldEvents.key(ref.roomId, ref.eventId);
     await this.kv.delete(key);
     this.index.delete(key);
+  }
+
+  /** Drops (and counts) what is past the age bound now. */
+  async expire(): Promise<void> {
+    await this.prune();
   }
 
   /** Drops what is past the age bound, then the oldest past the count bound. */

@@ -28,10 +28,20 @@ export interface LateKeysDeps {
   routeLater(roomId: string, work: () => Promise<RoomEvent | undefined>): void;
   metrics: { undecryptable(cause: UndecryptableCause): void; lateDecrypted(): void; held(count: number): void };
   log: Logger;
+  /** How often expired messages are dropped (default: every 10 minutes). */
+  expiryCheckMs?: number;
 }
 
+const expiryCheckMs = 600_000;
+
 export class LateKeys {
+  private expiry: NodeJS.Timeout | undefined;
+
   constructor(private readonly deps: LateKeysDeps) {}
+
+  stop(): void {
+    clearInterval(this.expiry);
+  }
 
   /**
    * Loads what is held, listens for room keys, and retries every held event once (a key may have come while the bot
@@ -42,6 +52,12 @@ export class LateKeys {
     await held.load();
     this.deps.metrics.held(held.size);
     if (!crypto) return;
+    // What waited too long is dropped (and counted) even when nothing else happens.
+    this.expiry = setInterval(() => {
+      void held.expire().then(() => this.deps.metrics.held(held.size))
+        .catch((e: unknown) => this.deps.log.warn({ err: String(e) }, "expiring unreadable messages failed"));
+    }, this.deps.expiryCheckMs ?? expiryCheckMs);
+    this.expiry.unref();
     crypto.onRoomKeys((keys) => {
       for (const key of keys) for (const ref of held.matching(key.roomId, key.sessionId)) this.retryLater(ref);
     });

@@ -66,6 +66,9 @@ describe("HeldEvents", () => {
     }
     expect(held.all().map((r) => r.eventId)).toEqual(["$e2", "$e3"]);
     expect(dropped).toEqual([[1, "full"]]);
+    clock += 1;
+    await held.hold(encrypted(2)); // held again (routed again after a restart): still the oldest, its age goes on
+    expect(held.all().map((r) => r.eventId)).toEqual(["$e2", "$e3"]);
     await opened[0]?.close();
 
     clock += 60_000; // both kept a minute: expired by the next start

@@ -13,6 +13,7 @@ import { HeldEvents, type HeldRecord } from "../../../src/rooms/undecryptable/he
 import { LateKeys, type LateDecryptor } from "../../../src/rooms/undecryptable/late-keys";
 import { openStore, type Store } from "../../../src/store";
 import type { UndecryptableCause } from "../../../src/matrix/crypto";
+import { waitFor } from "../../support/wait";
 
 const ROOM = "!r:example.org";
 const encrypted = (n: number, sessionId = "S1"): RoomEvent => ({
@@ -43,6 +44,9 @@ describe("LateKeys", () => {
   const sent: Array<{ content: Record<string, unknown>; txnId: string }> = [];
   const causes: string[] = [];
   let late = 0;
+  const heldCounts: number[] = [];
+  const droppedCounts: Array<[number, string]> = [];
+  const stops: Array<() => void> = [];
   const sender = {
     sendEvent: async (_roomId: string, _type: string, content: Record<string, unknown>, txnId: string): Promise<SendResult> => {
       const earlier = sent.findIndex((s) => s.txnId === txnId); // the homeserver dedupes txnIds
@@ -54,12 +58,12 @@ describe("LateKeys", () => {
   };
 
   /** A bot start: the held events, the notice and a journal stand-in on one store; routed events collected. */
-  const start = async (crypto: ScriptedCrypto | undefined, reopened: Set<string>) => {
+  const start = async (crypto: ScriptedCrypto | undefined, reopened: Set<string>, maxAgeMs = 60_000) => {
     const store = await openStore(`sqlite://${path.join(dir, "bot.sqlite")}`, { logger: pino({ level: "silent" }) });
     opened.push(store);
     const kv = store.namespace<HeldRecord>("undecryptable-held");
     const log = pino({ level: "silent" });
-    const held = new HeldEvents(kv, { max: 10, maxAgeMs: 60_000, list: () => listNamespace(kv) }, log);
+    const held = new HeldEvents(kv, { max: 10, maxAgeMs, list: () => listNamespace(kv), onDropped: (n, why) => droppedCounts.push([n, why]) }, log);
     const notice = new EncryptedRoomNotice(store.namespace<NoticeRecord>("encrypted-notice"), sender, log, "cannot read");
     const routed: RoomEvent[] = [];
     let chain = Promise.resolve();
@@ -71,8 +75,10 @@ describe("LateKeys", () => {
           if (e) routed.push(e);
         });
       },
-      metrics: { undecryptable: (c) => causes.push(c), lateDecrypted: () => (late += 1), held: () => undefined } });
+      metrics: { undecryptable: (c) => causes.push(c), lateDecrypted: () => (late += 1), held: (n) => heldCounts.push(n) },
+      expiryCheckMs: 20 });
     await lateKeys.start();
+    stops.push(() => lateKeys.stop());
     return { lateKeys, routed, held, settle: async () => { await new Promise((r) => setImmediate(r)); await chain; } };
   };
 
@@ -83,6 +89,9 @@ describe("LateKeys", () => {
     late = 0;
   });
   afterEach(async () => {
+    for (const stop of stops.splice(0)) stop();
+    heldCounts.length = 0;
+    droppedCounts.length = 0;
     await Promise.all(opened.splice(0).map((s) => s.close().catch(() => undefined)));
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -140,5 +149,14 @@ describe("LateKeys", () => {
     expect(causes).toEqual(["encryption_off"]);
     expect(sent).toHaveLength(1);
     expect(bot.held.size).toBe(0);
+  });
+
+  it("drops a message whose key did not come in time, counted, even when nothing else happens", async () => {
+    const bot = await start(new ScriptedCrypto(), new Set(), 200);
+    await bot.lateKeys.onUnreadable(encrypted(1));
+    expect(bot.held.size).toBe(1);
+    await waitFor(() => bot.held.size === 0, { what: "the expired message dropped" });
+    expect(droppedCounts).toEqual([[1, "expired"]]);
+    await waitFor(() => heldCounts.at(-1) === 0, { what: "the held gauge back at 0" });
   });
 });
