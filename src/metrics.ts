@@ -1,7 +1,7 @@
 // The bot's Prometheus instruments, in a Registry of their own (never prom-client's global one), behind
 // plain methods that the pipeline, the agent link, the outbox and the sender call. Served by GET /metrics.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { UNDECRYPTABLE_CAUSES, type UndecryptableCause } from "./matrix/crypto/decrypt-cause";
+import { CryptoMetrics } from "./crypto-metrics";
 
 export const METRIC_PREFIX = "matrix_agent_bot_";
 
@@ -119,11 +119,8 @@ export class Metrics {
   private readonly agentTokens: Counter<"agent" | "direction">;
   private readonly agentNames: BoundedLabel;
   private readonly prompts: Counter<"outcome">;
-  private readonly undecryptableEvents: Counter<"cause">;
-  private readonly lateDecryptions: Counter;
-  private readonly heldEvents: Gauge;
-  private readonly droppedEvents: Counter<"why">;
-  private backupLagProbe: (() => number | undefined) | undefined;
+  /** Unreadable encrypted messages, late room keys and the key backup (crypto-metrics.ts). */
+  readonly crypto: CryptoMetrics;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -165,16 +162,8 @@ export class Metrics {
     this.swept = new Counter(name("store_expired_swept_total"));
     this.agentTokens = new Counter({ ...name("agent_tokens_total"), labelNames: ["agent", "direction"] });
     this.prompts = new Counter({ ...name("prompts_total"), labelNames: ["outcome"] });
-    this.undecryptableEvents = new Counter({ ...name("undecryptable_events_total"), labelNames: ["cause"] });
-    for (const cause of UNDECRYPTABLE_CAUSES) this.undecryptableEvents.inc({ cause }, 0);
-    this.lateDecryptions = new Counter(name("late_decryptions_total"));
-    this.heldEvents = new Gauge(name("undecryptable_held"));
-    this.droppedEvents = new Counter({ ...name("undecryptable_dropped_total"), labelNames: ["why"] });
+    this.crypto = new CryptoMetrics(name);
     // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
-    const backupLag = (): number | undefined => this.backupLagProbe?.();
-    new Gauge({ ...name("key_backup_lag"), collect() {
-      this.set(backupLag() ?? 0);
-    } });
     const probe = (): WorkInFlight | undefined => this.workProbe?.();
     new Gauge({ ...name("idle"), collect() {
       const work = probe();
@@ -253,31 +242,6 @@ export class Metrics {
   /** A command was handled. Pass registered command names only (unknown ones as "unknown"). */
   commandRun(name: string): void {
     this.commands.inc({ command: this.commandNames.value(name) });
-  }
-
-  /** An allowed user's encrypted message could not be read when it came. */
-  undecryptable(cause: UndecryptableCause): void {
-    this.undecryptableEvents.inc({ cause });
-  }
-
-  /** A message was read after all: its room key came late. */
-  lateDecrypted(): void {
-    this.lateDecryptions.inc();
-  }
-
-  /** Unreadable messages kept now. */
-  undecryptableHeld(count: number): void {
-    this.heldEvents.set(Math.max(0, count));
-  }
-
-  /** Unreadable messages dropped unread. */
-  undecryptableDropped(count: number, why: "full" | "expired"): void {
-    if (count > 0) this.droppedEvents.inc({ why }, count);
-  }
-
-  /** The key backup's lag (room keys not backed up yet), read at every scrape. */
-  watchBackupLag(probe: () => number | undefined): void {
-    this.backupLagProbe = probe;
   }
 
   /** The bot's work in hand, read at every scrape (idle, work_in_flight). */

@@ -26,15 +26,15 @@ export function wireLateKeys(deps: { config: Config; store: Store; crypto: Crypt
   const { config, store, crypto, metrics, log } = deps;
   const kv = store.namespace<HeldRecord>("undecryptable-held");
   const held = new HeldEvents(kv, { max: config.timings.undecryptableKeepMax, maxAgeMs: config.timings.undecryptableKeepMs,
-    list: () => listNamespace(kv), onDropped: (count, why) => metrics.undecryptableDropped(count, why) }, log);
+    list: () => listNamespace(kv), onDropped: (count, why) => metrics.crypto.undecryptableDropped(count, why) }, log);
   const notice = new EncryptedRoomNotice(store.namespace<NoticeRecord>("encrypted-notice"), deps.messages, log, crypto?.undecryptableNotice);
   let router: Parameters<LateKeysWiring["start"]>[0] | undefined;
   const lateKeys = new LateKeys({ crypto, held, notice, journal: deps.journal, log,
     expiryCheckMs: Math.max(1_000, Math.min(config.timings.undecryptableKeepMs, 600_000)),
     routeLater: (roomId, work) => router?.routeLater(roomId, work),
-    metrics: { undecryptable: (cause) => metrics.undecryptable(cause), lateDecrypted: () => metrics.lateDecrypted(),
-      held: (count) => metrics.undecryptableHeld(count) } });
-  if (crypto) metrics.watchBackupLag(() => (crypto.backup.enabled ? crypto.backup.lag : undefined));
+    metrics: { undecryptable: (cause) => metrics.crypto.undecryptable(cause), lateDecrypted: () => metrics.crypto.lateDecrypted(),
+      held: (count) => metrics.crypto.undecryptableHeld(count) } });
+  if (crypto) metrics.crypto.watchBackupLag(() => (crypto.backup.enabled ? crypto.backup.lag : undefined));
   return {
     onUnreadable: (event) => lateKeys.onUnreadable(event),
     start: async (r) => {

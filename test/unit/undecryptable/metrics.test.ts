@@ -6,8 +6,9 @@ import { parsePrometheusText, sampleValue } from "../ops/prometheus-text";
 
 describe("late-key metrics", () => {
   it("counts by cause, late decryptions, held and dropped messages, and reads the backup lag when scraped", async () => {
-    const metrics = new Metrics({ processMetrics: false });
-    const scrape = async () => parsePrometheusText(await metrics.text());
+    const all = new Metrics({ processMetrics: false });
+    const metrics = all.crypto;
+    const scrape = async () => parsePrometheusText(await all.text());
     const p = METRIC_PREFIX;
     let text = await scrape();
     for (const cause of UNDECRYPTABLE_CAUSES) expect(sampleValue(text, `${p}undecryptable_events_total`, { cause })).toBe(0);
