@@ -104,7 +104,13 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     const keys = infos.map((info) => ({ roomId: String(info.roomId), sessionId: String(info.sessionId) }));
     setImmediate(() => {
       backup.kick();
-      for (const listener of keyListeners) listener(keys);
+      for (const listener of keyListeners) {
+        try {
+          listener(keys);
+        } catch (e) {
+          opts.log.warn({ error: String(e).slice(0, 300) }, "a room-key listener failed");
+        }
+      }
     });
   });
   return {
