@@ -226,6 +226,7 @@ class BotApp implements App {
       },
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
+      onDropped: (dropped, reason) => ops.metrics.messagesDropped(reason, dropped.length),
     });
     const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
     const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);

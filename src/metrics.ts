@@ -43,6 +43,7 @@ export const METRIC_HELP = {
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
   store_expired_swept_total: "Expired store entries deleted by the store's sweep",
   prompts_total: "The agent's prompts (approvals, choices, questions) settled, by outcome",
+  messages_dropped_total: "Messages dropped unanswered, by reason (room_left: they waited behind a prompt in a room the bot is no longer in)",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
   agent_tokens_total: "Tokens the agent reported using (RUN_FINISHED/RUN_ERROR usage), by agent and direction (input, output); per agent only, never per room or user",
   undecryptable_events_total: "Encrypted messages from allowed users the bot could not read when they came, by cause (missing_key, unknown_device, encryption_off, other)",
@@ -121,6 +122,7 @@ export class Metrics {
   private readonly prompts: Counter<"outcome">;
   /** Unreadable encrypted messages, late room keys and the key backup (crypto-metrics.ts). */
   readonly crypto: CryptoMetrics;
+  private readonly dropped: Counter<"reason">;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -163,6 +165,7 @@ export class Metrics {
     this.agentTokens = new Counter({ ...name("agent_tokens_total"), labelNames: ["agent", "direction"] });
     this.prompts = new Counter({ ...name("prompts_total"), labelNames: ["outcome"] });
     this.crypto = new CryptoMetrics(name);
+    this.dropped = new Counter({ ...name("messages_dropped_total"), labelNames: ["reason"] });
     // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
     const probe = (): WorkInFlight | undefined => this.workProbe?.();
     new Gauge({ ...name("idle"), collect() {
@@ -237,6 +240,11 @@ export class Metrics {
   /** A prompt of the agent was settled: approved, denied, chosen, answered, expired or cancelled. */
   promptSettled(outcome: "approved" | "denied" | "chosen" | "answered" | "expired" | "cancelled"): void {
     this.prompts.inc({ outcome });
+  }
+
+  /** Messages dropped unanswered (`room_left`: they waited behind a prompt in a room the bot is no longer in). */
+  messagesDropped(reason: "room_left", count: number): void {
+    this.dropped.inc({ reason }, count);
   }
 
   /** A command was handled. Pass registered command names only (unknown ones as "unknown"). */
