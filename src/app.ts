@@ -7,6 +7,7 @@ import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
 import { wireInterrupts } from "./app/interrupts";
+import { wireLateKeys } from "./app/late-keys";
 import { wireLive } from "./app/live";
 import { wireRoomAgents } from "./app/room-agents";
 import { holdStoreLease } from "./app/standby";
@@ -26,7 +27,6 @@ import { userNamespaceRegexes } from "./matrix/appservice-protocol";
 import { Outbox } from "./outbox";
 import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
 import { ProactiveFanout } from "./proactive/fanout";
-import { EncryptedRoomNotice } from "./rooms/encrypted-notice";
 import { InviteHandler } from "./rooms/invites";
 import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
 import { rememberAnswer, RoomMemory } from "./rooms/room-memory";
@@ -259,6 +259,7 @@ class BotApp implements App {
         if (!lifecycle) throw new Error("the bot is still starting");
         return lifecycle.createChatRoom(userId, title, opts);
       } });
+    const lateKeys = wireLateKeys({ config, store, crypto, messages, journal, metrics: ops.metrics, log: childLogger(log, "rooms") });
     const router = new InboundRouter({
       botUserId: this.userId, journal, directory, invites, pipeline, sender: messages, log: childLogger(log, "router"),
       ...(config.botDisplayName ? { botDisplayName: config.botDisplayName } : {}),
@@ -272,8 +273,7 @@ class BotApp implements App {
         mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
       isAllowedSender: isAllowedUser,
-      encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms"),
-        crypto?.undecryptableNotice),
+      encryptedNotice: { onUnreadable: (event) => lateKeys.onUnreadable(event) },
     });
     this.cleanups.push(async () => {
       router.stop();
@@ -302,6 +302,8 @@ class BotApp implements App {
     void live.recover(agentOutbox, childLogger(log, "render")).catch((e: unknown) => log.warn({ err: String(e) }, "live message recovery failed"));
     await interrupts.start(); // before the journal's events are routed: answers given while down find their prompts
     await router.recover();
+    await lateKeys.start(router); // messages whose room key comes late (or came while the bot was down)
+    this.cleanups.push(() => lateKeys.stop());
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
       ...(crypto ? { crypto } : {}), intake,
       onHomeserverOk: () => ops.readiness.homeserverAnswered() });

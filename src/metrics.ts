@@ -1,6 +1,7 @@
 // The bot's Prometheus instruments, in a Registry of their own (never prom-client's global one), behind
 // plain methods that the pipeline, the agent link, the outbox and the sender call. Served by GET /metrics.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CryptoMetrics } from "./crypto-metrics";
 
 export const METRIC_PREFIX = "matrix_agent_bot_";
 
@@ -45,6 +46,11 @@ export const METRIC_HELP = {
   messages_dropped_total: "Messages dropped unanswered, by reason (room_left: they waited behind a prompt in a room the bot is no longer in)",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
   agent_tokens_total: "Tokens the agent reported using (RUN_FINISHED/RUN_ERROR usage), by agent and direction (input, output); per agent only, never per room or user",
+  undecryptable_events_total: "Encrypted messages from allowed users the bot could not read when they came, by cause (missing_key, unknown_device, encryption_off, other)",
+  late_decryptions_total: "Encrypted messages read after all when their room key came late (then handled once, like a new message)",
+  undecryptable_held: "Unreadable encrypted messages kept, waiting for their room key",
+  undecryptable_dropped_total: "Unreadable encrypted messages dropped unread, by why: full (UNDECRYPTABLE_KEEP_MAX) or expired (UNDECRYPTABLE_KEEP_MS)",
+  key_backup_lag: "Room keys the bot's device holds that are not in the server-side key backup yet, after its last backup pass (0 when backup is off)",
   work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
 } as const;
 
@@ -114,6 +120,8 @@ export class Metrics {
   private readonly agentTokens: Counter<"agent" | "direction">;
   private readonly agentNames: BoundedLabel;
   private readonly prompts: Counter<"outcome">;
+  /** Unreadable encrypted messages, late room keys and the key backup (crypto-metrics.ts). */
+  readonly crypto: CryptoMetrics;
   private readonly dropped: Counter<"reason">;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
@@ -156,6 +164,7 @@ export class Metrics {
     this.swept = new Counter(name("store_expired_swept_total"));
     this.agentTokens = new Counter({ ...name("agent_tokens_total"), labelNames: ["agent", "direction"] });
     this.prompts = new Counter({ ...name("prompts_total"), labelNames: ["outcome"] });
+    this.crypto = new CryptoMetrics(name);
     this.dropped = new Counter({ ...name("messages_dropped_total"), labelNames: ["reason"] });
     // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
     const probe = (): WorkInFlight | undefined => this.workProbe?.();

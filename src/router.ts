@@ -34,7 +34,8 @@ export interface RouterDeps {
   /** The replied-to event, for the reply context and "replied to the bot" detection. */
   fetchEvent: (roomId: string, eventId: string) => Promise<RoomEvent | undefined>;
   isAllowedSender: (userId: string) => boolean;
-  encryptedNotice: { onUnreadable(roomId: string): Promise<void> };
+  /** An allowed user's encrypted event the bot could not read (src/rooms/undecryptable): the clear event if it reads now. */
+  encryptedNotice: { onUnreadable(event: RoomEvent): Promise<RoomEvent | undefined> };
   /** Commands (`/x`, `!x`, `@bot x`) are handled here and never reach the agent. */
   commands?: { handle(event: RoomEvent, facts: { isDirect: boolean; threadKey: string }): Promise<boolean> };
   /** A group room's reply mode: "mention" (default) or "all" (every message is answered). */
@@ -161,16 +162,30 @@ export class InboundRouter {
 
   /** Queues an event behind its room's earlier ones: routed (journaled), observed (state snapshot), or a stranger's redaction. */
   private schedule(event: RoomEvent, how: "route" | "observe" | "redaction" = "route"): void {
+    this.inRoomOrder(event.room_id, event.event_id, () => how === "route" ? this.routeWithRetries(event)
+      : how === "observe" ? this.observe(event) : this.deps.changes?.redaction(event) ?? Promise.resolve());
+  }
+
+  /**
+   * Runs `work` behind the room's earlier events; the event it returns (reopened in the journal: a message read late)
+   * is routed then, like a new one.
+   */
+  routeLater(roomId: string, work: () => Promise<RoomEvent | undefined>): void {
+    this.inRoomOrder(roomId, undefined, async () => {
+      const event = await work();
+      if (event) await this.routeWithRetries(event);
+    });
+  }
+
+  private inRoomOrder(roomId: string, eventId: string | undefined, work: () => Promise<void>): void {
     this.scheduled += 1;
-    const previous = this.roomChains.get(event.room_id) ?? Promise.resolve();
-    const work = (): Promise<void> => how === "route" ? this.routeWithRetries(event)
-      : how === "observe" ? this.observe(event) : this.deps.changes?.redaction(event) ?? Promise.resolve();
+    const previous = this.roomChains.get(roomId) ?? Promise.resolve();
     const next = previous.then(work).catch((e: unknown) =>
-      this.deps.log.error({ roomId: event.room_id, eventId: event.event_id, err: String(e) }, "event could not be routed"));
-    this.roomChains.set(event.room_id, next);
+      this.deps.log.error({ roomId, eventId, err: String(e) }, "event could not be routed"));
+    this.roomChains.set(roomId, next);
     void next.finally(() => {
       this.scheduled -= 1;
-      if (this.roomChains.get(event.room_id) === next) this.roomChains.delete(event.room_id);
+      if (this.roomChains.get(roomId) === next) this.roomChains.delete(roomId);
     });
   }
 
@@ -199,11 +214,12 @@ export class InboundRouter {
     }
   }
 
-  private async route(event: RoomEvent): Promise<void> {
-    await this.observe(event);
+  private async route(received: RoomEvent): Promise<void> {
+    await this.observe(received);
+    let event = received;
     if (event.type === "m.room.encrypted" && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)
       && (await this.deps.directory.isJoined(event.room_id))) {
-      await this.deps.encryptedNotice.onUnreadable(event.room_id);
+      event = (await this.deps.encryptedNotice.onUnreadable(event)) ?? event; // readable now: its key came meanwhile
     }
     if (event.type === "m.room.redaction") await this.deps.changes?.redaction(event);
     if (this.deps.interrupts && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)

@@ -65,6 +65,8 @@ export interface Timings {
   readonly storeSweepBatch: number;
   readonly agentHistoryMaxMessages: number;
   readonly leaseMs: number;
+  readonly undecryptableKeepMax: number;
+  readonly undecryptableKeepMs: number;
 }
 
 const COUNT_MAX = Number.MAX_SAFE_INTEGER;
@@ -140,6 +142,9 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
     "messages of a conversation the bot keeps and sends to an HTTP agent (stateless AG-UI), the oldest dropped first"),
   ms("LEASE_MS", "leaseMs", 10_000,
     "PostgreSQL or Redis store: length of the lease that makes one of several bot processes active (renewed every third of it; a standby takes over within it)"),
+  count("UNDECRYPTABLE_KEEP_MAX", "undecryptableKeepMax", 1_000,
+    "encrypted messages the bot could not read that it keeps, to read and answer when their key comes late (the oldest dropped first)"),
+  ms("UNDECRYPTABLE_KEEP_MS", "undecryptableKeepMs", 86_400_000, "how long such a message is kept waiting for its key"),
 ];
 
 /** Every variable the bot reads (the in-process reference agent reads AGENT_ENV_VARIABLES too). */

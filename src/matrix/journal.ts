@@ -7,6 +7,8 @@
 //   complete: journal entry marked done first, then the index entry removed. A crash between leaves a done
 //             entry in the index: recovery sees "done" and only cleans the index.
 // Done entries keep only their status (not the event) for `doneTtlMs`, long enough to dedupe redeliveries.
+//   reopen:   an event done once (an encrypted one the bot could not read) is recorded again, as it reads now, marked
+//             `late`: pending, then done, both keeping the mark, so it is reopened (and answered) only once.
 //
 // The event is kept as the JSON text it arrived as (not as an object for the store's serializer to walk): nothing
 // a sender puts in content (`toJSON`, `__proto__`, `then`, deep nesting) is interpreted on the way to the disk.
@@ -18,9 +20,9 @@ import { parseRoomEvent, type RoomEvent } from "./events";
 
 /** `json`: the event as JSON text. Entries written before that kept the event object itself (`event`). */
 type Entry =
-  | { status: "pending"; json: string; receivedAt: number }
+  | { status: "pending"; json: string; receivedAt: number; late?: true }
   | { status: "pending"; event: unknown; receivedAt: number }
-  | { status: "done"; at: number };
+  | { status: "done"; at: number; late?: true };
 
 /** An inbound event that could not be stored: skipped, logged and counted, never blocking its batch. */
 export interface PoisonItem {
@@ -54,6 +56,8 @@ export class Journal {
    * written by an attempt whose batch was refused (another write failed): its redelivery hands it out then.
    */
   private readonly handedOut = new Set<string>();
+  /** Keys reopened (reopen, or found reopened at recovery) and not completed: their done entry keeps the mark. */
+  private readonly reopened = new Set<string>();
   private readonly doneTtlMs: number;
   private readonly onPoison: (item: PoisonItem) => void;
   private readonly guard: (what: string) => Promise<void>;
@@ -86,7 +90,7 @@ export class Journal {
     const texts = new Map<string, string>();
     keys.forEach((key, i) => {
       const entry = existing[i];
-      if (entry !== undefined && (entry.status === "done" || this.handedOut.has(key))) return;
+      if (entry !== undefined && (entry.status === "done" || this.handedOut.has(key) || isLate(entry))) return;
       const event = unique.get(key) as RoomEvent;
       const json = asJsonText(event);
       if (typeof json === "string") texts.set(key, json);
@@ -122,9 +126,36 @@ export class Journal {
   }
 
   private async completeKey(key: string): Promise<void> {
-    await this.stores.entries.set(key, { status: "done", at: Date.now() }, this.doneTtlMs);
+    await this.stores.entries.set(key, { status: "done", at: Date.now(), ...(this.reopened.has(key) ? { late: true as const } : {}) }, this.doneTtlMs);
     await this.stores.pending.delete(key);
     this.handedOut.delete(key);
+    this.reopened.delete(key);
+  }
+
+  /**
+   * Records an event again that was done before (an encrypted event whose room key arrived late, now decrypted), so
+   * the normal path handles it, crash-safe like a new one. Once per event: false (nothing written) when it was
+   * reopened before, whether pending or done since. Throws if the store fails.
+   */
+  async reopen(event: RoomEvent): Promise<boolean> {
+    const key = Journal.key(event.room_id, event.event_id);
+    const entry = await this.stores.entries.get(key);
+    if ((entry !== undefined && isLate(entry)) || this.reopened.has(key)) return false;
+    const json = asJsonText(event);
+    if (typeof json !== "string") {
+      this.onPoison({ roomId: event.room_id, eventId: event.event_id, reason: json.unstorable });
+      return false;
+    }
+    this.reopened.add(key);
+    try {
+      await this.stores.pending.set(key, this.nextOrder());
+      await this.stores.entries.set(key, { status: "pending", json, receivedAt: Date.now(), late: true });
+    } catch (error) {
+      this.reopened.delete(key);
+      throw error;
+    }
+    this.handedOut.add(key);
+    return true;
   }
 
   /** The events recorded but not completed before the last stop, oldest first. */
@@ -146,6 +177,7 @@ export class Journal {
       const event = eventOf(entry);
       if (event.ok) {
         this.handedOut.add(key);
+        if (isLate(entry)) this.reopened.add(key);
         events.push(event.event);
         continue;
       }
@@ -164,6 +196,10 @@ function asJsonText(event: RoomEvent): string | { unstorable: string } {
   } catch (error) {
     return { unstorable: `not storable as JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
+}
+
+function isLate(entry: Entry): boolean {
+  return "late" in entry && entry.late === true;
 }
 
 function eventOf(entry: Extract<Entry, { status: "pending" }>): ReturnType<typeof parseRoomEvent> {

@@ -3,6 +3,7 @@ export { PersistentCryptoStore, SNAPSHOT_FILE, LOCK_FILE, type PersistentStoreOp
 export { StoreLockedError } from "./store-lock";
 export { SnapshotFileError } from "./snapshot-file";
 export { CryptoSession, CryptoError, type CryptoSessionOptions } from "./session";
-export { startCrypto, UNDECRYPTABLE_NOTICE, type CryptoRuntime, type StartCryptoOptions } from "./start";
+export { startCrypto, UNDECRYPTABLE_NOTICE, type CryptoRuntime, type RoomKeyRef, type StartCryptoOptions } from "./start";
+export { UNDECRYPTABLE_CAUSES, undecryptableCause, type UndecryptableCause } from "./decrypt-cause";
 export { inspectCrypto, cryptoStoreDir, type CryptoInspection } from "./inspect";
 

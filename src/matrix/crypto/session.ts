@@ -8,6 +8,9 @@ import type { Logger } from "pino";
 import { createSdkCrypto, sdkCryptoStoreName, type DeviceMasquerade, type SdkCrypto } from "../sdk";
 import { PersistentCryptoStore } from "./persistent-store";
 import { cryptoStoreDir } from "./inspect";
+import { undecryptableCause, type UndecryptableCause } from "./decrypt-cause";
+
+export type ClearEvent = { type: string; content: Record<string, unknown> };
 
 export interface CryptoSessionOptions {
   homeserverUrl: string;
@@ -108,7 +111,18 @@ export class CryptoSession {
 
   /** The clear event, or undefined when it cannot be decrypted (logged with the reason, no content). */
   async decrypt(roomId: string, event: Record<string, unknown>): Promise<{ type: string; content: Record<string, unknown> } | undefined> {
-    return this.guard("decrypt", () => this.sdk.decryptRoomEvent(event, roomId), undefined, { eventId: event["event_id"] });
+    const result = await this.tryDecrypt(roomId, event);
+    return "clear" in result ? result.clear : undefined;
+  }
+
+  /** The clear event, or the machine's reason it cannot be decrypted (logged, no content). */
+  async tryDecrypt(roomId: string, event: Record<string, unknown>): Promise<{ clear: ClearEvent } | { failed: UndecryptableCause }> {
+    try {
+      return { clear: await this.sdk.decryptRoomEvent(event, roomId) };
+    } catch (e) {
+      this.log.warn({ eventId: event["event_id"], error: describe(e) }, "crypto: decrypt failed");
+      return { failed: undecryptableCause(e) };
+    }
   }
 
   async isEncrypted(roomId: string): Promise<boolean> {

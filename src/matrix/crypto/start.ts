@@ -13,7 +13,8 @@ import type { MatrixHttp } from "../http";
 import { REDACTION_TYPE, type RoomMessageSender, type SendResult } from "../sender";
 import { appserviceDevice } from "./appservice-device";
 import { cryptoStoreDir } from "./inspect";
-import { CryptoSession, type CryptoSessionOptions } from "./session";
+import { CryptoSession, type ClearEvent, type CryptoSessionOptions } from "./session";
+import type { UndecryptableCause } from "./decrypt-cause";
 import { createTrustHttp } from "./trust-http";
 import { crossSignAtStart, deviceTrust, type DeviceTrust } from "./trust";
 import { KeyBackupUploader, type BackupMachine } from "./key-backup";
@@ -55,7 +56,17 @@ export interface CryptoRuntime {
   trust: DeviceTrust;
   /** Uploads room keys to the server-side backup as they arrive (when a backup was set up). */
   backup: KeyBackupUploader;
+  /** Decrypts an event again (its key may have arrived late): the clear event (same event id), or why not. */
+  redecrypt(event: RoomEvent): Promise<{ ok: true; event: RoomEvent } | { ok: false; cause: UndecryptableCause }>;
+  /** Called with the room keys (room id, Megolm session id) the device received, after the machine processed them. */
+  onRoomKeys(listener: (keys: RoomKeyRef[]) => void): void;
   stop(): Promise<void>;
+}
+
+/** A Megolm room key the device received: the events of that session in that room can be read now. */
+export interface RoomKeyRef {
+  roomId: string;
+  sessionId: string;
 }
 
 export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRuntime> {
@@ -86,9 +97,21 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
   if (opts.crossSignAtStart !== false) await crossSignAtStart(trust, as ? "appservice" : "client", opts.log);
   const backup = new KeyBackupUploader(session.machine as BackupMachine, trust.http, path.resolve(cryptoStoreDir(opts.dataDir)), opts.log);
   await backup.start().catch((e: unknown) => opts.log.warn({ error: String(e).slice(0, 300) }, "key backup could not start; room keys are not backed up"));
-  // New room keys: backed up soon after (outside the machine's sync processing, which calls this).
-  (session.machine as RoomKeyCallbacks).registerRoomKeyUpdatedCallback(async () => {
-    setImmediate(() => backup.kick());
+  // New room keys: backed up soon after, and the events waiting for them read again (outside the machine's sync
+  // processing, which calls this; the key infos are read here, before the machine frees them).
+  const keyListeners: Array<(keys: RoomKeyRef[]) => void> = [];
+  (session.machine as RoomKeyCallbacks).registerRoomKeyUpdatedCallback(async (infos) => {
+    const keys = infos.map((info) => ({ roomId: String(info.roomId), sessionId: String(info.sessionId) }));
+    setImmediate(() => {
+      backup.kick();
+      for (const listener of keyListeners) {
+        try {
+          listener(keys);
+        } catch (e) {
+          opts.log.warn({ error: String(e).slice(0, 300) }, "a room-key listener failed");
+        }
+      }
+    });
   });
   return {
     syncHook,
@@ -101,6 +124,11 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
     isEncrypted: (roomId) => session.isEncrypted(roomId),
     deviceId: session.deviceId,
     backup,
+    redecrypt: async (event) => {
+      const result = await session.tryDecrypt(event.room_id, event);
+      return "clear" in result ? { ok: true, event: clearRoomEvent(event, result.clear) } : { ok: false, cause: result.failed };
+    },
+    onRoomKeys: (listener) => keyListeners.push(listener),
     stop: async () => {
       await backup.idle();
       await session.stop();
@@ -109,7 +137,7 @@ export async function startCrypto(opts: StartCryptoOptions): Promise<CryptoRunti
 }
 
 interface RoomKeyCallbacks {
-  registerRoomKeyUpdatedCallback(callback: (info: unknown[]) => Promise<void>): void;
+  registerRoomKeyUpdatedCallback(callback: (info: Array<{ roomId: unknown; sessionId: unknown }>) => Promise<void>): void;
 }
 
 const CRYPTO_STATE_TYPES = new Set(["m.room.encryption", "m.room.history_visibility"]);
@@ -125,13 +153,17 @@ export function cryptoSyncHook(session: Session): SyncCryptoHook {
     },
     decrypt: async (event: RoomEvent) => {
       const clear = await session.decrypt(event.room_id, event);
-      if (!clear) return "undecryptable";
-      const relation = event.content["m.relates_to"];
-      const content = relation !== undefined && clear.content["m.relates_to"] === undefined ? { ...clear.content, "m.relates_to": relation } : clear.content;
-      return { ...event, type: clear.type, content };
+      return clear ? clearRoomEvent(event, clear) : "undecryptable";
     },
     afterBatch: () => session.afterBatch(),
   };
+}
+
+/** The decrypted event under the encrypted one's id; the relation stays where the sender put it (outside the ciphertext). */
+function clearRoomEvent(event: RoomEvent, clear: ClearEvent): RoomEvent {
+  const relation = event.content["m.relates_to"];
+  const content = relation !== undefined && clear.content["m.relates_to"] === undefined ? { ...clear.content, "m.relates_to": relation } : clear.content;
+  return { ...event, type: clear.type, content };
 }
 
 export function encryptingSender(sender: RoomMessageSender, session: Session, log: Logger): RoomMessageSender {

@@ -297,6 +297,21 @@ export class Homeserver {
     this.faults.clear();
   }
 
+  /** To-device messages for the user's device (or all its devices) are held back until releaseToDevice (a late room key). */
+  holdToDevice(userId: string, deviceId?: string): void {
+    this.model.keys.holdToDevice(userId, deviceId);
+  }
+
+  /** Delivers what holdToDevice held back (new to-device messages: /sync and appservice pushes); returns how many. */
+  releaseToDevice(userId: string, deviceId?: string): number {
+    return this.model.keys.releaseToDevice(userId, deviceId);
+  }
+
+  /** The types of the to-device messages held back for the user now. */
+  heldToDevice(userId: string): string[] {
+    return this.model.keys.heldToDevice(userId);
+  }
+
   // ---- appservice pushes -----------------------------------------------------------------
 
   /** Enqueue extra events for the next transaction; with none, retries a failing transaction now. */

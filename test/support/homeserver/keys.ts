@@ -38,6 +38,9 @@ export class KeyDirectory {
   readonly crossSigning: CrossSigningDirectory;
   /** When a user last lost a device (a device-list change). */
   private readonly removedPos = new Map<string, number>();
+  /** Test control: `user|device` (or `user|*`) whose to-device messages are held back, and what was held. */
+  private readonly holds = new Set<string>();
+  private heldBack: Array<{ userId: string; deviceId: string; event: JsonObject }> = [];
 
   /** `bump` advances the homeserver's stream and wakes parked syncs. */
   constructor(private readonly bump: () => number) {
@@ -141,11 +144,41 @@ export class KeyDirectory {
         const targets = deviceId === "*" ? [...(this.devices.get(userId)?.keys() ?? [])] : [deviceId];
         for (const target of targets) {
           const event = { type, sender, content: clone(content) as JsonObject };
-          this.device(userId, target).inbox.push({ pos, event });
-          for (const o of this.observers) o.toDevice?.(userId, target, clone(event));
+          if (this.holds.has(`${userId}|${target}`) || this.holds.has(`${userId}|*`)) this.heldBack.push({ userId, deviceId: target, event });
+          else this.deliver(userId, target, pos, event);
         }
       }
     }
+  }
+
+  private deliver(userId: string, deviceId: string, pos: number, event: JsonObject): void {
+    this.device(userId, deviceId).inbox.push({ pos, event });
+    for (const o of this.observers) o.toDevice?.(userId, deviceId, clone(event));
+  }
+
+  /**
+   * Test control (a late room key): to-device messages for the device (every device of the user when none is named)
+   * are held back, neither in /sync nor in appservice transactions, until releaseToDevice.
+   */
+  holdToDevice(userId: string, deviceId = "*"): void {
+    this.holds.add(`${userId}|${deviceId}`);
+  }
+
+  /** Ends the hold and delivers what it held back, in the order sent, as new to-device messages. Returns how many. */
+  releaseToDevice(userId: string, deviceId = "*"): number {
+    this.holds.delete(`${userId}|${deviceId}`);
+    const released = this.heldBack.filter((h) => h.userId === userId && (deviceId === "*" || h.deviceId === deviceId)
+      && !this.holds.has(`${userId}|${h.deviceId}`) && !this.holds.has(`${userId}|*`));
+    if (released.length === 0) return 0;
+    this.heldBack = this.heldBack.filter((h) => !released.includes(h));
+    const pos = this.bump();
+    for (const h of released) this.deliver(h.userId, h.deviceId, pos, h.event);
+    return released.length;
+  }
+
+  /** To-device messages held back for the user now (each type once per message). */
+  heldToDevice(userId: string): string[] {
+    return this.heldBack.filter((h) => h.userId === userId).map((h) => String(h.event["type"]));
   }
 
   /**

@@ -35,6 +35,7 @@ describe("loadConfig: defaults", () => {
       mediaMaxBytes: 20_971_520, mediaMaxInflightBytes: 67_108_864, mediaInlineMaxBytes: 262_144, mediaDownloadTimeoutMs: 60_000, mediaUrlTtlMs: 300_000, mediaOutMaxBytes: 20_971_520,
       storeSweepIntervalMs: 600000, storeSweepBatch: 1000, agentHistoryMaxMessages: 50,
       leaseMs: 10000,
+      undecryptableKeepMax: 1000, undecryptableKeepMs: 86400000,
     });
     expect(config.secrets).toEqual(["syt_client_token"]);
   });

@@ -64,6 +64,22 @@ describe("homeserver double: E2EE keys", () => {
     expect(aliceDevice).not.toBe(bobDevice);
   });
 
+  it("holds back to-device messages for a device on request (a late room key) and delivers them on release", async () => {
+    const since = (await bob.sync()).next_batch;
+    hs.holdToDevice(bob.userId, bobDevice);
+    await alice.call<Json>("PUT", "sendToDevice/m.room.encrypted/t1", { body: { messages: { [bob.userId]: { [bobDevice]: { n: 1 } } } } });
+    await alice.call<Json>("PUT", "sendToDevice/m.test/t2", { body: { messages: { [alice.userId]: { [aliceDevice]: { n: 2 } } } } });
+    const held = (await bob.sync({ since })) as Json;
+    expect(held["to_device"].events).toEqual([]);
+    expect(hs.heldToDevice(bob.userId)).toEqual(["m.room.encrypted"]);
+    expect(((await alice.sync()) as Json)["to_device"].events).toEqual([{ type: "m.test", sender: alice.userId, content: { n: 2 } }]);
+
+    const parked = bob.sync({ since: held.next_batch, timeout: 5000 });
+    expect(hs.releaseToDevice(bob.userId, bobDevice)).toBe(1);
+    expect(((await parked) as Json)["to_device"].events).toEqual([{ type: "m.room.encrypted", sender: alice.userId, content: { n: 1 } }]);
+    expect(hs.heldToDevice(bob.userId)).toEqual([]);
+  });
+
   it("lists a room member's device-key change in device_lists.changed", async () => {
     const roomId = hs.createRoom(alice.userId, { invite: [bob.userId] });
     hs.join(bob.userId, roomId);
