@@ -21,6 +21,7 @@ import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
 import { agentFace, facedEnqueue, facedMessages, facedOutbox, roomFaces } from "./app/faces";
+import { wireAgentUsers } from "./app/agent-users";
 import { userNamespaceRegexes } from "./matrix/appservice-protocol";
 import { Outbox } from "./outbox";
 import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
@@ -174,7 +175,7 @@ class BotApp implements App {
       await drained;
     });
     const messages: RoomMessageSender = {
-      sendEvent: (roomId, type, content, txnId) => outbox.send(roomId, type, content, txnId, { kind: "reply" }),
+      sendEvent: (roomId, type, content, txnId, asUser) => outbox.send(roomId, type, content, txnId, { kind: "reply" }, asUser),
       setTyping: (roomId, typing, timeoutMs) => sender.setTyping(roomId, typing, timeoutMs),
       sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
     };
@@ -197,12 +198,18 @@ class BotApp implements App {
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
     const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
-    const faceFor = roomFaces(agent, agents.roomAgents); // what agents send carries their face (src/app/faces.ts)
-    const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor), facedOutbox(outbox, faceFor)];
+    const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
+    const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
+    // Appservice mode: named agents answer as users of their own; else what agents send carries their face.
+    const agentUsers = wireAgentUsers({ config, http, botUserId: this.userId, agent, roomAgents: agents.roomAgents, isAllowedUser,
+      isBotJoined: (roomId) => isJoined(http, roomId), onBotJoined: async (invite) => lifecycle?.onJoined(invite), log: childLogger(log, "agents") });
+    const faceFor = roomFaces(agent, agents.roomAgents);
+    const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor, agentUsers), facedOutbox(outbox, faceFor, agentUsers)];
     ops.watchLink(agent.link);
     ops.acceptProactivePushes(fanout);
     // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
     await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));
+    await agentUsers?.start();
 
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);
@@ -227,8 +234,6 @@ class BotApp implements App {
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
     });
-    const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
-    const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
     const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
     // Its own retry budget (ROOM_LOOKUP_RETRY_*), not MATRIX_RETRY_*: short test timings there made it give up inside a 5xx burst.
     const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), {
@@ -237,7 +242,7 @@ class BotApp implements App {
     const interrupts = prompts.bind({ pipeline, directory, threadKeyFor });
     this.cleanups.push(() => interrupts.stop());
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
-      async (invite) => lifecycle?.onJoined(invite));
+      async (invite) => lifecycle?.onJoined(invite), agentUsers?.isAgentUser);
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link, agents,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(), work: () => ops.work(), usage, prompts: (roomId) => interrupts.pending(roomId),
@@ -257,7 +262,7 @@ class BotApp implements App {
       threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
         mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
-      isAllowedSender: isAllowedUser,
+      isAllowedSender: (userId) => isAllowedUser(userId) && agentUsers?.isAgentUser(userId) !== true, // never answers an agent
       encryptedNotice: new EncryptedRoomNotice(store.namespace<number>("encrypted-notice"), messages, childLogger(log, "rooms"),
         crypto?.undecryptableNotice),
     });
@@ -269,6 +274,7 @@ class BotApp implements App {
     });
 
     router.addObserver(live.policy);
+    if (agentUsers) router.addObserver(agentUsers.invites);
     lifecycle = installRoomLifecycle({
       config, botUserId: this.userId, http, directory, messages, outbox, store, settings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer), isAllowedUser, prompts: interrupts,
