@@ -138,8 +138,8 @@ export function createAgentUsers(deps: AgentUsersDeps): AgentUsers {
     async start() {
       for (const [name, userId] of users) {
         const definition = deps.agent.agents.get(name)?.definition ?? { name };
-        await setUp(definition, userId).catch((e: unknown) => log.error({ userId, err: describe(e) },
-          "agent user could not be set up: the bot sends for this agent (run `npm run doctor`: does the registration reserve it?)"));
+        await setUp(definition, userId).catch((e: unknown) => log.error({ userId, err: describe(e) }, // runbook/troubleshooting.md
+          "agent user could not be set up: the bot sends for this agent"));
       }
     },
     invites: { name: "agent-user-invites", onEvent: onInvite },
