@@ -176,7 +176,7 @@ class BotApp implements App {
     });
     const messages: RoomMessageSender = {
       sendEvent: (roomId, type, content, txnId, asUser) => outbox.send(roomId, type, content, txnId, { kind: "reply" }, asUser),
-      setTyping: (roomId, typing, timeoutMs) => sender.setTyping(roomId, typing, timeoutMs),
+      setTyping: (roomId, typing, timeoutMs, asUser) => sender.setTyping(roomId, typing, timeoutMs, asUser),
       sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
     };
 

@@ -32,7 +32,9 @@ export interface SendingUsers {
 /** `messages` sending as the room's agent. */
 export function facedMessages(messages: RoomMessageSender, faceFor: FaceFor, users?: SendingUsers): RoomMessageSender {
   return { ...messages, sendEvent: (roomId, type, content, txnId) =>
-    facedSend(faceFor, users, roomId, type, content, (c, asUser) => messages.sendEvent(roomId, type, c, txnId, asUser)) };
+    facedSend(faceFor, users, roomId, type, content, (c, asUser) => messages.sendEvent(roomId, type, c, txnId, asUser)),
+    ...(users ? { setTyping: async (roomId, typing, timeoutMs) =>
+      messages.setTyping(roomId, typing, timeoutMs, await users.userFor(roomId).catch(() => undefined)) } : {}) };
 }
 
 /** `outbox` sending as the room's agent (live edits and the recovery of live messages go through it). */

@@ -19,7 +19,7 @@ export type SendResult =
 export interface RoomMessageSender {
   /** `asUser` (appservice mode): a user of the appservice's namespace the event is sent as (identity assertion). */
   sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string, asUser?: string): Promise<SendResult>;
-  setTyping(roomId: string, typing: boolean, timeoutMs: number): Promise<void>;
+  setTyping(roomId: string, typing: boolean, timeoutMs: number, asUser?: string): Promise<void>;
   sendReadReceipt(roomId: string, eventId: string): Promise<void>;
 }
 
@@ -100,11 +100,11 @@ export class MatrixSender implements RoomMessageSender {
     }
   }
 
-  async setTyping(roomId: string, typing: boolean, timeoutMs: number): Promise<void> {
+  async setTyping(roomId: string, typing: boolean, timeoutMs: number, asUser?: string): Promise<void> {
     if (this.tokenRejected) return;
-    const path = `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(this.opts.userId)}`;
-    await this.bestEffort("typing", roomId, () =>
-      this.http.request("PUT", path, { body: typing ? { typing: true, timeout: timeoutMs } : { typing: false } }));
+    const path = `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(asUser ?? this.opts.userId)}`;
+    await this.bestEffort("typing", roomId, () => this.http.request("PUT", path,
+      { body: typing ? { typing: true, timeout: timeoutMs } : { typing: false }, ...(asUser !== undefined ? { query: { user_id: asUser } } : {}) }));
   }
 
   async sendReadReceipt(roomId: string, eventId: string): Promise<void> {

@@ -24,7 +24,7 @@ async function twoAgents(): Promise<Scenario> {
   const http = await startAguiHttpAgent();
   const file = path.join(mkdtempSync(path.join(tmpdir(), "faces2-agents-")), "agents.yaml");
   writeFileSync(file, `agents:\n  coder:\n    url: ${http.url}\n    displayName: Coder\n    avatar: mxc://localhost/coder\n`);
-  return Scenario.start({ mode: "appservice", externalAgent: true, env: { AGENTS_FILE: file } });
+  return Scenario.start({ mode: "appservice", externalAgent: true, env: { AGENTS_FILE: file, TYPING_DELAY_MS: "0" } });
 }
 
 function messagesOf(sc: Scenario, roomId: string, sender: string): ClientEvent[] {
@@ -53,6 +53,7 @@ describe("agent users in appservice mode", () => {
     expect(coder?.content["body"]).toBe("You said: my name is Ada (I remember 0 earlier messages)");
     expect(coder?.content).not.toHaveProperty([PER_MESSAGE_PROFILE]);
     expect(sc.hs.membership(dm, CODER)).toBe("join");
+    expect(sc.hs.typing.some((t) => t.roomId === dm && t.userId === CODER && t.typing)).toBe(true); // typing, as the coder too
     const profile = await sc.alice.call<{ displayname?: string; avatar_url?: string }>("GET", `profile/${encodeURIComponent(CODER)}`);
     expect(profile).toEqual({ displayname: "Coder", avatar_url: "mxc://localhost/coder" });
     await sc.settled();
