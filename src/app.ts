@@ -197,7 +197,8 @@ class BotApp implements App {
       outbox: facedEnqueue(outbox, agentFace(agent)), recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
-    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
+    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log,
+      agentUserIn: async (name, roomId) => agentUsers?.userOfAgentIn(name, roomId) }); // agentUsers: set just below, used once running
     const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
     const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
     // Appservice mode: named agents answer as users of their own; else what agents send carries their face.

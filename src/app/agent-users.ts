@@ -18,6 +18,8 @@ import type { StartedAgent } from "./agent";
 export interface AgentUsers {
   /** The user the room's current agent sends as; undefined: the bot itself (the default agent, or its user is unusable). */
   userFor(roomId: string): Promise<string | undefined>;
+  /** The user of agent `name` (any agent's, not only the room's current one), joined to the room; undefined as in userFor. */
+  userOfAgentIn(name: string, roomId: string): Promise<string | undefined>;
   /** A send as `userId` was refused in `roomId` (kicked, say): it joins again before the next one. */
   forget(roomId: string, userId: string): void;
   /** Registers each agent's user and sets its profile (failures are logged: that agent then speaks through the bot). */
@@ -86,6 +88,12 @@ export function createAgentUsers(deps: AgentUsersDeps): AgentUsers {
     return joined;
   };
 
+  const userOfAgentIn = async (name: string, roomId: string): Promise<string | undefined> => {
+    const userId = users.get(name);
+    if (userId === undefined || !usable.has(userId)) return undefined;
+    return (await ensureJoined(roomId, userId)) ? userId : undefined;
+  };
+
   const setUp = async (definition: Definition, userId: string): Promise<void> => {
     const username = userId.slice(1, userId.indexOf(":"));
     try {
@@ -129,11 +137,8 @@ export function createAgentUsers(deps: AgentUsersDeps): AgentUsers {
   };
 
   return {
-    async userFor(roomId) {
-      const userId = users.get((await deps.roomAgents.current(roomId)).name);
-      if (userId === undefined || !usable.has(userId)) return undefined;
-      return (await ensureJoined(roomId, userId)) ? userId : undefined;
-    },
+    userFor: async (roomId) => userOfAgentIn((await deps.roomAgents.current(roomId)).name, roomId),
+    userOfAgentIn,
     forget: (roomId, userId) => void joins.delete(`${roomId}|${userId}`),
     async start() {
       for (const [name, userId] of users) {

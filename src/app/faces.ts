@@ -58,10 +58,19 @@ async function facedSend(faceFor: FaceFor, users: SendingUsers | undefined, room
   return send(withFace(type, content, face));
 }
 
-/** An outbox's enqueue for `face`'s agent (its own runs fanned out to rooms). */
-export function facedEnqueue(outbox: Pick<Outbox, "enqueue">, face: AgentFace | undefined): Pick<Outbox, "enqueue"> {
-  if (face === undefined) return outbox;
-  return { enqueue: (entries) => outbox.enqueue(entries.map((e) => ({ ...e, content: withFace(e.type, e.content, face) }))) };
+/**
+ * An outbox's enqueue for `face`'s agent (its own runs fanned out to rooms). `userIn` (appservice mode): the agent's own
+ * user, joined to the room, that sends there instead (without the profile); undefined: the bot sends, with the face.
+ */
+export function facedEnqueue(outbox: Pick<Outbox, "enqueue">, face: AgentFace | undefined,
+  userIn?: (roomId: string) => Promise<string | undefined>): Pick<Outbox, "enqueue"> {
+  if (face === undefined && userIn === undefined) return outbox;
+  return {
+    enqueue: async (entries) => outbox.enqueue(await Promise.all(entries.map(async (e) => {
+      const asUser = userIn ? await userIn(e.roomId).catch(() => undefined) : undefined;
+      return asUser !== undefined ? { ...e, asUser } : { ...e, content: withFace(e.type, e.content, face) };
+    }))),
+  };
 }
 
 /** The global default agent's face (its own runs, POST /proactive). */
