@@ -234,6 +234,7 @@ class BotApp implements App {
       },
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
+      onDropped: (dropped, reason) => ops.metrics.messagesDropped(reason, dropped.length),
     });
     const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
     // Its own retry budget (ROOM_LOOKUP_RETRY_*), not MATRIX_RETRY_*: short test timings there made it give up inside a 5xx burst.

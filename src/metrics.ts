@@ -42,6 +42,7 @@ export const METRIC_HELP = {
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
   store_expired_swept_total: "Expired store entries deleted by the store's sweep",
   prompts_total: "The agent's prompts (approvals, choices, questions) settled, by outcome",
+  messages_dropped_total: "Messages dropped unanswered, by reason (room_left: they waited behind a prompt in a room the bot is no longer in)",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
   agent_tokens_total: "Tokens the agent reported using (RUN_FINISHED/RUN_ERROR usage), by agent and direction (input, output); per agent only, never per room or user",
   work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
@@ -113,6 +114,7 @@ export class Metrics {
   private readonly agentTokens: Counter<"agent" | "direction">;
   private readonly agentNames: BoundedLabel;
   private readonly prompts: Counter<"outcome">;
+  private readonly dropped: Counter<"reason">;
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
@@ -154,6 +156,7 @@ export class Metrics {
     this.swept = new Counter(name("store_expired_swept_total"));
     this.agentTokens = new Counter({ ...name("agent_tokens_total"), labelNames: ["agent", "direction"] });
     this.prompts = new Counter({ ...name("prompts_total"), labelNames: ["outcome"] });
+    this.dropped = new Counter({ ...name("messages_dropped_total"), labelNames: ["reason"] });
     // Read at scrape time (collect); registered in this.registry like the others, so no field is needed.
     const probe = (): WorkInFlight | undefined => this.workProbe?.();
     new Gauge({ ...name("idle"), collect() {
@@ -228,6 +231,11 @@ export class Metrics {
   /** A prompt of the agent was settled: approved, denied, chosen, answered, expired or cancelled. */
   promptSettled(outcome: "approved" | "denied" | "chosen" | "answered" | "expired" | "cancelled"): void {
     this.prompts.inc({ outcome });
+  }
+
+  /** Messages dropped unanswered (`room_left`: they waited behind a prompt in a room the bot is no longer in). */
+  messagesDropped(reason: "room_left", count: number): void {
+    this.dropped.inc({ reason }, count);
   }
 
   /** A command was handled. Pass registered command names only (unknown ones as "unknown"). */

@@ -4,17 +4,18 @@
 // thread's resume run starts, once. On start every record goes on where it stopped. All work runs one step at a time.
 import type { Logger } from "pino";
 import type Keyv from "keyv";
-import type { AgentInterrupt, ResumeEntry } from "../agent/protocol-v2";
+import type { AgentInterrupt } from "../agent/protocol-v2";
 import type { RoomEvent } from "../matrix/events";
 import type { RoomMessageSender } from "../matrix/sender";
-import { answerContents, editContent } from "../turns/reply-content";
 import { txnIdFor, type TurnMessage } from "../turns/turn-run";
-import { decide, optionId, readEvent, type Said } from "./answers";
-import { APPROVE_KEY, DENY_KEY, kindOf, promptText } from "./kinds";
-import { POLL_END, POLL_START, pollEndContent, pollStartContent } from "./polls";
+import { decide, readEvent } from "./answers";
+import { kindOf, promptText } from "./kinds";
+import { targetOf, type Known } from "./matching";
+import { outcomeOf, resumeMessage, type PromptOutcome } from "./outcomes";
+import { postPrompt, showOutcome } from "./prompt-posting";
 import { PausedRuns, type PausedRun, type Prompt, type PromptAnswer } from "./records";
 
-export type PromptOutcome = "approved" | "denied" | "chosen" | "answered" | "expired" | "cancelled";
+export type { PromptOutcome } from "./outcomes";
 
 export interface InterruptDeps {
   kv: Keyv<unknown>;
@@ -22,7 +23,7 @@ export interface InterruptDeps {
   log: Logger;
   /** APPROVAL_TIMEOUT_MS: a prompt expires after this, or at its interrupt's expiresAt if that is earlier. */
   timeoutMs: number;
-  pipeline: { pause(threadKey: string): void; resume(message: TurnMessage): void; release(threadKey: string): void };
+  pipeline: { pause(threadKey: string): void; resume(message: TurnMessage): void; release(threadKey: string, drop?: "room_left"): void };
   threadKeyFor(roomId: string, threadRootId: string | undefined): Promise<string>;
   /** Whether someone other than the asker may answer: the settings permission (DESIGN.md). */
   hasSettingsPermission(roomId: string, userId: string): Promise<boolean>;
@@ -43,8 +44,12 @@ export class InterruptManager {
   /** Records in memory (the store is the truth at start; this is what /status and matching read). */
   private readonly known = new Map<string, PausedRun>();
 
+  /** What matching.ts reads to find the prompt an event answers. */
+  private readonly matching: Known;
+
   constructor(private readonly deps: InterruptDeps) {
     this.runs = new PausedRuns(deps.kv);
+    this.matching = { runs: this.runs, records: this.known, threadKeyFor: (roomId, root) => deps.threadKeyFor(roomId, root) };
   }
 
   private now(): number {
@@ -103,7 +108,7 @@ export class InterruptManager {
     const said = readEvent(event);
     if (said.on === "nothing") return Promise.resolve(false);
     return this.serial(async () => {
-      const target = await this.targetOf(event, said);
+      const target = await targetOf(this.matching, event, said);
       if (!target) return said.on === "prompt" && (await this.runs.byPrompt(said.promptEventId)) !== undefined;
       const { key, run, index } = target;
       const prompt = run.prompts[index];
@@ -139,7 +144,10 @@ export class InterruptManager {
     });
   }
 
-  /** The bot left (or was removed from) a room: its prompts are cancelled where they stand (nothing can be shown there). */
+  /**
+   * The bot left (or was removed from) a room: its prompts are cancelled where they stand (nothing can be shown there),
+   * and the messages that waited behind them are dropped.
+   */
   roomLeft(roomId: string): Promise<number> {
     return this.serial(async () => {
       let cancelled = 0;
@@ -154,7 +162,7 @@ export class InterruptManager {
         this.clearTimer(key);
         this.known.delete(key);
         await this.runs.remove(key);
-        this.deps.pipeline.release(run.threadKey);
+        this.deps.pipeline.release(run.threadKey, "room_left"); // what waited behind it cannot be answered there
       }
       if (cancelled > 0) this.deps.log.info({ roomId, cancelled }, "the bot left the room: its pending prompts are cancelled");
       return cancelled;
@@ -182,38 +190,14 @@ export class InterruptManager {
     const run = this.known.get(key);
     if (!run) return;
     if (run.state === "resuming") {
-      this.deps.pipeline.resume(this.resumeMessage(key, run));
+      this.deps.pipeline.resume(resumeMessage(key, run));
       return;
     }
-    for (const i of run.prompts.keys()) if (run.prompts[i]?.eventId === undefined) await this.post(run, i);
+    for (const i of run.prompts.keys()) if (run.prompts[i]?.eventId === undefined) await postPrompt(this.deps, run, i);
     if (run.state === "posting") run.state = "waiting";
     await this.save(key, run);
     for (const i of run.prompts.keys()) await this.show(run, i);
     await this.expire(key, run);
-  }
-
-  private async post(run: PausedRun, i: number): Promise<void> {
-    const prompt = run.prompts[i];
-    if (!prompt) return;
-    const target = { roomId: run.roomId, eventId: run.askerEventId, sender: run.asker, isDirect: run.isDirect,
-      ...(run.threadRootId ? { threadRootId: run.threadRootId } : {}) };
-    const txn = (part: string): string => txnIdFor(run.runId, run.roomId, `prompt.${i}${part}`);
-    const [question, ...options] = prompt.kind === "choice" ? prompt.text.split("\n").filter((l) => l !== "") : [];
-    const sent = prompt.kind === "choice"
-      ? await this.deps.sender.sendEvent(run.roomId, POLL_START, pollStartContent(question ?? "", prompt.options ?? options,
-        (prompt.options ?? []).map((_, n) => optionId(n)), run.threadRootId), txn(""))
-      : await this.deps.sender.sendEvent(run.roomId, "m.room.message", answerContents(prompt.text, target, "m.notice")[0] ?? {}, txn(""));
-    if (!sent.ok) {
-      this.deps.log.error({ roomId: run.roomId, error: sent.error.describe() }, "could not post a prompt; it stays pending");
-      return;
-    }
-    prompt.eventId = sent.eventId;
-    if (prompt.kind !== "approval") return;
-    for (const [part, key] of [[".yes", APPROVE_KEY], [".no", DENY_KEY]] as const) {
-      const reaction = { "m.relates_to": { rel_type: "m.annotation", event_id: sent.eventId, key } };
-      const r = await this.deps.sender.sendEvent(run.roomId, "m.reaction", reaction, txn(part));
-      if (!r.ok) this.deps.log.warn({ roomId: run.roomId, error: r.error.describe() }, "could not add a reaction to a prompt");
-    }
   }
 
   /** A prompt answered (or expired, cancelled): recorded first, then shown; the run resumes when none is left. */
@@ -229,23 +213,13 @@ export class InterruptManager {
       this.clearTimer(key);
       run.state = "resuming";
       await this.save(key, run);
-      this.deps.pipeline.resume(this.resumeMessage(key, run));
+      this.deps.pipeline.resume(resumeMessage(key, run));
     }
   }
 
   /** Edits an answered prompt to show its outcome (a poll is ended too), once. */
   private async show(run: PausedRun, index: number): Promise<void> {
-    const prompt = run.prompts[index];
-    if (!prompt?.answer || prompt.shown || prompt.eventId === undefined) return;
-    const txn = txnIdFor(run.runId, run.roomId, `prompt.${index}.outcome`);
-    const text = `${prompt.text}\n\n**${prompt.answer.shown}**`;
-    const [content] = answerContents(text, { roomId: run.roomId, eventId: run.askerEventId, sender: run.asker, isDirect: true }, "m.notice");
-    const result = prompt.kind === "choice"
-      ? await this.deps.sender.sendEvent(run.roomId, POLL_END, pollEndContent(prompt.eventId, prompt.answer.shown), txn)
-      : await this.deps.sender.sendEvent(run.roomId, "m.room.message", editContent(prompt.eventId, content ?? {}), txn);
-    if (!result.ok) this.deps.log.warn({ roomId: run.roomId, error: result.error.describe() }, "could not show a prompt's outcome");
-    prompt.shown = true;
-    await this.save(keyOf(run.roomId, run.runId), run);
+    if (await showOutcome(this.deps, run, index)) await this.save(keyOf(run.roomId, run.runId), run);
   }
 
   /** Prompts past their time are cancelled ("expired"); the next expiry is scheduled. */
@@ -262,45 +236,6 @@ export class InterruptManager {
       Math.min(MAX_TIMER_MS, Math.max(0, next - now)));
     timer.unref();
     this.timers.set(key, timer);
-  }
-
-  private async targetOf(event: RoomEvent, said: Said): Promise<{ key: string; run: PausedRun; index: number } | undefined> {
-    if (said.on === "nothing") return undefined;
-    const promptId = said.on === "prompt" ? said.promptEventId : said.repliesTo;
-    const byPrompt = promptId !== undefined ? await this.runs.byPrompt(promptId) : undefined;
-    const found = byPrompt !== undefined ? this.known.get(byPrompt) : undefined;
-    if (found && byPrompt !== undefined && found.state === "waiting") {
-      const index = found.prompts.findIndex((p) => p.eventId === promptId);
-      if (index >= 0 && (said.on === "prompt" || decide(found.prompts[index] as Prompt, said, "") !== undefined)) {
-        return { key: byPrompt, run: found, index };
-      }
-    }
-    if (said.on !== "message") return undefined;
-    // Not a reply to a prompt: the latest pending prompt this message answers, in its thread (then, for
-    // !approve/!deny, in the room).
-    const threadKey = await this.deps.threadKeyFor(event.room_id, said.threadRootId);
-    const waiting = [...this.known].filter(([, r]) => r.roomId === event.room_id && r.state === "waiting").reverse();
-    const pick = (sameThread: boolean): { key: string; run: PausedRun; index: number } | undefined => {
-      for (const [key, run] of waiting) {
-        if (sameThread && run.threadKey !== threadKey) continue;
-        for (let index = run.prompts.length - 1; index >= 0; index--) {
-          const p = run.prompts[index] as Prompt;
-          if (p.answer || p.eventId === undefined) continue;
-          if (p.kind === "text" && event.sender !== run.asker) continue; // the asker's next message
-          if (decide(p, said, "") !== undefined) return { key, run, index };
-        }
-      }
-      return undefined;
-    };
-    return pick(true) ?? (said.command ? pick(false) : undefined);
-  }
-
-  private resumeMessage(key: string, run: PausedRun): TurnMessage {
-    const entries: ResumeEntry[] = run.prompts.map((p) => ({ interruptId: p.interruptId, status: p.answer?.status ?? "cancelled",
-      ...(p.answer?.payload !== undefined ? { payload: p.answer.payload } : {}) }));
-    return { roomId: run.roomId, eventId: run.askerEventId, sender: run.asker, isDirect: run.isDirect, threadKey: run.threadKey, text: "",
-      ...(run.threadRootId ? { threadRootId: run.threadRootId } : {}), ...(run.askerName ? { senderName: run.askerName } : {}),
-      resume: { runId: `${run.runId}.resume`, key, entries } };
   }
 
   private async save(key: string, run: PausedRun): Promise<void> {
@@ -321,10 +256,4 @@ export class InterruptManager {
 
 function keyOf(roomId: string, runId: string): string {
   return txnIdFor(runId, roomId, "paused");
-}
-
-function outcomeOf(prompt: Prompt, answer: PromptAnswer): PromptOutcome {
-  if (answer.status === "cancelled") return answer.shown.includes("expired") ? "expired" : "cancelled";
-  if (prompt.kind === "approval") return (answer.payload as { approved?: boolean } | undefined)?.approved ? "approved" : "denied";
-  return prompt.kind === "choice" ? "chosen" : "answered";
 }

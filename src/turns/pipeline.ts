@@ -5,48 +5,19 @@
 // edited waits in its new version; one redacted is dropped. A running batch that is edited or redacted while the
 // agent is at it is cancelled and run again as it now is: after an edit the new run takes over what the cancelled
 // one posted, after a redaction those messages are redacted. Never throws: every failure becomes a reply.
-import type { Logger } from "pino";
 import type { RunFailure, RunResult } from "../agent/link";
-import type { AgentInterrupt } from "../agent/protocol-v2";
-import type { RoomMessageSender } from "../matrix/sender";
-import type { LiveRendering } from "../render/answer";
-import type { AttachmentPosting } from "../render/attachment-post";
-import { retire } from "../render/takeover";
+import { afterChange, type NextBatch } from "./change-rerun";
 import { FAILURE_TEXTS } from "./failure-text";
-import { RunLimiter, type RunLimits } from "./run-limiter";
-import { journalIdsOf, TurnRun, txnIdFor, type AgentRunner, type TurnMessage, type TurnOptions, type TurnRunOptions } from "./turn-run";
+import type { PipelineDeps } from "./pipeline-deps";
+import { RunLimiter } from "./run-limiter";
+import { waitForSlot } from "./run-slot";
+import { journalIdsOf, TurnRun, type TurnMessage, type TurnRunOptions } from "./turn-run";
 import { findMessage, type BatchChange, type ChangeOutcome, type Found, type ThreadState } from "./batch-changes";
 import { RoomTyping } from "./typing";
 
 export type { AgentRunner, TurnMessage } from "./turn-run";
 export type { ChangeOutcome } from "./batch-changes";
-
-export interface PipelineDeps {
-  agent: AgentRunner;
-  sender: RoomMessageSender;
-  log: Logger;
-  options: TurnOptions & { turnQueueLimit: number } & Partial<RunLimits>;
-  /** Live answers (src/render/); absent: answers are posted when complete. */
-  live?: LiveRendering;
-  /** The agent's files: uploaded and posted (src/render/attachment-post.ts). */
-  attachments?: AttachmentPosting;
-  /** Called once every message of a finished run (answered or told of the failure) is settled. */
-  onSettled: (messages: TurnMessage[]) => Promise<void>;
-  onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
-  /** A batch was answered (or told of its failure): the bot's messages showing the answer, in order. */
-  onAnswered?: (messages: TurnMessage[], eventIds: string[]) => Promise<void>;
-  /** Pending prompts (src/interrupts/): a run that paused for answers, a resume run done, /stop of a paused thread. */
-  interrupts?: PipelineInterrupts;
-}
-
-export interface PipelineInterrupts {
-  /** The run paused with these interrupts: record and post them. Called before its messages are settled. */
-  paused(messages: TurnMessage[], runId: string, interrupts: AgentInterrupt[]): Promise<void>;
-  /** A resume run went its course (its answer is out, or its failure told). */
-  resumed(message: TurnMessage): Promise<void>;
-  /** /stop in a paused thread: its prompts are cancelled. */
-  stopped(threadKey: string): Promise<void>;
-}
+export type { PipelineDeps, PipelineInterrupts } from "./pipeline-deps";
 
 export class TurnPipeline {
   private readonly threads = new Map<string, ThreadState>();
@@ -68,8 +39,7 @@ export class TurnPipeline {
   submit(message: TurnMessage): void {
     if (!this.accepting) return;
     this.submittedAt.set(message, Date.now());
-    const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
-    this.threads.set(message.threadKey, thread);
+    const thread = this.threadOf(message.threadKey);
     if (thread.running === undefined && !thread.paused) {
       this.launch(thread, [message]);
       return;
@@ -79,6 +49,13 @@ export class TurnPipeline {
       return;
     }
     thread.queue.push(message);
+  }
+
+  /** The thread's state, made (idle) if it has none. */
+  private threadOf(threadKey: string): ThreadState {
+    const thread = this.threads.get(threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
+    this.threads.set(threadKey, thread);
+    return thread;
   }
 
   /** Cancels the run in flight for a thread (the /stop command). Returns whether one was running. */
@@ -97,26 +74,27 @@ export class TurnPipeline {
 
   /** A thread whose run is paused for answers (src/interrupts/, at start): its messages wait. */
   pause(threadKey: string): void {
-    const thread = this.threads.get(threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
-    thread.paused = true;
-    this.threads.set(threadKey, thread);
+    this.threadOf(threadKey).paused = true;
   }
 
   /** The paused thread goes on with `message` (a resume run): it runs before the messages that waited. */
   resume(message: TurnMessage): void {
     if (!this.accepting) return;
-    const thread = this.threads.get(message.threadKey) ?? { running: undefined, batch: [], queue: [], done: Promise.resolve() };
-    this.threads.set(message.threadKey, thread);
+    const thread = this.threadOf(message.threadKey);
     thread.paused = false;
     if (thread.running === undefined) this.launch(thread, [message]);
     else thread.queue.unshift(message);
   }
 
-  /** The paused thread goes on without a resume (its prompts were cancelled): what waited runs. */
-  release(threadKey: string): void {
+  /**
+   * The paused thread goes on without a resume (its prompts were cancelled): what waited runs; or, `drop` given (the
+   * bot is no longer in the room, where no answer can go), what waited is dropped: settled, logged and counted.
+   */
+  release(threadKey: string, drop?: "room_left"): void {
     const thread = this.threads.get(threadKey);
     if (!thread?.paused) return;
     thread.paused = false;
+    if (drop !== undefined && thread.queue.length > 0) this.track(this.dropWaiting(thread.queue.splice(0), drop));
     const next = this.nextBatch(thread);
     if (next && this.accepting && thread.running === undefined) this.launch(thread, next.batch, next.opts);
     else if (thread.running === undefined && thread.queue.length === 0) this.threads.delete(threadKey);
@@ -225,14 +203,15 @@ export class TurnPipeline {
     thread.batch = batch;
     thread.done = new Promise<void>((resolve) => (settled = resolve));
     this.track(
-      this.whenFree(run, batch).then(async (release) => {
-        let again: { batch: TurnMessage[]; opts: TurnRunOptions } | undefined;
+      waitForSlot(this.limiter, this.deps, run, batch).then(async (release) => {
+        let again: NextBatch | undefined;
         try {
           const result = await run.execute().finally(release);
           this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
           const change = thread.change;
           thread.change = undefined;
-          if (change) again = await this.afterChange(run, batch, change);
+          if (change) again = await afterChange(this.deps, run, batch, change,
+            { settle: (m) => this.settle(m), logHandled: (m, outcome) => this.logHandled(m, outcome) });
           else {
             if (result.ok && result.interrupts && this.deps.interrupts && run.abortedFor === undefined) {
               await this.deps.interrupts.paused(batch, run.runId, result.interrupts);
@@ -254,7 +233,7 @@ export class TurnPipeline {
   }
 
   /** The next batch of a thread's queue: what waits up to an answer to give again, which runs alone. */
-  private nextBatch(thread: ThreadState): { batch: TurnMessage[]; opts: TurnRunOptions } | undefined {
+  private nextBatch(thread: ThreadState): NextBatch | undefined {
     const alone = thread.queue.findIndex((m) => m.replaces === true);
     const batch = thread.queue.splice(0, alone === 0 ? 1 : alone > 0 ? alone : thread.queue.length);
     return batch.length > 0 ? { batch, opts: {} } : undefined;
@@ -276,42 +255,11 @@ export class TurnPipeline {
     }
   }
 
-  /** A run cancelled because its batch changed: what it posted is redacted (a redaction) or taken over (an edit). */
-  private async afterChange(run: TurnRun, batch: TurnMessage[], change: BatchChange): Promise<{ batch: TurnMessage[]; opts: TurnRunOptions } | undefined> {
-    const roomId = batch[0]?.roomId ?? "";
-    const shown = [...(await run.answerEventIds()), ...(await run.unusedTakeOver())];
-    let takeOver: string[] = shown;
-    if (change.redacted.length > 0) {
-      this.deps.log.info({ roomId, redacted: change.redacted.length, left: change.batch.length }, "a question being answered was redacted: its answer is withdrawn");
-      await retire(this.deps.sender, this.deps.log, roomId, shown, txnIdFor(change.cause, roomId, "retired"), "redacted");
-      await this.settle(change.redacted);
-      this.logHandled(change.redacted, "redacted");
-      takeOver = [];
-    } else {
-      this.deps.log.info({ roomId, runId: change.cause }, "a question being answered was edited: answering it again");
-    }
-    return change.batch.length > 0 ? { batch: change.batch, opts: { runId: change.cause, takeOver } } : undefined;
-  }
-
-  /**
-   * Waits for a run slot (run-limiter.ts), telling the user once when they start waiting. Resolves to the slot's
-   * release; a run stopped while it waited goes on without one (the agent is not asked; the user is told "Stopped").
-   */
-  private async whenFree(run: TurnRun, batch: TurnMessage[]): Promise<() => void> {
-    const last = batch[batch.length - 1];
-    if (!last) return () => undefined;
-    const mustWait = this.limiter.mustWait(last.sender);
-    const firstWait = mustWait && this.limiter.waitingFor(last.sender) === 0;
-    if (mustWait) {
-      this.deps.log.info({ roomId: last.roomId, threadKey: last.threadKey, inFlight: this.limiter.inFlight },
-        "agent run waits for a free slot (AGENT_MAX_CONCURRENT_RUNS / AGENT_MAX_RUNS_PER_USER)");
-    }
-    const slot = this.limiter.acquire(last.sender, run.signal);
-    if (firstWait) {
-      await TurnRun.notify(this.deps, last, FAILURE_TEXTS.waiting, "waiting")
-        .catch((e: unknown) => this.deps.log.warn({ roomId: last.roomId, err: String(e) }, "could not say that a run waits for a free slot"));
-    }
-    return (await slot) ?? ((): void => undefined);
+  private async dropWaiting(messages: TurnMessage[], reason: "room_left"): Promise<void> {
+    this.deps.log.info({ roomId: messages[0]?.roomId, count: messages.length, reason }, "messages waiting behind a cancelled prompt dropped");
+    await this.settle(messages);
+    this.logHandled(messages, reason);
+    this.deps.onDropped?.(messages, reason);
   }
 
   private async rejectOverflow(message: TurnMessage): Promise<void> {

@@ -27,6 +27,23 @@ export interface PeerMessage {
   originalContent: Record<string, unknown>;
 }
 
+/** A poll as matrix-js-sdk's Poll model holds it. */
+export interface PeerPoll {
+  pollId: string;
+  sender: string;
+  /** Whether its start event travelled encrypted. */
+  encrypted: boolean;
+  question: string;
+  kind: string;
+  maxSelections: number;
+  answers: Array<{ id: string; text: string }>;
+  /** Ended by a valid end event (from the poll's sender or a user who may redact it). */
+  ended: boolean;
+  endEncrypted: boolean;
+  /** The end event's closing text. */
+  endText?: string;
+}
+
 export interface PeerOptions {
   /** Rust crypto (default true); false: a plain client, quicker to start. */
   crypto?: boolean;
@@ -162,18 +179,33 @@ export class JsSdkPeer {
     return this.call("deviceTrust", { userId, deviceId });
   }
 
+  /** The room's polls as matrix-js-sdk's poll support (Room.polls) reads them from the decrypted events. */
+  async polls(roomId: string): Promise<PeerPoll[]> {
+    return (await this.call<{ polls: PeerPoll[] }>("polls", { roomId })).polls;
+  }
+
   async messages(roomId: string): Promise<PeerMessage[]> {
     return (await this.call<{ messages: PeerMessage[] }>("messages", { roomId })).messages;
   }
 
   /** Polls this client's timeline until `probe` finds what it wants. */
-  async waitMessages<T>(roomId: string, probe: (messages: PeerMessage[]) => T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
-    let last: PeerMessage[] = [];
+  waitMessages<T>(roomId: string, probe: (messages: PeerMessage[]) => T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
+    return this.waitOn(() => this.messages(roomId), probe, what, timeoutMs,
+      (ms) => `the client shows ${JSON.stringify(ms.map((m) => [m.sender, m.wireType, m.content["body"]]))}`);
+  }
+
+  /** Polls this client's polls (Room.polls) until `probe` finds what it wants. */
+  waitPolls<T>(roomId: string, probe: (polls: PeerPoll[]) => T | undefined | false, what: string, timeoutMs?: number): Promise<T> {
+    return this.waitOn(() => this.polls(roomId), probe, what, timeoutMs, (ps) => `the client holds polls ${JSON.stringify(ps)}`);
+  }
+
+  private async waitOn<S, T>(read: () => Promise<S[]>, probe: (seen: S[]) => T | undefined | false, what: string,
+    timeoutMs: number | undefined, show: (seen: S[]) => string): Promise<T> {
+    let last: S[] = [];
     return waitFor(async () => {
-      last = await this.messages(roomId);
+      last = await read();
       return probe(last) || undefined;
-    }, { what, intervalMs: 50, ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-      describe: () => `the client shows ${JSON.stringify(last.map((m) => [m.sender, m.wireType, m.content["body"]]))}` });
+    }, { what, intervalMs: 50, ...(timeoutMs !== undefined ? { timeoutMs } : {}), describe: () => show(last) });
   }
 
   async stop(): Promise<void> {

@@ -86,15 +86,18 @@ export default async function globalSetup(): Promise<void> {
   synapseDir(); // fails at once, clearly, when the scripts are not there
   const root = mkdtempSync(path.join(tmpdir(), "mab-synapse-"));
   stopOnExit(root);
-  const [asPort = 0, port = 0, secondPort = 0, e2eeAsPort = 0] = await freePorts(4);
+  const [asPort = 0, port = 0, secondPort = 0, e2eeAsPort = 0, promptAsPort = 0] = await freePorts(5);
   const registrationPath = path.join(root, "registration.yaml");
   await writeRegistration(registrationPath, asPort);
   // A second appservice for the encrypted appservice scenario (e2ee-appservice.test.ts): its own user namespace,
   // listener and Synapse backoff, so it runs beside appservice.test.ts and is not held up by that file's SIGKILLs.
   const e2eeRegistrationPath = path.join(root, "registration-e2ee.yaml");
   await writeRegistration(e2eeRegistrationPath, e2eeAsPort, ["--localpart", "cryptoagent", "--id", "cryptoagent"]);
+  // A third, for the prompts in appservice mode (prompts-appservice.test.ts), for the same reason.
+  const promptRegistrationPath = path.join(root, "registration-prompts.yaml");
+  await writeRegistration(promptRegistrationPath, promptAsPort, ["--localpart", "promptagent", "--id", "promptagent"]);
   const mainState = path.join(root, "hs");
-  const starting = startWithUsers("main", { state: mainState, port, registrations: [registrationPath, e2eeRegistrationPath] },
+  const starting = startWithUsers("main", { state: mainState, port, registrations: [registrationPath, e2eeRegistrationPath, promptRegistrationPath] },
     ["alice", "bob", "clientbot", "cryptobot", "threadbot", "agentsbot", "trustbot", "promptbot", "mod"] as const, ["alice"] as const);
   await pastPackageStep(mainState, starting);
   const startingSecond = startWithUsers("second start (SYNAPSE_RATE_LIMITS=default)",
@@ -107,6 +110,7 @@ export default async function globalSetup(): Promise<void> {
   type Registration = { as_token: string; hs_token: string; sender_localpart: string };
   const registration = parse(readFileSync(registrationPath, "utf8")) as Registration;
   const e2ee = parse(readFileSync(e2eeRegistrationPath, "utf8")) as Registration;
+  const prompts = parse(readFileSync(promptRegistrationPath, "utf8")) as Registration;
   const defaultLimits: SecondSynapse = { url: second.value.server.url, port: secondPort, state: second.value.server.state, users: second.value.users };
   const run: SynapseRun = {
     root, state: main.value.server.state, port, url: main.value.server.url, registrationPath, asPort,
@@ -114,6 +118,8 @@ export default async function globalSetup(): Promise<void> {
     appserviceUserId: `@${registration.sender_localpart}:localhost`,
     e2eeAppservice: { registrationPath: e2eeRegistrationPath, asPort: e2eeAsPort, asToken: e2ee.as_token, hsToken: e2ee.hs_token,
       userId: `@${e2ee.sender_localpart}:localhost` },
+    promptAppservice: { registrationPath: promptRegistrationPath, asPort: promptAsPort, asToken: prompts.as_token, hsToken: prompts.hs_token,
+      userId: `@${prompts.sender_localpart}:localhost` },
     users: main.value.users, defaultLimits,
     latencyFile: path.join(root, "latency.jsonl"),
   };

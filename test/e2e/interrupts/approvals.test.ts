@@ -134,18 +134,33 @@ describe("approvals answered in the room", () => {
     await w.expectSteady(() => expect(resumeRuns(agent)).toHaveLength(0));
   });
 
-  it("a prompt in a room the bot was removed from is cancelled: never resumed, counted as cancelled", async () => {
+  /** A group of Alice and Bob with the bot, and Alice's approval prompt posted with its ✅ and ❌. */
+  async function groupWithApproval() {
     const agent = await startPausingAgent();
-    s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, ALLOWED_USERS: "@alice:localhost,@bob:localhost", ...LIVE_TEST_ENV } });
-    const w = s;
-    const bob = w.person("bob", "Bob");
-    const roomId = await w.openGroup(w.alice, [bob]);
+    const w = s = await Scenario.start({ mode: "client", env: { AGENT_URL: agent.url, ALLOWED_USERS: "@alice:localhost,@bob:localhost", ...LIVE_TEST_ENV } });
+    const roomId = await w.openGroup(w.alice, [w.person("bob", "Bob")]);
     await w.alice.sendText(roomId, "Agent Bot: mail Bob");
     const [prompt] = await waitPrompts(w, roomId);
     await w.hs.waitFor(() => reactionsOn(w, roomId, String(prompt?.event_id)).length === 2, { what: "the bot's ✅ and ❌" });
+    return { agent, w, roomId };
+  }
+
+  it("a prompt in a room the bot was removed from is cancelled: never resumed, counted as cancelled", async () => {
+    const { agent, w, roomId } = await groupWithApproval();
     await w.alice.kick(roomId, w.botUserId, "enough");
     await w.bot.logs.waitFor((l) => l.msg === "the bot left the room: its pending prompts are cancelled" && l["roomId"] === roomId, "the prompt cancelled");
     await w.expectSteady(() => expect(resumeRuns(agent)).toHaveLength(0));
     expect(await scrapeMetrics(w.bot.app)).toContain('matrix_agent_bot_prompts_total{outcome="cancelled"} 1');
+  });
+
+  it("messages waiting behind a prompt in a room the bot was removed from are dropped: never run, counted and logged", async () => {
+    const { agent, w, roomId } = await groupWithApproval();
+    const waiting = await w.alice.sendText(roomId, "Agent Bot: and what time is it?");
+    await w.expectSteady(() => expect(agent.runs()).toHaveLength(1)); // it waits while the prompt is pending
+    await w.alice.kick(roomId, w.botUserId, "enough");
+    const handled = await w.bot.logs.waitFor((l) => l.msg === "message handled" && l["eventId"] === waiting, "the waiting message handled");
+    expect(handled["outcome"]).toBe("room_left");
+    await w.expectSteady(() => expect(agent.runs()).toHaveLength(1));
+    expect(await scrapeMetrics(w.bot.app)).toContain('matrix_agent_bot_messages_dropped_total{reason="room_left"} 1');
   });
 });

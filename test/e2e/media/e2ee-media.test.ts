@@ -1,15 +1,13 @@
 // Encrypted attachments from a real encrypting client (matrix-js-sdk 34 with Rust crypto, encrypting files with
 // Element's matrix-encrypt-attachment) to the built bot with MATRIX_E2EE=true: the image reaches the agent decrypted,
 // byte for byte; a ciphertext altered on the way fails its SHA-256 check and is refused and told, encrypted.
-import { randomBytes } from "node:crypto";
 import { decryptAttachment, type IEncryptedFile } from "matrix-encrypt-attachment";
 import { MEDIA_TEXTS } from "../../../src/media/texts";
 import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
-import { botEnv, ChildBot, makeDataDir, removeDir } from "../../support/bot-harness";
-import { startHomeserver, type Homeserver } from "../../support/homeserver";
-import { JsSdkPeer, type PeerMessage } from "../../support/js-sdk-peer";
+import { EncryptedDm } from "../../support/encrypted-dm";
+import type { PeerMessage } from "../../support/js-sdk-peer";
 import { pngImage } from "../../support/media-samples";
-import { closeScriptedAgents, startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
+import { startScriptedAgent, type ScriptedAgent } from "../../support/scripted-agent";
 import { expectSteady, waitForBotSettled } from "../../support/bot-idle";
 import { scaled } from "../../support/wait";
 import { ALL_KINDS, partsOf } from "./support";
@@ -23,43 +21,23 @@ const CHART = pngImage(32, 20, 3);
 jest.setTimeout(scaled(60_000));
 
 describe("encrypted attachments with a real matrix-js-sdk client", () => {
-  let hs: Homeserver;
-  let dataDir: string;
   let agent: ScriptedAgent;
-  let bot: ChildBot;
-  let alice: JsSdkPeer;
-  let botUserId: string;
+  const w = new EncryptedDm();
+  let alice: EncryptedDm["alice"];
   let dm: string;
 
-  const fromBot = (ms: PeerMessage[]): PeerMessage[] => ms.filter((m) => m.sender === botUserId && m.content[INTRO_MARKER] !== true);
+  const fromBot = (ms: PeerMessage[]): PeerMessage[] => ms.filter((m) => m.sender === w.botUserId && m.content[INTRO_MARKER] !== true);
 
   beforeAll(async () => {
-    hs = await startHomeserver({ serverName: "localhost" });
-    dataDir = makeDataDir();
-    agent = await startScriptedAgent({ protocol: 2, capabilities: ALL_KINDS, onFrame: (conn, f) => {
+    await w.start(async () => agent = await startScriptedAgent({ protocol: 2, capabilities: ALL_KINDS, onFrame: (conn, f) => {
       if (f.op !== "run") return;
       if (partsOf(f)[0]?.text === "send me the chart") answerWithFiles(conn, String(f.runId), [{ filename: "chart.png", mimeType: "image/png", bytes: CHART }]);
       else conn.answer(String(f.runId), "received");
-    } });
-    const account = hs.addUser("bot", { displayName: "Agent Bot" });
-    botUserId = account.userId;
-    bot = new ChildBot(botEnv({ homeserverUrl: hs.url, accessToken: account.accessToken, dataDir,
-      extra: { MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: `pp-${randomBytes(12).toString("hex")}`, AGENT_URL: agent.url } }));
-    const creds = hs.addUser("alice", { displayName: "Alice" });
-    alice = new JsSdkPeer({ hsUrl: hs.url, ...creds });
-    await alice.start();
-    await bot.ready(20_000);
-    dm = await alice.createEncryptedRoom({ invite: [botUserId], isDirect: true });
-    await alice.waitMember(dm, botUserId, "join");
+    } }));
+    alice = w.alice;
+    dm = w.room;
   });
-
-  afterAll(async () => {
-    await alice?.stop();
-    await bot?.stop();
-    await closeScriptedAgents();
-    await hs?.close();
-    removeDir(dataDir);
-  });
+  afterAll(() => w.stop());
 
   it("decrypts an encrypted image and hands the agent the same bytes, with its caption", async () => {
     const png = pngImage(30, 30);
@@ -70,15 +48,15 @@ describe("encrypted attachments with a real matrix-js-sdk client", () => {
     expect(image).toMatchObject({ type: "image", source: { type: "data", mimeType: "image/png" }, metadata: { filename: "secret.png" } });
     expect(Buffer.from(image?.source?.value ?? "", "base64").equals(png)).toBe(true);
     // The homeserver only ever held ciphertext: the event is m.room.encrypted and the stored file is not the PNG.
-    expect(hs.sent({ roomId: dm, sender: alice.userId }).map((e) => e.type)).not.toContain("m.room.message");
+    expect(w.hs.sent({ roomId: dm, sender: alice.userId }).map((e) => e.type)).not.toContain("m.room.message");
   });
 
   it("refuses an attachment whose ciphertext was altered, and tells the sender in the encrypted room", async () => {
     await alice.sendEncryptedFile(dm, { msgtype: "m.image", filename: "altered.png", mimetype: "image/png", bytes: pngImage(10, 10), tamper: true });
     const told = await alice.waitMessages(dm, (ms) => fromBot(ms).find((m) => m.content["body"] === MEDIA_TEXTS.integrity), "the integrity notice");
     expect(told).toMatchObject({ wireType: "m.room.encrypted", decryptionFailure: false });
-    await expectSteady(() => waitForBotSettled(hs, { syncUserId: botUserId }, bot), () => expect(agent.runs()).toHaveLength(1));
-    await hs.waitFor(() => bot.logs.lines().some((l) => l.msg === "attachment not passed to the agent" && /SHA-256 mismatch/.test(String(l["reason"]))),
+    await expectSteady(() => waitForBotSettled(w.hs, { syncUserId: w.botUserId }, w.bot), () => expect(agent.runs()).toHaveLength(1));
+    await w.hs.waitFor(() => w.bot.logs.lines().some((l) => l.msg === "attachment not passed to the agent" && /SHA-256 mismatch/.test(String(l["reason"]))),
       { what: "the refusal logged" });
   });
 
@@ -89,7 +67,7 @@ describe("encrypted attachments with a real matrix-js-sdk client", () => {
       content: { body: "chart.png", info: { mimetype: "image/png", size: CHART.length, w: 32, h: 20 } } });
     expect(image.content["url"]).toBeUndefined();
     const file = image.content["file"] as EncryptedFile;
-    const ciphertext = await downloadMxc(hs.url, file.url);
+    const ciphertext = await downloadMxc(w.hs.url, file.url);
     expect(ciphertext.equals(CHART)).toBe(false); // the homeserver holds ciphertext only
     const clear = Buffer.from(await decryptAttachment(ciphertext.buffer.slice(ciphertext.byteOffset, ciphertext.byteOffset + ciphertext.length) as ArrayBuffer, file));
     expect(clear.equals(CHART)).toBe(true);

@@ -210,6 +210,22 @@ const commands = {
     return { messages: await describeAll(room.getLiveTimeline().getEvents()) };
   },
 
+  /**
+   * The room's polls as matrix-js-sdk's own poll support holds them (Room.polls: built from the decrypted start event,
+   * ended by a valid decrypted end event), as Element reads them.
+   */
+  async polls({ roomId }) {
+    const room = need().getRoom(roomId);
+    if (!room) return { polls: [] };
+    return { polls: [...room.polls.values()].map((poll) => ({
+      pollId: poll.pollId, sender: poll.rootEvent.getSender(), encrypted: poll.rootEvent.isEncrypted(),
+      question: poll.pollEvent.question.text, kind: poll.pollEvent.kind.name, maxSelections: poll.pollEvent.maxSelections,
+      answers: poll.pollEvent.answers.map((a) => ({ id: a.id, text: a.text })),
+      ended: poll.isEnded, endEncrypted: poll.endEvent?.isEncrypted() ?? false,
+      endText: poll.endEvent?.unstableExtensibleEvent?.closingMessage?.text,
+    })) };
+  },
+
   /** The room's whole history as the homeserver serves it (GET /messages, every page), oldest first, decrypted. */
   async history({ roomId }) {
     const c = need();

@@ -20,6 +20,9 @@ export interface SecondSynapse {
   users: Record<"alice" | "limitbot", RunUser>;
 }
 
+/** An appservice registration besides the bot's own: its own user namespace, listener and Synapse backoff. */
+export interface ExtraAppservice { registrationPath: string; asPort: number; asToken: string; hsToken: string; userId: string }
+
 export interface SynapseRun {
   /** Temp directory of this run: both Synapses' STATE, the registration, the bots' logs, the latency records. */
   root: string;
@@ -34,7 +37,9 @@ export interface SynapseRun {
   asPort: number;
   appserviceUserId: string;
   /** The second appservice (`npm run register -- --localpart cryptoagent`), for the encrypted appservice scenario. */
-  e2eeAppservice: { registrationPath: string; asPort: number; asToken: string; hsToken: string; userId: string };
+  e2eeAppservice: ExtraAppservice;
+  /** The third (`--localpart promptagent`), for the prompts in appservice mode. */
+  promptAppservice: ExtraAppservice;
   /**
    * alice (an admin), bob, mod (a room moderator who is not an allowed user), and an account per client-mode bot (the
    * scenarios', the encrypted one, the one of threads, edits, redactions and tool lines, the one of named agents, the

@@ -6,7 +6,7 @@ import { INTRO_MARKER } from "../../../src/rooms/lifecycle/records";
 import { foldEdits } from "../../support/bot-messages";
 import { BOT_DISPLAY_NAME, BotUnderTest, botEnvFor, type Mode } from "./bot";
 import { ScenarioAgent } from "./brain";
-import { botLogDir, synapseRun, type SynapseRun } from "./run";
+import { botLogDir, synapseRun, type ExtraAppservice, type SynapseRun } from "./run";
 
 export interface PersonOnSynapse {
   peer: JsSdkPeer;
@@ -60,6 +60,8 @@ export interface WorldOptions {
   agent?: ScenarioAgent;
   env?: Record<string, string>;
   label?: string;
+  /** Appservice mode: a registration other than the bot's own (run.e2eeAppservice, run.promptAppservice). */
+  appservice?: ExtraAppservice;
 }
 
 export class ModeWorld {
@@ -75,9 +77,12 @@ export class ModeWorld {
   private constructor(readonly mode: Mode, opts: WorldOptions) {
     this.agent = opts.agent ?? new ScenarioAgent();
     const account = mode === "client" ? this.run.users[opts.account ?? "clientbot"] : undefined;
-    this.botUserId = account?.userId ?? this.run.appserviceUserId;
-    this.bot = new BotUnderTest((dataDir) => ({ ...botEnvFor(this.run, mode, dataDir, this.agent, account), ...opts.env }), {
-      secrets: mode === "appservice" ? [this.run.asToken, this.run.hsToken] : [], logs: { dir: botLogDir(this.run), label: opts.label ?? mode },
+    const as = mode === "appservice" ? opts.appservice : undefined;
+    this.botUserId = account?.userId ?? as?.userId ?? this.run.appserviceUserId;
+    const registration: Record<string, string> = as ? { MATRIX_REGISTRATION: as.registrationPath, APPSERVICE_BIND: `127.0.0.1:${as.asPort}` } : {};
+    this.bot = new BotUnderTest((dataDir) => ({ ...botEnvFor(this.run, mode, dataDir, this.agent, account), ...registration, ...opts.env }), {
+      secrets: mode === "appservice" ? [as?.asToken ?? this.run.asToken, as?.hsToken ?? this.run.hsToken] : [],
+      logs: { dir: botLogDir(this.run), label: opts.label ?? mode },
     });
   }
 
