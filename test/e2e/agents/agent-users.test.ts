@@ -1,7 +1,8 @@
 // Each named agent its own user in appservice mode (src/app/agent-users.ts), against the homeserver double (which
 // enforces the appservice's namespace as Synapse does): the second agent's user `@agentbot_coder` answers in its own
 // name and with its own profile, without an MSC4144 profile (the user is the face); inviting that user to a DM selects
-// the agent there, and the DM is still a DM (answered without a mention).
+// the agent there, and the DM is still a DM (answered without a mention); an invite from someone the bot does not
+// serve is declined.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,11 +21,11 @@ afterEach(async () => {
   await Promise.all(aguiHttpAgents.splice(0).map((a) => a.close()));
 });
 
-async function twoAgents(): Promise<Scenario> {
+async function twoAgents(env: Record<string, string> = {}): Promise<Scenario> {
   const http = await startAguiHttpAgent();
   const file = path.join(mkdtempSync(path.join(tmpdir(), "faces2-agents-")), "agents.yaml");
   writeFileSync(file, `agents:\n  coder:\n    url: ${http.url}\n    displayName: Coder\n    avatar: mxc://localhost/coder\n`);
-  return Scenario.start({ mode: "appservice", externalAgent: true, env: { AGENTS_FILE: file, TYPING_DELAY_MS: "0" } });
+  return Scenario.start({ mode: "appservice", externalAgent: true, env: { AGENTS_FILE: file, TYPING_DELAY_MS: "0", ...env } });
 }
 
 function messagesOf(sc: Scenario, roomId: string, sender: string): ClientEvent[] {
@@ -72,5 +73,15 @@ describe("agent users in appservice mode", () => {
     expect(answer?.content["body"]).toBe("You said: what is 2+2? (I remember 0 earlier messages)");
     await sc.settled();
     expect(messagesOf(sc, dm, sc.botUserId).map((e) => e.content["body"])).toEqual([]); // the default agent was not asked
+  });
+
+  it("an agent's user declines an invite from someone outside ALLOWED_USERS, and the bot stays out", async () => {
+    s = await twoAgents({ ALLOWED_USERS: "@alice:localhost" });
+    const sc = s;
+    const bob = sc.person("bob", "Bob");
+    const { room_id: room } = await bob.createRoom({ is_direct: true, invite: [CODER], preset: "trusted_private_chat" });
+    await sc.hs.waitFor(() => sc.hs.membership(room, CODER) === "leave", { what: "the coder's user declines", timeoutMs: 30_000 });
+    await sc.settled();
+    expect(sc.hs.membership(room, sc.botUserId)).toBeUndefined();
   });
 });
