@@ -23,6 +23,7 @@ import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
 import { agentFace, facedEnqueue, facedMessages, facedOutbox, roomFaces } from "./app/faces";
+import { wireAgentUsers } from "./app/agent-users";
 import { userNamespaceRegexes } from "./matrix/appservice-protocol";
 import { Outbox } from "./outbox";
 import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
@@ -187,8 +188,8 @@ class BotApp implements App {
       await drained;
     });
     const messages: RoomMessageSender = {
-      sendEvent: (roomId, type, content, txnId) => outbox.send(roomId, type, content, txnId, { kind: "reply" }),
-      setTyping: (roomId, typing, timeoutMs) => sender.setTyping(roomId, typing, timeoutMs),
+      sendEvent: (roomId, type, content, txnId, asUser) => outbox.send(roomId, type, content, txnId, { kind: "reply" }, asUser),
+      setTyping: (roomId, typing, timeoutMs, asUser) => sender.setTyping(roomId, typing, timeoutMs, asUser),
       sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
     };
 
@@ -209,13 +210,20 @@ class BotApp implements App {
       outbox: facedEnqueue(outbox, agentFace(agent)), recordedRuns: store.namespace<string[]>("proactive-runs"), log: childLogger(log, "proactive"),
     });
     agent.link.onAgentInitiated((run) => fanout.onAgentInitiated(run));
-    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log });
-    const faceFor = roomFaces(agent, agents.roomAgents); // what agents send carries their face (src/app/faces.ts)
-    const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor), facedOutbox(outbox, faceFor)];
+    const agents = wireRoomAgents({ agent, store, settings, outbox, isJoined: (roomId) => isJoined(http, roomId), log,
+      agentUserIn: async (name, roomId) => agentUsers?.userOfAgentIn(name, roomId) }); // agentUsers: set just below, used once running
+    const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
+    const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
+    // Appservice mode: named agents answer as users of their own; else what agents send carries their face.
+    const agentUsers = wireAgentUsers({ config, http, botUserId: this.userId, agent, roomAgents: agents.roomAgents, isAllowedUser,
+      isBotJoined: (roomId) => isJoined(http, roomId), onBotJoined: async (invite) => lifecycle?.onJoined(invite), log: childLogger(log, "agents") });
+    const faceFor = roomFaces(agent, agents.roomAgents);
+    const [agentMessages, agentOutbox] = [facedMessages(messages, faceFor, agentUsers), facedOutbox(outbox, faceFor, agentUsers)];
     ops.watchAgents(agent.agents, agent.defaultAgent);
     ops.acceptProactivePushes(fanout);
     // Each resolves after its first attempt; WebSocket links keep reconnecting in the background.
     await Promise.all([...agent.agents.values()].map((a) => a.transport.start()));
+    await agentUsers?.start();
 
     // Inbound: intake → journal → router → commands or turns.
     const intake = inboundIntake(ops, store, log, () => router);
@@ -241,8 +249,6 @@ class BotApp implements App {
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
       onDropped: (dropped, reason) => ops.metrics.messagesDropped(reason, dropped.length),
     });
-    const allowed = allowedUserGlobs(config.allowedUsers, this.userId);
-    const isAllowedUser = (userId: string): boolean => matchesAnyUserGlob(userId, allowed);
     const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
     // Its own retry budget (ROOM_LOOKUP_RETRY_*), not MATRIX_RETRY_*: short test timings there made it give up inside a 5xx burst.
     const directory = new RoomDirectory(http, this.userId, childLogger(log, "rooms"), {
@@ -251,7 +257,7 @@ class BotApp implements App {
     const interrupts = prompts.bind({ pipeline, directory, threadKeyFor });
     this.cleanups.push(() => interrupts.stop());
     const invites = new InviteHandler(http, allowed, childLogger(log, "invites"),
-      async (invite) => lifecycle?.onJoined(invite));
+      async (invite) => lifecycle?.onJoined(invite), agentUsers?.isAgentUser);
     const commands = createCommandHandler({ config, botUserId: this.userId, http, settings, pipeline, link: agent.link, agents,
       store, outbox, messages, log: childLogger(log, "commands"), onCommand: (name) => ops.metrics.commandRun(name), liveMessaging: live.policy,
       inboundRefusals: () => intake.stats(), work: () => ops.work(), usage, prompts: (roomId) => interrupts.pending(roomId),
@@ -272,7 +278,7 @@ class BotApp implements App {
       threads: new ThreadFollowing({ botUserId: this.userId, memory: roomMemory, log: childLogger(log, "router"),
         mode: async (roomId) => (await settings.get(roomId)).threads, fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId) }),
       fetchEvent: (roomId, eventId) => fetchEvent(http, roomId, eventId),
-      isAllowedSender: isAllowedUser,
+      isAllowedSender: (userId) => isAllowedUser(userId) && agentUsers?.isAgentUser(userId) !== true, // never answers an agent
       encryptedNotice: { onUnreadable: (event) => lateKeys.onUnreadable(event) },
     });
     this.cleanups.push(async () => {
@@ -283,6 +289,7 @@ class BotApp implements App {
     });
 
     router.addObserver(live.policy);
+    if (agentUsers) router.addObserver(agentUsers.invites);
     lifecycle = installRoomLifecycle({
       config, botUserId: this.userId, http, directory, messages, outbox, store, settings: agents.lifecycleSettings, log: childLogger(log, "lifecycle"),
       addObserver: (observer) => router.addObserver(observer), isAllowedUser, prompts: interrupts,

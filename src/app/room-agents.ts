@@ -24,7 +24,9 @@ export interface WiredAgents {
 }
 
 export function wireRoomAgents(deps: { agent: StartedAgent; store: Store; settings: RoomSettingsStore; outbox: Outbox;
-  isJoined: (roomId: string) => Promise<boolean>; log: Logger }): WiredAgents {
+  isJoined: (roomId: string) => Promise<boolean>; log: Logger;
+  /** Appservice mode: the agent's own user, joined to the room, that its own runs are sent as there (src/app/agent-users.ts). */
+  agentUserIn?: (agent: string, roomId: string) => Promise<string | undefined> }): WiredAgents {
   const { agent, store, settings, log } = deps;
   const origins = store.namespace<{ spaces?: unknown }>(LIFECYCLE_NAMESPACES.origins);
   const roomAgents = new RoomAgents({
@@ -48,7 +50,7 @@ export function wireRoomAgents(deps: { agent: StartedAgent; store: Store; settin
   for (const [name, { transport, definition }] of agent.agents) {
     if (name === agent.defaultAgent) continue; // app.ts wires the global default's fan-out (and POST /proactive)
     const fanout = new ProactiveFanout({ proactiveRooms: () => settingsFor(name).proactiveRooms(), isJoined: deps.isJoined,
-      outbox: facedEnqueue(deps.outbox, faceOf(definition, agent.defaultAgent)), recordedRuns: store.namespace<string[]>(`proactive-runs-agent-${name}`), log: childLogger(log, "proactive").child({ agent: name }) });
+      outbox: facedEnqueue(deps.outbox, faceOf(definition, agent.defaultAgent), deps.agentUserIn && ((roomId) => deps.agentUserIn?.(name, roomId) ?? Promise.resolve(undefined))), recordedRuns: store.namespace<string[]>(`proactive-runs-agent-${name}`), log: childLogger(log, "proactive").child({ agent: name }) });
     transport.onAgentInitiated((run) => fanout.onAgentInitiated({ ...run, threadId: threadKeyOf(run.threadId) }));
     fanouts.push(fanout);
   }

@@ -3,13 +3,8 @@
 // bot acting as them. An agent whose messages are the bot's own (the global default without a displayName or
 // avatar) needs none.
 import type { Config } from "../config";
-import { userNamespaceRegexes } from "../matrix/appservice-protocol";
+import { agentUserId, userNamespaceRegexes } from "../matrix/appservice-protocol";
 import { faceOf } from "../render/faces";
-
-/** The user an agent answers as in appservice mode. */
-export function agentUserId(senderLocalpart: string, agent: string, serverName: string): string {
-  return `@${senderLocalpart}_${agent}:${serverName}`;
-}
 
 export type AgentUsersCheck = { status: "pass" | "fail"; detail: string; fix?: string } | undefined;
 

@@ -194,6 +194,13 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
   // AGENT_URL beside AGENTS_FILE is one more agent, named "default" (the global default unless the file names one).
   const shorthand = agentUrl !== undefined ? { url: agentUrl, ...(agentToken !== undefined ? { token: agentToken } : {}) } : undefined;
   const agents = agentsFile === undefined ? undefined : loadAgentsFile(path.resolve(agentsFile), files.readFile, env, problems, shorthand);
+  // Appservice mode answers for each named agent as a user of its own (src/app/agent-users.ts); those users have no devices yet.
+  const namedAgents = agents?.agents.filter((a) => a.name !== agents.defaultAgent).map((a) => a.name) ?? [];
+  if (e2ee && mode === "appservice" && namedAgents.length > 0) {
+    problems.add("MATRIX_E2EE", `is true in appservice mode with named agents (${namedAgents.join(", ")}), which answer as users of their own; ` +
+      "those users have no encryption devices yet, so they cannot post in encrypted rooms",
+    "set MATRIX_E2EE=false, or run with only the default agent in AGENTS_FILE, or use MATRIX_MODE=client (one account, agents shown by MSC4144 profiles)");
+  }
 
   const storeUrl =
     problems.parse(

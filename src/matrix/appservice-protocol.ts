@@ -92,6 +92,11 @@ export function tokenMatches(presented: string, expected: string): boolean {
  * The registration's user namespace regexes, anchored at the start as homeservers apply them
  * (Synapse uses Python's `re.match`). Invalid ones are rejected earlier by the registration schema.
  */
+/** The user a named agent answers as in appservice mode (src/app/agent-users.ts). */
+export function agentUserId(senderLocalpart: string, agent: string, serverName: string): string {
+  return `@${senderLocalpart}_${agent}:${serverName}`;
+}
+
 export function userNamespaceRegexes(registration: Pick<Registration, "namespaces">): RegExp[] {
   return registration.namespaces.users.map((ns) => new RegExp(`^(?:${ns.regex})`));
 }

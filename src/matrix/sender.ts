@@ -17,8 +17,9 @@ export type SendResult =
 
 /** What the rest of the bot needs to post into a room. */
 export interface RoomMessageSender {
-  sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string): Promise<SendResult>;
-  setTyping(roomId: string, typing: boolean, timeoutMs: number): Promise<void>;
+  /** `asUser` (appservice mode): a user of the appservice's namespace the event is sent as (identity assertion). */
+  sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string, asUser?: string): Promise<SendResult>;
+  setTyping(roomId: string, typing: boolean, timeoutMs: number, asUser?: string): Promise<void>;
   sendReadReceipt(roomId: string, eventId: string): Promise<void>;
 }
 
@@ -55,12 +56,15 @@ export class MatrixSender implements RoomMessageSender {
 
   /**
    * Sends a room event. An `m.room.redaction` (content `{ redacts, reason? }`) goes to the redact endpoint, the same
-   * way: our txnId, the same retries.
+   * way: our txnId, the same retries. With `asUser` the appservice sends as that user (`user_id`, identity assertion)
+   * under a txnId that names the user: Synapse keys an appservice's txnIds on its one token, whoever it sends as.
    */
-  async sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string): Promise<SendResult> {
+  async sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string, asUser?: string): Promise<SendResult> {
     const redacts = type === REDACTION_TYPE && typeof content["redacts"] === "string" ? content["redacts"] : undefined;
-    const path = redacts === undefined ? `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(txnId)}`
-      : `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(redacts)}/${enc(txnId)}`;
+    const wireTxnId = asUser === undefined ? txnId : `${txnId}~${asUser}`;
+    const path = redacts === undefined ? `/_matrix/client/v3/rooms/${enc(roomId)}/send/${enc(type)}/${enc(wireTxnId)}`
+      : `/_matrix/client/v3/rooms/${enc(roomId)}/redact/${enc(redacts)}/${enc(wireTxnId)}`;
+    const query = asUser === undefined ? undefined : { user_id: asUser };
     const body = redacts === undefined ? content : (typeof content["reason"] === "string" ? { reason: content["reason"] } : {});
     let attempt = 0; // requests made
     let failures = 0; // failed attempts that count against maxAttempts (429s do not)
@@ -70,7 +74,7 @@ export class MatrixSender implements RoomMessageSender {
       attempt += 1;
       if (this.tokenRejected) return { ok: false, error: this.tokenRejected, permanent: true, attempts: attempt - 1 };
       try {
-        const res = await this.http.request<{ event_id?: unknown }>("PUT", path, { body });
+        const res = await this.http.request<{ event_id?: unknown }>("PUT", path, { body, ...(query ? { query } : {}) });
         const eventId = typeof res?.event_id === "string" ? res.event_id : "";
         return { ok: true, eventId, attempts: attempt };
       } catch (e) {
@@ -96,11 +100,11 @@ export class MatrixSender implements RoomMessageSender {
     }
   }
 
-  async setTyping(roomId: string, typing: boolean, timeoutMs: number): Promise<void> {
+  async setTyping(roomId: string, typing: boolean, timeoutMs: number, asUser?: string): Promise<void> {
     if (this.tokenRejected) return;
-    const path = `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(this.opts.userId)}`;
-    await this.bestEffort("typing", roomId, () =>
-      this.http.request("PUT", path, { body: typing ? { typing: true, timeout: timeoutMs } : { typing: false } }));
+    const path = `/_matrix/client/v3/rooms/${enc(roomId)}/typing/${enc(asUser ?? this.opts.userId)}`;
+    await this.bestEffort("typing", roomId, () => this.http.request("PUT", path,
+      { body: typing ? { typing: true, timeout: timeoutMs } : { typing: false }, ...(asUser !== undefined ? { query: { user_id: asUser } } : {}) }));
   }
 
   async sendReadReceipt(roomId: string, eventId: string): Promise<void> {

@@ -98,8 +98,9 @@ export class Outbox {
    * Enqueues one entry and resolves with its outcome; never rejects (it stands in for sendEvent). If the store
    * cannot record it, the message is still sent, without a durable record (logged at error level).
    */
-  async send(roomId: string, type: string, content: Record<string, unknown>, txnId: string, origin?: OutboxOrigin): Promise<SendResult> {
-    const entry: OutboxEntryInput = { roomId, type, content, txnId, ...(origin ? { origin } : {}) };
+  async send(roomId: string, type: string, content: Record<string, unknown>, txnId: string, origin?: OutboxOrigin,
+    asUser?: string): Promise<SendResult> {
+    const entry: OutboxEntryInput = { roomId, type, content, txnId, ...(origin ? { origin } : {}), ...(asUser !== undefined ? { asUser } : {}) };
     const checked = outboxEntryInputSchema.safeParse(entry);
     if (!checked.success) return invalidEntryResult(checked.error.issues.map((i) => i.message).join("; "));
     for (let other = this.reserved.get(txnId); other; other = this.reserved.get(txnId)) await other; // same txnId, concurrently
@@ -245,10 +246,10 @@ export class Outbox {
   }
 
   private async deliver(item: PendingEntry): Promise<void> {
-    const { roomId, type, content, txnId } = item.entry;
+    const { roomId, type, content, txnId, asUser } = item.entry;
     let result: SendResult;
     try {
-      result = await this.opts.sender.sendEvent(roomId, type, content, txnId);
+      result = await this.opts.sender.sendEvent(roomId, type, content, txnId, asUser);
     } catch (error) {
       result = { ok: false, error: normalizeMatrixError(error, "send"), permanent: false, attempts: 1 };
     }

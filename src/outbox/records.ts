@@ -17,6 +17,8 @@ export const outboxEntryInputSchema = z.object({
   /** Chosen by the caller, deterministic (run + room + part): the homeserver dedupes a resend with it. */
   txnId: z.string().min(1),
   origin: outboxOriginSchema.optional(),
+  /** Appservice mode: the user of the appservice's namespace it is sent as (a named agent's own user); unset: the bot. */
+  asUser: z.string().min(1).optional(),
 });
 export type OutboxEntryInput = z.infer<typeof outboxEntryInputSchema>;
 

@@ -222,6 +222,8 @@ export function writeRegistration(dir: string, opts: { port: number; localpart?:
     `sender_localpart: ${senderLocalpart}`, "rate_limited: false",
     ...Object.entries(opts.flags ?? {}).map(([flag, on]) => `${JSON.stringify(flag)}: ${on}`), "namespaces:", "  users:",
     `    - exclusive: true`, `      regex: "@${senderLocalpart}:${(opts.serverName ?? "localhost").replace(/\./g, "\\\\.")}"`,
+    // The named agents' own users, as `npm run register` reserves them (src/app/agent-users.ts).
+    `    - exclusive: true`, `      regex: "@${senderLocalpart}_.*:${(opts.serverName ?? "localhost").replace(/\./g, "\\\\.")}"`,
     "  aliases: []", "  rooms: []", "",
   ].join("\n"));
   return { path: file, asToken, hsToken, senderLocalpart, url };

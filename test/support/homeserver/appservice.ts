@@ -56,6 +56,11 @@ export class AppserviceLink {
     return this.registration.id;
   }
 
+  /** Whether a user id is in one of its users namespaces marked exclusive (nobody else may register it). */
+  reservesUser(userId: string): boolean {
+    return (this.registration.namespaces.users ?? []).some((ns) => ns.exclusive === true && new RegExp(`^(?:${ns.regex})`).test(userId));
+  }
+
   /** The appservice's sender, or a user id in its users namespace. */
   ownsUser(userId: string): boolean {
     return userId === this.senderUserId || this.userRegexes.some((re) => re.test(userId));

@@ -53,6 +53,10 @@ export function accountRoutes(deps: RouteDeps): Route[] {
     const username = stringField(body, "username", true);
     const userId = users.userIdFor(username.toLowerCase());
     if (!link.ownsUser(userId)) throw new MatrixHttpError(400, "M_EXCLUSIVE", "Invalid username for this application service");
+    // Synapse's check_user_id_not_appservice_exclusive: another appservice's exclusive namespace is not ours to take.
+    if ([...deps.appservices.values()].some((other) => other !== link && other.reservesUser(userId))) {
+      throw new MatrixHttpError(400, "M_EXCLUSIVE", "This user ID is reserved by an application service.");
+    }
     users.create(userId, { appserviceId: link.id });
     if (body["inhibit_login"] === true) return ok({ user_id: userId, home_server: model.serverName });
     const issued = users.issueToken(userId, stringField(body, "device_id"));
@@ -122,6 +126,17 @@ export function accountRoutes(deps: RouteDeps): Route[] {
       return ok();
     }),
     clientRoute("POST", "register", register, { auth: false }),
+    // Synapse's check_username: a name in an appservice's exclusive namespace is nobody else's (M_EXCLUSIVE).
+    clientRoute("GET", "register/available", (ctx) => {
+      const username = ctx.query.get("username");
+      if (!username) throw new MatrixHttpError(400, "M_MISSING_PARAM", "Missing username");
+      const userId = users.userIdFor(username.toLowerCase());
+      if ([...deps.appservices.values()].some((link) => link.reservesUser(userId))) {
+        throw new MatrixHttpError(400, "M_EXCLUSIVE", "This user ID is reserved by an application service.");
+      }
+      if (users.get(userId)) throw new MatrixHttpError(400, "M_USER_IN_USE", "User ID already taken.");
+      return ok({ available: true });
+    }, { auth: false }),
     clientRoute("GET", "account/whoami", (ctx) => {
       const auth = me(ctx);
       return ok({ user_id: auth.userId, is_guest: false, ...(auth.deviceId !== undefined ? { device_id: auth.deviceId } : {}) });

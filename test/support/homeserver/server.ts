@@ -133,7 +133,7 @@ function resolveAuth(
   deps: ServerDeps,
   req: IncomingMessage,
   query: URLSearchParams,
-  autoCreate: boolean,
+  requireRegistered: boolean,
 ): { auth?: AuthContext; error?: MatrixHttpError } {
   const header = req.headers["authorization"];
   const bearer = typeof header === "string" && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, "").trim() : undefined;
@@ -153,7 +153,10 @@ function resolveAuth(
   if (!local || !link.ownsUser(target)) {
     return { error: forbidden(`Application service cannot masquerade as this user (${target}).`) };
   }
-  if (autoCreate && !deps.model.users.get(target)) deps.model.users.create(target, { appserviceId: link.id });
+  // Synapse: the appservice may act as a user of its namespace only once it registered it (POST /register).
+  if (requireRegistered && target !== link.senderUserId && !deps.model.users.get(target)) {
+    return { error: forbidden(`Application service has not registered this user (${target})`) };
+  }
   const device = masqueradedDevice(deps.model.users.devices, query, target, deps.appserviceE2ee);
   if (device.error) return { error: device.error };
   const deviceId = device.deviceId !== undefined ? { deviceId: device.deviceId } : {};

@@ -23,6 +23,10 @@ describe("homeserver double: appservice", () => {
     const { senderUserId } = hs.addAppservice(registration(as.url));
     const asClient = new MatrixTestUser(hs.url, { userId: senderUserId, accessToken: "as-secret" });
     expect(await asClient.whoami()).toEqual({ user_id: "@agentbot:localhost", is_guest: false });
+    // Synapse: only a user the appservice registered (M_FORBIDDEN before).
+    const unregistered = await asClient.request("GET", "account/whoami", { query: { user_id: "@agent_7:localhost" } });
+    expect(unregistered).toMatchObject({ status: 403, body: { errcode: "M_FORBIDDEN", error: expect.stringMatching(/has not registered this user/) } });
+    await asClient.call("POST", "register", { body: { type: "m.login.application_service", username: "agent_7", inhibit_login: true } });
     const masked = await asClient.call("GET", "account/whoami", { query: { user_id: "@agent_7:localhost" } });
     expect(masked).toEqual({ user_id: "@agent_7:localhost", is_guest: false });
     const outside = await asClient.request("GET", "account/whoami", { query: { user_id: alice.userId } });
@@ -39,6 +43,21 @@ describe("homeserver double: appservice", () => {
     expect(outsideNs.body).toMatchObject({ errcode: "M_EXCLUSIVE" });
     const asUser = await alice.request("POST", "register", { body: { type: "m.login.application_service", username: "agent_x" } });
     expect(asUser.status).toBe(403);
+  });
+
+  it("keeps its exclusive users namespace from others: another appservice and the availability check get M_EXCLUSIVE", async () => {
+    hs.addAppservice(registration(as.url));
+    hs.addAppservice({ ...registration(as.url), id: "greedy", as_token: "greedy-secret", hs_token: "greedy-hs", sender_localpart: "greedy",
+      namespaces: { users: [{ exclusive: false, regex: "@.*:localhost" }] } });
+    const greedy = new MatrixTestUser(hs.url, { userId: "@greedy:localhost", accessToken: "greedy-secret" });
+    const taken = await greedy.request("POST", "register", { body: { type: "m.login.application_service", username: "agent_support" } });
+    expect(taken).toMatchObject({ status: 400, body: { errcode: "M_EXCLUSIVE", error: "This user ID is reserved by an application service." } });
+    const own = await greedy.request("POST", "register", { body: { type: "m.login.application_service", username: "helper" } });
+    expect(own.status).toBe(200); // outside the exclusive namespace: its own (non-exclusive) namespace is enough
+    const available = await alice.request("GET", "register/available", { query: { username: "agent_support" } });
+    expect(available).toMatchObject({ status: 400, body: { errcode: "M_EXCLUSIVE" } });
+    expect(await alice.call("GET", "register/available", { query: { username: "bob" } })).toEqual({ available: true });
+    expect(await alice.request("GET", "register/available", { query: { username: "alice" } })).toMatchObject({ body: { errcode: "M_USER_IN_USE" } });
   });
 
   it("pushes events that concern it with the hs_token in the header and the legacy query parameter", async () => {

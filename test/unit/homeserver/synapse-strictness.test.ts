@@ -128,6 +128,7 @@ describe("homeserver double: as strict as Synapse 1.67", () => {
       const { senderUserId } = hs.addAppservice(registration(as.url));
       hs.join(senderUserId, roomId);
       const asClient = new MatrixTestUser(hs.url, { userId: senderUserId, accessToken: "as-secret" });
+      await asClient.call("POST", "register", { body: { type: "m.login.application_service", username: "agent_1", inhibit_login: true } });
       await asClient.call("POST", `join/${encodeURIComponent(roomId)}`, { body: {}, query: { user_id: "@agent_1:localhost" } });
       const asBot = await asClient.call<{ event_id: string }>("PUT", sendPath(roomId, "as-1"), { body: { body: "bot" } });
       const asUser = await asClient.call<{ event_id: string }>("PUT", sendPath(roomId, "as-1"), { body: { body: "user" }, query: { user_id: "@agent_1:localhost" } });

@@ -37,6 +37,23 @@ describe("outbox durability", () => {
     await expectSteady(() => outboxIdle(outbox2), () => expect(second.calls).toHaveLength(4));
   });
 
+  it("an entry sent as an appservice user is resent after a restart as that same user", async () => {
+    const first = new FakeSender(() => never);
+    const store1 = await stores.open();
+    const outbox1 = stores.outbox(store1, first);
+    void outbox1.send("!a:x", "m.room.message", { msgtype: "m.text", body: "from the coder" }, "mab.run7.m0.0", { kind: "reply" }, "@bot_coder:x");
+    await waitUntil(() => first.calls.length === 1, "the send under way");
+    await outbox1.drain({ abandon: true });
+    await store1.close();
+
+    const second = new FakeSender();
+    const outbox2 = stores.outbox(await stores.open(), second);
+    expect(await outbox2.recover()).toBe(1);
+    await waitUntil(() => outbox2.stats().sent === 1, "resent");
+    expect(first.calls[0]).toMatchObject({ txnId: "mab.run7.m0.0", asUser: "@bot_coder:x" });
+    expect(second.calls).toEqual([first.calls[0]]);
+  });
+
   it("a crash between the homeserver accepting a send and marking it sent resends with the same txnId", async () => {
     let faulty!: FaultyStoreAdapter;
     const first = new FakeSender((call) => {

@@ -19,6 +19,8 @@ export interface SendCall {
   type: string;
   content: Record<string, unknown>;
   txnId: string;
+  /** The appservice user it was sent as (absent: the bot). */
+  asUser?: string;
 }
 
 export type SendBehaviour = (call: SendCall, index: number) => SendResult | Promise<SendResult>;
@@ -38,8 +40,8 @@ export class FakeSender {
 
   constructor(public behaviour: SendBehaviour = accepted, private readonly delayMs = 0) {}
 
-  async sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string): Promise<SendResult> {
-    const call = { roomId, type, content, txnId };
+  async sendEvent(roomId: string, type: string, content: Record<string, unknown>, txnId: string, asUser?: string): Promise<SendResult> {
+    const call = { roomId, type, content, txnId, ...(asUser !== undefined ? { asUser } : {}) };
     const index = this.calls.push(call) - 1;
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
