@@ -9,6 +9,7 @@ import { inboundIntake, startInbound } from "./app/inbound";
 import { wireInterrupts } from "./app/interrupts";
 import { wireLateKeys } from "./app/late-keys";
 import { wireLive } from "./app/live";
+import { wireOutgoing } from "./app/outgoing";
 import { wireRoomAgents } from "./app/room-agents";
 import { holdStoreLease } from "./app/standby";
 import { Operations } from "./app/operations";
@@ -21,12 +22,9 @@ import { startCrypto, type CryptoRuntime } from "./matrix/crypto";
 import { Journal, type PoisonItem } from "./matrix/journal";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
-import { MatrixSender, type RoomMessageSender } from "./matrix/sender";
 import { agentFace, facedEnqueue, facedMessages, facedOutbox, roomFaces } from "./app/faces";
 import { wireAgentUsers } from "./app/agent-users";
 import { userNamespaceRegexes } from "./matrix/appservice-protocol";
-import { Outbox } from "./outbox";
-import { DeadLetterAnnouncer } from "./outbox/dead-letter-announcer";
 import { ProactiveFanout } from "./proactive/fanout";
 import { InviteHandler } from "./rooms/invites";
 import { installRoomLifecycle, type RoomLifecycle } from "./rooms/lifecycle";
@@ -163,35 +161,8 @@ class BotApp implements App {
 
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
-    const sender = new MatrixSender(http, {
-      userId: this.userId, retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, maxAttempts: t.sendMaxAttempts, onTokenRejected,
-      onRetry: (reason) => ops.metrics.sendRetried(reason),
-      onRateLimited: (ms) => {
-        ops.metrics.rateLimitWaited(ms);
-        live.gate.note(ms);
-      },
-    }, childLogger(log, "sender"));
-    let announcer: DeadLetterAnnouncer | undefined;
-    const outbox = new Outbox({ store, sender: crypto ? crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"),
-      concurrency: t.sendConcurrency, proactiveConcurrency: t.fanoutConcurrency,
-      onDeadLetter: (entry) => {
-        ops.metrics.deadLettered();
-        return announcer?.announce(entry);
-      } });
-    const depth = setInterval(() => ops.metrics.outboxDepth(outbox.stats().pending), 1000);
-    depth.unref();
-    this.cleanups.push(() => clearInterval(depth));
-    announcer = new DeadLetterAnnouncer((entries) => outbox.enqueue(entries), childLogger(log, "outbox"));
-    this.cleanups.push(async () => {
-      const drained = outbox.drain(); // in-flight sends cut short stay pending for the next start
-      sender.stop();
-      await drained;
-    });
-    const messages: RoomMessageSender = {
-      sendEvent: (roomId, type, content, txnId, asUser) => outbox.send(roomId, type, content, txnId, { kind: "reply" }, asUser),
-      setTyping: (roomId, typing, timeoutMs, asUser) => sender.setTyping(roomId, typing, timeoutMs, asUser),
-      sendReadReceipt: (roomId, eventId) => sender.sendReadReceipt(roomId, eventId),
-    };
+    const { outbox, messages, announcer } = wireOutgoing({ userId: this.userId, http, store, crypto, timings: t, metrics: ops.metrics,
+      gate: live.gate, onTokenRejected, onStop: (cleanup) => this.cleanups.push(cleanup), log });
 
     // A room upgrade keeps the conversation: the thread key names the first room of the upgrade chain.
     let lifecycle: RoomLifecycle | undefined;
