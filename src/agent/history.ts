@@ -7,13 +7,16 @@ import type Keyv from "keyv";
 import { z } from "zod";
 import type { Logger } from "pino";
 
-/** What the bot keeps per message: AG-UI messages (user, assistant), text only (never attachment bytes). */
-const HistoryMessageSchema = z.object({
-  id: z.string(),
-  role: z.enum(["user", "assistant"]),
-  content: z.string(),
-  name: z.string().optional(),
-});
+/**
+ * What the bot keeps per message, as AG-UI messages: the user's (text only, never attachment bytes), the
+ * assistant's (its text, or the tool calls it made) and each tool call's result.
+ */
+const ToolCallSchema = z.object({ id: z.string(), type: z.literal("function"), function: z.object({ name: z.string(), arguments: z.string() }) });
+const HistoryMessageSchema = z.discriminatedUnion("role", [
+  z.object({ id: z.string(), role: z.literal("user"), content: z.string(), name: z.string().optional() }),
+  z.object({ id: z.string(), role: z.literal("assistant"), content: z.string().optional(), toolCalls: z.array(ToolCallSchema).optional() }),
+  z.object({ id: z.string(), role: z.literal("tool"), content: z.string(), toolCallId: z.string(), error: z.string().optional() }),
+]);
 export type HistoryMessage = z.infer<typeof HistoryMessageSchema>;
 const HistorySchema = z.object({ messages: z.array(HistoryMessageSchema), state: z.unknown().optional() });
 /** A conversation as kept: its messages, and the agent's state after its last finished run (if it sent one). */
@@ -48,6 +51,8 @@ export class ConversationHistory {
       if (at >= 0) messages = messages.slice(0, at);
     }
     messages = [...messages, ...added].slice(-this.maxMessages);
+    // A tool result whose call was dropped would stand alone: agents' models refuse that, so it goes too.
+    while (messages[0]?.role === "tool") messages = messages.slice(1);
     await this.kv.set(key(agent, threadKey), { messages, ...(kept !== undefined ? { state: kept } : {}) }, HISTORY_TTL_MS);
   }
 }

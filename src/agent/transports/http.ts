@@ -12,6 +12,7 @@ import type { MediaPartOptions } from "../../media/parts";
 import { AgentState } from "../agent-state";
 import { BotRun } from "../bot-run";
 import type { ConversationHistory, HistoryMessage } from "../history";
+import { RunTranscript } from "../run-transcript";
 import type { AgentInitiatedHandler, LinkState, LinkStats, RunObserver, RunRequest, RunResult } from "../link-types";
 import { RunFrameSchema } from "../protocol";
 import { envelopeMismatch, RunAgentInputSchema, V2EventSchema, type AgentCapabilities, type ProtocolVersion, type RunAgentInput } from "../protocol-v2";
@@ -109,10 +110,14 @@ export class HttpAgentTransport implements AgentTransport {
 
     const controller = new AbortController();
     this.inFlight.add(controller);
-    const answers: HistoryMessage[] = [];
+    const transcript = new RunTranscript(); // what the run said, tool calls included, for the history
     const recording: RunObserver = { ...observer,
+      onWork: (event) => {
+        transcript.work(event);
+        observer.onWork?.(event);
+      },
       onTextMessage: (messageId, text) => {
-        answers.push({ id: messageId, role: "assistant", content: text });
+        transcript.text(messageId, text);
         return observer.onTextMessage(messageId, text);
       } };
     const run = new BotRun(req.runId, recording, {
@@ -152,7 +157,7 @@ export class HttpAgentTransport implements AgentTransport {
         const asked: HistoryMessage[] = frame.input.messages.map((m) => ({ id: m.id, role: "user", content: textOf(m.content),
           ...(typeof m.name === "string" ? { name: m.name } : {}) }));
         const replaces = v1.data.input.messages.flatMap((m) => (typeof m["replaces"] === "string" ? [m["replaces"]] : []));
-        await history.append(name, req.threadId, [...asked, ...answers], replaces, state.updated)
+        await history.append(name, req.threadId, [...asked, ...transcript.recorded], replaces, state.updated)
           .catch((err: unknown) => logger.warn({ err: String(err), threadId: req.threadId }, "could not record the conversation history"));
       }
       return result;

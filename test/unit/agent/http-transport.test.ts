@@ -70,6 +70,28 @@ describe("AG-UI over HTTP", () => {
     expect(agent.requests[agent.requests.length - 1]?.body.messages).toHaveLength(7); // 6 kept + the new one
   });
 
+  it("sends a stateless agent its own tool calls and their results in the history, never a result without its call", async () => {
+    const agent = await startAguiHttpAgent();
+    const t = transport(agent);
+    await t.start();
+    await t.run(request("use a tool please"), recorder().observer);
+    await t.run(request("what did it find?"), recorder().observer);
+    expect(agent.requests[1]?.body.messages).toEqual([
+      expect.objectContaining({ role: "user", content: "use a tool please" }),
+      expect.objectContaining({ role: "assistant", toolCalls: [{ id: "tc1", type: "function", function: { name: "search_docs", arguments: "{\"q\":\"x\"}" } }] }),
+      expect.objectContaining({ role: "tool", toolCallId: "tc1", content: "found it" }),
+      expect.objectContaining({ role: "assistant", content: "You said: use a tool please (I remember 0 earlier messages)" }),
+      expect.objectContaining({ role: "user", content: "what did it find?" }),
+    ]);
+    // Bounded to 6: two turns later the first turn's question and tool call are dropped, and so its result.
+    await t.run(request("one more"), recorder().observer);
+    expect(agent.requests[2]?.body.messages.map((m) => m.role)).toEqual(["user", "assistant", "tool", "assistant", "user", "assistant", "user"]);
+    await t.run(request("and another"), recorder().observer);
+    const sent = agent.requests[3]?.body.messages ?? [];
+    expect(sent.map((m) => m.role)).toEqual(["assistant", "user", "assistant", "user", "assistant", "user"]);
+    expect(sent[0]).toMatchObject({ content: "You said: use a tool please (I remember 0 earlier messages)" });
+  });
+
   it.each([
     [401, {}, "http_auth"], [403, {}, "http_auth"], [429, { "Retry-After": "30" }, "http_rate_limited"],
     [503, {}, "http_unavailable"], [500, {}, "http_unavailable"],
