@@ -36,15 +36,27 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   private async query(sql: string, values: unknown[]): Promise<Row[]> {
-    this.ready ??= this.pool.query(CREATE).then(() => undefined, (error: unknown) => {
-      // Two processes creating the table at once: one of them is told it exists (42P07, or 23505 on pg_type).
-      const code = (error as { code?: unknown }).code;
-      if (code === "42P07" || code === "23505") return;
+    this.ready ??= this.createTable().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
     });
     await this.ready;
     return (await this.pool.query(sql, values)).rows;
+  }
+
+  /**
+   * CREATE TABLE IF NOT EXISTS, once more when it lost a race with another process creating it at the same moment:
+   * PostgreSQL then reports the table (42P07) or its row type (42710, or 23505 on pg_type) as existing, and the
+   * second try finds the table there.
+   */
+  private async createTable(): Promise<void> {
+    try {
+      await this.pool.query(CREATE);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== "42P07" && code !== "42710" && code !== "23505") throw error;
+      await this.pool.query(CREATE);
+    }
   }
 
   async acquire(holder: string, ttlMs: number, steal?: number): Promise<number | undefined> {
