@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config";
 import { Lease, openLeaseStore } from "../lease";
 import { childLogger } from "../log";
+import type { Metrics } from "../metrics";
 import { parseStoreUrl } from "../store";
 
 /** Why a process refuses to be a standby at all. */
@@ -20,6 +21,8 @@ export interface StandbyDeps {
   stopping: () => boolean;
   /** The active lost the lease (it must stop at once). */
   onLost: (why: string) => void;
+  /** Where the lease_* metrics go (standby and active alike). */
+  metrics: Metrics;
 }
 
 /**
@@ -34,7 +37,11 @@ export async function holdStoreLease(deps: StandbyDeps): Promise<Lease | undefin
   const store = openLeaseStore(parseStoreUrl(config.storeUrl), Math.max(1000, Math.floor(leaseMs / 3)),
     (error) => log.warn({ err: error.message }, "store lease connection error"));
   if (!store) return undefined;
-  const lease = new Lease({ store, leaseMs, instance: path.resolve(config.dataDir), log, onLost: deps.onLost });
+  let lease: Lease | undefined;
+  const metrics = deps.metrics.watchLease({ status: () => lease?.status() ?? { active: false } });
+  lease = new Lease({ store, leaseMs, instance: path.resolve(config.dataDir), log, onLost: deps.onLost,
+    onRenewalFailed: (why) => metrics.renewalFailed(why) });
+  let waited = false;
   const startedAt = Date.now();
   const pollMs = Math.min(1000, Math.max(50, Math.floor(leaseMs / 10)));
   try {
@@ -45,9 +52,11 @@ export async function holdStoreLease(deps: StandbyDeps): Promise<Lease | undefin
           "local disk (DATA_DIR), so it could not carry on that instance's encrypted sessions. Run one instance with MATRIX_E2EE, " +
           "or stop the other one first (runbook/scale-out.md)");
       }
+      waited = true;
       log.info({ holder: holder ? { host: holder.host, pid: holder.pid } : undefined, expiresInMs: remainingMs },
         "standby: another instance holds the store lease; waiting to take over");
     });
+    if (waited) metrics.tookOver();
     log.info({ fencingToken: token, waitedMs: Date.now() - startedAt, leaseMs }, "holding the store lease: this instance is active");
     return lease;
   } catch (error) {
