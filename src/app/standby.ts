@@ -5,14 +5,11 @@
 // (StoreHolder refuses a second one).
 import * as path from "node:path";
 import type { Logger } from "pino";
-import type { Config } from "../config";
+import { ConfigRefusedError, type Config } from "../config";
 import { Lease, openLeaseStore } from "../lease";
 import { childLogger } from "../log";
 import type { Metrics } from "../metrics";
 import { parseStoreUrl } from "../store";
-
-/** Why a process refuses to be a standby at all. */
-export class StandbyRefusedError extends Error {}
 
 export interface StandbyDeps {
   config: Config;
@@ -47,10 +44,12 @@ export async function holdStoreLease(deps: StandbyDeps): Promise<Lease | undefin
   try {
     const token = await lease.acquire(pollMs, deps.stopping, (holder, remainingMs) => {
       if (config.e2ee) {
-        throw new StandbyRefusedError("MATRIX_E2EE=true cannot run as a standby: another instance " +
-          `(${holder ? `${holder.host} pid ${holder.pid}` : "unknown"}) holds the store lease, and this instance's crypto store is on its ` +
-          "local disk (DATA_DIR), so it could not carry on that instance's encrypted sessions. Run one instance with MATRIX_E2EE, " +
-          "or stop the other one first (runbook/scale-out.md)");
+        const other = holder ? `${holder.host} pid ${holder.pid}` : "unknown";
+        const why = `another instance (${other}) holds the store lease, and this instance's crypto store is on its local disk ` +
+          "(DATA_DIR), so it could not carry on that instance's encrypted sessions as its standby";
+        throw new ConfigRefusedError([{ variable: "MATRIX_E2EE", problem: `is true, and ${why}`,
+          fix: "run one instance with MATRIX_E2EE (stop this one: no standby with encryption), or stop the other one first " +
+            "(runbook/scale-out.md)" }], `MATRIX_E2EE=true cannot run as a standby: ${why}`);
       }
       waited = true;
       log.info({ holder: holder ? { host: holder.host, pid: holder.pid } : undefined, expiresInMs: remainingMs },
@@ -61,7 +60,7 @@ export async function holdStoreLease(deps: StandbyDeps): Promise<Lease | undefin
     return lease;
   } catch (error) {
     await lease.release();
-    if (error instanceof StandbyRefusedError) throw error;
+    if (error instanceof ConfigRefusedError) throw error;
     if (deps.stopping()) return undefined;
     throw error;
   }
