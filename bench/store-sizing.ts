@@ -99,9 +99,17 @@ async function sizeOne(backend: BackendName, agent: { url: string; connections()
     const growth = roomShare(afterFirst, afterSteady);
     figure("store-sizing-turns", { backend, activeRooms: opts.rooms, turns, seconds: round(seconds, 1), turnsPerSec: round(turns / seconds, 0),
       entriesPerTurn: per(growth.entries, turns, 2), bytesPerTurn: per(growth.bytes, turns, 0),
-      statementsPerTurn: per(steady.statements, turns, 2), [backend === "postgres" ? "rowsWrittenPerTurn" : "luaCommandsPerTurn"]: per(steady.detail, turns, 2),
+      statementsPerTurn: per(steady.statements, turns, 2),
+      ...(steady.detail === undefined ? {} : { rowsWrittenPerTurn: per(steady.detail, turns, 2) }),
+      ...(afterSteady.liveBytes === undefined || afterFirst.liveBytes === undefined ? {}
+        : { liveBytesPerTurn: per(afterSteady.liveBytes - afterFirst.liveBytes, turns, 0) }),
       statementsPerSec: round(steady.statements / seconds, 0), peakConnections: steady.peakConnections,
       entries: afterSteady.entries, bytes: afterSteady.bytes, ...steady.result.cpuRead });
+    // What grows with what: entries per room (its first turn included) and per later turn, by namespace.
+    const names = [...new Set([...Object.keys(afterFirst.namespaces), ...Object.keys(afterSteady.namespaces)])].sort();
+    const delta = (from: StoreSnapshot, to: StoreSnapshot, name: string) => (to.namespaces[name] ?? 0) - (from.namespaces[name] ?? 0);
+    figure("store-sizing-namespaces", { backend, ...Object.fromEntries(names.map((name) =>
+      [name, `${per(delta(empty, afterFirst, name), opts.rooms, 2)}/room, ${per(delta(afterFirst, afterSteady, name), turns, 2)}/turn`])) });
 
     const idle = (what: string) => p.count(() => new Promise((r) => setTimeout(r, opts.idleMs)).then(() => what));
     note(`store sizing ${backend}: idle ${opts.idleMs / 1000} s (the lease's renewals), then with a standby beside it`);

@@ -11,13 +11,23 @@ export interface StoreSnapshot {
   bytes: number;
   /** The bot's connections to the server now. */
   connections: number;
+  /** Entries by the store namespace their key starts with (`journal`, `outbox`, …; `mab-lease` for the lease). */
+  namespaces: Record<string, number>;
+  /** PostgreSQL: the live rows' own bytes (pg_column_size), without pages, dead rows and indexes. */
+  liveBytes?: number;
+}
+
+/** The namespace of a stored key: its first `:`-separated part (after keyv's own `keyv:` prefix, if any). */
+export function namespaceOf(key: string): string {
+  const parts = key.split(":");
+  return (parts[0] === "keyv" && parts.length > 2 ? parts[1] : parts[0]) ?? "";
 }
 
 export interface StoreCount {
   /** PostgreSQL: transactions committed or rolled back (≈ statements: the bot runs each on its own); Redis: commands. */
   statements: number;
-  /** PostgreSQL: rows inserted, updated and deleted. Redis: commands run inside Lua scripts (the lease's). */
-  detail: number;
+  /** PostgreSQL: rows inserted, updated and deleted. */
+  detail?: number;
   /** The most connections seen while it ran (sampled every 250 ms). */
   peakConnections: number;
   /** How long the counted window was (PostgreSQL: it includes waiting for the server's counters), ms. */
@@ -80,8 +90,13 @@ export class PostgresProbe implements StoreProbe {
   async snapshot(): Promise<StoreSnapshot> {
     const row = await this.query(`SELECT (SELECT count(*) FROM keyv) + (SELECT count(*) FROM mab_lease) AS entries,
       pg_total_relation_size('keyv') + pg_total_relation_size('mab_lease') AS bytes,
-      (SELECT numbackends FROM pg_stat_database WHERE datname = current_database()) AS backends`);
-    return { entries: Number(row["entries"]), bytes: Number(row["bytes"]), connections: Number(row["backends"]) - 1 };
+      (SELECT coalesce(sum(pg_column_size(k.*)), 0) FROM keyv k) AS live,
+      (SELECT numbackends FROM pg_stat_database WHERE datname = current_database()) AS backends,
+      (SELECT json_object_agg(ns, n) FROM (SELECT regexp_replace(key, '^(keyv:)?([^:]*):.*$', '\\2') AS ns, count(*) AS n
+        FROM keyv GROUP BY 1) g) AS namespaces`);
+    const namespaces = { ...(row["namespaces"] as Record<string, number> | null), "mab-lease": 1 };
+    return { entries: Number(row["entries"]), bytes: Number(row["bytes"]), liveBytes: Number(row["live"]),
+      connections: Number(row["backends"]) - 1, namespaces };
   }
 
   /**
@@ -138,13 +153,16 @@ export class RedisProbe implements StoreProbe {
   async snapshot(): Promise<StoreSnapshot> {
     let entries = 0;
     let bytes = 0;
+    const namespaces: Record<string, number> = {};
     for await (const keys of this.client.scanIterator({ COUNT: 1000 })) {
       for (const key of keys) {
         entries += 1;
+        const ns = namespaceOf(key);
+        namespaces[ns] = (namespaces[ns] ?? 0) + 1;
         bytes += Number(await this.client.sendCommand(["MEMORY", "USAGE", key, "SAMPLES", "0"]) ?? 0);
       }
     }
-    return { entries, bytes, connections: await this.connections() };
+    return { entries, bytes, connections: await this.connections(), namespaces };
   }
 
   async count<T>(during: () => Promise<T>): Promise<{ result: T } & StoreCount> {
@@ -153,19 +171,16 @@ export class RedisProbe implements StoreProbe {
     monitor.on("error", () => undefined);
     await monitor.connect();
     let statements = 0;
-    let scripted = 0;
     const mine = new RegExp(`^\\S+ \\[${this.db} (\\S+)\\]`);
     await monitor.monitor((line: string) => {
       const from = mine.exec(line)?.[1];
-      if (from === undefined || from === this.ownAddr) return;
-      if (from === "lua") scripted += 1;
-      else statements += 1;
+      if (from !== undefined && from !== this.ownAddr && from !== "lua") statements += 1;
     });
     const startedAt = Date.now();
     try {
       const { result, peak } = await withPeak(() => this.connections(), during);
       await new Promise((r) => setTimeout(r, 200)); // the monitor stream's last lines
-      return { result, statements, detail: scripted, peakConnections: peak, windowMs: Date.now() - startedAt };
+      return { result, statements, peakConnections: peak, windowMs: Date.now() - startedAt };
     } finally {
       await monitor.close().catch(() => undefined);
     }
