@@ -105,12 +105,14 @@ async function sizeOne(backend: BackendName, agent: { url: string; connections()
         : { liveBytesPerTurn: per(afterSteady.liveBytes - afterFirst.liveBytes, turns, 0) }),
       statementsPerSec: round(steady.statements / seconds, 0), peakConnections: steady.peakConnections,
       entries: afterSteady.entries, bytes: afterSteady.bytes, ...steady.result.cpuRead });
-    // What grows with what: entries per room (its first turn included) and per later turn, by namespace.
+    // What grows with what: entries and bytes per room (its first turn included) and per later turn, by namespace.
     const names = [...new Set([...Object.keys(afterFirst.namespaces), ...Object.keys(afterSteady.namespaces)])].sort();
-    const delta = (from: StoreSnapshot, to: StoreSnapshot, name: string) => (to.namespaces[name] ?? 0) - (from.namespaces[name] ?? 0);
+    const delta = (from: StoreSnapshot, to: StoreSnapshot, name: string, what: "entries" | "bytes") =>
+      (to.namespaces[name]?.[what] ?? 0) - (from.namespaces[name]?.[what] ?? 0);
+    const share = (from: StoreSnapshot, to: StoreSnapshot, name: string, count: number) =>
+      `${per(delta(from, to, name, "entries"), count, 2)} (${per(delta(from, to, name, "bytes"), count, 0)} B)`;
     figure("store-sizing-namespaces", { backend, ...Object.fromEntries(names.map((name) =>
-      [name, `${per(delta(empty, afterFirst, name), opts.rooms, 2)}/room, ${per(delta(afterFirst, afterSteady, name), turns, 2)}/turn`])) });
-
+      [name, `${share(empty, afterFirst, name, opts.rooms)}/room, ${share(afterFirst, afterSteady, name, turns)}/turn`])) });
     const idle = (what: string) => p.count(() => new Promise((r) => setTimeout(r, opts.idleMs)).then(() => what));
     note(`store sizing ${backend}: idle ${opts.idleMs / 1000} s (the lease's renewals), then with a standby beside it`);
     const alone = await idle("active alone");

@@ -11,8 +11,11 @@ export interface StoreSnapshot {
   bytes: number;
   /** The bot's connections to the server now. */
   connections: number;
-  /** Entries by the store namespace their key starts with (`journal`, `outbox`, …; `mab-lease` for the lease). */
-  namespaces: Record<string, number>;
+  /**
+   * Entries and their bytes by the store namespace their key starts with (`journal`, `outbox`, …): PostgreSQL the rows'
+   * own bytes (pg_column_size), Redis MEMORY USAGE. The lease is left out.
+   */
+  namespaces: Record<string, { entries: number; bytes: number }>;
   /** PostgreSQL: the live rows' own bytes (pg_column_size), without pages, dead rows and indexes. */
   liveBytes?: number;
 }
@@ -92,9 +95,9 @@ export class PostgresProbe implements StoreProbe {
       pg_total_relation_size('keyv') + pg_total_relation_size('mab_lease') AS bytes,
       (SELECT coalesce(sum(pg_column_size(k.*)), 0) FROM keyv k) AS live,
       (SELECT numbackends FROM pg_stat_database WHERE datname = current_database()) AS backends,
-      (SELECT json_object_agg(ns, n) FROM (SELECT regexp_replace(key, '^(keyv:)?([^:]*):.*$', '\\2') AS ns, count(*) AS n
-        FROM keyv GROUP BY 1) g) AS namespaces`);
-    const namespaces = { ...(row["namespaces"] as Record<string, number> | null), "mab-lease": 1 };
+      (SELECT json_object_agg(ns, json_build_object('entries', n, 'bytes', b)) FROM (SELECT regexp_replace(k.key, '^(keyv:)?([^:]*):.*$', '\\2') AS ns,
+        count(*) AS n, sum(pg_column_size(k.*)) AS b FROM keyv k GROUP BY 1) g) AS namespaces`);
+    const namespaces = { ...(row["namespaces"] as Record<string, { entries: number; bytes: number }> | null) };
     return { entries: Number(row["entries"]), bytes: Number(row["bytes"]), liveBytes: Number(row["live"]),
       connections: Number(row["backends"]) - 1, namespaces };
   }
@@ -153,13 +156,17 @@ export class RedisProbe implements StoreProbe {
   async snapshot(): Promise<StoreSnapshot> {
     let entries = 0;
     let bytes = 0;
-    const namespaces: Record<string, number> = {};
+    const namespaces: Record<string, { entries: number; bytes: number }> = {};
     for await (const keys of this.client.scanIterator({ COUNT: 1000 })) {
       for (const key of keys) {
+        const used = Number(await this.client.sendCommand(["MEMORY", "USAGE", key, "SAMPLES", "0"]) ?? 0);
         entries += 1;
+        bytes += used;
+        if (key.startsWith("mab-lease")) continue;
         const ns = namespaceOf(key);
-        namespaces[ns] = (namespaces[ns] ?? 0) + 1;
-        bytes += Number(await this.client.sendCommand(["MEMORY", "USAGE", key, "SAMPLES", "0"]) ?? 0);
+        const counted = (namespaces[ns] ??= { entries: 0, bytes: 0 });
+        counted.entries += 1;
+        counted.bytes += used;
       }
     }
     return { entries, bytes, connections: await this.connections(), namespaces };
