@@ -8,7 +8,8 @@ import { Scenario } from "../../support/scenario";
 import { ChildBots, STANDBY_LINE } from "../../support/standby";
 import { waitFor } from "../../support/wait";
 
-// Long enough that a loaded machine renews well within the local deadline (every 2 s, deadline 4.8 s); a takeover waits ≤ 6 s.
+// Long enough that a loaded machine renews well within the local deadline (every 2 s, deadline 4.8 s); a takeover
+// waits ≤ 6 s.
 const LEASE_MS = 6000;
 
 /** The lease_* series of a /metrics text, by name (with labels, if any), e.g. `lease_renewal_failures_total{why="error"}`. */
