@@ -93,8 +93,9 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
     ...(opts.clock ? { now: opts.clock } : {}),
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
-  // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then.
-  const inOrder = raw instanceof CoalescingKeyvSqlite && !opts.wrapAdapter;
+  // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then (a test
+  // hook that only observes returns the adapter itself).
+  const inOrder = raw instanceof CoalescingKeyvSqlite && adapter === raw;
   const store = new KeyvStore(adapter, expiringAdapter(raw), parsed.backend, redactStoreUrl(url), logger,
     opts.healthCheckTimeoutMs ?? 5000, inOrder, raw instanceof CoalescingKeyvSqlite ? raw.writeStats : undefined);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
