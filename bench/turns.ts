@@ -3,7 +3,7 @@
 import { startHomeserver } from "../test/support/homeserver";
 import { CpuMeter, figure, note, round, rssMb, summarize } from "./support/figures";
 import { startLenientInstantAgent } from "./support/instant-agent";
-import { BotInstall, createRooms, FloorRelay, until } from "./support/subjects";
+import { botStoreWrites, BotInstall, createRooms, FloorRelay, until } from "./support/subjects";
 import { TurnDriver, type TurnRunResult } from "./support/turn-driver";
 
 export interface TurnBenchOptions {
@@ -52,10 +52,17 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
     for (const subject of ["bot", "floor"] as const) await drivers[subject].run(rooms[subject], { turnsPerRoom: 1 });
     note(`warm-up: one turn in each room in ${Math.round(performance.now() - t)} ms`);
 
+    /** Store writes and commits (one fsync each) per turn: the bot's counters; the floor writes nothing. */
+    const storeCounts = async (subject: Subject) => (subject === "bot" ? botStoreWrites(bot) : { writes: 0, commits: 0 });
     const measure = async (subject: Subject, active: number, durationMs: number): Promise<TurnRunResult & { cpu: Record<string, number> }> => {
+      const before = await storeCounts(subject);
       const cpu = new CpuMeter({ subject: pids[subject], double: process.pid });
       const result = await drivers[subject].run(rooms[subject].slice(0, active), { durationMs });
-      return { ...result, cpu: cpu.read(result.turns) };
+      const cpuFigures = cpu.read(result.turns);
+      const after = await storeCounts(subject);
+      const per = (n: number): number => round(n / Math.max(1, result.turns), 3);
+      const writes: Record<string, number> = before && after ? { storeWritesPerTurn: per(after.writes - before.writes), commitsPerTurn: per(after.commits - before.commits) } : {};
+      return { ...result, cpu: { ...cpuFigures, ...writes } };
     };
     /** How the subject took its transactions in: the double pushes them one at a time, as Synapse does. */
     const transactions = (r: TurnRunResult): Record<string, number> => {

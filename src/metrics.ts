@@ -43,6 +43,8 @@ export const METRIC_HELP = {
   inbound_poisoned_events_total: "Inbound events skipped because they could not be stored (the rest of their batch went on)",
   inbound_batches_refused_total: "Inbound batches refused for a retry (transaction answered 500, sync token not advanced)",
   store_expired_swept_total: "Expired store entries deleted by the store's sweep",
+  store_writes_total: "Store writes (each set or delete of a key) since the start; SQLite store only",
+  store_commits_total: "Store commits that carried those writes (one fsync each with synchronous=FULL; writes that arrive during a commit share the next); SQLite store only",
   prompts_total: "The agent's prompts (approvals, choices, questions) settled, by outcome",
   messages_dropped_total: "Messages dropped unanswered, by reason (room_left: they waited behind a prompt in a room the bot is no longer in)",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
@@ -138,6 +140,8 @@ export class Metrics {
   private readonly named: (key: keyof typeof METRIC_HELP) => { name: string; help: string; registers: Registry[] };
   /** Reads the work in hand; until the bot is wired (watchWork), idle reads 0 and work_in_flight nothing. */
   private workProbe: (() => WorkInFlight) | undefined;
+  /** Reads the store's write and commit counts (Store.writeStats). */
+  private storeProbe: (() => { writes: number; commits: number } | undefined) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? METRICS_DEFAULTS.maxLabelValues;
@@ -183,6 +187,15 @@ export class Metrics {
       const work = probe();
       this.set(work !== undefined && isIdle(work) ? 1 : 0);
     } });
+    const storeProbe = (): { writes: number; commits: number } | undefined => this.storeProbe?.();
+    const storeCounter = (key: "store_writes_total" | "store_commits_total", field: "writes" | "commits"): Counter =>
+      new Counter({ ...name(key), collect() {
+        const stats = storeProbe();
+        this.reset();
+        if (stats) this.inc(stats[field]);
+      } });
+    storeCounter("store_writes_total", "writes");
+    storeCounter("store_commits_total", "commits");
     new Gauge({ ...name("work_in_flight"), labelNames: ["kind"], collect() {
       const work = probe();
       if (work === undefined) return;
@@ -274,6 +287,11 @@ export class Metrics {
     const registers = this.exposed === this.registry ? [this.registry] : [this.registry, this.exposed];
     this.lease ??= new LeaseMetrics((key) => ({ ...this.named(key), registers }), source);
     return this.lease;
+  }
+
+  /** The store's writes and commits, read at every scrape (store_writes_total, store_commits_total). */
+  watchStore(probe: () => { writes: number; commits: number } | undefined): void {
+    this.storeProbe = probe;
   }
 
   /** `count` room events arrived from the homeserver. */

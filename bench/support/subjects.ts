@@ -156,24 +156,40 @@ export class FloorRelay {
   }
 }
 
+/** The bot's /metrics text, or undefined when it cannot be read. */
+async function botMetricsText(bot: ChildBot): Promise<string | undefined> {
+  const port = bot.httpPort;
+  if (port === undefined) return undefined;
+  try {
+    return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  } catch {
+    return undefined;
+  }
+}
+
+/** One unlabelled metric's value from the exposition text. */
+function metricValue(text: string, name: string): number | undefined {
+  const m = new RegExp(`^\\w*${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "m").exec(text);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
 /** The bot's V8 heap (from its /metrics: prom-client's default metrics), in MB; empty when unavailable. */
 export async function botHeap(bot: ChildBot): Promise<Record<string, number>> {
-  const listening = bot.logs.find((l) => typeof l.msg === "string" && l.msg.startsWith("HTTP server listening"));
-  const port = listening?.["port"];
-  if (typeof port !== "number") return {};
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const read = (name: string): number | undefined => {
-      const m = new RegExp(`^\\w*${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "m").exec(text);
-      return m?.[1] === undefined ? undefined : Math.round(Number(m[1]) / 1024 / 1024);
-    };
-    const out: Record<string, number> = {};
-    const used = read("nodejs_heap_size_used_bytes");
-    const total = read("nodejs_heap_size_total_bytes");
-    if (used !== undefined) out["heapUsedMb"] = used;
-    if (total !== undefined) out["heapTotalMb"] = total;
-    return out;
-  } catch {
-    return {};
-  }
+  const text = await botMetricsText(bot);
+  if (text === undefined) return {};
+  const out: Record<string, number> = {};
+  const used = metricValue(text, "nodejs_heap_size_used_bytes");
+  const total = metricValue(text, "nodejs_heap_size_total_bytes");
+  if (used !== undefined) out["heapUsedMb"] = Math.round(used / 1024 / 1024);
+  if (total !== undefined) out["heapTotalMb"] = Math.round(total / 1024 / 1024);
+  return out;
+}
+
+/** The bot's store writes and commits so far (store_writes_total, store_commits_total), if its /metrics has them. */
+export async function botStoreWrites(bot: ChildBot): Promise<{ writes: number; commits: number } | undefined> {
+  const text = await botMetricsText(bot);
+  if (text === undefined) return undefined;
+  const writes = metricValue(text, "store_writes_total");
+  const commits = metricValue(text, "store_commits_total");
+  return writes === undefined || commits === undefined ? undefined : { writes, commits };
 }

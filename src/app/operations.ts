@@ -45,6 +45,7 @@ export class Operations {
   /** The store, once open (the readiness store check). */
   useStore(store: Store): void {
     this.store = store;
+    this.metrics.watchStore(() => store.writeStats());
   }
 
   /** The Matrix client, observed: every homeserver answer marks it alive; M_UNKNOWN_TOKEN marks the token rejected. */

@@ -126,8 +126,9 @@ export class Journal {
   }
 
   private async completeKey(key: string): Promise<void> {
-    await this.stores.entries.set(key, { status: "done", at: Date.now(), ...(this.reopened.has(key) ? { late: true as const } : {}) }, this.doneTtlMs);
-    await this.stores.pending.delete(key);
+    const done = this.stores.entries.set(key, { status: "done", at: Date.now(), ...(this.reopened.has(key) ? { late: true as const } : {}) }, this.doneTtlMs);
+    if (!this.stores.writesInIssueOrder) await done;
+    await Promise.all([done, this.stores.pending.delete(key)]);
     this.handedOut.delete(key);
     this.reopened.delete(key);
   }

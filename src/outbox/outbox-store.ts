@@ -56,9 +56,12 @@ export class OutboxStore {
   private readonly records: Keyv<unknown>;
   private readonly indexes: Record<IndexName, Keyv<unknown>>;
   private listings = 0;
+  /** Store.writesInIssueOrder: a write that must follow another is issued right behind it, not after its commit. */
+  private readonly inOrder: boolean;
   private readonly deferred: Record<IndexName, Set<string>> = { pending: new Set(), dead: new Set() };
 
   constructor(store: Store, private readonly opts: OutboxStoreOptions, private readonly log: Logger) {
+    this.inOrder = store.writesInIssueOrder;
     this.records = store.namespace<unknown>(OUTBOX_NAMESPACES.records);
     this.indexes = {
       pending: store.namespace<unknown>(OUTBOX_NAMESPACES.pending),
@@ -83,13 +86,24 @@ export class OutboxStore {
   async recordPending(items: PendingEntry[], now: number): Promise<{ recorded: PendingEntry[]; error?: unknown }> {
     const recorded: PendingEntry[] = [];
     for (const chunk of chunks(items, this.opts.batchSize)) {
+      const indexed = Promise.all(chunk.map((p) => this.setIndexKey("pending", p.entry.txnId, indexValue(p))));
+      indexed.catch(() => undefined); // awaited below
+      if (!this.inOrder) {
+        try {
+          await indexed;
+        } catch (error) {
+          return { recorded, error };
+        }
+      }
+      const recordsWritten = Promise.allSettled(chunk.map((p) =>
+        this.records.set(p.entry.txnId, { status: "pending", entry: p.entry, seq: p.seq, enqueuedAt: now })));
       try {
-        await Promise.all(chunk.map((p) => this.setIndexKey("pending", p.entry.txnId, indexValue(p))));
+        await indexed;
       } catch (error) {
+        await recordsWritten;
         return { recorded, error };
       }
-      const writes = await Promise.allSettled(chunk.map((p) =>
-        this.records.set(p.entry.txnId, { status: "pending", entry: p.entry, seq: p.seq, enqueuedAt: now })));
+      const writes = await recordsWritten;
       const failed = writes.find((w): w is PromiseRejectedResult => w.status === "rejected");
       chunk.forEach((p, i) => {
         if (writes[i]?.status === "fulfilled") recorded.push(p);
@@ -100,8 +114,9 @@ export class OutboxStore {
   }
 
   async markSent(txnId: string, roomId: string, eventId: string, now: number): Promise<void> {
-    await this.records.set(txnId, { status: "sent", roomId, eventId, at: now }, this.opts.sentTtlMs);
-    await this.deleteIndexKey("pending", txnId);
+    const marked = this.records.set(txnId, { status: "sent", roomId, eventId, at: now }, this.opts.sentTtlMs);
+    if (!this.inOrder) await marked;
+    await Promise.all([marked, this.deleteIndexKey("pending", txnId)]);
   }
 
   async markDead(letter: DeadLetter, seq: number): Promise<void> {

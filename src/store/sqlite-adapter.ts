@@ -4,10 +4,15 @@
 // a turn reads and writes several keys (journal, outbox, indexes), so statements, not bytes, bound what the store
 // can do. Three changes:
 //   - a delete is one `DELETE … RETURNING key` (SQLite ≥ 3.35), not a SELECT followed by a DELETE;
-//   - writes coalesce: the first write goes out at once; writes that arrive while a statement is in flight wait
-//     and then go together, as one multi-row upsert (or one multi-key delete) per run of the same kind, in arrival
-//     order. Each statement is atomic (autocommit), and a write resolves only after its statement completed, so
-//     durability and the callers' write orders are as before; only the number of statements (and commits) drops;
+//   - writes coalesce (group commit): the first write goes out once the current tick's work is done (setImmediate:
+//     a caller's writes issued together share its commit); every write that arrives while a commit is in flight
+//     waits, and then all of them go in one transaction, one commit (one fsync of the WAL with
+//     synchronous=FULL) however many they are: at most one multi-key delete and one multi-row upsert, which
+//     leave each key as the writes would have in arrival order (its last write wins). A write resolves only after
+//     the commit that carries it, and a group is all or nothing, so a write issued after another never becomes
+//     durable without it (Store.writesInIssueOrder); only the number of statements and commits drops. A failed
+//     group fails all its writes (the groups queued behind it go on, as before). A read that runs while a group
+//     is between BEGIN and COMMIT sees its writes (one connection): only a failed commit could make it wrong;
 //   - reads coalesce the same way (their own queue, beside the writes, as before): the reads that arrive while one
 //     is in flight go together as one `SELECT … WHERE key IN (…)`.
 // And three additions (schema in sqlite-schema.ts):
@@ -27,6 +32,8 @@ type Write =
 
 /** Rows per coalesced statement (three bound parameters each; SQLite allows 32,766). */
 const MAX_ROWS = 500;
+/** Writes per group commit (one transaction). */
+const MAX_GROUP = 5000;
 /** Keys per coalesced read (one JSON array parameter). */
 const MAX_READ_KEYS = 1000;
 
@@ -48,6 +55,14 @@ export interface CoalescingOptions {
   setup?: (query: (sql: string) => Promise<unknown>) => Promise<void>;
 }
 
+/** What the "commit" event carries (tests observe the durability order with it): each write, in arrival order. */
+export interface CommittedWrite {
+  key: string;
+  /** The stored text of a set; undefined for a delete. */
+  value: unknown;
+}
+
+/** Emits "commit" (CommittedWrite[]) after each commit, before the writes it carried resolve. */
 export class CoalescingKeyvSqlite extends KeyvSqlite {
   /** The schema migration; every statement of this class waits for it. */
   private readonly ready: Promise<void>;
@@ -56,6 +71,8 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   private flushing: Promise<void> | undefined;
   private reads: Read[] = [];
   private reading: Promise<void> | undefined;
+  /** Writes asked for (each set and each delete of a key) and commits that carried them: figures (/metrics, bench). */
+  readonly writeStats = { writes: 0, commits: 0 };
 
   constructor(options: ConstructorParameters<typeof KeyvSqlite>[0], extra: CoalescingOptions = {}) {
     super(options);
@@ -151,31 +168,71 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   }
 
   private enqueue(write: Write): void {
+    this.writeStats.writes += 1;
     this.queue.push(write);
     if (!this.flushing) this.flushing = this.flush();
   }
 
   /**
-   * Runs until the queue is empty. The loop's last check and the reset of `flushing` happen in one synchronous
-   * step, so a write queued at any point is either seen by this loop or starts the next one.
+   * Runs until the queue is empty, one group commit per round: what queued while the last commit was in flight.
+   * The loop's last check and the reset of `flushing` happen in one synchronous step, so a write queued at any
+   * point is either seen by this loop or starts the next one.
    */
   private async flush(): Promise<void> {
     try {
+      await new Promise((resolve) => setImmediate(resolve)); // the writes issued in this tick go together
       while (this.queue.length > 0) {
-        // The longest run of one kind at the head of the queue goes as one statement.
-        const kind = this.queue[0]?.kind;
-        let end = 0;
-        while (end < this.queue.length && end < MAX_ROWS && this.queue[end]?.kind === kind) end += 1;
-        const run = this.queue.splice(0, end);
+        const group = this.queue.splice(0, MAX_GROUP);
         try {
-          if (kind === "set") await this.upsert(run as Array<Extract<Write, { kind: "set" }>>);
-          else await this.remove(run as Array<Extract<Write, { kind: "delete" }>>);
+          this.settle(group, await this.commitGroup(group));
         } catch (error) {
-          for (const w of run) w.reject(error);
+          for (const w of group) w.reject(error);
         }
       }
     } finally {
       this.flushing = undefined;
+    }
+  }
+
+  /**
+   * Writes a group in one commit: every key a delete touches is deleted first (RETURNING says which existed before
+   * the group), then every key whose last write is a set gets that value. Returns the keys that existed.
+   */
+  private async commitGroup(group: Write[]): Promise<Set<string>> {
+    const last = new Map<string, Write>();
+    const deletes = new Set<string>();
+    for (const w of group) {
+      last.delete(w.key); // re-inserted: the map keeps the order of each key's last write
+      last.set(w.key, w);
+      if (w.kind === "delete") deletes.add(w.key);
+    }
+    const sets = [...last.values()].filter((w): w is Extract<Write, { kind: "set" }> => w.kind === "set");
+    const statements: Array<() => Promise<string[] | undefined>> = [];
+    for (const keys of chunk([...deletes], MAX_READ_KEYS)) statements.push(() => this.remove(keys));
+    for (const rows of chunk(sets, MAX_ROWS)) statements.push(async () => void (await this.upsert(rows)));
+    const alone = statements.length === 1; // one statement commits on its own (autocommit)
+    const existed = new Set<string>();
+    if (!alone) await this.run("BEGIN IMMEDIATE");
+    try {
+      for (const statement of statements) for (const key of (await statement()) ?? []) existed.add(key);
+      if (!alone) await this.run("COMMIT");
+    } catch (error) {
+      if (!alone) await this.run("ROLLBACK").catch(() => undefined); // none open if COMMIT itself rolled back
+      throw error;
+    }
+    this.writeStats.commits += 1;
+    if (this.listenerCount("commit") > 0) this.emit("commit", group.map((w) => ({ key: w.key, value: w.kind === "set" ? w.value : undefined })));
+    return existed;
+  }
+
+  /** Resolves a committed group's writes in arrival order; a delete says whether its key was there at that point. */
+  private settle(group: Write[], existedBefore: Set<string>): void {
+    const present = new Map<string, boolean>();
+    for (const w of group) {
+      const was = present.get(w.key) ?? existedBefore.has(w.key);
+      present.set(w.key, w.kind === "set");
+      if (w.kind === "set") w.resolve(undefined);
+      else w.resolve(was);
     }
   }
 
@@ -216,18 +273,20 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   private async upsert(run: Array<Extract<Write, { kind: "set" }>>): Promise<void> {
     const rows = run.map(() => "(?, ?, ?)").join(", ");
     const params = run.flatMap((w) => [w.key, w.value, w.expires]);
-    const result: unknown = await this.run(`INSERT INTO ${this.table} (key, value, expires) VALUES ${rows}
+    await this.run(`INSERT INTO ${this.table} (key, value, expires) VALUES ${rows}
       ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires`, ...params);
-    for (const w of run) w.resolve(result);
   }
 
-  private async remove(run: Array<Extract<Write, { kind: "delete" }>>): Promise<void> {
+  /** Deletes these keys; returns those that existed. */
+  private async remove(keys: string[]): Promise<string[]> {
     const rows = (await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`,
-      JSON.stringify([...new Set(run.map((w) => w.key))]))) as Array<{ key: string }>;
-    const deleted = new Set(rows.map((r) => r.key));
-    // A key deleted twice in one run: the first delete found it, the second did not.
-    for (const w of run) {
-      w.resolve(deleted.delete(w.key));
-    }
+      JSON.stringify(keys))) as Array<{ key: string }>;
+    return rows.map((r) => r.key);
   }
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

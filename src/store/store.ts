@@ -39,6 +39,11 @@ export interface Store {
   deleteExpired(limit: number): Promise<number>;
   /** Entries stored and how many have not expired (a count of the whole table: figures and tests). sqlite and postgres. */
   countRows(): Promise<{ total: number; live: number } | undefined>;
+  /**
+   * Writes asked for since the store opened (each set and each delete of a key) and the commits that carried them
+   * (each one fsync of the WAL with synchronous=FULL): sqlite only, undefined on the other backends.
+   */
+  writeStats(): { writes: number; commits: number } | undefined;
   /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
   healthCheck(): Promise<void>;
   /** Closes the shared connection. Idempotent. Namespaces must not be used afterwards. */
@@ -88,10 +93,11 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
     ...(opts.clock ? { now: opts.clock } : {}),
   });
   const adapter = opts.wrapAdapter ? opts.wrapAdapter(raw) : raw;
-  // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then.
-  const inOrder = raw instanceof CoalescingKeyvSqlite && !opts.wrapAdapter;
+  // A wrapper (tests' fault injector) may fail one write and pass the next: no ordering promise then (a test
+  // hook that only observes returns the adapter itself).
+  const inOrder = raw instanceof CoalescingKeyvSqlite && adapter === raw;
   const store = new KeyvStore(adapter, expiringAdapter(raw), parsed.backend, redactStoreUrl(url), logger,
-    opts.healthCheckTimeoutMs ?? 5000, inOrder);
+    opts.healthCheckTimeoutMs ?? 5000, inOrder, raw instanceof CoalescingKeyvSqlite ? raw.writeStats : undefined);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
   return store;
 }
@@ -112,6 +118,7 @@ class KeyvStore implements Store {
     private readonly logger: Logger,
     private readonly healthCheckTimeoutMs: number,
     readonly writesInIssueOrder: boolean,
+    private readonly sqliteWrites: { readonly writes: number; readonly commits: number } | undefined,
   ) {
     this.health = this.makeKeyv<{ nonce: string }>(HEALTH_NAMESPACE);
   }
@@ -145,6 +152,10 @@ class KeyvStore implements Store {
 
   async countRows(): Promise<{ total: number; live: number } | undefined> {
     return this.expiring?.countRows();
+  }
+
+  writeStats(): { writes: number; commits: number } | undefined {
+    return this.sqliteWrites ? { ...this.sqliteWrites } : undefined;
   }
 
   async healthCheck(): Promise<void> {

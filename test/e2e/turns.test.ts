@@ -172,7 +172,7 @@ describe("turns", () => {
     expect(records.filter((t) => !t.typing)).toHaveLength(1);
   });
 
-  it("with TYPING_DELAY_MS, a fast answer comes without any typing, a slow one with typing on then off", async () => {
+  it("with TYPING_DELAY_MS, a fast answer comes without any typing or read receipt, a slow one with typing on then off and a receipt", async () => {
     // Fast and slow whatever the machine's load: the delay is long next to a quick echo answer, and the slow run
     // lasts until typing went on.
     const DELAY_MS = 3_000;
@@ -185,12 +185,18 @@ describe("turns", () => {
     s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: String(scaled(DELAY_MS)) } });
     const roomId = await s.openDm();
     const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
-    await s.alice.sendText(roomId, "quick");
+    const receiptOn = (eventId: string): boolean => s.hs.receipts.some((r) => r.roomId === roomId && r.userId === s.botUserId && r.eventId === eventId);
+    const quick = await s.alice.sendText(roomId, "quick");
     await s.waitBotMessages(roomId, 1);
-    await s.expectSteady(() => expect(mine()).toHaveLength(0), { windowMs: DELAY_MS }); // past the delay: nothing may come late
-    await s.alice.sendText(roomId, "slow one");
+    // Past the delay: nothing may come late (the answer itself shows the message was read).
+    await s.expectSteady(() => {
+      expect(mine()).toHaveLength(0);
+      expect(receiptOn(quick)).toBe(false);
+    }, { windowMs: DELAY_MS });
+    const slow = await s.alice.sendText(roomId, "slow one");
     await s.waitBotMessages(roomId, 2);
     await s.hs.waitFor(() => mine().at(-1)?.typing === false, { what: "typing turned off" });
+    await s.hs.waitFor(() => receiptOn(slow), { what: "the read receipt on the slow one (sent with typing, during the run)" });
     expect(mine()[0]?.typing).toBe(true);
     expect(mine().filter((t) => !t.typing)).toHaveLength(1);
   });

@@ -1,6 +1,6 @@
-// The SQLite adapter coalesces writes that arrive while a statement is in flight. Whatever the interleaving, the
-// store must end up as if every write had run alone, in the order it was issued, and every delete must say whether
-// the key was there at that point. A failed statement fails its own writes only.
+// The SQLite adapter coalesces writes that arrive while a commit is in flight into one transaction (group commit).
+// Whatever the interleaving, the store must end up as if every write had run alone, in the order it was issued, and
+// every delete must say whether the key was there at that point. A failed group fails its own writes only.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -80,11 +80,33 @@ describe("CoalescingKeyvSqlite", () => {
     expect(await adapter.deleteMany(["k"])).toBe(false);
   });
 
-  it("a statement that fails rejects the writes it carried, atomically, and the next writes work", async () => {
+  it("concurrent writes share commits: N writes issued together or while one commits take far fewer than N", async () => {
+    const adapter = await open();
+    await adapter.set("warm", "1");
+    const before = { ...adapter.writeStats };
+    const n = 200;
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i < n; i++) {
+      writes.push(i % 3 === 0 ? adapter.delete(`k${i - 3}`) : adapter.set(`k${i}`, `v${i}`));
+      if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve)); // some arrive while one commits
+    }
+    await Promise.all(writes);
+    expect(adapter.writeStats.writes - before.writes).toBe(n);
+    const commits = adapter.writeStats.commits - before.commits;
+    expect(commits).toBeGreaterThanOrEqual(1);
+    expect(commits).toBeLessThan(n / 10);
+    // Awaited one after the other, each write needs a commit of its own.
+    const serial = adapter.writeStats.commits;
+    for (let i = 0; i < 5; i++) await adapter.set(`s${i}`, "x");
+    expect(adapter.writeStats.commits - serial).toBe(5);
+  });
+
+  it("a group that fails rejects the writes it carried, atomically, and the writes before and after work", async () => {
     const adapter = await open();
     await adapter.set("warm", "1"); // the table exists
     await adapter.query("CREATE TRIGGER refuse BEFORE INSERT ON keyv WHEN NEW.key = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END");
-    const first = adapter.set("first", "1"); // goes alone
+    const first = adapter.set("first", "1");
+    await new Promise((resolve) => setImmediate(resolve)); // "first" goes alone: the next two queue while it commits
     const carried = [adapter.set("bad", "2"), adapter.set("innocent", "3")].map((p) => p.then(() => "ok", () => "failed"));
     await first;
     expect(await Promise.all(carried)).toEqual(["failed", "failed"]);

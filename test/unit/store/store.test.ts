@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KeyvSqlite } from "@keyv/sqlite";
 import pino from "pino";
+import { Metrics } from "../../../src/metrics";
 import { openStore, StoreUnavailableError, type Store } from "../../../src/store";
 import { FaultyStoreAdapter, InjectedStoreFault } from "../../support/faulty-store";
 import { storeKeys } from "../../support/store-rows";
@@ -35,6 +36,23 @@ describe("sqlite store", () => {
     await first.namespace<string>("journal").set("$ev:example.org", "done");
     await first.close();
     expect(fs.existsSync(file)).toBe(true);
+  });
+
+  it("counts its writes and the commits that carried them, and /metrics shows both", async () => {
+    const store = await open(`sqlite://${path.join(dir, "counted.sqlite")}`);
+    const start = store.writeStats();
+    expect(start).toEqual({ writes: expect.any(Number), commits: expect.any(Number) });
+    const kv = store.namespace<number>("counted");
+    await kv.set("a", 1);
+    await kv.delete("a");
+    const after = store.writeStats();
+    expect(after?.writes).toBe((start?.writes ?? 0) + 2);
+    expect(after?.commits).toBe((start?.commits ?? 0) + 2); // awaited one after the other: a commit each
+    const metrics = new Metrics({ processMetrics: false });
+    metrics.watchStore(() => store.writeStats());
+    const text = await metrics.text();
+    expect(text).toContain(`matrix_agent_bot_store_writes_total ${after?.writes}`);
+    expect(text).toContain(`matrix_agent_bot_store_commits_total ${after?.commits}`);
   });
 
   it("runs the sqlite file in WAL journal mode", async () => {
