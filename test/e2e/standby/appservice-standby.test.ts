@@ -69,6 +69,7 @@ describeEachE2eBackend("appservice mode: the standby answers transactions, the a
     expect(readyz.status).toBe(503);
     expect(await readyz.json()).toMatchObject({ ready: false, standby: true });
     expect((await fetch(`http://127.0.0.1:${String(standby.httpPort)}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${String(standby.httpPort)}/metrics`)).status).toBe(200);
     const ping = await fetch(`${appserviceUrlOf(standby)}/_matrix/app/v1/ping`, { method: "POST", body: "{}",
       headers: { authorization: `Bearer ${hsTokenOf(world)}`, "content-type": "application/json" } });
     expect(ping.status).toBe(200);
