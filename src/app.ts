@@ -122,10 +122,8 @@ class BotApp implements App {
     // PostgreSQL/Redis: wait as a standby until this process holds the store lease (src/app/standby.ts).
     // Appservice mode: a standby answers transactions too, storing them for the active (src/app/appservice-standby.ts).
     const standbyListener = await openStandbyListener(config, store, log, () => ops.readiness.homeserverAnswered());
-    if (standbyListener) {
-      this.appservicePort = standbyListener.port;
-      this.cleanups.push(() => standbyListener.stop());
-    }
+    this.appservicePort = standbyListener?.port;
+    if (standbyListener) this.cleanups.push(() => standbyListener.stop());
     const lease = await holdStoreLease({ config, log, stopping: () => this.stopped, onLost: (why) => this.leaseLost(why),
       metrics: ops.metrics, onStandby: (waiting) => ops.readiness.standingBy(waiting) });
     if (this.stopped) return;

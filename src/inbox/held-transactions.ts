@@ -27,6 +27,7 @@ export class HeldTransactions {
   private draining: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private polling = false;
   private heldCount = 0;
   private replayedCount = 0;
 
@@ -51,7 +52,13 @@ export class HeldTransactions {
   async activate(replay: Replay): Promise<void> {
     this.replay = replay;
     if (this.heldCount > 0) this.opts.log.info({ held: this.heldCount }, "standby: transactions held while standing by go to the journal now");
-    this.timer = setInterval(() => void this.drainLogged(), this.opts.pollMs ?? 200);
+    this.timer = setInterval(() => {
+      if (this.polling) return; // a slow store: one poll at a time, never a growing queue of them
+      this.polling = true;
+      void this.drainLogged().finally(() => {
+        this.polling = false;
+      });
+    }, this.opts.pollMs ?? 200);
     this.timer.unref();
     await this.drainLogged();
   }

@@ -4,6 +4,7 @@
 import pino from "pino";
 import { HeldTransactions, type HeldTransaction, type InboxStore } from "../../../src/inbox";
 import { AppserviceFixture, expectNoSecretIn, HS_TOKEN, message } from "./support";
+import { waitFor } from "../../support/wait";
 
 /** The inbox in memory (the real ones are tested against PostgreSQL and Redis in test/unit/inbox). */
 class MemoryInbox implements InboxStore {
@@ -107,5 +108,24 @@ describe("appservice server with a standby's relay", () => {
     expect((await as.put("t2", { events: [message("$2:example.org", "own")] })).status).toBe(200);
     expect(eventIds(as)).toEqual(["$1:example.org", "$1:example.org", "$2:example.org"]); // the failed attempt, then its retry
     expect(inbox.rows).toEqual([]);
+  });
+});
+
+describe("a standby's relay, active, with no transaction of its own coming", () => {
+  it("takes what a standby held on its timer", async () => {
+    const inbox = new MemoryInbox();
+    const held = new HeldTransactions({ store: inbox, log: pino({ level: "silent" }), pollMs: 20 });
+    const as = await new AppserviceFixture({ relay: held }).start();
+    try {
+      await held.activate((txnId, body) => as.server.replayHeld(txnId, body));
+      await inbox.add("t1", JSON.stringify({ events: [message("$1:example.org", "held")] }));
+      await inbox.add("t2", "{not json");
+      await waitFor(() => inbox.rows.length === 0 && as.items.length === 1, { what: "the held transaction taken on the timer" });
+      expect(eventIds(as)).toEqual(["$1:example.org"]); // the unreadable one dropped (logged), not retried forever
+      expect(held.counts()).toEqual({ held: 0, replayed: 1 });
+    } finally {
+      await held.stop();
+      await as.close();
+    }
   });
 });
