@@ -108,7 +108,8 @@ describeEachE2eBackend("appservice mode: the standby answers transactions, the a
   });
 
   it("a standby that takes over after a SIGKILL of the active answers what it held meanwhile, once", async () => {
-    const world = (s = await Scenario.start({ mode: "appservice", backend, externalAgent: true, env: { LEASE_MS: "4000" } }));
+    // The lease long enough for the standby to get the message before it takes over, even on a loaded machine.
+    const world = (s = await Scenario.start({ mode: "appservice", backend, externalAgent: true, env: { LEASE_MS: "8000" } }));
     const roomId = await world.openDm();
     const { active, standby } = await activeAndStandby(world);
     active.kill("SIGKILL");
