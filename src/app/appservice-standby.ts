@@ -71,7 +71,7 @@ export async function openStandbyListener(config: Config, store: Store, log: Log
     activate: async (botUserId, active) => {
       server.useBotUserId(botUserId);
       sink = active;
-      await held.activate((txnId, body) => server.replayHeld(txnId, body));
+      await held.activate((transactions) => server.replayHeld(transactions));
       const { held: count, replayed } = held.counts();
       log.info({ held: count, replayed }, "appservice listener active: transactions are processed here");
     },

@@ -19,8 +19,11 @@ export interface HeldTransactionsOptions {
   pageSize?: number;
 }
 
-/** Replays a held transaction through the active's path: "done" (durable now, or seen before), "refused" (try later), "invalid". */
-export type Replay = (txnId: string, body: unknown) => Promise<"done" | "refused" | "invalid">;
+/**
+ * Replays held transactions (oldest first) through the active's path in one batch: each "done" (durable now, or seen
+ * before) or "invalid"; "refused" when they could not be made durable (they stay held and are tried again).
+ */
+export type Replay = (held: ReadonlyArray<{ txnId: string; body: unknown }>) => Promise<Array<"done" | "invalid"> | "refused">;
 
 export class HeldTransactions {
   private replay: Replay | undefined;
@@ -97,21 +100,24 @@ export class HeldTransactions {
     const pageSize = this.opts.pageSize ?? 100;
     while (replay && !this.stopped) {
       const page = await this.opts.store.list(pageSize);
-      for (const held of page) {
-        let body: unknown;
-        try {
-          body = JSON.parse(held.body);
-        } catch {
-          body = undefined;
-        }
-        const outcome = body === undefined ? "invalid" : await replay(held.txnId, body);
-        if (outcome === "refused") throw new Error(`a transaction a standby held (${held.txnId}) could not be made durable yet`);
-        if (outcome === "invalid") this.opts.log.warn({ txnId: held.txnId }, "a transaction a standby held is not valid; dropped");
+      if (page.length === 0) return;
+      const outcomes = await replay(page.map((held) => ({ txnId: held.txnId, body: parseOrUndefined(held.body) })));
+      if (outcomes === "refused") throw new Error(`the transactions a standby held (from ${page[0]?.txnId ?? "?"}) could not be made durable yet`);
+      page.forEach((held, i) => {
+        if (outcomes[i] === "invalid") this.opts.log.warn({ txnId: held.txnId }, "a transaction a standby held is not valid; dropped");
         else this.replayedCount += 1;
-        await this.opts.store.remove(held.id);
-      }
+      });
+      await this.opts.store.remove(page.map((held) => held.id));
       if (page.length < pageSize) return;
     }
+  }
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }
 

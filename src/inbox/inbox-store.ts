@@ -18,8 +18,8 @@ export interface InboxStore {
   add(txnId: string, body: string): Promise<void>;
   /** The oldest `limit` held transactions, oldest first. */
   list(limit: number): Promise<HeldTransaction[]>;
-  /** Removes one once the active made its events durable in its journal. */
-  remove(id: string): Promise<void>;
+  /** Removes them once the active made their events durable in its journal. */
+  remove(ids: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

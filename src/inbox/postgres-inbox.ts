@@ -8,7 +8,7 @@ const CREATE = `CREATE TABLE IF NOT EXISTS mab_appservice_inbox (id BIGSERIAL PR
   txn_id TEXT NOT NULL, body TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`;
 const ADD = "INSERT INTO mab_appservice_inbox (name, txn_id, body) VALUES ($1, $2, $3)";
 const LIST = "SELECT id::text AS id, txn_id, body FROM mab_appservice_inbox WHERE name = $1 ORDER BY id LIMIT $2";
-const REMOVE = "DELETE FROM mab_appservice_inbox WHERE id = $1::bigint";
+const REMOVE = "DELETE FROM mab_appservice_inbox WHERE id = ANY($1::bigint[])";
 
 export class PostgresInboxStore implements InboxStore {
   private readonly pg: PgTableClient;
@@ -26,8 +26,8 @@ export class PostgresInboxStore implements InboxStore {
     return (await this.pg.query(LIST, [this.name, limit])).map((row) => ({ id: String(row["id"]), txnId: String(row["txn_id"]), body: String(row["body"]) }));
   }
 
-  async remove(id: string): Promise<void> {
-    await this.pg.query(REMOVE, [id]);
+  async remove(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.pg.query(REMOVE, [ids]);
   }
 
   async close(): Promise<void> {

@@ -21,8 +21,8 @@ export class RedisInboxStore implements InboxStore {
     return entries.map((entry) => ({ id: entry.id, txnId: String(entry.message["txn"] ?? ""), body: String(entry.message["body"] ?? "") }));
   }
 
-  async remove(id: string): Promise<void> {
-    await (await this.redis.ready()).xDel(this.key, id);
+  async remove(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await (await this.redis.ready()).xDel(this.key, [...ids]);
   }
 
   async close(): Promise<void> {

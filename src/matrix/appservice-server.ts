@@ -99,14 +99,30 @@ export class AppserviceServer {
   }
 
   /**
-   * A transaction a standby held (TransactionRelay), processed through the path of this process's own, deduplicated
-   * by transaction id and by event id: "done" once its events are durable (or were before).
+   * Transactions a standby held (TransactionRelay), oldest first, processed through the path of this process's own:
+   * those seen before (by id and digest) are dropped, the events of the others journaled in one batch. Each is "done"
+   * or "invalid" (not a transaction body); "refused" when they could not be made durable (they stay held).
    */
-  async replayHeld(txnId: string, json: unknown): Promise<"done" | "refused" | "invalid"> {
-    const parsed = safely(() => transactionBodySchema.safeParse(json));
-    if (!parsed?.success) return "invalid";
-    const outcome = await this.process(txnId, transactionDigest(parsed.data), parsed.data, "held");
-    return outcome.status === 200 ? "done" : "refused";
+  async replayHeld(held: ReadonlyArray<{ txnId: string; body: unknown }>): Promise<Array<"done" | "invalid"> | "refused"> {
+    const parsed = held.map(({ txnId, body }) => ({ txnId, parsed: safely(() => transactionBodySchema.safeParse(body)) }));
+    const valid = parsed.flatMap(({ txnId, parsed: p }) => (p?.success ? [{ txnId, body: p.data, digest: transactionDigest(p.data) }] : []));
+    const outcomes = parsed.map((p) => (p.parsed?.success ? "done" as const : "invalid" as const));
+    if (this.opts.crypto) { // each on its own: its crypto fields feed the device before its events are read
+      for (const v of valid) if ((await this.process(v.txnId, v.digest, v.body, "held")).status !== 200) return "refused";
+      return outcomes;
+    }
+    try {
+      const stored = await this.opts.txnStore.getMany(valid.map((v) => v.txnId));
+      const fresh = valid.filter((v, i) => (this.recentlyDone.get(v.txnId) ?? stored[i]?.events) !== v.digest);
+      if (fresh.length === 0) return outcomes;
+      const result = await this.opts.onBatch(fresh.flatMap((v) => itemsFromTransaction(v.body.events, this.botUserId, this.opts.log, v.txnId)));
+      if (result?.journaled !== 0) for (const v of fresh) this.remember(v.txnId, v.digest);
+      this.opts.log.debug({ transactions: held.length, fresh: fresh.length }, "transactions a standby held accepted");
+      return outcomes;
+    } catch (error) {
+      this.opts.log.warn({ transactions: held.length, err: describe(error) }, "transactions a standby held could not be made durable yet");
+      return "refused";
+    }
   }
 
   /** Listens on host:port; resolves with the bound port. */

@@ -19,9 +19,11 @@ class MemoryInbox implements InboxStore {
     if (this.failing) throw new Error("inbox down");
     return this.rows.slice(0, limit);
   }
-  async remove(id: string): Promise<void> {
-    const at = this.rows.findIndex((r) => r.id === id);
-    if (at >= 0) this.rows.splice(at, 1);
+  async remove(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const at = this.rows.findIndex((r) => r.id === id);
+      if (at >= 0) this.rows.splice(at, 1);
+    }
   }
   async close(): Promise<void> {}
 }
@@ -43,7 +45,7 @@ describe("appservice server with a standby's relay", () => {
     await held.stop();
     await as.close();
   });
-  const activate = (): Promise<void> => held.activate((txnId, body) => as.server.replayHeld(txnId, body));
+  const activate = (): Promise<void> => held.activate((transactions) => as.server.replayHeld(transactions));
 
   it("holding, it stores a transaction and answers 200 without processing it; a wrong hs_token stores nothing", async () => {
     expect(await as.put("t1", { events: [message("$1:example.org", "one")] })).toEqual({ status: 200, body: {} });
@@ -67,6 +69,7 @@ describe("appservice server with a standby's relay", () => {
     await as.put("t2", { events: [message("$2:example.org", "two")] });
     await activate();
     expect(eventIds(as)).toEqual(["$1:example.org", "$2:example.org"]);
+    expect(as.batches).toHaveLength(1); // what was held goes to the journal in one batch
     expect(inbox.rows).toEqual([]);
     // The homeserver sends t2 again, to the active (its 200 from the standby was lost): acknowledged, not processed again.
     expect((await as.put("t2", { events: [message("$2:example.org", "two")] })).status).toBe(200);
@@ -117,7 +120,7 @@ describe("a standby's relay, active, with no transaction of its own coming", () 
     const held = new HeldTransactions({ store: inbox, log: pino({ level: "silent" }), pollMs: 20 });
     const as = await new AppserviceFixture({ relay: held }).start();
     try {
-      await held.activate((txnId, body) => as.server.replayHeld(txnId, body));
+      await held.activate((transactions) => as.server.replayHeld(transactions));
       await inbox.add("t1", JSON.stringify({ events: [message("$1:example.org", "held")] }));
       await inbox.add("t2", "{not json");
       await waitFor(() => inbox.rows.length === 0 && as.items.length === 1, { what: "the held transaction taken on the timer" });

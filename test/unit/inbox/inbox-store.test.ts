@@ -29,9 +29,10 @@ describeEachBackend("standby transaction queue", (backend) => {
     const page = await active.list(3);
     expect(page.map((h) => h.txnId)).toEqual(["t1", "t2", "t3"]);
     expect(JSON.parse(page[0]?.body ?? "")).toEqual({ events: [], n: 1 });
-    for (const held of page) await active.remove(held.id);
+    await active.remove(page.map((held) => held.id));
     expect((await active.list(10)).map((h) => h.txnId)).toEqual(["t4", "t5"]);
-    await active.remove(page[0]?.id ?? ""); // removing twice is harmless
+    await active.remove([page[0]?.id ?? ""]); // removing twice is harmless
+    await active.remove([]);
     expect((await standby.list(10)).map((h) => h.txnId)).toEqual(["t4", "t5"]);
   });
 }, ["postgres", "redis"]);
