@@ -3,9 +3,9 @@
 //   - The standby (holding): checks the hs_token like the active, stores each transaction durably in the inbox on the
 //     shared server (inbox-store.ts), then answers 200. It processes nothing, sends nothing.
 //   - The active: before each transaction of its own, and every `pollMs` meanwhile, it takes the held ones, oldest
-//     first, through the very path of its own (`replay`: deduplicated by transaction id, journaled, deduplicated by
-//     event id), and removes each one only after that. A crash in between leaves it held: the next active replays it,
-//     and the journal drops the events it has seen.
+//     first, a page at a time, through the path of its own (`replay`: deduplicated by transaction id, journaled in
+//     one batch, deduplicated by event id), and removes them only after that. A crash in between leaves them held:
+//     the next active replays them, and the journal drops the events it has seen.
 //   - A standby that takes over starts with everything held (activate), before the transactions it gets from then on.
 import type { Logger } from "pino";
 import type { InboxStore } from "./inbox-store";
