@@ -12,6 +12,7 @@ import { wireLive } from "./app/live";
 import { wireOutgoing } from "./app/outgoing";
 import { wireRoomAgents } from "./app/room-agents";
 import { holdStoreLease } from "./app/standby";
+import { openStandbyListener } from "./app/appservice-standby";
 import { Operations } from "./app/operations";
 import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
@@ -119,8 +120,12 @@ class BotApp implements App {
       .start({ exclusive: store.backend === "sqlite" });
     this.cleanups.push(() => holder.stop()); // store-copy refuses a store while a bot holds it
     // PostgreSQL/Redis: wait as a standby until this process holds the store lease (src/app/standby.ts).
+    // Appservice mode: a standby answers transactions too, storing them for the active (src/app/appservice-standby.ts).
+    const standbyListener = await openStandbyListener(config, store, log, () => ops.readiness.homeserverAnswered());
+    this.appservicePort = standbyListener?.port;
+    if (standbyListener) this.cleanups.push(() => standbyListener.stop());
     const lease = await holdStoreLease({ config, log, stopping: () => this.stopped, onLost: (why) => this.leaseLost(why),
-      metrics: ops.metrics });
+      metrics: ops.metrics, onStandby: (waiting) => ops.readiness.standingBy(waiting) });
     if (this.stopped) return;
     if (lease) this.cleanups.push(() => lease.release()); // after everything that sends has stopped
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
@@ -284,7 +289,7 @@ class BotApp implements App {
     await lateKeys.start(router); // messages whose room key comes late (or came while the bot was down)
     this.cleanups.push(() => lateKeys.stop());
     const inbound = await startInbound({ config, botUserId: this.userId, store, http, journal, log, onTokenRejected,
-      ...(crypto ? { crypto } : {}), intake,
+      ...(crypto ? { crypto } : {}), ...(standbyListener ? { standbyListener } : {}), intake,
       onHomeserverOk: () => ops.readiness.homeserverAnswered() });
     this.appservicePort = inbound.port;
     this.cleanups.push(() => inbound.stop());

@@ -4,8 +4,6 @@ import type { Logger } from "pino";
 import type { Config } from "../config";
 import { childLogger } from "../log";
 import { missingEncryptionFlags } from "../matrix/appservice-crypto";
-import { userNamespaceRegexes } from "../matrix/appservice-protocol";
-import { AppserviceServer, type AppserviceTxnRecord } from "../matrix/appservice-server";
 import { ClientSync } from "../matrix/client-sync";
 import type { CryptoRuntime } from "../matrix/crypto";
 import type { MatrixRequestError } from "../matrix/errors";
@@ -16,6 +14,7 @@ import type { Journal } from "../matrix/journal";
 import type { InboundRouter } from "../router";
 import type { Store } from "../store";
 import type { Operations } from "./operations";
+import { createAppserviceServer, type StandbyListener } from "./appservice-standby";
 
 export interface InboundDeps {
   config: Config;
@@ -29,6 +28,8 @@ export interface InboundDeps {
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Each time the homeserver answered (readiness). */
   onHomeserverOk?: () => void;
+  /** Appservice mode on a shared store: the listener opened before the lease (appservice-standby.ts), activated here. */
+  standbyListener?: StandbyListener;
   /** MATRIX_E2EE=true: decrypts inbound events and feeds the crypto machine around each batch or transaction. */
   crypto?: Pick<CryptoRuntime, "syncHook" | "transactionCrypto">;
 }
@@ -87,14 +88,13 @@ async function startAppservice(deps: InboundDeps): Promise<Inbound> {
     deps.log.warn({ missing, registration: config.registrationPath },
       "MATRIX_E2EE=true, but the registration lacks flags encryption needs: Synapse sends no room keys or key counts without them; add them set to true (npm run register writes them) and restart the homeserver");
   }
-  const server = new AppserviceServer({
-    host: config.appserviceBind.host, port: config.appserviceBind.port,
-    hsToken: registration.hs_token, botUserId: deps.botUserId,
-    userNamespaceRegexes: userNamespaceRegexes(registration),
-    bodyLimitBytes: config.timings.appserviceBodyLimitBytes,
-    txnStore: deps.store.namespace<AppserviceTxnRecord>("appservice-txn"),
-    onBatch: (items) => deps.intake.onBatch(items), onRefusedUnseen: () => deps.intake.refusedUnseen(),
-    log: childLogger(deps.log, "appservice"),
+  const sink = { onBatch: (items: InboundItem[]) => deps.intake.onBatch(items), onRefusedUnseen: () => deps.intake.refusedUnseen() };
+  const listener = deps.standbyListener;
+  if (listener) {
+    await listener.activate(deps.botUserId, sink);
+    return { port: listener.port, stop: () => listener.stop() };
+  }
+  const server = createAppserviceServer(config, deps.store, deps.log, deps.botUserId, { ...sink,
     ...(deps.onHomeserverOk ? { onTransactionOk: deps.onHomeserverOk } : {}),
     ...(deps.crypto?.transactionCrypto ? { crypto: deps.crypto.transactionCrypto } : {}),
   });

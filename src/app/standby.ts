@@ -20,6 +20,8 @@ export interface StandbyDeps {
   onLost: (why: string) => void;
   /** Where the lease_* metrics go (standby and active alike). */
   metrics: Metrics;
+  /** Waiting as a standby (true), or no longer (false): /readyz says so. */
+  onStandby?: (waiting: boolean) => void;
 }
 
 /**
@@ -54,9 +56,11 @@ export async function holdStoreLease(deps: StandbyDeps): Promise<Lease | undefin
       waited = true;
       log.info({ holder: holder ? { host: holder.host, pid: holder.pid } : undefined, expiresInMs: remainingMs },
         "standby: another instance holds the store lease; waiting to take over");
+      deps.onStandby?.(true);
     });
     if (waited) metrics.tookOver();
     log.info({ fencingToken: token, waitedMs: Date.now() - startedAt, leaseMs }, "holding the store lease: this instance is active");
+    deps.onStandby?.(false);
     return lease;
   } catch (error) {
     await lease.release();

@@ -17,6 +17,8 @@ export interface ReadinessReport {
   readonly notReady: ReadinessCheckName[];
   /** Present (true) while the bot is still starting (not yet receiving messages): not ready whatever the checks say. */
   readonly starting?: boolean;
+  /** Present (true) while the process waits as a standby (another one holds the store lease): not ready. */
+  readonly standby?: true;
   /** Present (true) once shutdown began: not ready whatever the checks say. */
   readonly stopping?: boolean;
   /** With several agents (AGENTS_FILE): each one's link state by name, the global default first. Only the global
@@ -61,6 +63,7 @@ export class ReadinessTracker {
   private lastHomeserverAnswer: number | undefined;
   private stoppingSince: number | undefined;
   private startingNow = false;
+  private standingByNow = false;
   private readonly listeners = new Set<() => void>();
   private agentState = "down";
   /** The global default's name and the other agents' states, when there are several. */
@@ -121,6 +124,13 @@ export class ReadinessTracker {
     this.changed();
   }
 
+  /** Waiting as a standby (true) or not any more (false). */
+  standingBy(waiting: boolean): void {
+    if (waiting === this.standingByNow) return;
+    this.standingByNow = waiting;
+    this.changed();
+  }
+
   /** Shutdown began: from now on the bot reports not ready (load balancers stop sending it work). */
   stopping(): void {
     if (this.stoppingSince !== undefined) return;
@@ -171,7 +181,7 @@ export class ReadinessTracker {
     const starting = this.startingNow && !stopping;
     const agents = this.otherAgents.size > 0 ? { [this.defaultAgentName]: this.agentState, ...Object.fromEntries(this.otherAgents) } : undefined;
     return { ready: notReady.length === 0 && !stopping && !starting, checks, notReady,
-      ...(starting ? { starting } : {}), ...(stopping ? { stopping } : {}), ...(agents ? { agents } : {}) };
+      ...(starting ? { starting } : {}), ...(starting && this.standingByNow ? { standby: true as const } : {}), ...(stopping ? { stopping } : {}), ...(agents ? { agents } : {}) };
   }
 
   private async homeserverCheck(): Promise<ReadinessCheck> {

@@ -2,14 +2,7 @@
 // Every change is one statement, atomic on the server: INSERT … ON CONFLICT DO UPDATE … WHERE (the row is locked
 // while the condition is checked), UPDATE … WHERE holder AND token. Expiry is the server's clock_timestamp().
 import type { LeaseRecord, LeaseStore } from "./lease-store";
-
-type Row = Record<string, unknown>;
-interface PgPool {
-  query(sql: string, values?: unknown[]): Promise<{ rows: Row[] }>;
-  on(event: "error", listener: (error: Error) => void): unknown;
-  end(): Promise<void>;
-}
-type PgPoolClass = new (options: { connectionString: string; max: number; connectionTimeoutMillis: number; query_timeout: number }) => PgPool;
+import { PgTableClient } from "./native-clients";
 
 const CREATE = `CREATE TABLE IF NOT EXISTS mab_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL,
   expires_at TIMESTAMPTZ NOT NULL)`;
@@ -25,38 +18,15 @@ const READ = `SELECT holder, token, GREATEST(0, EXTRACT(EPOCH FROM (expires_at -
   FROM mab_lease WHERE name = $1`;
 
 export class PostgresLeaseStore implements LeaseStore {
-  private readonly pool: PgPool;
-  private ready: Promise<void> | undefined;
+  private readonly pg: PgTableClient;
 
   /** `timeoutMs`: how long one statement (or a connection attempt) may take before it fails. */
   constructor(url: string, private readonly name: string, timeoutMs: number, onError: (error: Error) => void) {
-    const Pool = (require("pg") as { Pool: PgPoolClass }).Pool;
-    this.pool = new Pool({ connectionString: url, max: 2, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
-    this.pool.on("error", onError); // an idle connection broken (server restart): reported, never a crash
+    this.pg = new PgTableClient(url, CREATE, timeoutMs, onError); // an idle connection broken (server restart): reported
   }
 
-  private async query(sql: string, values: unknown[]): Promise<Row[]> {
-    this.ready ??= this.createTable().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    await this.ready;
-    return (await this.pool.query(sql, values)).rows;
-  }
-
-  /**
-   * CREATE TABLE IF NOT EXISTS, once more when it lost a race with another process creating it at the same moment:
-   * PostgreSQL then reports the table (42P07) or its row type (42710, or 23505 on pg_type) as existing, and the
-   * second try finds the table there.
-   */
-  private async createTable(): Promise<void> {
-    try {
-      await this.pool.query(CREATE);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (code !== "42P07" && code !== "42710" && code !== "23505") throw error;
-      await this.pool.query(CREATE);
-    }
+  private query(sql: string, values: unknown[]): ReturnType<PgTableClient["query"]> {
+    return this.pg.query(sql, values);
   }
 
   async acquire(holder: string, ttlMs: number, steal?: number): Promise<number | undefined> {
@@ -79,6 +49,6 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.pg.close();
   }
 }

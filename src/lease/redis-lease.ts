@@ -2,8 +2,8 @@
 // the fencing counter in a hash `mab-lease-fence:<name>` that never expires (so a token is never reused). Each
 // change is one Lua script, atomic on the server. Hashes, not strings: the store's listing and store-copy scan
 // string keys only, so they never see these.
-import { createClient } from "@keyv/redis";
 import type { LeaseRecord, LeaseStore } from "./lease-store";
+import { RedisConnection } from "./native-clients";
 
 const ACQUIRE = `
 local cur = redis.call('HGET', KEYS[1], 'token')
@@ -25,35 +25,19 @@ if redis.call('HGET', KEYS[1], 'holder') == ARGV[1] and redis.call('HGET', KEYS[
 end
 return 0`;
 
-type Client = ReturnType<typeof createClient>;
-
 export class RedisLeaseStore implements LeaseStore {
-  private readonly client: Client;
-  private connecting: Promise<unknown> | undefined;
+  private readonly redis: RedisConnection;
   private readonly key: string;
   private readonly fence: string;
 
   constructor(url: string, name: string, timeoutMs: number, onError: (error: Error) => void) {
     this.key = `mab-lease:${name}`;
     this.fence = `mab-lease-fence:${name}`;
-    // A statement while the connection is down fails at once (a renewal that cannot reach Redis is a failed renewal).
-    this.client = createClient({ url, disableOfflineQueue: true,
-      socket: { connectTimeout: timeoutMs, reconnectStrategy: (attempt: number) => Math.min(2 ** attempt * 100, 2000) } });
-    this.client.on("error", onError);
-  }
-
-  private async ready(): Promise<Client> {
-    if (!this.client.isOpen) {
-      this.connecting ??= this.client.connect().finally(() => {
-        this.connecting = undefined;
-      });
-      await this.connecting;
-    }
-    return this.client;
+    this.redis = new RedisConnection(url, timeoutMs, onError);
   }
 
   private async run(script: string, args: string[]): Promise<unknown> {
-    return (await this.ready()).eval(script, { keys: [this.key, this.fence], arguments: args });
+    return (await this.redis.ready()).eval(script, { keys: [this.key, this.fence], arguments: args });
   }
 
   async acquire(holder: string, ttlMs: number, steal?: number): Promise<number | undefined> {
@@ -70,7 +54,7 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async read(): Promise<LeaseRecord | undefined> {
-    const client = await this.ready();
+    const client = await this.redis.ready();
     const [fields, pttl] = await Promise.all([client.hGetAll(this.key), client.pTTL(this.key)]);
     const holder = fields["holder"];
     const token = fields["token"];
@@ -79,7 +63,6 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async close(): Promise<void> {
-    if (this.connecting) await this.connecting.catch(() => undefined);
-    if (this.client.isOpen) await this.client.close();
+    await this.redis.close();
   }
 }

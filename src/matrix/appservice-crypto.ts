@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import type { SyncCryptoHook } from "./client-sync";
 import type { SyncCryptoSections } from "./crypto/session";
 import type { InboundItem } from "./events";
+import { digestOf } from "./appservice-protocol";
 
 const NAMES = {
   toDevice: ["to_device", "de.sorunome.msc2409.to_device"],
@@ -70,6 +71,12 @@ export function cryptoSectionsFor(body: Body, device: DeviceAddress): { sections
 function perDevice(byUser: unknown, device: DeviceAddress): unknown {
   const byDevice = isObject(byUser) ? byUser[device.userId] : undefined;
   return isObject(byDevice) ? byDevice[device.deviceId] : undefined;
+}
+
+/** The transaction's digest: its event ids, and what it brings the crypto machine (a reused id with other contents is processed). */
+export function transactionDigest(body: Body & { events: unknown[] }): string {
+  const cryptoPart = cryptoDigestPart(body);
+  return cryptoPart === "" ? digestOf(body.events) : `${digestOf(body.events)}.${cryptoPart}`;
 }
 
 /** A digest of the transaction's encryption fields ("" when it has none), so a reused id with other keys is processed. */

@@ -177,3 +177,24 @@ export function reply(res: http.ServerResponse, status: number, body: Record<str
   });
   res.end(text);
 }
+
+/** "ok", or why not. The token may come as `Authorization: Bearer` or `?access_token=`; every one given must match. */
+export function authenticate(req: http.IncomingMessage, url: URL, hsToken: string): "ok" | "missing" | "wrong" {
+  const given: string[] = [];
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
+  if (bearer !== undefined) given.push(bearer);
+  for (const token of url.searchParams.getAll("access_token")) given.push(token);
+  if (given.length === 0) return "missing";
+  let ok = true;
+  for (const token of given) ok = tokenMatches(token, hsToken) && ok;
+  return ok ? "ok" : "wrong";
+}
+
+/** Where a standby keeps transactions for the active, and how the active takes them first (HeldTransactions fits). */
+export interface TransactionRelay {
+  /** A standby: a transaction not seen before is stored for the active (`hold`) and answered 200, not processed. */
+  holding(): boolean;
+  hold(txnId: string, body: TransactionBody): Promise<void>;
+  /** The active, before each transaction of its own: what a standby held is processed first (throws: refuse it). */
+  beforeOwn(): Promise<void>;
+}

@@ -6,17 +6,20 @@
 // queued, or 1), and the journal drops whatever was seen already.
 // With encryption (`crypto`), the transaction's to-device messages, device lists and key counts feed the bot's device
 // before its events are decrypted and journaled, and the crypto store is saved before the 200 (appservice-crypto.ts).
+// With a standby (`relay`, src/app/appservice-standby.ts): while holding, a new transaction is stored for the active
+// and answered 200; the active processes what was held (replayHeld) before each transaction of its own.
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import {
-  ROUTE_METHOD, digestOf, hasBody, itemsFromTransaction, matchRoute, readBody, reply, tokenMatches, transactionBodySchema,
-  type TransactionBody,
+  ROUTE_METHOD, authenticate, hasBody, itemsFromTransaction, matchRoute, readBody, reply, transactionBodySchema, type TransactionBody,
+  type TransactionRelay,
 } from "./appservice-protocol";
-import { applyTransactionCrypto, cryptoDigestPart, type TransactionCrypto } from "./appservice-crypto";
+import { applyTransactionCrypto, transactionDigest, type TransactionCrypto } from "./appservice-crypto";
 import type { InboundBatchResult, InboundItem } from "./events";
 import { checkpoint } from "../util/checkpoints";
+import { closeGracefully, listen } from "./http-listen";
 
 /** What txnStore keeps per completed transaction id. */
 export interface AppserviceTxnRecord {
@@ -55,6 +58,8 @@ export interface AppserviceServerOptions {
   stopGraceMs?: number;
   /** End-to-end encryption (MATRIX_E2EE=true): the bot's device is fed from transactions. */
   crypto?: TransactionCrypto;
+  /** A standby and its active (src/inbox/held-transactions.ts): holding, transactions are stored for the active. */
+  relay?: TransactionRelay;
 }
 
 interface Outcome {
@@ -81,8 +86,44 @@ export class AppserviceServer {
   private readonly recentlyDone = new Map<string, string>();
   private reuseLogged = false;
   private readonly active = new Set<Promise<void>>();
+  /** Known once active (a standby needs it for nothing: it only stores what it is sent). */
+  private botUserId: string;
 
-  constructor(private readonly opts: AppserviceServerOptions) {}
+  constructor(private readonly opts: AppserviceServerOptions) {
+    this.botUserId = opts.botUserId;
+  }
+
+  /** A standby that took over: the bot's user id, known now. */
+  useBotUserId(botUserId: string): void {
+    this.botUserId = botUserId;
+  }
+
+  /**
+   * Transactions a standby held (TransactionRelay), oldest first, processed through the path of this process's own:
+   * those seen before (by id and digest) are dropped, the events of the others journaled in one batch. Each is "done"
+   * or "invalid" (not a transaction body); "refused" when they could not be made durable (they stay held).
+   */
+  async replayHeld(held: ReadonlyArray<{ txnId: string; body: unknown }>): Promise<Array<"done" | "invalid"> | "refused"> {
+    const parsed = held.map(({ txnId, body }) => ({ txnId, parsed: safely(() => transactionBodySchema.safeParse(body)) }));
+    const valid = parsed.flatMap(({ txnId, parsed: p }) => (p?.success ? [{ txnId, body: p.data, digest: transactionDigest(p.data) }] : []));
+    const outcomes = parsed.map((p) => (p.parsed?.success ? "done" as const : "invalid" as const));
+    if (this.opts.crypto) { // each on its own: its crypto fields feed the device before its events are read
+      for (const v of valid) if ((await this.process(v.txnId, v.digest, v.body, "held")).status !== 200) return "refused";
+      return outcomes;
+    }
+    try {
+      const stored = await this.opts.txnStore.getMany(valid.map((v) => v.txnId));
+      const fresh = valid.filter((v, i) => (this.recentlyDone.get(v.txnId) ?? stored[i]?.events) !== v.digest);
+      if (fresh.length === 0) return outcomes;
+      const result = await this.opts.onBatch(fresh.flatMap((v) => itemsFromTransaction(v.body.events, this.botUserId, this.opts.log, v.txnId)));
+      if (result?.journaled !== 0) for (const v of fresh) this.remember(v.txnId, v.digest);
+      this.opts.log.debug({ transactions: held.length, fresh: fresh.length }, "transactions a standby held accepted");
+      return outcomes;
+    } catch (error) {
+      this.opts.log.warn({ transactions: held.length, err: describe(error) }, "transactions a standby held could not be made durable yet");
+      return "refused";
+    }
+  }
 
   /** Listens on host:port; resolves with the bound port. */
   async start(): Promise<{ port: number }> {
@@ -94,13 +135,7 @@ export class AppserviceServer {
       void done.finally(() => this.active.delete(done));
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    }).catch((error: unknown) => {
+    await listen(server, this.opts.port, this.opts.host).catch((error: unknown) => {
       this.server = undefined;
       throw error;
     });
@@ -114,22 +149,8 @@ export class AppserviceServer {
   stop(): Promise<void> {
     const server = this.server;
     if (!server) return Promise.resolve();
-    this.stopping ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.opts.stopGraceMs ?? 10_000);
-        timer.unref();
-      });
-      await Promise.race([Promise.allSettled([...this.active]), grace]);
-      server.closeIdleConnections();
-      await Promise.race([closed, grace]);
-      clearTimeout(timer);
-      server.closeAllConnections();
-      await closed;
-      this.opts.log.info("appservice server stopped");
-    })();
+    this.stopping ??= closeGracefully(server, this.active, this.opts.stopGraceMs ?? 10_000)
+      .then(() => this.opts.log.info("appservice server stopped"));
     return this.stopping;
   }
 
@@ -142,7 +163,7 @@ export class AppserviceServer {
     if (req.method !== ROUTE_METHOD[route.kind]) {
       return reply(res, 405, { errcode: "M_UNRECOGNIZED", error: "Unrecognized request method" }, hasBody(req));
     }
-    const auth = this.authenticate(req, url);
+    const auth = authenticate(req, url, this.opts.hsToken);
     if (auth === "missing") return reply(res, 401, { errcode: "M_UNAUTHORIZED", error: "No hs_token given" }, hasBody(req));
     if (auth === "wrong") {
       this.opts.log.warn({ route: route.kind }, "appservice request with a wrong hs_token refused");
@@ -159,7 +180,7 @@ export class AppserviceServer {
       case "transaction":
         return this.transaction(res, route.param, body);
       case "user": {
-        const known = route.param === this.opts.botUserId || this.opts.userNamespaceRegexes.some((re) => re.test(route.param));
+        const known = route.param === this.botUserId || this.opts.userNamespaceRegexes.some((re) => re.test(route.param));
         return known ? reply(res, 200, {}) : reply(res, 404, { errcode: "M_NOT_FOUND", error: "No such user" });
       }
       case "room":
@@ -167,18 +188,6 @@ export class AppserviceServer {
       case "ping":
         return reply(res, 200, {});
     }
-  }
-
-  /** "ok", or why not. The token may come as `Authorization: Bearer` or `?access_token=`; every one given must match. */
-  private authenticate(req: http.IncomingMessage, url: URL): "ok" | "missing" | "wrong" {
-    const given: string[] = [];
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1];
-    if (bearer !== undefined) given.push(bearer);
-    for (const token of url.searchParams.getAll("access_token")) given.push(token);
-    if (given.length === 0) return "missing";
-    let ok = true;
-    for (const token of given) ok = tokenMatches(token, this.opts.hsToken) && ok;
-    return ok ? "ok" : "wrong";
   }
 
   private async transaction(res: http.ServerResponse, txnId: string, raw: Buffer): Promise<void> {
@@ -200,22 +209,30 @@ export class AppserviceServer {
 
   /** Processes txnId once: a duplicate (same id, same events) arriving while it is in flight shares its outcome. */
   private runOnce(txnId: string, body: TransactionBody): Promise<Outcome> {
-    const cryptoPart = cryptoDigestPart(body);
-    const digest = cryptoPart === "" ? digestOf(body.events) : `${digestOf(body.events)}.${cryptoPart}`;
+    const digest = transactionDigest(body);
     const key = `${txnId}\n${digest}`;
     const running = this.inFlight.get(key);
     if (running) {
       this.opts.log.debug({ txnId }, "transaction already in progress; waiting for it");
       return running;
     }
-    const run = this.process(txnId, digest, body).finally(() => this.inFlight.delete(key));
+    const run = this.process(txnId, digest, body, "own").finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, run);
     return run;
   }
 
-  private async process(txnId: string, digest: string, body: TransactionBody): Promise<Outcome> {
+  private async process(txnId: string, digest: string, body: TransactionBody, from: "own" | "held"): Promise<Outcome> {
     const { events } = body;
-    const { log, txnStore } = this.opts;
+    const { log, txnStore, relay } = this.opts;
+    const holding = relay?.holding() === true;
+    if (from === "own" && relay && !holding) {
+      try {
+        await relay.beforeOwn(); // what a standby held came first
+      } catch (error) {
+        log.error({ txnId, err: describe(error) }, "transactions a standby held could not be processed first; transaction refused for a retry");
+        return NOT_STORED;
+      }
+    }
     let seen = this.recentlyDone.get(txnId);
     if (seen === undefined) {
       try {
@@ -231,11 +248,12 @@ export class AppserviceServer {
       log.debug({ txnId }, "transaction already processed; acknowledged again");
       return OK;
     }
+    if (holding && relay) return this.hold(relay, txnId, body);
     if (seen !== undefined) this.reused(txnId, seen);
     let result: InboundBatchResult | void;
     let crypto = { toDevice: 0, roomKeys: 0 };
     try {
-      let items = itemsFromTransaction(events, this.opts.botUserId, log, txnId);
+      let items = itemsFromTransaction(events, this.botUserId, log, txnId);
       if (this.opts.crypto) ({ items, ...crypto } = await applyTransactionCrypto(this.opts.crypto, body, items));
       result = await this.opts.onBatch(items);
       // What the device took from this transaction (room keys, Olm sessions) is on disk before the 200.
@@ -247,6 +265,17 @@ export class AppserviceServer {
     }
     if (result?.journaled !== 0 || crypto.toDevice > 0) this.remember(txnId, digest);
     return crypto.roomKeys > 0 ? { ...OK, roomKeys: crypto.roomKeys } : OK;
+  }
+
+  /** A standby: the transaction stored for the active, then answered 200 (its id is recorded by the active). */
+  private async hold(relay: TransactionRelay, txnId: string, body: TransactionBody): Promise<Outcome> {
+    try {
+      await relay.hold(txnId, body);
+      return OK;
+    } catch (error) {
+      this.opts.log.error({ txnId, err: describe(error) }, "standby: transaction could not be stored for the active; refused for a retry");
+      return NOT_STORED;
+    }
   }
 
   /** A known id with other events (or an old record without a digest): processed; the journal dedupes by event id. */

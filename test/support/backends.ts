@@ -104,7 +104,7 @@ export async function withPostgres<T>(url: string, use: (query: (sql: string) =>
 type RedisClient = ReturnType<typeof redisClient>;
 const redisClient = (url: string) => createClient({ url });
 
-async function withRedis<T>(url: string, use: (client: RedisClient) => Promise<T>): Promise<T> {
+export async function withRedis<T>(url: string, use: (client: RedisClient) => Promise<T>): Promise<T> {
   const client = redisClient(url);
   client.on("error", () => undefined); // reported by the command that fails
   await client.connect();

@@ -1,5 +1,7 @@
 // Bot processes of a standby test (issue 30): child bots on one store, each with a DATA_DIR of its own unless told,
 // stopped (and their extra data dirs removed) after the test.
+import { INBOX_NAME } from "../../src/inbox";
+import { withPostgres, withRedis, type TestStore } from "./backends";
 import { ChildBot, makeDataDir, removeDir } from "./bot-harness";
 
 /** What a process waiting for the store lease logs, once. */
@@ -30,4 +32,17 @@ export class ChildBots {
     for (const bot of this.all.splice(0)) await bot.stop();
     for (const dir of this.dirs.splice(0)) removeDir(dir);
   }
+}
+
+/** How many appservice transactions a standby holds for the active on the shared server (src/inbox). */
+export async function heldTransactionCount(store: Pick<TestStore, "backend" | "url">): Promise<number> {
+  if (store.backend === "postgres") {
+    return withPostgres(store.url, async (query) => {
+      const [table] = await query("SELECT to_regclass('mab_appservice_inbox')::text AS t");
+      if (table?.["t"] === null || table?.["t"] === undefined) return 0;
+      return Number((await query("SELECT count(*)::int AS n FROM mab_appservice_inbox"))[0]?.["n"]);
+    });
+  }
+  if (store.backend === "redis") return withRedis(store.url, (client) => client.xLen(`mab-inbox:${INBOX_NAME}`));
+  return 0;
 }
