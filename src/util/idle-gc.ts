@@ -1,8 +1,10 @@
 // Gives back the memory a burst left behind. After a burst of turns (say one in each of 10,000 rooms) V8 keeps the
 // heap it grew: the live heap is ~60 MB but 140-250 MB stay committed, and V8's own memory reducer did not collect
 // them in 15 s idle (bench/README.md, "Memory and fan-out"). So once the bot is idle (its event loop ≥ 95 % free for
-// a whole check interval) and the heap grew by `growthBytes` since the last collection, this asks for one full
-// collection: ~100-250 ms of work when nothing waits, after which V8 shrinks the heap (RSS back to ~120-150 MB).
+// a whole check interval) and the heap grew by `growthBytes` since the last collection, this asks for a full
+// collection: ~100-250 ms of work when nothing waits. One collection frees the garbage but gives back only part of
+// the committed heap (pages are compacted a few at a time), so, like V8's memory reducer, up to `followUps` more
+// follow, a second apart and only while idle, as long as each still gives back ≥ 4 MB.
 // Under steady load it never runs: V8's own collections pace themselves then.
 // `gc` is exposed the way Jest does it for --logHeapUsage: the flag set at run time, read by one new context.
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
@@ -18,8 +20,11 @@ export interface IdleCollectorOptions {
   growthBytes?: number;
   /** The event loop's busy share over an interval at or under which the bot counts as idle. Default 0.05. */
   idleUtilization?: number;
-  /** For tests: the heap in use, the loop's busy share since the last call, and the collector. */
+  /** Further collections after one, while each gives back committed heap. Default 3. */
+  followUps?: number;
+  /** For tests: the heap in use and committed, the loop's busy share since the last call, and the collector. */
   heapUsed?: () => number;
+  heapCommitted?: () => number;
   utilization?: () => number;
   gc?: () => void;
 }
@@ -40,15 +45,21 @@ export function exposeGc(): (() => void) | undefined {
 
 export class IdleCollector {
   private readonly heapUsed: () => number;
+  private readonly heapCommitted: () => number;
   private readonly utilization: () => number;
   private readonly gc: (() => void) | undefined;
   private readonly growthBytes: number;
   private readonly idleUtilization: number;
   private baseline: number;
+  /** Follow-up collections left, and the committed heap after the last collection. */
+  private followUpsLeft = 0;
+  private committedAfter = 0;
   private timer: NodeJS.Timeout | undefined;
+  private followUpTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: IdleCollectorOptions) {
     this.heapUsed = opts.heapUsed ?? (() => v8.getHeapStatistics().used_heap_size);
+    this.heapCommitted = opts.heapCommitted ?? (() => v8.getHeapStatistics().total_heap_size);
     this.utilization = opts.utilization ?? loopUtilization();
     this.gc = opts.gc ?? exposeGc();
     this.growthBytes = opts.growthBytes ?? 32 * 1024 * 1024;
@@ -68,20 +79,33 @@ export class IdleCollector {
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.followUpTimer !== undefined) clearTimeout(this.followUpTimer);
     this.timer = undefined;
   }
 
-  /** One look: collects when the heap grew enough since the last collection and the loop was idle. Returns whether it did. */
+  /** One look: collects when the heap grew enough since the last collection, or to follow one up, and the loop was idle. */
   check(): boolean {
     const busy = this.utilization();
     const used = this.heapUsed();
     if (used < this.baseline) this.baseline = used; // V8 collected on its own
-    if (this.gc === undefined || used - this.baseline < this.growthBytes || busy > this.idleUtilization) return false;
+    if (this.gc === undefined || busy > this.idleUtilization) return false;
+    const grown = used - this.baseline >= this.growthBytes;
+    if (!grown && this.followUpsLeft === 0) return false;
+    const committedBefore = grown ? this.heapCommitted() : this.committedAfter;
     const startedAt = performance.now();
     this.gc();
+    const ms = Math.round(performance.now() - startedAt);
     this.baseline = this.heapUsed();
-    this.opts.log.debug({ beforeMb: mb(used), afterMb: mb(this.baseline), ms: Math.round(performance.now() - startedAt) },
-      "idle: heap collected after a burst");
+    this.committedAfter = this.heapCommitted();
+    const givenBack = committedBefore - this.committedAfter;
+    if (grown) this.followUpsLeft = this.opts.followUps ?? 3;
+    else this.followUpsLeft = givenBack >= 4 * 1024 * 1024 ? this.followUpsLeft - 1 : 0;
+    if (this.followUpsLeft > 0 && this.timer !== undefined) {
+      this.followUpTimer = setTimeout(() => this.check(), 1000);
+      this.followUpTimer.unref();
+    }
+    this.opts.log.debug({ usedBeforeMb: mb(used), usedAfterMb: mb(this.baseline), committedAfterMb: mb(this.committedAfter), ms,
+      followUp: !grown }, "idle: heap collected after a burst");
     return true;
   }
 }
