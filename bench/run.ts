@@ -1,6 +1,7 @@
 // `npm run bench`: every figure of issue 10 in one run, on loopback. Prints one JSON line per figure on stdout
 // (progress on stderr); never passes or fails on a figure (exit code 1 only when a benchmark could not run).
 //   BENCH_ONLY=latency,throughput,rooms,streaming,store,backends   run a subset
+//   BENCH_ONLY=sizing                      the shared store's sizing (bench/store-sizing.ts): only when named
 //   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
 //   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
 //   BENCH_HEAP_SNAPSHOTS=/tmp/heap         heap snapshots of the bot after each memory pass (bench/heap-summary.mjs)
@@ -10,6 +11,7 @@ import { streamingBenchmarks } from "./streaming";
 import { storeGrowthBenchmarks } from "./store-growth";
 import { turnBenchmarks } from "./turns";
 import { storeBackendBenchmarks } from "./store-backends";
+import { storeSizingBenchmarks } from "./store-sizing";
 
 async function main(): Promise<void> {
   const only = process.env["BENCH_ONLY"] ? new Set(process.env["BENCH_ONLY"].split(",").map((s) => s.trim())) : undefined;
@@ -39,6 +41,9 @@ async function main(): Promise<void> {
   if (!only || only.has("store")) await storeGrowthBenchmarks({ events: scaled(100_000), days: 8 });
   if (!only || only.has("backends")) {
     await storeBackendBenchmarks({ rooms: scaled(100), active: scaled(20), latencyMs: scaled(4000), throughputMs: scaled(10_000), nodeArgs });
+  }
+  if (only?.has("sizing")) {
+    await storeSizingBenchmarks({ rooms: scaled(1000), turnsPerRoom: scaled(5), idleMs: scaled(30_000), nodeArgs });
   }
   note(`done in ${Math.round((Date.now() - startedAt) / 1000)} s`);
 }

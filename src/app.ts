@@ -119,7 +119,8 @@ class BotApp implements App {
       .start({ exclusive: store.backend === "sqlite" });
     this.cleanups.push(() => holder.stop()); // store-copy refuses a store while a bot holds it
     // PostgreSQL/Redis: wait as a standby until this process holds the store lease (src/app/standby.ts).
-    const lease = await holdStoreLease({ config, log, stopping: () => this.stopped, onLost: (why) => this.leaseLost(why) });
+    const lease = await holdStoreLease({ config, log, stopping: () => this.stopped, onLost: (why) => this.leaseLost(why),
+      metrics: ops.metrics });
     if (this.stopped) return;
     if (lease) this.cleanups.push(() => lease.release()); // after everything that sends has stopped
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";

@@ -2,7 +2,7 @@
 // and turns signals into a graceful stop. Exit codes: 0 stopped on a signal, 1 failed (or stdout was closed),
 // 2 configuration problem, 3 lost the store lease (runbook/scale-out.md).
 import { createApp, type App } from "./app";
-import { loadConfig, loadDotEnv } from "./config";
+import { ConfigRefusedError, loadConfig, loadDotEnv } from "./config";
 import { stdoutDestination } from "./log";
 import { installCheckpointHook } from "./util/checkpoints";
 import { IdleCollector } from "./util/idle-gc";
@@ -86,6 +86,10 @@ async function main(): Promise<void> {
   } catch (e) {
     app.log.fatal({ err: e instanceof Error ? e.message : String(e) }, "could not start");
     await app.stop().catch(() => undefined);
+    if (e instanceof ConfigRefusedError) { // valid alone, refused here (e.g. MATRIX_E2EE where another instance is active)
+      process.stderr.write(`${e.report}\n`);
+      process.exit(2);
+    }
     process.exit(1);
   }
   new IdleCollector({ log: app.log }).start(); // a process-wide concern: the heap a burst left, given back once idle

@@ -2,6 +2,7 @@
 // plain methods that the pipeline, the agent link, the outbox and the sender call. Served by GET /metrics.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CryptoMetrics } from "./crypto-metrics";
+import { LeaseMetrics, type LeaseStatusSource } from "./lease-metrics";
 
 export const METRIC_PREFIX = "matrix_agent_bot_";
 
@@ -51,6 +52,12 @@ export const METRIC_HELP = {
   undecryptable_held: "Unreadable encrypted messages kept, waiting for their room key",
   undecryptable_dropped_total: "Unreadable encrypted messages dropped unread, by why: full (UNDECRYPTABLE_KEEP_MAX) or expired (UNDECRYPTABLE_KEEP_MS)",
   key_backup_lag: "Room keys the bot's device holds that are not in the server-side key backup yet, after its last backup pass (0 when backup is off)",
+  lease_active: "PostgreSQL or Redis store: 1 while this process holds the store lease (the active one), 0 while it waits as a standby",
+  lease_fencing_token: "The fencing token of the store lease this process holds (bumped by one at every takeover); 0 on a standby",
+  lease_deadline_seconds: "Seconds until the active's local lease deadline (negative once a renewal is overdue: sends wait); 0 on a standby",
+  lease_renewed_seconds_ago: "Seconds since the active's last successful lease renewal (or its acquisition); 0 on a standby",
+  lease_renewal_failures_total: "Store lease renewals that failed, by why: error (the store could not be reached; tried again), refused (the lease was lost)",
+  lease_takeovers_total: "Times this process took the store lease after waiting as a standby",
   work_in_flight: "Work in hand, by kind: router (room events being routed or waiting for a retry, and the room work they started), turns (agent runs in flight or queued), outbox (messages pending or being sent, fan-out being queued)",
 } as const;
 
@@ -126,6 +133,9 @@ export class Metrics {
   private readonly outcomes: BoundedLabel;
   private readonly commandNames: BoundedLabel;
   private readonly reasons: BoundedLabel;
+  /** The store lease's figures, once the process opens its lease (watchLease); none on SQLite. */
+  private lease: LeaseMetrics | undefined;
+  private readonly named: (key: keyof typeof METRIC_HELP) => { name: string; help: string; registers: Registry[] };
   /** Reads the work in hand; until the bot is wired (watchWork), idle reads 0 and work_in_flight nothing. */
   private workProbe: (() => WorkInFlight) | undefined;
 
@@ -141,6 +151,7 @@ export class Metrics {
       help: METRIC_HELP[key],
       registers,
     });
+    this.named = name;
     this.turns = new Counter({ ...name("turns_total"), labelNames: ["outcome"] });
     this.turnDuration = new Histogram({
       ...name("turn_duration_seconds"),
@@ -255,6 +266,14 @@ export class Metrics {
   /** The bot's work in hand, read at every scrape (idle, work_in_flight). */
   watchWork(probe: () => WorkInFlight): void {
     this.workProbe = probe;
+  }
+
+  /** The store lease (PostgreSQL or Redis), read at every scrape; registers the lease_* metrics the first time. */
+  watchLease(source: LeaseStatusSource): LeaseMetrics {
+    // Registered after the merge of exposed: into it too, else /metrics would not show them.
+    const registers = this.exposed === this.registry ? [this.registry] : [this.registry, this.exposed];
+    this.lease ??= new LeaseMetrics((key) => ({ ...this.named(key), registers }), source);
+    return this.lease;
   }
 
   /** `count` room events arrived from the homeserver. */

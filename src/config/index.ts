@@ -1,5 +1,5 @@
 // The configuration of the bot: `loadConfig(process.env)` in main.ts; everything else takes a Config.
-export { loadConfig, type Config, type ConfigResult, type LoadOptions } from "./load";
+export { ConfigRefusedError, loadConfig, type Config, type ConfigResult, type LoadOptions } from "./load";
 export { formatProblems, type ConfigProblem, type Env, type LoadResult } from "./problems";
 export { ENV_VARIABLES, TIMING_VARIABLES, type Timings, type TimingVariable } from "./variables";
 export {

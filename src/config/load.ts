@@ -301,3 +301,20 @@ export function loadConfig(env: Env, options: LoadOptions = {}): ConfigResult {
 function failure(problems: ConfigProblem[]): ConfigResult {
   return { ok: false, problems, message: formatProblems(PROGRAM, problems) };
 }
+
+/**
+ * A configuration valid by itself that the bot refuses at start once it sees its surroundings (MATRIX_E2EE=true where
+ * another instance holds the store lease: src/app/standby.ts). src/main.ts reports it like loadConfig's problems, on
+ * stderr, and exits with code 2 (a configuration problem: a supervisor does not restart it).
+ */
+export class ConfigRefusedError extends Error {
+  constructor(readonly problems: ConfigProblem[], logText: string) {
+    super(logText);
+    this.name = "ConfigRefusedError";
+  }
+
+  /** The text loadConfig would print for these problems. */
+  get report(): string {
+    return formatProblems(PROGRAM, this.problems);
+  }
+}

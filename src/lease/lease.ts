@@ -27,6 +27,8 @@ export interface LeaseOptions {
   log: Logger;
   /** Runs once, when the lease is lost. */
   onLost: (why: string) => void;
+  /** A renewal failed: `error` (the store could not be reached; tried again), `refused` (the lease is lost). */
+  onRenewalFailed?: (why: "error" | "refused") => void;
   now?: () => number;
   /** Whether a process of this host is alive (a restart recognises its former self). Default: signal 0. */
   isAlive?: (pid: number) => boolean;
@@ -37,6 +39,8 @@ export class Lease {
   private readonly holderText: string;
   private token: number | undefined;
   private deadline = 0;
+  /** When the last successful renewal (or the acquisition) was sent; 0 before. */
+  private renewedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private lost: string | undefined;
@@ -57,6 +61,17 @@ export class Lease {
   /** The fencing token, while held. */
   get fencingToken(): number | undefined {
     return this.held() ? this.token : undefined;
+  }
+
+  /**
+   * For /metrics: whether this process is the active one (it took the lease and has not lost or released it, even
+   * while a renewal is overdue), its fencing token, and, while active, the ms until the local deadline (negative
+   * once past it) and since the last successful renewal.
+   */
+  status(): { active: boolean; token?: number; deadlineInMs?: number; renewedAgoMs?: number } {
+    if (this.token === undefined || this.lost !== undefined || this.stopped) return { active: false };
+    const now = this.now();
+    return { active: true, token: this.token, deadlineInMs: this.deadline - now, renewedAgoMs: now - this.renewedAt };
   }
 
   /** Whether the lease is held and its local deadline has not passed. */
@@ -129,6 +144,7 @@ export class Lease {
   }
 
   private extend(sentAt: number): void {
+    this.renewedAt = sentAt;
     this.deadline = sentAt + this.opts.leaseMs - this.marginMs;
     clearTimeout(this.deadlineTimer);
     // Past the deadline without a renewal: sends wait (whenHeld); past it by a whole lease: lost.
@@ -155,11 +171,13 @@ export class Lease {
       const ok = await this.opts.store.renew(this.holderText, token, this.opts.leaseMs);
       if (this.stopped || this.lost !== undefined) return;
       if (!ok) {
+        this.opts.onRenewalFailed?.("refused");
         this.lose("the store refused its renewal (it expired or another instance took it)");
         return;
       }
       if (sentAt + this.opts.leaseMs - this.marginMs > this.deadline) this.extend(sentAt);
     } catch (error) {
+      this.opts.onRenewalFailed?.("error");
       this.opts.log.warn({ err: describe(error), fencingToken: token }, "could not renew the store lease; trying again");
     }
     this.scheduleRenewal();

@@ -1,6 +1,7 @@
 // Issue 30's wiring: with a PostgreSQL or Redis store a second bot process waits as a standby (no agent session, no
 // sync, nothing answered) until the active stops, then takes over at once (a clean stop releases the lease); with
-// MATRIX_E2EE it refuses to be a standby; on SQLite a second process on the same file stops with a clear error.
+// MATRIX_E2EE it refuses to be a standby (a configuration problem, exit code 2); on SQLite a second process on the
+// same file stops with a clear error.
 import type { ChildBot } from "../../support/bot-harness";
 import { describeEachE2eBackend } from "../../support/backends";
 import { botMessagesIn } from "../../support/bot-messages";
@@ -60,11 +61,19 @@ describeEachE2eBackend("a second bot process on the same store", (backend) => {
       .toEqual([echoReplyFor("before"), echoReplyFor("after")]);
   });
 
-  it("with MATRIX_E2EE=true refuses to wait as a standby, saying why", async () => {
+  it("with MATRIX_E2EE=true refuses to wait as a standby, saying why like a configuration problem (exit code 2)", async () => {
     const world = (s = await Scenario.start({ mode: "client", backend }));
     const bot = second(world, { MATRIX_E2EE: "true", CRYPTO_PASSPHRASE: "standby-test-passphrase" });
-    expect((await bot.exited).code).toBe(1);
+    expect((await bot.exited).code).toBe(2); // a configuration problem: a supervisor does not restart it in a loop
     const fatal = bot.logs.find((l) => l.msg === "could not start");
     expect(JSON.stringify(fatal)).toMatch(/MATRIX_E2EE=true cannot run as a standby: another instance \(.* pid \d+\) holds the store lease/);
+    // On stderr in the form of every other configuration problem: the variable, what is wrong, and the fix.
+    expect(bot.stderr.join("")).toMatch(new RegExp("^matrix-agent-bot cannot start: the configuration has 1 problem:\n" +
+      "MATRIX_E2EE: is true, and another instance \\(.* pid \\d+\\) holds the store lease.*crypto store is on its local disk.* " +
+      "Fix: run one instance with MATRIX_E2EE .*or stop the other one first \\(runbook/scale-out.md\\)\\.\n$"));
+    expect(bot.logs.find((l) => l.msg === STANDBY_LINE)).toBeUndefined();
+    const roomId = await world.openDm(); // and the active goes on alone
+    await world.alice.sendText(roomId, "still there?");
+    await waitFor(() => answers(world, roomId).includes(echoReplyFor("still there?")), { what: "the active answers" });
   });
 });

@@ -97,11 +97,20 @@ describeEachBackend("store lease", (backend) => {
 
   it("Lease: a holder whose lease was taken learns it at its next renewal and refuses every send afterwards", async () => {
     let lost: string | undefined;
-    const active = lease(900, { onLost: (why) => { lost = why; } });
+    const failures: string[] = [];
+    const active = lease(900, { onLost: (why) => { lost = why; }, onRenewalFailed: (why) => failures.push(why) });
     const token = await active.acquire(50, () => false, () => undefined);
+    // What /metrics reads (lease_active, lease_fencing_token, lease_deadline_seconds, lease_renewed_seconds_ago).
+    const held = active.status();
+    expect(held).toMatchObject({ active: true, token });
+    expect(held.deadlineInMs).toBeGreaterThan(0);
+    expect(held.deadlineInMs).toBeLessThanOrEqual(900 - active.marginMs);
+    expect(held.renewedAgoMs).toBeGreaterThanOrEqual(0);
     expect(await open().acquire("intruder", 60_000, token)).toBe(token + 1);
     await waitFor(() => lost, { what: "the active notices it lost the lease" });
     expect(lost).toMatch(/refused its renewal/);
+    expect(failures).toEqual(["refused"]);
+    expect(active.status()).toEqual({ active: false });
     expect(active.held()).toBe(false);
     await expect(active.whenHeld("send")).rejects.toThrow(LeaseLostError);
   });
@@ -113,7 +122,9 @@ describeEachBackend("store lease", (backend) => {
     const cutOff: LeaseStore = { acquire: (...a) => real.acquire(...a), read: () => real.read(), close: () => real.close(),
       release: (...a) => real.release(...a),
       renew: (...a) => (cut ? Promise.reject(new Error("connection lost")) : real.renew(...a)) };
-    const active = new Lease({ store: cutOff, leaseMs: 1000, instance: "/data/a", log, onLost: (why) => { lost = why; } });
+    const failures: string[] = [];
+    const active = new Lease({ store: cutOff, leaseMs: 1000, instance: "/data/a", log, onLost: (why) => { lost = why; },
+      onRenewalFailed: (why) => failures.push(why) });
     leases.push(active);
     await active.acquire(50, () => false, () => undefined);
     cut = true;
@@ -121,6 +132,12 @@ describeEachBackend("store lease", (backend) => {
     await waitFor(async () => (await other.acquire("other", 60_000)) ?? false, { what: "another process takes the lease" });
     // By the time the server let another in, the local deadline had passed: sends wait instead of going out.
     expect(active.held()).toBe(false);
+    // What /metrics shows meanwhile: still active with its renewal overdue (a negative deadline), or already lost;
+    // never a deadline that still holds while another process holds the lease.
+    const status = active.status();
+    expect(status.active ? (status.deadlineInMs ?? 0) < 0 : status).toEqual(status.active ? true : { active: false });
+    expect(failures.length).toBeGreaterThan(0);
+    expect(new Set(failures)).toEqual(new Set(["error"]));
     let settled: string | undefined;
     const send = active.whenHeld("send").then(() => { settled = "sent"; }, (e: unknown) => { settled = e instanceof LeaseLostError ? "refused" : String(e); });
     cut = false; // the store answers again: it refuses the renewal (another instance holds the lease)
