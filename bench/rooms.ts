@@ -1,5 +1,7 @@
 // Many rooms: start to ready and memory with 10,000 known rooms, and one proactive result fanned out to 1,000
 // and to 10,000 opted-in rooms (time until every room's PUT reached the double, and the bot's RSS growth).
+import { readdirSync, renameSync } from "node:fs";
+import path from "node:path";
 import pino from "pino";
 import { startHomeserver, type Homeserver } from "../test/support/homeserver";
 import type { ChildBot } from "../test/support/bot-harness";
@@ -20,6 +22,8 @@ export interface RoomBenchOptions {
   nodeArgs?: string[];
   /** Extra environment for the bot (experiments). */
   botEnv?: Record<string, string>;
+  /** A directory: heap snapshots of the bot after each memory pass (BENCH_HEAP_SNAPSHOTS; bench/heap-summary.mjs reads them). */
+  heapSnapshotDir?: string;
 }
 
 /** Writes what a bot long in these rooms has recorded: its introduction in each, and the opt-ins given. */
@@ -76,6 +80,51 @@ async function fanout(hs: Homeserver, agent: ReferenceAgent, bot: ChildBot, room
     rssPeakMb: peak, rssGrowthMb: round(peak - before, 1), targetMsFor10000: 5000, targetGrowthMb: 50, ...cpu.read(served.size) });
 }
 
+/**
+ * Every room known to the bot's memory too: one turn in each, `memoryBatch` rooms at a time; then the same again
+ * (a second pass over the same rooms: memory that grows again is kept per turn, not per room). After each pass:
+ * RSS and heap 2 s later, and after 15 s idle (V8's memory reducer collects what the burst left once it is quiet).
+ */
+async function memoryPasses(hs: Homeserver, aliceId: string, install: BotInstall, bot: ChildBot, rooms: readonly string[],
+  opts: RoomBenchOptions): Promise<void> {
+  const driver = new TurnDriver(hs, aliceId, install.userId, install.appserviceId);
+  try {
+    for (const pass of [1, 2]) {
+      const sampler = new RssSampler(bot.pid, 100);
+      const t = performance.now();
+      let turned = 0;
+      for (let i = 0; i < rooms.length; i += opts.memoryBatch) {
+        turned += (await driver.run(rooms.slice(i, i + opts.memoryBatch), { turnsPerRoom: 1, drainMs: 300_000 })).turns;
+      }
+      const turnsMs = performance.now() - t;
+      await sleep(2000);
+      const at2s = { rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)) };
+      await sleep(13_000);
+      const at15s = await botHeap(bot);
+      const idle15sRssMb = rssMb(bot.pid);
+      const snapshot = opts.heapSnapshotDir === undefined ? {} : { heapSnapshot: await heapSnapshot(bot, opts.heapSnapshotDir, `pass${pass}`) };
+      figure("memory", { pass, knownRooms: rooms.length, turnedRooms: turned, activeAtOnce: opts.memoryBatch, turnsMs: round(turnsMs, 0),
+        ...at2s, idle15sRssMb, idle15sHeapUsedMb: at15s.heapUsedMb, idle15sHeapTotalMb: at15s.heapTotalMb, ...snapshot, targetMb: 150 });
+    }
+  } finally {
+    driver.close();
+  }
+}
+
+/** Asks the bot (started with --heapsnapshot-signal=SIGUSR2) for a heap snapshot; resolves with its path once written. */
+async function heapSnapshot(bot: ChildBot, dir: string, label: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  if (bot.pid === undefined) throw new Error("the bot has no pid");
+  process.kill(bot.pid, "SIGUSR2");
+  let file: string | undefined;
+  await until(() => (file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f))) !== undefined, "a heap snapshot", 120_000, 200);
+  await botHeap(bot); // answers once the snapshot is written (it blocks the bot's event loop)
+  const named = path.join(dir, `bot-${label}-${file ?? ""}`);
+  renameSync(path.join(dir, file ?? ""), named);
+  note(`heap snapshot: ${named} (node bench/heap-summary.mjs ${named})`);
+  return named;
+}
+
 export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
   const hs = await startHomeserver({ maxEventsPerTransaction: 100 });
   const alice = hs.addUser("alice");
@@ -91,7 +140,8 @@ export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
       t = performance.now();
       await seedStore(install.dataDir, i === 0 ? rooms : [], rooms.slice(0, size));
       note(`seeded the store (${size} opted in) in ${Math.round(performance.now() - t)} ms`);
-      const { bot, readyMs } = await install.start(agent.url, opts.botEnv ?? {}, opts.nodeArgs ?? []);
+      const snapshotArgs = opts.heapSnapshotDir === undefined ? [] : ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${opts.heapSnapshotDir}`];
+      const { bot, readyMs } = await install.start(agent.url, opts.botEnv ?? {}, [...(opts.nodeArgs ?? []), ...snapshotArgs]);
       running = bot;
       const connected = agent.connections();
       await until(() => agent.connections() >= Math.max(1, connected), "the bot's agent link");
@@ -99,25 +149,7 @@ export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
       figure("start-to-ready", { subject: "bot", knownRooms: opts.rooms, optedIn: size, ms: round(readyMs, 0), rssAtReadyMb: rssMb(bot.pid),
         ...(await botHeap(bot)), targetMs: 1000 });
       await fanout(hs, agent, bot, rooms.slice(0, size), opts.fanoutTimeoutMs);
-      if (i === fanouts.length - 1) {
-        // Every room known to the bot's memory too: one turn in each, 1,000 rooms at a time.
-        const driver = new TurnDriver(hs, alice.userId, install.userId, install.appserviceId);
-        const sampler = new RssSampler(bot.pid, 100);
-        t = performance.now();
-        let turned = 0;
-        for (let i = 0; i < rooms.length; i += opts.memoryBatch) {
-          turned += (await driver.run(rooms.slice(i, i + opts.memoryBatch), { turnsPerRoom: 1, drainMs: 300_000 })).turns;
-        }
-        driver.close();
-        const turnsMs = performance.now() - t;
-        await sleep(2000);
-        const at2s = { rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)) };
-        // Then idle: V8's memory reducer collects and gives back what the burst left (it waits for a quiet spell).
-        await sleep(13_000);
-        const at15s = await botHeap(bot);
-        figure("memory", { knownRooms: opts.rooms, turnedRooms: turned, activeAtOnce: opts.memoryBatch, turnsMs: round(turnsMs, 0),
-          ...at2s, idle15sRssMb: rssMb(bot.pid), idle15sHeapUsedMb: at15s.heapUsedMb, idle15sHeapTotalMb: at15s.heapTotalMb, targetMb: 150 });
-      }
+      if (i === fanouts.length - 1) await memoryPasses(hs, alice.userId, install, bot, rooms, opts);
       await bot.stop();
       running = undefined;
     }

@@ -4,6 +4,7 @@
 //   BENCH_ONLY=sizing                      the shared store's sizing (bench/store-sizing.ts): only when named
 //   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
 //   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
+//   BENCH_HEAP_SNAPSHOTS=/tmp/heap         heap snapshots of the bot after each memory pass (bench/heap-summary.mjs)
 import { figure, machine, note } from "./support/figures";
 import { roomBenchmarks } from "./rooms";
 import { streamingBenchmarks } from "./streaming";
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
   }
   if (!only || only.has("rooms")) {
     const rooms = scaled(10_000);
-    await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, memoryBatch: scaled(1000), nodeArgs, botEnv });
+    await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, memoryBatch: scaled(1000), nodeArgs, botEnv,
+      ...(process.env["BENCH_HEAP_SNAPSHOTS"] ? { heapSnapshotDir: process.env["BENCH_HEAP_SNAPSHOTS"] } : {}) });
   }
   if (!only || only.has("streaming")) {
     await streamingBenchmarks({ answers: scaled(3), words: scaled(600), wordsPerSecond: 60, nodeArgs, botEnv });

@@ -5,6 +5,7 @@ import { createApp, type App } from "./app";
 import { ConfigRefusedError, loadConfig, loadDotEnv } from "./config";
 import { stdoutDestination } from "./log";
 import { installCheckpointHook } from "./util/checkpoints";
+import { IdleCollector } from "./util/idle-gc";
 import { PRIVATE_UMASK } from "./util/private-files";
 
 /**
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
+  new IdleCollector({ log: app.log }).start(); // a process-wide concern: the heap a burst left, given back once idle
 }
 
 void main();

@@ -1,16 +1,15 @@
 // The agents: the named ones of AGENTS_FILE, the one of AGENT_URL (named "default"), or the reference agent
 // started in-process on loopback. Each behind an AgentTransport: ws(s):// our envelope (AgentLink), http(s)://
 // plain AG-UI over HTTP + SSE (HttpAgentTransport).
+// The HTTP transport (@ag-ui/client) and the reference agent (openai, the MCP client) are loaded only when
+// configured: a bot with one WebSocket agent does not carry ~20 MB of modules it never calls (bench/README.md).
 import type { Logger } from "pino";
 import { ConversationHistory } from "../agent/history";
 import { AgentLink } from "../agent/link";
-import { HttpAgentTransport } from "../agent/transports/http";
 import { transportKindOf, type AgentTransport } from "../agent/transports/transport";
 import type { Config } from "../config";
 import { SHORTHAND_AGENT_NAME, type AgentDefinition } from "../config/agents-file";
 import { childLogger } from "../log";
-import { startReferenceAgentFromConfig } from "../reference-agent/from-config";
-import { startReferenceAgent } from "../reference-agent/server";
 import type { MediaPartOptions } from "../media/parts";
 import type { Store } from "../store";
 
@@ -46,17 +45,20 @@ export async function startAgent(config: Config, store: Store, log: Logger, embe
     const token = embeddedToken;
     // With its settings (LLM, schedule, its own store in DATA_DIR) when loaded; plain echo otherwise.
     const agent = config.referenceAgent
-      ? await startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, httpPort: null, token: token ?? null,
+      ? await (await import("../reference-agent/from-config")).startReferenceAgentFromConfig(config.referenceAgent, { logger, host: "127.0.0.1", port: 0, httpPort: null, token: token ?? null,
         maxFrameBytes: t.maxFrameBytes })
-      : await startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger, maxFrameBytes: t.maxFrameBytes });
+      : await (await import("../reference-agent/server")).startReferenceAgent({ host: "127.0.0.1", port: 0, ...(token ? { token } : {}), logger, maxFrameBytes: t.maxFrameBytes });
     closeEmbedded = () => agent.close();
     definitions = [{ name: SHORTHAND_AGENT_NAME, url: agent.url, ...(token ? { token } : {}) }];
   }
   const sessions = store.namespace<{ sessionId: string; lastSeq: number }>("agent-session");
   const history = new ConversationHistory(store.namespace("agent-history"), t.agentHistoryMaxMessages, childLogger(log, "agent-history"));
+  const httpTransport = definitions.some((d) => transportKindOf(d.url) === "http") ? await import("../agent/transports/http") : undefined;
   const transportOf = (def: AgentDefinition): AgentTransport => {
     const logger = childLogger(log, "agent-link").child({ agent: def.name });
     if (transportKindOf(def.url) === "http") {
+      if (!httpTransport) throw new Error("the HTTP agent transport was not loaded");
+      const { HttpAgentTransport } = httpTransport;
       return new HttpAgentTransport({ name: def.name, url: def.url, ...(def.token ? { token: def.token } : {}),
         ...(def.capabilities ? { capabilities: def.capabilities } : {}), logger, history,
         runStartTimeoutMs: t.runStartTimeoutMs, runIdleTimeoutMs: t.runIdleTimeoutMs, runDeadlineMs: t.runDeadlineMs,

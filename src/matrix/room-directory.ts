@@ -6,6 +6,7 @@
 // `m.direct` account data are claims anyone can make, and grant nothing.
 // The look-up retry budget is its own (ROOM_LOOKUP_RETRY_*), longer than a 5xx burst, not the MATRIX_RETRY_* one.
 import type { Logger } from "pino";
+import { LruMap } from "../util/lru";
 import { fullJitterBackoff, sleep } from "../util/timers";
 import { normalizeMatrixError } from "./errors";
 import type { RoomEvent } from "./events";
@@ -21,6 +22,8 @@ export interface RoomDirectoryOptions {
   isOwnUser?: (userId: string) => boolean;
   /** Users the bot serves (ALLOWED_USERS); the one person of a DM must be one. Default: everyone. */
   isAllowedUser?: (userId: string) => boolean;
+  /** Rooms kept in memory, the least recently used dropped first (their members are fetched again). Default 5,000. */
+  cacheSize?: number;
 }
 
 interface RoomInfo {
@@ -33,7 +36,7 @@ interface RoomInfo {
 }
 
 export class RoomDirectory {
-  private readonly rooms = new Map<string, RoomInfo>();
+  private readonly rooms: LruMap<string, RoomInfo>;
   /** Aborted by stop(): a retry wait ends at once and the look-up fails (shutdown must not wait out a backoff). */
   private readonly stopped = new AbortController();
 
@@ -51,6 +54,7 @@ export class RoomDirectory {
     const ownUsers = opts.isOwnUser;
     this.isOwnUser = (u) => u === userId || ownUsers?.(u) === true;
     this.isAllowedUser = opts.isAllowedUser ?? (() => true);
+    this.rooms = new LruMap(Math.max(1, opts.cacheSize ?? 5_000));
   }
 
   private info(roomId: string): RoomInfo {

@@ -4,6 +4,8 @@
 // refused (a permanent nack; 404 for POST). The room set is recorded before anything is queued, so a replay after a
 // crash reaches the same rooms; every (run, room, part) is one outbox entry with a txnId derived from them, all
 // committed before the agent is acked, so a resend after a crash is deduplicated by the homeserver.
+// The entries are queued `chunkRooms` rooms at a time: the first rooms are sent while the next are recorded,
+// and the records of all rooms are never built at once (bench/README.md, "Memory and fan-out").
 import { createHash } from "node:crypto";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
@@ -23,6 +25,8 @@ export interface FanoutDeps {
   recordedRuns: Keyv<string[]>;
   log: Logger;
   recordTtlMs?: number;
+  /** Rooms whose entries are recorded in one outbox enqueue. Default 100. */
+  chunkRooms?: number;
 }
 
 export interface ProactiveResult {
@@ -77,14 +81,18 @@ export class ProactiveFanout {
     const rooms = await this.roomsFor(runId, threadId);
     if (!Array.isArray(rooms)) return rooms;
     const contents = messages.map((text) => buildMessageContents(text, { msgtype: "m.text" }));
-    const entries: OutboxEntryInput[] = [];
-    for (const roomId of rooms) {
-      contents.forEach((parts, m) => parts.forEach((part, p) => entries.push({
-        roomId, type: "m.room.message", txnId: proactiveTxnId(runId, roomId, m, p),
-        content: { ...part, "m.mentions": mentionsFor({}) }, origin: { kind: "proactive", runId },
-      })));
+    const chunk = Math.max(1, this.deps.chunkRooms ?? 100);
+    for (let i = 0; i < rooms.length; i += chunk) {
+      const entries: OutboxEntryInput[] = [];
+      for (const roomId of rooms.slice(i, i + chunk)) {
+        contents.forEach((parts, m) => parts.forEach((part, p) => entries.push({
+          roomId, type: "m.room.message", txnId: proactiveTxnId(runId, roomId, m, p),
+          content: { ...part, "m.mentions": mentionsFor({}) }, origin: { kind: "proactive", runId },
+        })));
+      }
+      await this.deps.outbox.enqueue(entries);
+      if (i + chunk < rooms.length) checkpoint("proactive-chunk-queued");
     }
-    await this.deps.outbox.enqueue(entries);
     checkpoint("proactive-queued");
     this.deps.log.info({ runId, target: threadId === "*" ? "*" : "room", rooms: rooms.length, messages: messages.length },
       "proactive result queued");

@@ -24,6 +24,18 @@ describeEachE2eBackend("SIGKILL during a proactive fan-out", (backend) => {
     return ids;
   }
 
+  /** Starts the bot again: each room ends with exactly one copy of `body`, and the agent's replay is acked. */
+  async function restartServesEachOnce(rooms: string[], body: string): Promise<void> {
+    const second = new ChildBot(s.botEnv);
+    children.push(second);
+    await second.ready();
+    await s.hs.waitFor(() => allExactlyOnce(copiesPerRoom(s, rooms, body)),
+      { what: "every room served once", timeoutMs: 30_000, ...MANY_ROOMS_POLL });
+    await s.hs.waitFor(() => s.agentJournal.size() === 0, { what: "the agent's replay acked (handled, deduplicated where queued before)" });
+    await expectSteady(() => waitForBotSettled(s.hs, s.botInbound, second),
+      () => expect(allExactlyOnce(copiesPerRoom(s, rooms, body))).toBe(true));
+  }
+
   it("killed after some rooms were served: after the restart each room has exactly one copy", async () => {
     const rooms = await world(150);
     const first = new ChildBot(s.botEnv);
@@ -38,14 +50,20 @@ describeEachE2eBackend("SIGKILL during a proactive fan-out", (backend) => {
     const served = [...copiesPerRoom(s, rooms, "Crash-proof digest").values()].filter((n) => n > 0).length;
     expect(served).toBeLessThan(rooms.length); // really killed mid fan-out
 
-    const second = new ChildBot(s.botEnv);
-    children.push(second);
-    await second.ready();
-    await s.hs.waitFor(() => allExactlyOnce(copiesPerRoom(s, rooms, "Crash-proof digest")),
-      { what: "every room served once", timeoutMs: 30_000, ...MANY_ROOMS_POLL });
-    await s.hs.waitFor(() => s.agentJournal.size() === 0, { what: "the agent's replay acked" });
-    await expectSteady(() => waitForBotSettled(s.hs, s.botInbound, second),
-      () => expect(allExactlyOnce(copiesPerRoom(s, rooms, "Crash-proof digest"))).toBe(true));
+    await restartServesEachOnce(rooms, "Crash-proof digest");
+  });
+
+  it("killed between two chunks of a run's deliveries: the replay queues the rest, and each room has exactly one copy", async () => {
+    const rooms = await world(150); // the first 100 rooms are queued (and sent) before the other 50 are recorded
+    const first = new ChildBot({ ...s.botEnv, MAB_TEST_CRASH_AT: "proactive-chunk-queued" });
+    children.push(first);
+    await first.ready();
+    await s.agent?.emitProactive("*", "Half queued");
+    expect((await first.exited).signal).toBe("SIGKILL");
+    const served = [...copiesPerRoom(s, rooms, "Half queued").values()].filter((n) => n > 0).length;
+    expect(served).toBeLessThan(rooms.length);
+
+    await restartServesEachOnce(rooms, "Half queued");
   });
 
   it("killed after queuing but before acking the agent: the replayed run is not delivered twice", async () => {
@@ -56,13 +74,6 @@ describeEachE2eBackend("SIGKILL during a proactive fan-out", (backend) => {
     await s.agent?.emitProactive("*", "Replayed once");
     expect((await first.exited).signal).toBe("SIGKILL");
 
-    const second = new ChildBot(s.botEnv);
-    children.push(second);
-    await second.ready();
-    await s.hs.waitFor(() => allExactlyOnce(copiesPerRoom(s, rooms, "Replayed once")),
-      { what: "every room served once", timeoutMs: 20_000, ...MANY_ROOMS_POLL });
-    await s.hs.waitFor(() => s.agentJournal.size() === 0, { what: "the agent's replay acked (handled and deduplicated)" });
-    await expectSteady(() => waitForBotSettled(s.hs, s.botInbound, second),
-      () => expect(allExactlyOnce(copiesPerRoom(s, rooms, "Replayed once"))).toBe(true));
+    await restartServesEachOnce(rooms, "Replayed once");
   });
 });

@@ -11,6 +11,7 @@ import type { OutboxEntryInput } from "../../outbox";
 import type { MatrixRooms } from "./matrix-rooms";
 import { INTRO_MARKER, lifecycleTxnId } from "./records";
 import type { RoomChecks } from "./room-checks";
+import { LruMap } from "../../util/lru";
 
 export interface IntroductionsDeps {
   store: Keyv<number>;
@@ -47,7 +48,8 @@ export function chatRoomText(botName: string, title: string): string {
 }
 
 export class Introductions {
-  private readonly done = new Set<string>();
+  /** Rooms known to be introduced, lately seen (the others are read from the store again). */
+  private readonly done = new LruMap<string, true>(10_000);
 
   constructor(private readonly deps: IntroductionsDeps) {}
 
@@ -83,12 +85,12 @@ export class Introductions {
   async alreadyIntroduced(roomId: string): Promise<boolean> {
     if (this.done.has(roomId)) return true;
     const known = (await this.deps.store.get(roomId)) !== undefined;
-    if (known) this.done.add(roomId);
+    if (known) this.done.set(roomId, true);
     return known;
   }
 
   private async markDone(roomId: string): Promise<void> {
     await this.deps.store.set(roomId, Date.now());
-    this.done.add(roomId);
+    this.done.set(roomId, true);
   }
 }

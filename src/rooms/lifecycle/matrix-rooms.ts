@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { MatrixRequestError, normalizeMatrixError } from "../../matrix/errors";
 import { enc, type MatrixHttp } from "../../matrix/http";
 import { fullJitterBackoff, sleep } from "../../util/timers";
+import { LruMap } from "../../util/lru";
 import type { LifecycleOptions } from "./options";
 
 export interface CreateInfo {
@@ -26,7 +27,8 @@ export class LifecycleStoppedError extends Error {
 const CLIENT = "/_matrix/client/v3";
 
 export class MatrixRooms {
-  private readonly createInfos = new Map<string, CreateInfo>();
+  /** Create facts of rooms seen lately (read again from the homeserver once dropped). */
+  private readonly createInfos = new LruMap<string, CreateInfo>(1_000);
 
   constructor(private readonly http: MatrixHttp, private readonly botUserId: string, private readonly opts: Pick<LifecycleOptions, "requestAttempts" | "retryBaseMs" | "retryMaxMs">,
     private readonly log: Logger, private readonly signal: AbortSignal) {}

@@ -23,12 +23,16 @@ import type { RoomChecks } from "./room-checks";
 import { isRoomId } from "./space-children";
 import type { SpaceFollower } from "./space-follower";
 import { describe } from "./tasks";
+import { LruMap } from "../../util/lru";
 
 /** Maps a room to the room id its agent thread is keyed on (itself unless it replaced an upgraded room). */
 export class RoomSuccessors {
-  private readonly cache = new Map<string, string>();
+  private readonly cache: LruMap<string, string>;
 
-  constructor(private readonly store: Keyv<string>) {}
+  /** `cacheSize`: rooms kept in memory (the others are read from the store again). */
+  constructor(private readonly store: Keyv<string>, cacheSize = 10_000) {
+    this.cache = new LruMap(cacheSize);
+  }
 
   async threadRoomFor(roomId: string): Promise<string> {
     const cached = this.cache.get(roomId);
@@ -59,14 +63,17 @@ export class RoomSuccessors {
  * Namespace "room-conversations": room id → when it was first seen; written once per room.
  */
 export class RoomConversations {
-  private readonly known = new Set<string>();
+  private readonly known: LruMap<string, true>;
 
-  constructor(private readonly store: Keyv<unknown>) {}
+  /** `cacheSize`: rooms remembered as known (the others are read from the store again). */
+  constructor(private readonly store: Keyv<unknown>, cacheSize = 10_000) {
+    this.known = new LruMap(cacheSize);
+  }
 
   async note(roomId: string): Promise<void> {
     if (this.known.has(roomId)) return;
     if ((await this.store.get(roomId)) === undefined) await this.store.set(roomId, Date.now());
-    this.known.add(roomId);
+    this.known.set(roomId, true);
   }
 
   async has(roomId: string): Promise<boolean> {

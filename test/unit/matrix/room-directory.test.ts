@@ -113,3 +113,44 @@ describe("RoomDirectory.isJoined", () => {
     expect(hs.calls).toBe(1);
   });
 });
+
+describe("RoomDirectory memory", () => {
+  /** A homeserver whose rooms are all DMs of the bot with Alice; counts the look-ups per room. */
+  function dmServer(): MatrixHttp & { lookups: Map<string, number> } {
+    const lookups = new Map<string, number>();
+    return {
+      lookups,
+      async request<T>(_method: string, path: string): Promise<T> {
+        const room = decodeURIComponent(/rooms\/([^/]+)\//.exec(path)?.[1] ?? "");
+        lookups.set(room, (lookups.get(room) ?? 0) + 1);
+        return members as T;
+      },
+    };
+  }
+
+  it("keeps at most cacheSize rooms: a room dropped from memory is looked up again and still reads as a joined DM", async () => {
+    const hs = dmServer();
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), { ...options, cacheSize: 2 });
+    for (const room of ["!a:x", "!b:x", "!c:x"]) await expect(directory.isDirect(room)).resolves.toBe(true);
+    expect(hs.lookups.get("!a:x")).toBe(1);
+    // !a:x was the least recently used: dropped when !c:x came.
+    await expect(directory.isJoined("!a:x")).resolves.toBe(true);
+    await expect(directory.isDirect("!a:x")).resolves.toBe(true);
+    await expect(directory.displayName("!a:x", "@alice:example.org")).resolves.toBe("Alice");
+    expect(hs.lookups.get("!a:x")).toBe(2);
+    // !c:x, used lately, is still known: no look-up.
+    await expect(directory.isDirect("!c:x")).resolves.toBe(true);
+    expect(hs.lookups.get("!c:x")).toBe(1);
+  });
+
+  it("a room dropped from memory follows membership events again: a third member makes it no DM", async () => {
+    const hs = dmServer();
+    const directory = new RoomDirectory(hs, BOT, pino({ level: "silent" }), { ...options, cacheSize: 1 });
+    await expect(directory.isDirect("!a:x")).resolves.toBe(true);
+    await expect(directory.isDirect("!b:x")).resolves.toBe(true); // !a:x dropped
+    directory.observe({ room_id: "!b:x", type: "m.room.member", state_key: "@carol:example.org", sender: "@carol:example.org",
+      event_id: "$j", origin_server_ts: 1, content: { membership: "join" } });
+    await expect(directory.isDirect("!b:x")).resolves.toBe(false);
+    await expect(directory.isDirect("!a:x")).resolves.toBe(true);
+  });
+});

@@ -1,6 +1,6 @@
 // Thread continuity across room upgrades: every room of an upgrade chain maps to the first room's id.
 import Keyv from "keyv";
-import { RoomSuccessors } from "../../../src/rooms/lifecycle/upgrades";
+import { RoomConversations, RoomSuccessors } from "../../../src/rooms/lifecycle/upgrades";
 
 describe("RoomSuccessors", () => {
   it("maps a room to itself until it replaces an upgraded room, then to the first room of the chain", async () => {
@@ -22,5 +22,32 @@ describe("RoomSuccessors", () => {
     await successors.record("!a:e.org", "!b:e.org");
     await successors.record("!a:e.org", "!b:e.org");
     expect(await successors.threadRoomFor("!b:e.org")).toBe("!a:e.org");
+  });
+});
+
+describe("RoomSuccessors and RoomConversations past their memory", () => {
+  it("a room dropped from memory still maps to the first room of its chain (read from the store again)", async () => {
+    const store = new Keyv<string>();
+    const successors = new RoomSuccessors(store, 1);
+    await successors.record("!a:e.org", "!b:e.org");
+    for (let i = 0; i < 5; i++) expect(await successors.threadRoomFor(`!other${i}:e.org`)).toBe(`!other${i}:e.org`);
+    expect(await successors.threadRoomFor("!b:e.org")).toBe("!a:e.org");
+    expect(await successors.isSuccessor("!b:e.org")).toBe(true);
+  });
+
+  it("a room dropped from memory is still a known conversation, and its first-seen time is not rewritten", async () => {
+    const store = new Keyv<unknown>();
+    const written: string[] = [];
+    const set = store.set.bind(store);
+    store.set = (key, value, ttl) => {
+      written.push(key);
+      return set(key, value, ttl);
+    };
+    const conversations = new RoomConversations(store, 1);
+    await conversations.note("!a:e.org");
+    await conversations.note("!b:e.org"); // !a:e.org dropped from memory
+    await conversations.note("!a:e.org");
+    expect(await conversations.has("!a:e.org")).toBe(true);
+    expect(written).toEqual(["!a:e.org", "!b:e.org"]);
   });
 });
