@@ -2,7 +2,7 @@
 // transaction queue, src/inbox): a small PostgreSQL pool whose table is created on first use, and a Redis client
 // that connects on first use. Each statement is bounded by `timeoutMs`; a broken idle connection is reported to
 // `onError`, never a crash.
-import { createClient } from "@keyv/redis";
+import type { createClient } from "@keyv/redis";
 
 export type PgRow = Record<string, unknown>;
 interface PgPool {
@@ -60,7 +60,9 @@ export class RedisConnection {
 
   constructor(url: string, timeoutMs: number, onError: (error: Error) => void) {
     // A statement while the connection is down fails at once (a renewal that cannot reach Redis is a failed renewal).
-    this.client = createClient({ url, disableOfflineQueue: true,
+    // Loaded here, not at import: a bot without a Redis store never loads the Redis client (module-loading.test.ts).
+    const { createClient: create } = require("@keyv/redis") as { createClient: typeof createClient };
+    this.client = create({ url, disableOfflineQueue: true,
       socket: { connectTimeout: timeoutMs, reconnectStrategy: (attempt: number) => Math.min(2 ** attempt * 100, 2000) } });
     this.client.on("error", onError);
   }
