@@ -58,9 +58,9 @@ export class RunBatches {
     await this.write(threadKey, () => this.stores.records.set(threadKey, record), "could not record which turns a run answers; after a crash they may be answered twice");
   }
 
-  /** The thread is idle (its turns settled): its record goes. */
-  finished(threadKey: string): void {
-    void this.write(threadKey, () => this.stores.records.delete(threadKey), "could not delete the record of a finished run");
+  /** The thread is idle (its turns settled): its record goes. Never rejects. */
+  finished(threadKey: string): Promise<void> {
+    return this.write(threadKey, () => this.stores.records.delete(threadKey), "could not delete the record of a finished run");
   }
 
   private async write(threadKey: string, op: () => Promise<unknown>, failure: string): Promise<void> {
