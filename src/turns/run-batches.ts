@@ -42,7 +42,7 @@ interface Recovered {
 
 export class RunBatches {
   /** Per thread, the record writes in issue order (a pool may reorder concurrent writes of one key). */
-  private readonly writes = new Map<string, Promise<void>>();
+  private readonly writes = new Map<string, Promise<{ err: string } | undefined>>();
   /** Recovered batches by `roomId|eventId` of each of their pending turns. */
   private readonly recovered = new Map<string, Recovered>();
 
@@ -55,20 +55,23 @@ export class RunBatches {
     const record: RunRecord = { roomId: first.roomId, runId,
       turns: batch.map((m) => ({ eventId: m.eventId, key: journalIdsOf(m)[0] ?? m.eventId })),
       ...(takeOver && takeOver.length > 0 ? { takeOver } : {}) };
-    await this.write(threadKey, () => this.stores.records.set(threadKey, record), "could not record which turns a run answers; after a crash they may be answered twice");
+    const failed = await this.write(threadKey, () => this.stores.records.set(threadKey, record));
+    if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
   }
 
   /** The thread is idle (its turns settled): its record goes. Never rejects. */
-  finished(threadKey: string): Promise<void> {
-    return this.write(threadKey, () => this.stores.records.delete(threadKey), "could not delete the record of a finished run");
+  async finished(threadKey: string): Promise<void> {
+    const failed = await this.write(threadKey, () => this.stores.records.delete(threadKey));
+    if (failed) this.log.warn({ err: failed.err, threadKey }, "could not delete the record of a finished run");
   }
 
-  private async write(threadKey: string, op: () => Promise<unknown>, failure: string): Promise<void> {
-    const next = (this.writes.get(threadKey) ?? Promise.resolve()).then(op).then(() => undefined,
-      (e: unknown) => this.log.error({ err: String(e), threadKey }, failure));
+  /** Runs a write of the thread's record after the earlier ones; resolves to the failure, if it failed. */
+  private async write(threadKey: string, op: () => Promise<unknown>): Promise<{ err: string } | undefined> {
+    const next = (this.writes.get(threadKey) ?? Promise.resolve(undefined)).then(op).then(() => undefined, (e: unknown) => ({ err: String(e) }));
     this.writes.set(threadKey, next);
-    await next;
+    const failed = await next;
     if (this.writes.get(threadKey) === next) this.writes.delete(threadKey);
+    return failed;
   }
 
   /** Reads the records a crash left (before the journal's turns are routed again). Returns how many run again. */
