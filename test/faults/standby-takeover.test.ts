@@ -1,5 +1,5 @@
 // Issue 30 (LEASE_MS 5 s here, the default is 10 s): two bot processes on one PostgreSQL or Redis store, the active SIGKILLed under steady traffic (25 turns/s
-// across 60 rooms, a proactive fan-out to all of them every second), three times in a row; each time the standby
+// across 60 rooms, three in a row to a room so that runs answer several turns at once, a proactive fan-out to all of them every second), three times in a row; each time the standby
 // takes over, and a new standby starts on the dead one's DATA_DIR. Printed: takeover ms (SIGKILL → the standby holds
 // the lease and starts recovering what the dead one left: outbox, journal, sync), ready ms (SIGKILL → its `ready`, once
 // that recovery is done: the recovery's length grows with the machine's load, so it is printed, not asserted),
@@ -40,7 +40,8 @@ describeEachBackend("fault: the active SIGKILLed under steady traffic, the stand
     await waitingAsStandby(standby);
     expect(standby.logs.find((l) => l.msg === "ready")).toBeUndefined();
 
-    const traffic = new SteadyTraffic(world, rooms, { turnIntervalMs: TURN_INTERVAL_MS, fanoutIntervalMs: FANOUT_INTERVAL_MS });
+    // Three turns in a row to a room: runs answer several turns at once, and kills cut such runs short.
+    const traffic = new SteadyTraffic(world, rooms, { turnIntervalMs: TURN_INTERVAL_MS, fanoutIntervalMs: FANOUT_INTERVAL_MS, burst: 3 });
     let times: TakeoverTimes;
     try {
       times = await killActiveRepeatedly(traffic, { active, standby }, KILLS, async (dead) => {
