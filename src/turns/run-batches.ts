@@ -7,6 +7,10 @@
 // replaced by the thread's next run, deleted when the thread goes idle (one write per run, one more per idle thread).
 // A run cut short by shutdown keeps its record: its turns stay pending and run again, as they were, at the next start.
 // At recovery the records are read once; turns of a record already settled are left out, records with none left go.
+// A recovered turn waits (in its thread's queue) until the rest of its batch is routed too, in the version the run had
+// (an edit made before the run started); the router routes a room's recovered events before any later one, so the
+// batch runs again before any new run of its thread could replace its record. Once the room's recovered events are
+// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { z } from "zod";
