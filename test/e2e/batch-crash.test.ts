@@ -6,7 +6,7 @@
 import pino from "pino";
 import { startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
 import type { ChildBot } from "../support/bot-harness";
-import { botMessagesIn } from "../support/bot-messages";
+import { botMessagesIn, isIntroduction } from "../support/bot-messages";
 import { botCaughtUp, waitForBotWork } from "../support/bot-idle";
 import { gatedBrain } from "../support/brains";
 import { CrashWorld, type CrashMode } from "../support/crash-world";
@@ -44,7 +44,7 @@ describeEachE2eBackend("SIGKILL after a batched run's answer was accepted, then 
     const { brain, seen, release } = gatedBrain();
     agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: TOKEN, logger: pino({ level: "silent" }), mode: { kind: "custom", brain } });
     // The first run waits for the test as long as need be: no idle timeout cuts it short.
-    const { env, botUserId, inbound } = await world.setUp(mode, { AGENT_URL: agent.url, AGENT_TOKEN: TOKEN, LEASE_MS: "3000",
+    const { env, botUserId, inbound } = await world.setUp(mode, { AGENT_URL: agent.url, AGENT_TOKEN: TOKEN, LEASE_MS: "5000",
       RUN_IDLE_TIMEOUT_MS: "600000", RUN_DEADLINE_MS: "600000" });
     // Killed when the homeserver accepted the second answer: the batch's, its turns not yet marked handled.
     const first = await world.startBot({ ...env, MAB_TEST_CRASH_AT: "reply-accepted#2" });
@@ -63,12 +63,15 @@ describeEachE2eBackend("SIGKILL after a batched run's answer was accepted, then 
 
     expect(await first.exited).toEqual({ code: null, signal: "SIGKILL" });
     const bodies = (): unknown[] => botMessagesIn(hs, roomId, botUserId).map((e) => e.content["body"]);
-    expect(bodies()).toEqual(ANSWERS); // the batch's answer is out
+    /** The bot's messages (their first events, not the edits). */
+    const posted = (): number => hs.sent({ roomId, sender: botUserId, type: "m.room.message" })
+      .filter((e) => !isIntroduction(e) && e.content["m.new_content"] === undefined).length;
+    expect(posted()).toBe(2); // the batch's answer is out (or its first event, when it was written live)
     expect(seen[1]?.info.runId).toBe(last);
 
     const second = standby ? await standby.ready(30_000) : await world.startBot(env);
     await hs.waitFor(() => seen.length >= 3, { what: "the cut-short run running again", timeoutMs: 30_000 });
-    await world.expectSteady(second, inbound, () => expect(bodies()).toEqual(ANSWERS));
+    await world.expectSteady(second, inbound, () => expect([bodies(), posted()]).toEqual([ANSWERS, 2]));
     // The same batch ran again, under the same runId.
     expect(seen.slice(2).map((r) => [r.contents, r.info.runId])).toEqual([[["one", "two", "three"], last]]);
   }
