@@ -245,7 +245,7 @@ export class TurnPipeline {
           // At shutdown, queued messages stay pending in the journal and are answered after the restart.
           const next = again ?? (thread.paused ? undefined : this.nextBatch(thread));
           if (next && this.accepting) this.launch(thread, next.batch, next.opts);
-          else if (run.abortedFor !== "shutdown") void this.deps.batches?.finished(threadKey); // its turns are settled
+          else if (run.abortedFor !== "shutdown") void this.deps.batches?.finished(batch[0]?.roomId ?? "", threadKey); // its turns are settled
           if (thread.running === undefined && thread.queue.length === 0 && !thread.paused) this.threads.delete(threadKey);
           settled();
         }

@@ -3,7 +3,7 @@
 // takeover) recovery must run exactly that batch again under the same runId, so that the homeserver drops what it
 // already took (same txnIds). Turns in no recorded batch are batched anew as usual.
 //
-// One record per thread (a thread runs one batch at a time), keyed by its thread key: written when a run starts,
+// One record per thread (a thread runs one batch at a time), keyed by its room and thread key: written when a run starts,
 // replaced by the thread's next run, deleted when the thread goes idle (one write per run, one more per idle thread).
 // A run cut short by shutdown keeps its record: its turns stay pending and run again, as they were, at the next start.
 // At recovery the records are read once; turns of a record already settled are left out, records with none left go.
@@ -59,13 +59,13 @@ export class RunBatches {
     const record: RunRecord = { roomId: first.roomId, runId,
       turns: batch.map((m) => ({ eventId: m.eventId, key: journalIdsOf(m)[0] ?? m.eventId })),
       ...(takeOver && takeOver.length > 0 ? { takeOver } : {}) };
-    const failed = await this.write(threadKey, () => this.stores.records.set(threadKey, record));
+    const failed = await this.write(threadKey, () => this.stores.records.set(recordKey(first.roomId, threadKey), record));
     if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
   }
 
   /** The thread is idle (its turns settled): its record goes. Never rejects. */
-  async finished(threadKey: string): Promise<void> {
-    const failed = await this.write(threadKey, () => this.stores.records.delete(threadKey));
+  async finished(roomId: string, threadKey: string): Promise<void> {
+    const failed = await this.write(threadKey, () => this.stores.records.delete(recordKey(roomId, threadKey)));
     if (failed) this.log.warn({ err: failed.err, threadKey }, "could not delete the record of a finished run");
   }
 
@@ -154,6 +154,11 @@ export class RunBatches {
   private forget(entry: Recovered): void {
     for (const eventId of entry.expected.keys()) this.recovered.delete(`${entry.record.roomId}|${eventId}`);
   }
+}
+
+/** A thread's record: its room (so that the store's rows say which room they belong to) and its thread key. */
+function recordKey(roomId: string, threadKey: string): string {
+  return `${roomId}|${threadKey}`;
 }
 
 /**

@@ -79,7 +79,7 @@ describeEachBackend("RunBatches", (backend) => {
 
     const after = await open();
     expect(await after.batches.load()).toBe(1);
-    expect(await after.keys()).toEqual([THREAD]);
+    expect(await after.keys()).toEqual([`${ROOM}|${THREAD}`]);
     expect(after.batches.isRecorded(turn("$b"))).toBe(false);
     const next = after.batches.next([turn("$c")]);
     expect([ids(next?.batch), next?.opts]).toEqual([["$c"], { runId: "$c" }]);
@@ -129,10 +129,10 @@ describeEachBackend("RunBatches", (backend) => {
     await batches.started(THREAD, [turn("$a")], "$a", undefined);
     await batches.started(THREAD, [turn("$b"), turn("$c")], "$c", undefined);
     await batches.started("paused", [turn("$p", { threadKey: "paused", resume: { runId: "$run", key: "k", entries: [] } })], "$run", undefined);
-    expect(await keys()).toEqual([THREAD]);
-    await batches.finished(THREAD);
+    expect(await keys()).toEqual([`${ROOM}|${THREAD}`]);
+    await batches.finished(ROOM, THREAD);
     await batches.started("another", [turn("$z", { threadKey: "another" })], "$z", undefined);
-    expect(await keys()).toEqual(["another"]);
+    expect(await keys()).toEqual([`${ROOM}|another`]);
     const after = await open();
     expect(await after.batches.load()).toBe(1);
     expect(after.batches.isRecorded(turn("$b"))).toBe(false);
