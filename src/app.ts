@@ -6,6 +6,7 @@ import type { DestinationStream, Logger } from "pino";
 import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
+import { runBatchesOn } from "./app/run-batches";
 import { wireInterrupts } from "./app/interrupts";
 import { wireLateKeys } from "./app/late-keys";
 import { wireLive } from "./app/live";
@@ -225,6 +226,7 @@ class BotApp implements App {
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
       onDropped: (dropped, reason) => ops.metrics.messagesDropped(reason, dropped.length),
+      batches: runBatchesOn(store, journal, childLogger(log, "turns")),
     });
     const ownUsers = config.mode === "appservice" && config.registration ? userNamespaceRegexes(config.registration) : [];
     // Its own retry budget (ROOM_LOOKUP_RETRY_*), not MATRIX_RETRY_*: short test timings there made it give up inside a 5xx burst.

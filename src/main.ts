@@ -16,12 +16,16 @@ const SAME_REQUEST_MS = 1000;
 const STOP_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 const EXIT_LEASE_LOST = 3;
 
-/** Test-only: MAB_TEST_CRASH_AT=<checkpoint> kills this process (SIGKILL) the first time it is reached. */
+/**
+ * Test-only: MAB_TEST_CRASH_AT=<checkpoint> kills this process (SIGKILL) the first time it is reached;
+ * <checkpoint>#<n> the n-th time.
+ */
 function installCrashPoint(): void {
-  const target = process.env["MAB_TEST_CRASH_AT"];
+  const [target, nth] = (process.env["MAB_TEST_CRASH_AT"] ?? "").split("#");
   if (!target) return;
+  let left = Math.max(1, Number(nth ?? "1") || 1);
   installCheckpointHook((point) => {
-    if (point === target) process.kill(process.pid, "SIGKILL");
+    if (point === target && --left === 0) process.kill(process.pid, "SIGKILL");
   });
 }
 

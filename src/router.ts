@@ -140,7 +140,11 @@ export class InboundRouter {
   /** Processes what was journaled but not finished before the last stop. */
   async recover(): Promise<number> {
     const unfinished = await this.deps.journal.unfinished();
+    await this.deps.pipeline.loadRecordedBatches(); // a run cut short runs again with the turns it had (run-batches.ts)
     for (const event of unfinished) this.schedule(event);
+    for (const roomId of new Set(unfinished.map((e) => e.room_id))) {
+      this.inRoomOrder(roomId, undefined, async () => this.deps.pipeline.recoveryRouted(roomId));
+    }
     if (unfinished.length > 0) this.deps.log.info({ count: unfinished.length }, "resuming unfinished events");
     return unfinished.length;
   }

@@ -6,6 +6,7 @@ import type { AgentInterrupt } from "../agent/protocol-v2";
 import type { RoomMessageSender } from "../matrix/sender";
 import type { LiveRendering } from "../render/answer";
 import type { AttachmentPosting } from "../render/attachment-post";
+import type { RunBatches } from "./run-batches";
 import type { RunLimits } from "./run-limiter";
 import type { AgentRunner, TurnMessage, TurnOptions } from "./turn-run";
 
@@ -27,6 +28,8 @@ export interface PipelineDeps {
   onDropped?: (messages: TurnMessage[], reason: "room_left") => void;
   /** Pending prompts (src/interrupts/): a run that paused for answers, a resume run done, /stop of a paused thread. */
   interrupts?: PipelineInterrupts;
+  /** Which turns each run answers, kept durably so that recovery runs a batch cut short again as it was. */
+  batches?: RunBatches;
 }
 
 export interface PipelineInterrupts {

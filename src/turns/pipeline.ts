@@ -5,11 +5,12 @@
 // edited waits in its new version; one redacted is dropped. A running batch that is edited or redacted while the
 // agent is at it is cancelled and run again as it now is: after an edit the new run takes over what the cancelled
 // one posted, after a redaction those messages are redacted. Never throws: every failure becomes a reply.
-import type { RunFailure, RunResult } from "../agent/link";
 import { afterChange, type NextBatch } from "./change-rerun";
 import { FAILURE_TEXTS } from "./failure-text";
 import type { PipelineDeps } from "./pipeline-deps";
 import { RunLimiter } from "./run-limiter";
+import { usualBatch } from "./run-batches";
+import { finished, settle } from "./run-end";
 import { waitForSlot } from "./run-slot";
 import { journalIdsOf, TurnRun, type TurnMessage, type TurnRunOptions } from "./turn-run";
 import { findMessage, type BatchChange, type ChangeOutcome, type Found, type ThreadState } from "./batch-changes";
@@ -40,15 +41,28 @@ export class TurnPipeline {
     if (!this.accepting) return;
     this.submittedAt.set(message, Date.now());
     const thread = this.threadOf(message.threadKey);
-    if (thread.running === undefined && !thread.paused) {
+    const recorded = this.deps.batches?.isRecorded(message) === true; // it waits for the rest of its run's batch
+    if (thread.running === undefined && !thread.paused && thread.queue.length === 0 && !recorded) {
       this.launch(thread, [message]);
       return;
     }
-    if (thread.queue.length >= this.deps.options.turnQueueLimit) {
+    if (thread.queue.length >= this.deps.options.turnQueueLimit && !recorded) {
       this.track(this.rejectOverflow(message));
       return;
     }
     thread.queue.push(message);
+    this.launchNext(thread);
+  }
+
+  /** Before the journal's unfinished events are routed again: the batches of the runs a crash cut short (run-batches.ts). */
+  async loadRecordedBatches(): Promise<number> {
+    return (await this.deps.batches?.load()) ?? 0;
+  }
+
+  /** The room's recovered events are all routed: its recovered batches run with the turns that came. */
+  recoveryRouted(roomId: string): void {
+    this.deps.batches?.release(roomId, (eventId) => findMessage(this.threads, roomId, eventId) !== undefined);
+    for (const thread of this.threads.values()) if (thread.queue[0]?.roomId === roomId) this.launchNext(thread);
   }
 
   /** The thread's state, made (idle) if it has none. */
@@ -114,6 +128,8 @@ export class TurnPipeline {
       found.list.splice(found.index, 1);
       message.media?.release();
       this.logHandled([message], "redacted");
+      this.deps.batches?.dropped(message);
+      this.launchNext(found.thread);
       return { kind: "waiting", dropped: [message] };
     }
     const change = await this.changeRunning(found, cause, "redacted");
@@ -149,6 +165,7 @@ export class TurnPipeline {
     this.submittedAt.set(next, this.submittedAt.get(message) ?? Date.now());
     if (found.where === "queue") {
       found.list[found.index] = next;
+      this.launchNext(found.thread);
       return { kind: "waiting", dropped: [] };
     }
     const change = await this.changeRunning(found, edit.editId, "edited");
@@ -202,8 +219,11 @@ export class TurnPipeline {
     thread.running = run;
     thread.batch = batch;
     thread.done = new Promise<void>((resolve) => (settled = resolve));
+    const threadKey = batch[0]?.threadKey ?? "";
+    // Which turns it answers is recorded before the run sends anything: after a crash it runs again as it was.
+    const recorded = this.deps.batches?.started(threadKey, batch, run.runId, opts.takeOver) ?? Promise.resolve();
     this.track(
-      waitForSlot(this.limiter, this.deps, run, batch).then(async (release) => {
+      recorded.then(() => waitForSlot(this.limiter, this.deps, run, batch)).then(async (release) => {
         let again: NextBatch | undefined;
         try {
           const result = await run.execute().finally(release);
@@ -217,7 +237,7 @@ export class TurnPipeline {
               await this.deps.interrupts.paused(batch, run.runId, result.interrupts);
               thread.paused = true;
             }
-            if (run.abortedFor !== "shutdown") await this.finished(run, batch);
+            if (run.abortedFor !== "shutdown") await finished(this.deps, run, batch);
             this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
           }
         } finally {
@@ -225,34 +245,24 @@ export class TurnPipeline {
           // At shutdown, queued messages stay pending in the journal and are answered after the restart.
           const next = again ?? (thread.paused ? undefined : this.nextBatch(thread));
           if (next && this.accepting) this.launch(thread, next.batch, next.opts);
-          if (thread.running === undefined && thread.queue.length === 0 && !thread.paused) this.threads.delete(batch[0]?.threadKey ?? "");
+          else if (run.abortedFor !== "shutdown") void this.deps.batches?.finished(batch[0]?.roomId ?? "", threadKey); // its turns are settled
+          if (thread.running === undefined && thread.queue.length === 0 && !thread.paused) this.threads.delete(threadKey);
           settled();
         }
       }),
     );
   }
 
-  /** The next batch of a thread's queue: what waits up to an answer to give again, which runs alone. */
+  /** The next batch of a thread's queue (run-batches.ts): a recovered batch as it was, or the usual batch. */
   private nextBatch(thread: ThreadState): NextBatch | undefined {
-    const alone = thread.queue.findIndex((m) => m.replaces === true);
-    const batch = thread.queue.splice(0, alone === 0 ? 1 : alone > 0 ? alone : thread.queue.length);
-    return batch.length > 0 ? { batch, opts: {} } : undefined;
+    return this.deps.batches ? this.deps.batches.next(thread.queue) : usualBatch(thread.queue);
   }
 
-  /** A run that went its course: its messages settled, its answer recorded. */
-  private async finished(run: TurnRun, batch: TurnMessage[]): Promise<void> {
-    await this.settle(batch);
-    const resumed = batch.find((m) => m.resume);
-    if (resumed && this.deps.interrupts) {
-      await this.deps.interrupts.resumed(resumed).catch((e: unknown) =>
-        this.deps.log.error({ err: String(e), roomId: resumed.roomId }, "could not record that a paused run was resumed"));
-    }
-    if (!this.deps.onAnswered) return;
-    try {
-      await this.deps.onAnswered(batch, await run.answerEventIds());
-    } catch (e) {
-      this.deps.log.warn({ err: String(e), roomId: batch[0]?.roomId }, "could not remember an answer; a later edit or redaction of its question will not reach it");
-    }
+  /** An idle thread runs its next batch, if one is ready. */
+  private launchNext(thread: ThreadState): void {
+    if (thread.running !== undefined || thread.paused || !this.accepting) return;
+    const next = this.nextBatch(thread);
+    if (next) this.launch(thread, next.batch, next.opts);
   }
 
   private async dropWaiting(messages: TurnMessage[], reason: "room_left"): Promise<void> {
@@ -282,11 +292,7 @@ export class TurnPipeline {
   }
 
   private async settle(messages: TurnMessage[]): Promise<void> {
-    try {
-      await this.deps.onSettled(messages);
-    } catch (e) {
-      this.deps.log.error({ err: String(e), count: messages.length }, "could not mark messages handled; they may be answered again after a restart");
-    }
+    await settle(this.deps, messages);
   }
 
   /** Fire-and-forget work goes through here: tracked for drain(), and its errors logged, never thrown. */
@@ -295,8 +301,4 @@ export class TurnPipeline {
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
-}
-
-export function isFailure(result: RunResult): result is { ok: false; failure: RunFailure } {
-  return !result.ok;
 }

@@ -40,7 +40,10 @@ export interface TrafficOutcome {
   sameRunTwice: number;
 }
 
-/** A turn every `turnIntervalMs` round the rooms, a digest to every room every `fanoutIntervalMs`. */
+/**
+ * A turn every `turnIntervalMs` round the rooms (`burst` in a row to one room, default 1: those after the first arrive
+ * while its run is in flight and are answered together), a digest to every room every `fanoutIntervalMs`.
+ */
 export class SteadyTraffic {
   /** What the bot must post: each turn answered once, one copy of each digest per room. */
   private readonly expected = new Map<string, number>();
@@ -50,13 +53,13 @@ export class SteadyTraffic {
   private emitting: Promise<unknown> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[];
 
-  constructor(private readonly world: Scenario, private readonly rooms: readonly string[], opts: { turnIntervalMs: number; fanoutIntervalMs: number }) {
+  constructor(private readonly world: Scenario, private readonly rooms: readonly string[], opts: { turnIntervalMs: number; fanoutIntervalMs: number; burst?: number }) {
     this.timers = [setInterval(() => {
       const n = this.turnsSent++;
       const body = `turn ${n}`;
       this.expected.set(body, 1);
       this.turns.add(body);
-      world.hs.sendEvent(world.alice.userId, rooms[n % rooms.length] as string, "m.room.message", { msgtype: "m.text", body });
+      world.hs.sendEvent(world.alice.userId, rooms[Math.floor(n / (opts.burst ?? 1)) % rooms.length] as string, "m.room.message", { msgtype: "m.text", body });
     }, opts.turnIntervalMs), setInterval(() => {
       const body = `digest ${this.digests++}`;
       this.expected.set(body, rooms.length);
