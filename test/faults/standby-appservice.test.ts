@@ -71,7 +71,7 @@ describeEachBackend("fault: appservice mode behind a round-robin proxy, the acti
     await traffic.settle();
     const held = bots.all.reduce((sum, bot) => sum + bot.logs.lines().filter((l) => l.msg === HELD_LINE).length, 0);
     const { lost, digestsDoubled, turnsDoubled, sameRunTwice } = traffic.report(`standby-appservice-${backend}`,
-      { leaseMs: LEASE_MS, kills: KILLS, rooms: ROOMS, heldByStandbys: held, proxyFailedOver: router.failedOver }, times);
+      { leaseMs: LEASE_MS, kills: KILLS, rooms: ROOMS, heldByStandbys: held, proxyFailedOver: router.failedOver }, times, bots);
     expect(held).toBeGreaterThan(0);
     expect({ lost, digestsDoubled, turnsDoubled, sameRunTwice }).toEqual({ lost: 0, digestsDoubled: 0, turnsDoubled: 0, sameRunTwice: 0 });
     for (const ms of times.takeovers) expect(ms).toBeLessThanOrEqual(TAKEOVER_LIMIT_MS);

@@ -53,7 +53,7 @@ describeEachBackend("fault: the active SIGKILLed under steady traffic, the stand
       await traffic.stop();
     }
     await traffic.settle();
-    const { lost, digestsDoubled, turnsDoubled, sameRunTwice } = traffic.report(`standby-takeover-${backend}`, { leaseMs: LEASE_MS, kills: KILLS, rooms: ROOMS }, times);
+    const { lost, digestsDoubled, turnsDoubled, sameRunTwice } = traffic.report(`standby-takeover-${backend}`, { leaseMs: LEASE_MS, kills: KILLS, rooms: ROOMS }, times, bots);
     expect({ lost, digestsDoubled, turnsDoubled, sameRunTwice }).toEqual({ lost: 0, digestsDoubled: 0, turnsDoubled: 0, sameRunTwice: 0 });
     for (const ms of times.takeovers) expect(ms).toBeLessThanOrEqual(TAKEOVER_LIMIT_MS);
   });

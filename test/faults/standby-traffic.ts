@@ -6,7 +6,7 @@ import { recordingBrain, say } from "../support/brains";
 import type { AgentBrain } from "../../src/reference-agent/server";
 import { MANY_ROOMS_POLL } from "../support/fanout-world";
 import type { Scenario } from "../support/scenario";
-import { ACTIVE_LINE, STANDBY_LINE } from "../support/standby";
+import { ACTIVE_LINE, type ChildBots, STANDBY_LINE } from "../support/standby";
 import { waitFor, waitWhileProgressing } from "../support/wait";
 import { logTime, printFigure, timing } from "./support";
 
@@ -33,6 +33,10 @@ export function batchNamingBrain(): AgentBrain {
 
 export interface TrafficOutcome {
   lost: number;
+  /** Of `lost`, the turns never answered (the rest are digest copies never posted). */
+  lostTurns: number;
+  /** A few of what was lost (for the figure line), e.g. `turn 12`, `digest 3`. */
+  lostSample: string[];
   digestsDoubled: number;
   /** Turns answered again in a different batch (a new run, so a new txnId): the rebatching defect of issue 30. */
   turnsDoubled: number;
@@ -116,10 +120,12 @@ export class SteadyTraffic {
       if (!body.startsWith(ANSWER_PREFIX)) continue;
       for (const turn of body.slice(ANSWER_PREFIX.length).split(TURN_SEPARATOR)) answersOf.set(turn, [...(answersOf.get(turn) ?? []), body]);
     }
-    const outcome: TrafficOutcome = { lost: 0, digestsDoubled: 0, turnsDoubled: 0, sameRunTwice: 0 };
+    const outcome: TrafficOutcome = { lost: 0, lostTurns: 0, lostSample: [], digestsDoubled: 0, turnsDoubled: 0, sameRunTwice: 0 };
     for (const [body, want] of this.expected) {
       const got = counts.get(body) ?? 0;
       outcome.lost += Math.max(0, want - got);
+      if (got < want && this.turns.has(body)) outcome.lostTurns += 1;
+      if (got < want && outcome.lostSample.length < 5) outcome.lostSample.push(`${body} (${got} of ${want})`);
       if (!this.turns.has(body)) outcome.digestsDoubled += Math.max(0, got - want);
       else if (got > 1) {
         outcome.turnsDoubled += got - 1;
@@ -131,11 +137,13 @@ export class SteadyTraffic {
   }
 
   /** Prints the scenario's figure line and returns the outcome. */
-  report(scenario: string, figures: Record<string, number | string>, takeovers: TakeoverTimes): TrafficOutcome {
+  report(scenario: string, figures: Record<string, number | string>, takeovers: TakeoverTimes, bots?: ChildBots): TrafficOutcome {
     const outcome = this.outcome();
+    const failed = outcome.lost + outcome.digestsDoubled + outcome.turnsDoubled + outcome.sameRunTwice > 0;
+    if (failed && bots) figures = { ...figures, botLogs: bots.saveLogs(scenario) }; // for finding out why
     printFigure(scenario, { ...figures, turns: this.turnsSent, digests: this.digests,
       takeoverMs: takeovers.takeovers.join(","), maxTakeoverMs: Math.max(...takeovers.takeovers), readyMs: takeovers.readies.join(","),
-      lost: outcome.lost, doubled: outcome.digestsDoubled + outcome.turnsDoubled, digestsDoubled: outcome.digestsDoubled,
+      lost: outcome.lost, lostTurns: outcome.lostTurns, lostSample: outcome.lostSample.join("; "), doubled: outcome.digestsDoubled + outcome.turnsDoubled, digestsDoubled: outcome.digestsDoubled,
       turnsDoubledByRebatching: outcome.turnsDoubled, sameRunTwice: outcome.sameRunTwice });
     return outcome;
   }

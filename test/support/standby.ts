@@ -1,5 +1,8 @@
 // Bot processes of a standby test (issue 30): child bots on one store, each with a DATA_DIR of its own unless told,
 // stopped (and their extra data dirs removed) after the test.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { INBOX_NAME } from "../../src/inbox";
 import { withPostgres, withRedis, type TestStore } from "./backends";
 import { ChildBot, makeDataDir, removeDir } from "./bot-harness";
@@ -26,6 +29,13 @@ export class ChildBots {
 
   dataDirOf(bot: ChildBot): string | undefined {
     return this.dirOf.get(bot);
+  }
+
+  /** Writes every bot's log lines (in start order, `bot` = its index) to a file in the temp dir; returns its path. */
+  saveLogs(name: string): string {
+    const file = path.join(os.tmpdir(), `${name}-${Date.now()}.jsonl`);
+    fs.writeFileSync(file, this.all.flatMap((bot, index) => bot.logs.lines().map((line) => JSON.stringify({ bot: index, ...line }))).join("\n"));
+    return file;
   }
 
   async stop(): Promise<void> {
