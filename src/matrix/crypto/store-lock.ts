@@ -4,6 +4,7 @@
 // (the previous process was SIGKILLed) is stale and taken over. Limit: a pid reused by an unrelated process
 // keeps the lock held; the error names the file to delete.
 import { promises as fs } from "node:fs";
+import { processAlive } from "../../util/process-alive";
 
 export class StoreLockedError extends Error {
   constructor(readonly lockFile: string, readonly ownerPid: number) {
@@ -13,18 +14,9 @@ export class StoreLockedError extends Error {
   readonly userText = "Another bot process is using this encryption store.";
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
-  }
-}
-
 export interface StoreLock { readonly file: string; release(): Promise<void> }
 
-export async function acquireStoreLock(file: string, isAlive: (pid: number) => boolean = isRunning): Promise<StoreLock> {
+export async function acquireStoreLock(file: string, isAlive: (pid: number) => boolean = processAlive): Promise<StoreLock> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await fs.open(file, "wx", 0o600);
