@@ -7,6 +7,10 @@ import type Keyv from "keyv";
 import type { Logger } from "pino";
 import type { RoomMessageSender } from "../matrix/sender";
 import { txnIdFor } from "../turns/turn-run";
+import { LruMap } from "../util/lru";
+
+/** Rooms remembered as told (the store says so too: a room forgotten here costs one store read, never a repeat). */
+const TOLD_ROOMS_KEPT = 10_000;
 
 export const ENCRYPTED_ROOM_NOTICE =
   "🔒 I can't read encrypted messages: end-to-end encryption is not enabled for this bot. " +
@@ -20,7 +24,7 @@ export const NOTICE_WITHDRAWN = "🔓 The key of the message I couldn't decrypt 
 export type NoticeRecord = number | { at: number; eventId: string; generation: number; withdrawn?: boolean };
 
 export class EncryptedRoomNotice {
-  private readonly told = new Set<string>();
+  private readonly told = new LruMap<string, true>(TOLD_ROOMS_KEPT);
 
   /** `text`: the notice posted (default: encryption not enabled; with MATRIX_E2EE, crypto's UNDECRYPTABLE_NOTICE). */
   constructor(private readonly store: Keyv<NoticeRecord>, private readonly sender: RoomMessageSender, private readonly log: Logger,
@@ -29,7 +33,7 @@ export class EncryptedRoomNotice {
   /** Called for each encrypted event the bot cannot read. Posts the notice the first time per room (or after a withdrawal). */
   async onUnreadable(roomId: string): Promise<void> {
     if (this.told.has(roomId)) return;
-    this.told.add(roomId);
+    this.told.set(roomId, true);
     const record = await this.store.get(roomId);
     if (record !== undefined && (typeof record === "number" || !record.withdrawn)) return;
     const generation = record === undefined ? 0 : record.generation + 1;

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { StoreError } from "../store/errors";
 import { KeyedLock } from "../util/keyed-lock";
+import { settingsCacheFor, type SettingsCache } from "./settings-cache";
 
 export const ROOM_SETTINGS_VERSION = 1;
 
@@ -71,18 +72,6 @@ export interface RoomSettingsStoreOptions {
   cacheSize?: number;
 }
 
-/**
- * Parsed settings per room, one cache per settings namespace (keyed by its Keyv), so that every
- * RoomSettingsStore of the process over the same store sees the same values: this process is the only writer.
- */
-const caches = new WeakMap<object, SettingsCache>();
-
-interface SettingsCache {
-  values: Map<string, RoomSettings>;
-  /** Bumped by every write of a room: a read that started before a write must not cache what it read. */
-  writes: Map<string, number>;
-}
-
 export class RoomSettingsStore {
   private readonly settings: Keyv<unknown>;
   private readonly index: Keyv<number>;
@@ -90,9 +79,7 @@ export class RoomSettingsStore {
   private readonly retries: number;
   private readonly retryDelayMs: number;
   private readonly now: () => number;
-  private readonly cache: Map<string, RoomSettings>;
-  private readonly writes: Map<string, number>;
-  private readonly cacheSize: number;
+  private readonly cache: SettingsCache;
   /** Read-modify-write per room, one at a time (this process is the only writer). */
   private readonly locks = new KeyedLock();
 
@@ -103,14 +90,7 @@ export class RoomSettingsStore {
     this.retries = Math.max(0, opts.retries ?? 3);
     this.retryDelayMs = Math.max(0, opts.retryDelayMs ?? 100);
     this.now = opts.now ?? Date.now;
-    this.cacheSize = Math.max(0, opts.cacheSize ?? 10_000);
-    let shared = caches.get(opts.settings);
-    if (!shared) {
-      shared = { values: new Map(), writes: new Map() };
-      caches.set(opts.settings, shared);
-    }
-    this.cache = shared.values;
-    this.writes = shared.writes;
+    this.cache = settingsCacheFor(opts.settings, Math.max(0, opts.cacheSize ?? 10_000));
   }
 
   /** The room's settings; the defaults when none are stored or the stored value is unreadable. */
@@ -143,10 +123,16 @@ export class RoomSettingsStore {
   private async read(roomId: string): Promise<{ settings: RoomSettings; corrupt: boolean }> {
     const cached = this.cache.get(roomId);
     if (cached !== undefined) return { settings: cached, corrupt: false };
-    const writesBefore = this.writes.get(roomId) ?? 0;
-    const raw = await this.retry("read room settings", roomId, () => this.settings.get(roomId));
+    const started = this.cache.beginRead(roomId);
+    let raw: unknown;
+    let unchanged = false;
+    try {
+      raw = await this.retry("read room settings", roomId, () => this.settings.get(roomId));
+    } finally {
+      unchanged = this.cache.endRead(started);
+    }
     const current = (settings: RoomSettings): RoomSettings =>
-      (this.writes.get(roomId) ?? 0) === writesBefore ? this.remember(roomId, settings) : settings;
+      unchanged ? this.cache.remember(roomId, settings) : Object.freeze({ ...settings });
     if (raw === undefined) return { settings: current(defaultRoomSettings()), corrupt: false };
     const parsed = roomSettingsSchema.safeParse(raw);
     if (parsed.success) return { settings: current(parsed.data), corrupt: false };
@@ -258,25 +244,12 @@ export class RoomSettingsStore {
       this.forget(roomId);
       throw e;
     }
-    this.remember(roomId, next);
+    this.cache.remember(roomId, next);
   }
 
   /** Drops a room's cached settings; a read already under way will not cache what it read. */
   private forget(roomId: string): void {
-    this.cache.delete(roomId);
-    this.writes.set(roomId, (this.writes.get(roomId) ?? 0) + 1);
-  }
-
-  private remember(roomId: string, settings: RoomSettings): RoomSettings {
-    const frozen = Object.freeze({ ...settings });
-    if (this.cacheSize === 0) return frozen;
-    this.cache.delete(roomId); // re-inserted last: the oldest entry is the first one
-    this.cache.set(roomId, frozen);
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    return frozen;
+    this.cache.forget(roomId);
   }
 
   private async retry<T>(what: string, roomId: string | undefined, op: () => Promise<T>): Promise<T> {
