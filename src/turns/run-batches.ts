@@ -10,7 +10,8 @@
 // A recovered turn waits (in its thread's queue) until the rest of its batch is routed too, in the version the run had
 // (an edit made before the run started); the router routes a room's recovered events before any later one, so the
 // batch runs again before any new run of its thread could replace its record. Once the room's recovered events are
-// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came.
+// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came. An edit or a redaction
+// of its questions does not cancel a batch run again (TurnRunOptions.recovered): it is handled once the run answered.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -148,7 +149,7 @@ export class RunBatches {
     const batch = there.slice();
     for (let i = queue.length - 1; i >= 0; i--) if (ofIt(queue[i] as TurnMessage)) queue.splice(i, 1);
     this.log.info({ roomId, runId, turns: batch.length }, "a run cut short runs again with the turns it had");
-    return { batch, opts: { runId, ...(takeOver ? { takeOver } : {}) } };
+    return { batch, opts: { runId, recovered: true, ...(takeOver ? { takeOver } : {}) } };
   }
 
   private forget(entry: Recovered): void {

@@ -50,6 +50,12 @@ export interface TurnRunOptions {
   runId?: string;
   /** An earlier answer's messages to edit into this one (default: the last message's previousAnswer). */
   takeOver?: string[];
+  /**
+   * A batch a crash cut short, run again as recorded (run-batches.ts). What its first attempt posted is not known
+   * here until its sends (deduplicated by the homeserver) name those messages, so an edit or a redaction of its
+   * questions does not cancel it: it is handled once the run has answered, as a change of an answered question.
+   */
+  recovered?: true;
 }
 
 export interface TurnOptions {
@@ -96,6 +102,8 @@ export class TurnRun {
   private readonly last: TurnMessage;
   private readonly render: Promise<AnswerRenderer>;
   readonly runId: string;
+  /** Run again as recorded after a crash (TurnRunOptions.recovered). */
+  private readonly recovered: boolean;
   /** The agent's part is over (its result is known): an edit or a redaction no longer cancels the run. */
   private agentDone = false;
   /** Failure notices and the agent's files, posted outside the renderer's messages (part of the answer all the same). */
@@ -109,6 +117,7 @@ export class TurnRun {
     if (!last) throw new Error("a run needs at least one message");
     this.last = last;
     this.runId = opts.runId ?? last.resume?.runId ?? last.editId ?? last.eventId;
+    this.recovered = opts.recovered === true;
     // Decided while the run starts (the room's settings and state may be read), not before it.
     this.render = AnswerRenderer.create(last, this.runId, {
       sender: deps.sender, log: deps.log,
@@ -140,7 +149,7 @@ export class TurnRun {
    * after: the answer is out, and is dealt with as an answer).
    */
   abort(reason: AbortReason = "stop"): boolean {
-    if ((reason === "edited" || reason === "redacted") && this.agentDone) return false;
+    if ((reason === "edited" || reason === "redacted") && (this.agentDone || this.recovered)) return false;
     this.abortedFor ??= reason;
     this.aborter.abort();
     return true;

@@ -66,7 +66,7 @@ describeEachBackend("RunBatches", (backend) => {
     queue.push(turn("$d"), turn("$e"));
     expect(after.batches.isRecorded(turn("$e"))).toBe(false);
     const next = after.batches.next(queue);
-    expect([ids(next?.batch), next?.opts]).toEqual([["$b", "$c", "$d"], { runId: "$d" }]);
+    expect([ids(next?.batch), next?.opts]).toEqual([["$b", "$c", "$d"], { runId: "$d", recovered: true }]);
     expect(ids(queue)).toEqual(["$e"]); // batched anew, as usual
     expect(after.batches.isRecorded(turn("$b"))).toBe(false);
   });
@@ -82,7 +82,7 @@ describeEachBackend("RunBatches", (backend) => {
     expect(await after.keys()).toEqual([`${ROOM}|${THREAD}`]);
     expect(after.batches.isRecorded(turn("$b"))).toBe(false);
     const next = after.batches.next([turn("$c")]);
-    expect([ids(next?.batch), next?.opts]).toEqual([["$c"], { runId: "$c" }]);
+    expect([ids(next?.batch), next?.opts]).toEqual([["$c"], { runId: "$c", recovered: true }]);
   });
 
   it("a turn the run had in its edited version waits for that version; the edit's takeover comes back too", async () => {
@@ -95,7 +95,7 @@ describeEachBackend("RunBatches", (backend) => {
     expect(after.batches.next(queue)).toBeUndefined();
     queue[0] = turn("$b", { editId: "$edit", supersedes: ["$b"], text: "new" });
     const next = after.batches.next(queue);
-    expect([ids(next?.batch), next?.batch[0]?.text, next?.opts]).toEqual([["$b", "$c"], "new", { runId: "$edit", takeOver: ["$answer"] }]);
+    expect([ids(next?.batch), next?.batch[0]?.text, next?.opts]).toEqual([["$b", "$c"], "new", { runId: "$edit", recovered: true, takeOver: ["$answer"] }]);
   });
 
   it("once the room's recovered events are all routed, a batch runs with the turns that came; one with none is forgotten", async () => {
@@ -110,7 +110,7 @@ describeEachBackend("RunBatches", (backend) => {
     after.batches.release(ROOM, (eventId) => queue.some((m) => m.eventId === eventId));
     expect(after.batches.isRecorded(turn("$l"))).toBe(false);
     const next = after.batches.next(queue);
-    expect([ids(next?.batch), next?.opts]).toEqual([["$b"], { runId: "$c" }]);
+    expect([ids(next?.batch), next?.opts]).toEqual([["$b"], { runId: "$c", recovered: true }]);
   });
 
   it("a turn redacted while it waited: its batch runs without it", async () => {
