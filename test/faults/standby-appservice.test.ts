@@ -3,7 +3,9 @@
 // goes to the standby, which stores it for the active and answers 200. Under steady traffic (25 turns/s across 60
 // rooms, a proactive fan-out to all of them every second) the active is SIGKILLed three times; each time the standby
 // takes over (it replays what it held first) and a new standby starts on the dead one's DATA_DIR. Printed: takeover
-// ms, ready ms, transactions the standbys held, requests the proxy passed on from a dead process, lost and doubled.
+// ms, ready ms, transactions the standbys held, requests the proxy passed on from a dead process, lost and doubled
+// (counted in what a client shows: an answer in an edit of its placeholder counts), the failure notices posted.
+// The agent link's and a run's deadlines are the production ones (AGENT_DEADLINES in standby-traffic.ts).
 // Turns come three in a row to a room, so runs answer several turns at once and kills cut such runs short.
 // Asserted: the standbys held transactions, 0 lost, no fan-out copy doubled, no turn answered twice (also not by a
 // batch run again after a takeover: src/turns/run-batches.ts), each takeover ≤ LEASE_MS + 2 s.
@@ -15,7 +17,7 @@ import { Scenario } from "../support/scenario";
 import { ChildBots } from "../support/standby";
 import { scaled, waitFor } from "../support/wait";
 import {
-  batchNamingBrain, FANOUT_INTERVAL_MS, KILLS, killActiveRepeatedly, LEASE_MS, READY_DEADLINE_MS, ROOMS, SteadyTraffic, TAKEOVER_LIMIT_MS,
+  AGENT_DEADLINES, batchNamingBrain, FANOUT_INTERVAL_MS, KILLS, killActiveRepeatedly, LEASE_MS, READY_DEADLINE_MS, ROOMS, SteadyTraffic, TAKEOVER_LIMIT_MS,
   TURN_INTERVAL_MS, waitingAsStandby, type TakeoverTimes,
 } from "./standby-traffic";
 import { EVERY_LOG_LINE, seedKnownRooms, UNBOUNDED_RUNS } from "./support";
@@ -38,7 +40,7 @@ describeEachBackend("fault: appservice mode behind a round-robin proxy, the acti
 
   it(`${KILLS} SIGKILLs of the active, transactions to both listeners, 25 turns/s across ${ROOMS} rooms with fan-out: 0 lost, no fan-out copy or turn doubled, takeover ≤ LEASE_MS + 2 s`, async () => {
     const world = (s = await Scenario.start({ mode: "appservice", backend, externalAgent: true, brain: batchNamingBrain(),
-      env: { ...UNBOUNDED_RUNS, ...EVERY_LOG_LINE, LEASE_MS: String(LEASE_MS) } }));
+      env: { ...UNBOUNDED_RUNS, ...AGENT_DEADLINES, ...EVERY_LOG_LINE, LEASE_MS: String(LEASE_MS) } }));
     if (!("appserviceId" in world.botInbound)) throw new Error("not an appservice world");
     await world.stopBot();
     const router = (proxy = new RoundRobinProxy());

@@ -3,16 +3,18 @@
 // takes over, and a new standby starts on the dead one's DATA_DIR. Printed: takeover ms (SIGKILL → the standby holds
 // the lease and starts recovering what the dead one left: outbox, journal, sync), ready ms (SIGKILL → its `ready`, once
 // that recovery is done: the recovery's length grows with the machine's load, so it is printed, not asserted),
-// messages lost, messages doubled (fan-out copies; turns answered again). Asserted: 0 lost, no fan-out message
-// doubled, no turn answered twice (also when a kill cuts short a run that answered several turns at once: it runs
-// again after the takeover with the batch and runId it had, src/turns/run-batches.ts), each takeover ≤ LEASE_MS + 2 s.
+// messages lost, messages doubled (fan-out copies; turns answered again; counted in what a client shows, an edit's
+// text included), the failure notices posted. The agent link's and a run's deadlines are the production ones
+// (AGENT_DEADLINES in standby-traffic.ts). Asserted: 0 lost, no fan-out message doubled, no turn answered twice
+// (also when a kill cuts short a run that answered several turns at once: it runs again after the takeover with the
+// batch and runId it had, src/turns/run-batches.ts), each takeover ≤ LEASE_MS + 2 s.
 import type { ChildBot } from "../support/bot-harness";
 import { describeEachBackend } from "../support/backends";
 import { createJoinedRooms } from "../support/fanout-world";
 import { Scenario } from "../support/scenario";
 import { ChildBots } from "../support/standby";
 import {
-  batchNamingBrain, FANOUT_INTERVAL_MS, KILLS, killActiveRepeatedly, LEASE_MS, READY_DEADLINE_MS, ROOMS, SteadyTraffic, TAKEOVER_LIMIT_MS,
+  AGENT_DEADLINES, batchNamingBrain, FANOUT_INTERVAL_MS, KILLS, killActiveRepeatedly, LEASE_MS, READY_DEADLINE_MS, ROOMS, SteadyTraffic, TAKEOVER_LIMIT_MS,
   TURN_INTERVAL_MS, waitingAsStandby, type TakeoverTimes,
 } from "./standby-traffic";
 import { currentSyncToken, seedKnownRooms, UNBOUNDED_RUNS } from "./support";
@@ -29,7 +31,7 @@ describeEachBackend("fault: the active SIGKILLed under steady traffic, the stand
 
   it(`${KILLS} SIGKILLs of the active at 25 turns/s across ${ROOMS} rooms with fan-out: 0 lost, no fan-out copy or turn doubled, takeover ≤ LEASE_MS + 2 s`, async () => {
     const world = (s = await Scenario.start({ mode: "client", backend, externalAgent: true, brain: batchNamingBrain(),
-      env: { ...UNBOUNDED_RUNS, LEASE_MS: String(LEASE_MS) } }));
+      env: { ...UNBOUNDED_RUNS, ...AGENT_DEADLINES, LEASE_MS: String(LEASE_MS) } }));
     await world.stopBot();
     const rooms = createJoinedRooms(world, ROOMS);
     await seedKnownRooms(world.dataDir, rooms, { optIn: true, syncToken: await currentSyncToken(world), storeUrl: world.store.url });

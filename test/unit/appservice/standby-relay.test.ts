@@ -88,6 +88,28 @@ describe("appservice server with a standby's relay", () => {
     expect(inbox.rows).toEqual([]);
   });
 
+  it("a transaction this listener was still storing when it became active (after its first take) goes before its next own one", async () => {
+    let storing!: () => void;
+    const underWay = new Promise<void>((resolve) => (storing = resolve));
+    let land!: () => void;
+    const slowWrite = new Promise<void>((resolve) => (land = resolve));
+    const add = inbox.add.bind(inbox);
+    inbox.add = async (txnId, body) => {
+      storing();
+      await slowWrite; // the store write is slow: the process takes over meanwhile
+      await add(txnId, body);
+    };
+    const answer = as.put("t1", { events: [message("$1:example.org", "held while taking over")] });
+    await underWay;
+    await activate(); // its first take finds nothing yet
+    land();
+    expect((await answer).status).toBe(200);
+    expect(inbox.rows.map((r) => r.txnId)).toEqual(["t1"]);
+    expect((await as.put("t2", { events: [message("$2:example.org", "own")] })).status).toBe(200);
+    expect(eventIds(as)).toEqual(["$1:example.org", "$2:example.org"]);
+    expect(inbox.rows).toEqual([]);
+  });
+
   it("active, when what a standby held cannot be read, its own transaction is refused (order kept) and goes through on the retry", async () => {
     await activate();
     await inbox.add("t1", JSON.stringify({ events: [message("$1:example.org", "held")] }));
