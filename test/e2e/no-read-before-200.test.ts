@@ -34,10 +34,14 @@ describe("a transaction's 200 on SQLite", () => {
     removeDir(dataDir);
   });
 
-  it("is preceded by no store read and by the commit that journaled its message", async () => {
+  it("is preceded by no store read and by the commit that journaled its message; each answer by its run's record", async () => {
     /** Per transaction with a message: the keys read from its push to the commit that journaled it, and that commit. */
     const windows = new Map<string, { reads: string[]; journaled: boolean }>();
     const open = new Set<string>();
+    /** Runs' records committed, and the bot's sends that found fewer records than sends (a run begins before its record's commit). */
+    let recordsCommitted = 0;
+    let sends = 0;
+    const sentEarly: string[] = [];
     const observe = (adapter: KeyvStoreAdapter): KeyvStoreAdapter => {
       if (!(adapter instanceof CoalescingKeyvSqlite)) throw new Error("expected the sqlite adapter");
       adapter.on("read", (keys: string[]) => {
@@ -47,7 +51,8 @@ describe("a transaction's 200 on SQLite", () => {
           if (window && !window.journaled) window.reads.push(...keys);
         }
       });
-      adapter.on("commit", (writes: Array<{ key: string }>) => {
+      adapter.on("commit", (writes: Array<{ key: string; value: unknown }>) => {
+        recordsCommitted += writes.filter((w) => w.key.startsWith("run-batches:") && w.value !== undefined).length;
         for (const txnId of open) if (writes.some((w) => w.key.startsWith("journal:"))) (windows.get(txnId) as { journaled: boolean }).journaled = true;
       });
       return adapter; // observed, not wrapped: the store keeps its insertIfAbsent and its write order
@@ -68,6 +73,11 @@ describe("a transaction's 200 on SQLite", () => {
         open.add(txnId);
       },
       transactionAnswered: ({ txnId }) => void open.delete(txnId),
+      request: (record) => {
+        if (record.method !== "PUT" || !record.path.includes("/send/m.room.message/")) return;
+        sends += 1;
+        if (recordsCommitted < sends) sentEarly.push(record.path);
+      },
     });
     bot = await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
       extra: { AGENT_URL: agent.url } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: observe }).start();
@@ -81,6 +91,8 @@ describe("a transaction's 200 on SQLite", () => {
     }
     await hs.waitFor(() => open.size === 0, { what: "every transaction answered" });
 
+    expect(sentEarly).toEqual([]); // each answer went out after the commit of its run's record
+    expect(sends).toBe(MESSAGES);
     const seen = [...windows.values()];
     expect(seen).toHaveLength(MESSAGES);
     expect(seen.slice(1)).toEqual(seen.slice(1).map(() => ({ reads: [], journaled: true })));
