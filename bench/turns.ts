@@ -53,7 +53,7 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
     note(`warm-up: one turn in each room in ${Math.round(performance.now() - t)} ms`);
 
     /** Store writes and commits (one fsync each) per turn: the bot's counters; the floor writes nothing. */
-    const storeCounts = async (subject: Subject) => (subject === "bot" ? botStoreWrites(bot) : { writes: 0, commits: 0 });
+    const storeCounts = async (subject: Subject) => (subject === "bot" ? botStoreWrites(bot) : { writes: 0, commits: 0, reads: 0 });
     const measure = async (subject: Subject, active: number, durationMs: number): Promise<TurnRunResult & { cpu: Record<string, number> }> => {
       const before = await storeCounts(subject);
       const cpu = new CpuMeter({ subject: pids[subject], double: process.pid });
@@ -61,7 +61,8 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
       const cpuFigures = cpu.read(result.turns);
       const after = await storeCounts(subject);
       const per = (n: number): number => round(n / Math.max(1, result.turns), 3);
-      const writes: Record<string, number> = before && after ? { storeWritesPerTurn: per(after.writes - before.writes), commitsPerTurn: per(after.commits - before.commits) } : {};
+      const writes: Record<string, number> = before && after ? { storeWritesPerTurn: per(after.writes - before.writes), commitsPerTurn: per(after.commits - before.commits),
+        storeReadsPerTurn: per(after.reads - before.reads) } : {};
       return { ...result, cpu: { ...cpuFigures, ...writes } };
     };
     /** How the subject took its transactions in: the double pushes them one at a time, as Synapse does. */

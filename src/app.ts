@@ -15,13 +15,14 @@ import { wireRoomAgents } from "./app/room-agents";
 import { holdStoreLease } from "./app/standby";
 import { openStandbyListener } from "./app/appservice-standby";
 import { Operations } from "./app/operations";
-import { fetchEvent, isJoined, listNamespace, resolveRoomRef, whoami } from "./app/matrix-helpers";
+import { fetchEvent, isJoined, resolveRoomRef, whoami } from "./app/matrix-helpers";
 import type { Config } from "./config";
 import { childLogger, createLogger } from "./log";
 import type { MatrixRequestError } from "./matrix/errors";
 import { createMatrixHttp, type MatrixHttp } from "./matrix/http";
 import { startCrypto, type CryptoRuntime } from "./matrix/crypto";
 import { Journal, type PoisonItem } from "./matrix/journal";
+import { journalStores } from "./app/journal-stores";
 import { RoomDirectory } from "./matrix/room-directory";
 import { routeSdkLogsInto } from "./matrix/sdk";
 import { agentFace, facedEnqueue, facedMessages, facedOutbox, roomFaces } from "./app/faces";
@@ -331,9 +332,7 @@ class BotApp implements App {
   }
 
   private journalOn(store: Store, onPoison: (item: PoisonItem) => void, guard: ((what: string) => Promise<void>) | undefined): Journal {
-    const pending = store.namespace<number>("journal-pending");
-    return new Journal({ entries: store.namespace("journal"), pending, listPending: () => listNamespace(pending),
-      writesInIssueOrder: store.writesInIssueOrder }, childLogger(this.log, "journal"), { onPoison, ...(guard ? { guard } : {}) });
+    return new Journal(journalStores(store), childLogger(this.log, "journal"), { onPoison, ...(guard ? { guard } : {}) });
   }
 
   private leaseLost(why: string): void {

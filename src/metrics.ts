@@ -28,6 +28,9 @@ export const METRICS_DEFAULTS = {
 } as const;
 
 /** What each metric means, for runbook/operations.md (a test keeps the two in step). */
+
+/** Store.writeStats(): what the store counters read. */
+type StoreCounts = { writes: number; commits: number; reads: number };
 export const METRIC_HELP = {
   turns_total: "Agent turns finished, by outcome (ok, or the failure kind)",
   turn_duration_seconds: "Time from the first message of a turn to its last reply, by outcome",
@@ -45,6 +48,7 @@ export const METRIC_HELP = {
   store_expired_swept_total: "Expired store entries deleted by the store's sweep",
   store_writes_total: "Store writes (each set or delete of a key) since the start; SQLite store only",
   store_commits_total: "Store commits that carried those writes (one fsync each with synchronous=FULL; writes that arrive during a commit share the next); SQLite store only",
+  store_reads_total: "Store reads asked for (each get or getMany) since the start; SQLite store only",
   prompts_total: "The agent's prompts (approvals, choices, questions) settled, by outcome",
   messages_dropped_total: "Messages dropped unanswered, by reason (room_left: they waited behind a prompt in a room the bot is no longer in)",
   idle: "1 when the bot has nothing in hand (work_in_flight is 0 for every kind), else 0; read at scrape time",
@@ -141,7 +145,7 @@ export class Metrics {
   /** Reads the work in hand; until the bot is wired (watchWork), idle reads 0 and work_in_flight nothing. */
   private workProbe: (() => WorkInFlight) | undefined;
   /** Reads the store's write and commit counts (Store.writeStats). */
-  private storeProbe: (() => { writes: number; commits: number } | undefined) | undefined;
+  private storeProbe: (() => StoreCounts | undefined) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? METRICS_DEFAULTS.maxLabelValues;
@@ -187,8 +191,8 @@ export class Metrics {
       const work = probe();
       this.set(work !== undefined && isIdle(work) ? 1 : 0);
     } });
-    const storeProbe = (): { writes: number; commits: number } | undefined => this.storeProbe?.();
-    const storeCounter = (key: "store_writes_total" | "store_commits_total", field: "writes" | "commits"): Counter =>
+    const storeProbe = (): StoreCounts | undefined => this.storeProbe?.();
+    const storeCounter = (key: "store_writes_total" | "store_commits_total" | "store_reads_total", field: keyof StoreCounts): Counter =>
       new Counter({ ...name(key), collect() {
         const stats = storeProbe();
         this.reset();
@@ -196,6 +200,7 @@ export class Metrics {
       } });
     storeCounter("store_writes_total", "writes");
     storeCounter("store_commits_total", "commits");
+    storeCounter("store_reads_total", "reads");
     new Gauge({ ...name("work_in_flight"), labelNames: ["kind"], collect() {
       const work = probe();
       if (work === undefined) return;
@@ -289,8 +294,8 @@ export class Metrics {
     return this.lease;
   }
 
-  /** The store's writes and commits, read at every scrape (store_writes_total, store_commits_total). */
-  watchStore(probe: () => { writes: number; commits: number } | undefined): void {
+  /** The store's writes, commits and reads, read at every scrape (store_writes_total, store_commits_total, store_reads_total). */
+  watchStore(probe: () => StoreCounts | undefined): void {
     this.storeProbe = probe;
   }
 

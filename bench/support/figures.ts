@@ -104,27 +104,33 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system) a process has used so far, from /proc; NaN when unreadable. */
 export function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+
+/** CPU seconds a process used so far, in user mode and in the kernel (system: fsyncs, sockets, page faults). */
+export function cpuSplit(pid: number | undefined): { user: number; system: number } {
+  if (pid === undefined) return { user: Number.NaN, system: Number.NaN };
   if (pid === process.pid) {
     const { user, system } = process.cpuUsage();
-    return (user + system) / 1e6;
+    return { user: user / 1e6, system: system / 1e6 };
   }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
 }
 
 /** CPU use of processes over an interval, as % of one core. */
 export class CpuMeter {
-  private readonly start: Map<number, number>;
+  private readonly start: Map<number, { user: number; system: number }>;
   private readonly startedAt = performance.now();
 
   constructor(private readonly pids: Record<string, number | undefined>) {
-    this.start = new Map(Object.values(pids).flatMap((pid) => (pid === undefined ? [] : [[pid, cpuSeconds(pid)]])));
+    this.start = new Map(Object.values(pids).flatMap((pid) => (pid === undefined ? [] : [[pid, cpuSplit(pid)]])));
   }
 
   /**
@@ -136,9 +142,15 @@ export class CpuMeter {
     const out: Record<string, number> = {};
     for (const [name, pid] of Object.entries(this.pids)) {
       if (pid === undefined) continue;
-      const used = cpuSeconds(pid) - (this.start.get(pid) ?? 0);
+      const now = cpuSplit(pid);
+      const start = this.start.get(pid) ?? { user: 0, system: 0 };
+      const system = now.system - start.system;
+      const used = now.user - start.user + system;
       out[`${name}CpuPct`] = round((used / seconds) * 100, 0);
-      if (work !== undefined && work > 0) out[`${name}CpuMsPer`] = round((used * 1000) / work, 3);
+      if (work !== undefined && work > 0) {
+        out[`${name}CpuMsPer`] = round((used * 1000) / work, 3);
+        out[`${name}SysMsPer`] = round((system * 1000) / work, 3); // of CpuMsPer: in the kernel
+      }
     }
     return out;
   }

@@ -185,11 +185,15 @@ export async function botHeap(bot: ChildBot): Promise<Record<string, number>> {
   return out;
 }
 
-/** The bot's store writes and commits so far (store_writes_total, store_commits_total), if its /metrics has them. */
-export async function botStoreWrites(bot: ChildBot): Promise<{ writes: number; commits: number } | undefined> {
+/**
+ * The bot's store writes, commits and reads so far (store_writes_total, store_commits_total, store_reads_total), if
+ * its /metrics has them (reads: NaN from a bot without that counter).
+ */
+export async function botStoreWrites(bot: ChildBot): Promise<{ writes: number; commits: number; reads: number } | undefined> {
   const text = await botMetricsText(bot);
   if (text === undefined) return undefined;
   const writes = metricValue(text, "store_writes_total");
   const commits = metricValue(text, "store_commits_total");
-  return writes === undefined || commits === undefined ? undefined : { writes, commits };
+  const reads = metricValue(text, "store_reads_total") ?? Number.NaN;
+  return writes === undefined || commits === undefined ? undefined : { writes, commits, reads };
 }

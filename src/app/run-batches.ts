@@ -8,5 +8,6 @@ import { listNamespace } from "./matrix-helpers";
 
 export function runBatchesOn(store: Store, journal: Pick<Journal, "isDone">, log: Logger): RunBatches {
   const records = store.namespace<unknown>("run-batches");
-  return new RunBatches({ records, list: () => listNamespace(records), isDone: (roomId, key) => journal.isDone(roomId, key) }, log);
+  return new RunBatches({ records, list: () => listNamespace(records), isDone: (roomId, key) => journal.isDone(roomId, key),
+    writesInIssueOrder: store.writesInIssueOrder }, log);
 }

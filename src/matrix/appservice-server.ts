@@ -1,7 +1,8 @@
 // Appservice mode, inbound: the homeserver's PUT /transactions (Application Service API v1.11) over node:http.
 // A transaction is answered 200 only after `onBatch` made its events durable; if `onBatch` fails the answer is 500
 // and the id stays unrecorded, so the homeserver retries the same one. Ids are deduplicated durably (txnStore, with
-// a digest of the event ids) and in memory while in flight (concurrent duplicates wait). A known id whose events
+// a digest of the event ids: looked up until the first new one after a start, see lookUpIds) and in memory while in
+// flight (concurrent duplicates wait). A known id whose events
 // differ is processed: Synapse on SQLite numbers transactions afresh after its restart (from the highest id still
 // queued, or 1), and the journal drops whatever was seen already.
 // With encryption (`crypto`), the transaction's to-device messages, device lists and key counts feed the bot's device
@@ -85,6 +86,15 @@ export class AppserviceServer {
   /** Transactions processed by this process (id → digest) whose id may not be stored yet (bounded, oldest dropped first). */
   private readonly recentlyDone = new Map<string, string>();
   private reuseLogged = false;
+  /**
+   * Whether an id not in `recentlyDone` is looked up in txnStore (a read before the 200): until this process has
+   * processed one transaction the store did not know. The homeserver sends one transaction at a time and retries the
+   * oldest unanswered one first, so what the last process answered (the 200 lost in its crash) comes before anything
+   * new; after that, an id missing from `recentlyDone` is new, and a redelivery the lookup would have caught anyway
+   * is deduplicated by the journal (by event id). Always looked up with encryption (to-device messages are not
+   * journaled) and by a standby (it holds what it does not know).
+   */
+  private lookUpIds = true;
   private readonly active = new Set<Promise<void>>();
   /** Known once active (a standby needs it for nothing: it only stores what it is sent). */
   private botUserId: string;
@@ -234,8 +244,10 @@ export class AppserviceServer {
       }
     }
     let seen = this.recentlyDone.get(txnId);
-    if (seen === undefined) {
+    let lookedUp = false;
+    if (seen === undefined && (this.lookUpIds || this.opts.crypto || holding)) {
       try {
+        lookedUp = true;
         const record = await txnStore.get(txnId);
         if (record !== undefined) seen = record.events ?? "";
       } catch (error) {
@@ -264,6 +276,7 @@ export class AppserviceServer {
       return NOT_STORED;
     }
     if (result?.journaled !== 0 || crypto.toDevice > 0) this.remember(txnId, digest);
+    if (lookedUp && seen === undefined) this.lookUpIds = false; // one the store did not know: the retries came first
     return crypto.roomKeys > 0 ? { ...OK, roomKeys: crypto.roomKeys } : OK;
   }
 

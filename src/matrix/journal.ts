@@ -7,6 +7,12 @@
 //   complete: journal entry marked done first, then the index entry removed. A crash between leaves a done
 //             entry in the index: recovery sees "done" and only cleans the index.
 // Done entries keep only their status (not the event) for `doneTtlMs`, long enough to dedupe redeliveries.
+//   append:   on a store with insertIfAbsent (Store.inserter) record() reads nothing first: the index entry, then
+//             the journal entry only where its key has none. On a store that orders writes both go in one group
+//             commit (all or nothing: neither is durable without the other); elsewhere the index write is awaited
+//             first. A key that had an entry (a redelivery) is read then and decided as record() decides; a done
+//             key's index entry just written is removed (a crash first leaves a done entry in the index: cleaned at
+//             recovery, as above).
 //   reopen:   an event done once (an encrypted one the bot could not read) is recorded again, as it reads now, marked
 //             `late`: pending, then done, both keeping the mark, so it is reopened (and answered) only once.
 //
@@ -19,6 +25,7 @@ import type { Logger } from "pino";
 import { parseRoomEvent, type RoomEvent } from "./events";
 
 /** `json`: the event as JSON text. Entries written before that kept the event object itself (`event`). */
+export type JournalEntry = Entry;
 type Entry =
   | { status: "pending"; json: string; receivedAt: number; late?: true }
   | { status: "pending"; event: unknown; receivedAt: number }
@@ -38,6 +45,11 @@ export interface JournalStores {
   listPending: () => AsyncIterable<[string, unknown]>;
   /** The store applies writes in issue order (Store.writesInIssueOrder): ordered writes need not wait for each other. */
   writesInIssueOrder?: boolean;
+  /**
+   * The store's insertIfAbsent for `entries` (Store.inserter): writes the entries whose key holds none and says
+   * which it wrote, with no read. Without it record() reads the keys first (any keyv adapter).
+   */
+  insertNew?: (entries: ReadonlyArray<{ key: string; value: Entry }>) => Promise<boolean[]>;
 }
 
 export interface JournalOptions {
@@ -85,6 +97,7 @@ export class Journal {
       if (!unique.has(key)) unique.set(key, event);
     }
     if (unique.size === 0) return [];
+    if (this.stores.insertNew) return this.append(unique, this.stores.insertNew);
     const keys = [...unique.keys()];
     const existing = await this.stores.entries.getMany(keys);
     const texts = new Map<string, string>();
@@ -107,6 +120,59 @@ export class Journal {
     await Promise.all([indexed, journaled]);
     for (const key of fresh) this.handedOut.add(key);
     return fresh.map((key) => unique.get(key) as RoomEvent);
+  }
+
+  /**
+   * record() with the store's insertIfAbsent (see "append" at the top): no read before the writes. The keys are held
+   * in `handedOut` while they are written, so a concurrent batch with the same event does not take it too; a failure
+   * lets them go (the redelivery of the refused batch then hands them out).
+   */
+  private async append(unique: Map<string, RoomEvent>, insertNew: NonNullable<JournalStores["insertNew"]>): Promise<RoomEvent[]> {
+    const texts = new Map<string, string>();
+    for (const [key, event] of unique) {
+      if (this.handedOut.has(key)) continue;
+      const json = asJsonText(event);
+      if (typeof json === "string") texts.set(key, json);
+      else this.onPoison({ roomId: event.room_id, eventId: event.event_id, reason: json.unstorable });
+    }
+    if (texts.size === 0) return [];
+    await this.guard("journal claim");
+    const keys = [...texts.keys()].filter((key) => !this.handedOut.has(key)); // (one taken meanwhile by another batch)
+    for (const key of keys) this.handedOut.add(key);
+    const fresh = new Set<string>();
+    try {
+      const receivedAt = Date.now();
+      const pending = (key: string): Entry => ({ status: "pending", json: texts.get(key) as string, receivedAt });
+      const indexed = Promise.all(keys.map((key) => this.stores.pending.set(key, this.nextOrder())));
+      if (!this.stores.writesInIssueOrder) await indexed;
+      const [, wrote] = await Promise.all([indexed, insertNew(keys.map((key) => ({ key, value: pending(key) })))]);
+      keys.forEach((key, i) => wrote[i] && fresh.add(key));
+      const known = keys.filter((key) => !fresh.has(key));
+      if (known.length > 0) for (const key of await this.recordKnown(known, pending)) fresh.add(key);
+    } catch (error) {
+      for (const key of keys) this.handedOut.delete(key);
+      throw error;
+    }
+    for (const key of keys) if (!fresh.has(key)) this.handedOut.delete(key);
+    return keys.filter((key) => fresh.has(key)).map((key) => unique.get(key) as RoomEvent);
+  }
+
+  /**
+   * Keys append() found with an entry, their index entry written: done → not new, its index entry removed; late
+   * (reopened by an earlier process, pending) → not new (recovery hands it out); pending from a refused attempt, or
+   * gone meanwhile → written again and new. Returns the new ones.
+   */
+  private async recordKnown(keys: string[], pending: (key: string) => Entry): Promise<string[]> {
+    const entries = await this.stores.entries.getMany(keys);
+    const again: string[] = [];
+    const done: string[] = [];
+    keys.forEach((key, i) => {
+      const entry = entries[i];
+      if (entry?.status === "done") done.push(key);
+      else if (entry === undefined || !isLate(entry)) again.push(key);
+    });
+    await Promise.all([...again.map((key) => this.stores.entries.set(key, pending(key))), ...done.map((key) => this.stores.pending.delete(key))]);
+    return again;
   }
 
   /** Milliseconds since the epoch with a per-process counter in the fraction: keeps arrival order. */

@@ -109,6 +109,29 @@ export class ExpiringKeyvPostgres extends KeyvPostgres {
     [stored, value, expires, fullKeyText(key, stored)]);
   }
 
+  /**
+   * Writes each entry whose key holds no live entry (none, or an expired one), leaves the others; says per entry
+   * whether it wrote it. One statement, no read before it (the journal's append, src/store/insert-if-absent.ts).
+   * A key given twice is written by its first entry only.
+   */
+  async insertIfAbsent(entries: ReadonlyArray<{ key: string; value: string; ttl?: number }>): Promise<boolean[]> {
+    const first = new Map<string, number>();
+    entries.forEach((e, i) => {
+      if (!first.has(storedKey(e.key))) first.set(storedKey(e.key), i);
+    });
+    if (first.size === 0) return [];
+    const rows = [...first.values()].map((i) => entries[i] as { key: string; value: string; ttl?: number });
+    const stored = rows.map((e) => storedKey(e.key));
+    const now = this.now();
+    const written = await this.query(`INSERT INTO keyv (key, value, expires, full_key)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires, full_key = excluded.full_key
+      WHERE keyv.expires IS NOT NULL AND keyv.expires <= $5 RETURNING key`,
+    [stored, rows.map((e) => e.value), rows.map((e) => expiresAt(now, e.ttl)), rows.map((e, i) => fullKeyText(e.key, stored[i] as string)), now]);
+    const wrote = new Set(written.map((r) => String(r["key"])));
+    return entries.map((e, i) => first.get(storedKey(e.key)) === i && wrote.has(storedKey(e.key)));
+  }
+
   override async setMany(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void> {
     for (const entry of entries) await this.set(entry.key, entry.value, entry.ttl);
   }
@@ -181,6 +204,11 @@ export function storedKey(key: string): string {
   if (Buffer.byteLength(key, "utf8") <= MAX_KEY_BYTES && !key.includes("\0")) return key;
   const kept = Array.from(key).slice(0, KEPT_PREFIX_CHARS).join("").replaceAll("\0", "");
   return `${kept}#sha256:${createHash("sha256").update(key).digest("hex")}`;
+}
+
+/** The expiry column's value for a ttl (ms, from keyv): null when the entry never expires. */
+function expiresAt(now: number, ttl: number | undefined): number | null {
+  return typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0 ? Math.floor(now + ttl) : null;
 }
 
 /** What `full_key` holds for a key stored under another (JSON: NUL characters escaped); null for the others. */

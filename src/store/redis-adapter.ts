@@ -42,6 +42,23 @@ export class StoreKeyvRedis extends KeyvRedis<string> {
     await super.set(key, value, px);
   }
 
+  /**
+   * Writes each entry whose key is absent (`SET … NX`; Redis drops expired keys itself), leaves the others; says per
+   * entry whether it wrote it. One round trip (MULTI), no read before it: the journal's append
+   * (src/store/insert-if-absent.ts).
+   */
+  async insertIfAbsent(entries: ReadonlyArray<{ key: string; value: string; ttl?: number }>): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const client = (await this.getClient()) as RedisClientType;
+    const multi = client.multi();
+    for (const { key, value, ttl } of entries) {
+      const px = typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0 ? Math.max(1, Math.ceil(ttl)) : undefined;
+      multi.set(key, value, { condition: "NX", ...(px === undefined ? {} : { expiration: { type: "PX", value: px } }) });
+    }
+    const replies = await multi.exec();
+    return replies.map((reply) => String(reply) === "OK");
+  }
+
   /** Yields `[key, value]` of every entry whose key starts with `<namespace>:` (every entry without one). */
   override async *iterator<U = string>(namespace?: string): AsyncGenerator<[string, U | undefined], void, unknown> {
     const client = (await this.getClient()) as RedisClientType;

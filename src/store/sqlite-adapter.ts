@@ -15,6 +15,8 @@
 //     is between BEGIN and COMMIT sees its writes (one connection): only a failed commit could make it wrong;
 //   - reads coalesce the same way (their own queue, beside the writes, as before): the reads that arrive while one
 //     is in flight go together as one `SELECT … WHERE key IN (…)`.
+// insertIfAbsent (the journal's append, src/store/insert-if-absent.ts) is a write of that queue too: one
+// `INSERT … ON CONFLICT … RETURNING key` in the group commit says which keys were new, with no read before it.
 // And three additions (schema in sqlite-schema.ts):
 //   - every set also writes the entry's expiry (from keyv's ttl) into an indexed column, and deleteExpired()
 //     removes expired entries in batches (the store's sweep, sweep.ts): keyv itself only drops an expired entry
@@ -28,7 +30,10 @@ import { migrateSqliteSchema } from "./sqlite-schema";
 
 type Write =
   | { kind: "set"; key: string; value: unknown; expires: number | null; resolve: (v: unknown) => void; reject: (e: unknown) => void }
-  | { kind: "delete"; key: string; resolve: (v: boolean) => void; reject: (e: unknown) => void };
+  | { kind: "delete"; key: string; resolve: (v: boolean) => void; reject: (e: unknown) => void }
+  | InsertWrite;
+/** insertIfAbsent's write: resolves true when it wrote the key (no live entry was there), false when it left it. */
+type InsertWrite = { kind: "insert"; key: string; value: unknown; expires: number | null; resolve: (v: boolean) => void; reject: (e: unknown) => void };
 
 /** Rows per coalesced statement (three bound parameters each; SQLite allows 32,766). */
 const MAX_ROWS = 500;
@@ -62,7 +67,10 @@ export interface CommittedWrite {
   value: unknown;
 }
 
-/** Emits "commit" (CommittedWrite[]) after each commit, before the writes it carried resolve. */
+/**
+ * Emits "commit" (CommittedWrite[]) after each commit, before the writes it carried resolve, and "read" (the keys)
+ * when a read is asked for.
+ */
 export class CoalescingKeyvSqlite extends KeyvSqlite {
   /** The schema migration; every statement of this class waits for it. */
   private readonly ready: Promise<void>;
@@ -71,8 +79,8 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   private flushing: Promise<void> | undefined;
   private reads: Read[] = [];
   private reading: Promise<void> | undefined;
-  /** Writes asked for (each set and each delete of a key) and commits that carried them: figures (/metrics, bench). */
-  readonly writeStats = { writes: 0, commits: 0 };
+  /** Writes asked for (each set, delete or insert of a key), commits that carried them, reads asked for (each get or getMany): figures (/metrics, bench, tests). */
+  readonly writeStats = { writes: 0, commits: 0, reads: 0 };
 
   constructor(options: ConstructorParameters<typeof KeyvSqlite>[0], extra: CoalescingOptions = {}) {
     super(options);
@@ -112,12 +120,26 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
 
   /** `ttl` (ms, from keyv) sets the entry's expiry; without it the entry never expires. */
   override set(key: string, value: unknown, ttl?: number): Promise<unknown> {
-    const expires = typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0 ? Math.floor(this.now() + ttl) : null;
+    const expires = this.expiresAt(ttl);
     return new Promise((resolve, reject) => this.enqueue({ kind: "set", key, value, expires, resolve, reject }));
+  }
+
+  private expiresAt(ttl: number | undefined): number | null {
+    return typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0 ? Math.floor(this.now() + ttl) : null;
   }
 
   override delete(key: string): Promise<boolean> {
     return new Promise((resolve, reject) => this.enqueue({ kind: "delete", key, resolve, reject }));
+  }
+
+  /**
+   * Writes each entry whose key holds no live entry (none, or an expired one) and leaves the others as they are;
+   * resolves, per entry, whether it wrote it. No read: the entries go in the next group commit like any write
+   * (`INSERT … ON CONFLICT DO UPDATE … WHERE expired RETURNING key`), in issue order with the other writes.
+   */
+  insertIfAbsent(entries: ReadonlyArray<{ key: string; value: string; ttl?: number }>): Promise<boolean[]> {
+    return Promise.all(entries.map(({ key, value, ttl }) => new Promise<boolean>((resolve, reject) =>
+      this.enqueue({ kind: "insert", key, value, expires: this.expiresAt(ttl), resolve, reject }))));
   }
 
   override async deleteMany(keys: string[]): Promise<boolean> {
@@ -196,48 +218,70 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
 
   /**
    * Writes a group in one commit: every key a delete touches is deleted first (RETURNING says which existed before
-   * the group), then every key whose last write is a set gets that value. Returns the keys that existed.
+   * the group), then every key whose last write is a set gets that value, then the inserts (insertIfAbsent) go in.
+   * A group whose inserts share a key with another of its writes runs as consecutive segments (segmentsOf), each
+   * so, in the one transaction. Returns the keys that existed before a delete and the inserts that wrote their key.
    */
-  private async commitGroup(group: Write[]): Promise<Set<string>> {
-    const last = new Map<string, Write>();
-    const deletes = new Set<string>();
-    for (const w of group) {
-      last.delete(w.key); // re-inserted: the map keeps the order of each key's last write
-      last.set(w.key, w);
-      if (w.kind === "delete") deletes.add(w.key);
-    }
-    const sets = [...last.values()].filter((w): w is Extract<Write, { kind: "set" }> => w.kind === "set");
-    const statements: Array<() => Promise<string[] | undefined>> = [];
-    for (const keys of chunk([...deletes], MAX_READ_KEYS)) statements.push(() => this.remove(keys));
-    for (const rows of chunk(sets, MAX_ROWS)) statements.push(async () => void (await this.upsert(rows)));
-    const alone = statements.length === 1; // one statement commits on its own (autocommit)
+  private async commitGroup(group: Write[]): Promise<{ existed: Set<string>; inserted: Set<Write> }> {
+    const statements: Array<() => Promise<void>> = [];
     const existed = new Set<string>();
+    const inserted = new Set<Write>();
+    for (const segment of segmentsOf(group)) {
+      const last = new Map<string, Write>();
+      const deletes = new Set<string>();
+      const inserts: InsertWrite[] = [];
+      for (const w of segment) {
+        if (w.kind === "insert") {
+          inserts.push(w); // (a segment's inserts share no key with its other writes)
+          continue;
+        }
+        last.delete(w.key); // re-inserted: the map keeps the order of each key's last write
+        last.set(w.key, w);
+        if (w.kind === "delete") deletes.add(w.key);
+      }
+      const sets = [...last.values()].filter((w): w is Extract<Write, { kind: "set" }> => w.kind === "set");
+      for (const keys of chunk([...deletes], MAX_READ_KEYS)) statements.push(async () => void (await this.remove(keys)).forEach((k) => existed.add(k)));
+      for (const rows of chunk(sets, MAX_ROWS)) statements.push(() => this.upsert(rows));
+      for (const rows of chunk(inserts, MAX_ROWS)) {
+        statements.push(async () => {
+          const wrote = new Set(await this.insertRows(rows));
+          for (const w of rows) if (wrote.has(w.key)) inserted.add(w);
+        });
+      }
+    }
+    const alone = statements.length === 1; // one statement commits on its own (autocommit)
     if (!alone) await this.run("BEGIN IMMEDIATE");
     try {
-      for (const statement of statements) for (const key of (await statement()) ?? []) existed.add(key);
+      for (const statement of statements) await statement();
       if (!alone) await this.run("COMMIT");
     } catch (error) {
       if (!alone) await this.run("ROLLBACK").catch(() => undefined); // none open if COMMIT itself rolled back
       throw error;
     }
     this.writeStats.commits += 1;
-    if (this.listenerCount("commit") > 0) this.emit("commit", group.map((w) => ({ key: w.key, value: w.kind === "set" ? w.value : undefined })));
-    return existed;
+    if (this.listenerCount("commit") > 0) this.emit("commit", group.map((w) => ({ key: w.key, value: w.kind === "delete" ? undefined : w.value })));
+    return { existed, inserted };
   }
 
-  /** Resolves a committed group's writes in arrival order; a delete says whether its key was there at that point. */
-  private settle(group: Write[], existedBefore: Set<string>): void {
+  /**
+   * Resolves a committed group's writes in arrival order; a delete says whether its key was there at that point, an
+   * insert whether it wrote its key.
+   */
+  private settle(group: Write[], { existed, inserted }: { existed: Set<string>; inserted: Set<Write> }): void {
     const present = new Map<string, boolean>();
     for (const w of group) {
-      const was = present.get(w.key) ?? existedBefore.has(w.key);
-      present.set(w.key, w.kind === "set");
+      const was = present.get(w.key) ?? existed.has(w.key);
+      present.set(w.key, w.kind !== "delete");
       if (w.kind === "set") w.resolve(undefined);
+      else if (w.kind === "insert") w.resolve(inserted.has(w));
       else w.resolve(was);
     }
   }
 
   private read(keys: string[]): Promise<unknown[]> {
     if (keys.length === 0) return Promise.resolve([]);
+    this.writeStats.reads += 1;
+    if (this.listenerCount("read") > 0) this.emit("read", keys);
     return new Promise((resolve, reject) => {
       this.reads.push({ keys, resolve, reject });
       if (!this.reading) this.reading = this.readAll();
@@ -277,12 +321,49 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
       ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires`, ...params);
   }
 
+  /** Inserts these rows where no live entry holds the key (an expired one is replaced); returns the keys written. */
+  private async insertRows(run: InsertWrite[]): Promise<string[]> {
+    const table = this.table;
+    const rows = run.map(() => "(?, ?, ?)").join(", ");
+    const params = run.flatMap((w) => [w.key, w.value, w.expires]);
+    const written = (await this.run(`INSERT INTO ${table} (key, value, expires) VALUES ${rows}
+      ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires
+      WHERE ${table}.expires IS NOT NULL AND ${table}.expires <= ? RETURNING key`, ...params, this.now())) as Array<{ key: string }>;
+    return written.map((r) => r.key);
+  }
+
   /** Deletes these keys; returns those that existed. */
   private async remove(keys: string[]): Promise<string[]> {
     const rows = (await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`,
       JSON.stringify(keys))) as Array<{ key: string }>;
     return rows.map((r) => r.key);
   }
+}
+
+/**
+ * A group cut where an insert meets another write of its key: each segment's inserts share no key with the rest of
+ * the segment, so its statements (deletes, sets, inserts) may run in any order; the segments run in arrival order.
+ * A group without inserts is one segment.
+ */
+function segmentsOf(group: Write[]): Write[][] {
+  if (!group.some((w) => w.kind === "insert")) return [group];
+  const segments: Write[][] = [];
+  let current: Write[] = [];
+  const keys = new Set<string>();
+  const insertKeys = new Set<string>();
+  for (const w of group) {
+    if (w.kind === "insert" ? keys.has(w.key) : insertKeys.has(w.key)) {
+      segments.push(current);
+      current = [];
+      keys.clear();
+      insertKeys.clear();
+    }
+    current.push(w);
+    keys.add(w.key);
+    if (w.kind === "insert") insertKeys.add(w.key);
+  }
+  segments.push(current);
+  return segments;
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import Keyv, { type KeyvStoreAdapter } from "keyv";
 import type { Logger } from "pino";
 import { createAdapter, expiringAdapter, type ExpiringAdapter } from "./adapters";
+import { canInsertIfAbsent, namespaceInserter, type StoreInserter } from "./insert-if-absent";
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
 import { deserializeStoreValue, serializeStoreValue } from "./serialization";
@@ -33,6 +34,11 @@ export interface Store {
   /** The Keyv for one kind of record; the same instance for the same name. Names: `[a-z0-9-]`, e.g. "agent-session". */
   namespace<T>(name: string): Keyv<T>;
   /**
+   * One namespace's insertIfAbsent (insert-if-absent.ts): writes the entries whose key holds none, says which, with
+   * no read. Undefined when the adapter has none (another keyv adapter, or a test's wrapper around ours).
+   */
+  inserter<T>(name: string): StoreInserter<T> | undefined;
+  /**
    * Deletes at most `limit` entries whose ttl has passed; returns how many (the sweep, sweep.ts, calls it in
    * batches). sqlite and postgres: redis expires entries itself (native ttls), 0 there.
    */
@@ -41,9 +47,10 @@ export interface Store {
   countRows(): Promise<{ total: number; live: number } | undefined>;
   /**
    * Writes asked for since the store opened (each set and each delete of a key) and the commits that carried them
-   * (each one fsync of the WAL with synchronous=FULL): sqlite only, undefined on the other backends.
+   * (each one fsync of the WAL with synchronous=FULL), and the reads asked for (each get or getMany): sqlite only,
+   * undefined on the other backends.
    */
-  writeStats(): { writes: number; commits: number } | undefined;
+  writeStats(): { writes: number; commits: number; reads: number } | undefined;
   /** Writes, reads back and deletes a probe key; throws StoreUnavailableError on failure or timeout. */
   healthCheck(): Promise<void>;
   /** Closes the shared connection. Idempotent. Namespaces must not be used afterwards. */
@@ -118,7 +125,7 @@ class KeyvStore implements Store {
     private readonly logger: Logger,
     private readonly healthCheckTimeoutMs: number,
     readonly writesInIssueOrder: boolean,
-    private readonly sqliteWrites: { readonly writes: number; readonly commits: number } | undefined,
+    private readonly sqliteWrites: { readonly writes: number; readonly commits: number; readonly reads: number } | undefined,
   ) {
     this.health = this.makeKeyv<{ nonce: string }>(HEALTH_NAMESPACE);
   }
@@ -145,6 +152,14 @@ class KeyvStore implements Store {
     return keyv as Keyv<T>;
   }
 
+  inserter<T>(name: string): StoreInserter<T> | undefined {
+    this.namespace<T>(name); // checks the name and that the store is open
+    const adapter = this.adapter;
+    if (!canInsertIfAbsent(adapter)) return undefined;
+    const insert = namespaceInserter<T>(adapter, name);
+    return (entries) => (this.closing ? Promise.reject(new Error("store is closed")) : insert(entries));
+  }
+
   async deleteExpired(limit: number): Promise<number> {
     if (this.closing) throw new Error("store is closed");
     return this.expiring ? this.expiring.deleteExpired(limit) : 0;
@@ -154,7 +169,7 @@ class KeyvStore implements Store {
     return this.expiring?.countRows();
   }
 
-  writeStats(): { writes: number; commits: number } | undefined {
+  writeStats(): { writes: number; commits: number; reads: number } | undefined {
     return this.sqliteWrites ? { ...this.sqliteWrites } : undefined;
   }
 

@@ -14,6 +14,7 @@ import { finished, settle } from "./run-end";
 import { waitForSlot } from "./run-slot";
 import { journalIdsOf, TurnRun, type TurnMessage, type TurnRunOptions } from "./turn-run";
 import { findMessage, type BatchChange, type ChangeOutcome, type Found, type ThreadState } from "./batch-changes";
+import { sendsAfter } from "./record-gate";
 import { RoomTyping } from "./typing";
 
 export type { AgentRunner, TurnMessage } from "./turn-run";
@@ -213,7 +214,10 @@ export class TurnPipeline {
   }
 
   private launch(thread: ThreadState, batch: TurnMessage[], opts: TurnRunOptions = {}): void {
-    const run = new TurnRun(batch, { ...this.deps, typing: this.typing }, opts);
+    let recordDurable: Promise<void> = Promise.resolve();
+    // A send that writes nothing before it (a placeholder) waits for the run's record (RunBatches.record).
+    const sender = sendsAfter(this.deps.sender, () => recordDurable);
+    const run = new TurnRun(batch, { ...this.deps, sender, typing: this.typing }, opts);
     const startedAt = Date.now();
     let settled!: () => void;
     thread.running = run;
@@ -221,9 +225,10 @@ export class TurnPipeline {
     thread.done = new Promise<void>((resolve) => (settled = resolve));
     const threadKey = batch[0]?.threadKey ?? "";
     // Which turns it answers is recorded before the run sends anything: after a crash it runs again as it was.
-    const recorded = this.deps.batches?.started(threadKey, batch, run.runId, opts.takeOver) ?? Promise.resolve();
+    const recording = this.deps.batches?.record(threadKey, batch, run.runId, opts.takeOver);
+    recordDurable = recording?.durable ?? Promise.resolve();
     this.track(
-      recorded.then(() => waitForSlot(this.limiter, this.deps, run, batch)).then(async (release) => {
+      (recording?.begin ?? Promise.resolve()).then(() => waitForSlot(this.limiter, this.deps, run, batch)).then(async (release) => {
         let again: NextBatch | undefined;
         try {
           const result = await run.execute().finally(release);

@@ -34,6 +34,19 @@ export interface RunBatchStores {
   list(): AsyncIterable<[string, unknown]>;
   /** Whether a journal entry is done (its turn settled). */
   isDone(roomId: string, key: string): Promise<boolean>;
+  /**
+   * The store applies writes in issue order (Store.writesInIssueOrder): a write issued after the run's record (the
+   * outbox record before each send) never becomes durable without it (see `record`).
+   */
+  writesInIssueOrder?: boolean;
+}
+
+/** A run's record being written (RunBatches.record). */
+export interface RecordWrite {
+  /** The run may start: the record is durable, or (on a store that applies writes in issue order) asked of the store. */
+  begin: Promise<void>;
+  /** The record is durable (or its write failed, logged): what a send that writes nothing before it waits for. */
+  durable: Promise<void>;
 }
 
 /** A recorded batch found at recovery, not run again yet: the turns of it still pending. */
@@ -55,13 +68,26 @@ export class RunBatches {
 
   /** Records the batch a run of `threadKey` answers, before it starts. Never throws: a failed write is logged. */
   async started(threadKey: string, batch: TurnMessage[], runId: string, takeOver: string[] | undefined): Promise<void> {
+    await this.record(threadKey, batch, runId, takeOver).durable;
+  }
+
+  /**
+   * `started`, for a run that starts before its record's commit where the store allows it (begin): on a store that
+   * applies writes in issue order the run's outbox records (written before each send) come after the record, so only
+   * a send that writes nothing first (a placeholder) waits for `durable`. Elsewhere the run begins once it is durable.
+   */
+  record(threadKey: string, batch: TurnMessage[], runId: string, takeOver: string[] | undefined): RecordWrite {
     const first = batch[0];
-    if (!first || batch.some((m) => m.resume)) return; // a resume run's runId is the paused run's already
+    if (!first || batch.some((m) => m.resume)) return { begin: Promise.resolve(), durable: Promise.resolve() }; // a resume run's runId is the paused run's already
     const record: RunRecord = { roomId: first.roomId, runId,
       turns: batch.map((m) => ({ eventId: m.eventId, key: journalIdsOf(m)[0] ?? m.eventId })),
       ...(takeOver && takeOver.length > 0 ? { takeOver } : {}) };
-    const failed = await this.write(threadKey, () => this.stores.records.set(recordKey(first.roomId, threadKey), record));
-    if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
+    let issued!: () => void;
+    const asked = new Promise<void>((resolve) => (issued = resolve));
+    const durable = this.write(threadKey, () => this.stores.records.set(recordKey(first.roomId, threadKey), record), issued).then((failed) => {
+      if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
+    });
+    return { begin: this.stores.writesInIssueOrder ? Promise.race([asked, durable]) : durable, durable };
   }
 
   /** The thread is idle (its turns settled): its record goes. Never rejects. */
@@ -70,9 +96,17 @@ export class RunBatches {
     if (failed) this.log.warn({ err: failed.err, threadKey }, "could not delete the record of a finished run");
   }
 
-  /** Runs a write of the thread's record after the earlier ones; resolves to the failure, if it failed. */
-  private async write(threadKey: string, op: () => Promise<unknown>): Promise<{ err: string } | undefined> {
-    const next = (this.writes.get(threadKey) ?? Promise.resolve(undefined)).then(op).then(() => undefined, (e: unknown) => ({ err: String(e) }));
+  /**
+   * Runs a write of the thread's record after the earlier ones (`issued` once it is asked of the store); resolves to
+   * the failure, if it failed.
+   */
+  private async write(threadKey: string, op: () => Promise<unknown>, issued?: () => void): Promise<{ err: string } | undefined> {
+    const start = (): Promise<unknown> => {
+      const writing = op();
+      issued?.();
+      return writing;
+    };
+    const next = (this.writes.get(threadKey) ?? Promise.resolve(undefined)).then(start).then(() => undefined, (e: unknown) => ({ err: String(e) }));
     this.writes.set(threadKey, next);
     const failed = await next;
     if (this.writes.get(threadKey) === next) this.writes.delete(threadKey);

@@ -42,6 +42,26 @@ describe("appservice server: reused transaction ids", () => {
     expect(reuseLine(as)).toHaveLength(1);
   });
 
+  it("after a start looks ids up until it processed one the store did not know, then answers new ids with no read", async () => {
+    as = await new AppserviceFixture().start();
+    const first = { events: [message("$a:example.org", "a")] };
+    expect((await as.put("7", first)).status).toBe(200);
+    await recorded(as, "7");
+    await as.restart();
+    const reads = (): number => as.store.writeStats()?.reads ?? Number.NaN;
+    let before = reads();
+    expect((await as.put("7", first)).status).toBe(200); // the retry of what the last process answered: looked up
+    expect(as.batches).toHaveLength(1);
+    expect(reads()).toBe(before + 1);
+    expect((await as.put("8", { events: [message("$b:example.org", "b")] })).status).toBe(200); // new: looked up
+    expect(reads()).toBe(before + 2);
+    before = reads();
+    expect((await as.put("9", { events: [message("$c:example.org", "c")] })).status).toBe(200); // new: no read
+    expect((await as.put("9", { events: [message("$c:example.org", "c")] })).status).toBe(200); // its retry: from memory
+    expect(reads()).toBe(before);
+    expect(as.batches).toHaveLength(3);
+  });
+
   it("processes a known id recorded without a digest (by an earlier version) without calling it a reuse", async () => {
     as = await new AppserviceFixture().start();
     await as.store.namespace("appservice-txn").set("42", { doneAt: 1 });

@@ -38,21 +38,24 @@ describe("sqlite store", () => {
     expect(fs.existsSync(file)).toBe(true);
   });
 
-  it("counts its writes and the commits that carried them, and /metrics shows both", async () => {
+  it("counts its writes, the commits that carried them and its reads, and /metrics shows all three", async () => {
     const store = await open(`sqlite://${path.join(dir, "counted.sqlite")}`);
     const start = store.writeStats();
-    expect(start).toEqual({ writes: expect.any(Number), commits: expect.any(Number) });
+    expect(start).toEqual({ writes: expect.any(Number), commits: expect.any(Number), reads: expect.any(Number) });
     const kv = store.namespace<number>("counted");
     await kv.set("a", 1);
+    expect(await kv.get("a")).toBe(1);
     await kv.delete("a");
     const after = store.writeStats();
     expect(after?.writes).toBe((start?.writes ?? 0) + 2);
     expect(after?.commits).toBe((start?.commits ?? 0) + 2); // awaited one after the other: a commit each
+    expect(after?.reads).toBe((start?.reads ?? 0) + 1);
     const metrics = new Metrics({ processMetrics: false });
     metrics.watchStore(() => store.writeStats());
     const text = await metrics.text();
     expect(text).toContain(`matrix_agent_bot_store_writes_total ${after?.writes}`);
     expect(text).toContain(`matrix_agent_bot_store_commits_total ${after?.commits}`);
+    expect(text).toContain(`matrix_agent_bot_store_reads_total ${after?.reads}`);
   });
 
   it("runs the sqlite file in WAL journal mode", async () => {
