@@ -3,6 +3,7 @@
 import { startHomeserver } from "../test/support/homeserver";
 import { CpuMeter, figure, note, round, rssMb, summarize } from "./support/figures";
 import { startLenientInstantAgent } from "./support/instant-agent";
+import { RequestMix } from "./support/request-mix";
 import { botStoreWrites, BotInstall, createRooms, FloorRelay, until } from "./support/subjects";
 import { TurnDriver, type TurnRunResult } from "./support/turn-driver";
 
@@ -54,11 +55,13 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
 
     /** Store writes and commits (one fsync each) per turn: the bot's counters; the floor writes nothing. */
     const storeCounts = async (subject: Subject) => (subject === "bot" ? botStoreWrites(bot) : { writes: 0, commits: 0, reads: 0 });
-    const measure = async (subject: Subject, active: number, durationMs: number): Promise<TurnRunResult & { cpu: Record<string, number> }> => {
+    const userIds: Record<Subject, string> = { bot: install.userId, floor: floor.userId };
+    const measure = async (subject: Subject, active: number, durationMs: number): Promise<TurnRunResult & { cpu: Record<string, number | string> }> => {
       const before = await storeCounts(subject);
       const cpu = new CpuMeter({ subject: pids[subject], double: process.pid });
+      const requests = new RequestMix(hs, userIds[subject]);
       const result = await drivers[subject].run(rooms[subject].slice(0, active), { durationMs });
-      const cpuFigures = cpu.read(result.turns);
+      const cpuFigures = { ...cpu.read(result.turns), ...requests.read(result.turns) };
       const after = await storeCounts(subject);
       const per = (n: number): number => round(n / Math.max(1, result.turns), 3);
       const writes: Record<string, number> = before && after ? { storeWritesPerTurn: per(after.writes - before.writes), commitsPerTurn: per(after.commits - before.commits),

@@ -132,7 +132,8 @@ class BotApp implements App {
     if (lease) this.cleanups.push(() => lease.release()); // after everything that sends has stopped
     const accessToken = config.mode === "appservice" ? config.registration?.as_token ?? "" : config.accessToken ?? "";
     const observed = ops.observe(
-      createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs }), this.tokenFix(),
+      createMatrixHttp({ homeserverUrl: config.homeserverUrl, accessToken, requestTimeoutMs: t.requestTimeoutMs, sendConcurrency: t.sendConcurrency }),
+      this.tokenFix(),
       (error) => { // whichever request meets a revoked token first (a DM check reads the members); at start, whoami says
         if (this.userId !== "") this.tokenRejected(error);
       });

@@ -99,7 +99,7 @@ export const TIMING_VARIABLES: readonly TimingVariable[] = [
   ms("RUN_IDLE_TIMEOUT_MS", "runIdleTimeoutMs", 60_000, "longest silence inside a run"),
   ms("RUN_DEADLINE_MS", "runDeadlineMs", 300_000, "longest a run may take in total"),
   ms("TYPING_TIMEOUT_MS", "typingTimeoutMs", 30_000, "typing notification lifetime (renewed while a run is going)", 30_000),
-  ms("TYPING_DELAY_MS", "typingDelayMs", 300, "how long a run may take before the typing notification goes on and the read receipt is sent (fast answers need neither; 0: at once)",
+  ms("TYPING_DELAY_MS", "typingDelayMs", 300, "how long the agent may take before the typing notification goes on and the read receipt is sent (fast answers, and answers already on their way, need neither; 0: at once)",
     MAX_TIMER_MS, 0),
   ms("PLACEHOLDER_DELAY_MS", "placeholderDelayMs", 5_000, "delay before a 'working on it' placeholder is posted"),
   count("TURN_QUEUE_LIMIT", "turnQueueLimit", 20, "messages queued per thread while a run is in flight"),

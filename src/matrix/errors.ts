@@ -75,14 +75,17 @@ export function normalizeMatrixError(e: unknown, what: string): MatrixRequestErr
   if (typeof e === "object" && e !== null && "statusCode" in e) {
     // The SDK throws the raw `request` response for a non-2xx without errcode: read only safe fields.
     const res = e as { statusCode?: unknown; body?: unknown; headers?: unknown };
-    const status = typeof res.statusCode === "number" ? res.statusCode : undefined;
-    const body = res.body as { errcode?: unknown; error?: unknown } | undefined;
-    const errcode = typeof body?.errcode === "string" ? body.errcode : undefined;
-    const detail = typeof body?.error === "string" ? body.error : `HTTP ${status ?? "?"}`;
-    return new MatrixRequestError(kindFor(status, errcode), status, errcode, `${what}: ${short(detail)}`,
-      retryAfterOf(res.body, res.headers));
+    return errorOfAnswer(typeof res.statusCode === "number" ? res.statusCode : undefined, res.body, res.headers, what);
   }
   const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
   const message = e instanceof Error ? e.message : String(e);
   return new MatrixRequestError("network", undefined, code, `${what}: ${short(message)}`, undefined);
+}
+
+/** A homeserver's error answer (its status, parsed body and headers) as a MatrixRequestError: safe fields only. */
+export function errorOfAnswer(status: number | undefined, parsedBody: unknown, headers: unknown, what: string): MatrixRequestError {
+  const body = typeof parsedBody === "object" && parsedBody !== null ? parsedBody as { errcode?: unknown; error?: unknown } : undefined;
+  const errcode = typeof body?.errcode === "string" ? body.errcode : undefined;
+  const detail = typeof body?.error === "string" ? body.error : `HTTP ${status ?? "?"}`;
+  return new MatrixRequestError(kindFor(status, errcode), status, errcode, `${what}: ${short(detail)}`, retryAfterOf(body, headers));
 }

@@ -1,7 +1,7 @@
-// The HTTP engine under matrix-bot-sdk's own client calls (`MatrixClient.doRequest`), installed with the SDK's
-// `setRequestFn` (src/matrix/sdk.ts). The SDK still builds every call, maps errors (MatrixError with errcode and
-// retryAfterMs) and logs; this only replaces the deprecated `request` package underneath, whose per-request
-// work (multipart ids, option merging) cost more CPU than the rest of a turn's HTTP. node:http(s) with one
+// The HTTP engine under matrix-bot-sdk's own client calls (`MatrixClient.doRequest`: the crypto client's, with
+// MATRIX_E2EE=true), installed with the SDK's `setRequestFn` (src/matrix/sdk.ts). The SDK still builds those calls,
+// maps errors (MatrixError with errcode and retryAfterMs) and logs; this only replaces the deprecated `request`
+// package underneath. The bot's own Matrix calls skip the SDK altogether (direct-request.ts). node:http(s) with one
 // keep-alive agent per origin. Not supported (the SDK never asks for them): proxies from HTTP(S)_PROXY, redirects.
 import * as http from "node:http";
 import * as https from "node:https";

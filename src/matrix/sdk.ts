@@ -13,20 +13,12 @@ import { nodeRequest } from "./request-engine";
 /** The file RustSdkCryptoStorageProvider keeps in the crypto folder (device id, room settings). */
 const SDK_CRYPTO_FILE = "bot-sdk.json";
 
-// The SDK's client calls go through its own doRequest (request building, error mapping, logging); only the
-// HTTP engine underneath is ours: node:http with keep-alive instead of the deprecated `request` package.
+// The SDK's own client calls (its crypto client's key queries and uploads) go through its doRequest (request
+// building, error mapping, logging); only the HTTP engine underneath is ours: node:http with keep-alive instead of
+// the deprecated `request` package. The bot's other Matrix calls do not use the SDK (direct-request.ts).
 setRequestFn(nodeRequest);
 
 export { LogLevel, LogService, MatrixError };
-
-/** The SDK's client, used only as an HTTP transport (auth header, JSON, user_id masquerading). */
-export type SdkClient = Pick<MatrixClient, "doRequest">;
-
-export function createSdkClient(homeserverUrl: string, accessToken: string, masqueradeAs?: string): SdkClient {
-  const client = new MatrixClient(homeserverUrl, accessToken);
-  if (masqueradeAs !== undefined) client.impersonateUserId(masqueradeAs);
-  return client;
-}
 
 export function isSdkMatrixError(e: unknown): e is MatrixError {
   return e instanceof MatrixError;

@@ -16,6 +16,7 @@ import { retire, TakeOver } from "../render/takeover";
 import { FAILURE_TEXTS, failureText } from "./failure-text";
 import { answerContents, type ReplyTarget } from "./reply-content";
 import { RoomTyping } from "./typing";
+import { WaitingSigns } from "./waiting-signs";
 
 /** A message for the agent. `eventId` is the question as people see it (what the answer replies to). */
 export interface TurnMessage extends ReplyTarget {
@@ -167,41 +168,27 @@ export class TurnRun {
 
   async execute(): Promise<RunResult> {
     const { sender, options } = this.deps;
-    // The read receipt, like typing, only for a run slower than TYPING_DELAY_MS: a quick answer shows by itself that
-    // the message was read (clients count a user's own event as read up to it), and a run that posts nothing gets it
-    // at its end. One HTTP request fewer per fast turn.
-    let receipt: NodeJS.Timeout | undefined;
-    const sendReceipt = (): void => {
-      receipt = undefined;
-      void sender.sendReadReceipt(this.last.roomId, this.last.editId ?? this.last.eventId);
-    };
-    if (options.typingDelayMs !== undefined && options.typingDelayMs > 0) {
-      receipt = setTimeout(sendReceipt, options.typingDelayMs);
-      receipt.unref();
-    } else {
-      sendReceipt();
-    }
+    // Typing and the read receipt only for an agent slower than TYPING_DELAY_MS, and not while an answer is delivered.
     const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log, options.typingDelayMs);
-    const stopTyping = typing.hold(this.last.roomId);
+    const signs = new WaitingSigns(typing, this.last.roomId, options.typingDelayMs ?? 0,
+      () => void sender.sendReadReceipt(this.last.roomId, this.last.editId ?? this.last.eventId));
     const placeholderTimer = setTimeout(() => void this.render.then((r) => (this.aborter.signal.aborted ? undefined : r.postPlaceholder())),
       options.placeholderDelayMs);
     let result: RunResult;
     try {
-      result = await this.runWithBusyRetries();
+      result = await this.runWithBusyRetries(signs);
     } catch (e) {
       this.deps.log.error({ err: String(e), roomId: this.last.roomId }, "agent run threw");
       result = { ok: false, failure: { kind: "agent_error", code: "internal", message: "run threw", retryable: false } };
     } finally {
       this.agentDone = true;
       clearTimeout(placeholderTimer);
+      signs.agentDone();
     }
     const render = await this.render;
     await render.finish(result.ok);
     const changed = this.abortedFor === "edited" || this.abortedFor === "redacted"; // the pipeline runs it again, or not at all
-    if (receipt !== undefined) {
-      clearTimeout(receipt);
-      if (changed || this.abortedFor === "shutdown") sendReceipt(); // nothing of this run will be posted
-    }
+    signs.settleReceipt(changed || this.abortedFor === "shutdown"); // then nothing of this run will be posted
     if (!result.ok && !changed) await this.tellFailure(result.failure, render);
     else if (result.ok && render.answered === 0 && this.attachmentsPosted === 0 && result.interrupts === undefined) await render.replacePlaceholder("(no answer)");
     else if (result.ok && result.interrupts !== undefined) await render.replacePlaceholder("Waiting for an answer…");
@@ -209,11 +196,11 @@ export class TurnRun {
     if (!changed && this.abortedFor !== "shutdown") {
       await retire(this.deps.sender, this.deps.log, this.last.roomId, render.unusedTakeOver, this.txn("retired"), "shorter");
     }
-    await stopTyping();
+    await signs.end();
     return result;
   }
 
-  private async runWithBusyRetries(): Promise<RunResult> {
+  private async runWithBusyRetries(signs: WaitingSigns): Promise<RunResult> {
     const retries = this.deps.options.busyRetries ?? 3;
     const render = this.render;
     for (let attempt = 0; ; attempt++) {
@@ -223,7 +210,7 @@ export class TurnRun {
           onTextStart: (id) => void render.then((r) => r.onTextStart(id)),
           onTextProgress: (id, text) => void render.then((r) => r.onTextProgress(id, text)),
           onWork: (event) => void render.then((r) => r.onWork(event)),
-          onTextMessage: (id, text) => render.then((r) => r.onTextMessage(id, text)),
+          onTextMessage: (id, text) => signs.delivering(() => render.then((r) => r.onTextMessage(id, text))),
           onAttachment: (attachment) => this.postAttachment(attachment),
         },
         this.aborter.signal,

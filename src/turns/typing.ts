@@ -61,6 +61,11 @@ export class RoomTyping {
     };
   }
 
+  /** Whether "on" was sent (or is on its way) in `roomId`: its holders' release then sends "off". */
+  isOn(roomId: string): boolean {
+    return this.rooms.get(roomId)?.on === true;
+  }
+
   private start(roomId: string, state: RoomState): void {
     state.on = true;
     void this.send(roomId, state, true);

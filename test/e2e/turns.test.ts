@@ -200,4 +200,21 @@ describe("turns", () => {
     expect(mine()[0]?.typing).toBe(true);
     expect(mine().filter((t) => !t.typing)).toHaveLength(1);
   });
+
+  it("with TYPING_DELAY_MS, an answer the agent gave at once but slow on its way comes without typing or read receipt", async () => {
+    // The homeserver takes twice the delay to accept the answer: the run lasts past TYPING_DELAY_MS, the agent did not.
+    const DELAY_MS = 1_500;
+    const { brain } = recordingBrain(async (_run, out) => say(out, "done"));
+    s = await Scenario.start({ mode: "client", brain, env: { TYPING_DELAY_MS: String(scaled(DELAY_MS)) } });
+    const roomId = await s.openDm();
+    const mine = (): typeof s.hs.typing => s.hs.typing.filter((t) => t.roomId === roomId && t.userId === s.botUserId);
+    s.hs.sendDelayMs = scaled(DELAY_MS) * 2;
+    const asked = await s.alice.sendText(roomId, "quick answer, slow delivery");
+    await s.waitBotMessages(roomId, 1);
+    s.hs.sendDelayMs = 0;
+    await s.expectSteady(() => {
+      expect(mine()).toHaveLength(0);
+      expect(s.hs.receipts.some((r) => r.userId === s.botUserId && r.eventId === asked)).toBe(false);
+    });
+  });
 });
