@@ -193,3 +193,14 @@ export async function botStoreWrites(bot: ChildBot): Promise<{ writes: number; c
   const commits = metricValue(text, "store_commits_total");
   return writes === undefined || commits === undefined ? undefined : { writes, commits };
 }
+
+/** The bot's garbage collection time so far by kind (prom-client's nodejs_gc_duration_seconds_sum{kind}), in ms. */
+export async function botGcMs(bot: ChildBot): Promise<Record<string, number>> {
+  const text = await botMetricsText(bot);
+  const out: Record<string, number> = {};
+  if (text === undefined) return out;
+  for (const m of text.matchAll(/^\w*nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) {
+    if (m[1] !== undefined) out[m[1]] = Number(m[2]) * 1000;
+  }
+  return out;
+}
