@@ -56,10 +56,19 @@ export type PendingIndexValue = z.infer<typeof pendingIndexSchema>;
 export const deadIndexSchema = z.object({ roomId: z.string(), at: z.number() });
 export type DeadIndexValue = z.infer<typeof deadIndexSchema>;
 
+/** Namespace "outbox-groups": entries recorded together in one write (a fan-out chunk), under a random id. */
+export const pendingGroupSchema = z.object({
+  entries: z.array(z.object({ entry: outboxEntryInputSchema, seq: z.number() })).min(1),
+  enqueuedAt: z.number(),
+});
+export type PendingGroupValue = z.infer<typeof pendingGroupSchema>;
+
 /** An entry on its way: the input plus its place in the global enqueue order. */
 export interface PendingEntry {
   entry: OutboxEntryInput;
   seq: number;
+  /** Recorded in this group ("outbox-groups"), not under its own txnId. */
+  group?: string;
 }
 
 /** Lanes of the fair queue: people waiting for an answer go before background fan-out. */

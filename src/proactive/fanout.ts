@@ -20,7 +20,7 @@ export interface FanoutDeps {
   proactiveRooms: () => Promise<string[]>;
   /** Whether the bot is joined to a room now. */
   isJoined: (roomId: string) => Promise<boolean>;
-  outbox: { enqueue(entries: OutboxEntryInput[]): Promise<void> };
+  outbox: { enqueue(entries: OutboxEntryInput[], opts?: { group?: boolean }): Promise<void> };
   /** Run id → the rooms it was recorded for (namespace "proactive-runs"). */
   recordedRuns: Keyv<string[]>;
   log: Logger;
@@ -90,7 +90,7 @@ export class ProactiveFanout {
           content: { ...part, "m.mentions": mentionsFor({}) }, origin: { kind: "proactive", runId },
         })));
       }
-      await this.deps.outbox.enqueue(entries);
+      await this.deps.outbox.enqueue(entries, { group: true }); // one store write per chunk (outbox-store.ts)
       if (i + chunk < rooms.length) checkpoint("proactive-chunk-queued");
     }
     checkpoint("proactive-queued");
