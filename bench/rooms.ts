@@ -9,7 +9,7 @@ import { LIFECYCLE_NAMESPACES } from "../src/rooms/lifecycle";
 import { openStore } from "../src/store";
 import type { ReferenceAgent } from "../src/reference-agent/server";
 import { CpuMeter, figure, note, round, rssMb, RssSampler, sleep } from "./support/figures";
-import { botGcMs, botHeap, BotInstall, botStoreWrites, createRooms, startInstantAgent, until } from "./support/subjects";
+import { botGcMs, botHeap, BotInstall, botStoreWrites, createRooms, HeapSpaceSampler, startInstantAgent, until } from "./support/subjects";
 import { TurnDriver } from "./support/turn-driver";
 
 export interface RoomBenchOptions {
@@ -65,6 +65,7 @@ async function fanout(hs: Homeserver, agent: ReferenceAgent, bot: ChildBot, room
   await sleep(1000); // let the bot settle after start
   const before = rssMb(bot.pid);
   const sampler = new RssSampler(bot.pid, 25);
+  const spaces = new HeapSpaceSampler(bot);
   const cpu = new CpuMeter({ bot: bot.pid, double: process.pid });
   const writesBefore = await botStoreWrites(bot);
   const gcBefore = await botGcMs(bot);
@@ -81,9 +82,10 @@ async function fanout(hs: Homeserver, agent: ReferenceAgent, bot: ChildBot, room
   const peak = sampler.stop();
   const ms = (complete ? lastAt : performance.now()) - startedAt;
   const used = cpu.read(served.size);
+  const spacePeaks = await spaces.stop();
   await sleep(500); // the last sent marks
   figure("fanout", { rooms: wanted.size, served: served.size, complete, ms: round(ms, 0), roomsPerSec: round(served.size / (ms / 1000), 0), rssBeforeMb: before,
-    rssPeakMb: peak, rssGrowthMb: round(peak - before, 1), targetMsFor10000: 5000, targetGrowthMb: 50, ...used,
+    rssPeakMb: peak, rssGrowthMb: round(peak - before, 1), targetMsFor10000: 5000, targetGrowthMb: 50, ...used, ...spacePeaks,
     ...perUnit(await botStoreWrites(bot), writesBefore, served.size), ...gcFigures(await botGcMs(bot), gcBefore, served.size) });
 }
 
@@ -98,6 +100,7 @@ async function memoryPasses(hs: Homeserver, aliceId: string, install: BotInstall
   try {
     for (const pass of [1, 2]) {
       const sampler = new RssSampler(bot.pid, 100);
+      const spaces = new HeapSpaceSampler(bot);
       const cpu = new CpuMeter({ bot: bot.pid });
       const gcBefore = await botGcMs(bot);
       const t = performance.now();
@@ -106,7 +109,7 @@ async function memoryPasses(hs: Homeserver, aliceId: string, install: BotInstall
         turned += (await driver.run(rooms.slice(i, i + opts.memoryBatch), { turnsPerRoom: 1, drainMs: 300_000 })).turns;
       }
       const turnsMs = performance.now() - t;
-      const used = { ...cpu.read(turned), ...gcFigures(await botGcMs(bot), gcBefore, turned) };
+      const used = { ...cpu.read(turned), ...gcFigures(await botGcMs(bot), gcBefore, turned), ...(await spaces.stop()) };
       await sleep(2000);
       const at2s = { rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)) };
       await sleep(13_000);
