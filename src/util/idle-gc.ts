@@ -1,7 +1,7 @@
 // Gives back the memory a burst left behind. After a burst of turns (say one in each of 10,000 rooms) V8 keeps the
 // heap it grew: the live heap is ~60 MB but 140-250 MB stay committed, and V8's own memory reducer did not collect
 // them in 15 s idle (bench/README.md, "Memory and fan-out"). So once the bot is idle (its event loop ≥ 95 % free for
-// a whole check interval, 1 s) and the heap grew by `growthBytes` since the last collection, or the old space holds
+// a whole check interval, 5 s) and the heap grew by `growthBytes` since the last collection, or the old space holds
 // `growthBytes` more committed but unused pages than after the last one (V8 collected the garbage by itself but kept
 // the pages), this asks for one full collection that compacts every page (~0.2-0.5 s of work when nothing waits). A plain full collection frees the
 // garbage but keeps the pages it was spread over (measured: 300 MB committed for 16 MB live stays 285 MB); compacted,
@@ -16,7 +16,8 @@ import type { Logger } from "pino";
 
 export interface IdleCollectorOptions {
   log: Logger;
-  /** How often the heap and the event loop are looked at. Default 1 s. */
+  /** How often the heap and the event loop are looked at. Default 5 s (1 s was tried: under a loaded machine the
+   *  bot's periodic work kept a 1 s window over 5 % busy, and it collected later, not sooner). */
   intervalMs?: number;
   /** Heap growth (or old-space pages committed and unused) since the last collection that is worth one. Default 32 MB. */
   growthBytes?: number;
@@ -81,7 +82,7 @@ export class IdleCollector {
       this.opts.log.debug("no idle collection: V8 did not expose its collector");
       return this;
     }
-    this.timer = setInterval(() => this.check(), this.opts.intervalMs ?? 1000);
+    this.timer = setInterval(() => this.check(), this.opts.intervalMs ?? 5000);
     this.timer.unref();
     return this;
   }
