@@ -9,7 +9,7 @@ import { FairQueue } from "./fair-queue";
 import { OutboxLedger, type OutboxStats } from "./ledger";
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from "./options";
 import { OutboxStore } from "./outbox-store";
-import { laneOf, outboxEntryInputSchema, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
+import { laneOf, outboxEntryInputSchema, parseEntries, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
 import {
   deadResult, describeError, failureFields, inputOf, invalidEntryResult, OutboxStoppedError, OutboxStoreError,
   stoppedResult, unrecordedResult, Waiters, type Failure,
@@ -57,7 +57,7 @@ export class Outbox {
    */
   async enqueue(entries: OutboxEntryInput[], opts: EnqueueOptions = {}): Promise<void> {
     if (this.stopping) throw new OutboxStoppedError();
-    await this.enqueueChecked(entries.map((e) => outboxEntryInputSchema.parse(e)), opts.group === true);
+    await this.enqueueChecked(parseEntries(entries), opts.group === true);
   }
 
   /** enqueue() for entries already checked against the schema (send() checks its one entry itself). */
