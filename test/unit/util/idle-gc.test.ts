@@ -8,7 +8,7 @@ const MB = 1024 * 1024;
 function collector(state: { used: number; busy: number; collections: number; afterGc: number; slack?: number }): IdleCollector {
   return new IdleCollector({
     log: pino({ level: "silent" }), growthBytes: 32 * MB, idleUtilization: 0.05,
-    heapUsed: () => state.used, utilization: () => state.busy, oldSpaceSlack: () => state.slack ?? 0,
+    heapUsed: () => state.used, utilization: () => state.busy, heapSlack: () => state.slack ?? 0,
     gc: () => {
       state.collections += 1;
       state.used = state.afterGc;
@@ -53,7 +53,7 @@ describe("IdleCollector", () => {
     expect(c.check()).toBe(true);
   });
 
-  it("compacts pages V8 emptied by itself but kept (old space committed and unused), once idle", () => {
+  it("compacts pages V8 emptied by itself but kept (heap committed and unused), once idle", () => {
     const state = { used: 60 * MB, busy: 0.5, collections: 0, afterGc: 50 * MB, slack: 4 * MB };
     const c = collector(state);
     state.used = 50 * MB; // V8 collected the burst's garbage by itself...
