@@ -1,7 +1,7 @@
 // Gives back the memory a burst left behind. After a burst of turns (say one in each of 10,000 rooms) V8 keeps the
 // heap it grew: the live heap is ~60 MB but 140-250 MB stay committed, and V8's own memory reducer did not collect
 // them in 15 s idle (bench/README.md, "Memory and fan-out"). So once the bot is idle (its event loop ≥ 95 % free for
-// a whole check interval, 5 s) and the heap grew by `growthBytes` since the last collection, or it holds `growthBytes`
+// a whole check interval, 5 s) and the heap grew by `growthBytes` since the last collection, or it holds `slackBytes`
 // more committed but unused pages than after the last one (V8 collected the garbage by itself, which it does early
 // since the heap's growth is bounded (heap-growth.ts), but kept the pages, and the young generation at its largest),
 // this asks for one full collection that compacts every page (~0.2-0.5 s of work when nothing waits). A plain full collection frees the
@@ -20,8 +20,11 @@ export interface IdleCollectorOptions {
   /** How often the heap and the event loop are looked at. Default 5 s (1 s was tried: under a loaded machine the
    *  bot's periodic work kept a 1 s window over 5 % busy, and it collected later, not sooner). */
   intervalMs?: number;
-  /** Heap growth (or heap committed and unused) since the last collection that is worth one. Default 32 MB. */
+  /** Heap growth since the last collection that is worth one. Default 32 MB. */
   growthBytes?: number;
+  /** Heap committed and unused, beyond what the last collection left, that is worth one. Default 16 MB (seen: 31 MB
+   *  left after a second burst, 82 MB committed for 49 MB live, most of it the young generation at its largest). */
+  slackBytes?: number;
   /** The event loop's busy share over an interval at or under which the bot counts as idle. Default 0.05. */
   idleUtilization?: number;
   /** For tests: the heap in use, the loop's busy share since the last call, and the collector. */
@@ -62,6 +65,7 @@ export class IdleCollector {
   private readonly utilization: () => number;
   private readonly gc: (() => void) | undefined;
   private readonly growthBytes: number;
+  private readonly slackBytes: number;
   private readonly idleUtilization: number;
   private baseline: number;
   private slackBaseline: number;
@@ -73,6 +77,7 @@ export class IdleCollector {
     this.utilization = opts.utilization ?? loopUtilization();
     this.gc = opts.gc ?? exposeGc();
     this.growthBytes = opts.growthBytes ?? 32 * 1024 * 1024;
+    this.slackBytes = opts.slackBytes ?? 16 * 1024 * 1024;
     this.idleUtilization = opts.idleUtilization ?? 0.05;
     this.baseline = this.heapUsed();
     this.slackBaseline = this.heapSlack();
@@ -100,7 +105,7 @@ export class IdleCollector {
     const slack = this.heapSlack();
     if (used < this.baseline) this.baseline = used; // V8 collected on its own
     if (slack < this.slackBaseline) this.slackBaseline = slack;
-    const worth = used - this.baseline >= this.growthBytes || slack - this.slackBaseline >= this.growthBytes;
+    const worth = used - this.baseline >= this.growthBytes || slack - this.slackBaseline >= this.slackBytes;
     if (this.gc === undefined || !worth || busy > this.idleUtilization) return false;
     const startedAt = performance.now();
     this.gc();

@@ -7,7 +7,7 @@ const MB = 1024 * 1024;
 
 function collector(state: { used: number; busy: number; collections: number; afterGc: number; slack?: number }): IdleCollector {
   return new IdleCollector({
-    log: pino({ level: "silent" }), growthBytes: 32 * MB, idleUtilization: 0.05,
+    log: pino({ level: "silent" }), growthBytes: 32 * MB, slackBytes: 16 * MB, idleUtilization: 0.05,
     heapUsed: () => state.used, utilization: () => state.busy, heapSlack: () => state.slack ?? 0,
     gc: () => {
       state.collections += 1;
@@ -62,7 +62,7 @@ describe("IdleCollector", () => {
     state.busy = 0.01;
     expect(c.check()).toBe(true);
     expect(c.check()).toBe(false); // compacted: nothing more to give back
-    state.slack = 20 * MB;
+    state.slack = 12 * MB;
     expect(c.check()).toBe(false); // less than worth a collection
     expect(state.collections).toBe(1);
   });
