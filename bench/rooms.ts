@@ -9,7 +9,7 @@ import { LIFECYCLE_NAMESPACES } from "../src/rooms/lifecycle";
 import { openStore } from "../src/store";
 import type { ReferenceAgent } from "../src/reference-agent/server";
 import { CpuMeter, figure, note, round, rssMb, RssSampler, sleep } from "./support/figures";
-import { botHeap, BotInstall, createRooms, startInstantAgent, until } from "./support/subjects";
+import { botGcMs, botHeap, BotInstall, botStoreWrites, createRooms, HeapSpaceSampler, startInstantAgent, until } from "./support/subjects";
 import { TurnDriver } from "./support/turn-driver";
 
 export interface RoomBenchOptions {
@@ -22,6 +22,8 @@ export interface RoomBenchOptions {
   nodeArgs?: string[];
   /** Extra environment for the bot (experiments). */
   botEnv?: Record<string, string>;
+  /** false: the fan-outs only (BENCH_ONLY=fanout), no memory passes. Default true. */
+  memoryPasses?: boolean;
   /** A directory: heap snapshots of the bot after each memory pass (BENCH_HEAP_SNAPSHOTS; bench/heap-summary.mjs reads them). */
   heapSnapshotDir?: string;
 }
@@ -63,7 +65,10 @@ async function fanout(hs: Homeserver, agent: ReferenceAgent, bot: ChildBot, room
   await sleep(1000); // let the bot settle after start
   const before = rssMb(bot.pid);
   const sampler = new RssSampler(bot.pid, 25);
+  const spaces = new HeapSpaceSampler(bot);
   const cpu = new CpuMeter({ bot: bot.pid, double: process.pid });
+  const writesBefore = await botStoreWrites(bot);
+  const gcBefore = await botGcMs(bot);
   const startedAt = performance.now();
   let complete = true;
   try {
@@ -76,8 +81,12 @@ async function fanout(hs: Homeserver, agent: ReferenceAgent, bot: ChildBot, room
   }
   const peak = sampler.stop();
   const ms = (complete ? lastAt : performance.now()) - startedAt;
+  const used = cpu.read(served.size);
+  const spacePeaks = await spaces.stop();
+  await sleep(500); // the last sent marks
   figure("fanout", { rooms: wanted.size, served: served.size, complete, ms: round(ms, 0), roomsPerSec: round(served.size / (ms / 1000), 0), rssBeforeMb: before,
-    rssPeakMb: peak, rssGrowthMb: round(peak - before, 1), targetMsFor10000: 5000, targetGrowthMb: 50, ...cpu.read(served.size) });
+    rssPeakMb: peak, rssGrowthMb: round(peak - before, 1), targetMsFor10000: 5000, targetGrowthMb: 50, ...used, ...spacePeaks,
+    ...perUnit(await botStoreWrites(bot), writesBefore, served.size), ...gcFigures(await botGcMs(bot), gcBefore, served.size) });
 }
 
 /**
@@ -91,12 +100,16 @@ async function memoryPasses(hs: Homeserver, aliceId: string, install: BotInstall
   try {
     for (const pass of [1, 2]) {
       const sampler = new RssSampler(bot.pid, 100);
+      const spaces = new HeapSpaceSampler(bot);
+      const cpu = new CpuMeter({ bot: bot.pid });
+      const gcBefore = await botGcMs(bot);
       const t = performance.now();
       let turned = 0;
       for (let i = 0; i < rooms.length; i += opts.memoryBatch) {
         turned += (await driver.run(rooms.slice(i, i + opts.memoryBatch), { turnsPerRoom: 1, drainMs: 300_000 })).turns;
       }
       const turnsMs = performance.now() - t;
+      const used = { ...cpu.read(turned), ...gcFigures(await botGcMs(bot), gcBefore, turned), ...(await spaces.stop()) };
       await sleep(2000);
       const at2s = { rssMb: rssMb(bot.pid), rssPeakMb: sampler.stop(), ...(await botHeap(bot)) };
       await sleep(13_000);
@@ -104,7 +117,7 @@ async function memoryPasses(hs: Homeserver, aliceId: string, install: BotInstall
       const idle15sRssMb = rssMb(bot.pid);
       const snapshot = opts.heapSnapshotDir === undefined ? {} : { heapSnapshot: await heapSnapshot(bot, opts.heapSnapshotDir, `pass${pass}`) };
       figure("memory", { pass, knownRooms: rooms.length, turnedRooms: turned, activeAtOnce: opts.memoryBatch, turnsMs: round(turnsMs, 0),
-        ...at2s, idle15sRssMb, idle15sHeapUsedMb: at15s.heapUsedMb, idle15sHeapTotalMb: at15s.heapTotalMb, ...snapshot, targetMb: 150 });
+        ...used, ...at2s, idle15sRssMb, idle15sHeapUsedMb: at15s.heapUsedMb, idle15sHeapTotalMb: at15s.heapTotalMb, ...snapshot, targetMb: 150 });
     }
   } finally {
     driver.close();
@@ -123,6 +136,21 @@ async function heapSnapshot(bot: ChildBot, dir: string, label: string): Promise<
   renameSync(path.join(dir, file ?? ""), named);
   note(`heap snapshot: ${named} (node bench/heap-summary.mjs ${named})`);
   return named;
+}
+
+/** Store writes and commits per room over a phase (from the bot's /metrics). */
+function perUnit(after: { writes: number; commits: number } | undefined, before: { writes: number; commits: number } | undefined,
+  units: number): Record<string, number> {
+  if (after === undefined || before === undefined || units === 0) return {};
+  return { storeWritesPerRoom: round((after.writes - before.writes) / units, 2), commitsPerRoom: round((after.commits - before.commits) / units, 3) };
+}
+
+/** GC time over a phase, by kind (minor: scavenges; major: mark-compact; incremental: marking steps), ms in all and per unit. */
+function gcFigures(after: Record<string, number>, before: Record<string, number>, units: number): Record<string, number> {
+  const ms = (kind: string): number => (after[kind] ?? 0) - (before[kind] ?? 0);
+  const all = Object.keys(after).reduce((sum, kind) => sum + ms(kind), 0);
+  return { gcMinorMs: round(ms("minor"), 0), gcMajorMs: round(ms("major") + ms("incremental"), 0),
+    ...(units > 0 ? { gcMsPer: round(all / units, 3) } : {}) };
 }
 
 export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
@@ -149,7 +177,7 @@ export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {
       figure("start-to-ready", { subject: "bot", knownRooms: opts.rooms, optedIn: size, ms: round(readyMs, 0), rssAtReadyMb: rssMb(bot.pid),
         ...(await botHeap(bot)), targetMs: 1000 });
       await fanout(hs, agent, bot, rooms.slice(0, size), opts.fanoutTimeoutMs);
-      if (i === fanouts.length - 1) await memoryPasses(hs, alice.userId, install, bot, rooms, opts);
+      if (i === fanouts.length - 1 && opts.memoryPasses !== false) await memoryPasses(hs, alice.userId, install, bot, rooms, opts);
       await bot.stop();
       running = undefined;
     }

@@ -1,6 +1,6 @@
 // `npm run bench`: every figure of issue 10 in one run, on loopback. Prints one JSON line per figure on stdout
 // (progress on stderr); never passes or fails on a figure (exit code 1 only when a benchmark could not run).
-//   BENCH_ONLY=latency,throughput,rooms,streaming,store,backends   run a subset
+//   BENCH_ONLY=latency,throughput,rooms,streaming,store,backends   run a subset (fanout: the rooms' fan-outs only)
 //   BENCH_ONLY=sizing                      the shared store's sizing (bench/store-sizing.ts): only when named
 //   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
 //   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
@@ -30,9 +30,9 @@ async function main(): Promise<void> {
       throughputMs: scaled(30_000), ...(only ? { only } : {}), botEnv,
     });
   }
-  if (!only || only.has("rooms")) {
+  if (!only || only.has("rooms") || only.has("fanout")) {
     const rooms = scaled(10_000);
-    await roomBenchmarks({ rooms, fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, memoryBatch: scaled(1000), nodeArgs, botEnv,
+    await roomBenchmarks({ rooms, memoryPasses: !only || only.has("rooms"), fanouts: [...new Set([scaled(1000), rooms])], fanoutTimeoutMs: 120_000, memoryBatch: scaled(1000), nodeArgs, botEnv,
       ...(process.env["BENCH_HEAP_SNAPSHOTS"] ? { heapSnapshotDir: process.env["BENCH_HEAP_SNAPSHOTS"] } : {}) });
   }
   if (!only || only.has("streaming")) {

@@ -5,6 +5,7 @@ import { createApp, type App } from "./app";
 import { ConfigRefusedError, loadConfig, loadDotEnv } from "./config";
 import { stdoutDestination } from "./log";
 import { installCheckpointHook } from "./util/checkpoints";
+import { boundHeapGrowth } from "./util/heap-growth";
 import { IdleCollector } from "./util/idle-gc";
 import { PRIVATE_UMASK } from "./util/private-files";
 
@@ -96,7 +97,10 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
-  new IdleCollector({ log: app.log }).start(); // a process-wide concern: the heap a burst left, given back once idle
+  // Process-wide concerns: the heap a burst grows, bounded while it is worked and given back once idle.
+  const heapGrowingPercent = boundHeapGrowth(process.execArgv);
+  app.log.debug({ heapGrowingPercent: heapGrowingPercent ?? "node's command line" }, "V8 heap growth");
+  new IdleCollector({ log: app.log }).start();
 }
 
 void main();

@@ -197,3 +197,49 @@ export async function botStoreWrites(bot: ChildBot): Promise<{ writes: number; c
   const reads = metricValue(text, "store_reads_total") ?? Number.NaN;
   return writes === undefined || commits === undefined ? undefined : { writes, commits, reads };
 }
+
+/** The bot's garbage collection time so far by kind (prom-client's nodejs_gc_duration_seconds_sum{kind}), in ms. */
+export async function botGcMs(bot: ChildBot): Promise<Record<string, number>> {
+  const text = await botMetricsText(bot);
+  const out: Record<string, number> = {};
+  if (text === undefined) return out;
+  for (const m of text.matchAll(/^\w*nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) {
+    if (m[1] !== undefined) out[m[1]] = Number(m[2]) * 1000;
+  }
+  return out;
+}
+
+/** The first and the largest committed size of V8's young ("new") and old spaces seen, in MB, sampling the bot's /metrics. */
+export class HeapSpaceSampler {
+  readonly peakMb: Record<string, number> = {};
+  private readonly timer: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(private readonly bot: ChildBot, intervalMs = 500) {
+    this.timer = setInterval(() => void this.sample(), intervalMs);
+    this.timer.unref();
+    void this.sample();
+  }
+
+  private async sample(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const text = await botMetricsText(this.bot);
+      for (const m of (text ?? "").matchAll(/^\w*nodejs_heap_space_size_total_bytes\{space="(new|old)"\} (\S+)$/gm)) {
+        const name = `${m[1] ?? ""}SpacePeakMb`;
+        const mb = Math.round(Number(m[2]) / 1024 / 1024);
+        this.peakMb[`${m[1] ?? ""}SpaceFirstMb`] ??= mb;
+        this.peakMb[name] = Math.max(this.peakMb[name] ?? 0, mb);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async stop(): Promise<Record<string, number>> {
+    clearInterval(this.timer);
+    await this.sample();
+    return this.peakMb;
+  }
+}

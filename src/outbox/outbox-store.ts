@@ -1,9 +1,15 @@
-// The outbox's durable state in three keyv namespaces:
+// The outbox's durable state in four keyv namespaces:
 //   "outbox"          txnId → record: pending (the entry), sent (event id only, kept `sentTtlMs` to dedupe a
 //                     late re-enqueue), dead (the dead letter, kept `deadTtlMs`).
 //   "outbox-pending"  index txnId → { roomId, seq } of every pending record: recovery lists it (never the records).
 //   "outbox-dead"     index txnId → { roomId, at } of every dead letter: recovery rebuilds the per-room counters
 //                     from it, so /status and metrics never scan the store. Kept as long as the letter.
+//   "outbox-groups"   random id → entries recorded together (a fan-out chunk: `enqueue(…, { group: true })`) in
+//                     one write instead of an index entry and a record each. A member has no record of its own while
+//                     it is pending; once done it gets its sent (or dead) record like any entry, and the group is
+//                     deleted after its last member's record is written. Recovery lists the groups and reads their
+//                     members' records: a member with none is pending; a group with no member pending is deleted.
+//                     Writes per fanned-out room: 1 (its sent record) plus 2 per group, instead of 4.
 //
 // keyv has no multi-key transaction, so the write order carries the guarantees (a crash may fall between any two):
 //   record pending: pending index first, then the record. Crash between: an index entry without a record, dropped
@@ -15,19 +21,26 @@
 //                   recovery finds "dead" behind the pending index, (re)writes the dead index and cleans up.
 //   requeue dead:   pending index, then record → pending, then the dead index removed. Crash after the first write:
 //                   the letter stays dead (retry again); after the second: recovery drops the stale dead index.
+//   group:          the group (one write) before any member is sent; a member's sent (dead) record before the group
+//                   is deleted, and the group deleted only once every member's record is durable. Crash before a
+//                   member's record: it is still pending in its group and resent with the same txnId.
+//                   Enqueued again before recovery ran (an agent replaying the run at start): the members have no
+//                   records, so a second group is written; the txnIds keep it exactly once (one is admitted per
+//                   txnId), and the group left over is deleted at the next recovery.
 //
 // Some adapters' iterators page by OFFSET (@keyv/postgres; ours for sqlite pages by key), so deleting index keys
 // while one is being listed could skip entries: deletions requested during a listing wait until it ends.
+import { randomUUID } from "node:crypto";
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Store } from "../store";
 import {
-  deadIndexSchema, outboxRecordSchema, pendingIndexSchema,
-  type DeadIndexValue, type DeadLetter, type OutboxRecord, type PendingEntry, type PendingIndexValue,
+  deadIndexSchema, outboxRecordSchema, pendingGroupSchema, pendingIndexSchema,
+  type DeadIndexValue, type DeadLetter, type OutboxRecord, type PendingEntry, type PendingGroupValue, type PendingIndexValue,
 } from "./records";
 
-export const OUTBOX_NAMESPACES = { records: "outbox", pending: "outbox-pending", dead: "outbox-dead" } as const;
+export const OUTBOX_NAMESPACES = { records: "outbox", pending: "outbox-pending", dead: "outbox-dead", groups: "outbox-groups" } as const;
 
 export interface OutboxStoreOptions {
   /** How long a "sent" marker stays, so a late re-enqueue of the same txnId is not sent again. */
@@ -50,7 +63,7 @@ export interface RecoveredState {
   maxSeq: number;
 }
 
-type IndexName = "pending" | "dead";
+type IndexName = "pending" | "dead" | "groups";
 
 export class OutboxStore {
   private readonly records: Keyv<unknown>;
@@ -58,7 +71,9 @@ export class OutboxStore {
   private listings = 0;
   /** Store.writesInIssueOrder: a write that must follow another is issued right behind it, not after its commit. */
   private readonly inOrder: boolean;
-  private readonly deferred: Record<IndexName, Set<string>> = { pending: new Set(), dead: new Set() };
+  private readonly deferred: Record<IndexName, Set<string>> = { pending: new Set(), dead: new Set(), groups: new Set() };
+  /** Group id → its members not done yet (sent or dead record not written). */
+  private readonly groupLeft = new Map<string, number>();
 
   constructor(store: Store, private readonly opts: OutboxStoreOptions, private readonly log: Logger) {
     this.inOrder = store.writesInIssueOrder;
@@ -66,6 +81,7 @@ export class OutboxStore {
     this.indexes = {
       pending: store.namespace<unknown>(OUTBOX_NAMESPACES.pending),
       dead: store.namespace<unknown>(OUTBOX_NAMESPACES.dead),
+      groups: store.namespace<unknown>(OUTBOX_NAMESPACES.groups),
     };
   }
 
@@ -83,7 +99,8 @@ export class OutboxStore {
    * Records entries as pending (index first, then records; see the header). Returns the entries whose record
    * was written; `error` is the first store failure, if any (the others may still have been written).
    */
-  async recordPending(items: PendingEntry[], now: number): Promise<{ recorded: PendingEntry[]; error?: unknown }> {
+  async recordPending(items: PendingEntry[], now: number, grouped = false): Promise<{ recorded: PendingEntry[]; error?: unknown }> {
+    if (grouped) return this.recordGroups(items, now);
     const recorded: PendingEntry[] = [];
     for (const chunk of chunks(items, this.opts.batchSize)) {
       const indexed = Promise.all(chunk.map((p) => this.setIndexKey("pending", p.entry.txnId, indexValue(p))));
@@ -113,16 +130,55 @@ export class OutboxStore {
     return { recorded };
   }
 
-  async markSent(txnId: string, roomId: string, eventId: string, now: number): Promise<void> {
+  /** Records each `batchSize` items as one group (one write each, all issued at once); see the header. */
+  private async recordGroups(items: PendingEntry[], now: number): Promise<{ recorded: PendingEntry[]; error?: unknown }> {
+    const groups = chunks(items, this.opts.batchSize).map((members) => ({ id: randomUUID(), members }));
+    const writes = await Promise.allSettled(groups.map(({ id, members }) => this.setIndexKey("groups", id,
+      { entries: members.map((p) => ({ entry: p.entry, seq: p.seq })), enqueuedAt: now })));
+    const recorded: PendingEntry[] = [];
+    let error: unknown;
+    writes.forEach((w, i) => {
+      const group = groups[i];
+      if (group === undefined) return;
+      if (w.status === "rejected") {
+        error ??= w.reason;
+        return;
+      }
+      this.groupLeft.set(group.id, group.members.length);
+      for (const p of group.members) recorded.push({ entry: p.entry, seq: p.seq, group: group.id });
+    });
+    return error === undefined ? { recorded } : { recorded, error };
+  }
+
+  async markSent(item: PendingEntry, eventId: string, now: number): Promise<void> {
+    const { txnId, roomId } = item.entry;
     const marked = this.records.set(txnId, { status: "sent", roomId, eventId, at: now }, this.opts.sentTtlMs);
+    if (item.group !== undefined) {
+      await marked;
+      await this.leaveGroup(item.group);
+      return;
+    }
     if (!this.inOrder) await marked;
     await Promise.all([marked, this.deleteIndexKey("pending", txnId)]);
   }
 
-  async markDead(letter: DeadLetter, seq: number): Promise<void> {
-    await this.records.set(letter.txnId, { status: "dead", letter, seq }, this.opts.deadTtlMs);
+  async markDead(letter: DeadLetter, item: PendingEntry): Promise<void> {
+    await this.records.set(letter.txnId, { status: "dead", letter, seq: item.seq }, this.opts.deadTtlMs);
     await this.setIndexKey("dead", letter.txnId, { roomId: letter.roomId, at: letter.at }, this.opts.deadTtlMs);
-    await this.deleteIndexKey("pending", letter.txnId);
+    if (item.group !== undefined) await this.leaveGroup(item.group);
+    else await this.deleteIndexKey("pending", letter.txnId);
+  }
+
+  /** A member's record is durable: the group goes once none is left (a failed delete is cleaned at the next recovery). */
+  private async leaveGroup(group: string): Promise<void> {
+    const left = (this.groupLeft.get(group) ?? 1) - 1;
+    if (left > 0) {
+      this.groupLeft.set(group, left);
+      return;
+    }
+    this.groupLeft.delete(group);
+    await this.deleteIndexKey("groups", group).catch((error: unknown) =>
+      this.log.warn({ err: String(error), group }, "outbox group cleanup failed; it is cleaned at the next start"));
   }
 
   async requeueDead(item: PendingEntry, now: number): Promise<void> {
@@ -166,6 +222,26 @@ export class OutboxStore {
       await this.deleteIndexKey("pending", txnId);
       this.log.debug({ txnId, status: record?.status ?? "missing" }, "outbox index entry cleaned at recovery");
     }
+    for (const [id, group] of await this.list("groups", pendingGroupSchema)) {
+      const records = await this.read(group.entries.map((m) => m.entry.txnId));
+      let left = 0;
+      for (const [i, member] of group.entries.entries()) {
+        const record = records[i];
+        const { txnId, roomId } = member.entry;
+        if (record === undefined) { // pending in this group (a "pending" record of its own recovers it by itself)
+          pending.push({ ...member, group: id });
+          maxSeq = Math.max(maxSeq, member.seq);
+          left += 1;
+        } else if (record.status === "dead" && !knownDead.has(txnId)) { // crashed inside markDead: finish it
+          await this.setIndexKey("dead", txnId, { roomId, at: record.letter.at }, Math.max(1, record.letter.at + this.opts.deadTtlMs - now));
+          dead.push({ txnId, roomId, at: record.letter.at });
+          knownDead.add(txnId);
+        }
+      }
+      if (left > 0) this.groupLeft.set(id, left);
+      else await this.deleteIndexKey("groups", id);
+    }
+    pending.sort((a, b) => a.seq - b.seq);
     return { pending, dead, maxSeq };
   }
 
@@ -197,7 +273,7 @@ export class OutboxStore {
     return out;
   }
 
-  private async setIndexKey(name: IndexName, txnId: string, value: PendingIndexValue | DeadIndexValue, ttlMs?: number): Promise<void> {
+  private async setIndexKey(name: IndexName, txnId: string, value: PendingIndexValue | DeadIndexValue | PendingGroupValue, ttlMs?: number): Promise<void> {
     this.deferred[name].delete(txnId); // a deletion deferred earlier must not undo this write
     await this.indexes[name].set(txnId, value, ttlMs);
   }
@@ -212,7 +288,7 @@ export class OutboxStore {
 
   private async flushDeferred(): Promise<void> {
     if (this.listings > 0) return;
-    for (const name of ["pending", "dead"] as const) {
+    for (const name of ["pending", "dead", "groups"] as const) {
       const keys = [...this.deferred[name]];
       this.deferred[name].clear();
       for (const chunk of chunks(keys, this.opts.batchSize)) {

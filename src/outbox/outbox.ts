@@ -9,11 +9,16 @@ import { FairQueue } from "./fair-queue";
 import { OutboxLedger, type OutboxStats } from "./ledger";
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from "./options";
 import { OutboxStore } from "./outbox-store";
-import { laneOf, outboxEntryInputSchema, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
+import { laneOf, outboxEntryInputSchema, parseEntries, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
 import {
   deadResult, describeError, failureFields, inputOf, invalidEntryResult, OutboxStoppedError, OutboxStoreError,
   stoppedResult, unrecordedResult, Waiters, type Failure,
 } from "./results";
+
+export interface EnqueueOptions {
+  /** Record the entries in groups (one store write per `storeBatchSize` entries, not two per entry): a fan-out chunk. */
+  group?: boolean;
+}
 
 export class Outbox {
   private readonly durable: OutboxStore;
@@ -50,13 +55,13 @@ export class Outbox {
    * OutboxStoreError if the store failed (the entries written before the failure are delivered; enqueue
    * again: those are deduplicated), OutboxStoppedError after drain(), a ZodError for a malformed entry.
    */
-  async enqueue(entries: OutboxEntryInput[]): Promise<void> {
+  async enqueue(entries: OutboxEntryInput[], opts: EnqueueOptions = {}): Promise<void> {
     if (this.stopping) throw new OutboxStoppedError();
-    await this.enqueueChecked(entries.map((e) => outboxEntryInputSchema.parse(e)));
+    await this.enqueueChecked(parseEntries(entries), opts.group === true);
   }
 
   /** enqueue() for entries already checked against the schema (send() checks its one entry itself). */
-  private async enqueueChecked(parsed: OutboxEntryInput[]): Promise<void> {
+  private async enqueueChecked(parsed: OutboxEntryInput[], grouped = false): Promise<void> {
     if (this.stopping) throw new OutboxStoppedError();
     const batch = new Set<string>();
     const fresh = parsed.filter((e) => {
@@ -81,7 +86,7 @@ export class Outbox {
         else if (record.status === "pending") this.admit({ entry: record.entry, seq: record.seq }); // from before a restart
         else if (record.status === "dead") this.ledger.addDead(entry.txnId, record.letter.roomId, record.letter.at);
       });
-      const { recorded, error } = await this.durable.recordPending(toRecord, this.now());
+      const { recorded, error } = await this.durable.recordPending(toRecord, this.now(), grouped);
       for (const item of recorded) this.admit(item);
       if (error !== undefined) {
         this.opts.log.error({ err: describeError(error), recorded: recorded.length, of: toRecord.length }, "outbox could not record messages");
@@ -255,7 +260,7 @@ export class Outbox {
     }
     if (result.ok) {
       try {
-        await this.durable.markSent(txnId, roomId, result.eventId, this.now());
+        await this.durable.markSent(item, result.eventId, this.now());
       } catch (error) {
         this.opts.log.error({ roomId, txnId, err: describeError(error) },
           "outbox: message delivered but not marked sent; after a restart it is resent with the same txnId (deduplicated)");
@@ -278,7 +283,7 @@ export class Outbox {
   /** A failed intermediate edit of a live answer: done without being sent (the final edit carries the text). */
   private async dropLive(item: PendingEntry, result: Failure): Promise<void> {
     const { roomId, txnId } = item.entry;
-    await this.durable.markSent(txnId, roomId, "", this.now()).catch((error: unknown) =>
+    await this.durable.markSent(item, "", this.now()).catch((error: unknown) =>
       this.opts.log.warn({ roomId, txnId, err: describeError(error) }, "outbox: a dropped live edit could not be marked done"));
     this.ledger.removePending(txnId);
     this.opts.log.warn({ roomId, txnId, error: result.error.describe() }, "outbox: a live edit was not delivered; dropped");
@@ -289,7 +294,7 @@ export class Outbox {
     const letter: DeadLetter = { ...item.entry, ...failure, at: this.now() };
     const { roomId, txnId } = item.entry;
     try {
-      await this.durable.markDead(letter, item.seq);
+      await this.durable.markDead(letter, item);
     } catch (error) {
       this.opts.log.error({ roomId, txnId, err: describeError(error) }, "outbox could not record a dead letter; it stays pending and is retried after a restart");
     }

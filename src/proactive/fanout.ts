@@ -20,7 +20,7 @@ export interface FanoutDeps {
   proactiveRooms: () => Promise<string[]>;
   /** Whether the bot is joined to a room now. */
   isJoined: (roomId: string) => Promise<boolean>;
-  outbox: { enqueue(entries: OutboxEntryInput[]): Promise<void> };
+  outbox: { enqueue(entries: OutboxEntryInput[], opts?: { group?: boolean }): Promise<void> };
   /** Run id → the rooms it was recorded for (namespace "proactive-runs"). */
   recordedRuns: Keyv<string[]>;
   log: Logger;
@@ -80,17 +80,19 @@ export class ProactiveFanout {
   private async queue(runId: string, threadId: string, messages: string[]): Promise<ProactiveResult | RefusedTarget> {
     const rooms = await this.roomsFor(runId, threadId);
     if (!Array.isArray(rooms)) return rooms;
-    const contents = messages.map((text) => buildMessageContents(text, { msgtype: "m.text" }));
+    // One content object per message part, shared by every room's entry (the outbox keeps it shared while queued).
+    const contents = messages.map((text) => buildMessageContents(text, { msgtype: "m.text" })
+      .map((part) => ({ ...part, "m.mentions": mentionsFor({}) })));
+    const origin = { kind: "proactive", runId } as const;
     const chunk = Math.max(1, this.deps.chunkRooms ?? 100);
     for (let i = 0; i < rooms.length; i += chunk) {
       const entries: OutboxEntryInput[] = [];
       for (const roomId of rooms.slice(i, i + chunk)) {
-        contents.forEach((parts, m) => parts.forEach((part, p) => entries.push({
-          roomId, type: "m.room.message", txnId: proactiveTxnId(runId, roomId, m, p),
-          content: { ...part, "m.mentions": mentionsFor({}) }, origin: { kind: "proactive", runId },
+        contents.forEach((parts, m) => parts.forEach((content, p) => entries.push({
+          roomId, type: "m.room.message", txnId: proactiveTxnId(runId, roomId, m, p), content, origin,
         })));
       }
-      await this.deps.outbox.enqueue(entries);
+      await this.deps.outbox.enqueue(entries, { group: true }); // one store write per chunk (outbox-store.ts)
       if (i + chunk < rooms.length) checkpoint("proactive-chunk-queued");
     }
     checkpoint("proactive-queued");

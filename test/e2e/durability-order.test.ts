@@ -16,7 +16,7 @@ import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "..
 
 const ROOMS = 12;
 
-/** Every key a commit ever set, every outbox record text committed, and the number of commits, as they happen. */
+/** Every key a commit ever set, every outbox record (or record group) text committed, and the number of commits, as they happen. */
 class CommitLog {
   readonly keys = new Set<string>();
   readonly outboxRecords: string[] = [];
@@ -31,7 +31,8 @@ class CommitLog {
       for (const w of writes) {
         if (w.value === undefined) continue;
         this.keys.add(w.key);
-        if (w.key.startsWith("outbox:") && typeof w.value === "string") this.outboxRecords.push(w.value);
+        // A record of its own ("outbox:") or one of a group recorded together ("outbox-groups:", a fan-out chunk).
+        if (/^outbox(-groups)?:/.test(w.key) && typeof w.value === "string") this.outboxRecords.push(w.value);
       }
     });
     return adapter; // observed, not wrapped: the store keeps its write-order promise

@@ -33,9 +33,10 @@ export async function storeRows(dataDir: string, keyContains?: string): Promise<
   });
 }
 
-/** Waits until nothing is pending in the journal or the outbox (their index rows go once an item is done). */
+/** Waits until nothing is pending in the journal or the outbox (their index rows and record groups go once done). */
 export function storeSettled(dataDir: string): Promise<void> {
-  return pollUntil(async () => (await storeRows(dataDir, "journal-pending:")) + (await storeRows(dataDir, "outbox-pending:")) === 0,
+  return pollUntil(async () => (await storeRows(dataDir, "journal-pending:")) + (await storeRows(dataDir, "outbox-pending:"))
+    + (await storeRows(dataDir, "outbox-groups:")) === 0,
     "nothing pending in the journal or the outbox");
 }
 

@@ -5,13 +5,14 @@ import { exposeGc, IdleCollector } from "../../../src/util/idle-gc";
 
 const MB = 1024 * 1024;
 
-function collector(state: { used: number; busy: number; collections: number; afterGc: number }): IdleCollector {
+function collector(state: { used: number; busy: number; collections: number; afterGc: number; slack?: number }): IdleCollector {
   return new IdleCollector({
-    log: pino({ level: "silent" }), growthBytes: 32 * MB, idleUtilization: 0.05,
-    heapUsed: () => state.used, utilization: () => state.busy,
+    log: pino({ level: "silent" }), growthBytes: 32 * MB, slackBytes: 16 * MB, idleUtilization: 0.05,
+    heapUsed: () => state.used, utilization: () => state.busy, heapSlack: () => state.slack ?? 0,
     gc: () => {
       state.collections += 1;
       state.used = state.afterGc;
+      state.slack = 2 * MB; // compacted
     },
   });
 }
@@ -50,6 +51,20 @@ describe("IdleCollector", () => {
     expect(c.check()).toBe(false);
     state.used = 110 * MB;
     expect(c.check()).toBe(true);
+  });
+
+  it("compacts pages V8 emptied by itself but kept (heap committed and unused), once idle", () => {
+    const state = { used: 60 * MB, busy: 0.5, collections: 0, afterGc: 50 * MB, slack: 4 * MB };
+    const c = collector(state);
+    state.used = 50 * MB; // V8 collected the burst's garbage by itself...
+    state.slack = 130 * MB; // ...and kept its pages
+    expect(c.check()).toBe(false); // busy
+    state.busy = 0.01;
+    expect(c.check()).toBe(true);
+    expect(c.check()).toBe(false); // compacted: nothing more to give back
+    state.slack = 12 * MB;
+    expect(c.check()).toBe(false); // less than worth a collection
+    expect(state.collections).toBe(1);
   });
 
   it("obtains V8's full collector without the --expose-gc flag; it frees garbage", async () => {
