@@ -20,7 +20,10 @@ describe("RoomMemory", () => {
   let committed: CommittedWrite[] = [];
   const open = async (opts: { threadsMax?: number; answersMax?: number } = {}): Promise<{ store: Store; memory: RoomMemory }> => {
     const store = await openStore(`sqlite://${path.join(dir, "bot.sqlite")}`, { logger: pino({ level: "silent" }),
-      wrapAdapter: (adapter) => adapter.on("commit", (writes: CommittedWrite[]) => committed.push(...writes)) });
+      wrapAdapter: (adapter) => {
+        adapter.on("commit", (writes: CommittedWrite[]) => committed.push(...writes));
+        return adapter;
+      } });
     opened.push(store);
     return { store, memory: new RoomMemory({ kv: store.namespace("room-memory"), log: pino({ level: "silent" }), ...opts }) };
   };
