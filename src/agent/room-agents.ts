@@ -87,8 +87,9 @@ export class RoomAgents {
     return transport.protocol() === 2 ? transport.capabilities() : undefined;
   }
 
-  /** The agent a turn goes to: the current one of the room it was asked in. */
+  /** The agent a turn goes to: the current one of the room it was asked in (the only one, when one is configured). */
   async agentFor(req: { input: unknown }): Promise<string> {
+    if (this.deps.agents.size <= 1) return this.deps.defaultAgent; // no choice to read: the room's and its spaces' would name it
     const roomId = (req.input as { context?: { roomId?: unknown } }).context?.roomId;
     return typeof roomId === "string" ? (await this.current(roomId)).name : this.deps.defaultAgent;
   }

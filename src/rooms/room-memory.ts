@@ -1,34 +1,21 @@
 // What the bot remembers of each room's conversation (namespace "room-memory"), bounded per room:
 // - `t|<room>`: the Matrix threads it was asked in (the newest `threadsMax`). In a group room whose /threads setting is
 //   "follow", a later message in such a thread addresses the bot without a mention.
-// - `a|<room>`: its recent answers (the newest `answersMax`): which questions each one answered, who asked them, and
-//   which of the bot's messages show it. A question redacted later takes its answer with it; the last question of a
-//   thread, edited soon enough, is answered again by editing that answer.
-// One record per room and kind, read through a bounded cache (this process is the only writer), written under a
-// per-room lock. Store failures are thrown: the router tries the event again; the pipeline logs a lost answer record.
+// - its recent answers (the newest `answersMax`, answer-memory.ts: one entry per answer): which questions each one
+//   answered, who asked them, and which of the bot's messages show it. A question redacted later takes its answer
+//   with it; the last question of a thread, edited soon enough, is answered again by editing that answer.
+// Read through a bounded cache (this process is the only writer), written under a per-room lock. Store failures are
+// thrown: the router tries the event again; the pipeline logs a lost answer record.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { KeyedLock } from "../util/keyed-lock";
+import { AnswerMemory, type AnswerEntry } from "./answer-memory";
+
+export { answerEntrySchema, type AnswerEntry } from "./answer-memory";
 
 const threadsSchema = z.object({ v: z.literal(1), threads: z.array(z.object({ root: z.string(), at: z.number() })) });
 type ThreadsRecord = z.infer<typeof threadsSchema>;
-
-export const answerEntrySchema = z.object({
-  /** The questions this answer answered (Matrix event ids, as people see them: the originals, not their edits). */
-  questions: z.array(z.string()).min(1),
-  /** Who asked each question (same order). */
-  senders: z.array(z.string()),
-  /** The bot's messages showing the answer, in order (placeholder and failure notices included). */
-  events: z.array(z.string()),
-  /** The Matrix thread it was in; none: the room's main timeline. */
-  root: z.string().optional(),
-  /** When it was (last) answered, ms since the epoch. */
-  at: z.number(),
-});
-export type AnswerEntry = z.infer<typeof answerEntrySchema>;
-const answersSchema = z.object({ v: z.literal(1), answers: z.array(answerEntrySchema) });
-type AnswersRecord = z.infer<typeof answersSchema>;
 
 export interface RoomMemoryOptions {
   kv: Keyv<unknown>;
@@ -43,20 +30,21 @@ export interface RoomMemoryOptions {
 }
 
 export class RoomMemory {
-  private readonly cache = new Map<string, ThreadsRecord | AnswersRecord>();
+  private readonly cache = new Map<string, ThreadsRecord>();
   /** Bumped by every write of a key: a read that started before a write must not cache what it read. */
   private readonly writes = new Map<string, number>();
   private readonly locks = new KeyedLock();
   private readonly threadsMax: number;
-  private readonly answersMax: number;
   private readonly cacheSize: number;
   private readonly now: () => number;
+  private readonly answers: AnswerMemory;
 
   constructor(private readonly opts: RoomMemoryOptions) {
     this.threadsMax = Math.max(1, opts.threadsMax ?? 200);
-    this.answersMax = Math.max(1, opts.answersMax ?? 100);
     this.cacheSize = Math.max(1, opts.cacheSize ?? 2_000);
     this.now = opts.now ?? Date.now;
+    this.answers = new AnswerMemory({ kv: opts.kv, log: opts.log, answersMax: Math.max(1, opts.answersMax ?? 100),
+      cacheSize: this.cacheSize, now: this.now });
   }
 
   /** Whether the bot was asked in this thread (and still remembers it). */
@@ -78,43 +66,30 @@ export class RoomMemory {
 
   /** Records an answer; one that answered any of the same questions before is replaced. */
   async recordAnswer(roomId: string, entry: Omit<AnswerEntry, "at">): Promise<void> {
-    await this.locks.run(`a|${roomId}`, async () => {
-      const current = await this.answers(roomId);
-      const others = current.answers.filter((a) => !a.questions.some((q) => entry.questions.includes(q)));
-      await this.save(`a|${roomId}`, { v: 1, answers: [...others, { ...entry, at: this.now() }].slice(-this.answersMax) });
-    });
+    await this.answers.record(roomId, entry);
     if (entry.root !== undefined) await this.follow(roomId, entry.root);
   }
 
   /** The remembered answer to a question, if any. */
   async answerTo(roomId: string, questionId: string): Promise<AnswerEntry | undefined> {
-    return newest((await this.answers(roomId)).answers, (a) => a.questions.includes(questionId));
+    return this.answers.answerTo(roomId, questionId);
   }
 
   /** Whether `entry` is the newest answer of its thread (or of the main timeline). */
   async isLastOfItsThread(roomId: string, entry: AnswerEntry): Promise<boolean> {
-    const last = newest((await this.answers(roomId)).answers, (a) => a.root === entry.root);
-    return last !== undefined && last.questions[0] === entry.questions[0];
+    return this.answers.isLastOfItsThread(roomId, entry);
   }
 
   /** Forgets the answer to a question (its messages were redacted). */
   async forgetAnswer(roomId: string, questionId: string): Promise<void> {
-    await this.locks.run(`a|${roomId}`, async () => {
-      const current = await this.answers(roomId);
-      const answers = current.answers.filter((a) => !a.questions.includes(questionId));
-      if (answers.length !== current.answers.length) await this.save(`a|${roomId}`, { v: 1, answers });
-    });
+    await this.answers.forget(roomId, questionId);
   }
 
   private async threads(roomId: string): Promise<ThreadsRecord> {
     return this.read(`t|${roomId}`, threadsSchema, { v: 1, threads: [] });
   }
 
-  private async answers(roomId: string): Promise<AnswersRecord> {
-    return this.read(`a|${roomId}`, answersSchema, { v: 1, answers: [] });
-  }
-
-  private async read<T extends ThreadsRecord | AnswersRecord>(key: string, schema: z.ZodType<T>, empty: T): Promise<T> {
+  private async read<T extends ThreadsRecord>(key: string, schema: z.ZodType<T>, empty: T): Promise<T> {
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached as T;
     const writesBefore = this.writes.get(key) ?? 0;
@@ -129,7 +104,7 @@ export class RoomMemory {
     return value;
   }
 
-  private async save(key: string, value: ThreadsRecord | AnswersRecord): Promise<void> {
+  private async save(key: string, value: ThreadsRecord): Promise<void> {
     this.cache.delete(key);
     this.writes.set(key, (this.writes.get(key) ?? 0) + 1);
     await this.opts.kv.set(key, value);
@@ -137,20 +112,11 @@ export class RoomMemory {
     if (this.writes.size > this.cacheSize) this.writes.delete(this.writes.keys().next().value ?? "");
   }
 
-  private remember(key: string, value: ThreadsRecord | AnswersRecord): void {
+  private remember(key: string, value: ThreadsRecord): void {
     this.cache.delete(key);
     this.cache.set(key, value);
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value ?? "");
   }
-}
-
-/** The newest (last) item matching `test`. */
-function newest<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
-  for (let i = items.length - 1; i >= 0; i -= 1) {
-    const item = items[i];
-    if (item !== undefined && test(item)) return item;
-  }
-  return undefined;
 }
 
 /** Records a batch's answer: its questions as people see them (the originals, not their edits), and their senders. */

@@ -37,7 +37,6 @@ export const THREAD_KEY_PREFIX = "v1.";
 
 const PART_SEPARATOR = "~";
 const GENERATION_MARK = "g";
-const KEPT = /^[A-Za-z0-9.-]$/;
 const ESCAPED_PART = /^(?:[A-Za-z0-9.-]|_[0-9A-F]{2})+$/;
 const GENERATION = /^(?:0|[1-9][0-9]*)$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -45,13 +44,20 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
+/** Text made only of kept characters (most room and event ids but for the `:` of the server name). */
+const ALL_KEPT = /^[A-Za-z0-9.-]*$/;
+/** The runs of characters that are escaped. */
+const NOT_KEPT = /[^A-Za-z0-9.-]+/g;
+
 function escapePart(text: string): string {
+  // Asked for every routed message: the kept runs are copied as they are, only the rest is escaped character by character.
+  return ALL_KEPT.test(text) ? text : text.replace(NOT_KEPT, escapeRun);
+}
+
+/** Every character as its UTF-8 bytes, `_XX` each. */
+function escapeRun(text: string): string {
   let out = "";
   for (const char of text) {
-    if (KEPT.test(char)) {
-      out += char;
-      continue;
-    }
     for (const byte of encoder.encode(char)) out += `_${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;

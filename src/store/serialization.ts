@@ -53,18 +53,29 @@ function decodeString(value: string): string | Buffer {
   return value.startsWith(":base64:") ? Buffer.from(value.slice(8), "base64") : value.slice(1);
 }
 
-/** Whether the value holds a string starting with ":" or a Buffer (most values do not: plain JSON.stringify then). */
+/**
+ * Whether the value holds a string starting with ":" or a Buffer (most values do not: plain JSON.stringify then).
+ * Asked for every write: it walks the value without making a key list per object.
+ */
 function needsEncoding(data: unknown): boolean {
-  const stack: unknown[] = [data];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value === "string") {
-      if (value.charCodeAt(0) === COLON) return true;
-    } else if (typeof value === "object" && value !== null) {
-      if (Buffer.isBuffer(value)) return true;
-      for (const key of Object.keys(value)) stack.push((value as Record<string, unknown>)[key]);
+  const stack: object[] = [];
+  if (marks(data, stack)) return true;
+  for (let value = stack.pop(); value !== undefined; value = stack.pop()) {
+    if (Buffer.isBuffer(value)) return true;
+    if (Array.isArray(value)) {
+      for (const item of value as unknown[]) if (marks(item, stack)) return true;
+    } else {
+      const record = value as Record<string, unknown>;
+      for (const key in record) if (Object.prototype.hasOwnProperty.call(record, key) && marks(record[key], stack)) return true;
     }
   }
+  return false;
+}
+
+/** A string that needs the escape: true; an object or array: pushed to be walked. */
+function marks(value: unknown, stack: object[]): boolean {
+  if (typeof value === "string") return value.charCodeAt(0) === COLON;
+  if (typeof value === "object" && value !== null) stack.push(value);
   return false;
 }
 

@@ -69,4 +69,18 @@ describe("RoomAgents", () => {
     expect(seen).toEqual({ support: [], coder: ["v1.r~g0~~coder"] });
     expect(reads).toEqual(["!room", "!space"]); // one lookup: the room's settings, then its space's
   });
+
+  it("with one agent configured, every turn goes to it without reading the room's settings or spaces", async () => {
+    const seen: string[] = [];
+    const reads: string[] = [];
+    const agents = new RoomAgents({ agents: new Map([["support", { definition: { name: "support" }, transport: fakeTransport(seen) }]]),
+      defaultAgent: "support", settings: { get: async (roomId) => (reads.push(roomId), { agent: "support" }), update: async () => undefined },
+      spacesOf: async (roomId) => (reads.push(`spaces of ${roomId}`), []) });
+    const runner = agents.routed((name, inner) => ({ run: (r, o, sig) => inner.run(r, o, sig) }));
+    await runner.run(req("!room"), { onTextMessage: () => undefined });
+    await agents.run(req("!other"), { onTextMessage: () => undefined });
+    expect(seen).toEqual(["v1.r~g0", "v1.r~g0"]);
+    expect(reads).toEqual([]);
+    expect(await agents.current("!room")).toEqual({ name: "support", source: "room" }); // /agent still says where it comes from
+  });
 });

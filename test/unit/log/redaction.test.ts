@@ -103,3 +103,26 @@ describe("createSecretScrubber", () => {
     expect(createSecretScrubber(["", ACCESS_TOKEN])("a b")).toBe("a b");
   });
 });
+
+describe("createLogger: credential fields", () => {
+  it("blanks them at any depth, in child bindings too, and leaves the logged object as it was", () => {
+    const { logger, text } = capture();
+    const fields = { a: { b: { c: { headers: { authorization: "Bearer unknown-token-8" } } } }, list: [{ api_key: "unknown-key-9" }], roomId: "!r:x" };
+    logger.child({ module: "m", token: "unknown-token-10" }).info(fields, "deep");
+    const line = JSON.parse(text()) as Record<string, unknown>;
+    expect(line).toMatchObject({ module: "m", token: "[REDACTED]", roomId: "!r:x", list: [{ api_key: "[REDACTED]" }],
+      a: { b: { c: { headers: { authorization: "[REDACTED]" } } } } });
+    expect(fields.a.b.c.headers.authorization).toBe("Bearer unknown-token-8"); // the caller's object is not changed
+    expect(fields.list[0]?.api_key).toBe("unknown-key-9");
+  });
+
+  it("an error logged as err keeps its type and stack (its serializer writes no credential field)", () => {
+    const { logger, text } = capture();
+    const error = Object.assign(new TypeError("boom"), { headers: { authorization: "Bearer unknown-token-11" } });
+    logger.error({ err: error }, "failed");
+    const line = JSON.parse(text()) as { err: { type: string; stack: string } };
+    expect(line.err.type).toBe("TypeError");
+    expect(line.err.stack).toContain("boom");
+    expect(text()).not.toContain("unknown-token-11");
+  });
+});
