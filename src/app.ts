@@ -45,6 +45,7 @@ import { TurnPipeline } from "./turns/pipeline";
 import { journalIdsOf } from "./turns/turn-run";
 import { ThreadFollowing } from "./turns/thread-following";
 import { createUsage } from "./usage";
+import { checkpoint } from "./util/checkpoints";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -219,10 +220,13 @@ class BotApp implements App {
       live: live.rendering(agentOutbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       attachments: media.posting({ isRecorded: (txnId) => outbox.isRecorded(txnId),
         encrypted: crypto ? (roomId) => crypto.isEncrypted(roomId) : async () => false }),
-      onSettled: async (settled) => {
+      onSettled: async (settled, byRun) => {
         for (const m of settled) {
           m.media?.release();
-          for (const id of journalIdsOf(m)) await journal.complete(m.roomId, id);
+          for (const id of journalIdsOf(m)) {
+            await journal.complete(m.roomId, id, byRun);
+            checkpoint("turn-settled");
+          }
         }
       },
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),

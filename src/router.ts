@@ -139,8 +139,10 @@ export class InboundRouter {
 
   /** Processes what was journaled but not finished before the last stop. */
   async recover(): Promise<number> {
+    // First: a run cut short runs again with the turns it had, and the turns of a run that settled are marked handled
+    // (run-batches.ts), so that the journal no longer lists them.
+    await this.deps.pipeline.loadRecordedBatches();
     const unfinished = await this.deps.journal.unfinished();
-    await this.deps.pipeline.loadRecordedBatches(); // a run cut short runs again with the turns it had (run-batches.ts)
     for (const event of unfinished) this.schedule(event);
     for (const roomId of new Set(unfinished.map((e) => e.room_id))) {
       this.inRoomOrder(roomId, undefined, async () => this.deps.pipeline.recoveryRouted(roomId));

@@ -6,8 +6,9 @@ import type { Store } from "../store";
 import { RunBatches } from "../turns/run-batches";
 import { listNamespace } from "./matrix-helpers";
 
-export function runBatchesOn(store: Store, journal: Pick<Journal, "isDone">, log: Logger): RunBatches {
+export function runBatchesOn(store: Store, journal: Pick<Journal, "doneState" | "complete">, log: Logger): RunBatches {
   const records = store.namespace<unknown>("run-batches");
-  return new RunBatches({ records, list: () => listNamespace(records), isDone: (roomId, key) => journal.isDone(roomId, key),
+  return new RunBatches({ records, list: () => listNamespace(records), doneState: (roomId, key) => journal.doneState(roomId, key),
+    complete: (roomId, key, by) => journal.complete(roomId, key, by),
     writesInIssueOrder: store.writesInIssueOrder }, log);
 }

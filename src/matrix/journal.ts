@@ -29,7 +29,7 @@ export type JournalEntry = Entry;
 type Entry =
   | { status: "pending"; json: string; receivedAt: number; late?: true }
   | { status: "pending"; event: unknown; receivedAt: number }
-  | { status: "done"; at: number; late?: true };
+  | { status: "done"; at: number; late?: true; by?: string };
 
 /** An inbound event that could not be stored: skipped, logged and counted, never blocking its batch. */
 export interface PoisonItem {
@@ -182,17 +182,24 @@ export class Journal {
   }
 
   async isDone(roomId: string, eventId: string): Promise<boolean> {
+    return (await this.doneState(roomId, eventId)).done;
+  }
+
+  /** Whether the event is done, and the run whose answer settled it (when one did: see complete). */
+  async doneState(roomId: string, eventId: string): Promise<{ done: boolean; by?: string }> {
     const entry = await this.stores.entries.get(Journal.key(roomId, eventId));
-    return entry?.status === "done";
+    if (entry?.status !== "done") return { done: false };
+    return { done: true, ...(typeof entry.by === "string" ? { by: entry.by } : {}) };
   }
 
-  /** Marks an event processed. Idempotent. */
-  async complete(roomId: string, eventId: string): Promise<void> {
-    await this.completeKey(Journal.key(roomId, eventId));
+  /** Marks an event processed. Idempotent. `by`: the run whose answer settled it (run-batches.ts reads it at recovery). */
+  async complete(roomId: string, eventId: string, by?: string): Promise<void> {
+    await this.completeKey(Journal.key(roomId, eventId), by);
   }
 
-  private async completeKey(key: string): Promise<void> {
-    const done = this.stores.entries.set(key, { status: "done", at: Date.now(), ...(this.reopened.has(key) ? { late: true as const } : {}) }, this.doneTtlMs);
+  private async completeKey(key: string, by?: string): Promise<void> {
+    const done = this.stores.entries.set(key, { status: "done", at: Date.now(), ...(this.reopened.has(key) ? { late: true as const } : {}),
+      ...(by !== undefined ? { by } : {}) }, this.doneTtlMs);
     if (!this.stores.writesInIssueOrder) await done;
     await Promise.all([done, this.stores.pending.delete(key)]);
     this.handedOut.delete(key);

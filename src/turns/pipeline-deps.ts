@@ -19,8 +19,11 @@ export interface PipelineDeps {
   live?: LiveRendering;
   /** The agent's files: uploaded and posted (src/render/attachment-post.ts). */
   attachments?: AttachmentPosting;
-  /** Called once every message of a finished run (answered or told of the failure) is settled. */
-  onSettled: (messages: TurnMessage[]) => Promise<void>;
+  /**
+   * Called once every message of a finished run (answered or told of the failure) is settled. `byRun`: the run whose
+   * answer settled them (absent for messages settled otherwise: redacted, refused, dropped).
+   */
+  onSettled: (messages: TurnMessage[], byRun?: string) => Promise<void>;
   onRunFinished?: (result: RunResult, messages: TurnMessage[], seconds: number) => void;
   /** A batch was answered (or told of its failure): the bot's messages showing the answer, in order. */
   onAnswered?: (messages: TurnMessage[], eventIds: string[]) => Promise<void>;

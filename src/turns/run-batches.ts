@@ -10,7 +10,9 @@
 // A recovered turn waits (in its thread's queue) until the rest of its batch is routed too, in the version the run had
 // (an edit made before the run started); the router routes a room's recovered events before any later one, so the
 // batch runs again before any new run of its thread could replace its record. Once the room's recovered events are
-// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came. An edit or a redaction
+// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came. A batch whose turns were
+// being marked handled (settled by its run: the journal's done entry names the run) is not run again: its answer is
+// out, and running the rest alone would edit that answer into one for the rest only; its other turns are marked handled. An edit or a redaction
 // of its questions does not cancel a batch run again (TurnRunOptions.recovered): it is handled once the run answered.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
@@ -32,8 +34,10 @@ export interface RunBatchStores {
   records: Keyv<unknown>;
   /** Lists the records (key, value). */
   list(): AsyncIterable<[string, unknown]>;
-  /** Whether a journal entry is done (its turn settled). */
-  isDone(roomId: string, key: string): Promise<boolean>;
+  /** Whether a journal entry is done (its turn settled), and the run whose answer settled it, if one did. */
+  doneState(roomId: string, key: string): Promise<{ done: boolean; by?: string }>;
+  /** Marks a journal entry done, settled by run `by`. */
+  complete(roomId: string, key: string, by: string): Promise<void>;
   /**
    * The store applies writes in issue order (Store.writesInIssueOrder): a write issued after the run's record (the
    * outbox record before each send) never becomes durable without it (see `record`).
@@ -119,11 +123,21 @@ export class RunBatches {
     for await (const [threadKey, value] of this.stores.list()) {
       const parsed = RecordSchema.safeParse(value);
       const expected = new Map<string, string>();
+      let answered = false; // one of its turns was settled by this run's answer: the run went its course
       if (parsed.success) {
         for (const turn of parsed.data.turns) {
-          if (!(await this.stores.isDone(parsed.data.roomId, turn.key))) expected.set(turn.eventId, turn.key);
+          const state = await this.stores.doneState(parsed.data.roomId, turn.key);
+          if (state.by === parsed.data.runId) answered = true;
+          else if (!state.done) expected.set(turn.eventId, turn.key);
         }
       } else this.log.warn({ threadKey }, "unreadable record of a run's turns dropped");
+      if (parsed.success && answered && expected.size > 0) {
+        // Killed while its turns were being marked handled: the answer is out, the rest of them are handled too.
+        for (const key of expected.values()) await this.stores.complete(parsed.data.roomId, key, parsed.data.runId);
+        this.log.info({ roomId: parsed.data.roomId, runId: parsed.data.runId, turns: expected.size },
+          "a run that had answered was stopped while marking its turns handled: the rest are marked handled, not answered again");
+        expected.clear();
+      }
       if (!parsed.success || expected.size === 0) {
         await this.stores.records.delete(threadKey);
         continue;

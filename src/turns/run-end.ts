@@ -4,9 +4,9 @@ import type { PipelineDeps } from "./pipeline-deps";
 import type { TurnMessage, TurnRun } from "./turn-run";
 
 /** Marks messages handled; a failure is logged, never thrown. */
-export async function settle(deps: Pick<PipelineDeps, "onSettled" | "log">, messages: TurnMessage[]): Promise<void> {
+export async function settle(deps: Pick<PipelineDeps, "onSettled" | "log">, messages: TurnMessage[], byRun?: string): Promise<void> {
   try {
-    await deps.onSettled(messages);
+    await deps.onSettled(messages, byRun);
   } catch (e) {
     deps.log.error({ err: String(e), count: messages.length }, "could not mark messages handled; they may be answered again after a restart");
   }
@@ -14,7 +14,7 @@ export async function settle(deps: Pick<PipelineDeps, "onSettled" | "log">, mess
 
 /** A run that went its course: its messages settled, its answer recorded. */
 export async function finished(deps: PipelineDeps, run: TurnRun, batch: TurnMessage[]): Promise<void> {
-  await settle(deps, batch);
+  await settle(deps, batch, run.runId);
   const resumed = batch.find((m) => m.resume);
   if (resumed && deps.interrupts) {
     await deps.interrupts.resumed(resumed).catch((e: unknown) =>

@@ -8,6 +8,7 @@ export type Checkpoint =
   | "attachment-uploaded" // an agent's file is uploaded (its mxc known), its message not recorded in the outbox yet
   | "room-key-acknowledged" // appservice E2EE: a transaction that brought a room key was answered 200
   | "late-key-reopened" // a message whose room key came late was read and reopened in the journal, not answered yet
+  | "turn-settled" // one message of a finished run was marked handled in the journal (a batch's others may not be yet)
   | "proactive-chunk-queued" // the first rooms of a proactive run are committed to the outbox (and sending), the rest not yet
   | "proactive-queued" // a proactive run's deliveries are committed to the outbox, the agent is not acked yet
   | "provision-space-created" // createRoom made a user's space; the provisioning record does not know it yet

@@ -32,8 +32,10 @@ describe.each<CrashMode>(["client", "appservice"])("a change to a batched questi
     const { hs } = world;
     const { brain, seen, release } = gatedBrain();
     agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: TOKEN, logger: pino({ level: "silent" }), mode: { kind: "custom", brain } });
+    // Answers posted whole (no live first event and final edit): each answer is one accepted reply, so the second
+    // one is the batch's.
     const { env, botUserId, inbound } = await world.setUp(mode, { AGENT_URL: agent.url, AGENT_TOKEN: TOKEN,
-      RUN_IDLE_TIMEOUT_MS: "600000", RUN_DEADLINE_MS: "600000" });
+      RUN_IDLE_TIMEOUT_MS: "600000", RUN_DEADLINE_MS: "600000", STREAMING: "final" });
     const first = await world.startBot({ ...env, MAB_TEST_CRASH_AT: "reply-accepted#2" });
     const alice = new MatrixTestUser(hs.url, hs.addUser("alice", { displayName: "Alice" }));
     const { room_id: roomId } = await alice.createRoom({ is_direct: true, invite: [botUserId], preset: "trusted_private_chat" });

@@ -3,6 +3,8 @@
 // bot (or, on PostgreSQL and Redis, the standby taking over) runs exactly that batch again under the same runId
 // (src/turns/run-batches.ts): the same txnIds, so the homeserver drops the answer it already has, and each turn is
 // answered once. Batched anew (the first turn alone, then the rest), the first turn would be answered a second time.
+// Killed while the batch's turns were being marked handled, the batch does not run again (its answer is out; run with
+// the unmarked turns only, its answer would be edited into one for those turns alone).
 import pino from "pino";
 import { startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
 import type { ChildBot } from "../support/bot-harness";
@@ -39,7 +41,7 @@ describeEachE2eBackend("SIGKILL after a batched run's answer was accepted, then 
    * killed once the homeserver accepted that answer. Then a second bot on the same data carries on, or the standby
    * (waiting since before the kill, on a DATA_DIR of its own) takes over.
    */
-  async function cutShort(mode: CrashMode, withStandby: boolean): Promise<void> {
+  async function cutShort(mode: CrashMode, withStandby: boolean, crashAt = "reply-accepted#2"): Promise<void> {
     const { hs } = world;
     const { brain, seen, release } = gatedBrain();
     agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, token: TOKEN, logger: pino({ level: "silent" }), mode: { kind: "custom", brain } });
@@ -47,7 +49,7 @@ describeEachE2eBackend("SIGKILL after a batched run's answer was accepted, then 
     const { env, botUserId, inbound } = await world.setUp(mode, { AGENT_URL: agent.url, AGENT_TOKEN: TOKEN, LEASE_MS: "5000",
       RUN_IDLE_TIMEOUT_MS: "600000", RUN_DEADLINE_MS: "600000" });
     // Killed when the homeserver accepted the second answer: the batch's, its turns not yet marked handled.
-    const first = await world.startBot({ ...env, MAB_TEST_CRASH_AT: "reply-accepted#2" });
+    const first = await world.startBot({ ...env, MAB_TEST_CRASH_AT: crashAt });
     const standby = withStandby ? await waitingStandby(env) : undefined;
     const alice = new MatrixTestUser(hs.url, hs.addUser("alice", { displayName: "Alice" }));
     const { room_id: roomId } = await alice.createRoom({ is_direct: true, invite: [botUserId], preset: "trusted_private_chat" });
@@ -70,6 +72,12 @@ describeEachE2eBackend("SIGKILL after a batched run's answer was accepted, then 
     expect(seen[1]?.info.runId).toBe(last);
 
     const second = standby ? await standby.ready(30_000) : await world.startBot(env);
+    if (crashAt.startsWith("turn-settled")) {
+      // Killed while the batch's turns were marked handled: its answer is out and stays as it is; nothing runs again.
+      await world.expectSteady(second, inbound, () => expect([bodies(), posted()]).toEqual([ANSWERS, 2]));
+      expect(seen).toHaveLength(2);
+      return;
+    }
     await hs.waitFor(() => seen.length >= 3, { what: "the cut-short run running again", timeoutMs: 30_000 });
     await world.expectSteady(second, inbound, () => expect([bodies(), posted()]).toEqual([ANSWERS, 2]));
     // The same batch ran again, under the same runId.
@@ -78,6 +86,11 @@ describeEachE2eBackend("SIGKILL after a batched run's answer was accepted, then 
 
   it.each<CrashMode>(["client", "appservice"])("%s mode: each turn of the batch is answered exactly once", async (mode) => {
     await cutShort(mode, false);
+  });
+
+  // The batch's first turn marked handled (the second mark of the process: "first" was the first), the others not yet.
+  it.each<CrashMode>(["client", "appservice"])("%s mode, killed while the batch's turns are marked handled: its answer stays, nothing runs again", async (mode) => {
+    await cutShort(mode, false, "turn-settled#2");
   });
 
   if (backend !== "sqlite") {

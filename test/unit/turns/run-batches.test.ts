@@ -24,6 +24,8 @@ describeEachBackend("RunBatches", (backend) => {
   let test: TestStore;
   const opened: Store[] = [];
   let done: Set<string>;
+  /** Journal keys marked done by a run's answer: key → runId. */
+  let settledBy: Map<string, string>;
 
   /** A RunBatches on the test's store, as a (re)started process opens it. */
   const open = async (): Promise<{ batches: RunBatches; keys: () => Promise<string[]> }> => {
@@ -31,7 +33,11 @@ describeEachBackend("RunBatches", (backend) => {
     opened.push(store);
     const records = store.namespace<unknown>("run-batches");
     const batches = new RunBatches({ records, list: () => listNamespace(records),
-      isDone: async (roomId, key) => done.has(`${roomId}|${key}`) }, pino({ level: "silent" }));
+      doneState: async (roomId, key) => {
+        const by = settledBy.get(`${roomId}|${key}`);
+        return by !== undefined ? { done: true, by } : { done: done.has(`${roomId}|${key}`) };
+      },
+      complete: async (roomId, key, by) => void settledBy.set(`${roomId}|${key}`, by) }, pino({ level: "silent" }));
     const keys = async (): Promise<string[]> => {
       const out: string[] = [];
       for await (const [key] of listNamespace(records)) out.push(key);
@@ -44,6 +50,7 @@ describeEachBackend("RunBatches", (backend) => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mab-run-batches-"));
     test = await freshStore(backend, dir);
     done = new Set();
+    settledBy = new Map();
   });
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((s) => s.close().catch(() => undefined)));
@@ -83,6 +90,31 @@ describeEachBackend("RunBatches", (backend) => {
     expect(after.batches.isRecorded(turn("$b"))).toBe(false);
     const next = after.batches.next([turn("$c")]);
     expect([ids(next?.batch), next?.opts]).toEqual([["$c"], { runId: "$c", recovered: true }]);
+  });
+
+  it("a run killed while marking its turns handled is not run again: its other turns are marked handled by it", async () => {
+    const before = await open();
+    await before.batches.started(THREAD, [turn("$b"), turn("$c"), turn("$d")], "$d", undefined);
+    settledBy.set(`${ROOM}|$b`, "$d"); // the answer went out; $b was marked handled, then the process died
+
+    const after = await open();
+    expect(await after.batches.load()).toBe(0);
+    expect([...settledBy]).toEqual([[`${ROOM}|$b`, "$d"], [`${ROOM}|$c`, "$d"], [`${ROOM}|$d`, "$d"]]);
+    expect(after.batches.isRecorded(turn("$c"))).toBe(false);
+    expect(await after.keys()).toEqual([]);
+  });
+
+  it("a turn settled otherwise (redacted, refused) or by another run does not count as the run having answered", async () => {
+    const before = await open();
+    await before.batches.started(THREAD, [turn("$b"), turn("$c")], "$c", undefined);
+    done.add(`${ROOM}|$b`);
+    await before.batches.started("other-thread", [turn("$x", { threadKey: "other-thread" }), turn("$y", { threadKey: "other-thread" })], "$y", undefined);
+    settledBy.set(`${ROOM}|$x`, "$an-earlier-run");
+
+    const after = await open();
+    expect(await after.batches.load()).toBe(2);
+    expect([after.batches.isRecorded(turn("$c")), after.batches.isRecorded(turn("$y", { threadKey: "other-thread" }))]).toEqual([true, true]);
+    expect(settledBy.has(`${ROOM}|$c`)).toBe(false);
   });
 
   it("a turn the run had in its edited version waits for that version; the edit's takeover comes back too", async () => {

@@ -28,7 +28,8 @@ describe("a run's record: when the run may begin", () => {
 
   const batchesOn = (writesInIssueOrder: boolean): RunBatches => {
     const records = store.namespace<unknown>("run-batches");
-    return new RunBatches({ records, list: () => listNamespace(records), isDone: async () => false, writesInIssueOrder }, pino({ level: "silent" }));
+    return new RunBatches({ records, list: () => listNamespace(records), doneState: async () => ({ done: false }),
+      complete: async () => undefined, writesInIssueOrder }, pino({ level: "silent" }));
   };
   const committed = async (): Promise<number> => (store.writeStats()?.commits ?? 0);
 
