@@ -10,10 +10,11 @@
 // A recovered turn waits (in its thread's queue) until the rest of its batch is routed too, in the version the run had
 // (an edit made before the run started); the router routes a room's recovered events before any later one, so the
 // batch runs again before any new run of its thread could replace its record. Once the room's recovered events are
-// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came. A batch whose turns were
-// being marked handled (settled by its run: the journal's done entry names the run) is not run again: its answer is
-// out, and running the rest alone would edit that answer into one for the rest only; its other turns are marked handled. An edit or a redaction
-// of its questions does not cancel a batch run again (TurnRunOptions.recovered): it is handled once the run answered.
+// all routed, a batch still incomplete (a turn that is no turn any more) runs with what came.
+// A batch whose turns were being marked handled (settled by its run: the journal's done entry names the run) is not
+// run again: its answer is out, and run with the rest alone it would edit that answer into one for the rest only; its
+// other turns are marked handled. An edit or a redaction of its questions does not cancel a batch run again
+// (TurnRunOptions.recovered): it is handled once the run has answered.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { z } from "zod";
