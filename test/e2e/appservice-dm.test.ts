@@ -2,35 +2,23 @@
 // the bot answers a DM through the client API with its as_token. A redelivered transaction is not answered twice.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { startHomeserver, type Homeserver } from "../support/homeserver";
+import { useLoopbackWorld } from "../support/loopback-world";
 import { MatrixTestUser } from "../support/matrix-test-user";
-import { appserviceEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
+import { appserviceEnv, freePort, InProcessBot, writeRegistration } from "../support/bot-harness";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import { botMessagesIn } from "../support/bot-messages";
 import { expectSteady, waitForBotSettled } from "../support/bot-idle";
 
 describe("a DM turn in appservice mode", () => {
-  let hs: Homeserver;
-  let dataDir: string;
-  let bot: InProcessBot | undefined;
-
-  beforeEach(async () => {
-    hs = await startHomeserver({ serverName: "localhost" });
-    dataDir = makeDataDir();
-  });
-  afterEach(async () => {
-    await bot?.stop();
-    bot = undefined;
-    await hs.close();
-    removeDir(dataDir);
-  });
+  const world = useLoopbackWorld();
 
   it("answers through the appservice and ignores a transaction pushed again", async () => {
+    const { hs, dataDir } = world;
     const port = await freePort();
     const reg = writeRegistration(dataDir, { port });
     const { senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
-    bot = await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir }),
-      [reg.asToken, reg.hsToken]).start();
+    const bot = world.track(await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir }),
+      [reg.asToken, reg.hsToken]).start(), (b) => b.stop());
     expect(bot.app.userId).toBe(senderUserId);
 
     const alice = new MatrixTestUser(hs.url, hs.addUser("alice", { displayName: "Alice" }));
@@ -56,11 +44,12 @@ describe("a DM turn in appservice mode", () => {
   });
 
   it("refuses a transaction with the wrong hs_token with the spec's 403 M_FORBIDDEN", async () => {
+    const { hs, dataDir } = world;
     const port = await freePort();
     const reg = writeRegistration(dataDir, { port });
     hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
-    bot = await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir }),
-      [reg.asToken, reg.hsToken]).start();
+    const bot = world.track(await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir }),
+      [reg.asToken, reg.hsToken]).start(), (b) => b.stop());
     const res = await hs.pushTransaction("matrix-agent-bot", [], { hsToken: "not-the-token" });
     expect(res.status).toBe(403);
     expect(JSON.stringify(res.body)).toContain("M_FORBIDDEN");

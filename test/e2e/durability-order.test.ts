@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import pino from "pino";
 import { parse } from "yaml";
 import type { KeyvStoreAdapter } from "keyv";
-import { startHomeserver, type Homeserver } from "../support/homeserver";
-import { appserviceEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
+import { useLoopbackWorld } from "../support/loopback-world";
+import { appserviceEnv, freePort, InProcessBot, writeRegistration } from "../support/bot-harness";
 import { optInDirectly } from "../support/fanout-world";
 import { CoalescingKeyvSqlite, type CommittedWrite } from "../../src/store/sqlite-adapter";
-import { MemoryAgentJournal, startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
+import { MemoryAgentJournal, startReferenceAgent } from "../../src/reference-agent/server";
 
 const ROOMS = 12;
 
@@ -45,25 +45,10 @@ class CommitLog {
 }
 
 describe("durability order under group commit", () => {
-  let hs: Homeserver;
-  let dataDir: string;
-  let bot: InProcessBot | undefined;
-  let agent: ReferenceAgent | undefined;
-
-  beforeEach(async () => {
-    hs = await startHomeserver({ serverName: "localhost" });
-    dataDir = makeDataDir();
-  });
-  afterEach(async () => {
-    await bot?.stop();
-    bot = undefined;
-    await agent?.close();
-    agent = undefined;
-    await hs.close();
-    removeDir(dataDir);
-  });
+  const world = useLoopbackWorld();
 
   it("answers each transaction 200 and acks each agent result only after the commit that covers it, sharing commits", async () => {
+    const { hs, dataDir } = world;
     const log = new CommitLog();
     const violations: string[] = [];
     let checkedEvents = 0;
@@ -79,7 +64,7 @@ describe("durability order under group commit", () => {
         await super.remove(ids);
       }
     }
-    agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }), journal: new CheckingJournal() });
+    const agent = world.track(await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }), journal: new CheckingJournal() }), (a) => a.close());
 
     const port = await freePort();
     const reg = writeRegistration(dataDir, { port });
@@ -106,8 +91,8 @@ describe("durability order under group commit", () => {
       },
     });
 
-    bot = await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
-      extra: { AGENT_URL: agent.url, LOG_LEVEL: "info" } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: (a) => log.observe(a) }).start();
+    const bot = world.track(await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
+      extra: { AGENT_URL: agent.url, LOG_LEVEL: "info" } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: (a) => log.observe(a) }).start(), (b) => b.stop());
 
     // Messages in every room at once: several per transaction, many writes in flight together.
     const before = { commits: log.commits, writes: log.writes };

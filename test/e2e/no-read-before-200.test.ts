@@ -6,35 +6,20 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import type { KeyvStoreAdapter } from "keyv";
-import { startHomeserver, type Homeserver } from "../support/homeserver";
-import { appserviceEnv, freePort, InProcessBot, makeDataDir, removeDir, writeRegistration } from "../support/bot-harness";
+import { useLoopbackWorld } from "../support/loopback-world";
+import { appserviceEnv, freePort, InProcessBot, writeRegistration } from "../support/bot-harness";
 import { waitForBotIdle } from "../support/bot-idle";
 import { CoalescingKeyvSqlite } from "../../src/store/sqlite-adapter";
-import { startReferenceAgent, type ReferenceAgent } from "../../src/reference-agent/server";
+import { startReferenceAgent } from "../../src/reference-agent/server";
 import pino from "pino";
 
 const MESSAGES = 6;
 
 describe("a transaction's 200 on SQLite", () => {
-  let hs: Homeserver;
-  let dataDir: string;
-  let bot: InProcessBot | undefined;
-  let agent: ReferenceAgent | undefined;
-
-  beforeEach(async () => {
-    hs = await startHomeserver({ serverName: "localhost" });
-    dataDir = makeDataDir();
-  });
-  afterEach(async () => {
-    await bot?.stop();
-    bot = undefined;
-    await agent?.close();
-    agent = undefined;
-    await hs.close();
-    removeDir(dataDir);
-  });
+  const world = useLoopbackWorld();
 
   it("is preceded by no store read and by the commit that journaled its message; each answer by its run's record", async () => {
+    const { hs, dataDir } = world;
     /** Per transaction with a message: the keys read from its push to the commit that journaled it, and that commit. */
     const windows = new Map<string, { reads: string[]; journaled: boolean }>();
     const open = new Set<string>();
@@ -58,7 +43,7 @@ describe("a transaction's 200 on SQLite", () => {
       return adapter; // observed, not wrapped: the store keeps its insertIfAbsent and its write order
     };
 
-    agent = await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }) });
+    const agent = world.track(await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }) }), (a) => a.close());
     const port = await freePort();
     const reg = writeRegistration(dataDir, { port });
     const botUser = hs.addUser("agentbot");
@@ -79,8 +64,8 @@ describe("a transaction's 200 on SQLite", () => {
         if (recordsCommitted < sends) sentEarly.push(record.path);
       },
     });
-    bot = await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
-      extra: { AGENT_URL: agent.url } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: observe }).start();
+    const bot = world.track(await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
+      extra: { AGENT_URL: agent.url } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: observe }).start(), (b) => b.stop());
 
     for (let i = 0; i < MESSAGES; i++) {
       const body = `question ${i}`;
