@@ -4,6 +4,7 @@
 //   BENCH_ONLY=sizing                      the shared store's sizing (bench/store-sizing.ts): only when named
 //   BENCH_SCALE=0.2                        shorter phases and fewer rooms, for trying the scripts out
 //   BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   node arguments for the bot process
+//   BENCH_ACTIVE=1                         the latency phase with these active-room counts only (comma-separated)
 //   BENCH_HEAP_SNAPSHOTS=/tmp/heap         heap snapshots of the bot after each memory pass (bench/heap-summary.mjs)
 import { figure, machine, note } from "./support/figures";
 import { roomBenchmarks } from "./rooms";
@@ -25,7 +26,8 @@ async function main(): Promise<void> {
   if (!only || only.has("latency") || only.has("throughput")) {
     const rooms = scaled(1000);
     await turnBenchmarks({
-      rooms, activeSets: [...new Set([1, scaled(100), rooms])], nodeArgs,
+      rooms, nodeArgs,
+      activeSets: process.env["BENCH_ACTIVE"] ? process.env["BENCH_ACTIVE"].split(",").map(Number) : [...new Set([1, scaled(100), rooms])],
       latencyMs: (active) => scaled(active >= 1000 ? 8000 : active >= 100 ? 5000 : 4000),
       throughputMs: scaled(30_000), ...(only ? { only } : {}), botEnv,
     });
