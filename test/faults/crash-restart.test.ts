@@ -8,7 +8,7 @@ import { Scenario } from "../support/scenario";
 import { waitWhileProgressing } from "../support/wait";
 import { echoReplyFor } from "../../src/reference-agent/server";
 import {
-  bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS,
+  AGENT_DEADLINES, bodiesPerRoom, currentSyncToken, duplicatesIn, printFigure, seedKnownRooms, timing, UNBOUNDED_RUNS,
 } from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
@@ -32,7 +32,7 @@ describe("fault: the bot process killed and restarted", () => {
   };
 
   it("100 journaled messages whose sync token was never saved are redelivered after a restart: each answered once", async () => {
-    const world = (s = await Scenario.start({ mode: "client", env: UNBOUNDED_RUNS }));
+    const world = (s = await Scenario.start({ mode: "client", env: { ...UNBOUNDED_RUNS, ...AGENT_DEADLINES } }));
     await world.stopBot();
     const rooms = createJoinedRooms(world, 100);
     await seedKnownRooms(world.dataDir, rooms);
@@ -64,7 +64,7 @@ describe("fault: the bot process killed and restarted", () => {
   });
 
   it("SIGKILL mid fan-out to 1,000 rooms, then a restart: each room gets the message exactly once", async () => {
-    const world = (s = await Scenario.start({ mode: "client", externalAgent: true, env: UNBOUNDED_RUNS }));
+    const world = (s = await Scenario.start({ mode: "client", externalAgent: true, env: { ...UNBOUNDED_RUNS, ...AGENT_DEADLINES } }));
     await world.stopBot();
     const rooms = createJoinedRooms(world, 1000);
     // A bot long in these rooms: introduced, opted in, its sync token past their creation.

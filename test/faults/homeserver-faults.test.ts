@@ -6,7 +6,7 @@ import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
 import type { FaultMatch, FaultReply } from "../support/homeserver";
 import { Scenario } from "../support/scenario";
 import { echoReplyFor } from "../../src/reference-agent/server";
-import { bodiesPerRoom, currentSyncToken, duplicatesIn, errorLines, printFigure, seedKnownRooms, sleep, timing, UNBOUNDED_RUNS } from "./support";
+import { AGENT_DEADLINES, bodiesPerRoom, currentSyncToken, duplicatesIn, errorLines, printFigure, seedKnownRooms, sleep, timing, UNBOUNDED_RUNS } from "./support";
 
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 const RETRY_MAX_MS = timing("MATRIX_RETRY_MAX_MS");
@@ -19,7 +19,7 @@ interface World {
 }
 
 async function world(env: Record<string, string> = {}): Promise<World> {
-  const s = await Scenario.start({ mode: "client", externalAgent: true, env: { ...UNBOUNDED_RUNS, ...env } });
+  const s = await Scenario.start({ mode: "client", externalAgent: true, env: { ...UNBOUNDED_RUNS, ...AGENT_DEADLINES, ...env } });
   await s.stopBot();
   const talkRooms = createJoinedRooms(s, 4); // Alice and the bot: direct rooms, every message is a turn
   const fanoutRooms = createJoinedRooms(s, 40);

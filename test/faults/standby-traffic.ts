@@ -9,7 +9,9 @@ import type { Scenario } from "../support/scenario";
 import { ACTIVE_LINE, type ChildBots, STANDBY_LINE } from "../support/standby";
 import { waitFor, waitWhileProgressing } from "../support/wait";
 import { failureNotices, shownMessages, type ShownMessage } from "./shown-messages";
-import { logTime, printFigure, productionTimings, timing } from "./support";
+import { AGENT_DEADLINES, logTime, printFigure, timing } from "./support";
+
+export { AGENT_DEADLINES };
 
 /** The scenarios' figures (LEASE_MS 5 s there, the default is 10 s): 25 turns/s across 60 rooms, a fan-out every second. */
 export const LEASE_MS = 5000;
@@ -27,15 +29,6 @@ export const ANSWERED_BEFORE_KILL = 40;
 const RUN_DEADLINE_MS = timing("RUN_DEADLINE_MS");
 export const READY_DEADLINE_MS = 6 * RUN_DEADLINE_MS;
 
-/**
- * The agent link's and a run's deadlines at their production defaults (a pong within 10 s, RUN_STARTED within 15 s,
- * 60 s of silence; FAST_TIMINGS has 0.5, 2 and 3 s). These scenarios load the machine and run beside other test runs:
- * with the test deadlines a pong late by half a second dropped the agent link, and every run in flight was told to
- * send its message again (link_lost), counted as lost although no standby defect was involved (issue 30: 2 of 6
- * flake-check runs at load 11-16). A dropped link and run deadlines have scenarios of their own (agent-faults.test.ts).
- */
-export const AGENT_DEADLINES: Record<string, string> =
-  productionTimings(["AGENT_HEARTBEAT_MS", "AGENT_PONG_TIMEOUT_MS", "RUN_START_TIMEOUT_MS", "RUN_IDLE_TIMEOUT_MS"]);
 
 /** Turns that arrive while a room's run is in flight go to the agent together: its answer names every one of them. */
 export function batchNamingBrain(): AgentBrain {
