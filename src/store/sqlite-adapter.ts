@@ -37,8 +37,6 @@ type InsertWrite = { kind: "insert"; key: string; value: unknown; expires: numbe
 
 /** Rows per coalesced statement (three bound parameters each; SQLite allows 32,766). */
 const MAX_ROWS = 500;
-/** Writes per group commit (one transaction). */
-const MAX_GROUP = 5000;
 /** Keys per coalesced read (one JSON array parameter). */
 const MAX_READ_KEYS = 1000;
 
@@ -196,15 +194,17 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
   }
 
   /**
-   * Runs until the queue is empty, one group commit per round: what queued while the last commit was in flight.
-   * The loop's last check and the reset of `flushing` happen in one synchronous step, so a write queued at any
+   * Runs until the queue is empty, one group commit per round: what queued while the last commit was in flight,
+   * however much that is. A round is never cut short: writes a caller issued in one tick (keyv's set reaches the
+   * adapter a few microtasks after a delete issued behind it) always share a commit, so none of them becomes durable
+   * without the others. The loop's last check and the reset of `flushing` happen in one synchronous step, so a write queued at any
    * point is either seen by this loop or starts the next one.
    */
   private async flush(): Promise<void> {
     try {
       await new Promise((resolve) => setImmediate(resolve)); // the writes issued in this tick go together
       while (this.queue.length > 0) {
-        const group = this.queue.splice(0, MAX_GROUP);
+        const group = this.queue.splice(0);
         try {
           this.settle(group, await this.commitGroup(group));
         } catch (error) {

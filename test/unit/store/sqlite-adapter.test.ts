@@ -101,6 +101,20 @@ describe("CoalescingKeyvSqlite", () => {
     expect(adapter.writeStats.commits - serial).toBe(5);
   });
 
+  it("the writes issued in one tick share one commit however many they are (none durable without the others)", async () => {
+    const adapter = await open();
+    await adapter.set("warm", "1");
+    const before = adapter.writeStats.commits;
+    const n = 12_000;
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i < n; i++) writes.push(adapter.set(`t${i}`, `v${i}`));
+    writes.push(adapter.delete("warm")); // issued last, reaches the adapter with the sets
+    await Promise.all(writes);
+    expect(adapter.writeStats.commits - before).toBe(1);
+    expect(await adapter.get("warm")).toBeUndefined();
+    expect(await adapter.get(`t${n - 1}`)).toBe(`v${n - 1}`);
+  });
+
   it("a group that fails rejects the writes it carried, atomically, and the writes before and after work", async () => {
     const adapter = await open();
     await adapter.set("warm", "1"); // the table exists
