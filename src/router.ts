@@ -20,6 +20,8 @@ import { fullJitterBackoff, sleep } from "./util/timers";
 
 /** A notice instead of an answer (non-text input, an attachment the agent cannot take), in the message's thread. */
 type Notice = { notice: string; part: string; threadRootId?: string };
+/** A thread key looked up while routing a message, for the thread root it was asked for. */
+type KnownThreadKey = { root: string | undefined; key: string };
 
 export interface RouterDeps {
   botUserId: string;
@@ -273,13 +275,15 @@ export class InboundRouter {
     if (!this.deps.isAllowedSender(event.sender)) return this.ignored(event, "not allowed (ALLOWED_USERS)");
     if (!(await directory.isJoined(event.room_id))) return this.ignored(event, "not joined");
     const isDirect = await directory.isDirect(event.room_id);
+    const relation = relationOf(event);
+    let known: KnownThreadKey | undefined; // the thread key the command check looked up: the turn's too, in the same thread
     if (this.deps.commands && commands) {
-      const relation = relationOf(event);
-      const threadKey = await this.deps.threadKeyFor(event.room_id, relation.relType === "m.thread" ? relation.eventId : undefined);
-      if (await this.deps.commands.handle(event, { isDirect, threadKey })) return this.ignored(event, "command"); // never sent to the agent
+      const root = relation.relType === "m.thread" ? relation.eventId : undefined;
+      known = { root, key: await this.deps.threadKeyFor(event.room_id, root) };
+      if (await this.deps.commands.handle(event, { isDirect, threadKey: known.key })) return this.ignored(event, "command"); // never sent to the agent
     }
-    const replyTo = relationOf(event).inReplyTo;
-    const replied = replyTo !== undefined && relationOf(event).relType !== "m.thread"
+    const replyTo = relation.inReplyTo;
+    const replied = replyTo !== undefined && relation.relType !== "m.thread"
       ? await this.deps.fetchEvent(event.room_id, replyTo) : undefined;
     const roomName = isDirect ? undefined : await directory.displayName(event.room_id, botUserId);
     const classified = classifyMessage(event, {
@@ -307,7 +311,7 @@ export class InboundRouter {
     if (classified.kind === "media" && !media) return this.ignored(event, "not addressed (attachment the agent cannot read)");
     if (inGroupThread) await this.deps.threads?.asked(event.room_id, root);
     const text = classified.kind === "media" ? classified.caption ?? "" : classified.text;
-    const target = await this.target(event, classified.threadRootId, text, isDirect);
+    const target = await this.target(event, classified.threadRootId, text, isDirect, known);
     const quoted = typeof replied?.content["body"] === "string" ? replied.content["body"] : undefined;
     return { ...target, ...(quoted ? { inReplyTo: quoted } : {}), ...(media ? { media: media.media } : {}) };
   }
@@ -318,12 +322,13 @@ export class InboundRouter {
     return undefined;
   }
 
-  private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean): Promise<TurnMessage> {
+  private async target(event: RoomEvent, threadRootId: string | undefined, text: string, isDirect?: boolean,
+    known?: KnownThreadKey): Promise<TurnMessage> {
     const direct = isDirect ?? (await this.deps.directory.isDirect(event.room_id));
     const senderName = await this.deps.directory.displayName(event.room_id, event.sender);
     return {
       roomId: event.room_id, eventId: event.event_id, sender: event.sender, isDirect: direct, text,
-      threadKey: await this.deps.threadKeyFor(event.room_id, threadRootId),
+      threadKey: known !== undefined && known.root === threadRootId ? known.key : await this.deps.threadKeyFor(event.room_id, threadRootId),
       ...(threadRootId ? { threadRootId } : {}), ...(senderName ? { senderName } : {}),
     };
   }

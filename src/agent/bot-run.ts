@@ -173,11 +173,10 @@ export class BotRun {
       const obs = this.observer;
       if (obs.onStarted) this.enqueue(() => callSafely(this.deps.logger, "onStarted", () => obs.onStarted?.()));
     }
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = unrefTimer(
-      () => this.fail({ kind: "idle", detail: "the agent went silent during the run" }, true),
-      this.deps.runIdleTimeoutMs,
-    );
+    // The same timer, started again: not a new one per frame.
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = unrefTimer(() => this.fail({ kind: "idle", detail: "the agent went silent during the run" }, true),
+      this.deps.runIdleTimeoutMs);
   }
 
   private deliverText(messageId: string, text: string): void {

@@ -54,11 +54,16 @@ function escapePart(text: string): string {
   return ALL_KEPT.test(text) ? text : text.replace(NOT_KEPT, escapeRun);
 }
 
-/** Every character as its UTF-8 bytes, `_XX` each. */
+/** `_XX` of every byte value. */
+const ESCAPED_BYTES = Array.from({ length: 256 }, (_, byte) => `_${byte.toString(16).toUpperCase().padStart(2, "0")}`);
+
+/** Every character as its UTF-8 bytes, `_XX` each (an ASCII character is its own byte: no encoder for it). */
 function escapeRun(text: string): string {
   let out = "";
   for (const char of text) {
-    for (const byte of encoder.encode(char)) out += `_${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+    const code = char.charCodeAt(0);
+    if (code < 0x80) out += ESCAPED_BYTES[code] ?? "";
+    else for (const byte of encoder.encode(char)) out += ESCAPED_BYTES[byte] ?? "";
   }
   return out;
 }

@@ -95,7 +95,12 @@ interface RunDeps {
 }
 
 export function txnIdFor(runId: string, roomId: string, part: string): string {
-  return `mab.${createHash("sha256").update(`${roomId}\n${runId}`).digest("base64url").slice(0, 32)}.${part}`;
+  return `${txnPrefixFor(runId, roomId)}${part}`;
+}
+
+/** What every txnId of a run starts with (one hash per run, not per message part). */
+function txnPrefixFor(runId: string, roomId: string): string {
+  return `mab.${createHash("sha256").update(`${roomId}\n${runId}`).digest("base64url").slice(0, 32)}.`;
 }
 
 export class TurnRun {
@@ -270,7 +275,10 @@ export class TurnRun {
     if (notice !== undefined) this.notices.push(notice);
   }
 
+  private txnPrefix: string | undefined;
+
   private txn(part: string): string {
-    return txnIdFor(this.runId, this.last.roomId, part);
+    this.txnPrefix ??= txnPrefixFor(this.runId, this.last.roomId);
+    return `${this.txnPrefix}${part}`;
   }
 }

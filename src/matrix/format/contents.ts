@@ -67,13 +67,12 @@ export function contentBytes(content: MessageContent, overheadBytes: number): nu
  * "@room" neutralized (see mentions.ts); send `mentionsFor(...)` alongside.
  */
 export function buildMessageContents(text: string, opts: BuildMessageOptions = {}): MessageContent[] {
-  const options = BuildMessageOptionsSchema.parse(opts);
+  const options = resolveOptions(opts);
   const cleaned = cleanAgentText(text, options.maxChars);
   if (cleaned.trim() === "") return [];
   const [whole] = splitMarkdown(cleaned, Number.POSITIVE_INFINITY); // trimmed, trailing fence closed
   if (whole === undefined) return [];
-  const skeleton = contentBytes(toContent({ body: "", formatted_body: "" }, options.msgtype), 0);
-  const room = options.maxEventBytes - options.overheadBytes - skeleton;
+  const room = options.maxEventBytes - options.overheadBytes - skeletonBytes(options.msgtype);
   // Most answers fit one message: try that first, as the splitting estimate is deliberately pessimistic
   // (it counts HTML even for text that turns out plain). Skipped when the body alone is too large.
   let firstScale: number | undefined;
@@ -86,6 +85,36 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
     firstScale = ratio * 0.95;
   }
   return fitParts(whole, room, options, 0, firstScale);
+}
+
+/** Options resolved by the schema, by what they say: callers pass a handful of constant sets, each parsed once. */
+const resolved = new Map<string, ResolvedOptions>();
+const MAX_RESOLVED = 64;
+
+function resolveOptions(opts: BuildMessageOptions): ResolvedOptions {
+  const numbers = [opts.maxEventBytes, opts.overheadBytes, opts.maxChars];
+  if (!numbers.every((n) => n === undefined || typeof n === "number") || !(opts.msgtype === undefined || typeof opts.msgtype === "string")) {
+    return BuildMessageOptionsSchema.parse(opts); // not what the types allow: the schema says why, nothing remembered
+  }
+  const key = `${opts.msgtype}|${numbers.join("|")}`;
+  const known = resolved.get(key);
+  if (known !== undefined) return known;
+  const options = BuildMessageOptionsSchema.parse(opts); // throws for options that are not valid: never remembered
+  if (resolved.size >= MAX_RESOLVED) resolved.clear();
+  resolved.set(key, Object.freeze(options));
+  return options;
+}
+
+/** Bytes of a formatted content with empty texts, per message type. */
+const skeletons = new Map<MessageType, number>();
+
+function skeletonBytes(msgtype: MessageType): number {
+  let bytes = skeletons.get(msgtype);
+  if (bytes === undefined) {
+    bytes = contentBytes(toContent({ body: "", formatted_body: "" }, msgtype), 0);
+    skeletons.set(msgtype, bytes);
+  }
+  return bytes;
 }
 
 /**

@@ -160,6 +160,29 @@ test("idle: the agent starts, then goes silent", async () => {
   await waitFor(() => cancelsOf(agent.latest()).length === 1, "cancel frame");
 });
 
+test("idle: every frame restarts the wait, so a run that keeps streaming outlives runIdleTimeoutMs", async () => {
+  const agent = await startScriptedAgent({
+    onFrame: (c, f) => {
+      if (f.op !== "run") return;
+      const runId = f.runId as string;
+      c.event(runId, { type: "RUN_STARTED" });
+      c.event(runId, { type: "TEXT_MESSAGE_START", messageId: "m" });
+      const startedAt = Date.now();
+      const timer = setInterval(() => {
+        // Streamed for twice the idle timeout (each gap far shorter than it), then finished.
+        if (Date.now() - startedAt < 3_000) return c.event(runId, { type: "TEXT_MESSAGE_CONTENT", messageId: "m", delta: "." });
+        clearInterval(timer);
+        c.event(runId, { type: "TEXT_MESSAGE_END", messageId: "m" });
+        c.event(runId, { type: "RUN_FINISHED" });
+      }, 20);
+    },
+  });
+  const link = newLink(linkOptions(agent.url, { runIdleTimeoutMs: 1_500 }));
+  await link.start();
+  const result = await link.run(runRequest("r1"), recorder());
+  expect(result).toMatchObject({ ok: true });
+});
+
 test("deadline: the agent keeps streaming past the run's deadline", async () => {
   let timer: NodeJS.Timeout | undefined;
   const agent = await startScriptedAgent({

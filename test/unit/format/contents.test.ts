@@ -77,6 +77,10 @@ describe("buildMessageContents", () => {
   it("rejects limits that cannot hold a Matrix event or leave no room for content", () => {
     expect(() => buildMessageContents("x", { maxEventBytes: 70_000 })).toThrow();
     expect(() => buildMessageContents("x", { maxEventBytes: 5_000, overheadBytes: 2_000 })).toThrow();
+    // Every time (options are remembered once valid, never a refused set), and whatever was asked before.
+    expect(buildMessageContents("x", { maxEventBytes: 60_000 })).toHaveLength(1);
+    expect(() => buildMessageContents("x", { maxEventBytes: 70_000 })).toThrow();
+    expect(() => buildMessageContents("x", { maxEventBytes: "60000" } as unknown as { maxEventBytes: number })).toThrow();
   });
 
   it("splits a 200 KB answer of paragraphs, lists and long code into parts under 64 KiB with balanced fences", () => {

@@ -51,6 +51,31 @@ describe("editContent", () => {
     expect(eventBytes(edit)).toBeLessThan(64 * 1024);
   });
 
+  it("an edit is the same content, key for key and in the same order, as the spread form it replaced (property)", () => {
+    // The form editContent had before session 38 (object rest and spread): what clients and the tests above saw.
+    const asSpread = (id: string, content: Record<string, unknown>): Record<string, unknown> => {
+      const { "m.relates_to": _relation, ...inner } = content;
+      const { body: _body, format: _format, formatted_body: _html, ...rest } = inner;
+      const body = String(content["body"] ?? "");
+      const html = content["formatted_body"];
+      const full = typeof html === "string" ? { body: `* ${body}`, format: content["format"], formatted_body: `* ${html}` } : { body: `* ${body}` };
+      const fallback = Buffer.byteLength(JSON.stringify(full), "utf8") <= EDIT_FALLBACK_MAX_BYTES ? full
+        : { body: `* ${[...body].slice(0, Math.floor((EDIT_FALLBACK_MAX_BYTES - 16) / 6)).join("")}…` };
+      return { ...rest, ...fallback, "m.new_content": inner, "m.relates_to": { rel_type: "m.replace", event_id: id } };
+    };
+    const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", minLength: 1300, maxLength: 2000 }));
+    const content = fc.record({
+      msgtype: fc.constantFrom("m.text", "m.notice"), body: text,
+      format: fc.option(fc.constantFrom("org.matrix.custom.html", 7), { nil: undefined }), formatted_body: fc.option(text, { nil: undefined }),
+      "m.mentions": fc.constant({}), "m.relates_to": fc.option(fc.constant({ "m.in_reply_to": { event_id: "$q" } }), { nil: undefined }),
+      "org.matrix.msc4357.live": fc.option(fc.constant({}), { nil: undefined }),
+    }, { requiredKeys: ["body"] });
+    fc.assert(fc.property(content, fc.dictionary(fc.constantFrom("a", "__proto__", "z.extra"), fc.integer()), (c, extra) => {
+      const whole: Record<string, unknown> = { ...extra, ...c };
+      expect(JSON.stringify(editContent("$p", whole))).toBe(JSON.stringify(asSpread("$p", whole)));
+    }), { numRuns: 300 });
+  });
+
   it("every edit of a part meant for one fits an event (property)", () => {
     const block = fc.oneof(
       fc.string({ unit: "grapheme", minLength: 1, maxLength: 300 }),
