@@ -172,7 +172,7 @@ class BotApp implements App {
     // Outgoing: every room message through the durable outbox; typing and receipts are cosmetic and go direct.
     const onTokenRejected = (error: MatrixRequestError): void => this.tokenRejected(error);
     const { outbox, messages, announcer } = wireOutgoing({ userId: this.userId, http, store, crypto, timings: t, metrics: ops.metrics,
-      gate: live.gate, onTokenRejected, onStop: (cleanup) => this.cleanups.push(cleanup), log });
+      gate: live.gate, unrecorded: live.unrecorded, onTokenRejected, onStop: (cleanup) => this.cleanups.push(cleanup), log });
 
     // A room upgrade keeps the conversation: the thread key names the first room of the upgrade chain.
     let lifecycle: RoomLifecycle | undefined;

@@ -103,7 +103,7 @@ export class InboundRouter {
     }
     const fresh = await this.deps.journal.record(events);
     if (hasMessage) checkpoint("message-journaled");
-    for (const event of fresh) this.schedule(event);
+    for (const event of fresh) this.schedule(event, "route", true);
     return { journaled: fresh.length };
   }
 
@@ -168,9 +168,12 @@ export class InboundRouter {
     return this.scheduled;
   }
 
-  /** Queues an event behind its room's earlier ones: routed (journaled), observed (state snapshot), or a stranger's redaction. */
-  private schedule(event: RoomEvent, how: "route" | "observe" | "redaction" = "route"): void {
-    this.inRoomOrder(event.room_id, event.event_id, () => how === "route" ? this.routeWithRetries(event)
+  /**
+   * Queues an event behind its room's earlier ones: routed (journaled), observed (state snapshot), or a stranger's
+   * redaction. `fresh`: journal.record() just handed it out (no process ran a turn for it before: TurnMessage.fresh).
+   */
+  private schedule(event: RoomEvent, how: "route" | "observe" | "redaction" = "route", fresh = false): void {
+    this.inRoomOrder(event.room_id, event.event_id, () => how === "route" ? this.routeWithRetries(event, fresh)
       : how === "observe" ? this.observe(event) : this.deps.changes?.redaction(event) ?? Promise.resolve());
   }
 
@@ -197,11 +200,11 @@ export class InboundRouter {
     });
   }
 
-  private async routeWithRetries(event: RoomEvent): Promise<void> {
+  private async routeWithRetries(event: RoomEvent, fresh = false): Promise<void> {
     const attempts = Math.max(1, this.deps.retry?.attempts ?? 8);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.route(event);
+        await this.route(event, fresh);
         return;
       } catch (e) {
         if (attempt >= attempts || this.stopped.signal.aborted) throw e;
@@ -222,7 +225,7 @@ export class InboundRouter {
     }
   }
 
-  private async route(received: RoomEvent): Promise<void> {
+  private async route(received: RoomEvent, fresh: boolean): Promise<void> {
     await this.observe(received);
     let event = received;
     if (event.type === "m.room.encrypted" && event.sender !== this.deps.botUserId && this.deps.isAllowedSender(event.sender)
@@ -251,6 +254,7 @@ export class InboundRouter {
         ms: Date.now() - startedAt }, "message handled");
       return;
     }
+    if (fresh && turn.eventId === received.event_id && turn.editId === undefined) turn.fresh = true;
     this.deps.pipeline.submit(turn);
   }
 

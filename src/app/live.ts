@@ -6,6 +6,7 @@ import type { Config } from "../config";
 import { normalizeMatrixError } from "../matrix/errors";
 import { enc, type MatrixHttp } from "../matrix/http";
 import type { Outbox } from "../outbox";
+import { UnrecordedRuns } from "../outbox/unrecorded";
 import type { LiveRendering } from "../render/answer";
 import { LivePolicy } from "../render/live-policy";
 import { recoverLiveMessages } from "../render/live-recovery";
@@ -19,6 +20,8 @@ export interface LiveWiring {
   gate: RateLimitGate;
   /** Follows the rooms' MSC4357 state (a router observer). */
   policy: LivePolicy;
+  /** The txnIds of fresh runs (src/outbox/unrecorded.ts): the outbox is given it too (wireOutgoing). */
+  unrecorded: UnrecordedRuns;
   /** What the turns render with (intermediate edits go through `outbox` as "live": dropped, never dead letters). */
   rendering(outbox: Pick<Outbox, "send">, isEncrypted: ((roomId: string) => Promise<boolean>) | undefined): LiveRendering;
   /** Ends the live messages a crash left (after outbox.recover(), before the journal's turns run again). */
@@ -28,7 +31,8 @@ export interface LiveWiring {
 export function wireLive(config: Config, store: Store, http: MatrixHttp, settings: RoomSettingsStore, log: Logger): LiveWiring {
   const t = config.timings;
   const gate = new RateLimitGate();
-  const records = new LiveStore(store.namespace("live-messages"), log);
+  const unrecorded = new UnrecordedRuns();
+  const records = new LiveStore(store.namespace("live-messages"), log, unrecorded);
   const policy = new LivePolicy({
     defaultMode: config.streaming, log,
     roomSetting: async (roomId) => (await settings.get(roomId)).streaming,
@@ -45,6 +49,7 @@ export function wireLive(config: Config, store: Store, http: MatrixHttp, setting
   return {
     gate,
     policy,
+    unrecorded,
     rendering: (outbox, isEncrypted) => ({
       sendLive: (roomId, content, txnId) => outbox.send(roomId, "m.room.message", content, txnId, { kind: "live" }),
       streams: (roomId) => policy.streams(roomId),
@@ -53,7 +58,7 @@ export function wireLive(config: Config, store: Store, http: MatrixHttp, setting
         return { toolLines: toolLines !== "off", details: details === "on" };
       },
       encrypted: isEncrypted ?? (async () => false),
-      store: records, gate,
+      store: records, gate, unrecorded,
       options: { ...LIVE_DEFAULTS, editIntervalMs: t.streamEditIntervalMs, slowEditIntervalMs: t.streamSlowEditIntervalMs, maxEdits: t.streamMaxEdits },
     }),
     recover: (outbox, recoveryLog) => recoverLiveMessages({

@@ -10,6 +10,7 @@ import { MatrixSender, type RoomMessageSender } from "../matrix/sender";
 import type { Metrics } from "../metrics";
 import { Outbox } from "../outbox";
 import { DeadLetterAnnouncer } from "../outbox/dead-letter-announcer";
+import type { UnrecordedCheck } from "../outbox/unrecorded";
 import type { RateLimitGate } from "../render/pacing";
 import type { Store } from "../store";
 
@@ -23,6 +24,8 @@ export interface OutgoingDeps {
   /** Fed with every retry_after_ms the sender waits (live edits wait for it too). */
   gate: RateLimitGate;
   onTokenRejected: (error: MatrixRequestError) => void;
+  /** The txnIds of fresh runs (src/outbox/unrecorded.ts): recorded without a read first. */
+  unrecorded?: UnrecordedCheck;
   /** Registers what runs at stop (in the app's order). */
   onStop: (cleanup: () => Promise<void> | void) => void;
   log: Logger;
@@ -48,7 +51,7 @@ export function wireOutgoing(deps: OutgoingDeps): Outgoing {
   }, childLogger(log, "sender"));
   let announcer: DeadLetterAnnouncer | undefined = undefined;
   const outbox = new Outbox({ store: deps.store, sender: deps.crypto ? deps.crypto.wrapSender(sender) : sender, log: childLogger(log, "outbox"),
-    concurrency: t.sendConcurrency, proactiveConcurrency: t.fanoutConcurrency,
+    concurrency: t.sendConcurrency, proactiveConcurrency: t.fanoutConcurrency, ...(deps.unrecorded ? { unrecorded: deps.unrecorded } : {}),
     onDeadLetter: (entry) => {
       metrics.deadLettered();
       return announcer?.announce(entry);

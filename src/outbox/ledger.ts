@@ -4,7 +4,8 @@
 // ("outbox-pending", "outbox-dead"), never by scanning the records.
 //   pending: exact, for this process (entries recovered or enqueued since start).
 //   dead:    exact after recover(); a dead letter counts until its TTL (`deadTtlMs`) passes.
-//   sent:    counted since this process started (sent markers are not indexed; they only dedupe).
+//   sent:    counted since this process started, once the sent marker is written (sent markers are not indexed;
+//            they only dedupe). A reply's sender hears of its delivery a little earlier (outbox.ts deliver).
 import type { PendingEntry } from "./records";
 
 export interface OutboxStats {

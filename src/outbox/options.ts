@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { RoomMessageSender } from "../matrix/sender";
 import type { Store } from "../store";
 import type { DeadLetter } from "./records";
+import type { UnrecordedCheck } from "./unrecorded";
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -25,6 +26,8 @@ export interface OutboxOptions {
   interactiveBurst?: number;
   /** Keys per store read / write batch. Default 200. */
   storeBatchSize?: number;
+  /** txnIds nothing can be recorded under yet (a fresh run's: unrecorded.ts): recorded without a read first. Default none. */
+  unrecorded?: UnrecordedCheck;
 }
 
 export type ResolvedOutboxOptions = Required<Omit<OutboxOptions, "onDeadLetter">> & Pick<OutboxOptions, "onDeadLetter">;
@@ -41,5 +44,6 @@ export function resolveOutboxOptions(opts: OutboxOptions): ResolvedOutboxOptions
     sentTtlMs: opts.sentTtlMs ?? 7 * DAY_MS,
     interactiveBurst: opts.interactiveBurst ?? 4,
     storeBatchSize: opts.storeBatchSize ?? 200,
+    unrecorded: opts.unrecorded ?? { covers: () => false },
   };
 }

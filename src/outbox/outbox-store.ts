@@ -17,6 +17,8 @@
 //   mark sent:      record → sent first, then the index entry removed. Crash before the record write (after the
 //                   homeserver accepted): the entry is still pending and is resent with the same txnId, which the
 //                   homeserver deduplicates. Crash between: recovery finds "sent" behind the index and cleans it.
+//                   The sender is told of the delivery once the mark is issued, not committed (outbox.ts deliver), so
+//                   that the mark shares the commit of what it writes next: the same crash case, a little wider.
 //   mark dead:      record → dead, then the dead index, then the pending index removed. Crash between any two:
 //                   recovery finds "dead" behind the pending index, (re)writes the dead index and cleans up.
 //   requeue dead:   pending index, then record → pending, then the dead index removed. Crash after the first write:

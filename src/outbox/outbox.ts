@@ -9,7 +9,7 @@ import { FairQueue } from "./fair-queue";
 import { OutboxLedger, type OutboxStats } from "./ledger";
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from "./options";
 import { OutboxStore } from "./outbox-store";
-import { laneOf, outboxEntryInputSchema, parseEntries, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type PendingEntry } from "./records";
+import { laneOf, outboxEntryInputSchema, parseEntries, type DeadLetter, type OutboxEntryInput, type OutboxOrigin, type OutboxRecord, type PendingEntry } from "./records";
 import {
   deadResult, describeError, failureFields, inputOf, invalidEntryResult, OutboxStoppedError, OutboxStoreError,
   stoppedResult, unrecordedResult, Waiters, type Failure,
@@ -28,6 +28,8 @@ export class Outbox {
   private readonly now: () => number;
   /** txnIds an enqueue/retry is writing right now (→ settles when it is done): nobody else admits them meanwhile. */
   private readonly reserved = new Map<string, Promise<void>>();
+  /** txnIds delivered whose sent mark is being written (→ their event id): known as sent meanwhile. */
+  private readonly marking = new Map<string, string>();
   private readonly waiters = new Waiters();
   private readonly inFlight = new Set<Promise<void>>();
   /** Of those, proactive fan-out sends (bounded by `proactiveConcurrency`). */
@@ -65,7 +67,8 @@ export class Outbox {
     if (this.stopping) throw new OutboxStoppedError();
     const batch = new Set<string>();
     const fresh = parsed.filter((e) => {
-      const known = batch.has(e.txnId) || this.reserved.has(e.txnId) || this.ledger.isPending(e.txnId) || this.ledger.isDead(e.txnId);
+      const known = batch.has(e.txnId) || this.reserved.has(e.txnId) || this.ledger.isPending(e.txnId) || this.ledger.isDead(e.txnId)
+        || this.marking.has(e.txnId);
       batch.add(e.txnId);
       return !known;
     });
@@ -75,7 +78,7 @@ export class Outbox {
     try {
       let records;
       try {
-        records = await this.durable.read(fresh.map((e) => e.txnId));
+        records = await this.readRecords(fresh);
       } catch (error) {
         throw new OutboxStoreError(`outbox could not read the store: ${describeError(error)}`, { cause: error });
       }
@@ -97,6 +100,16 @@ export class Outbox {
       release();
       this.pump();
     }
+  }
+
+  /** The records of these entries' txnIds; none is read for a txnId nothing can be recorded under (unrecorded.ts). */
+  private async readRecords(entries: OutboxEntryInput[]): Promise<Array<OutboxRecord | undefined>> {
+    const covered = entries.map((e) => this.opts.unrecorded.covers(e.txnId));
+    if (!covered.includes(true)) return this.durable.read(entries.map((e) => e.txnId));
+    const toRead = entries.filter((_, i) => !covered[i]).map((e) => e.txnId);
+    const read = toRead.length > 0 ? await this.durable.read(toRead) : [];
+    let next = 0;
+    return covered.map((skip) => (skip ? undefined : read[next++]));
   }
 
   /**
@@ -143,11 +156,14 @@ export class Outbox {
     return count;
   }
 
-  /** Entries pending (queued, being sent or held) or being recorded, and dead-letter announcements under way. */
+  /**
+   * Entries pending (queued, being sent or held), being recorded, or delivered with their sent mark being written, and
+   * dead-letter announcements under way.
+   */
   pendingCount(): number {
     let recording = 0;
     for (const txnId of this.reserved.keys()) if (!this.ledger.isPending(txnId)) recording += 1;
-    return this.ledger.pendingSize + recording + this.announcing;
+    return this.ledger.pendingSize + recording + this.marking.size + this.announcing;
   }
 
   /** Whether an entry with this txnId was recorded (pending, sent or dead), as the store says. */
@@ -259,11 +275,24 @@ export class Outbox {
       result = { ok: false, error: normalizeMatrixError(error, "send"), permanent: false, attempts: 1 };
     }
     if (result.ok) {
+      // A reply's sender hears of it once its sent mark is issued, not committed, so that the mark shares the commit of
+      // what the sender writes next (the run's end). A crash before that commit leaves the entry pending: it is resent
+      // with the same txnId after the restart, and the homeserver dedupes it (see outbox-store.ts). It counts as sent
+      // (stats) once its mark is written. A fan-out member (group) has nobody waiting: it is settled after its mark.
+      const marked = this.durable.markSent(item, result.eventId, this.now());
+      const early = item.group === undefined;
+      if (early) {
+        this.marking.set(txnId, result.eventId);
+        this.ledger.removePending(txnId);
+        this.waiters.settle(txnId, result);
+      }
       try {
-        await this.durable.markSent(item, result.eventId, this.now());
+        await marked;
       } catch (error) {
         this.opts.log.error({ roomId, txnId, err: describeError(error) },
           "outbox: message delivered but not marked sent; after a restart it is resent with the same txnId (deduplicated)");
+      } finally {
+        this.marking.delete(txnId);
       }
       this.ledger.removePending(txnId);
       this.ledger.addSent(roomId);
@@ -327,6 +356,8 @@ export class Outbox {
   }
 
   private async settleFromStore(txnId: string): Promise<void> {
+    const sent = this.marking.get(txnId);
+    if (sent !== undefined) return this.waiters.settle(txnId, { ok: true, eventId: sent, attempts: 0 });
     try {
       const [record] = await this.durable.read([txnId]);
       if (record?.status === "sent") this.waiters.settle(txnId, { ok: true, eventId: record.eventId, attempts: 0 });

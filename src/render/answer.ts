@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { WorkEvent } from "../agent/run-events";
 import type { MessageContent } from "../matrix/format";
 import type { RoomMessageSender, SendResult } from "../matrix/sender";
+import type { UnrecordedRuns } from "../outbox/unrecorded";
 import { answerContents, editContent } from "../turns/reply-content";
 import type { ReplyTarget } from "../turns/reply-content";
 import { checkpoint } from "../util/checkpoints";
@@ -31,6 +32,11 @@ export interface LiveRendering {
   sendLive?(roomId: string, content: Content, txnId: string): Promise<SendResult>;
   /** What the room shows of the agent's work (/toollines, /details), live or not; default lines kept, no details. */
   workVisibility?(roomId: string): Promise<WorkVisibility>;
+  /**
+   * The txnIds of runs newly begun, which no attempt used before (src/outbox/unrecorded.ts): a fresh run opens its
+   * own (TurnRun), and neither the outbox nor `store` reads a record under them. Absent: every run reads.
+   */
+  unrecorded?: UnrecordedRuns;
 }
 
 export interface AnswerDeps {

@@ -186,7 +186,10 @@ export class LiveMessage {
     if (content === undefined) return;
     const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
     this.segments += 1;
-    const before = await this.ctx.store.claim(key); // a run again after a restart continues its message
+    // A run again after a restart continues its message. Read for a fresh run too: while it is read, the rest of what
+    // came with the text (its end) is handled, and a message that arrived whole in a burst is posted whole (one event,
+    // not an event and its final edit). Without the read an echo agent's answers cost two sends each.
+    const before = await this.ctx.store.claim(key, true);
     if (this.closed && before === undefined) {
       this.segments -= 1; // finished meanwhile: finish() posts the whole text at once, not live
       this.ctx.store.release(key);

@@ -2,10 +2,12 @@
 // first event) so that after a crash none stays live: the record holds the text as last sent (written before
 // each edit is sent: after a crash it holds at least what the room shows), the edit count and the first
 // event's content. A turn run again after a restart claims its message's record: it continues that message
-// and its edit count, and the recovery leaves a claimed record alone.
+// and its edit count, and the recovery leaves a claimed record alone. A run newly begun (its txnIds no attempt used
+// before: src/outbox/unrecorded.ts) claims without a read: there is nothing to continue.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { z } from "zod";
+import type { UnrecordedCheck } from "../outbox/unrecorded";
 
 export const liveRecordSchema = z.object({
   key: z.string().min(1),
@@ -34,7 +36,8 @@ export class LiveStore {
   /** Keys the recovery is working on. */
   private readonly recovering = new Map<string, Promise<void>>();
 
-  constructor(private readonly kv: Keyv<unknown>, private readonly log: Logger) {}
+  /** `unrecorded`: keys no attempt can have written yet (a fresh run's: src/outbox/unrecorded.ts): claimed without a read. */
+  constructor(private readonly kv: Keyv<unknown>, private readonly log: Logger, private readonly unrecorded?: UnrecordedCheck) {}
 
   async get(key: string): Promise<LiveRecord | undefined> {
     try {
@@ -68,9 +71,13 @@ export class LiveStore {
     }
   }
 
-  /** A run (again) writing the message of `key`: waits for its recovery, if under way, and returns its record. */
-  async claim(key: string): Promise<LiveRecord | undefined> {
+  /**
+   * A run (again) writing the message of `key`: waits for its recovery, if under way, and returns its record. A fresh
+   * run's key (`unrecorded`) has none: nothing is read, unless `read` (see LiveMessage.post).
+   */
+  async claim(key: string, read = false): Promise<LiveRecord | undefined> {
     this.claimed.add(key);
+    if (!read && this.unrecorded?.covers(key) === true) return undefined; // none to continue, none being recovered
     await this.recovering.get(key);
     return this.get(key);
   }

@@ -10,6 +10,7 @@ import type { WorkEvent } from "../agent/run-events";
 import type { AttachmentParse } from "../media/outgoing";
 import { ATTACHMENT_TEXTS, postAttachment, type AttachmentPosting } from "../render/attachment-post";
 import type { RoomMessageSender } from "../matrix/sender";
+import { runPrefixOf } from "../outbox/unrecorded";
 import { AnswerRenderer, type LiveRendering } from "../render/answer";
 import type { PreparedMedia } from "../media/prepared";
 import { retire, TakeOver } from "../render/takeover";
@@ -36,6 +37,11 @@ export interface TurnMessage extends ReplyTarget {
   media?: PreparedMedia;
   /** A paused run continued (src/interrupts/): the run `runId` carries the answers and no new message. */
   resume?: { runId: string; key: string; entries: ResumeEntry[] };
+  /**
+   * Its event was handed out by journal.record() in this process (new, or a redelivery of one no run had): no run used
+   * its id before, so a run named by it reads no record of an earlier attempt (src/outbox/unrecorded.ts).
+   */
+  fresh?: true;
 }
 
 /** The journal entries a message settles: the event carrying its text, and the versions it replaced. */
@@ -110,6 +116,8 @@ export class TurnRun {
   readonly runId: string;
   /** Run again as recorded after a crash (TurnRunOptions.recovered). */
   private readonly recovered: boolean;
+  /** A run named by a fresh message (TurnMessage.fresh), run for the first time: ends its txnIds' cover at its end. */
+  private readonly endFresh: (() => void) | undefined;
   /** The agent's part is over (its result is known): an edit or a redaction no longer cancels the run. */
   private agentDone = false;
   /** Failure notices and the agent's files, posted outside the renderer's messages (part of the answer all the same). */
@@ -124,6 +132,12 @@ export class TurnRun {
     this.last = last;
     this.runId = opts.runId ?? last.resume?.runId ?? last.editId ?? last.eventId;
     this.recovered = opts.recovered === true;
+    // Only the plain first run of a fresh message: not a batch run again (recovered, after a change: opts.runId), a
+    // resume (its paused run's id), an edited question (its edit's id) or a takeover of an earlier answer.
+    const fresh = last.fresh === true && opts.runId === undefined && opts.takeOver === undefined && !this.recovered
+      && last.resume === undefined && last.editId === undefined && last.previousAnswer === undefined;
+    const prefix = fresh ? runPrefixOf(this.txn("")) : undefined;
+    this.endFresh = prefix !== undefined ? deps.live?.unrecorded?.begin(prefix) : undefined;
     // Decided while the run starts (the room's settings and state may be read), not before it.
     this.render = AnswerRenderer.create(last, this.runId, {
       sender: deps.sender, log: deps.log,
@@ -172,6 +186,14 @@ export class TurnRun {
   }
 
   async execute(): Promise<RunResult> {
+    try {
+      return await this.executeOnce();
+    } finally {
+      this.endFresh?.();
+    }
+  }
+
+  private async executeOnce(): Promise<RunResult> {
     const { sender, options } = this.deps;
     // Typing and the read receipt only for an agent slower than TYPING_DELAY_MS, and not while an answer is delivered.
     const typing = this.deps.typing ?? new RoomTyping(sender, options.typingTimeoutMs, this.deps.log, options.typingDelayMs);

@@ -3,11 +3,9 @@
 // transaction the store did not know. The store's reads are observed (the adapter's "read" event) from the moment the
 // homeserver pushes each transaction to the commit that journals it (after which the 200 awaits nothing more); the
 // messages come one at a time, each answered (and the bot idle) before the next.
-import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 import type { KeyvStoreAdapter } from "keyv";
-import { useLoopbackWorld } from "../support/loopback-world";
-import { appserviceEnv, freePort, InProcessBot, writeRegistration } from "../support/bot-harness";
+import { appserviceRoom, useLoopbackWorld } from "../support/loopback-world";
+import { appserviceEnv, freePort, InProcessBot } from "../support/bot-harness";
 import { waitForBotIdle } from "../support/bot-idle";
 import { CoalescingKeyvSqlite } from "../../src/store/sqlite-adapter";
 import { startReferenceAgent } from "../../src/reference-agent/server";
@@ -45,12 +43,7 @@ describe("a transaction's 200 on SQLite", () => {
 
     const agent = world.track(await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }) }), (a) => a.close());
     const port = await freePort();
-    const reg = writeRegistration(dataDir, { port });
-    const botUser = hs.addUser("agentbot");
-    const alice = hs.addUser("alice");
-    const roomId = hs.createRoom(alice.userId, { invite: [botUser.userId] });
-    hs.join(botUser.userId, roomId);
-    const { senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+    const { reg, alice, roomId, senderUserId } = appserviceRoom(world, port);
     hs.observe({
       transactionPush: ({ appserviceId, txnId, events }) => {
         if (appserviceId !== "matrix-agent-bot" || !events.some((e) => e.sender === alice.userId && e.type === "m.room.message")) return;

@@ -1,6 +1,8 @@
 // The set-up of an end-to-end test that starts its own bot on loopback: a fresh homeserver double and data directory
 // before each test; after it, what the test started (the bot, an agent) is stopped, newest first, then the double.
-import { makeDataDir, removeDir } from "./bot-harness";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { makeDataDir, removeDir, writeRegistration } from "./bot-harness";
 import { startHomeserver, type Homeserver } from "./homeserver";
 
 export interface LoopbackWorld {
@@ -38,4 +40,20 @@ export function useLoopbackWorld(): LoopbackWorld {
       return thing;
     },
   };
+}
+
+/**
+ * The bot registered as an appservice on the double (listening on `port`, registration in the data dir), and alice's
+ * room with the bot's user joined.
+ */
+export function appserviceRoom(world: LoopbackWorld, port: number): { reg: ReturnType<typeof writeRegistration>;
+  alice: ReturnType<Homeserver["addUser"]>; roomId: string; senderUserId: string } {
+  const { hs } = world;
+  const reg = writeRegistration(world.dataDir, { port });
+  const botUser = hs.addUser("agentbot");
+  const alice = hs.addUser("alice");
+  const roomId = hs.createRoom(alice.userId, { invite: [botUser.userId] });
+  hs.join(botUser.userId, roomId);
+  const { senderUserId } = hs.addAppservice(parse(readFileSync(reg.path, "utf8")));
+  return { reg, alice, roomId, senderUserId };
 }

@@ -66,6 +66,8 @@ describe("outbox delivery", () => {
     const outbox = stores.outbox(await stores.open(), sender);
     const result = await outbox.send("!a:x", "m.room.message", { body: "hi" }, "r1", { kind: "reply", runId: "$run" });
     expect(result).toEqual({ ok: true, eventId: "$ev-r1", attempts: 1 });
+    expect(outbox.stats().pending).toBe(0); // the caller hears of it before its sent mark is written; counted sent after
+    await waitUntil(() => outbox.stats().sent === 1, "the sent mark written");
     expect(outbox.stats()).toEqual({ pending: 0, dead: 0, sent: 1 });
   });
 
