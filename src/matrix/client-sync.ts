@@ -3,7 +3,8 @@
 // encryption the token goes alongside the batch's journal writes where the store allows (InboundBatchOptions: in
 // their commit, never durable without them); with encryption after the crypto store is saved (afterBatch). Without
 // encryption, the token of a batch with no item (typing, receipts: nothing in a timeline, no state, no invite) is
-// kept in memory only: a start from the last saved token gets nothing more to act on (no commit per typing sync).
+// kept in memory only, unless it is the first one ever: a start from the last saved token gets nothing more to act on
+// (no commit per typing sync).
 import type { Logger } from "pino";
 import { MatrixRequestError } from "./errors";
 import { inviteFromMemberEvent, parseRoomEvent, viaFor, type InboundBatchOptions, type InboundItem, type InviteNotice, type RoomEvent } from "./events";
@@ -110,7 +111,8 @@ export class ClientSync {
         await this.opts.onBatch(items, saving.options);
         await this.opts.crypto?.afterBatch();
         if (token !== undefined) {
-          if (saving.written !== undefined || items.length > 0 || this.opts.crypto) await (saving.written ?? this.tokens.save(token));
+          // (The first token ever is kept whatever came: history before it is not answered.)
+          if (saving.written !== undefined || items.length > 0 || since === undefined || this.opts.crypto) await (saving.written ?? this.tokens.save(token));
           since = token;
         }
         failures = 0;
