@@ -7,6 +7,7 @@ import { startAgent } from "./app/agent";
 import { createCommandHandler } from "./app/commands";
 import { inboundIntake, startInbound } from "./app/inbound";
 import { runBatchesOn } from "./app/run-batches";
+import { settleTurns } from "./app/settle-turns";
 import { wireInterrupts } from "./app/interrupts";
 import { wireLateKeys } from "./app/late-keys";
 import { wireLive } from "./app/live";
@@ -42,10 +43,8 @@ import { openStore, StoreSweeper, type Store } from "./store";
 import { HOLDER_NAMESPACE, StoreHolder, type StoreHolderRecord } from "./store/holder";
 import { ConversationChanges } from "./turns/changes";
 import { TurnPipeline } from "./turns/pipeline";
-import { journalIdsOf } from "./turns/turn-run";
 import { ThreadFollowing } from "./turns/thread-following";
 import { createUsage } from "./usage";
-import { checkpoint } from "./util/checkpoints";
 
 export { CLIENT_NAME } from "./app/agent";
 
@@ -220,15 +219,7 @@ class BotApp implements App {
       live: live.rendering(agentOutbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       attachments: media.posting({ isRecorded: (txnId) => outbox.isRecorded(txnId),
         encrypted: crypto ? (roomId) => crypto.isEncrypted(roomId) : async () => false }),
-      onSettled: async (settled, byRun) => {
-        for (const m of settled) {
-          m.media?.release();
-          for (const id of journalIdsOf(m)) {
-            await journal.complete(m.roomId, id, byRun);
-            checkpoint("turn-settled");
-          }
-        }
-      },
+      onSettled: settleTurns(journal, store.writesInIssueOrder), writesInIssueOrder: store.writesInIssueOrder,
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
       onDropped: (dropped, reason) => ops.metrics.messagesDropped(reason, dropped.length),

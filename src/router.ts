@@ -2,7 +2,7 @@
 // acknowledged, then processed in order per room (rooms in parallel): room facts updated, messages
 // classified and handed to the turn pipeline, everything else marked done.
 import type { Logger } from "pino";
-import type { InboundBatchResult, InboundItem, RoomEvent } from "./matrix/events";
+import type { InboundBatchOptions, InboundBatchResult, InboundItem, RoomEvent } from "./matrix/events";
 import type { Journal } from "./matrix/journal";
 import type { RoomDirectory } from "./matrix/room-directory";
 import type { InviteHandler } from "./rooms/invites";
@@ -82,7 +82,7 @@ export class InboundRouter {
   }
 
   /** Journals the batch's events (throws if the store fails: the batch is then not acknowledged). */
-  async onBatch(items: InboundItem[]): Promise<InboundBatchResult> {
+  async onBatch(items: InboundItem[], opts?: InboundBatchOptions): Promise<InboundBatchResult> {
     const hasMessage = items.some((i) => i.kind === "event" && i.event.type === "m.room.message");
     if (hasMessage) checkpoint("message-received");
     const events: RoomEvent[] = [];
@@ -101,7 +101,7 @@ export class InboundRouter {
         events.push(item.event);
       }
     }
-    const fresh = await this.deps.journal.record(events);
+    const fresh = await this.deps.journal.record(events, opts?.alongside);
     if (hasMessage) checkpoint("message-journaled");
     for (const event of fresh) this.schedule(event, "route", true);
     return { journaled: fresh.length };

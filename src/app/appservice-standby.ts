@@ -52,7 +52,7 @@ export async function openStandbyListener(config: Config, store: Store, log: Log
     throw new Error("the appservice listener is not active yet");
   };
   const server = createAppserviceServer(config, store, log, "", {
-    onBatch: (items) => (sink ? sink.onBatch(items) : notYet()),
+    onBatch: (items, opts) => (sink ? sink.onBatch(items, opts) : notYet()),
     onRefusedUnseen: () => sink?.onRefusedUnseen?.(),
     onTransactionOk, // the homeserver is there (readiness), whether this process is the standby or the active
   }, held);

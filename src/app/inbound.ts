@@ -8,7 +8,7 @@ import { ClientSync } from "../matrix/client-sync";
 import type { CryptoRuntime } from "../matrix/crypto";
 import type { MatrixRequestError } from "../matrix/errors";
 import type { MatrixHttp } from "../matrix/http";
-import type { InboundItem } from "../matrix/events";
+import type { InboundBatchOptions, InboundItem } from "../matrix/events";
 import { InboundIntake } from "../matrix/inbound-intake";
 import type { Journal } from "../matrix/journal";
 import type { InboundRouter } from "../router";
@@ -43,9 +43,9 @@ export interface Inbound {
 /** Between the connection and the router: poison events skipped, refusals counted (metrics, readiness, /status). */
 export function inboundIntake(ops: Operations, store: Store, log: Logger, router: () => InboundRouter): InboundIntake {
   return new InboundIntake({
-    handle: (items: InboundItem[]) => {
+    handle: (items: InboundItem[], opts) => {
       ops.metrics.inboundEvents(items.length);
-      return router().onBatch(items);
+      return router().onBatch(items, opts);
     },
     storeWorks: () => store.healthCheck(), log: childLogger(log, "inbound"),
     onPoisoned: () => ops.metrics.inboundPoisoned(),
@@ -71,7 +71,7 @@ async function startSync(deps: InboundDeps): Promise<Inbound> {
     userId: deps.botUserId, syncTimeoutMs: t.syncTimeoutMs, requestTimeoutMs: t.requestTimeoutMs,
     retryBaseMs: t.retryBaseMs, retryMaxMs: t.retryMaxMs, gapFillMaxEvents: t.gapFillMaxEvents,
     isKnown: (roomId, eventId) => deps.journal.isDone(roomId, eventId),
-    onBatch: (items) => deps.intake.onBatch(items), onTokenRejected: deps.onTokenRejected,
+    onBatch: (items, opts) => deps.intake.onBatch(items, opts), onTokenRejected: deps.onTokenRejected,
     ...(deps.onHomeserverOk ? { onSyncOk: deps.onHomeserverOk } : {}),
     ...(deps.crypto ? { crypto: deps.crypto.syncHook } : {}),
   }, childLogger(deps.log, "sync"));
@@ -88,7 +88,7 @@ async function startAppservice(deps: InboundDeps): Promise<Inbound> {
     deps.log.warn({ missing, registration: config.registrationPath },
       "MATRIX_E2EE=true, but the registration lacks flags encryption needs: Synapse sends no room keys or key counts without them; add them set to true (npm run register writes them) and restart the homeserver");
   }
-  const sink = { onBatch: (items: InboundItem[]) => deps.intake.onBatch(items), onRefusedUnseen: () => deps.intake.refusedUnseen() };
+  const sink = { onBatch: (items: InboundItem[], opts?: InboundBatchOptions) => deps.intake.onBatch(items, opts), onRefusedUnseen: () => deps.intake.refusedUnseen() };
   const listener = deps.standbyListener;
   if (listener) {
     await listener.activate(deps.botUserId, sink);

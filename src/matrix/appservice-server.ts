@@ -18,7 +18,7 @@ import {
   type TransactionRelay,
 } from "./appservice-protocol";
 import { applyTransactionCrypto, transactionDigest, type TransactionCrypto } from "./appservice-crypto";
-import type { InboundBatchResult, InboundItem } from "./events";
+import type { InboundBatchOptions, InboundBatchResult, InboundItem } from "./events";
 import { checkpoint } from "../util/checkpoints";
 import { closeGracefully, listen } from "./http-listen";
 
@@ -45,7 +45,7 @@ export interface AppserviceServerOptions {
    * Makes the items durable; throws when it could not (the transaction is then answered 500). A result saying it
    * journaled nothing (strangers' messages, the bot's own) leaves no record of the transaction id either.
    */
-  onBatch: (items: InboundItem[]) => Promise<InboundBatchResult | void>;
+  onBatch: (items: InboundItem[], opts?: InboundBatchOptions) => Promise<InboundBatchResult | void>;
   log: Logger;
   /** Called after each transaction answered 200 (processed now or earlier). */
   onTransactionOk?: () => void;
@@ -126,7 +126,7 @@ export class AppserviceServer {
       const fresh = valid.filter((v, i) => (this.recentlyDone.get(v.txnId) ?? stored[i]?.events) !== v.digest);
       if (fresh.length === 0) return outcomes;
       const result = await this.opts.onBatch(fresh.flatMap((v) => itemsFromTransaction(v.body.events, this.botUserId, this.opts.log, v.txnId)));
-      if (result?.journaled !== 0) for (const v of fresh) this.remember(v.txnId, v.digest);
+      if (result?.journaled !== 0) for (const v of fresh) this.remember(v.txnId, v.digest, false);
       this.opts.log.debug({ transactions: held.length, fresh: fresh.length }, "transactions a standby held accepted");
       return outcomes;
     } catch (error) {
@@ -264,10 +264,11 @@ export class AppserviceServer {
     if (seen !== undefined) this.reused(txnId, seen);
     let result: InboundBatchResult | void;
     let crypto = { toDevice: 0, roomKeys: 0 };
+    const id = this.idRecord(txnId, digest);
     try {
       let items = itemsFromTransaction(events, this.botUserId, log, txnId);
       if (this.opts.crypto) ({ items, ...crypto } = await applyTransactionCrypto(this.opts.crypto, body, items));
-      result = await this.opts.onBatch(items);
+      result = await this.opts.onBatch(items, id.options);
       // What the device took from this transaction (room keys, Olm sessions) is on disk before the 200.
       await this.opts.crypto?.hook.afterBatch();
       log.debug({ txnId, events: events.length, items: items.length, toDevice: crypto.toDevice }, "transaction accepted");
@@ -275,7 +276,7 @@ export class AppserviceServer {
       log.error({ txnId, err: describe(error) }, "transaction could not be made durable; refused for a retry");
       return NOT_STORED;
     }
-    if (result?.journaled !== 0 || crypto.toDevice > 0) this.remember(txnId, digest);
+    if (id.written || result?.journaled !== 0 || crypto.toDevice > 0) this.remember(txnId, digest, id.written);
     if (lookedUp && seen === undefined) this.lookUpIds = false; // one the store did not know: the retries came first
     return crypto.roomKeys > 0 ? { ...OK, roomKeys: crypto.roomKeys } : OK;
   }
@@ -303,17 +304,35 @@ export class AppserviceServer {
   }
 
   /**
-   * Not awaited: the events are durable already and the journal dedupes them by event id (for longer than the id is
-   * kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless. Until it lands,
-   * `recentlyDone` answers a retry.
+   * The id's record written alongside the journal's writes (InboundBatchOptions: on a store that applies writes in
+   * issue order it shares their commit and is never durable without them; `written` once asked), or not at all here.
+   * Not with encryption: the crypto store is saved after the journal (afterBatch), and until both are on disk the id
+   * must not be: to-device messages are not journaled, only a retry of the id feeds them to the device again.
    */
-  private remember(txnId: string, digest: string): void {
-    const { log, txnStore } = this.opts;
+  private idRecord(txnId: string, digest: string): { options: InboundBatchOptions | undefined; written: boolean } {
+    const id = { options: undefined as InboundBatchOptions | undefined, written: false };
+    if (!this.opts.crypto) id.options = { alongside: () => {
+      id.written = true;
+      this.writeId(txnId, digest);
+    } };
+    return id;
+  }
+
+  /**
+   * The id is done: a retry is answered from `recentlyDone`, and its record is written (`written`: it was, alongside
+   * the journal's writes). Not awaited: the events are durable already and the journal dedupes them by event id (for
+   * longer than the id is kept), so the 200 need not wait for this write; if it is lost, a redelivery is harmless.
+   */
+  private remember(txnId: string, digest: string, written: boolean): void {
     this.recentlyDone.delete(txnId);
     this.recentlyDone.set(txnId, digest);
     if (this.recentlyDone.size > RECENT_TXN_IDS) this.recentlyDone.delete(this.recentlyDone.keys().next().value as string);
-    txnStore.set(txnId, { doneAt: Date.now(), events: digest }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
-      log.warn({ txnId, err: describe(error) }, "transaction processed but its id could not be recorded");
+    if (!written) this.writeId(txnId, digest);
+  }
+
+  private writeId(txnId: string, digest: string): void {
+    this.opts.txnStore.set(txnId, { doneAt: Date.now(), events: digest }, this.opts.txnTtlMs ?? 3 * 24 * 3600 * 1000).catch((error: unknown) => {
+      this.opts.log.warn({ txnId, err: describe(error) }, "transaction processed but its id could not be recorded");
     });
   }
 

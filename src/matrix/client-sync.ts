@@ -1,8 +1,13 @@
 // Client mode's own sync loop (not the SDK's: it saves the token before emitting and ignores gaps and the
-// state block). Each batch is handed to `onBatch`, which makes it durable; only then is next_batch saved.
+// state block). Each batch is handed to `onBatch`, which makes it durable; only then is next_batch saved. Without
+// encryption the token goes alongside the batch's journal writes where the store allows (InboundBatchOptions: in
+// their commit, never durable without them); with encryption after the crypto store is saved (afterBatch). Without
+// encryption, the token of a batch with no item (typing, receipts: nothing in a timeline, no state, no invite) is
+// kept in memory only, unless it is the first one ever: a start from the last saved token gets nothing more to act on
+// (no commit per typing sync).
 import type { Logger } from "pino";
 import { MatrixRequestError } from "./errors";
-import { inviteFromMemberEvent, parseRoomEvent, viaFor, type InboundItem, type InviteNotice, type RoomEvent } from "./events";
+import { inviteFromMemberEvent, parseRoomEvent, viaFor, type InboundBatchOptions, type InboundItem, type InviteNotice, type RoomEvent } from "./events";
 import type { MatrixHttp } from "./http";
 import { fullJitterBackoff, sleep } from "../util/timers";
 import { fillTimelineGap } from "./gap-fill";
@@ -37,7 +42,7 @@ export interface ClientSyncOptions {
   random?: () => number;
   /** Whether an event is already journaled; gap filling stops there. */
   isKnown: (roomId: string, eventId: string) => Promise<boolean>;
-  onBatch: (items: InboundItem[]) => Promise<unknown>;
+  onBatch: (items: InboundItem[], opts?: InboundBatchOptions) => Promise<unknown>;
   onTokenRejected: (error: MatrixRequestError) => void;
   /** Each successful /sync (readiness: the homeserver answered). */
   onSyncOk?: () => void;
@@ -101,11 +106,14 @@ export class ClientSync {
         this.opts.onSyncOk?.();
         await this.opts.crypto?.beforeBatch(res);
         const items = await this.itemsOf(res, since === undefined);
-        await this.opts.onBatch(items);
+        const token = typeof res.next_batch === "string" ? res.next_batch : undefined;
+        const saving = this.tokenAlongside(token);
+        await this.opts.onBatch(items, saving.options);
         await this.opts.crypto?.afterBatch();
-        if (typeof res.next_batch === "string") {
-          await this.tokens.save(res.next_batch);
-          since = res.next_batch;
+        if (token !== undefined) {
+          // (The first token ever is kept whatever came: history before it is not answered.)
+          if (saving.written !== undefined || items.length > 0 || since === undefined || this.opts.crypto) await (saving.written ?? this.tokens.save(token));
+          since = token;
         }
         failures = 0;
         caughtUp = true;
@@ -122,6 +130,17 @@ export class ClientSync {
         await sleep(waitMs, this.stopping.signal);
       }
     }
+  }
+
+  /** The token saved alongside the batch's journal writes (`written` once asked), without encryption. */
+  private tokenAlongside(token: string | undefined): { options: InboundBatchOptions | undefined; written: Promise<void> | undefined } {
+    const saving = { options: undefined as InboundBatchOptions | undefined, written: undefined as Promise<void> | undefined };
+    if (token === undefined || this.opts.crypto) return saving;
+    saving.options = { alongside: () => {
+      saving.written = this.tokens.save(token);
+      saving.written.catch(() => undefined); // its commit is the journal's: a failure fails the batch (awaited after it)
+    } };
+    return saving;
   }
 
   /** Flattens a sync response into inbound items: invites, state, then timeline, per room. */

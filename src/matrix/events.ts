@@ -37,6 +37,17 @@ export interface InboundBatchResult {
   journaled: number;
 }
 
+/**
+ * What a batch's journal writes may carry, on a store that applies writes in issue order (Store.writesInIssueOrder):
+ * `alongside` is called once, right after the journal issued the batch's writes (in the same tick: they share its
+ * commit, and what it writes is never durable without them): a transaction's id record, a sync token. Not called
+ * when the batch writes nothing to the journal, nor on another store, nor when the batch is taken item by item: the
+ * caller then writes after the batch, as before.
+ */
+export interface InboundBatchOptions {
+  alongside?: () => void;
+}
+
 export function serverOf(id: string): string | undefined {
   const i = id.indexOf(":");
   return i >= 0 ? id.slice(i + 1) : undefined;

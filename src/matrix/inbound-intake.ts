@@ -5,12 +5,12 @@
 // the rest is acknowledged. When the store fails its check as well (an outage: every event fails), the batch is
 // refused as before, so nothing is acknowledged that was not stored.
 import type { Logger } from "pino";
-import type { InboundBatchResult, InboundItem } from "./events";
+import type { InboundBatchOptions, InboundBatchResult, InboundItem } from "./events";
 import type { PoisonItem } from "./journal";
 
 export interface InboundIntakeOptions {
   /** Makes a batch durable (the router's onBatch); throws when it could not. */
-  handle: (items: InboundItem[]) => Promise<InboundBatchResult>;
+  handle: (items: InboundItem[], opts?: InboundBatchOptions) => Promise<InboundBatchResult>;
   /** Resolves when the store reads and writes (Store.healthCheck), rejects when it does not. */
   storeWorks: () => Promise<void>;
   log: Logger;
@@ -35,12 +35,15 @@ export class InboundIntake {
 
   constructor(private readonly opts: InboundIntakeOptions) {}
 
-  /** Handles a batch; throws (refusing it) only when it could not be stored as a whole. */
-  async onBatch(items: InboundItem[]): Promise<InboundBatchResult> {
+  /**
+   * Handles a batch; throws (refusing it) only when it could not be stored as a whole. Taken item by item, the batch
+   * carries nothing alongside its journal writes (`opts` is not passed on: its acknowledgement is written after it).
+   */
+  async onBatch(items: InboundItem[], opts?: InboundBatchOptions): Promise<InboundBatchResult> {
     if (this.refusalsInARow >= (this.opts.splitAfter ?? 3)) return this.oneByOne(items);
     let result: InboundBatchResult;
     try {
-      result = await this.opts.handle(items);
+      result = await this.opts.handle(items, opts);
     } catch (error) {
       this.refused();
       throw error;

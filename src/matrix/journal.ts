@@ -12,7 +12,9 @@
 //             commit (all or nothing: neither is durable without the other); elsewhere the index write is awaited
 //             first. A key that had an entry (a redelivery) is read then and decided as record() decides; a done
 //             key's index entry just written is removed (a crash first leaves a done entry in the index: cleaned at
-//             recovery, as above).
+//             recovery, as above). On a store that orders writes, what the batch's acknowledgement must not
+//             precede (a transaction's id record, a sync token: InboundBatchOptions.alongside) is issued right behind
+//             them and shares their commit.
 //   reopen:   an event done once (an encrypted one the bot could not read) is recorded again, as it reads now, marked
 //             `late`: pending, then done, both keeping the mark, so it is reopened (and answered) only once.
 //
@@ -88,16 +90,17 @@ export class Journal {
    * Makes the new events durable and returns those not seen before, in order. Throws if the store fails.
    * The whole batch goes in three store round trips (read all, index all, journal all), not three per event:
    * every index entry is written before any journal entry, which keeps the write order above. On a store that
-   * applies writes in issue order, the journal entries are issued right behind the index entries (two trips).
+   * applies writes in issue order, the journal entries are issued right behind the index entries (two trips), and
+   * `alongside` (InboundBatchOptions) right behind them, when there are any.
    */
-  async record(events: RoomEvent[]): Promise<RoomEvent[]> {
+  async record(events: RoomEvent[], alongside?: () => void): Promise<RoomEvent[]> {
     const unique = new Map<string, RoomEvent>();
     for (const event of events) {
       const key = Journal.key(event.room_id, event.event_id);
       if (!unique.has(key)) unique.set(key, event);
     }
     if (unique.size === 0) return [];
-    if (this.stores.insertNew) return this.append(unique, this.stores.insertNew);
+    if (this.stores.insertNew) return this.append(unique, this.stores.insertNew, alongside);
     const keys = [...unique.keys()];
     const existing = await this.stores.entries.getMany(keys);
     const texts = new Map<string, string>();
@@ -117,6 +120,7 @@ export class Journal {
     if (!this.stores.writesInIssueOrder) await indexed;
     const journaled = Promise.all(fresh.map((key) =>
       this.stores.entries.set(key, { status: "pending", json: texts.get(key) as string, receivedAt })));
+    if (this.stores.writesInIssueOrder) alongside?.();
     await Promise.all([indexed, journaled]);
     for (const key of fresh) this.handedOut.add(key);
     return fresh.map((key) => unique.get(key) as RoomEvent);
@@ -127,7 +131,8 @@ export class Journal {
    * in `handedOut` while they are written, so a concurrent batch with the same event does not take it too; a failure
    * lets them go (the redelivery of the refused batch then hands them out).
    */
-  private async append(unique: Map<string, RoomEvent>, insertNew: NonNullable<JournalStores["insertNew"]>): Promise<RoomEvent[]> {
+  private async append(unique: Map<string, RoomEvent>, insertNew: NonNullable<JournalStores["insertNew"]>,
+    alongside: (() => void) | undefined): Promise<RoomEvent[]> {
     const texts = new Map<string, string>();
     for (const [key, event] of unique) {
       if (this.handedOut.has(key)) continue;
@@ -145,7 +150,9 @@ export class Journal {
       const pending = (key: string): Entry => ({ status: "pending", json: texts.get(key) as string, receivedAt });
       const indexed = Promise.all(keys.map((key) => this.stores.pending.set(key, this.nextOrder())));
       if (!this.stores.writesInIssueOrder) await indexed;
-      const [, wrote] = await Promise.all([indexed, insertNew(keys.map((key) => ({ key, value: pending(key) })))]);
+      const inserted = insertNew(keys.map((key) => ({ key, value: pending(key) })));
+      if (this.stores.writesInIssueOrder && keys.length > 0) alongside?.();
+      const [, wrote] = await Promise.all([indexed, inserted]);
       keys.forEach((key, i) => wrote[i] && fresh.add(key));
       const known = keys.filter((key) => !fresh.has(key));
       if (known.length > 0) for (const key of await this.recordKnown(known, pending)) fresh.add(key);

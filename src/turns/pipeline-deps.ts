@@ -33,6 +33,11 @@ export interface PipelineDeps {
   interrupts?: PipelineInterrupts;
   /** Which turns each run answers, kept durably so that recovery runs a batch cut short again as it was. */
   batches?: RunBatches;
+  /**
+   * The store applies writes in issue order (Store.writesInIssueOrder): a run's end issues its writes together, one
+   * commit (run-end.ts); elsewhere each waits for the one before.
+   */
+  writesInIssueOrder?: boolean;
 }
 
 export interface PipelineInterrupts {

@@ -230,6 +230,7 @@ export class TurnPipeline {
     this.track(
       (recording?.begin ?? Promise.resolve()).then(() => waitForSlot(this.limiter, this.deps, run, batch)).then(async (release) => {
         let again: NextBatch | undefined;
+        let recordGone = false; // the thread's record went with the run's end
         try {
           const result = await run.execute().finally(release);
           this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
@@ -242,7 +243,12 @@ export class TurnPipeline {
               await this.deps.interrupts.paused(batch, run.runId, result.interrupts);
               thread.paused = true;
             }
-            if (run.abortedFor !== "shutdown") await finished(this.deps, run, batch);
+            if (run.abortedFor !== "shutdown") {
+              // Nothing more to run in its thread: its record goes with the run's end (one commit where the store allows).
+              const batches = (thread.paused === true || thread.queue.length === 0) ? this.deps.batches : undefined;
+              recordGone = batches !== undefined;
+              await finished(this.deps, run, batch, batches && (() => batches.finished(batch[0]?.roomId ?? "", threadKey)));
+            }
             this.logHandled(batch, run.abortedFor ?? (result.ok ? "ok" : result.failure.kind));
           }
         } finally {
@@ -250,7 +256,7 @@ export class TurnPipeline {
           // At shutdown, queued messages stay pending in the journal and are answered after the restart.
           const next = again ?? (thread.paused ? undefined : this.nextBatch(thread));
           if (next && this.accepting) this.launch(thread, next.batch, next.opts);
-          else if (run.abortedFor !== "shutdown") void this.deps.batches?.finished(batch[0]?.roomId ?? "", threadKey); // its turns are settled
+          else if (run.abortedFor !== "shutdown" && !recordGone) void this.deps.batches?.finished(batch[0]?.roomId ?? "", threadKey); // its turns are settled
           if (thread.running === undefined && thread.queue.length === 0 && !thread.paused) this.threads.delete(threadKey);
           settled();
         }

@@ -7,9 +7,13 @@ import type { Checkpoint } from "../../src/util/checkpoints";
 import { botMessagesIn } from "../support/bot-messages";
 import { describeEachE2eBackend } from "../support/backends";
 
+// message-journaled: on SQLite the transaction's id record (the sync token in client mode) went in the journal's
+// commit: the retried transaction is acknowledged as done (no new sync brings the message again), and the message is
+// answered from the journal. turn-settled: the run's end (its turn marked done, its answer remembered, its run record deleted: one commit on
+// SQLite) is durable, the process dies right after it.
 const CASES: Array<[CrashMode, Checkpoint]> = [
-  ["client", "message-received"], ["client", "message-journaled"], ["client", "reply-accepted"],
-  ["appservice", "message-received"], ["appservice", "message-journaled"], ["appservice", "reply-accepted"],
+  ["client", "message-received"], ["client", "message-journaled"], ["client", "reply-accepted"], ["client", "turn-settled"],
+  ["appservice", "message-received"], ["appservice", "message-journaled"], ["appservice", "reply-accepted"], ["appservice", "turn-settled"],
 ];
 
 describeEachE2eBackend("SIGKILL in the message path, then restart", (backend) => {

@@ -1,6 +1,7 @@
 // The bot process SIGKILLed with a lot in flight, then restarted on the same data (client mode, the built bot
 // as a child process): 100 messages journaled but their sync token never saved (the homeserver redelivers
-// all of them: no reply doubled), and a proactive fan-out to 1,000 rooms cut short (each room exactly once).
+// all of them: no reply doubled; on SQLite the token now goes in the journal's commit, so the restart resumes them
+// from the journal instead), and a proactive fan-out to 1,000 rooms cut short (each room exactly once).
 import { ChildBot } from "../support/bot-harness";
 import { botMessagesIn } from "../support/bot-messages";
 import { createJoinedRooms, MANY_ROOMS_POLL } from "../support/fanout-world";
