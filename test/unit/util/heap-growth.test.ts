@@ -1,5 +1,5 @@
 // The heap growth bound is set at start unless node's command line sets it (its effect on memory and CPU is measured
-// by the bench, BENCH_ONLY=rooms: bench/README.md "Memory and fan-out").
+// by the bench, BENCH_ONLY=throughput and BENCH_ONLY=rooms: bench/README.md "GC and the heap bound (session 38)").
 import { execFileSync } from "node:child_process";
 import { boundHeapGrowth, HEAP_GROWING_PERCENT } from "../../../src/util/heap-growth";
 
