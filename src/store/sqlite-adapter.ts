@@ -29,7 +29,7 @@
 import { EventEmitter } from "node:events";
 import type { KeyvStoreAdapter } from "keyv";
 import type { Logger } from "pino";
-import { padded, SqliteConnection } from "./sqlite-connection";
+import { sizedChunks, SqliteConnection } from "./sqlite-connection";
 import { migrateSqliteSchema } from "./sqlite-schema";
 import { MAX_KEYS, MAX_ROWS, sqliteStatements, type SqliteStatements } from "./sqlite-statements";
 
@@ -291,9 +291,9 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
         if (w.kind === "delete") deletes.add(w.key);
       }
       const sets = [...last.values()].filter((w): w is Extract<Write, { kind: "set" }> => w.kind === "set");
-      for (const keys of chunk([...deletes], MAX_KEYS)) statements.push(async () => void (await this.remove(keys)).forEach((k) => existed.add(k)));
-      for (const rows of chunk(sets, MAX_ROWS)) statements.push(() => this.upsert(rows));
-      for (const rows of chunk(inserts, MAX_ROWS)) {
+      for (const keys of sizedChunks([...deletes], MAX_KEYS)) statements.push(async () => void (await this.remove(keys)).forEach((k) => existed.add(k)));
+      for (const rows of sizedChunks(sets, MAX_ROWS)) statements.push(() => this.upsert(rows));
+      for (const rows of sizedChunks(inserts, MAX_ROWS)) {
         statements.push(async () => {
           const wrote = new Set(await this.insertRows(rows));
           for (const w of rows) if (wrote.has(w.key)) inserted.add(w);
@@ -352,9 +352,8 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
         const batch = this.reads.splice(0, end);
         try {
           const found = new Map<string, unknown>();
-          for (const keys of chunk([...new Set(batch.flatMap((r) => r.keys))], MAX_KEYS)) {
-            const some = padded(keys, MAX_KEYS);
-            for (const r of await this.run<{ key: string; value: unknown }>(this.sql.select(some.length), ...some)) found.set(r.key, r.value);
+          for (const keys of sizedChunks([...new Set(batch.flatMap((r) => r.keys))], MAX_KEYS)) {
+            for (const r of await this.run<{ key: string; value: unknown }>(this.sql.select(keys.length), ...keys)) found.set(r.key, r.value);
           }
           for (const r of batch) r.resolve(r.keys.map((k) => found.get(k)));
         } catch (error) {
@@ -367,21 +366,18 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
   }
 
   private async upsert(run: Array<Extract<Write, { kind: "set" }>>): Promise<void> {
-    const rows = padded(run, MAX_ROWS);
-    await this.run(this.sql.upsert(rows.length), ...rows.flatMap((w) => [w.key, w.value, w.expires]));
+    await this.run(this.sql.upsert(run.length), ...run.flatMap((w) => [w.key, w.value, w.expires]));
   }
 
   /** Inserts these rows where no live entry holds the key (an expired one is replaced); returns the keys written. */
   private async insertRows(run: InsertWrite[]): Promise<string[]> {
-    const rows = padded(run, MAX_ROWS);
-    const written = await this.run<{ key: string }>(this.sql.insert(rows.length), ...rows.flatMap((w) => [w.key, w.value, w.expires]), this.now());
+    const written = await this.run<{ key: string }>(this.sql.insert(run.length), ...run.flatMap((w) => [w.key, w.value, w.expires]), this.now());
     return written.map((r) => r.key);
   }
 
   /** Deletes these keys; returns those that existed. */
   private async remove(keys: string[]): Promise<string[]> {
-    const some = padded(keys, MAX_KEYS);
-    return (await this.run<{ key: string }>(this.sql.remove(some.length), ...some)).map((r) => r.key);
+    return (await this.run<{ key: string }>(this.sql.remove(keys.length), ...keys)).map((r) => r.key);
   }
 }
 
@@ -409,12 +405,6 @@ function segmentsOf(group: Write[]): Write[][] {
   }
   segments.push(current);
   return segments;
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** @keyv/sqlite's table name rule: letters, digits and `_` only, not starting with a digit. */

@@ -4,7 +4,7 @@
 // pool (SQLite parses and plans the text again), then a run there, then a finalize: two hops to the thread pool and
 // the wrapper's JS for each statement. A statement kept by its SQL text costs one hop (bind, step to the end and
 // the rows in one work item) and no compile. The adapter's statements have a small, fixed set of texts (the
-// variable-length ones are padded to a few sizes: see padded()), so the cache stays small; every statement is
+// variable-length ones come in powers of two: see sizedChunks()), so the cache stays small; every statement is
 // finalized before the connection closes (SQLite refuses to close with one left).
 //
 // Reused statements are always stepped to the end (all()/run() of statements without RETURNING rows), so none holds
@@ -74,7 +74,29 @@ export class SqliteConnection {
   }
 }
 
-/** Sizes a variable-length statement is padded to (powers of two up to `max`), so few texts exist. */
+/** Lists up to this long are padded to a power of two; longer ones are cut into powers of two (sizedChunks). */
+const PAD_UP_TO = 8;
+
+/**
+ * `items` as consecutive lists whose lengths are powers of two (at most `max`), so that a few statement texts serve
+ * every length: a list of more than PAD_UP_TO is cut into the largest powers of two that fit (180 = 128 + 32 + 16 +
+ * 4), and what remains (at most PAD_UP_TO) is padded by repeating its last item (padded()). Padding a long list
+ * instead would bind and run up to twice its rows.
+ */
+export function sizedChunks<T>(items: readonly T[], max: number): T[][] {
+  const out: T[][] = [];
+  let start = 0;
+  while (items.length - start > PAD_UP_TO) {
+    let size = max;
+    while (size > items.length - start) size /= 2;
+    out.push(items.slice(start, start + size));
+    start += size;
+  }
+  if (start < items.length) out.push(padded(items.slice(start), max));
+  return out;
+}
+
+/** The power of two a list of `n` is padded to (at most `max`). */
 export function paddedSize(n: number, max: number): number {
   let size = 1;
   while (size < n && size < max) size *= 2;

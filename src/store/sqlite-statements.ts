@@ -1,10 +1,10 @@
 // The SQL texts of the SQLite adapter's statements, one text per (table, kind, padded size): the connection keeps a
 // prepared statement per text (sqlite-connection.ts), so the same string object is handed out every time.
 //
-// A variable number of keys or rows is bound as that many parameters, padded to a power of two by repeating the
-// last key or row (sqlite-connection.ts padded()): a repeated key in `IN (…)` selects or deletes nothing more, a
-// repeated row of an upsert writes the same value again, a repeated row of an insert finds its key live and leaves
-// it. Keys travel as parameters, not as a JSON array for json_each (which SQLite parses per statement and reads
+// A variable number of keys or rows is bound as that many parameters, in lists of a power of two (sqlite-connection.ts
+// sizedChunks(): long lists cut, short ones padded by repeating the last key or row): a repeated key in `IN (…)`
+// selects or deletes nothing more, a repeated row of an upsert writes the same value again, a repeated row of an
+// insert finds its key live and leaves it. Keys travel as parameters, not as a JSON array for json_each (which SQLite parses per statement and reads
 // through a virtual table: about twice the cost per statement in bench/sqlite-statements.ts).
 
 /** Rows per multi-row statement (three bound parameters each; SQLite allows 32,766). */

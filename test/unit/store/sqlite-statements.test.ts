@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Keyv from "keyv";
 import { CoalescingKeyvSqlite } from "../../../src/store/sqlite-adapter";
-import { padded, paddedSize } from "../../../src/store/sqlite-connection";
+import { padded, paddedSize, sizedChunks } from "../../../src/store/sqlite-connection";
 
 describe("the SQLite adapter's prepared statements", () => {
   let dir: string;
@@ -34,6 +34,16 @@ describe("the SQLite adapter's prepared statements", () => {
     expect([1, 2, 3, 4, 5, 9, 512, 513, 2000].map((n) => paddedSize(n, 1024))).toEqual([1, 2, 4, 4, 8, 16, 512, 1024, 1024]);
     expect(padded(["a", "b", "c"], 1024)).toEqual(["a", "b", "c", "c"]);
     expect(padded([], 8)).toEqual([]);
+  });
+
+  it("cuts a long list into powers of two and pads only a short rest, keeping every item once and in order", () => {
+    const lengths = (n: number): number[] => sizedChunks(Array.from({ length: n }, (_, i) => i), 512).map((c) => c.length);
+    expect(lengths(3)).toEqual([4]);
+    expect(lengths(12)).toEqual([8, 4]);
+    expect(lengths(180)).toEqual([128, 32, 16, 4]);
+    expect(lengths(1100)).toEqual([512, 512, 64, 8, 4]);
+    const items = Array.from({ length: 1100 }, (_, i) => i);
+    expect([...new Set(sizedChunks(items, 512).flat())]).toEqual(items);
   });
 
   it("keeps a few statements however many writes and reads of however many keys run, and prepares none again", async () => {
