@@ -31,14 +31,8 @@ import type { KeyvStoreAdapter } from "keyv";
 import type { Logger } from "pino";
 import { sizedChunks, SqliteConnection } from "./sqlite-connection";
 import { migrateSqliteSchema } from "./sqlite-schema";
-import { MAX_KEYS, MAX_ROWS, sqliteStatements, type SqliteStatements } from "./sqlite-statements";
-
-type Write =
-  | { kind: "set"; key: string; value: unknown; expires: number | null; resolve: (v: unknown) => void; reject: (e: unknown) => void }
-  | { kind: "delete"; key: string; resolve: (v: boolean) => void; reject: (e: unknown) => void }
-  | InsertWrite;
-/** insertIfAbsent's write: resolves true when it wrote the key (no live entry was there), false when it left it. */
-type InsertWrite = { kind: "insert"; key: string; value: unknown; expires: number | null; resolve: (v: boolean) => void; reject: (e: unknown) => void };
+import { type InsertWrite, segmentsOf, type Write } from "./sqlite-groups";
+import { KEEP_UP_TO, MAX_KEYS, MAX_ROWS, sqliteStatements, type SqliteStatements, tableName } from "./sqlite-statements";
 
 /** Writes per group commit (one transaction). */
 const MAX_GROUP = 5000;
@@ -152,8 +146,16 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
 
   /** A statement of this class (a kept prepared statement), after the schema migration. */
   private async run<Row = unknown>(sql: string, ...params: unknown[]): Promise<Row[]> {
+    return this.runList<Row>(1, sql, params);
+  }
+
+  /**
+   * A statement of `size` keys or rows: kept prepared up to KEEP_UP_TO (the sizes a turn uses), prepared for this run
+   * only beyond (a compile is little beside that many rows, and the long texts' statements hold ~2 MB all together).
+   */
+  private async runList<Row>(size: number, sql: string, params: unknown[]): Promise<Row[]> {
     const connection = this.connected ?? (await this.ready, await this.connection);
-    return connection.all<Row>(sql, params);
+    return size <= KEEP_UP_TO ? connection.all<Row>(sql, params) : (connection.query(sql, ...params) as Promise<Row[]>);
   }
 
   async get<Value>(key: string): Promise<Value | undefined> {
@@ -353,7 +355,7 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
         try {
           const found = new Map<string, unknown>();
           for (const keys of sizedChunks([...new Set(batch.flatMap((r) => r.keys))], MAX_KEYS)) {
-            for (const r of await this.run<{ key: string; value: unknown }>(this.sql.select(keys.length), ...keys)) found.set(r.key, r.value);
+            for (const r of await this.runList<{ key: string; value: unknown }>(keys.length, this.sql.select(keys.length), keys)) found.set(r.key, r.value);
           }
           for (const r of batch) r.resolve(r.keys.map((k) => found.get(k)));
         } catch (error) {
@@ -366,50 +368,18 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
   }
 
   private async upsert(run: Array<Extract<Write, { kind: "set" }>>): Promise<void> {
-    await this.run(this.sql.upsert(run.length), ...run.flatMap((w) => [w.key, w.value, w.expires]));
+    await this.runList(run.length, this.sql.upsert(run.length), run.flatMap((w) => [w.key, w.value, w.expires]));
   }
 
   /** Inserts these rows where no live entry holds the key (an expired one is replaced); returns the keys written. */
   private async insertRows(run: InsertWrite[]): Promise<string[]> {
-    const written = await this.run<{ key: string }>(this.sql.insert(run.length), ...run.flatMap((w) => [w.key, w.value, w.expires]), this.now());
+    const written = await this.runList<{ key: string }>(run.length, this.sql.insert(run.length),
+      [...run.flatMap((w) => [w.key, w.value, w.expires]), this.now()]);
     return written.map((r) => r.key);
   }
 
   /** Deletes these keys; returns those that existed. */
   private async remove(keys: string[]): Promise<string[]> {
-    return (await this.run<{ key: string }>(this.sql.remove(keys.length), ...keys)).map((r) => r.key);
+    return (await this.runList<{ key: string }>(keys.length, this.sql.remove(keys.length), keys)).map((r) => r.key);
   }
-}
-
-/**
- * A group cut where an insert meets another write of its key: each segment's inserts share no key with the rest of
- * the segment, so its statements (deletes, sets, inserts) may run in any order; the segments run in arrival order.
- * A group without inserts is one segment.
- */
-function segmentsOf(group: Write[]): Write[][] {
-  if (!group.some((w) => w.kind === "insert")) return [group];
-  const segments: Write[][] = [];
-  let current: Write[] = [];
-  const keys = new Set<string>();
-  const insertKeys = new Set<string>();
-  for (const w of group) {
-    if (w.kind === "insert" ? keys.has(w.key) : insertKeys.has(w.key)) {
-      segments.push(current);
-      current = [];
-      keys.clear();
-      insertKeys.clear();
-    }
-    current.push(w);
-    keys.add(w.key);
-    if (w.kind === "insert") insertKeys.add(w.key);
-  }
-  segments.push(current);
-  return segments;
-}
-
-/** @keyv/sqlite's table name rule: letters, digits and `_` only, not starting with a digit. */
-function tableName(input: string): string {
-  const sanitized = input.replace(/[^a-zA-Z0-9_]/g, "");
-  if (sanitized.length === 0) throw new Error("Invalid table name: must contain alphanumeric characters");
-  return /^[a-zA-Z]/.test(sanitized) ? sanitized : `_${sanitized}`;
 }

@@ -11,6 +11,8 @@
 export const MAX_ROWS = 512;
 /** Keys per `IN (…)` statement. */
 export const MAX_KEYS = 1024;
+/** Key or row lists up to this long run as kept statements; longer ones are prepared for their run only. */
+export const KEEP_UP_TO = 64;
 
 export interface SqliteStatements {
   select(keys: number): string;
@@ -65,4 +67,11 @@ export function sqliteStatements(table: string): SqliteStatements {
     commit: "COMMIT",
     rollback: "ROLLBACK",
   };
+}
+
+/** @keyv/sqlite's table name rule: letters, digits and `_` only, not starting with a digit. */
+export function tableName(input: string): string {
+  const sanitized = input.replace(/[^a-zA-Z0-9_]/g, "");
+  if (sanitized.length === 0) throw new Error("Invalid table name: must contain alphanumeric characters");
+  return /^[a-zA-Z]/.test(sanitized) ? sanitized : `_${sanitized}`;
 }

@@ -63,6 +63,12 @@ describe("the SQLite adapter's prepared statements", () => {
     expect(kept).toBeLessThanOrEqual(4 * 7 + 3);
     await round(2);
     expect(await adapter.preparedStatements()).toBe(kept);
+    // Longer lists (beyond 64) are prepared for their run only: none more kept, and they read and write as the short.
+    const long = Array.from({ length: 300 }, (_, i) => `long:${i}`);
+    await Promise.all(long.map((k) => adapter.set(k, k)));
+    expect(await adapter.getMany(long)).toEqual(long);
+    expect(await Promise.all(long.map((k) => adapter.delete(k)))).toEqual(long.map(() => true));
+    expect(await adapter.preparedStatements()).toBe(kept);
   });
 
   it("a padded insert says per entry whether it wrote, and replaces an expired entry only once", async () => {
