@@ -1,5 +1,5 @@
-// One agent message shown as it is written: its first visible text is posted at once (or edits the placeholder),
-// then m.replace edits follow, coalesced (the latest text wins; one send at a time, nothing queued), paced
+// One agent message shown as it is written: its first visible text is posted after a short hold (firstPostHoldMs:
+// what arrives whole in a burst is posted whole) or edits the placeholder, then m.replace edits follow, coalesced (the latest text wins; one send at a time, nothing queued), paced
 // (pacing.ts), at most `maxEdits` per Matrix message. A message about to outgrow one event is frozen at a block
 // boundary (cut.ts) and continues in a new one. The final edit carries the whole text and no live marker.
 // Every send goes through the outbox (durable, retried, in order per room); the record in the LiveStore is
@@ -28,6 +28,8 @@ export class LiveMessage {
   private busy: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** The first post's hold (LiveOptions.firstPostHoldMs) has passed. */
+  private holdOver = false;
   /** Matrix messages this agent message posted, and whether it took over the placeholder. */
   private posted = 0;
   private adopted = false;
@@ -133,6 +135,15 @@ export class LiveMessage {
     const md = this.segmentText();
     if (this.segment === undefined) {
       const shows = md.trim() !== "" || this.workIn(this.segments === 0) !== undefined;
+      const hold = this.ctx.options.firstPostHoldMs ?? 0;
+      if (shows && this.segments === 0 && !this.holdOver && hold > 0) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.holdOver = true;
+          this.kick();
+        }, hold).unref();
+        return;
+      }
       if (shows) this.step(() => this.openPlaceholder().then(() => (this.segment ? this.editLive() : this.post())));
       return;
     }
@@ -186,10 +197,9 @@ export class LiveMessage {
     if (content === undefined) return;
     const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
     this.segments += 1;
-    // A run again after a restart continues its message. Read for a fresh run too: while it is read, the rest of what
-    // came with the text (its end) is handled, and a message that arrived whole in a burst is posted whole (one event,
-    // not an event and its final edit). Without the read an echo agent's answers cost two sends each.
-    const before = await this.ctx.store.claim(key, true);
+    // A run again after a restart continues its message (a fresh run's claim reads nothing). An answer that arrived
+    // whole in a burst was finished during the first post's hold (kick()): it is posted whole by finish().
+    const before = await this.ctx.store.claim(key);
     if (this.closed && before === undefined) {
       this.segments -= 1; // finished meanwhile: finish() posts the whole text at once, not live
       this.ctx.store.release(key);

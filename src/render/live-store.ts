@@ -73,11 +73,11 @@ export class LiveStore {
 
   /**
    * A run (again) writing the message of `key`: waits for its recovery, if under way, and returns its record. A fresh
-   * run's key (`unrecorded`) has none: nothing is read, unless `read` (see LiveMessage.post).
+   * run's key (`unrecorded`) has none: nothing is read.
    */
-  async claim(key: string, read = false): Promise<LiveRecord | undefined> {
+  async claim(key: string): Promise<LiveRecord | undefined> {
     this.claimed.add(key);
-    if (!read && this.unrecorded?.covers(key) === true) return undefined; // none to continue, none being recovered
+    if (this.unrecorded?.covers(key) === true) return undefined; // none to continue, none being recovered
     await this.recovering.get(key);
     return this.get(key);
   }

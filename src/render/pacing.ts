@@ -10,9 +10,15 @@ export interface LiveOptions {
   maxEdits: number;
   /** From this length (UTF-16 units of the whole answer) on, edits slow down. Default 4,000. */
   longAnswerChars: number;
+  /**
+   * How long an agent message's first visible text waits before it is posted live: an answer complete by then (an
+   * agent that writes it in one burst) is posted whole, one event instead of an event and its final edit. Default
+   * 50 ms (nothing a reader notices; a model's answer streams for seconds).
+   */
+  firstPostHoldMs?: number;
 }
 
-export const LIVE_DEFAULTS: LiveOptions = { editIntervalMs: 1_000, slowEditIntervalMs: 3_000, maxEdits: 50, longAnswerChars: 4_000 };
+export const LIVE_DEFAULTS: LiveOptions = { editIntervalMs: 1_000, slowEditIntervalMs: 3_000, maxEdits: 50, longAnswerChars: 4_000, firstPostHoldMs: 50 };
 
 /**
  * Edits of one message the live renderer sends while it is written: two of `maxEdits` stay for the end (the

@@ -1,4 +1,4 @@
-// One agent message rendered live: first text at once, coalesced edits, the live marker until the final edit,
+// One agent message rendered live: first text after a short hold (at once with firstPostHoldMs 0), coalesced edits, the live marker until the final edit,
 // the edit budget, and a message that outgrows one event frozen at a block boundary and continued.
 import { LiveMessage } from "../../../src/render/live-message";
 import { LIVE_MARKER } from "../../../src/render/live-content";
@@ -34,6 +34,26 @@ test("the first text is posted at once, marked live; the final edit is not marke
   expect(last["m.new_content"]).toMatchObject({ body: "Hello world, done." });
   expect(last["m.new_content"]).not.toHaveProperty(LIVE_MARKER);
   expect(last).not.toHaveProperty(LIVE_MARKER);
+});
+
+test("the first post waits firstPostHoldMs: an answer finished meanwhile is posted whole, a longer one live", async () => {
+  const room = new RecordingRoom();
+  const whole = new LiveMessage(liveContext(room, { options: { firstPostHoldMs: 60_000 } }), 0);
+  whole.update("Hel");
+  await new Promise((resolve) => setTimeout(resolve, 50)); // time enough to post, were it not held
+  whole.update("Hello");
+  await whole.finish("Hello, all of it."); // within the hold: one event, not live, no edit
+  expect(room.events).toHaveLength(1);
+  expect(room.events[0]?.content).toMatchObject({ body: "Hello, all of it." });
+  expect(room.events[0]?.content).not.toHaveProperty(LIVE_MARKER);
+
+  const other = new RecordingRoom();
+  const live = new LiveMessage(liveContext(other, { options: { firstPostHoldMs: 20 } }), 0);
+  live.update("Still writing");
+  await waitUntil(() => other.events.length === 1, "the first post after the hold");
+  expect(other.events[0]?.content).toMatchObject({ body: "Still writing", [LIVE_MARKER]: {} });
+  await live.finish("Still writing, done.");
+  expect(other.messages().map((m) => m.content["body"])).toEqual(["Still writing, done."]);
 });
 
 test("edits are coalesced: one send at a time, each with the latest text, never a queue of stale ones", async () => {

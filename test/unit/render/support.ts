@@ -48,7 +48,7 @@ export function liveContext(room: RecordingRoom, over: Partial<Omit<LiveContext,
     target: dm, runId: "$run", encrypted: false, store: new LiveStore(new Keyv(), silent), gate: new RateLimitGate(),
     log: silent, txn: (part) => `txn.${part}`, send: (content, txnId) => room.send(content, txnId),
     ...rest,
-    options: { ...LIVE_DEFAULTS, editIntervalMs: 0, slowEditIntervalMs: 0, ...options },
+    options: { ...LIVE_DEFAULTS, editIntervalMs: 0, slowEditIntervalMs: 0, firstPostHoldMs: 0, ...options },
   };
 }
 
