@@ -5,8 +5,7 @@ import { createApp, type App } from "./app";
 import { ConfigRefusedError, loadConfig, loadDotEnv } from "./config";
 import { stdoutDestination } from "./log";
 import { installCheckpointHook } from "./util/checkpoints";
-import { boundHeapGrowth } from "./util/heap-growth";
-import { IdleCollector } from "./util/idle-gc";
+import { applyGcSettings } from "./util/gc-settings";
 import { PRIVATE_UMASK } from "./util/private-files";
 
 /**
@@ -97,10 +96,8 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
-  // Process-wide concerns: the heap a burst grows, bounded while it is worked and given back once idle.
-  const heapGrowingPercent = boundHeapGrowth(process.execArgv);
-  app.log.debug({ heapGrowingPercent: heapGrowingPercent ?? "node's command line" }, "V8 heap growth");
-  new IdleCollector({ log: app.log }).start();
+  // Process-wide concerns: how V8's heap grows while a burst is worked, and giving it back once idle.
+  applyGcSettings(process.execArgv, app.log);
 }
 
 void main();
