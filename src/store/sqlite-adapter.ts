@@ -1,10 +1,8 @@
-// The SQLite adapter the store uses: @keyv/sqlite's table and behaviour, with fewer statements per write.
+// The SQLite adapter the store uses: @keyv/sqlite's, with fewer statements per write.
 //
-// Every statement costs node-sqlite3 a run through its thread pool (and a write, a commit); a turn reads and writes
-// several keys (journal, outbox, indexes), so statements, not bytes, bound what the store can do. It owns its
-// connection (sqlite-connection.ts: statements prepared once per SQL text and reused, not compiled per call as
-// @keyv/sqlite's query does; the texts in sqlite-statements.ts) and opens the same table @keyv/sqlite does
-// (`key VARCHAR(255) PRIMARY KEY, value TEXT`), so a store file of either opens with the other. Three changes:
+// Every statement costs node-sqlite3 a prepare, a run and a finalize through its thread pool (and a write, a commit);
+// a turn reads and writes several keys (journal, outbox, indexes), so statements, not bytes, bound what the store
+// can do. Three changes:
 //   - a delete is one `DELETE … RETURNING key` (SQLite ≥ 3.35), not a SELECT followed by a DELETE;
 //   - writes coalesce (group commit): the first write goes out once the current tick's work is done (setImmediate:
 //     a caller's writes issued together share its commit); every write that arrives while a commit is in flight
@@ -26,14 +24,21 @@
 //   - listing a namespace is a range of the primary key (`key >= 'ns:' AND key < 'ns;'`, ':' + 1 = ';') paged by
 //     the last key seen, not @keyv/sqlite's `LIKE 'ns:%'` with OFFSET (a scan of the table per page);
 //   - countRows() for figures and tests.
-import { EventEmitter } from "node:events";
-import type { KeyvStoreAdapter } from "keyv";
+import { KeyvSqlite } from "@keyv/sqlite";
 import type { Logger } from "pino";
-import { sizedChunks, SqliteConnection } from "./sqlite-connection";
 import { migrateSqliteSchema } from "./sqlite-schema";
-import { type InsertWrite, segmentsOf, type Write } from "./sqlite-groups";
-import { KEEP_UP_TO, MAX_KEYS, MAX_ROWS, sqliteStatements, type SqliteStatements, tableName } from "./sqlite-statements";
 
+type Write =
+  | { kind: "set"; key: string; value: unknown; expires: number | null; resolve: (v: unknown) => void; reject: (e: unknown) => void }
+  | { kind: "delete"; key: string; resolve: (v: boolean) => void; reject: (e: unknown) => void }
+  | InsertWrite;
+/** insertIfAbsent's write: resolves true when it wrote the key (no live entry was there), false when it left it. */
+type InsertWrite = { kind: "insert"; key: string; value: unknown; expires: number | null; resolve: (v: boolean) => void; reject: (e: unknown) => void };
+
+/** Rows per coalesced statement (three bound parameters each; SQLite allows 32,766). */
+const MAX_ROWS = 500;
+/** Keys per coalesced read (one JSON array parameter). */
+const MAX_READ_KEYS = 1000;
 
 interface Read {
   keys: string[];
@@ -43,18 +48,6 @@ interface Read {
 
 /** Rows per page when listing a namespace. */
 const PAGE_ROWS = 1000;
-
-/** What @keyv/sqlite's constructor took (the same names). */
-export interface SqliteAdapterOptions {
-  /** `sqlite://<file>`, `sqlite://:memory:` (default). */
-  uri?: string;
-  /** Table name (letters, digits, `_`; others are dropped, as @keyv/sqlite does). Default "keyv". */
-  table?: string;
-  /** SQLite's busy timeout in ms. */
-  busyTimeout?: number;
-  /** VARCHAR size of the key column when the table is created. Default 255. */
-  keySize?: number;
-}
 
 export interface CoalescingOptions {
   /** The clock expiry is measured on (tests and benchmarks simulate days). Default Date.now. */
@@ -76,16 +69,9 @@ export interface CommittedWrite {
  * Emits "commit" (CommittedWrite[]) after each commit, before the writes it carried resolve, and "read" (the keys)
  * when a read is asked for.
  */
-export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapter {
-  readonly ttlSupport = false;
-  readonly opts: { dialect: "sqlite"; uri: string; db: string; table: string; keySize: number; busyTimeout?: number };
-  namespace?: string;
-  private readonly connection: Promise<SqliteConnection>;
-  /** The connection once the setup and the schema migration are done (statements of this class use it from then). */
-  private connected: SqliteConnection | undefined;
+export class CoalescingKeyvSqlite extends KeyvSqlite {
   /** The schema migration; every statement of this class waits for it. */
   private readonly ready: Promise<void>;
-  private readonly sql: SqliteStatements;
   private readonly now: () => number;
   private queue: Write[] = [];
   private flushing: Promise<void> | undefined;
@@ -94,30 +80,13 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
   /** Writes asked for (each set, delete or insert of a key), commits that carried them, reads asked for (each get or getMany): figures (/metrics, bench, tests). */
   readonly writeStats = { writes: 0, commits: 0, reads: 0 };
 
-  constructor(options: SqliteAdapterOptions | string = {}, extra: CoalescingOptions = {}) {
-    super();
-    const given = typeof options === "string" ? { uri: options } : options;
-    const uri = given.uri ?? "sqlite://:memory:";
-    const keySize = Number(given.keySize ?? 255);
-    if (!Number.isFinite(keySize) || keySize <= 0 || keySize > 65535) throw new Error("Invalid keySize: must be a positive number between 1 and 65535");
-    this.opts = { dialect: "sqlite", uri, db: uri.replace(/^sqlite:\/\//, ""), table: tableName(given.table ?? "keyv"), keySize,
-      ...(given.busyTimeout === undefined ? {} : { busyTimeout: given.busyTimeout }) };
-    this.sql = sqliteStatements(this.opts.table);
+  constructor(options: ConstructorParameters<typeof KeyvSqlite>[0], extra: CoalescingOptions = {}) {
+    super(options);
     this.now = extra.now ?? Date.now;
-    const table = this.opts.table;
-    const connection = SqliteConnection.open(this.opts.db, this.opts.busyTimeout).then(async (opened) => {
-      await opened.query(`CREATE TABLE IF NOT EXISTS ${table}(key VARCHAR(${keySize}) PRIMARY KEY, value TEXT )`);
-      return opened;
-    }).catch((error: unknown) => {
-      if (this.listenerCount("error") > 0) this.emit("error", error);
-      throw error;
-    });
-    this.connection = connection;
     const query = (sql: string, ...params: unknown[]): Promise<unknown> => this.query(sql, ...params);
     this.ready = (async () => {
       await extra.setup?.(query);
-      await migrateSqliteSchema(query, table, extra.logger);
-      this.connected = await connection;
+      await migrateSqliteSchema(query, this.table, extra.logger);
     })();
     this.ready.catch(() => undefined); // reported by whenReady() and by the first statement that waits for it
   }
@@ -127,46 +96,28 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
     return this.ready;
   }
 
-  /** Statements prepared and kept on the connection (0 before the first, and after disconnect). */
-  async preparedStatements(): Promise<number> {
-    return (await this.connection).preparedCount;
-  }
-
-  /** A statement of any text, prepared, run and finalized (no waiting for the migration): setup, tests. */
-  async query(sql: string, ...params: unknown[]): Promise<unknown[]> {
-    return (await this.connection).query(sql, ...params);
-  }
-
-  /** The table name. */
+  /** The table name (@keyv/sqlite sanitizes it and defaults it to "keyv"). */
   private get table(): string {
-    return this.opts.table;
+    return this.opts.table ?? "keyv";
   }
 
-  /** A statement of this class (a kept prepared statement), after the schema migration. */
-  private async run<Row = unknown>(sql: string, ...params: unknown[]): Promise<Row[]> {
-    return this.runList<Row>(1, sql, params);
+  /** A statement of this class: after the schema migration. */
+  private async run(sql: string, ...params: unknown[]): Promise<unknown> {
+    await this.ready;
+    return this.query(sql, ...params);
   }
 
-  /**
-   * A statement of `size` keys or rows: kept prepared up to KEEP_UP_TO (the sizes a turn uses), prepared for this run
-   * only beyond (a compile is little beside that many rows, and the long texts' statements hold ~2 MB all together).
-   */
-  private async runList<Row>(size: number, sql: string, params: unknown[]): Promise<Row[]> {
-    const connection = this.connected ?? (await this.ready, await this.connection);
-    return size <= KEEP_UP_TO ? connection.all<Row>(sql, params) : (connection.query(sql, ...params) as Promise<Row[]>);
-  }
-
-  async get<Value>(key: string): Promise<Value | undefined> {
+  override async get<Value>(key: string): Promise<Value | undefined> {
     const [value] = await this.read([key]);
     return value as Value | undefined;
   }
 
-  async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
+  override async getMany<Value>(keys: string[]): Promise<Array<Value | undefined>> {
     return (await this.read(keys)) as Array<Value | undefined>;
   }
 
   /** `ttl` (ms, from keyv) sets the entry's expiry; without it the entry never expires. */
-  set(key: string, value: unknown, ttl?: number): Promise<unknown> {
+  override set(key: string, value: unknown, ttl?: number): Promise<unknown> {
     const expires = this.expiresAt(ttl);
     return new Promise((resolve, reject) => this.enqueue({ kind: "set", key, value, expires, resolve, reject }));
   }
@@ -175,7 +126,7 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
     return typeof ttl === "number" && Number.isFinite(ttl) && ttl > 0 ? Math.floor(this.now() + ttl) : null;
   }
 
-  delete(key: string): Promise<boolean> {
+  override delete(key: string): Promise<boolean> {
     return new Promise((resolve, reject) => this.enqueue({ kind: "delete", key, resolve, reject }));
   }
 
@@ -189,7 +140,7 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
       this.enqueue({ kind: "insert", key, value, expires: this.expiresAt(ttl), resolve, reject }))));
   }
 
-  async deleteMany(keys: string[]): Promise<boolean> {
+  override async deleteMany(keys: string[]): Promise<boolean> {
     const results = await Promise.all(keys.map((key) => this.delete(key)));
     return results.some(Boolean);
   }
@@ -199,12 +150,14 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
    * namespace), in key order: a range scan of the primary key, one page after the other from the last key seen
    * (entries written or deleted meanwhile never make a page skip another entry).
    */
-  async *iterator<Value>(namespace?: string): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
+  override async *iterator<Value>(namespace?: string): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
+    const table = this.table;
     const high = namespace === undefined ? undefined : `${namespace};`;
     let low = namespace === undefined ? "" : `${namespace}:`;
     for (let first = true; ; first = false) {
-      const rows = await this.run<{ key: string; value: Awaited<Value> }>(this.sql.page(first, high !== undefined),
-        ...[low, ...(high === undefined ? [] : [high]), this.now(), PAGE_ROWS]);
+      const rows = (await this.run(`SELECT key, value FROM ${table} WHERE key ${first ? ">=" : ">"} ?${high === undefined ? "" : " AND key < ?"}
+        AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`, ...[low, ...(high === undefined ? [] : [high]), this.now(), PAGE_ROWS])) as
+        Array<{ key: string; value: Awaited<Value> }>;
       for (const row of rows) yield [row.key, row.value];
       const last = rows.at(-1);
       if (rows.length < PAGE_ROWS || last === undefined) return;
@@ -214,30 +167,24 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
 
   /** Deletes at most `limit` entries whose expiry has passed (the oldest first); returns how many. */
   async deleteExpired(limit: number): Promise<number> {
-    return (await this.run(this.sql.deleteExpired, this.now(), Math.max(1, Math.floor(limit)))).length;
+    const table = this.table;
+    const rows = (await this.run(`DELETE FROM ${table} WHERE rowid IN
+      (SELECT rowid FROM ${table} WHERE expires IS NOT NULL AND expires <= ? ORDER BY expires LIMIT ?) RETURNING 1`,
+      this.now(), Math.max(1, Math.floor(limit)))) as unknown[];
+    return rows.length;
   }
 
   /** Entries stored, and how many of them have not expired. Counts the whole table: for figures and tests. */
   async countRows(): Promise<{ total: number; live: number }> {
-    const [row] = await this.run<{ total: number; live: number }>(this.sql.countRows, this.now());
+    const [row] = (await this.run(`SELECT count(*) AS total, count(*) - count(CASE WHEN expires <= ? THEN 1 END) AS live FROM ${this.table}`,
+      this.now())) as Array<{ total: number; live: number }>;
     return { total: row?.total ?? 0, live: row?.live ?? 0 };
   }
 
-  /** Whether a live or expired entry holds the key (as @keyv/sqlite: keyv checks the expiry it serialized). */
-  async has(key: string): Promise<boolean> {
-    const [row] = await this.run<{ present: number }>(this.sql.has, key);
-    return row?.present === 1;
-  }
-
-  /** Deletes every entry of `this.namespace` (every entry without one), as @keyv/sqlite does. */
-  async clear(): Promise<void> {
-    await this.run(this.sql.clear, this.namespace ? `${this.namespace}:%` : "%");
-  }
-
-  /** Waits for the reads and writes queued so far, then finalizes the kept statements and closes the connection. */
-  async disconnect(): Promise<void> {
+  /** Waits for the reads and writes queued so far, then closes the connection. */
+  override async disconnect(): Promise<void> {
     while (this.flushing || this.reading) await Promise.all([this.flushing, this.reading]);
-    await (await this.connection).close();
+    await super.disconnect();
   }
 
   private enqueue(write: Write): void {
@@ -250,8 +197,8 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
    * Runs until the queue is empty, one group commit per round: what queued while the last commit was in flight,
    * however much that is. A round is never cut short: writes a caller issued in one tick (keyv's set reaches the
    * adapter a few microtasks after a delete issued behind it) always share a commit, so none of them becomes durable
-   * without the others. The loop's last check and the reset of `flushing` happen in one synchronous step, so a write
-   * queued at any point is either seen by this loop or starts the next one.
+   * without the others. The loop's last check and the reset of `flushing` happen in one synchronous step, so a write queued at any
+   * point is either seen by this loop or starts the next one.
    */
   private async flush(): Promise<void> {
     try {
@@ -293,9 +240,9 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
         if (w.kind === "delete") deletes.add(w.key);
       }
       const sets = [...last.values()].filter((w): w is Extract<Write, { kind: "set" }> => w.kind === "set");
-      for (const keys of sizedChunks([...deletes], MAX_KEYS)) statements.push(async () => void (await this.remove(keys)).forEach((k) => existed.add(k)));
-      for (const rows of sizedChunks(sets, MAX_ROWS)) statements.push(() => this.upsert(rows));
-      for (const rows of sizedChunks(inserts, MAX_ROWS)) {
+      for (const keys of chunk([...deletes], MAX_READ_KEYS)) statements.push(async () => void (await this.remove(keys)).forEach((k) => existed.add(k)));
+      for (const rows of chunk(sets, MAX_ROWS)) statements.push(() => this.upsert(rows));
+      for (const rows of chunk(inserts, MAX_ROWS)) {
         statements.push(async () => {
           const wrote = new Set(await this.insertRows(rows));
           for (const w of rows) if (wrote.has(w.key)) inserted.add(w);
@@ -303,12 +250,12 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
       }
     }
     const alone = statements.length === 1; // one statement commits on its own (autocommit)
-    if (!alone) await this.run(this.sql.begin);
+    if (!alone) await this.run("BEGIN IMMEDIATE");
     try {
       for (const statement of statements) await statement();
-      if (!alone) await this.run(this.sql.commit);
+      if (!alone) await this.run("COMMIT");
     } catch (error) {
-      if (!alone) await this.run(this.sql.rollback).catch(() => undefined); // none open if COMMIT itself rolled back
+      if (!alone) await this.run("ROLLBACK").catch(() => undefined); // none open if COMMIT itself rolled back
       throw error;
     }
     this.writeStats.commits += 1;
@@ -347,16 +294,16 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
       while (this.reads.length > 0) {
         let count = 0;
         let end = 0;
-        while (end < this.reads.length && (end === 0 || count + (this.reads[end]?.keys.length ?? 0) <= MAX_KEYS)) {
+        while (end < this.reads.length && (end === 0 || count + (this.reads[end]?.keys.length ?? 0) <= MAX_READ_KEYS)) {
           count += this.reads[end]?.keys.length ?? 0;
           end += 1;
         }
         const batch = this.reads.splice(0, end);
         try {
-          const found = new Map<string, unknown>();
-          for (const keys of sizedChunks([...new Set(batch.flatMap((r) => r.keys))], MAX_KEYS)) {
-            for (const r of await this.runList<{ key: string; value: unknown }>(keys.length, this.sql.select(keys.length), keys)) found.set(r.key, r.value);
-          }
+          const keys = [...new Set(batch.flatMap((r) => r.keys))];
+          const rows = (await this.run(`SELECT key, value FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?))`,
+            JSON.stringify(keys))) as Array<{ key: string; value: unknown }>;
+          const found = new Map(rows.map((r) => [r.key, r.value]));
           for (const r of batch) r.resolve(r.keys.map((k) => found.get(k)));
         } catch (error) {
           for (const r of batch) r.reject(error);
@@ -368,18 +315,59 @@ export class CoalescingKeyvSqlite extends EventEmitter implements KeyvStoreAdapt
   }
 
   private async upsert(run: Array<Extract<Write, { kind: "set" }>>): Promise<void> {
-    await this.runList(run.length, this.sql.upsert(run.length), run.flatMap((w) => [w.key, w.value, w.expires]));
+    const rows = run.map(() => "(?, ?, ?)").join(", ");
+    const params = run.flatMap((w) => [w.key, w.value, w.expires]);
+    await this.run(`INSERT INTO ${this.table} (key, value, expires) VALUES ${rows}
+      ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires`, ...params);
   }
 
   /** Inserts these rows where no live entry holds the key (an expired one is replaced); returns the keys written. */
   private async insertRows(run: InsertWrite[]): Promise<string[]> {
-    const written = await this.runList<{ key: string }>(run.length, this.sql.insert(run.length),
-      [...run.flatMap((w) => [w.key, w.value, w.expires]), this.now()]);
+    const table = this.table;
+    const rows = run.map(() => "(?, ?, ?)").join(", ");
+    const params = run.flatMap((w) => [w.key, w.value, w.expires]);
+    const written = (await this.run(`INSERT INTO ${table} (key, value, expires) VALUES ${rows}
+      ON CONFLICT(key) DO UPDATE SET value=excluded.value, expires=excluded.expires
+      WHERE ${table}.expires IS NOT NULL AND ${table}.expires <= ? RETURNING key`, ...params, this.now())) as Array<{ key: string }>;
     return written.map((r) => r.key);
   }
 
   /** Deletes these keys; returns those that existed. */
   private async remove(keys: string[]): Promise<string[]> {
-    return (await this.runList<{ key: string }>(keys.length, this.sql.remove(keys.length), keys)).map((r) => r.key);
+    const rows = (await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`,
+      JSON.stringify(keys))) as Array<{ key: string }>;
+    return rows.map((r) => r.key);
   }
+}
+
+/**
+ * A group cut where an insert meets another write of its key: each segment's inserts share no key with the rest of
+ * the segment, so its statements (deletes, sets, inserts) may run in any order; the segments run in arrival order.
+ * A group without inserts is one segment.
+ */
+function segmentsOf(group: Write[]): Write[][] {
+  if (!group.some((w) => w.kind === "insert")) return [group];
+  const segments: Write[][] = [];
+  let current: Write[] = [];
+  const keys = new Set<string>();
+  const insertKeys = new Set<string>();
+  for (const w of group) {
+    if (w.kind === "insert" ? keys.has(w.key) : insertKeys.has(w.key)) {
+      segments.push(current);
+      current = [];
+      keys.clear();
+      insertKeys.clear();
+    }
+    current.push(w);
+    keys.add(w.key);
+    if (w.kind === "insert") insertKeys.add(w.key);
+  }
+  segments.push(current);
+  return segments;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
