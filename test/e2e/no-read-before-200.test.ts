@@ -57,8 +57,9 @@ describe("a transaction's 200 on SQLite", () => {
         if (recordsCommitted < sends) sentEarly.push(record.path);
       },
     });
+    // Answers posted whole: one send per answer, however far apart the agent's frames come (firstPostHoldMs).
     const bot = world.track(await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
-      extra: { AGENT_URL: agent.url } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: observe }).start(), (b) => b.stop());
+      extra: { AGENT_URL: agent.url, STREAMING: "final" } }), [reg.asToken, reg.hsToken], { wrapStoreAdapter: observe }).start(), (b) => b.stop());
 
     for (let i = 0; i < MESSAGES; i++) {
       const body = `question ${i}`;
