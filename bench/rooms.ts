@@ -9,7 +9,7 @@ import { LIFECYCLE_NAMESPACES } from "../src/rooms/lifecycle";
 import { openStore } from "../src/store";
 import type { ReferenceAgent } from "../src/reference-agent/server";
 import { CpuMeter, figure, note, round, rssMb, RssSampler, sleep } from "./support/figures";
-import { botGcMs, botHeap, BotInstall, botStoreWrites, createRooms, HeapSpaceSampler, startInstantAgent, until } from "./support/subjects";
+import { botGcMs, botHeap, BotInstall, botStoreWrites, createRooms, gcFigures, HeapSpaceSampler, startInstantAgent, until } from "./support/subjects";
 import { TurnDriver } from "./support/turn-driver";
 
 export interface RoomBenchOptions {
@@ -143,14 +143,6 @@ function perUnit(after: { writes: number; commits: number } | undefined, before:
   units: number): Record<string, number> {
   if (after === undefined || before === undefined || units === 0) return {};
   return { storeWritesPerRoom: round((after.writes - before.writes) / units, 2), commitsPerRoom: round((after.commits - before.commits) / units, 3) };
-}
-
-/** GC time over a phase, by kind (minor: scavenges; major: mark-compact; incremental: marking steps), ms in all and per unit. */
-function gcFigures(after: Record<string, number>, before: Record<string, number>, units: number): Record<string, number> {
-  const ms = (kind: string): number => (after[kind] ?? 0) - (before[kind] ?? 0);
-  const all = Object.keys(after).reduce((sum, kind) => sum + ms(kind), 0);
-  return { gcMinorMs: round(ms("minor"), 0), gcMajorMs: round(ms("major") + ms("incremental"), 0),
-    ...(units > 0 ? { gcMsPer: round(all / units, 3) } : {}) };
 }
 
 export async function roomBenchmarks(opts: RoomBenchOptions): Promise<void> {

@@ -4,7 +4,7 @@ import { startHomeserver } from "../test/support/homeserver";
 import { CpuMeter, figure, note, round, rssMb, summarize } from "./support/figures";
 import { startLenientInstantAgent } from "./support/instant-agent";
 import { RequestMix } from "./support/request-mix";
-import { botStoreWrites, BotInstall, createRooms, FloorRelay, until } from "./support/subjects";
+import { botGcMs, botStoreWrites, BotInstall, createRooms, FloorRelay, gcFigures, until } from "./support/subjects";
 import { TurnDriver, type TurnRunResult } from "./support/turn-driver";
 
 export interface TurnBenchOptions {
@@ -58,15 +58,17 @@ export async function turnBenchmarks(opts: TurnBenchOptions): Promise<void> {
     const userIds: Record<Subject, string> = { bot: install.userId, floor: floor.userId };
     const measure = async (subject: Subject, active: number, durationMs: number): Promise<TurnRunResult & { cpu: Record<string, number | string> }> => {
       const before = await storeCounts(subject);
+      const gcBefore = subject === "bot" ? await botGcMs(bot) : undefined;
       const cpu = new CpuMeter({ subject: pids[subject], double: process.pid });
       const requests = new RequestMix(hs, userIds[subject]);
       const result = await drivers[subject].run(rooms[subject].slice(0, active), { durationMs });
       const cpuFigures = { ...cpu.read(result.turns), ...requests.read(result.turns) };
       const after = await storeCounts(subject);
+      const gc = gcBefore ? gcFigures(await botGcMs(bot), gcBefore, result.turns) : {};
       const per = (n: number): number => round(n / Math.max(1, result.turns), 3);
       const writes: Record<string, number> = before && after ? { storeWritesPerTurn: per(after.writes - before.writes), commitsPerTurn: per(after.commits - before.commits),
         storeReadsPerTurn: per(after.reads - before.reads) } : {};
-      return { ...result, cpu: { ...cpuFigures, ...writes } };
+      return { ...result, cpu: { ...cpuFigures, ...writes, ...gc } };
     };
     /** How the subject took its transactions in: the double pushes them one at a time, as Synapse does. */
     const transactions = (r: TurnRunResult): Record<string, number> => {

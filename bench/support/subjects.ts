@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import { parse } from "yaml";
+import { round } from "./figures";
 import {
   appserviceEnv, ChildBot, FAST_TIMINGS, freePort, makeDataDir, removeDir, ROOT, writeRegistration,
 } from "../../test/support/bot-harness";
@@ -198,15 +199,31 @@ export async function botStoreWrites(bot: ChildBot): Promise<{ writes: number; c
   return writes === undefined || commits === undefined ? undefined : { writes, commits, reads };
 }
 
-/** The bot's garbage collection time so far by kind (prom-client's nodejs_gc_duration_seconds_sum{kind}), in ms. */
+/**
+ * The bot's garbage collection so far by kind (prom-client's nodejs_gc_duration_seconds{kind}: minor = scavenges, major =
+ * mark-compact, incremental = marking steps, weakcb = weak callbacks): `<kind>` = main-thread ms, `<kind>Count` = how many.
+ */
 export async function botGcMs(bot: ChildBot): Promise<Record<string, number>> {
   const text = await botMetricsText(bot);
   const out: Record<string, number> = {};
   if (text === undefined) return out;
-  for (const m of text.matchAll(/^\w*nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) {
-    if (m[1] !== undefined) out[m[1]] = Number(m[2]) * 1000;
+  for (const m of text.matchAll(/^\w*nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
+    if (m[2] !== undefined) out[m[1] === "sum" ? m[2] : `${m[2]}Count`] = m[1] === "sum" ? Number(m[3]) * 1000 : Number(m[3]);
   }
   return out;
+}
+
+/**
+ * GC over a phase from two botGcMs readings: main-thread ms and collections by kind (minor: scavenges; major:
+ * mark-compact and its incremental marking steps), and ms per unit in all and per kind.
+ */
+export function gcFigures(after: Record<string, number>, before: Record<string, number>, units: number): Record<string, number> {
+  const delta = (key: string): number => (after[key] ?? 0) - (before[key] ?? 0);
+  const all = Object.keys(after).filter((key) => !key.endsWith("Count")).reduce((sum, kind) => sum + delta(kind), 0);
+  const minor = delta("minor");
+  const major = delta("major") + delta("incremental");
+  return { gcMinorMs: round(minor, 0), gcMajorMs: round(major, 0), gcMinorCount: delta("minorCount"), gcMajorCount: delta("majorCount"),
+    ...(units > 0 ? { gcMsPer: round(all / units, 3), gcMinorMsPer: round(minor / units, 3), gcMajorMsPer: round(major / units, 3) } : {}) };
 }
 
 /** The first and the largest committed size of V8's young ("new") and old spaces seen, in MB, sampling the bot's /metrics. */
