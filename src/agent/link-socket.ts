@@ -7,7 +7,7 @@ import WebSocket from "ws";
 import type { Logger } from "pino";
 import type { AgentLinkOptions, LinkState, LinkStats, PersistedSession } from "./link-types";
 import { LINK_DEFAULTS } from "./link-types";
-import { callSafely, clipForLog, fullJitterDelay, isPolicyClose, unrefTimer } from "./link-util";
+import { callSafely, clipForLog, fullJitterDelay, holdWritesForTick, isPolicyClose, unrefTimer } from "./link-util";
 import { PROTOCOL, PROTOCOLS_OFFERED, parseAgentFrame, versionOf } from "./protocol";
 import type { AgentFrame, AgentFrameV2, BotFrame, ReadyFrame } from "./protocol";
 import type { ProtocolVersion } from "./protocol-v2";
@@ -126,6 +126,7 @@ export class AgentSocket {
 
   sendText(text: string, ws: WebSocket | undefined = this.readyEpoch === this.epoch ? this.ws : undefined, onError?: () => void): boolean {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    holdWritesForTick(ws);
     ws.send(text, (err) => {
       if (!err) return;
       this.log.warn({ err: { message: err.message } }, "agent link: send failed");

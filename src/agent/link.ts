@@ -22,6 +22,7 @@ import { RunFrameSchema, RunFrameV2Schema, versionOf } from "./protocol";
 import type { EventFrame, EventFrameV2, ReadyFrame } from "./protocol";
 import type { AgentCapabilities, ProtocolVersion } from "./protocol-v2";
 import { runFrameV2, v1Frame } from "./run-input";
+import { fastRunFrameV1 } from "./frame-fast-path";
 import { LinkDecoding, type WireEvent } from "./link-decode";
 import type { AgentTransport } from "./transports/transport";
 
@@ -188,7 +189,8 @@ export class AgentLink implements AgentTransport {
     });
     if (signal?.aborted) return fail("cancelled", "cancelled before it started");
     if (this.stopped) return fail("unreachable", "the link to the agent is stopped");
-    const v1 = RunFrameSchema.safeParse({ op: "run", ...req });
+    const fast = fastRunFrameV1(req.threadId, req.runId, req.input);
+    const v1 = fast ? { success: true as const, data: fast } : RunFrameSchema.safeParse({ op: "run", ...req });
     if (!v1.success) return fail("bad_frame", `invalid run input: ${v1.error.issues[0]?.message ?? "?"}`);
 
     if (this.state() !== "up") {

@@ -5,6 +5,7 @@ import { z } from "zod";
 import {
   AgentCapabilitiesSchema, PROTOCOL_V2, ResumeEntrySchema, RunAgentInputSchema, V2EventSchema, envelopeMismatch, type ProtocolVersion,
 } from "./protocol-v2";
+import { fastEventFrameV1 } from "./frame-fast-path";
 
 export const PROTOCOL = "matrix-agent/1";
 /** What the bot offers in `hello.protocols`, preferred first. */
@@ -224,7 +225,8 @@ function describeIssues(error: z.ZodError): string {
     .join("; ");
 }
 
-function parseWith<F>(schema: z.ZodType<F>, raw: string): ParseResult<F> {
+/** `fast`: a hand check that may return the schema's output for a common frame (undefined: the schema judges). */
+function parseWith<F>(schema: z.ZodType<F>, raw: string, fast?: (json: Record<string, unknown>) => F | undefined): ParseResult<F> {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -234,6 +236,8 @@ function parseWith<F>(schema: z.ZodType<F>, raw: string): ParseResult<F> {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return { ok: false, error: "frame is not a JSON object" };
   }
+  const quick = fast?.(json as Record<string, unknown>);
+  if (quick !== undefined) return { ok: true, frame: quick };
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, frame: parsed.data };
   const runId = (json as { runId?: unknown }).runId;
@@ -249,7 +253,7 @@ export function parseAgentFrame(raw: string, version?: 1): ParseResult<AgentFram
 export function parseAgentFrame(raw: string, version: 2): ParseResult<AgentFrameV2>;
 export function parseAgentFrame(raw: string, version: ProtocolVersion): ParseResult<AgentFrame | AgentFrameV2>;
 export function parseAgentFrame(raw: string, version: ProtocolVersion = 1): ParseResult<AgentFrame | AgentFrameV2> {
-  return version === 2 ? parseWith(AgentFrameV2Schema, raw) : parseWith(AgentFrameSchema, raw);
+  return version === 2 ? parseWith(AgentFrameV2Schema, raw) : parseWith(AgentFrameSchema, raw, fastEventFrameV1);
 }
 
 /** Parse one bot → agent frame (used by agents, e.g. the reference agent) of a connection speaking `version`. */

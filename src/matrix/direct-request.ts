@@ -28,8 +28,8 @@ export interface DirectCall {
   body?: unknown;
   /** No byte of the answer for this long: the request fails as a network error (ETIMEDOUT). */
   timeoutMs: number;
-  /** What the error texts call the request, e.g. `PUT /rooms/…/send/…`. */
-  what: string;
+  /** What the error texts call the request, e.g. `PUT /rooms/…/send/…` (a function: made only for an error). */
+  what: string | (() => string);
 }
 
 export type DirectRequest = (call: DirectCall) => Promise<unknown>;
@@ -66,8 +66,8 @@ export function createDirectRequest(opts: DirectRequestOptions): DirectRequest {
       res.on("error", reject);
       res.on("end", () => {
         const status = res.statusCode ?? 0;
-        const body = parseJson(Buffer.concat(chunks).toString("utf8"));
-        if (status < 200 || status >= 300 || isErrorBody(body)) reject(errorOfAnswer(status, body, res.headers, call.what));
+        const body = parseJson((chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)).toString("utf8"));
+        if (status < 200 || status >= 300 || isErrorBody(body)) reject(errorOfAnswer(status, body, res.headers, whatOf(call)));
         else resolve(body);
       });
     });
@@ -86,11 +86,13 @@ export function createDirectRequest(opts: DirectRequestOptions): DirectRequest {
       } catch (e) {
         const stale = (e as { staleSocket?: unknown }).staleSocket === true;
         if (stale && attempt < 3 && IDEMPOTENT.has(call.method)) continue;
-        throw normalizeMatrixError(e, call.what);
+        throw normalizeMatrixError(e, whatOf(call));
       }
     }
   };
 }
+
+const whatOf = (call: DirectCall): string => (typeof call.what === "string" ? call.what : call.what());
 
 /** The answer's JSON, or its text when it is not JSON (as the SDK returned it). */
 function parseJson(text: string): unknown {

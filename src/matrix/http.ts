@@ -28,7 +28,7 @@ export function createMatrixHttp(opts: {
     async request<T>(method: "GET" | "POST" | "PUT" | "DELETE", path: string,
       ro: { query?: Query; body?: unknown; timeoutMs?: number } = {}): Promise<T> {
       return (await direct({ method, path, query: ro.query ? dropUndefined(ro.query) : undefined, body: ro.body,
-        timeoutMs: ro.timeoutMs ?? opts.requestTimeoutMs, what: `${method} ${describePath(path)}` })) as T;
+        timeoutMs: ro.timeoutMs ?? opts.requestTimeoutMs, what: () => `${method} ${describePath(path)}` })) as T;
     },
   };
 }

@@ -5,6 +5,7 @@
 // Write order: see outbox-store.ts. Counters: see ledger.ts. Scheduling: see fair-queue.ts.
 import { normalizeMatrixError } from "../matrix/errors";
 import type { SendResult } from "../matrix/sender";
+import { checkedEntry } from "./entry-check";
 import { FairQueue } from "./fair-queue";
 import { OutboxLedger, type OutboxStats } from "./ledger";
 import { resolveOutboxOptions, type OutboxOptions, type ResolvedOutboxOptions } from "./options";
@@ -119,7 +120,8 @@ export class Outbox {
   async send(roomId: string, type: string, content: Record<string, unknown>, txnId: string, origin?: OutboxOrigin,
     asUser?: string): Promise<SendResult> {
     const entry: OutboxEntryInput = { roomId, type, content, txnId, ...(origin ? { origin } : {}), ...(asUser !== undefined ? { asUser } : {}) };
-    const checked = outboxEntryInputSchema.safeParse(entry);
+    const quick = checkedEntry(entry);
+    const checked = quick ? { success: true as const, data: quick } : outboxEntryInputSchema.safeParse(entry);
     if (!checked.success) return invalidEntryResult(checked.error.issues.map((i) => i.message).join("; "));
     for (let other = this.reserved.get(txnId); other; other = this.reserved.get(txnId)) await other; // same txnId, concurrently
     if (this.stopping) return stoppedResult();

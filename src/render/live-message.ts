@@ -35,6 +35,7 @@ export class LiveMessage {
   private adopted = false;
   /** The agent's work for this message, as shown above the text of its first Matrix message. */
   private work: WorkView | undefined;
+  private lastContent: { md: string; first: boolean; work: WorkView | undefined; result: ReturnType<typeof segmentContent> } | undefined;
 
   /**
    * `index`: the agent message's place in the answer. `opening`: the placeholder this message takes over (its
@@ -115,6 +116,19 @@ export class LiveMessage {
     return first ? this.work : undefined;
   }
 
+  /**
+   * segmentContent of `md` in this message's first Matrix message or a later one. The last one is kept: sizing a text
+   * (fits) and then sending it would otherwise render it twice (each answer's final edit). Its users only read it.
+   */
+  private contentFor(md: string, first: boolean): ReturnType<typeof segmentContent> {
+    const work = this.workIn(first);
+    const last = this.lastContent;
+    if (last !== undefined && last.md === md && last.first === first && last.work === work) return last.result;
+    const result = segmentContent(md, this.ctx.target, first, "m.text", work);
+    this.lastContent = { md, first, work, result };
+    return result;
+  }
+
   /** What a Matrix message shows: its markdown and, in the first, the work view. */
   private keyOf(md: string, first: boolean): string {
     const work = this.workIn(first);
@@ -124,7 +138,7 @@ export class LiveMessage {
   /** Whether `md` fits one event as an edit of a live message. Text that shows nothing fits. */
   private fits(md: string): boolean {
     const first = this.segment?.first ?? this.segments === 0;
-    const { content, tooLarge } = segmentContent(md, this.ctx.target, first, "m.text", this.workIn(first));
+    const { content, tooLarge } = this.contentFor(md, first);
     if (content === undefined) return !tooLarge;
     const edit = liveEdit(this.segment?.eventId ?? SIZING_EVENT_ID, content, true);
     return sentBytes(this.ctx.target.roomId, edit, this.ctx.encrypted) <= LIVE_EVENT_MAX_BYTES;
@@ -193,7 +207,7 @@ export class LiveMessage {
     const first = this.segments === 0;
     const work = this.workIn(first);
     const shownKey = this.keyOf(md, first);
-    const { content } = segmentContent(md, this.ctx.target, first, "m.text", work);
+    const { content } = this.contentFor(md, first);
     if (content === undefined) return;
     const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
     this.segments += 1;
@@ -248,7 +262,7 @@ export class LiveMessage {
       return;
     }
     const work = this.workIn(segment.first);
-    const { content } = segmentContent(md, this.ctx.target, segment.first, "m.text", work);
+    const { content } = this.contentFor(md, segment.first);
     if (content === undefined) return;
     segment.edits += 1;
     if (segment.record) {
@@ -271,7 +285,7 @@ export class LiveMessage {
     const segment = this.segment;
     if (segment === undefined) {
       const first = this.segments === 0;
-      const { content } = segmentContent(md, this.ctx.target, first, "m.text", this.workIn(first));
+      const { content } = this.contentFor(md, first);
       const key = this.ctx.txn(`m${this.index}.s${this.segments}`);
       this.segments += 1;
       if (content === undefined) return;
@@ -288,8 +302,7 @@ export class LiveMessage {
     }
     this.segment = undefined;
     // A message never ends empty once it showed text (a snapshot may have shrunk it): it keeps what it showed.
-    const { content } = segmentContent(md.trim() === "" ? segment.shown : md, this.ctx.target, segment.first, "m.text",
-      this.workIn(segment.first));
+    const { content } = this.contentFor(md.trim() === "" ? segment.shown : md, segment.first);
     if (content !== undefined) {
       const result = await this.ctx.send(liveEdit(segment.eventId, content, false), `${segment.key}.final`);
       if (result.ok) checkpoint("reply-accepted");

@@ -30,14 +30,36 @@ const RunInputSchema = z.looseObject({
   context: z.looseObject({ roomId: z.string() }),
 });
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The run's room and last sender. The input the turns build is checked by hand first (the schema's copy of every
+ * message was ~1.5 KB per turn); what that check does not take the schema judges, as before.
+ */
+export function whoOf(input: unknown): { roomId: string; userId: string } | undefined {
+  if (isObject(input) && isObject(input["context"]) && Array.isArray(input["messages"])) {
+    const roomId = input["context"]["roomId"];
+    const messages = input["messages"] as unknown[];
+    let senders = messages.length > 0 && typeof roomId === "string";
+    for (let i = 0; senders && i < messages.length; i++) {
+      const m = messages[i];
+      senders = isObject(m) && typeof m["sender"] === "string";
+    }
+    if (senders) return { roomId: roomId as string, userId: (messages[messages.length - 1] as { sender: string }).sender };
+  }
+  const parsed = RunInputSchema.safeParse(input);
+  return parsed.success
+    ? { roomId: parsed.data.context.roomId, userId: parsed.data.messages[parsed.data.messages.length - 1]?.sender ?? "" }
+    : undefined;
+}
+
 export function meteredRunner(inner: AgentRunner, opts: MeterOptions): AgentRunner {
   const checkLimits = hasLimits(opts.limits);
   return {
     async run(req, observer, signal) {
-      const parsed = RunInputSchema.safeParse(req.input);
-      const who = parsed.success
-        ? { roomId: parsed.data.context.roomId, userId: parsed.data.messages[parsed.data.messages.length - 1]?.sender ?? "" }
-        : undefined;
+      const who = whoOf(req.input);
       if (!who) opts.log.warn({ runId: req.runId }, "run input names no room or sender; its usage is not counted");
       if (who && checkLimits) {
         const now = opts.now();

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { DEFAULT_MAX_AGENT_CHARS, cleanAgentText, cutAtCodePoint } from "./clean";
 import { neutralizeRoomMentions } from "./mentions";
 import { MATRIX_HTML_FORMAT, renderMarkdown } from "./render";
-import { MarkdownSplitter, splitMarkdown } from "./split";
+import { MarkdownSplitter, wholeMarkdown } from "./split";
 
 export type MessageType = "m.text" | "m.notice";
 
@@ -70,7 +70,7 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
   const options = resolveOptions(opts);
   const cleaned = cleanAgentText(text, options.maxChars);
   if (cleaned.trim() === "") return [];
-  const [whole] = splitMarkdown(cleaned, Number.POSITIVE_INFINITY); // trimmed, trailing fence closed
+  const whole = wholeMarkdown(cleaned); // trimmed, trailing fence closed
   if (whole === undefined) return [];
   const room = options.maxEventBytes - options.overheadBytes - skeletonBytes(options.msgtype);
   // Most answers fit one message: try that first, as the splitting estimate is deliberately pessimistic
@@ -91,12 +91,15 @@ export function buildMessageContents(text: string, opts: BuildMessageOptions = {
 const resolved = new Map<string, ResolvedOptions>();
 const MAX_RESOLVED = 64;
 
+const numberOrAbsent = (n: unknown): boolean => n === undefined || typeof n === "number";
+
 function resolveOptions(opts: BuildMessageOptions): ResolvedOptions {
-  const numbers = [opts.maxEventBytes, opts.overheadBytes, opts.maxChars];
-  if (!numbers.every((n) => n === undefined || typeof n === "number") || !(opts.msgtype === undefined || typeof opts.msgtype === "string")) {
+  const { msgtype, maxEventBytes, overheadBytes, maxChars } = opts;
+  if (!numberOrAbsent(maxEventBytes) || !numberOrAbsent(overheadBytes) || !numberOrAbsent(maxChars)
+    || !(msgtype === undefined || typeof msgtype === "string")) {
     return BuildMessageOptionsSchema.parse(opts); // not what the types allow: the schema says why, nothing remembered
   }
-  const key = `${opts.msgtype}|${numbers.join("|")}`;
+  const key = `${msgtype}|${maxEventBytes ?? ""}|${overheadBytes ?? ""}|${maxChars ?? ""}`;
   const known = resolved.get(key);
   if (known !== undefined) return known;
   const options = BuildMessageOptionsSchema.parse(opts); // throws for options that are not valid: never remembered

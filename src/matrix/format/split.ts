@@ -277,3 +277,16 @@ export function splitMarkdown(md: string, budget: number): string[] {
   }
   return parts;
 }
+
+/**
+ * `splitMarkdown(md, Infinity)[0]`: the markdown as one part, trimmed, a trailing fence closed. One line that cannot
+ * open a fence (no newline, no backtick or tilde: most short answers) is that line without trailing whitespace; the
+ * splitter's pieces are built only for the rest (test/unit/format/whole-markdown.test.ts: a property against the splitter).
+ */
+export function wholeMarkdown(md: string): string | undefined {
+  if (!/[\n`~]/.test(md)) {
+    const line = md.trimEnd();
+    return line.trim() === "" ? undefined : line;
+  }
+  return splitMarkdown(md, Number.POSITIVE_INFINITY)[0];
+}

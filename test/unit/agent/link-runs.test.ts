@@ -310,3 +310,13 @@ test("stop() fails in-flight runs and later runs are unreachable", async () => {
   expect(link.state()).toBe("stopped");
   expect(await link.run(runRequest("r2"), recorder())).toMatchObject({ ok: false, failure: { kind: "unreachable" } });
 });
+
+test("runs started together (their frames written in one go) each reach the agent whole and get their own answer", async () => {
+  const agent = await echoAgent();
+  const link = newLink(linkOptions(agent.url));
+  await link.start();
+  const observers = Array.from({ length: 40 }, () => recorder());
+  const results = await Promise.all(observers.map((obs, i) => link.run(runRequest(`r${i}`, `question ${i} ${"x".repeat(i * 37)}`, `t${i}`), obs)));
+  expect(results.every((r) => r.ok)).toBe(true);
+  expect(observers.map((o) => o.texts)).toEqual(observers.map((_, i) => [echoReply(`question ${i} ${"x".repeat(i * 37)}`)]));
+});

@@ -1,7 +1,7 @@
 // One agent message rendered live: first text after a short hold (at once with firstPostHoldMs 0), coalesced edits, the live marker until the final edit,
 // the edit budget, and a message that outgrows one event frozen at a block boundary and continued.
 import { LiveMessage } from "../../../src/render/live-message";
-import { LIVE_MARKER } from "../../../src/render/live-content";
+import { LIVE_MARKER, liveEdit, segmentContent } from "../../../src/render/live-content";
 import { RateLimitGate } from "../../../src/render/pacing";
 import { liveContext, RecordingRoom, waitUntil } from "./support";
 import { expectSteady } from "../../support/wait";
@@ -148,4 +148,24 @@ test("encrypted rooms: the ciphertext is what must fit, so a message is frozen e
     return room.messages().length;
   };
   expect(await sizes(true)).toBeGreaterThan(await sizes(false));
+});
+
+test("what is sent is what segmentContent makes of the text: a short answer whole, a live one's final edit (rendered once for sizing and sending)", async () => {
+  for (const isDirect of [true, false]) {
+    const room = new RecordingRoom();
+    const ctx = liveContext(room);
+    const target = { ...ctx.target, isDirect };
+    await new LiveMessage({ ...ctx, target }, 0).finish("ok **now**");
+    expect(room.events.map((e) => e.content)).toStrictEqual([segmentContent("ok **now**", target, true).content]);
+
+    const liveRoom = new RecordingRoom();
+    const live = new LiveMessage({ ...liveContext(liveRoom), target }, 0);
+    live.update("Hello");
+    await waitUntil(() => liveRoom.events.length === 1, "the first post");
+    await live.finish("Hello, *done*.");
+    const first = liveRoom.events[0];
+    const final = segmentContent("Hello, *done*.", target, true).content;
+    expect(final).toBeDefined();
+    expect(liveRoom.events.at(-1)?.content).toStrictEqual(liveEdit(first?.event_id ?? "", final ?? {}, false));
+  }
 });
