@@ -93,8 +93,16 @@ export class RoomSettingsStore {
     this.cache = settingsCacheFor(opts.settings, Math.max(0, opts.cacheSize ?? 10_000));
   }
 
-  /** The room's settings; the defaults when none are stored or the stored value is unreadable. */
-  async get(roomId: string): Promise<RoomSettings> {
+  /**
+   * The room's settings; the defaults when none are stored or the stored value is unreadable. Every message asks
+   * (its thread key, its live rendering): a room in memory answers without the two async steps of a read.
+   */
+  get(roomId: string): Promise<RoomSettings> {
+    const cached = this.cache.get(roomId);
+    return cached !== undefined ? Promise.resolve(cached) : this.getStored(roomId);
+  }
+
+  private async getStored(roomId: string): Promise<RoomSettings> {
     const read = await this.read(roomId);
     if (read.corrupt) await this.locks.run(roomId, () => this.repair(roomId));
     return read.settings;

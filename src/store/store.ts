@@ -5,8 +5,8 @@ import { createAdapter, expiringAdapter, type ExpiringAdapter } from "./adapters
 import { canInsertIfAbsent, namespaceInserter, type StoreInserter } from "./insert-if-absent";
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
-import { deserializeStoreValue, serializeStoreValue } from "./serialization";
 import { CoalescingKeyvSqlite } from "./sqlite-adapter";
+import { StoreKeyv } from "./store-keyv";
 import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
 
 /**
@@ -131,14 +131,8 @@ class KeyvStore implements Store {
   }
 
   private makeKeyv<T>(name: string): Keyv<T> {
-    return new Keyv<T>({
-      store: new NamespaceView(this.adapter, name, this.backend),
-      namespace: name,
-      useKeyPrefix: false, // the view prefixes, see NamespaceView
-      throwOnErrors: true,
-      serialize: serializeStoreValue,
-      deserialize: deserializeStoreValue,
-    });
+    // keyv over a view that prefixes (see NamespaceView); its writes of one key skip keyv's wrapping (store-keyv.ts).
+    return new StoreKeyv<T>(new NamespaceView(this.adapter, name, this.backend), name);
   }
 
   namespace<T>(name: string): Keyv<T> {

@@ -33,7 +33,7 @@ import { RoomChecks } from "./room-checks";
 import { RoomCreator } from "./room-creator";
 import { SpaceFollower } from "./space-follower";
 import { BackgroundTasks, describe } from "./tasks";
-import { RoomConversations, RoomSuccessors, RoomUpgrades } from "./upgrades";
+import { RoomConversations, RoomSuccessors, RoomUpgrades, threadRoomOf } from "./upgrades";
 import { FairWorkQueue } from "./work-queue";
 
 export { ChatRoomError, type ChatRoomResult } from "./chat-rooms";
@@ -188,11 +188,7 @@ export function installRoomLifecycle(ctx: LifecycleContext): RoomLifecycle {
       await spaces.flush();
     },
     createChatRoom: (userId, title, opts) => chatRooms.create(userId, title, opts),
-    threadRoomFor: async (roomId) => {
-      await checks.stays(roomId); // a replacement room being checked: its messages wait for the verdict
-      await conversations.note(roomId);
-      return successors.threadRoomFor(roomId);
-    },
+    threadRoomFor: (roomId) => threadRoomOf(roomId, checks, conversations, successors),
     pendingCount: () => tasks.size + queue.size + queue.active,
     async idle() {
       for (;;) {

@@ -20,6 +20,11 @@ export class RoomChecks {
     return next;
   }
 
+  /** Whether a check of the room is under way (stays() would wait for it). */
+  underWay(roomId: string): boolean {
+    return this.verdicts.has(roomId);
+  }
+
   /** Whether the bot stays in the room: waits for the last check asked for; true when none is under way. */
   async stays(roomId: string): Promise<boolean> {
     return (await this.verdicts.get(roomId)) ?? true;

@@ -34,6 +34,11 @@ export class RoomSuccessors {
     this.cache = new LruMap(cacheSize);
   }
 
+  /** The thread room when it is in memory (threadRoomFor without a read), else undefined. */
+  cachedThreadRoom(roomId: string): string | undefined {
+    return this.cache.get(roomId);
+  }
+
   async threadRoomFor(roomId: string): Promise<string> {
     const cached = this.cache.get(roomId);
     if (cached !== undefined) return cached;
@@ -70,6 +75,11 @@ export class RoomConversations {
     this.known = new LruMap(cacheSize);
   }
 
+  /** Whether note() has nothing to do: the room is known to have its record. */
+  isNoted(roomId: string): boolean {
+    return this.known.has(roomId);
+  }
+
   async note(roomId: string): Promise<void> {
     if (this.known.has(roomId)) return;
     if ((await this.store.get(roomId)) === undefined) await this.store.set(roomId, Date.now());
@@ -79,6 +89,22 @@ export class RoomConversations {
   async has(roomId: string): Promise<boolean> {
     return this.known.has(roomId) || (await this.store.get(roomId)) !== undefined;
   }
+}
+
+/**
+ * The room a message's thread is keyed on: waits for a check of the room under way (a replacement room: its messages
+ * wait for the verdict), notes the conversation, then maps it to the first room of its upgrade chain. Asked for every
+ * message: a room with no check under way, already noted, whose thread room is in memory answers without those three
+ * waits (each an async call: ~400 bytes of garbage and a few microtasks).
+ */
+export function threadRoomOf(roomId: string, checks: RoomChecks, conversations: RoomConversations, successors: RoomSuccessors): Promise<string> {
+  const known = checks.underWay(roomId) || !conversations.isNoted(roomId) ? undefined : successors.cachedThreadRoom(roomId);
+  if (known !== undefined) return Promise.resolve(known);
+  return (async () => {
+    await checks.stays(roomId);
+    await conversations.note(roomId);
+    return successors.threadRoomFor(roomId);
+  })();
 }
 
 export interface UpgradeDeps {
