@@ -100,6 +100,16 @@ interface RunDeps {
   attachments?: AttachmentPosting;
 }
 
+/**
+ * The plain first run of a fresh message (TurnMessage.fresh) as its batch's last: not a batch run again (recovered,
+ * after a change: opts.runId), a resume (its paused run's id), an edited question (its edit's id) or a takeover of an
+ * earlier answer. No attempt used its run id (the message's event id) before.
+ */
+export function isPlainFreshRun(last: TurnMessage, opts: TurnRunOptions): boolean {
+  return last.fresh === true && opts.runId === undefined && opts.takeOver === undefined && opts.recovered !== true
+    && last.resume === undefined && last.editId === undefined && last.previousAnswer === undefined;
+}
+
 export function txnIdFor(runId: string, roomId: string, part: string): string {
   return `${txnPrefixFor(runId, roomId)}${part}`;
 }
@@ -132,11 +142,7 @@ export class TurnRun {
     this.last = last;
     this.runId = opts.runId ?? last.resume?.runId ?? last.editId ?? last.eventId;
     this.recovered = opts.recovered === true;
-    // Only the plain first run of a fresh message: not a batch run again (recovered, after a change: opts.runId), a
-    // resume (its paused run's id), an edited question (its edit's id) or a takeover of an earlier answer.
-    const fresh = last.fresh === true && opts.runId === undefined && opts.takeOver === undefined && !this.recovered
-      && last.resume === undefined && last.editId === undefined && last.previousAnswer === undefined;
-    const prefix = fresh ? runPrefixOf(this.txn("")) : undefined;
+    const prefix = isPlainFreshRun(last, opts) ? runPrefixOf(this.txn("")) : undefined;
     this.endFresh = prefix !== undefined ? deps.live?.unrecorded?.begin(prefix) : undefined;
     // Decided while the run starts (the room's settings and state may be read), not before it.
     this.render = AnswerRenderer.create(last, this.runId, {
