@@ -95,7 +95,8 @@ export class RunBatches {
    * sends (`issue()`, record-gate.ts), in the commit of that send's outbox record, not in a commit of its own before the
    * agent is asked: for the plain first run of a fresh message (record-gate.ts `mayDeferRecord`), whose run id is its
    * event's. Until the run sends, a crash leaves no record, and nothing under the run's txnIds: its message, pending in
-   * the journal, is answered anew.
+   * the journal, is answered anew. A live answer writes it as soon as it is known to be live (TurnRun `onStreaming`):
+   * its live messages' records come before their sends.
    */
   record(threadKey: string, batch: TurnMessage[], runId: string, takeOver: string[] | undefined, deferred = false): RecordWrite {
     const first = batch[0];
@@ -113,7 +114,8 @@ export class RunBatches {
       return asked;
     };
     const inOrder = this.stores.writesInIssueOrder === true;
-    if (deferred && inOrder) return { begin: Promise.resolve(), durable: asked.then(() => writing), issue };
+    // Deferred only behind no write of the thread's: once issued, the record is asked of the store a microtask later.
+    if (deferred && inOrder && !this.writes.has(threadKey)) return { begin: Promise.resolve(), durable: asked.then(() => writing), issue };
     void issue();
     const durable = writing ?? Promise.resolve();
     return { begin: inOrder ? Promise.race([asked, durable]) : durable, durable, issue: () => asked };

@@ -98,6 +98,11 @@ interface RunDeps {
   live?: LiveRendering;
   /** Files the agent sends (upload, encryption); absent: they are refused in words. */
   attachments?: AttachmentPosting;
+  /**
+   * Called once the answer is known to be live, before any of it is rendered (live messages write their records before
+   * they send): the run's deferred record is written first (record-gate.ts).
+   */
+  onStreaming?: () => void;
 }
 
 /**
@@ -150,6 +155,8 @@ export class TurnRun {
       ...(deps.options.placeholderText !== undefined ? { placeholderText: deps.options.placeholderText } : {}),
       ...(deps.live ? { live: deps.live } : {}),
     }, (part) => this.txn(part), new TakeOver(opts.takeOver ?? last.previousAnswer ?? []));
+    const onStreaming = deps.onStreaming;
+    if (onStreaming) void this.render.then((r) => r.streaming && onStreaming(), () => undefined); // the first reaction: before any rendering
   }
 
   /** The messages of this run's answer (placeholder, taken-over ones, failure notices), once the run is over. */
