@@ -219,7 +219,7 @@ export class TurnPipeline {
     // The run's sends wait for its record (record-gate.ts), which a plain first run of a fresh message writes with its first.
     const sendsRecorded = this.deps.sendsRecorded === true && this.deps.writesInIssueOrder === true;
     const sender = sendsAfter(this.deps.sender, () => recording, sendsRecorded);
-    const run = new TurnRun(batch, { ...this.deps, sender, typing: this.typing, onStreaming: () => void recording?.issue() }, opts);
+    const run = new TurnRun(batch, { ...this.deps, sender, typing: this.typing, beforeLiveRecord: async () => recording?.issue() }, opts);
     const startedAt = Date.now();
     let settled!: () => void;
     thread.running = run;

@@ -8,7 +8,7 @@
 // A deferred record (the plain first run of a fresh message, `mayDeferRecord`) is written only when the run first
 // sends, by the gate, in the same tick as that send's outbox record: one commit for both, none of its own before the
 // agent is asked (at one active room that commit was on the turn's path: the agent's answer waited for it). A live
-// answer writes it once it is known to be live (TurnRun `onStreaming`): live messages write their records first.
+// message, which writes its own record before it sends, writes the run's first (TurnRun `beforeLiveRecord`).
 import type { RoomMessageSender } from "../matrix/sender";
 import type { RecordWrite } from "./run-batches";
 import { isPlainFreshRun, type TurnMessage, type TurnRunOptions } from "./turn-run";

@@ -95,8 +95,8 @@ export class RunBatches {
    * sends (`issue()`, record-gate.ts), in the commit of that send's outbox record, not in a commit of its own before the
    * agent is asked: for the plain first run of a fresh message (record-gate.ts `mayDeferRecord`), whose run id is its
    * event's. Until the run sends, a crash leaves no record, and nothing under the run's txnIds: its message, pending in
-   * the journal, is answered anew. A live answer writes it as soon as it is known to be live (TurnRun `onStreaming`):
-   * its live messages' records come before their sends.
+   * the journal, is answered anew. A live message writes it before its own record, which comes before its send
+   * (TurnRun `beforeLiveRecord`).
    */
   record(threadKey: string, batch: TurnMessage[], runId: string, takeOver: string[] | undefined, deferred = false): RecordWrite {
     const first = batch[0];

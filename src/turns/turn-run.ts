@@ -98,11 +98,8 @@ interface RunDeps {
   live?: LiveRendering;
   /** Files the agent sends (upload, encryption); absent: they are refused in words. */
   attachments?: AttachmentPosting;
-  /**
-   * Called once the answer is known to be live, before any of it is rendered (live messages write their records before
-   * they send): the run's deferred record is written first (record-gate.ts).
-   */
-  onStreaming?: () => void;
+  /** Awaited before a live message writes its record ahead of its send: the run's deferred record goes first (record-gate.ts). */
+  beforeLiveRecord?: () => Promise<void>;
 }
 
 /**
@@ -153,10 +150,8 @@ export class TurnRun {
     this.render = AnswerRenderer.create(last, this.runId, {
       sender: deps.sender, log: deps.log,
       ...(deps.options.placeholderText !== undefined ? { placeholderText: deps.options.placeholderText } : {}),
-      ...(deps.live ? { live: deps.live } : {}),
+      ...(deps.live ? { live: deps.live } : {}), ...(deps.beforeLiveRecord ? { beforeLiveRecord: deps.beforeLiveRecord } : {}),
     }, (part) => this.txn(part), new TakeOver(opts.takeOver ?? last.previousAnswer ?? []));
-    const onStreaming = deps.onStreaming;
-    if (onStreaming) void this.render.then((r) => r.streaming && onStreaming(), () => undefined); // the first reaction: before any rendering
   }
 
   /** The messages of this run's answer (placeholder, taken-over ones, failure notices), once the run is over. */

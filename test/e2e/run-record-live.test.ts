@@ -1,8 +1,8 @@
 // A live answer and its run's record (src/turns/record-gate.ts): the record of a new message's own run waits for the
-// run's first send on SQLite, but a live message writes its record (live-messages) before it sends, so a run whose
-// answer streams writes its run record as soon as it is known to be live. Observed on the adapter's commits: the run
-// record is never committed after the first live-message record of its run (after a crash, the recovery of that live
-// message and the run again of its batch go together).
+// run's first send on SQLite, but a live message writes its record (live-messages) before it sends, so it writes the
+// run's record before its own. Observed on the adapter's commits: the run record is never committed after the first
+// live-message record of its run (after a crash, the recovery of that live message and the run again of its batch go
+// together).
 import pino from "pino";
 import type { KeyvStoreAdapter } from "keyv";
 import { appserviceRoom, useLoopbackWorld } from "../support/loopback-world";
