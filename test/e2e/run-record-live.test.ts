@@ -12,17 +12,22 @@ import { CoalescingKeyvSqlite, type CommittedWrite } from "../../src/store/sqlit
 import { startReferenceAgent } from "../../src/reference-agent/server";
 import type { AgentBrain } from "../../src/reference-agent/brain";
 
-/** Streams its answer in two parts, the second after the live message is up (well past the first post's hold). */
-const slowStreamer: AgentBrain = {
-  async run(input, out, signal) {
-    const id = out.startMessage();
-    out.delta(id, `first half of the answer to ${String(input.messages.at(-1)?.content ?? "")}, `);
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    if (signal.aborted) throw new Error("aborted");
-    out.delta(id, "and the second half");
-    out.endMessage(id);
-  },
-};
+/** Streams its answer in two parts, the second once the first is shown live (`shown`: the room has it). */
+function liveStreamer(shown: (text: string) => boolean): AgentBrain {
+  return {
+    async run(input, out, signal) {
+      const first = `first half of the answer to ${String(input.messages.at(-1)?.content ?? "")}`;
+      const id = out.startMessage();
+      out.delta(id, `${first}, `);
+      for (const deadline = Date.now() + 30_000; !shown(first) && Date.now() < deadline;) {
+        if (signal.aborted) throw new Error("aborted");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      out.delta(id, "and the second half");
+      out.endMessage(id);
+    },
+  };
+}
 
 describe("a live answer's run record", () => {
   const world = useLoopbackWorld();
@@ -35,10 +40,12 @@ describe("a live answer's run record", () => {
       adapter.on("commit", (writes: CommittedWrite[]) => commits.push(writes));
       return adapter; // observed, not wrapped
     };
-    const agent = world.track(await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }),
-      mode: { kind: "custom", brain: slowStreamer } }), (a) => a.close());
     const port = await freePort();
     const { reg, alice, roomId, senderUserId } = appserviceRoom(world, port);
+    const shown = (text: string): boolean => hs.sent({ roomId, type: "m.room.message" })
+      .some((e) => e.sender === senderUserId && String(e.content["body"] ?? "").includes(text));
+    const agent = world.track(await startReferenceAgent({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }),
+      mode: { kind: "custom", brain: liveStreamer(shown) } }), (a) => a.close());
     const bot = world.track(await new InProcessBot(appserviceEnv({ homeserverUrl: hs.url, registrationPath: reg.path, port, dataDir,
       extra: { AGENT_URL: agent.url, STREAMING: "edits", TYPING_DELAY_MS: "600000", PLACEHOLDER_DELAY_MS: "600000" } }),
     [reg.asToken, reg.hsToken], { wrapStoreAdapter: observe }).start(), (b) => b.stop());
