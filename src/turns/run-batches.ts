@@ -106,19 +106,23 @@ export class RunBatches {
       ...(takeOver && takeOver.length > 0 ? { takeOver } : {}) };
     let issued!: () => void;
     const asked = new Promise<void>((resolve) => (issued = resolve));
+    let wrote!: () => void;
+    const durable = new Promise<void>((resolve) => (wrote = resolve)); // also when the write failed (logged)
     let writing: Promise<void> | undefined;
+    /** Asked of the store, or over (a write that failed before it was asked must not hold a send back). */
+    const askedOrOver = (): Promise<void> => Promise.race([asked, durable]);
     const issue = (): Promise<void> => {
       writing ??= this.write(threadKey, () => this.stores.records.set(recordKey(first.roomId, threadKey), record), issued).then((failed) => {
         if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
+        wrote();
       });
-      return asked;
+      return askedOrOver();
     };
     const inOrder = this.stores.writesInIssueOrder === true;
     // Deferred only behind no write of the thread's: once issued, the record is asked of the store a microtask later.
-    if (deferred && inOrder && !this.writes.has(threadKey)) return { begin: Promise.resolve(), durable: asked.then(() => writing), issue };
+    if (deferred && inOrder && !this.writes.has(threadKey)) return { begin: Promise.resolve(), durable, issue };
     void issue();
-    const durable = writing ?? Promise.resolve();
-    return { begin: inOrder ? Promise.race([asked, durable]) : durable, durable, issue: () => asked };
+    return { begin: inOrder ? askedOrOver() : durable, durable, issue: askedOrOver };
   }
 
   /** The thread is idle (its turns settled): its record goes. Never rejects. */
