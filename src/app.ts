@@ -219,7 +219,7 @@ class BotApp implements App {
       live: live.rendering(agentOutbox, crypto ? (roomId) => crypto.isEncrypted(roomId) : undefined),
       attachments: media.posting({ isRecorded: (txnId) => outbox.isRecorded(txnId),
         encrypted: crypto ? (roomId) => crypto.isEncrypted(roomId) : async () => false }),
-      onSettled: settleTurns(journal, store.writesInIssueOrder), writesInIssueOrder: store.writesInIssueOrder,
+      onSettled: settleTurns(journal, store.writesInIssueOrder), writesInIssueOrder: store.writesInIssueOrder, sendsRecorded: true,
       onAnswered: (batch, eventIds) => rememberAnswer(roomMemory, batch, eventIds),
       onRunFinished: (result, _messages, seconds) => ops.metrics.turnFinished(result.ok ? "ok" : result.failure.kind, seconds),
       onDropped: (dropped, reason) => ops.metrics.messagesDropped(reason, dropped.length),

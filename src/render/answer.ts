@@ -44,6 +44,8 @@ export interface AnswerDeps {
   log: Logger;
   placeholderText?: string;
   live?: LiveRendering;
+  /** Awaited before a live message's record is written ahead of its send (LiveContext.beforeRecord). */
+  beforeLiveRecord?: () => Promise<void>;
 }
 
 export class AnswerRenderer {
@@ -78,7 +80,7 @@ export class AnswerRenderer {
         options: live.options, log: deps.log, txn,
         send: (content, txnId) => deps.sender.sendEvent(target.roomId, "m.room.message", content, txnId),
         ...(sendLive ? { sendLive: (content: Content, txnId: string) => sendLive(target.roomId, content, txnId) } : {}),
-        takeOver: () => takeOver.take(),
+        takeOver: () => takeOver.take(), ...(deps.beforeLiveRecord ? { beforeRecord: deps.beforeLiveRecord } : {}),
       };
     }
     const visibility = await live?.workVisibility?.(target.roomId).catch(() => undefined) ?? DEFAULT_WORK_VISIBILITY;
@@ -255,6 +257,7 @@ export class AnswerRenderer {
     const reused = this.takeOver.take();
     const known = before?.eventId ?? reused;
     if (this.live) {
+      await this.live.beforeRecord?.();
       await this.live.store.put({ key, roomId: this.target.roomId, runId: this.runId, initial: content, text: before?.text ?? "",
         msgtype: "m.notice", edits: before?.edits ?? 0, updatedAt: Date.now(), ...(known ? { eventId: known } : {}) });
     }

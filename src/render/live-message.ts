@@ -223,6 +223,7 @@ export class LiveMessage {
     // An earlier answer's message is edited (live) instead of posting a new one: its event id is known at once.
     const reused = this.ctx.takeOver?.();
     const known = before?.eventId ?? reused;
+    await this.ctx.beforeRecord?.();
     await this.ctx.store.put({ key, roomId: this.ctx.target.roomId, runId: this.ctx.runId, initial, text: md, msgtype: "m.text",
       edits: before?.edits ?? 0, updatedAt: this.now(), ...(known ? { eventId: known } : {}), ...(work ? { work } : {}) });
     const result = await this.ctx.send(reused === undefined ? initial : liveEdit(reused, content, true), key);

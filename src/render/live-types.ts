@@ -26,6 +26,8 @@ export interface LiveContext {
   takeOver?: () => string | undefined;
   /** Each Matrix message that shows part of the answer, once: posted, or taken over. */
   onShown?: (eventId: string) => void;
+  /** Awaited before a live message's record is written ahead of its send (its run's record goes first: record-gate.ts). */
+  beforeRecord?: () => Promise<void>;
 }
 
 /** The Matrix message being edited. */

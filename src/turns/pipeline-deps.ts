@@ -38,6 +38,8 @@ export interface PipelineDeps {
    * commit (run-end.ts); elsewhere each waits for the one before.
    */
   writesInIssueOrder?: boolean;
+  /** `sender.sendEvent` records each message in the store before it sends it (the outbox): see record-gate.ts. */
+  sendsRecorded?: boolean;
 }
 
 export interface PipelineInterrupts {

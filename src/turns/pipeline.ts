@@ -14,7 +14,8 @@ import { finished, settle } from "./run-end";
 import { waitForSlot } from "./run-slot";
 import { journalIdsOf, TurnRun, type TurnMessage, type TurnRunOptions } from "./turn-run";
 import { findMessage, type BatchChange, type ChangeOutcome, type Found, type ThreadState } from "./batch-changes";
-import { sendsAfter } from "./record-gate";
+import { mayDeferRecord, sendsAfter } from "./record-gate";
+import type { RecordWrite } from "./run-batches";
 import { RoomTyping } from "./typing";
 
 export type { AgentRunner, TurnMessage } from "./turn-run";
@@ -214,10 +215,11 @@ export class TurnPipeline {
   }
 
   private launch(thread: ThreadState, batch: TurnMessage[], opts: TurnRunOptions = {}): void {
-    let recordDurable: Promise<void> = Promise.resolve();
-    // A send that writes nothing before it (a placeholder) waits for the run's record (RunBatches.record).
-    const sender = sendsAfter(this.deps.sender, () => recordDurable);
-    const run = new TurnRun(batch, { ...this.deps, sender, typing: this.typing }, opts);
+    let recording: RecordWrite | undefined;
+    // The run's sends wait for its record (record-gate.ts), which a plain first run of a fresh message writes with its first.
+    const sendsRecorded = this.deps.sendsRecorded === true && this.deps.writesInIssueOrder === true;
+    const sender = sendsAfter(this.deps.sender, () => recording, sendsRecorded);
+    const run = new TurnRun(batch, { ...this.deps, sender, typing: this.typing, beforeLiveRecord: async () => recording?.issue() }, opts);
     const startedAt = Date.now();
     let settled!: () => void;
     thread.running = run;
@@ -225,14 +227,14 @@ export class TurnPipeline {
     thread.done = new Promise<void>((resolve) => (settled = resolve));
     const threadKey = batch[0]?.threadKey ?? "";
     // Which turns it answers is recorded before the run sends anything: after a crash it runs again as it was.
-    const recording = this.deps.batches?.record(threadKey, batch, run.runId, opts.takeOver);
-    recordDurable = recording?.durable ?? Promise.resolve();
+    recording = this.deps.batches?.record(threadKey, batch, run.runId, opts.takeOver, mayDeferRecord(sendsRecorded, batch, opts));
     this.track(
       (recording?.begin ?? Promise.resolve()).then(() => waitForSlot(this.limiter, this.deps, run, batch)).then(async (release) => {
         let again: NextBatch | undefined;
         let recordGone = false; // the thread's record went with the run's end
         try {
           const result = await run.execute().finally(release);
+          await recording?.issue(); // a deferred record not written yet (the run sent nothing): before what follows
           this.deps.onRunFinished?.(result, batch, (Date.now() - startedAt) / 1000);
           const change = thread.change;
           thread.change = undefined;

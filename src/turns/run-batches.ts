@@ -50,9 +50,20 @@ export interface RunBatchStores {
 export interface RecordWrite {
   /** The run may start: the record is durable, or (on a store that applies writes in issue order) asked of the store. */
   begin: Promise<void>;
-  /** The record is durable (or its write failed, logged): what a send that writes nothing before it waits for. */
+  /**
+   * The record is durable (or its write failed, logged): what a send that writes nothing before it waits for. A
+   * deferred record's write is issued by `issue()` first.
+   */
   durable: Promise<void>;
+  /**
+   * Issues the write of a deferred record (none if it is issued already) and resolves once it is asked of the store: on
+   * a store that applies writes in issue order, a write issued after that (the outbox record before a send) commits
+   * with it or after it, never without it.
+   */
+  issue(): Promise<void>;
 }
+
+const NONE: RecordWrite = { begin: Promise.resolve(), durable: Promise.resolve(), issue: () => Promise.resolve() };
 
 /** A recorded batch found at recovery, not run again yet: the turns of it still pending. */
 interface Recovered {
@@ -79,20 +90,39 @@ export class RunBatches {
   /**
    * `started`, for a run that starts before its record's commit where the store allows it (begin): on a store that
    * applies writes in issue order the run's outbox records (written before each send) come after the record, so only
-   * a send that writes nothing first (a placeholder) waits for `durable`. Elsewhere the run begins once it is durable.
+   * a send that writes nothing first (a read receipt) waits for `durable`. Elsewhere the run begins once it is durable.
+   * `deferred` (only on a store that applies writes in issue order): the record is written only when the run first
+   * sends (`issue()`, record-gate.ts), in the commit of that send's outbox record, not in a commit of its own before the
+   * agent is asked: for the plain first run of a fresh message (record-gate.ts `mayDeferRecord`), whose run id is its
+   * event's. Until the run sends, a crash leaves no record, and nothing under the run's txnIds: its message, pending in
+   * the journal, is answered anew. A live message writes it before its own record, which comes before its send
+   * (TurnRun `beforeLiveRecord`).
    */
-  record(threadKey: string, batch: TurnMessage[], runId: string, takeOver: string[] | undefined): RecordWrite {
+  record(threadKey: string, batch: TurnMessage[], runId: string, takeOver: string[] | undefined, deferred = false): RecordWrite {
     const first = batch[0];
-    if (!first || batch.some((m) => m.resume)) return { begin: Promise.resolve(), durable: Promise.resolve() }; // a resume run's runId is the paused run's already
+    if (!first || batch.some((m) => m.resume)) return NONE; // a resume run's runId is the paused run's already
     const record: RunRecord = { roomId: first.roomId, runId,
       turns: batch.map((m) => ({ eventId: m.eventId, key: journalIdsOf(m)[0] ?? m.eventId })),
       ...(takeOver && takeOver.length > 0 ? { takeOver } : {}) };
     let issued!: () => void;
     const asked = new Promise<void>((resolve) => (issued = resolve));
-    const durable = this.write(threadKey, () => this.stores.records.set(recordKey(first.roomId, threadKey), record), issued).then((failed) => {
-      if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
-    });
-    return { begin: this.stores.writesInIssueOrder ? Promise.race([asked, durable]) : durable, durable };
+    let wrote!: () => void;
+    const durable = new Promise<void>((resolve) => (wrote = resolve)); // also when the write failed (logged)
+    let writing: Promise<void> | undefined;
+    /** Asked of the store, or over (a write that failed before it was asked must not hold a send back). */
+    const askedOrOver = (): Promise<void> => Promise.race([asked, durable]);
+    const issue = (): Promise<void> => {
+      writing ??= this.write(threadKey, () => this.stores.records.set(recordKey(first.roomId, threadKey), record), issued).then((failed) => {
+        if (failed) this.log.error({ err: failed.err, roomId: first.roomId, runId }, "could not record which turns a run answers; after a crash they may be answered twice");
+        wrote();
+      });
+      return askedOrOver();
+    };
+    const inOrder = this.stores.writesInIssueOrder === true;
+    // Deferred only behind no write of the thread's: once issued, the record is asked of the store a microtask later.
+    if (deferred && inOrder && !this.writes.has(threadKey)) return { begin: Promise.resolve(), durable, issue };
+    void issue();
+    return { begin: inOrder ? askedOrOver() : durable, durable, issue: askedOrOver };
   }
 
   /** The thread is idle (its turns settled): its record goes. Never rejects. */

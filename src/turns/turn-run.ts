@@ -98,6 +98,18 @@ interface RunDeps {
   live?: LiveRendering;
   /** Files the agent sends (upload, encryption); absent: they are refused in words. */
   attachments?: AttachmentPosting;
+  /** Awaited before a live message writes its record ahead of its send: the run's deferred record goes first (record-gate.ts). */
+  beforeLiveRecord?: () => Promise<void>;
+}
+
+/**
+ * The plain first run of a fresh message (TurnMessage.fresh) as its batch's last: not a batch run again (recovered,
+ * after a change: opts.runId), a resume (its paused run's id), an edited question (its edit's id) or a takeover of an
+ * earlier answer. No attempt used its run id (the message's event id) before.
+ */
+export function isPlainFreshRun(last: TurnMessage, opts: TurnRunOptions): boolean {
+  return last.fresh === true && opts.runId === undefined && opts.takeOver === undefined && opts.recovered !== true
+    && last.resume === undefined && last.editId === undefined && last.previousAnswer === undefined;
 }
 
 export function txnIdFor(runId: string, roomId: string, part: string): string {
@@ -132,17 +144,13 @@ export class TurnRun {
     this.last = last;
     this.runId = opts.runId ?? last.resume?.runId ?? last.editId ?? last.eventId;
     this.recovered = opts.recovered === true;
-    // Only the plain first run of a fresh message: not a batch run again (recovered, after a change: opts.runId), a
-    // resume (its paused run's id), an edited question (its edit's id) or a takeover of an earlier answer.
-    const fresh = last.fresh === true && opts.runId === undefined && opts.takeOver === undefined && !this.recovered
-      && last.resume === undefined && last.editId === undefined && last.previousAnswer === undefined;
-    const prefix = fresh ? runPrefixOf(this.txn("")) : undefined;
+    const prefix = isPlainFreshRun(last, opts) ? runPrefixOf(this.txn("")) : undefined;
     this.endFresh = prefix !== undefined ? deps.live?.unrecorded?.begin(prefix) : undefined;
     // Decided while the run starts (the room's settings and state may be read), not before it.
     this.render = AnswerRenderer.create(last, this.runId, {
       sender: deps.sender, log: deps.log,
       ...(deps.options.placeholderText !== undefined ? { placeholderText: deps.options.placeholderText } : {}),
-      ...(deps.live ? { live: deps.live } : {}),
+      ...(deps.live ? { live: deps.live } : {}), ...(deps.beforeLiveRecord ? { beforeLiveRecord: deps.beforeLiveRecord } : {}),
     }, (part) => this.txn(part), new TakeOver(opts.takeOver ?? last.previousAnswer ?? []));
   }
 

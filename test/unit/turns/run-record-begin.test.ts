@@ -1,6 +1,7 @@
 // A run may begin before its record's commit only on a store that applies writes in issue order (SQLite's group
 // commit): there every write issued after the record (the outbox record before a send) commits with it or after it.
-// Elsewhere the run begins once its record is durable. Either way `durable` resolves once it is committed.
+// Elsewhere the run begins once its record is durable. Either way `durable` resolves once it is committed. A deferred
+// record (the plain first run of a fresh message) is written only when the run first sends (src/turns/record-gate.ts).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -32,6 +33,11 @@ describe("a run's record: when the run may begin", () => {
       complete: async () => undefined, writesInIssueOrder }, pino({ level: "silent" }));
   };
   const committed = async (): Promise<number> => (store.writeStats()?.commits ?? 0);
+  const recordKeys = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    for await (const [key] of listNamespace(store.namespace("run-batches"))) keys.push(key);
+    return keys;
+  };
 
   it("begins once the record is asked of a store that orders writes, and a write issued then commits with it", async () => {
     const batches = batchesOn(true);
@@ -47,6 +53,34 @@ describe("a run's record: when the run may begin", () => {
     const keys: string[] = [];
     for await (const [key] of listNamespace(store.namespace("run-batches"))) keys.push(key);
     expect(keys).toHaveLength(1);
+  });
+
+  it("a deferred record: the run begins at once, nothing is written until its first send issues it, then one commit carries both", async () => {
+    const batches = batchesOn(true);
+    const before = await committed();
+    const write = batches.record("thread", [turn("$a")], "run-1", undefined, true);
+    await write.begin;
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await committed()).toBe(before); // no commit of its own while the agent works
+    expect(await recordKeys()).toEqual([]);
+    await write.issue(); // the first send: its record is asked of the store…
+    const outbox = store.namespace<string>("outbox").set("m1", "the answer"); // …and then the send's own record
+    await Promise.all([write.durable, outbox]);
+    expect(await committed()).toBe(before + 1);
+    expect(await recordKeys()).toHaveLength(1);
+    await write.issue(); // once only
+    expect(await committed()).toBe(before + 1);
+  });
+
+  it("a store that does not order writes writes the record before the run begins, deferred or not", async () => {
+    const batches = batchesOn(false);
+    const write = batches.record("thread", [turn("$a")], "run-1", undefined, true);
+    let durable = false;
+    void write.durable.then(() => (durable = true));
+    await write.begin;
+    expect(durable).toBe(true);
+    expect(await recordKeys()).toHaveLength(1);
   });
 
   it("begins only once the record is durable on a store that does not order writes", async () => {
