@@ -1,12 +1,19 @@
 // Inbound events made durable before they are acknowledged (sync token saved, transaction answered 200),
 // deduplicated by room + event id, processed claim → process → done, and resumed after a crash.
 //
-// keyv has no multi-key transaction, so the write order carries the guarantees:
-//   record:   pending-index entry first, then the journal entry. A crash between leaves an index entry with no
-//             journal entry: dropped at recovery, and the event (not acknowledged yet) is delivered again.
-//   complete: journal entry marked done first, then the index entry removed. A crash between leaves a done
-//             entry in the index: recovery sees "done" and only cleans the index.
-// Done entries keep only their status (not the event) for `doneTtlMs`, long enough to dedupe redeliveries.
+// Where the pending set is kept (JournalStores.listOpen):
+//   in the entries: on a store that lists a namespace's entries without expiry (Store.openLister: our SQLite,
+//             PostgreSQL and Redis adapters), a pending entry is written with no ttl and its done entry with one, so
+//             the entries themselves say what is pending: record is one write per event, complete one, each atomic.
+//             Index entries an earlier version wrote ("journal-pending") are still read at recovery, and removed
+//             when their event completes (or at recovery, when it is done already).
+//   in an index: on any other store, keyv has no multi-key transaction, so the write order carries the guarantees:
+//     record:   pending-index entry first, then the journal entry. A crash between leaves an index entry with no
+//               journal entry: dropped at recovery, and the event (not acknowledged yet) is delivered again.
+//     complete: journal entry marked done first, then the index entry removed. A crash between leaves a done
+//               entry in the index: recovery sees "done" and only cleans the index.
+// Done entries keep only their status (not the event) for `doneTtlMs`, long enough to dedupe redeliveries. A
+// pending entry's `receivedAt` carries a per-process counter in its fraction (nextOrder): recovery's order.
 //   append:   on a store with insertIfAbsent (Store.inserter) record() reads nothing first: the index entry, then
 //             the journal entry only where its key has none. On a store that orders writes both go in one group
 //             commit (all or nothing: neither is durable without the other); elsewhere the index write is awaited
@@ -24,14 +31,10 @@
 // reported through `onPoison`, not recorded, and the rest of its batch goes on.
 import type Keyv from "keyv";
 import type { Logger } from "pino";
-import { parseRoomEvent, type RoomEvent } from "./events";
+import type { RoomEvent } from "./events";
+import { asJsonText, eventOf, isLate, type JournalEntry as Entry } from "./journal-entry";
 
-/** `json`: the event as JSON text. Entries written before that kept the event object itself (`event`). */
-export type JournalEntry = Entry;
-type Entry =
-  | { status: "pending"; json: string; receivedAt: number; late?: true }
-  | { status: "pending"; event: unknown; receivedAt: number }
-  | { status: "done"; at: number; late?: true; by?: string };
+export type { JournalEntry } from "./journal-entry";
 
 /** An inbound event that could not be stored: skipped, logged and counted, never blocking its batch. */
 export interface PoisonItem {
@@ -45,6 +48,11 @@ export interface JournalStores {
   pending: Keyv<number>;
   /** Lists the pending index (key, recorded order). Not keyv's iterator: it breaks on a shared adapter. */
   listPending: () => AsyncIterable<[string, unknown]>;
+  /**
+   * Lists the entries stored without a ttl (Store.openLister): the pending ones. When set, no index entry is written
+   * (see "Where the pending set is kept" above); the index is still read at recovery (entries of an earlier version).
+   */
+  listOpen?: () => AsyncIterable<[string, Entry]>;
   /** The store applies writes in issue order (Store.writesInIssueOrder): ordered writes need not wait for each other. */
   writesInIssueOrder?: boolean;
   /**
@@ -72,6 +80,10 @@ export class Journal {
   private readonly handedOut = new Set<string>();
   /** Keys reopened (reopen, or found reopened at recovery) and not completed: their done entry keeps the mark. */
   private readonly reopened = new Set<string>();
+  /** Whether pending entries get an index entry (the store cannot list its entries without expiry). */
+  private readonly indexed: boolean;
+  /** Keys whose index entry an earlier version wrote (found at recovery, not indexed): removed once done. */
+  private readonly legacyIndexed = new Set<string>();
   private readonly doneTtlMs: number;
   private readonly onPoison: (item: PoisonItem) => void;
   private readonly guard: (what: string) => Promise<void>;
@@ -80,6 +92,7 @@ export class Journal {
     this.doneTtlMs = options.doneTtlMs ?? 7 * 24 * 3600 * 1000;
     this.onPoison = options.onPoison ?? ((item) => log.warn(item, "inbound event could not be stored; skipped"));
     this.guard = options.guard ?? (async () => undefined);
+    this.indexed = stores.listOpen === undefined;
   }
 
   static key(roomId: string, eventId: string): string {
@@ -115,11 +128,11 @@ export class Journal {
     const fresh = [...texts.keys()];
     if (fresh.length === 0) return [];
     await this.guard("journal claim");
-    const receivedAt = Date.now();
-    const indexed = Promise.all(fresh.map((key) => this.stores.pending.set(key, this.nextOrder())));
+    const orders = new Map(fresh.map((key) => [key, this.nextOrder()]));
+    const indexed = this.index(orders);
     if (!this.stores.writesInIssueOrder) await indexed;
     const journaled = Promise.all(fresh.map((key) =>
-      this.stores.entries.set(key, { status: "pending", json: texts.get(key) as string, receivedAt })));
+      this.stores.entries.set(key, { status: "pending", json: texts.get(key) as string, receivedAt: orders.get(key) as number })));
     if (this.stores.writesInIssueOrder) alongside?.();
     await Promise.all([indexed, journaled]);
     for (const key of fresh) this.handedOut.add(key);
@@ -146,9 +159,9 @@ export class Journal {
     for (const key of keys) this.handedOut.add(key);
     const fresh = new Set<string>();
     try {
-      const receivedAt = Date.now();
-      const pending = (key: string): Entry => ({ status: "pending", json: texts.get(key) as string, receivedAt });
-      const indexed = Promise.all(keys.map((key) => this.stores.pending.set(key, this.nextOrder())));
+      const orders = new Map(keys.map((key) => [key, this.nextOrder()]));
+      const pending = (key: string): Entry => ({ status: "pending", json: texts.get(key) as string, receivedAt: orders.get(key) as number });
+      const indexed = this.index(orders);
       if (!this.stores.writesInIssueOrder) await indexed;
       const inserted = insertNew(keys.map((key) => ({ key, value: pending(key) })));
       if (this.stores.writesInIssueOrder && keys.length > 0) alongside?.();
@@ -178,8 +191,21 @@ export class Journal {
       if (entry?.status === "done") done.push(key);
       else if (entry === undefined || !isLate(entry)) again.push(key);
     });
-    await Promise.all([...again.map((key) => this.stores.entries.set(key, pending(key))), ...done.map((key) => this.stores.pending.delete(key))]);
+    await Promise.all([...again.map((key) => this.stores.entries.set(key, pending(key))), ...done.map((key) => this.unindex(key))]);
     return again;
+  }
+
+  /** Writes the index entries of these keys (key → order), on a store that keeps the pending set in an index. */
+  private index(orders: Map<string, number>): Promise<unknown> {
+    if (!this.indexed) return Promise.resolve();
+    return Promise.all([...orders].map(([key, order]) => this.stores.pending.set(key, order)));
+  }
+
+  /** Removes the key's index entry, where it has one (indexed, or written by an earlier version). */
+  private async unindex(key: string): Promise<void> {
+    if (!this.indexed && !this.legacyIndexed.has(key)) return;
+    await this.stores.pending.delete(key);
+    this.legacyIndexed.delete(key);
   }
 
   /** Milliseconds since the epoch with a per-process counter in the fraction: keeps arrival order. */
@@ -208,7 +234,7 @@ export class Journal {
     const done = this.stores.entries.set(key, { status: "done", at: Date.now(), ...(this.reopened.has(key) ? { late: true as const } : {}),
       ...(by !== undefined ? { by } : {}) }, this.doneTtlMs);
     if (!this.stores.writesInIssueOrder) await done;
-    await Promise.all([done, this.stores.pending.delete(key)]);
+    await Promise.all([done, this.unindex(key)]);
     this.handedOut.delete(key);
     this.reopened.delete(key);
   }
@@ -229,8 +255,9 @@ export class Journal {
     }
     this.reopened.add(key);
     try {
-      await this.stores.pending.set(key, this.nextOrder());
-      await this.stores.entries.set(key, { status: "pending", json, receivedAt: Date.now(), late: true });
+      const order = this.nextOrder();
+      await this.index(new Map([[key, order]]));
+      await this.stores.entries.set(key, { status: "pending", json, receivedAt: order, late: true });
     } catch (error) {
       this.reopened.delete(key);
       throw error;
@@ -242,16 +269,20 @@ export class Journal {
   /** The events recorded but not completed before the last stop, oldest first. */
   async unfinished(): Promise<RoomEvent[]> {
     await this.guard("journal claim");
-    const keys: Array<{ key: string; at: number }> = [];
-    for await (const [key, at] of this.stores.listPending()) {
-      keys.push({ key, at: typeof at === "number" ? at : 0 });
+    const found = new Map<string, { at: number; entry?: Entry }>();
+    if (this.stores.listOpen) {
+      for await (const [key, entry] of this.stores.listOpen()) found.set(key, { at: "receivedAt" in entry ? entry.receivedAt : 0, entry });
     }
-    keys.sort((a, b) => a.at - b.at);
+    for await (const [key, at] of this.stores.listPending()) {
+      if (!this.indexed) this.legacyIndexed.add(key);
+      found.set(key, { ...found.get(key), at: typeof at === "number" ? at : 0 });
+    }
+    const keys = [...found].sort((a, b) => a[1].at - b[1].at);
     const events: RoomEvent[] = [];
-    for (const { key } of keys) {
-      const entry = await this.stores.entries.get(key);
+    for (const [key, listed] of keys) {
+      const entry = listed.entry ?? await this.stores.entries.get(key);
       if (entry?.status !== "pending") {
-        await this.stores.pending.delete(key);
+        await this.unindex(key);
         this.log.debug({ key, status: entry?.status ?? "missing" }, "journal index entry cleaned at recovery");
         continue;
       }
@@ -268,27 +299,4 @@ export class Journal {
     }
     return events;
   }
-}
-
-/** The event as JSON text, or why it has none (nested too deeply for JSON.stringify). */
-function asJsonText(event: RoomEvent): string | { unstorable: string } {
-  try {
-    return JSON.stringify(event);
-  } catch (error) {
-    return { unstorable: `not storable as JSON: ${error instanceof Error ? error.message : String(error)}` };
-  }
-}
-
-function isLate(entry: Entry): boolean {
-  return "late" in entry && entry.late === true;
-}
-
-function eventOf(entry: Extract<Entry, { status: "pending" }>): ReturnType<typeof parseRoomEvent> {
-  let raw: unknown;
-  try {
-    raw = "json" in entry ? JSON.parse(entry.json) : entry.event;
-  } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
-  }
-  return parseRoomEvent(raw);
 }

@@ -1,7 +1,10 @@
 // The outbox's durable state in four keyv namespaces:
 //   "outbox"          txnId → record: pending (the entry), sent (event id only, kept `sentTtlMs` to dedupe a
 //                     late re-enqueue), dead (the dead letter, kept `deadTtlMs`).
-//   "outbox-pending"  index txnId → { roomId, seq } of every pending record: recovery lists it (never the records).
+//   "outbox-pending"  index txnId → { roomId, seq } of every pending record, only on a store that cannot list the
+//                     records without expiry (Store.openLister): elsewhere a pending record (no ttl) is listed by
+//                     itself and its sent or dead record (with a ttl) ends that, in one write each; the index is then
+//                     only read at recovery (entries an earlier version wrote) and those entries removed once done.
 //   "outbox-dead"     index txnId → { roomId, at } of every dead letter: recovery rebuilds the per-room counters
 //                     from it, so /status and metrics never scan the store. Kept as long as the letter.
 //   "outbox-groups"   random id → entries recorded together (a fan-out chunk: `enqueue(…, { group: true })`) in
@@ -11,7 +14,8 @@
 //                     members' records: a member with none is pending; a group with no member pending is deleted.
 //                     Writes per fanned-out room: 1 (its sent record) plus 2 per group, instead of 4.
 //
-// keyv has no multi-key transaction, so the write order carries the guarantees (a crash may fall between any two):
+// keyv has no multi-key transaction, so the write order carries the guarantees (a crash may fall between any two;
+// without the pending index, the steps that write it are one write less):
 //   record pending: pending index first, then the record. Crash between: an index entry without a record, dropped
 //                   at recovery; the caller was not answered yet, so it enqueues again.
 //   mark sent:      record → sent first, then the index entry removed. Crash before the record write (after the
@@ -76,6 +80,10 @@ export class OutboxStore {
   private readonly deferred: Record<IndexName, Set<string>> = { pending: new Set(), dead: new Set(), groups: new Set() };
   /** Group id → its members not done yet (sent or dead record not written). */
   private readonly groupLeft = new Map<string, number>();
+  /** The pending records, listed by themselves (Store.openLister); undefined: the pending index is written. */
+  private readonly openRecords: (() => AsyncIterable<[string, unknown]>) | undefined;
+  /** TxnIds with a pending index entry of an earlier version (found at recovery, openRecords set): removed once done. */
+  private readonly legacyPending = new Set<string>();
 
   constructor(store: Store, private readonly opts: OutboxStoreOptions, private readonly log: Logger) {
     this.inOrder = store.writesInIssueOrder;
@@ -85,6 +93,7 @@ export class OutboxStore {
       dead: store.namespace<unknown>(OUTBOX_NAMESPACES.dead),
       groups: store.namespace<unknown>(OUTBOX_NAMESPACES.groups),
     };
+    this.openRecords = store.openLister<unknown>(OUTBOX_NAMESPACES.records);
   }
 
   /** Reads the records of these txnIds (undefined: none, expired or unreadable). Throws if the store fails. */
@@ -105,7 +114,7 @@ export class OutboxStore {
     if (grouped) return this.recordGroups(items, now);
     const recorded: PendingEntry[] = [];
     for (const chunk of chunks(items, this.opts.batchSize)) {
-      const indexed = Promise.all(chunk.map((p) => this.setIndexKey("pending", p.entry.txnId, indexValue(p))));
+      const indexed = this.openRecords ? Promise.resolve([]) : Promise.all(chunk.map((p) => this.setIndexKey("pending", p.entry.txnId, indexValue(p))));
       indexed.catch(() => undefined); // awaited below
       if (!this.inOrder) {
         try {
@@ -161,14 +170,21 @@ export class OutboxStore {
       return;
     }
     if (!this.inOrder) await marked;
-    await Promise.all([marked, this.deleteIndexKey("pending", txnId)]);
+    await Promise.all([marked, this.unindexPending(txnId)]);
+  }
+
+  /** Removes a txnId's pending index entry, where it has one (no openRecords, or written by an earlier version). */
+  private async unindexPending(txnId: string): Promise<void> {
+    if (this.openRecords && !this.legacyPending.has(txnId)) return;
+    this.legacyPending.delete(txnId);
+    await this.deleteIndexKey("pending", txnId);
   }
 
   async markDead(letter: DeadLetter, item: PendingEntry): Promise<void> {
     await this.records.set(letter.txnId, { status: "dead", letter, seq: item.seq }, this.opts.deadTtlMs);
     await this.setIndexKey("dead", letter.txnId, { roomId: letter.roomId, at: letter.at }, this.opts.deadTtlMs);
     if (item.group !== undefined) await this.leaveGroup(item.group);
-    else await this.deleteIndexKey("pending", letter.txnId);
+    else await this.unindexPending(letter.txnId);
   }
 
   /** A member's record is durable: the group goes once none is left (a failed delete is cleaned at the next recovery). */
@@ -184,7 +200,7 @@ export class OutboxStore {
   }
 
   async requeueDead(item: PendingEntry, now: number): Promise<void> {
-    await this.setIndexKey("pending", item.entry.txnId, indexValue(item));
+    if (!this.openRecords) await this.setIndexKey("pending", item.entry.txnId, indexValue(item));
     await this.records.set(item.entry.txnId, { status: "pending", entry: item.entry, seq: item.seq, enqueuedAt: now });
     await this.deleteIndexKey("dead", item.entry.txnId);
   }
@@ -204,12 +220,16 @@ export class OutboxStore {
         await this.deleteIndexKey("dead", txnId); // expired, or requeued before a crash
       }
     }
-    const pendingKeys = (await this.list("pending", pendingIndexSchema)).sort((a, b) => a[1].seq - b[1].seq);
-    const pendingRecords = await this.read(pendingKeys.map(([k]) => k));
+    const records = new Map<string, OutboxRecord | undefined>();
+    if (this.openRecords) for await (const [txnId, raw] of this.openRecords()) records.set(txnId, this.parseRecord(txnId, raw));
+    const listed = (await this.list("pending", pendingIndexSchema)).map(([k]) => k);
+    if (this.openRecords) for (const txnId of listed) this.legacyPending.add(txnId);
+    const indexed = listed.filter((k) => !records.has(k));
+    const indexedRecords = await this.read(indexed);
+    indexed.forEach((txnId, i) => records.set(txnId, indexedRecords[i]));
     const pending: PendingEntry[] = [];
     const knownDead = new Set(dead.map((d) => d.txnId));
-    for (const [i, [txnId]] of pendingKeys.entries()) {
-      const record = pendingRecords[i];
+    for (const [txnId, record] of records) {
       if (record?.status === "pending") {
         pending.push({ entry: record.entry, seq: record.seq });
         maxSeq = Math.max(maxSeq, record.seq);
@@ -221,7 +241,7 @@ export class OutboxStore {
           Math.max(1, record.letter.at + this.opts.deadTtlMs - now));
         dead.push({ txnId, roomId: record.letter.roomId, at: record.letter.at });
       }
-      await this.deleteIndexKey("pending", txnId);
+      await this.unindexPending(txnId);
       this.log.debug({ txnId, status: record?.status ?? "missing" }, "outbox index entry cleaned at recovery");
     }
     for (const [id, group] of await this.list("groups", pendingGroupSchema)) {

@@ -9,7 +9,8 @@
 //     may not exceed ~2.7 kB; text cannot hold NUL);
 //   - its own connection pool (@keyv/postgres keeps one pool per process: two stores in one process, e.g.
 //     store-copy between two databases, would end each other's);
-//   - a delete is one `DELETE … RETURNING` (not a SELECT, then a DELETE).
+//   - a delete is one `DELETE … RETURNING` (not a SELECT, then a DELETE);
+//   - listOpen(): a namespace's entries without expiry, from a partial index (open-entries.ts).
 // Tables that @keyv/postgres made (key VARCHAR(n), value TEXT) are migrated in place when opened.
 import { createHash } from "node:crypto";
 import { KeyvPostgres } from "@keyv/postgres";
@@ -154,13 +155,26 @@ export class ExpiringKeyvPostgres extends KeyvPostgres {
    * namespace), in key order, one page after the other from the last key seen.
    */
   override async *iterator(namespace?: string): AsyncGenerator<string[], void, unknown> {
+    yield* this.keyRange(namespace, false);
+  }
+
+  /**
+   * Yields `[key, value]` of the entries of `namespace` stored without an expiry (open-entries.ts), from the partial
+   * index `keyv_open`: the namespace's entries that expire (done, sent) are not read.
+   */
+  async *listOpen(namespace: string): AsyncGenerator<[string, unknown], void> {
+    for await (const [key, value] of this.keyRange(namespace, true)) yield [key as string, value];
+  }
+
+  /** A namespace's (every) unexpired entries, or (`open`) those without expiry, in key order, page by page. */
+  private async *keyRange(namespace: string | undefined, open: boolean): AsyncGenerator<string[], void, unknown> {
     const high = namespace === undefined ? undefined : `${namespace};`;
     let low = namespace === undefined ? "" : `${namespace}:`;
     for (let first = true; ; first = false) {
       const params: unknown[] = [low, this.now(), PAGE_ROWS];
       if (high !== undefined) params.push(high);
       const rows = await this.query(`SELECT key, value, full_key FROM keyv WHERE key COLLATE "C" ${first ? ">=" : ">"} $1
-        ${high === undefined ? "" : `AND key COLLATE "C" < $4`} AND (expires IS NULL OR expires > $2)
+        ${high === undefined ? "" : `AND key COLLATE "C" < $4`} AND ${open ? "expires IS NULL AND $2::bigint IS NOT NULL" : "(expires IS NULL OR expires > $2)"}
         ORDER BY key COLLATE "C" LIMIT $3`, params);
       for (const row of rows) {
         const full = row["full_key"];
@@ -236,6 +250,8 @@ export async function migratePostgresSchema(query: Query, logger?: Logger): Prom
       logger?.info({ rowsThatExpire: filled.length }, "store schema migrated in place (postgres: expiry column and index)");
     }
     await query("CREATE INDEX IF NOT EXISTS keyv_expires ON keyv (expires) WHERE expires IS NOT NULL");
+    // The rows that never expire, by key: the journal's and the outbox's pending entries (listOpen).
+    await query(`CREATE INDEX IF NOT EXISTS keyv_open ON keyv (key COLLATE "C") WHERE expires IS NULL`);
     const [collation] = await query(`SELECT collation_name FROM information_schema.columns
       WHERE table_schema = current_schema() AND table_name = 'keyv' AND column_name = 'key'`);
     if (collation?.["collation_name"] !== "C") await query(`CREATE INDEX IF NOT EXISTS keyv_key_c ON keyv (key COLLATE "C")`);

@@ -17,12 +17,13 @@
 //     is in flight go together as one `SELECT … WHERE key IN (…)`.
 // insertIfAbsent (the journal's append, src/store/insert-if-absent.ts) is a write of that queue too: one
 // `INSERT … ON CONFLICT … RETURNING key` in the group commit says which keys were new, with no read before it.
-// And three additions (schema in sqlite-schema.ts):
+// And four additions (schema in sqlite-schema.ts):
 //   - every set also writes the entry's expiry (from keyv's ttl) into an indexed column, and deleteExpired()
 //     removes expired entries in batches (the store's sweep, sweep.ts): keyv itself only drops an expired entry
 //     when the same key is read again;
 //   - listing a namespace is a range of the primary key (`key >= 'ns:' AND key < 'ns;'`, ':' + 1 = ';') paged by
 //     the last key seen, not @keyv/sqlite's `LIKE 'ns:%'` with OFFSET (a scan of the table per page);
+//   - listOpen(): a namespace's entries without expiry, from a partial index (open-entries.ts);
 //   - countRows() for figures and tests.
 import { KeyvSqlite } from "@keyv/sqlite";
 import type { Logger } from "pino";
@@ -158,6 +159,25 @@ export class CoalescingKeyvSqlite extends KeyvSqlite {
       const rows = (await this.run(`SELECT key, value FROM ${table} WHERE key ${first ? ">=" : ">"} ?${high === undefined ? "" : " AND key < ?"}
         AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`, ...[low, ...(high === undefined ? [] : [high]), this.now(), PAGE_ROWS])) as
         Array<{ key: string; value: Awaited<Value> }>;
+      for (const row of rows) yield [row.key, row.value];
+      const last = rows.at(-1);
+      if (rows.length < PAGE_ROWS || last === undefined) return;
+      low = last.key;
+    }
+  }
+
+  /**
+   * Yields `[key, value]` of the entries of `namespace` stored without an expiry (open-entries.ts): a range of the
+   * partial index `<table>_open` (sqlite-schema.ts), so the namespace's entries that expire (done, sent) are not read.
+   */
+  async *listOpen(namespace: string): AsyncGenerator<[string, unknown], void> {
+    const table = this.table;
+    const high = `${namespace};`;
+    let low = `${namespace}:`;
+    for (let first = true; ; first = false) {
+      const rows = (await this.run(`SELECT key, value FROM ${table} INDEXED BY ${table}_open
+        WHERE expires IS NULL AND key ${first ? ">=" : ">"} ? AND key < ? ORDER BY key LIMIT ?`, low, high, PAGE_ROWS)) as
+        Array<{ key: string; value: unknown }>;
       for (const row of rows) yield [row.key, row.value];
       const last = rows.at(-1);
       if (rows.length < PAGE_ROWS || last === undefined) return;

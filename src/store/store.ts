@@ -5,6 +5,8 @@ import { createAdapter, expiringAdapter, type ExpiringAdapter } from "./adapters
 import { canInsertIfAbsent, namespaceInserter, type StoreInserter } from "./insert-if-absent";
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
+import { canListOpen, namespaceOpenLister, OPEN_LISTED_NAMESPACES, type OpenLister, type OpenListingAdapter } from "./open-entries";
+import { deserializeStoreValue, serializeStoreValue } from "./serialization";
 import { CoalescingKeyvSqlite } from "./sqlite-adapter";
 import { StoreKeyv } from "./store-keyv";
 import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
@@ -38,6 +40,12 @@ export interface Store {
    * no read. Undefined when the adapter has none (another keyv adapter, or a test's wrapper around ours).
    */
   inserter<T>(name: string): StoreInserter<T> | undefined;
+  /**
+   * The entries of one of OPEN_LISTED_NAMESPACES stored without a ttl (open-entries.ts), read without touching the
+   * others. Undefined for another name or when the adapter cannot (another keyv adapter). Listed by the adapter under
+   * any test wrapper: whether the journal and the outbox write their index entries depends on the store, not on a wrapper.
+   */
+  openLister<T>(name: string): OpenLister<T> | undefined;
   /**
    * Deletes at most `limit` entries whose ttl has passed; returns how many (the sweep, sweep.ts, calls it in
    * batches). sqlite and postgres: redis expires entries itself (native ttls), 0 there.
@@ -104,7 +112,8 @@ export async function openStore(url: string, opts: OpenStoreOptions): Promise<St
   // hook that only observes returns the adapter itself).
   const inOrder = raw instanceof CoalescingKeyvSqlite && adapter === raw;
   const store = new KeyvStore(adapter, expiringAdapter(raw), parsed.backend, redactStoreUrl(url), logger,
-    opts.healthCheckTimeoutMs ?? 5000, inOrder, raw instanceof CoalescingKeyvSqlite ? raw.writeStats : undefined);
+    opts.healthCheckTimeoutMs ?? 5000, inOrder, raw instanceof CoalescingKeyvSqlite ? raw.writeStats : undefined,
+    canListOpen(raw) ? raw : undefined);
   logger.info({ backend: store.backend, location: store.location }, "store opened");
   return store;
 }
@@ -126,6 +135,7 @@ class KeyvStore implements Store {
     private readonly healthCheckTimeoutMs: number,
     readonly writesInIssueOrder: boolean,
     private readonly sqliteWrites: { readonly writes: number; readonly commits: number; readonly reads: number } | undefined,
+    private readonly openListing: OpenListingAdapter | undefined,
   ) {
     this.health = this.makeKeyv<{ nonce: string }>(HEALTH_NAMESPACE);
   }
@@ -152,6 +162,17 @@ class KeyvStore implements Store {
     if (!canInsertIfAbsent(adapter)) return undefined;
     const insert = namespaceInserter<T>(adapter, name);
     return (entries) => (this.closing ? Promise.reject(new Error("store is closed")) : insert(entries));
+  }
+
+  openLister<T>(name: string): OpenLister<T> | undefined {
+    this.namespace<T>(name);
+    if (!this.openListing || !OPEN_LISTED_NAMESPACES.includes(name)) return undefined;
+    const list = namespaceOpenLister<T>(this.openListing, name);
+    const closing = (): boolean => this.closing !== undefined;
+    return async function* listOpen() {
+      if (closing()) throw new Error("store is closed");
+      yield* list();
+    };
   }
 
   async deleteExpired(limit: number): Promise<number> {

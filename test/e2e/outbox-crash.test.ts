@@ -9,7 +9,7 @@ import { botMessagesIn } from "../support/bot-messages";
 import { recordingBrain, say } from "../support/brains";
 import { CrashWorld } from "../support/crash-world";
 import { MatrixTestUser } from "../support/matrix-test-user";
-import { storeRows } from "../support/store-rows";
+import { openRows } from "../support/store-rows";
 import { waitFor } from "../support/wait";
 
 const TOKEN = "outbox-crash-agent-token";
@@ -48,7 +48,7 @@ describe("SIGKILL right after an answer's PUT, before its sent mark is committed
     const isPlaceholder = (txnId: string): boolean => txnId.endsWith(".placeholder");
     await waitFor(() => puts().some(isPlaceholder) && gates.length === 1, { what: "the placeholder posted, the agent at work" });
     const placeholderTxn = puts().find(isPlaceholder) as string;
-    await waitFor(async () => (await storeRows(dataDir, `outbox-pending:${placeholderTxn}`)) === 0, { what: "the placeholder marked sent" });
+    await waitFor(async () => (await openRows(dataDir, "outbox", placeholderTxn)) === 0, { what: "the placeholder marked sent" });
     gates[0]?.();
 
     expect(await first.exited).toEqual({ code: null, signal: "SIGKILL" });
@@ -56,7 +56,7 @@ describe("SIGKILL right after an answer's PUT, before its sent mark is committed
     const answerTxn = `${run}m0.0`; // the answer, edited into the placeholder
     expect(puts().filter((t) => t.startsWith(run))).toEqual([placeholderTxn, answerTxn]);
     // Killed before the commit carrying the answer's sent mark: its record is still pending.
-    expect(await storeRows(dataDir, `outbox-pending:${answerTxn}`)).toBe(1);
+    expect(await openRows(dataDir, "outbox", answerTxn)).toBe(1);
 
     const typing = (): number => hs.requests.filter((r) => r.userId === botUserId && r.path.includes(`/rooms/${roomId}/typing/`)).length;
     const typedBefore = typing();

@@ -53,8 +53,8 @@ describe("a fresh turn's outbox and live messages", () => {
       // Nothing of the outbox, the placeholder or the live message (an answer that came whole in a burst is posted
       // whole after the first post's hold, live or not: firstPostHoldMs).
       expect({ turn: i, ofOutbox, ofLive }).toEqual({ turn: i, ofOutbox: [], ofLive: [] });
-      // The answer's sent mark (its pending index entry deleted) is in the commit that marks the question done.
-      const marks = turn.commits.filter((c) => c.some((w) => w.key.startsWith("outbox-pending:") && w.value === undefined));
+      // The answer's sent mark (its record rewritten as sent) is in the commit that marks the question done.
+      const marks = turn.commits.filter((c) => c.some((w) => w.key.startsWith("outbox:") && String(w.value).includes('"status":"sent"')));
       expect(marks).toHaveLength(1);
       expect(marks[0]?.some((w) => w.key.startsWith("journal:") && String(w.value).includes("done"))).toBe(true);
       // Commits of the outbox's own (its writes, with the run's record written by the same first send:

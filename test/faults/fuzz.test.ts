@@ -12,7 +12,7 @@ import { Scenario } from "../support/scenario";
 import { waitWhileProgressing } from "../support/wait";
 import { closeScriptedAgents, startScriptedAgent } from "../support/scripted-agent";
 import { rawAgentFrame, rawRoomEvent } from "./fuzz-arbitraries";
-import { storeRows } from "../support/store-rows";
+import { openRows } from "../support/store-rows";
 import { errorLines, EVERY_LOG_LINE, printFigure, sleep, timing } from "./support";
 
 const SEED = 20_261_122;
@@ -129,7 +129,7 @@ describe("fault: generated junk from the homeserver and from the agent", () => {
     await world.alice.sendText(group, "bot: are you fine in here?", { "m.mentions": { user_ids: [world.botUserId] } });
     // Behind thousands of junk events routed in order (each journaled and completed): as long as that goes on.
     await waitWhileProgressing(() => world.botMessages(group).length >= answeredBefore + 1,
-      () => storeRows(world.dataDir, "journal-pending:"), { what: "the answer in the junk-filled room", stallMs: ANSWER_DEADLINE_MS });
+      () => openRows(world.dataDir, "journal"), { what: "the answer in the junk-filled room", stallMs: ANSWER_DEADLINE_MS });
     expect(world.botMessages(group).at(-1)?.content["body"]).toBe(ANSWER);
     const figures = await measureSanity(world, linesBefore, failures);
     printFigure("fuzz-client-mode-timeline", { eventsInTimeline: stored, ms: Date.now() - startedAt, ...figures });

@@ -33,9 +33,25 @@ export async function storeRows(dataDir: string, keyContains?: string): Promise<
   });
 }
 
-/** Waits until nothing is pending in the journal or the outbox (their index rows and record groups go once done). */
+/**
+ * Rows of a namespace (`namespace:` a prefix of the key) that have no expiry: the pending entries of the journal and
+ * the outbox (src/store/open-entries.ts). With `key`, that key's row only (0 or 1).
+ */
+export async function openRows(dataDir: string, namespace: string, key?: string): Promise<number> {
+  return withStore(dataDir, async (db) => {
+    const [sql, params] = key === undefined
+      ? ["SELECT count(*) AS n FROM keyv WHERE expires IS NULL AND key >= ? AND key < ?", [`${namespace}:`, `${namespace};`]]
+      : ["SELECT count(*) AS n FROM keyv WHERE expires IS NULL AND key = ?", [`${namespace}:${key}`]];
+    const row = await new Promise<{ n: number }>((resolve, reject) =>
+      db.get(sql, params, (e: Error | null, r: { n: number }) => (e ? reject(e) : resolve(r))));
+    return row.n;
+  });
+}
+
+/** Waits until nothing is pending in the journal or the outbox (their pending entries, index rows and record groups). */
 export function storeSettled(dataDir: string): Promise<void> {
-  return pollUntil(async () => (await storeRows(dataDir, "journal-pending:")) + (await storeRows(dataDir, "outbox-pending:"))
+  return pollUntil(async () => (await openRows(dataDir, "journal")) + (await openRows(dataDir, "outbox"))
+    + (await storeRows(dataDir, "journal-pending:")) + (await storeRows(dataDir, "outbox-pending:"))
     + (await storeRows(dataDir, "outbox-groups:")) === 0,
     "nothing pending in the journal or the outbox");
 }

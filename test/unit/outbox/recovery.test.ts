@@ -99,15 +99,16 @@ describe("outbox durability", () => {
     const sender = new FakeSender();
     const outbox = stores.outbox(await stores.open((f) => (faulty = f)), sender, { storeBatchSize: 2 });
     const entries = [entry("!a:x", "t1"), entry("!a:x", "t2"), entry("!a:x", "t3"), entry("!a:x", "t4")];
-    // The fifth write fails: the first batch (two index entries, two records) is durable, the second is not.
-    let writes = 0;
+    // The second batch's writes fail (its records, and its index entries where the store keeps them): the first
+    // batch is durable, the second is not.
+    let failing = true;
     const realSet = faulty.set.bind(faulty);
     faulty.set = async (key: string, value: unknown, ttl?: number) => {
-      writes += 1;
-      if (writes === 5) throw new Error("disk full");
+      if (failing && (key.endsWith(":t3") || key.endsWith(":t4"))) throw new Error("disk full");
       return realSet(key, value, ttl);
     };
     await expect(outbox.enqueue(entries)).rejects.toBeInstanceOf(OutboxStoreError);
+    failing = false;
     await outbox.enqueue(entries);
     await waitUntil(() => outbox.stats().sent === 4, "all four sent");
     await expectSteady(() => outboxIdle(outbox), () => expect(sender.txnIds()).toEqual(["t1", "t2", "t3", "t4"]));

@@ -51,6 +51,39 @@ describe("store listing and schema", () => {
     expect(sweep).toMatch(/SEARCH keyv USING (COVERING )?INDEX keyv_expires \(/);
   });
 
+  it("lists a namespace's entries without expiry from the partial index: the entries that expire are not read", async () => {
+    const adapter = new CoalescingKeyvSqlite({ uri: `sqlite://${file}` });
+    opened.push({ close: () => adapter.disconnect() });
+    await Promise.all([adapter.set("journal:open", "{}"), adapter.set("journal:done", "{}", 60_000), adapter.set("journaling:x", "{}"),
+      adapter.set("journal-pending:y", "{}"), adapter.set("outbox:z", "{}")]);
+    const listed: string[] = [];
+    for await (const [key] of adapter.listOpen("journal")) listed.push(key);
+    expect(listed).toEqual(["journal:open"]);
+    const plan = ((await adapter.query(`EXPLAIN QUERY PLAN SELECT key, value FROM keyv INDEXED BY keyv_open
+      WHERE expires IS NULL AND key >= 'journal:' AND key < 'journal;' ORDER BY key LIMIT 1000`)) as Array<{ detail: string }>)
+      .map((r) => r.detail).join("; ");
+    expect(plan).toMatch(/SEARCH keyv USING INDEX keyv_open \(key>\? AND key<\?\)/);
+  });
+
+  it("a store of schema version 1 gets the index of entries without expiry when opened, its pending entries listed", async () => {
+    const v1 = new KeyvSqlite({ uri: `sqlite://${file}` });
+    await v1.query("ALTER TABLE keyv ADD COLUMN expires INTEGER");
+    await v1.query("CREATE INDEX keyv_expires ON keyv(expires) WHERE expires IS NOT NULL");
+    await v1.query("PRAGMA user_version = 1");
+    await v1.query(`INSERT INTO keyv (key, value, expires) VALUES ('journal:p', '{"value":{"status":"pending"}}', NULL),
+      ('journal:d', '{"value":{"status":"done"},"expires":9999999999999}', 9999999999999)`);
+    await v1.disconnect();
+    const store = await open();
+    const listed: Array<[string, unknown]> = [];
+    for await (const entry of store.openLister("journal")?.() ?? []) listed.push(entry);
+    expect(listed).toEqual([["p", { status: "pending" }]]);
+    await store.close();
+    const raw = new KeyvSqlite({ uri: `sqlite://${file}` });
+    expect(await raw.query("PRAGMA user_version")).toEqual([{ user_version: SCHEMA_VERSION }]);
+    expect(await raw.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'keyv_open'")).toEqual([{ name: "keyv_open" }]);
+    await raw.disconnect();
+  });
+
   it("migrates a store written before the expiry column in place: data kept, old expired entries swept", async () => {
     const now = Date.now();
     const old = new KeyvSqlite({ uri: `sqlite://${file}` }); // the table as @keyv/sqlite alone made it
