@@ -6,7 +6,6 @@ import { canInsertIfAbsent, namespaceInserter, type StoreInserter } from "./inse
 import { StoreUnavailableError } from "./errors";
 import { NamespaceView } from "./namespace-view";
 import { canListOpen, namespaceOpenLister, OPEN_LISTED_NAMESPACES, type OpenLister, type OpenListingAdapter } from "./open-entries";
-import { deserializeStoreValue, serializeStoreValue } from "./serialization";
 import { CoalescingKeyvSqlite } from "./sqlite-adapter";
 import { StoreKeyv } from "./store-keyv";
 import { parseStoreUrl, redactStoreUrl, type StoreBackend } from "./store-url";
