@@ -10,7 +10,7 @@
 // 10,000-room fan-out once grew +52 MB (a full collection during it) and the RSS 2 s after a second pass 154 MB at
 // load 20, so the bound stays for bursts (bench/README.md, "GC and the heap bound (session 38)"). Under sustained load
 // (the event loop over half busy for 10 s: longer than a fan-out to 10,000 rooms takes) the idle collector lifts it
-// (`HeapGrowthSwitch.lift`: V8's own factor, the 10 % back where the load pays for it) and sets it again as soon as the load
+// (`HeapGrowth.lift`: V8's own factor, the 10 % back where the load pays for it) and sets it again as soon as the load
 // drops, before the next burst or the idle compaction (bench/README.md, "Session 39, garbage collection").
 // The flag is read by V8 at each full collection, so it can be set at run time; a value given on node's command line
 // (`node --heap-growing-percent=0 dist/src/main.js`: V8's own factor throughout) is left as it is.
