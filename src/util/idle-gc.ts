@@ -9,15 +9,13 @@
 // second after the burst. The young generation (32 MB at its largest) V8 gives back only at a full collection after
 // ~5 s of low allocation, so a collection that left that much unused is followed by one more after 6 s of quiet
 // (bench/README.md, "GC and the heap bound (session 38)").
-// Under steady load it never runs: V8's own collections pace themselves then. Watching the loop anyway, it also lifts
-// the heap growth bound under sustained load and sets it again once the load drops (heap-growth.ts).
+// Under steady load it never runs: V8's own collections pace themselves then.
 // `gc` is exposed the way Jest does it for --logHeapUsage: the flag set at run time, read by one new context; the
 // compaction flag is set for that one collection only.
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import type { Logger } from "pino";
-import type { HeapGrowthSwitch } from "./heap-growth";
 
 const INTERVAL_MS = 250;
 const IDLE_WINDOW_MS = 1000;
@@ -40,13 +38,6 @@ export interface IdleCollectorOptions {
    *  this long. Default 6 s: V8 gives back the young generation a burst grew (32 MB) only at a full collection after
    *  about 5 s of low allocation (its allocation rate is averaged over 5 s), not at one a second after the burst. */
   settleMs?: number;
-  /** The heap growth bound to lift under sustained load and set again after it (none: left as it is). */
-  heapGrowth?: HeapGrowthSwitch;
-  /** The loop's busy share over the window at or over which the bot counts as loaded. Default 0.5. */
-  sustainedUtilization?: number;
-  /** How long the loop must have been loaded without a break before the heap growth bound is lifted. Default 10 s:
-   *  longer than a fan-out to 10,000 rooms (2.5 s on an idle machine), whose memory growth the bound keeps small. */
-  sustainedMs?: number;
   /** For tests: the heap in use, the loop's busy share over the idle window, and the collector. */
   heapUsed?: () => number;
   /** For tests: the heap's committed bytes not in use. */
@@ -89,15 +80,11 @@ export class IdleCollector {
   private readonly slackBytes: number;
   private readonly idleUtilization: number;
   private readonly settleMs: number;
-  private readonly sustainedUtilization: number;
-  private readonly sustainedMs: number;
   private readonly now: () => number;
   private baseline: number;
   private slackBaseline: number;
   /** Since when every look found the loop idle (undefined: the last look found it busy). */
   private quietSince: number | undefined;
-  /** Since when every look found the loop loaded (undefined: the last look did not). */
-  private loadedSince: number | undefined;
   /** The last collection left slack that one after a quiet while gives back. */
   private settlePending = false;
   private timer: NodeJS.Timeout | undefined;
@@ -111,8 +98,6 @@ export class IdleCollector {
     this.slackBytes = opts.slackBytes ?? 16 * 1024 * 1024;
     this.idleUtilization = opts.idleUtilization ?? 0.05;
     this.settleMs = opts.settleMs ?? 6000;
-    this.sustainedUtilization = opts.sustainedUtilization ?? 0.5;
-    this.sustainedMs = opts.sustainedMs ?? 10_000;
     this.now = opts.now ?? (() => performance.now());
     this.baseline = this.heapUsed();
     this.slackBaseline = this.heapSlack();
@@ -120,15 +105,16 @@ export class IdleCollector {
 
   /** What it works with (logged at start). */
   get settings(): { collecting: boolean; intervalMs: number; idleWindowMs: number; idleUtilization: number; growthMb: number;
-    slackMb: number; settleMs: number; heapGrowthLiftedAfterMs: number | "never"; sustainedUtilization: number } {
+    slackMb: number; settleMs: number } {
     return { collecting: this.gc !== undefined, intervalMs: this.opts.intervalMs ?? INTERVAL_MS, idleWindowMs: this.opts.idleWindowMs ?? IDLE_WINDOW_MS,
-      idleUtilization: this.idleUtilization, growthMb: mb(this.growthBytes), slackMb: mb(this.slackBytes), settleMs: this.settleMs,
-      heapGrowthLiftedAfterMs: this.opts.heapGrowth === undefined ? "never" : this.sustainedMs, sustainedUtilization: this.sustainedUtilization };
+      idleUtilization: this.idleUtilization, growthMb: mb(this.growthBytes), slackMb: mb(this.slackBytes), settleMs: this.settleMs };
   }
 
   start(): this {
-    if (this.gc === undefined) this.opts.log.debug("no idle collection: V8 did not expose its collector");
-    if (this.gc === undefined && this.opts.heapGrowth === undefined) return this;
+    if (this.gc === undefined) {
+      this.opts.log.debug("no idle collection: V8 did not expose its collector");
+      return this;
+    }
     this.timer = setInterval(() => this.check(), this.opts.intervalMs ?? INTERVAL_MS);
     this.timer.unref();
     return this;
@@ -147,8 +133,6 @@ export class IdleCollector {
     const busy = this.utilization();
     const used = this.heapUsed();
     const slack = this.heapSlack();
-    const at = this.now();
-    this.switchHeapGrowth(busy, at);
     if (used < this.baseline) this.baseline = used; // V8 collected on its own
     if (slack < this.slackBaseline) this.slackBaseline = slack;
     if (this.gc === undefined) return false;
@@ -156,29 +140,11 @@ export class IdleCollector {
       this.quietSince = undefined;
       return false;
     }
+    const at = this.now();
     this.quietSince ??= at;
     if (used - this.baseline >= this.growthBytes || slack - this.slackBaseline >= this.slackBytes) return this.collect(this.gc, used, false);
     if (this.settlePending && at - this.quietSince >= this.settleMs) return this.collect(this.gc, used, true);
     return false;
-  }
-
-  /** Lifts the heap growth bound once the loop was loaded for `sustainedMs`; sets it again at the first look that is not. */
-  private switchHeapGrowth(busy: number, at: number): void {
-    const growth = this.opts.heapGrowth;
-    if (growth === undefined) return;
-    if (busy < this.sustainedUtilization) {
-      this.loadedSince = undefined;
-      if (!growth.bounded) {
-        growth.bound();
-        this.opts.log.debug({ busy: round2(busy) }, "load dropped: heap growth bounded again");
-      }
-      return;
-    }
-    this.loadedSince ??= at;
-    if (growth.bounded && at - this.loadedSince >= this.sustainedMs) {
-      growth.lift();
-      this.opts.log.debug({ busy: round2(busy), loadedMs: Math.round(at - this.loadedSince) }, "sustained load: V8's own heap growth");
-    }
   }
 
   private collect(gc: () => void, usedBefore: number, settling: boolean): true {
@@ -224,4 +190,3 @@ export function loopBusyShare(windowMs: number, read: () => LoopReading = () => 
 }
 
 const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
-const round2 = (n: number): number => Math.round(n * 100) / 100;

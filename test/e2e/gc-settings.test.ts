@@ -29,16 +29,15 @@ describe("garbage collection settings of the bot process", () => {
     }
   }
 
-  it("bounds the heap's growth (lifted under sustained load) and starts the idle collector with a one-second window", async () => {
-    // The settings kept in sessions 38 and 39 (bench/README.md, "GC and the heap bound (session 38)", "Session 39,
-    // garbage collection").
+  it("bounds the heap's growth and starts the idle collector with a one-second window", async () => {
+    // The settings kept in session 38 (bench/README.md, "GC and the heap bound (session 38)").
     const line = await settingsOf([]);
     expect(line).toMatchObject({ heapGrowingPercent: 50, collecting: true, idleWindowMs: 1000, idleUtilization: 0.05, settleMs: 6000,
-      growthMb: 32, slackMb: 16, heapGrowthLiftedAfterMs: 10_000, sustainedUtilization: 0.5 });
+      growthMb: 32, slackMb: 16 });
   });
 
   it("leaves a heap growth factor given on node's command line as it is", async () => {
     const line = await settingsOf(["--heap-growing-percent=0"]);
-    expect(line).toMatchObject({ heapGrowingPercent: "node's command line", collecting: true, heapGrowthLiftedAfterMs: "never" });
+    expect(line).toMatchObject({ heapGrowingPercent: "node's command line", collecting: true });
   });
 });

@@ -152,16 +152,6 @@ describe("npm start in a deployment", () => {
     expect((await npm.exited).code).toBe(1);
   }, scaled(120_000));
 
-  it("the bot npm start runs applies the garbage collection settings the bench measured (heap growth bound, idle collector)", async () => {
-    // The same settings as `node dist/src/main.js` (the image's command, the systemd unit, the bench's bot:
-    // test/e2e/gc-settings.test.ts): npm start runs main.js in its own process, and node's command line adds nothing.
-    await configured();
-    npm = await new NpmStart(dir, { LOG_LEVEL: "debug" }).ready();
-    const line = await npm.logs.waitFor((l) => l.msg === "V8 heap growth and idle collection", "the bot's GC settings line");
-    expect(line).toMatchObject({ heapGrowingPercent: 50, heapGrowthLiftedAfterMs: 10_000, collecting: true, idleWindowMs: 1000 });
-    expect(cmdline(npm.botPid())).toMatch(/^\S*node scripts\/start\.mjs\s*$/);
-  }, scaled(120_000));
-
   it("npm killed outright (SIGKILL): the bot notices its parent is gone and stops", async () => {
     await configured();
     npm = await new NpmStart(dir).ready();

@@ -1,7 +1,7 @@
 // The heap growth bound is set at start unless node's command line sets it (its effect on memory and CPU is measured
 // by the bench, BENCH_ONLY=throughput and BENCH_ONLY=rooms: bench/README.md "GC and the heap bound (session 38)").
 import { execFileSync } from "node:child_process";
-import { boundHeapGrowth, HEAP_GROWING_PERCENT, heapGrowthSwitch } from "../../../src/util/heap-growth";
+import { boundHeapGrowth, HEAP_GROWING_PERCENT } from "../../../src/util/heap-growth";
 
 describe("boundHeapGrowth", () => {
   it("sets the bound when node's command line does not", () => {
@@ -20,8 +20,7 @@ describe("boundHeapGrowth", () => {
     // objects that each live through a few hundred later batches (turns held while a burst is worked).
     const script = `
       const v8 = require("node:v8");
-      if (process.argv[1] !== "default") v8.setFlagsFromString("--heap-growing-percent=${HEAP_GROWING_PERCENT}"); // as boundHeapGrowth does
-      if (process.argv[1] === "lifted") v8.setFlagsFromString("--heap-growing-percent=0"); // as HeapGrowthSwitch.lift does
+      if (process.argv[1] === "bounded") v8.setFlagsFromString("--heap-growing-percent=${HEAP_GROWING_PERCENT}"); // as boundHeapGrowth does
       const live = []; for (let i = 0; i < 300000; i++) live.push({ a: i, b: "x" + i });
       const inflight = []; let peak = 0;
       for (let round = 0; round < 3000; round++) {
@@ -34,28 +33,5 @@ describe("boundHeapGrowth", () => {
     const unbounded = peakMb("default");
     const bounded = peakMb("bounded");
     expect(bounded).toBeLessThan(unbounded * 0.8);
-    // Lifted at run time (sustained load), V8 grows the heap by its own factor again: 0 is "V8's own", not "no growth".
-    expect(peakMb("lifted")).toBeGreaterThan(bounded * 1.25);
-  });
-});
-
-describe("heapGrowthSwitch (the bound lifted under sustained load)", () => {
-  it("sets the bound at start, lifts it to V8's own factor and sets it again, each once", () => {
-    const flags: string[] = [];
-    const growth = heapGrowthSwitch([], 50, (flag) => flags.push(flag));
-    expect(growth?.bounded).toBe(true);
-    growth?.lift();
-    growth?.lift();
-    expect(growth?.bounded).toBe(false);
-    growth?.bound();
-    growth?.bound();
-    expect(growth?.bounded).toBe(true);
-    expect(flags).toEqual(["--heap-growing-percent=0", "--heap-growing-percent=50"]);
-  });
-
-  it("is not there when node's command line chose the factor (the operator's choice is never switched)", () => {
-    const flags: string[] = [];
-    expect(heapGrowthSwitch(["--heap-growing-percent=0"], 50, (flag) => flags.push(flag))).toBeUndefined();
-    expect(flags).toEqual([]);
   });
 });

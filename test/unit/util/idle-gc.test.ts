@@ -104,51 +104,6 @@ describe("IdleCollector", () => {
     expect(state.collections).toBe(1);
   });
 
-  describe("the heap growth bound under sustained load", () => {
-    function watched(): { c: IdleCollector; state: { busy: number; now: number; lifts: number; bounds: number; bounded: boolean }; look: (seconds: number) => void } {
-      const state = { busy: 0.01, now: 0, lifts: 0, bounds: 0, bounded: true };
-      const c = new IdleCollector({ log: pino({ level: "silent" }), now: () => state.now, utilization: () => state.busy,
-        heapUsed: () => 50 * MB, heapSlack: () => 0, gc: () => undefined,
-        heapGrowth: {
-          get bounded() { return state.bounded; },
-          lift: () => { state.lifts += 1; state.bounded = false; },
-          bound: () => { state.bounds += 1; state.bounded = true; },
-        } });
-      return { c, state, look: (seconds) => { state.now += seconds * 1000; c.check(); } };
-    }
-
-    it("lifts the bound once the loop was over half busy for 10 s, and sets it again at the first look that is not", () => {
-      const { state, look } = watched();
-      state.busy = 0.95; // the throughput phase: 1,000 rooms at once
-      for (let i = 0; i < 39; i++) look(0.25);
-      expect(state.lifts).toBe(0); // 9.75 s
-      look(0.25);
-      look(0.25);
-      expect(state.lifts).toBe(1); // 10 s: V8's own factor
-      for (let i = 0; i < 100; i++) look(0.25);
-      expect(state.lifts).toBe(1);
-      state.busy = 0.3; // the load dropped (not idle yet): a burst may come next, bounded
-      look(0.25);
-      expect(state).toMatchObject({ bounds: 1, bounded: true });
-    });
-
-    it("keeps the bound through a burst shorter than that (a fan-out to 10,000 rooms) and after a break in the load", () => {
-      const { state, look } = watched();
-      state.busy = 0.9;
-      for (let i = 0; i < 32; i++) look(0.25); // 8 s
-      state.busy = 0.2; // a second's break
-      look(0.25);
-      state.busy = 0.9;
-      for (let i = 0; i < 32; i++) look(0.25); // 8 s again: the wait started over
-      expect(state).toMatchObject({ lifts: 0, bounds: 0, bounded: true });
-    });
-
-    it("reports when it lifts the bound, or never when it has none to switch", () => {
-      expect(watched().c.settings).toMatchObject({ heapGrowthLiftedAfterMs: 10_000, sustainedUtilization: 0.5 });
-      expect(new IdleCollector({ log: pino({ level: "silent" }), gc: () => undefined }).settings).toMatchObject({ heapGrowthLiftedAfterMs: "never" });
-    });
-  });
-
   it("on the real event loop, with its default window and interval, collects once the loop went quiet", async () => {
     const state = { used: 60 * MB, collections: 0 };
     const c = new IdleCollector({ log: pino({ level: "silent" }), heapUsed: () => state.used, heapSlack: () => 0,
