@@ -39,21 +39,25 @@ export function openListedNamespace(key: string): string | undefined {
 
 /**
  * The listing of one namespace: keys without the `<name>:` prefix, values as the namespace's Keyv reads them (the
- * stored `{ value, expires }` through the store's serializer); an entry that cannot be read is skipped (its owner
- * finds it unreadable when it reads it by key).
+ * stored `{ value, expires }` through the store's serializer). An entry that cannot be read is skipped and told to
+ * `onUnreadable` (nothing else names its key: the listing is how its owner finds it).
  */
-export function namespaceOpenLister<T>(adapter: OpenListingAdapter, name: string): OpenLister<T> {
+export function namespaceOpenLister<T>(adapter: OpenListingAdapter, name: string,
+  onUnreadable: (key: string, reason: string) => void): OpenLister<T> {
   const prefix = `${name}:`;
   return async function* list() {
     for await (const [key, stored] of adapter.listOpen(name)) {
       if (!key.startsWith(prefix)) continue;
       let value: T | undefined;
+      let reason = "no value";
       try {
-        value = typeof stored === "string" ? deserializeStoreValue<{ value?: T }>(stored).value : undefined;
-      } catch {
-        value = undefined;
+        if (typeof stored === "string") value = deserializeStoreValue<{ value?: T }>(stored).value;
+        else reason = `stored as ${typeof stored}, not as text`;
+      } catch (error) {
+        reason = error instanceof Error ? error.message : String(error);
       }
       if (value !== undefined) yield [key.slice(prefix.length), value];
+      else onUnreadable(key.slice(prefix.length), reason);
     }
   };
 }

@@ -166,7 +166,8 @@ class KeyvStore implements Store {
   openLister<T>(name: string): OpenLister<T> | undefined {
     this.namespace<T>(name);
     if (!this.openListing || !OPEN_LISTED_NAMESPACES.includes(name)) return undefined;
-    const list = namespaceOpenLister<T>(this.openListing, name);
+    const list = namespaceOpenLister<T>(this.openListing, name, (key, reason) => this.logger.error({ namespace: name, key, reason },
+      "a pending store entry could not be read; skipped"));
     const closing = (): boolean => this.closing !== undefined;
     return async function* listOpen() {
       if (closing()) throw new Error("store is closed");

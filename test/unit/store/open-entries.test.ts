@@ -3,6 +3,7 @@
 // one deleted, not one of another namespace; an insertIfAbsent that wrote its key counts, one that left it does not.
 import pino from "pino";
 import { openStore, type Store } from "../../../src/store";
+import { namespaceOpenLister } from "../../../src/store/open-entries";
 import { describeEachBackend, freshStore, type TestStore } from "../../support/backends";
 
 const silent = pino({ level: "silent" });
@@ -54,5 +55,25 @@ describeEachBackend("store: entries without expiry", (backend) => {
     const keys = Array.from({ length: 2_100 }, (_, i) => `t${String(i).padStart(5, "0")}`);
     await Promise.all(keys.map((k, i) => outbox.set(k, i, i % 3 === 0 ? 60_000 : undefined)));
     expect((await listed("outbox")).map(([k]) => k)).toEqual(keys.filter((_, i) => i % 3 !== 0));
+  });
+});
+
+describe("store: entries without expiry that cannot be read", () => {
+  it("skips such an entry, tells its key and why, and lists the rest", async () => {
+    const rows: Array<[string, unknown]> = [
+      ["journal:a", JSON.stringify({ value: { n: 1 } })],
+      ["journal:broken", "{not json"],
+      ["journal:odd", 42],
+      ["journals:x", JSON.stringify({ value: 1 })],
+      ["journal:b", JSON.stringify({ value: { n: 2 } })],
+    ];
+    const adapter = { listOpen: async function* () { yield* rows; } };
+    const told: Array<[string, string]> = [];
+    const out: Array<[string, unknown]> = [];
+    for await (const entry of namespaceOpenLister(adapter, "journal", (key, reason) => told.push([key, reason]))()) out.push(entry);
+    expect(out).toEqual([["a", { n: 1 }], ["b", { n: 2 }]]);
+    expect(told.map(([key]) => key)).toEqual(["broken", "odd"]);
+    expect(told[1]?.[1]).toBe("stored as number, not as text");
+    expect(told[0]?.[1]).not.toBe("");
   });
 });
