@@ -3,23 +3,16 @@
 // order. Anything else (another type, an extra event field, a value the check is not sure of) gives undefined and
 // the full schema judges it, so the frames accepted and rejected, and what an accepted frame holds, are the schema's
 // (test/unit/agent/frame-fast-path.test.ts). Five frames per turn: the schema's copies were ~9 KB per turn.
+import { hasOwn, isJsonObject as isPlainObject, isNonEmptyString as nonEmpty } from "../util/json-checks";
 import type { EventFrame, RunFrame } from "./protocol";
 
 type Json = Record<string, unknown>;
-
-function isPlainObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function nonEmpty(v: unknown): v is string {
-  return typeof v === "string" && v.length > 0;
-}
 
 /** How many own enumerable keys `o` has, all of them `allowed`; -1 when one is not. */
 function keysWithin(o: Json, allowed: (key: string) => boolean): number {
   let n = 0;
   for (const key in o) {
-    if (!Object.prototype.hasOwnProperty.call(o, key)) continue;
+    if (!hasOwn(o, key)) continue;
     if (!allowed(key)) return -1;
     n += 1;
   }
@@ -62,7 +55,7 @@ export function fastEventFrameV1(json: Json): EventFrame | undefined {
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 0 || !nonEmpty(threadId) || !nonEmpty(runId)) return undefined;
   const event = fastEvent(json["event"]);
   if (event === undefined) return undefined;
-  if (!Object.prototype.hasOwnProperty.call(json, "proactive")) return { op: "event", seq, threadId, runId, event };
+  if (!hasOwn(json, "proactive")) return { op: "event", seq, threadId, runId, event };
   const proactive = json["proactive"];
   return typeof proactive === "boolean" ? { op: "event", seq, threadId, runId, proactive, event } : undefined;
 }
@@ -73,7 +66,7 @@ export function fastEventFrameV1(json: Json): EventFrame | undefined {
 function keysInOrder(o: Json, order: readonly string[]): boolean {
   let i = 0;
   for (const key in o) {
-    if (!Object.prototype.hasOwnProperty.call(o, key)) continue;
+    if (!hasOwn(o, key)) continue;
     while (i < order.length && order[i] !== key) i += 1;
     if (i === order.length) return false;
     i += 1;
@@ -82,7 +75,7 @@ function keysInOrder(o: Json, order: readonly string[]): boolean {
 }
 
 const optionalString = (o: Json, key: string, min: number): boolean =>
-  !Object.prototype.hasOwnProperty.call(o, key) || (typeof o[key] === "string" && (o[key] as string).length >= min);
+  !hasOwn(o, key) || (typeof o[key] === "string" && (o[key] as string).length >= min);
 
 const INPUT_KEYS = ["messages", "context"] as const;
 const MESSAGE_KEYS = ["id", "role", "content", "sender", "senderName", "replaces"] as const;

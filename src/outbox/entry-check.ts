@@ -3,13 +3,12 @@
 // with symbol keys or another prototype, an origin field the schema drops, ...) gives undefined and
 // outboxEntryInputSchema judges it, so the entries accepted and what the outbox keeps are the schema's
 // (test/unit/outbox/entry-check.test.ts). The schema's parse was ~2 KB per message.
+import { hasOwn as has, isNonEmptyString as nonEmpty } from "../util/json-checks";
 import type { OutboxEntryInput, OutboxOrigin } from "./records";
 
 type Json = Record<string, unknown>;
 
 const ORIGIN_KINDS: ReadonlySet<unknown> = new Set(["reply", "proactive", "notice", "live"]);
-const has = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
-const nonEmpty = (v: unknown): v is string => typeof v === "string" && v.length > 0;
 
 function plainRecord(v: unknown): v is Json {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;

@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { AgentRunner } from "../turns/turn-run";
+import { isJsonObject } from "../util/json-checks";
 import { utcDay } from "./days";
 import type { UsageLedger } from "./ledger";
 import { hasLimits, limitReached, limitText, type UsageLimits } from "./limits";
@@ -30,22 +31,18 @@ const RunInputSchema = z.looseObject({
   context: z.looseObject({ roomId: z.string() }),
 });
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 /**
  * The run's room and last sender. The input the turns build is checked by hand first (the schema's copy of every
  * message was ~1.5 KB per turn); what that check does not take the schema judges, as before.
  */
 export function whoOf(input: unknown): { roomId: string; userId: string } | undefined {
-  if (isObject(input) && isObject(input["context"]) && Array.isArray(input["messages"])) {
+  if (isJsonObject(input) && isJsonObject(input["context"]) && Array.isArray(input["messages"])) {
     const roomId = input["context"]["roomId"];
     const messages = input["messages"] as unknown[];
     let senders = messages.length > 0 && typeof roomId === "string";
     for (let i = 0; senders && i < messages.length; i++) {
       const m = messages[i];
-      senders = isObject(m) && typeof m["sender"] === "string";
+      senders = isJsonObject(m) && typeof m["sender"] === "string";
     }
     if (senders) return { roomId: roomId as string, userId: (messages[messages.length - 1] as { sender: string }).sender };
   }
